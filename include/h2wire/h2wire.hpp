@@ -1,0 +1,5 @@
+// Umbrella header: everything public in h2wire.
+#pragma once
+
+#include "h2wire/header.hpp"
+#include "h2wire/hpack.hpp"

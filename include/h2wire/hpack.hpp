@@ -1,0 +1,228 @@
+// HPACK (RFC 7541): header compression for HTTP/2, usable on its own.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <memory_resource>
+#include <span>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "h2wire/header.hpp"
+
+namespace h2wire::hpack {
+
+/// Why decoding a header block failed. Every value except `none` and
+/// `header_list_too_large` is fatal to the decoder: the compression context is
+/// lost, and an HTTP/2 connection must end with COMPRESSION_ERROR
+/// (RFC 9113 §4.3).
+enum class Error : std::uint8_t {
+    none = 0,
+    index_zero,                  ///< indexed representation with index 0 (RFC 7541 §6.1)
+    index_out_of_range,          ///< index past the static and dynamic tables (§2.3.3)
+    integer_overflow,            ///< integer longer than 32 bits or than 5 continuation bytes (§5.1)
+    truncated,                   ///< the block ended inside a representation (a string length past the input)
+    huffman_eos,                 ///< EOS symbol inside a Huffman string (§5.2)
+    huffman_padding,             ///< padding over 7 bits or not all ones (§5.2)
+    table_size_over_limit,       ///< size update above SETTINGS_HEADER_TABLE_SIZE (§6.3)
+    table_size_update_misplaced, ///< size update after a field in the block (§4.2)
+    table_size_update_missing,   ///< limit lowered, but the block did not start with an update (§4.2)
+    field_too_large,             ///< one field's name+value over Limits::max_field_size
+    header_list_too_large,       ///< list over Limits::max_header_list_size; not fatal, see Decoder
+};
+
+/// A short English description of `e`, for logs.
+std::string_view to_string(Error e) noexcept;
+
+/// True for errors after which the decoder is unusable.
+constexpr bool is_fatal(Error e) noexcept {
+    return e != Error::none && e != Error::header_list_too_large;
+}
+
+/// Decoder limits. Each bounds what a hostile encoder can make us hold.
+struct DecoderLimits {
+    /// Our SETTINGS_HEADER_TABLE_SIZE: the largest dynamic table the peer may
+    /// ask for with a size update. Memory held: about twice this.
+    std::uint32_t max_table_size = 4096;
+    /// SETTINGS_MAX_HEADER_LIST_SIZE accounting (RFC 9113 §6.5.2): the sum of
+    /// name + value + 32 over the block's fields. Stops header-list bombs.
+    std::uint32_t max_header_list_size = 64 * 1024;
+    /// Largest name + value of one field, encoded or decoded. Bounds the
+    /// buffer that holds a field split across CONTINUATION frames.
+    std::uint32_t max_field_size = 64 * 1024;
+};
+
+/// Called once per decoded field, in block order. The views are valid only
+/// during the call.
+class FieldSink {
+public:
+    /// Wraps any callable taking `const Field&`; it must outlive the call
+    /// that the sink is passed to (a lambda written in the call does).
+    template <class F>
+        requires(!std::is_same_v<std::remove_cvref_t<F>, FieldSink>)
+    FieldSink(F&& f) noexcept  // NOLINT(google-explicit-constructor)
+        : obj_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+          call_([](void* o, const Field& field) {
+              (*static_cast<std::remove_reference_t<F>*>(o))(field);
+          }) {}
+    void operator()(const Field& field) const { call_(obj_, field); }
+
+private:
+    void* obj_;
+    void (*call_)(void*, const Field&);
+};
+
+namespace detail {
+class DynamicTable;
+}  // namespace detail
+
+/// Incremental HPACK decoder. A header block may be fed in any number of
+/// fragments (a HEADERS frame, then CONTINUATIONs); fields are reported as
+/// soon as they are complete. Names and values of fields that lie whole in one
+/// fragment and are not Huffman-coded are views of that fragment; the rest
+/// point into the decoder's own buffers, which are reused (no allocation per
+/// field once warm).
+class Decoder {
+public:
+    explicit Decoder(const DecoderLimits& limits = {},
+                     std::pmr::memory_resource* mr = std::pmr::get_default_resource());
+    ~Decoder();
+    Decoder(Decoder&&) noexcept;
+    Decoder& operator=(Decoder&&) noexcept;
+    Decoder(const Decoder&) = delete;
+    Decoder& operator=(const Decoder&) = delete;
+
+    /// Decodes the next `fragment` of the current header block; `end_of_block`
+    /// marks its last fragment. Returns the first error. After a fatal error
+    /// (see is_fatal) every later call returns it again. header_list_too_large
+    /// is returned only with `end_of_block`: the block was decoded to the end to
+    /// keep the table in sync, but fields stopped being reported once the list
+    /// passed the limit; the caller refuses the message (RFC 9113 §8.2.2 or
+    /// 431) and the connection goes on.
+    Error decode(std::span<const std::uint8_t> fragment, bool end_of_block, FieldSink on_field);
+
+    /// Decodes a whole block.
+    Error decode_block(std::span<const std::uint8_t> block, FieldSink on_field) {
+        return decode(block, true, on_field);
+    }
+
+    /// Changes our SETTINGS_HEADER_TABLE_SIZE (call when the peer ACKs it).
+    /// If it falls below the table's current maximum, the next block must
+    /// start with a size update no larger than the smallest value set since the
+    /// previous block (RFC 7541 §4.2).
+    void set_max_table_size(std::uint32_t limit);
+    void set_max_header_list_size(std::uint32_t limit) { limits_.max_header_list_size = limit; }
+
+    const DecoderLimits& limits() const noexcept { return limits_; }
+    /// Dynamic table: current size in RFC 7541 §4.1 units, its maximum, entries.
+    std::uint32_t table_size() const noexcept;
+    std::uint32_t table_max_size() const noexcept;
+    std::size_t table_entries() const noexcept;
+    /// True between the first and the last fragment of a block.
+    bool in_block() const noexcept { return in_block_; }
+
+private:
+    struct Status;
+    Status decode_one(const std::uint8_t* p, const std::uint8_t* end, FieldSink& on_field);
+    Error emit(std::string_view name, std::string_view value, bool never_indexed, FieldSink& on_field);
+    Error finish_block();
+    Error begin_field() const noexcept;
+    bool lookup(std::uint32_t index, std::string_view& name, std::string_view& value) const noexcept;
+    Error fail(Error e);
+
+    DecoderLimits limits_;
+    detail::DynamicTable* table_;
+    std::pmr::vector<std::uint8_t> pending_;  // a representation split across fragments
+    std::pmr::vector<std::uint8_t> scratch_;  // Huffman-decoded name and value
+    std::uint32_t required_update_max_ = 0;  // the §4.2 bound the next block must meet
+    std::uint64_t list_size_ = 0;
+    Error fatal_ = Error::none;
+    bool update_required_ = false;
+    bool in_block_ = false;
+    bool saw_field_ = false;  // a field representation (not a size update) in this block
+    bool list_too_large_ = false;
+};
+
+/// Encoder options.
+struct EncoderOptions {
+    /// The most dynamic table the encoder will use, whatever the peer allows.
+    /// 0 disables indexing into the dynamic table.
+    std::uint32_t max_table_size = 4096;
+    /// Huffman-code strings when that makes them shorter.
+    bool huffman = true;
+};
+
+/// HPACK encoder. Fields go out as, in order of preference: an index (static
+/// or dynamic table), a literal with incremental indexing, or a literal
+/// without indexing for values unlikely to repeat and fields too big for the
+/// table. Sensitive fields (Field::sensitive, authorization,
+/// proxy-authorization, cookie values under 20 bytes) are never indexed
+/// (RFC 7541 §7.1.3).
+class Encoder {
+public:
+    explicit Encoder(const EncoderOptions& options = {},
+                     std::pmr::memory_resource* mr = std::pmr::get_default_resource());
+    ~Encoder();
+    Encoder(Encoder&&) noexcept;
+    Encoder& operator=(Encoder&&) noexcept;
+    Encoder(const Encoder&) = delete;
+    Encoder& operator=(const Encoder&) = delete;
+
+    /// The peer's SETTINGS_HEADER_TABLE_SIZE changed. The next block starts
+    /// with the size update(s) RFC 7541 §4.2 requires: the smallest value since
+    /// the last block, then the final one, when they differ.
+    void set_peer_max_table_size(std::uint32_t size);
+
+    /// Upper bound of the bytes encode() writes for `fields`.
+    static std::size_t max_encoded_size(std::span<const Field> fields) noexcept;
+
+    /// Encodes one header block into `out`, which must have room for
+    /// max_encoded_size(fields) bytes. Returns the number of bytes written.
+    std::size_t encode(std::span<const Field> fields, std::uint8_t* out);
+
+    /// Encodes one header block and appends it to `out`.
+    template <class ByteContainer>
+    std::size_t encode(std::span<const Field> fields, ByteContainer& out) {
+        const std::size_t old = out.size();
+        out.resize(old + max_encoded_size(fields));
+        const std::size_t n = encode(fields, reinterpret_cast<std::uint8_t*>(out.data()) + old);
+        out.resize(old + n);
+        return n;
+    }
+
+    std::uint32_t table_size() const noexcept;
+    std::uint32_t table_max_size() const noexcept;
+    std::size_t table_entries() const noexcept;
+
+private:
+    struct Index;
+    std::uint8_t* encode_field(const Field& f, std::uint8_t* out);
+    std::uint8_t* encode_pending_updates(std::uint8_t* out);
+
+    EncoderOptions options_;
+    detail::DynamicTable* table_;
+    Index* index_;
+    std::uint32_t peer_max_ = 4096;       // the peer's SETTINGS_HEADER_TABLE_SIZE
+    std::uint32_t min_since_block_ = 0;   // smallest effective maximum since the last block
+    bool update_pending_ = false;
+};
+
+/// Low-level primitives of RFC 7541 §5, public for tools and tests.
+namespace wire {
+/// Appends `value` with an N-bit prefix; `first` holds the representation's
+/// flag bits in its top 8-N bits. Returns the end of what was written (at most
+/// 6 bytes for 32-bit values).
+std::uint8_t* encode_integer(std::uint8_t* out, std::uint32_t value, int prefix_bits, std::uint8_t first) noexcept;
+/// Length in bytes of `s` Huffman-coded (RFC 7541 Appendix B), padding included.
+std::size_t huffman_encoded_size(std::string_view s) noexcept;
+/// Huffman-codes `s` into `out` (room for huffman_encoded_size(s)); returns the end.
+std::uint8_t* huffman_encode(std::uint8_t* out, std::string_view s) noexcept;
+/// Decodes Huffman `in` into `out`, which needs room for in.size() * 8 / 5 + 2
+/// bytes. Returns the decoded length, or an Error (huffman_eos or
+/// huffman_padding) through `error`.
+std::size_t huffman_decode(std::span<const std::uint8_t> in, std::uint8_t* out, Error& error) noexcept;
+}  // namespace wire
+
+}  // namespace h2wire::hpack

@@ -1,0 +1,274 @@
+// HPACK encoding (RFC 7541 §6) and the integer primitive (§5.1).
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <utility>
+
+#include "h2wire/hpack.hpp"
+#include "hpack/dynamic_table.hpp"
+#include "hpack/hash.hpp"
+#include "hpack/static_table.hpp"
+
+namespace h2wire::hpack {
+
+namespace wire {
+std::uint8_t* encode_integer(std::uint8_t* out, std::uint32_t value, int prefix_bits, std::uint8_t first) noexcept {
+    const std::uint32_t max_prefix = (1u << prefix_bits) - 1;
+    if (value < max_prefix) {
+        *out++ = static_cast<std::uint8_t>(first | value);
+        return out;
+    }
+    *out++ = static_cast<std::uint8_t>(first | max_prefix);
+    value -= max_prefix;
+    while (value >= 128) {
+        *out++ = static_cast<std::uint8_t>(0x80 | (value & 0x7f));
+        value >>= 7;
+    }
+    *out++ = static_cast<std::uint8_t>(value);
+    return out;
+}
+}  // namespace wire
+
+namespace {
+
+constexpr std::size_t kMaxIntegerBytes = 6;  // a 32-bit value with a 1-bit prefix... at most 6 bytes
+
+/// Fields whose values rarely repeat: indexing them would only push useful
+/// entries out of the table.
+bool worth_indexing(std::string_view name) noexcept {
+    switch (name.size()) {
+    case 3: return name != "age";
+    case 4: return name != "etag" && name != ":path";
+    case 8: return name != "location";
+    case 10: return name != "set-cookie";
+    case 13: return name != "if-none-match";
+    case 14: return name != "content-length";
+    case 17: return name != "if-modified-since";
+    default: return true;
+    }
+}
+
+/// RFC 7541 §7.1.3: secrets that must not enter a compression table.
+bool sensitive_by_default(std::string_view name, std::string_view value) noexcept {
+    return name == "authorization" || name == "proxy-authorization" || (name == "cookie" && value.size() < 20);
+}
+
+std::uint8_t* write_string(std::uint8_t* out, std::string_view s, bool huffman) noexcept {
+    if (huffman) {
+        const std::size_t len = wire::huffman_encoded_size(s);
+        if (len < s.size()) {
+            out = wire::encode_integer(out, static_cast<std::uint32_t>(len), 7, 0x80);
+            return wire::huffman_encode(out, s);
+        }
+    }
+    out = wire::encode_integer(out, static_cast<std::uint32_t>(s.size()), 7, 0);
+    if (!s.empty()) std::memcpy(out, s.data(), s.size());
+    return out + s.size();
+}
+
+}  // namespace
+
+/// Finds dynamic-table entries by name and by name + value: two
+/// open-addressing tables (linear probing, at most half full, deletion by
+/// backward shift) from a field's hash to the entry's id. Several entries may
+/// share a key; a lookup returns any of them, which is as good an index.
+struct Encoder::Index {
+    struct Slot {
+        std::uint32_t hash;
+        std::uint32_t id;  // low 32 bits of the entry id
+        bool used;
+    };
+    struct EntryHashes {
+        std::uint64_t name;
+        std::uint64_t full;
+    };
+
+    explicit Index(std::pmr::memory_resource* mr) : by_name(mr), by_full(mr), hashes(mr) {}
+
+    void reserve(std::uint32_t max_table_size) {
+        std::size_t entries = 8;
+        while (entries < max_table_size / 32 + 1) entries <<= 1;
+        if (hashes.size() >= entries) return;
+        // Only called while the table is empty (construction, size updates
+        // that flushed it), so nothing has to be carried over.
+        hashes.assign(entries, {});
+        by_name.assign(entries * 2, Slot{});
+        by_full.assign(entries * 2, Slot{});
+    }
+
+    static void add(std::pmr::vector<Slot>& t, std::uint64_t h, std::uint64_t id) {
+        const std::size_t mask = t.size() - 1;
+        std::size_t s = h & mask;
+        while (t[s].used) s = (s + 1) & mask;
+        t[s] = {static_cast<std::uint32_t>(h), static_cast<std::uint32_t>(id), true};
+    }
+
+    static void remove(std::pmr::vector<Slot>& t, std::uint64_t h, std::uint64_t id) {
+        const std::size_t mask = t.size() - 1;
+        std::size_t s = h & mask;
+        while (!(t[s].used && t[s].id == static_cast<std::uint32_t>(id))) s = (s + 1) & mask;
+        // Backward-shift deletion keeps every probe sequence unbroken.
+        for (std::size_t next = (s + 1) & mask; t[next].used; next = (next + 1) & mask) {
+            const std::size_t home = t[next].hash & mask;
+            if (((next - home) & mask) >= ((next - s) & mask)) {
+                t[s] = t[next];
+                s = next;
+            }
+        }
+        t[s].used = false;
+    }
+
+    template <class Match>
+    static bool find(const std::pmr::vector<Slot>& t, std::uint64_t h, std::uint64_t first_id, Match&& match,
+                     std::uint64_t& id) {
+        const std::size_t mask = t.size() - 1;
+        for (std::size_t s = h & mask; t[s].used; s = (s + 1) & mask) {
+            if (t[s].hash != static_cast<std::uint32_t>(h)) continue;
+            const std::uint64_t cand = first_id + static_cast<std::uint32_t>(t[s].id - static_cast<std::uint32_t>(first_id));
+            if (match(cand)) {
+                id = cand;
+                return true;
+            }
+        }
+        return false;
+    }
+
+    std::pmr::vector<Slot> by_name;
+    std::pmr::vector<Slot> by_full;
+    std::pmr::vector<EntryHashes> hashes;  // ring by id, same capacity as the table's entries
+};
+
+Encoder::Encoder(const EncoderOptions& options, std::pmr::memory_resource* mr) : options_(options) {
+    std::pmr::polymorphic_allocator<> alloc(mr);
+    const std::uint32_t initial = std::min<std::uint32_t>(4096, options_.max_table_size);
+    table_ = alloc.new_object<detail::DynamicTable>(initial, mr);
+    index_ = alloc.new_object<Index>(mr);
+    index_->reserve(initial);
+    // RFC 9113 §6.5.2: the peer's table starts at 4096; announce a smaller cap.
+    if (initial < 4096) {
+        update_pending_ = true;
+        min_since_block_ = initial;
+    }
+}
+
+Encoder::~Encoder() {
+    if (table_ == nullptr) return;
+    std::pmr::polymorphic_allocator<> alloc(index_->hashes.get_allocator());
+    alloc.delete_object(table_);
+    alloc.delete_object(index_);
+}
+
+Encoder::Encoder(Encoder&& o) noexcept
+    : options_(o.options_),
+      table_(std::exchange(o.table_, nullptr)),
+      index_(std::exchange(o.index_, nullptr)),
+      peer_max_(o.peer_max_),
+      min_since_block_(o.min_since_block_),
+      update_pending_(o.update_pending_) {}
+
+Encoder& Encoder::operator=(Encoder&& o) noexcept {
+    if (this != &o) {
+        this->~Encoder();
+        new (this) Encoder(std::move(o));
+    }
+    return *this;
+}
+
+std::uint32_t Encoder::table_size() const noexcept { return table_->size(); }
+std::uint32_t Encoder::table_max_size() const noexcept { return table_->max_size(); }
+std::size_t Encoder::table_entries() const noexcept { return table_->count(); }
+
+void Encoder::set_peer_max_table_size(std::uint32_t size) {
+    peer_max_ = size;
+    const std::uint32_t effective = std::min(size, options_.max_table_size);
+    min_since_block_ = update_pending_ ? std::min(min_since_block_, effective) : effective;
+    update_pending_ = min_since_block_ != table_->max_size() || effective != table_->max_size();
+}
+
+std::size_t Encoder::max_encoded_size(std::span<const Field> fields) noexcept {
+    std::size_t n = 2 * kMaxIntegerBytes;  // size updates
+    for (const Field& f : fields) n += 1 + 2 * kMaxIntegerBytes + f.name.size() + f.value.size();
+    return n;
+}
+
+std::uint8_t* Encoder::encode_pending_updates(std::uint8_t* out) {
+    const std::uint32_t final_size = std::min(peer_max_, options_.max_table_size);
+    const auto shrink_to = [&](std::uint32_t max) {
+        while (table_->size() > max) {
+            const std::uint64_t id = table_->first_id();
+            const Index::EntryHashes& h = index_->hashes[id & (index_->hashes.size() - 1)];
+            Index::remove(index_->by_name, h.name, id);
+            Index::remove(index_->by_full, h.full, id);
+            table_->evict_oldest();
+        }
+        table_->set_max_size(max);
+        // §6.3 size update.
+        out = wire::encode_integer(out, max, 5, 0x20);
+    };
+    // RFC 7541 §4.2: signal the smallest maximum since the last block, then the final one.
+    if (min_since_block_ < final_size) shrink_to(min_since_block_);
+    shrink_to(final_size);
+    if (table_->count() == 0) index_->reserve(final_size);
+    update_pending_ = false;
+    return out;
+}
+
+std::uint8_t* Encoder::encode_field(const Field& f, std::uint8_t* out) {
+    const std::uint64_t name_hash = detail::hash_bytes(f.name);
+    const detail::StaticMatch sm = detail::static_lookup(f.name, f.value, name_hash);
+    const bool sensitive = f.sensitive || sensitive_by_default(f.name, f.value);
+    // §6.1: a field in the static table goes out as its index.
+    if (sm.full_index != 0 && !sensitive) return wire::encode_integer(out, sm.full_index, 7, 0x80);
+
+    const bool use_table = table_->max_size() != 0;
+    const std::uint64_t full_hash = use_table ? detail::hash_bytes(f.value, name_hash) : 0;
+    const std::uint64_t first_id = table_->first_id();
+    const std::uint64_t newest = table_->next_id() - 1;
+    std::uint64_t id = 0;
+    if (use_table && !sensitive && table_->count() != 0 &&
+        Index::find(index_->by_full, full_hash, first_id,
+                    [&](std::uint64_t c) { return table_->name_of(c) == f.name && table_->value_of(c) == f.value; },
+                    id)) {
+        return wire::encode_integer(out, static_cast<std::uint32_t>(detail::kStaticTableSize + 1 + (newest - id)), 7,
+                                    0x80);
+    }
+    std::uint32_t name_index = sm.name_index;
+    if (name_index == 0 && use_table && table_->count() != 0 &&
+        Index::find(index_->by_name, name_hash, first_id, [&](std::uint64_t c) { return table_->name_of(c) == f.name; },
+                    id)) {
+        name_index = static_cast<std::uint32_t>(detail::kStaticTableSize + 1 + (newest - id));
+    }
+
+    const std::uint64_t entry_size = f.name.size() + f.value.size() + 32;
+    const bool index_it = !sensitive && use_table && entry_size <= table_->max_size() / 4 * 3 && worth_indexing(f.name);
+    if (sensitive) out = wire::encode_integer(out, name_index, 4, 0x10);  // §6.2.3 never indexed
+    else if (index_it) out = wire::encode_integer(out, name_index, 6, 0x40);  // §6.2.1 incremental indexing
+    else out = wire::encode_integer(out, name_index, 4, 0x00);  // §6.2.2 without indexing
+    if (name_index == 0) out = write_string(out, f.name, options_.huffman);
+    out = write_string(out, f.value, options_.huffman);
+
+    if (index_it) {
+        while (table_->count() != 0 && table_->size() + entry_size > table_->max_size()) {
+            const std::uint64_t old = table_->first_id();
+            const Index::EntryHashes& h = index_->hashes[old & (index_->hashes.size() - 1)];
+            Index::remove(index_->by_name, h.name, old);
+            Index::remove(index_->by_full, h.full, old);
+            table_->evict_oldest();
+        }
+        const std::uint64_t new_id = table_->next_id();
+        table_->insert(f.name, f.value);
+        index_->hashes[new_id & (index_->hashes.size() - 1)] = {name_hash, full_hash};
+        Index::add(index_->by_name, name_hash, new_id);
+        Index::add(index_->by_full, full_hash, new_id);
+    }
+    return out;
+}
+
+std::size_t Encoder::encode(std::span<const Field> fields, std::uint8_t* out) {
+    std::uint8_t* const start = out;
+    if (update_pending_) out = encode_pending_updates(out);
+    for (const Field& f : fields) out = encode_field(f, out);
+    return static_cast<std::size_t>(out - start);
+}
+
+}  // namespace h2wire::hpack
