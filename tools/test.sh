@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds h2wire and runs the whole test suite: unit tests (doctest), the shared
+# HPACK and frame vectors, the Python oracles, tool tests, fuzz-corpus
+# replays and a benchmark smoke run. Installs the Debian packages it needs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. tools/scripts/deps.sh
+install_packages meson ninja-build g++ pkg-config doctest-dev libbenchmark-dev libnghttp2-dev \
+    python3 python3-hpack python3-h2
+
+builddir=${H2WIRE_BUILD_DIR:-build}
+[ -f "$builddir/build.ninja" ] || meson setup "$builddir" -Dbenchmarks=true
+ninja -C "$builddir"
+set +e
+meson test -C "$builddir" --print-errorlogs --num-processes 2 | tee "$builddir/test-summary.txt"
+status=${PIPESTATUS[0]}
+set -e
+ok=$(awk '/^Ok:/ {print $2}' "$builddir/test-summary.txt")
+failed=$(awk '/^(Fail|Unexpected Pass|Timeout):/ {s += $2} END {print s + 0}' "$builddir/test-summary.txt")
+echo "${ok:-0} passed, ${failed} failed"
+exit "$status"
