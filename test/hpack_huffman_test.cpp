@@ -1,0 +1,307 @@
+// RFC 7541 §5.2 and Appendix B: the Huffman coder.
+//
+// The oracle is a bit-by-bit coder built from the code table printed in the
+// RFC text itself (support/hpack_test_util.hpp), so these tests do not share
+// the library's generated table.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "h2wire/hpack.hpp"
+#include "support/hpack_test_util.hpp"
+
+using namespace h2wire;
+using namespace h2wire::test;
+using hpack::Error;
+
+namespace {
+
+struct LibDecoded {
+    Error error = Error::none;
+    std::string out;
+};
+
+/// huffman_decode into a heap buffer of exactly the documented size, so that
+/// AddressSanitizer sees any write past it.
+LibDecoded lib_decode(std::span<const std::uint8_t> in) {
+    std::vector<std::uint8_t> buf(in.size() * 8 / 5 + 2);
+    LibDecoded r;
+    const std::size_t n = hpack::wire::huffman_decode(in, buf.data(), r.error);
+    if (r.error == Error::none) {
+        REQUIRE(n <= buf.size());
+        r.out.assign(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    return r;
+}
+
+/// huffman_encode into a heap buffer of exactly huffman_encoded_size bytes.
+Bytes lib_encode(std::string_view s) {
+    Bytes buf(hpack::wire::huffman_encoded_size(s));
+    std::uint8_t* end = hpack::wire::huffman_encode(buf.data(), s);
+    CHECK(end == buf.data() + buf.size());
+    return buf;
+}
+
+/// Encodes with the library and checks it against the reference coder, then
+/// decodes with the library.
+void check_round_trip(std::string_view s) {
+    CHECK(hpack::wire::huffman_encoded_size(s) == ref_huffman_size(s));
+    const Bytes got = lib_encode(s);
+    const Bytes want = ref_huffman_encode(s);
+    if (got != want) CHECK(to_hex(got) == to_hex(want));
+    const LibDecoded d = lib_decode(want);
+    CHECK(d.error == Error::none);
+    CHECK(d.out == s);
+}
+
+std::string random_string(Prng& rng, std::size_t max_len, bool printable) {
+    std::string s(rng.below(max_len + 1), '\0');
+    for (char& c : s) c = static_cast<char>(printable ? 0x20 + rng.below(0x5f) : rng.below(256));
+    return s;
+}
+
+/// Bits of the Huffman code of `s` followed by arbitrary `tail` bits, padded
+/// with `pad` bits to a byte.
+Bytes build(std::string_view s, std::initializer_list<int> extra_symbols, const std::string& tail_bits,
+            std::uint32_t pad = 1) {
+    BitWriter w;
+    for (const char c : s) w.put_symbol(static_cast<unsigned char>(c));
+    for (const int sym : extra_symbols) w.put_symbol(sym);
+    for (const char b : tail_bits) w.put_bit(b == '1' ? 1u : 0u);
+    return w.finish(pad);
+}
+
+}  // namespace
+
+TEST_CASE("hpack huffman: the reference code read from the RFC is complete") {
+    const auto& t = rfc_huffman();
+    // Kraft sum of a complete prefix code is exactly 1: sum 2^(30 - len) = 2^30.
+    std::uint64_t kraft = 0;
+    for (const HuffmanCode& c : t) {
+        CHECK(c.bits >= 5);
+        CHECK(c.bits <= 30);
+        kraft += 1ULL << (30 - c.bits);
+    }
+    CHECK(kraft == (1ULL << 30));
+    CHECK(t[256].bits == 30);
+    CHECK(t[256].code == 0x3fffffffu);
+    CHECK(t['a'].bits == 5);
+    CHECK(t['a'].code == 0x3u);
+}
+
+TEST_CASE("hpack huffman: every single byte value round-trips") {
+    for (int b = 0; b < 256; ++b) {
+        CAPTURE(b);
+        check_round_trip(std::string(1, static_cast<char>(b)));
+        // And twice, so that codes are also checked at other bit offsets.
+        check_round_trip(std::string(2, static_cast<char>(b)));
+    }
+}
+
+TEST_CASE("hpack huffman: all 256 byte values in one string") {
+    std::string up, down;
+    for (int b = 0; b < 256; ++b) up += static_cast<char>(b);
+    for (int b = 255; b >= 0; --b) down += static_cast<char>(b);
+    check_round_trip(up);
+    check_round_trip(down);
+    // Shifted by each bit offset 0..7 of the string start.
+    for (int lead = 0; lead < 8; ++lead) check_round_trip(std::string(static_cast<std::size_t>(lead), 'a') + up);
+}
+
+TEST_CASE("hpack huffman: strings from RFC 7541 C.4 and C.6") {
+    const std::pair<const char*, const char*> cases[] = {
+        {"www.example.com", "f1e3c2e5f23a6ba0ab90f4ff"},
+        {"no-cache", "a8eb10649cbf"},
+        {"custom-key", "25a849e95ba97d7f"},
+        {"custom-value", "25a849e95bb8e8b4bf"},
+        {"302", "6402"},
+        {"307", "640eff"},
+        {"private", "aec3771a4b"},
+        {"Mon, 21 Oct 2013 20:13:21 GMT", "d07abe941054d444a8200595040b8166e082a62d1bff"},
+        {"Mon, 21 Oct 2013 20:13:22 GMT", "d07abe941054d444a8200595040b8166e084a62d1bff"},
+        {"https://www.example.com", "9d29ad171863c78f0b97c8e9ae82ae43d3"},
+        {"gzip", "9bd9ab"},
+        {"foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1",
+         "94e7821dd7f2e6c7b335dfdfcd5b3960d5af27087f3672c1ab270fb5291f9587316065c003ed4ee5b1063d5007"},
+    };
+    for (const auto& [text, wire] : cases) {
+        CAPTURE(text);
+        CHECK(to_hex(lib_encode(text)) == wire);
+        const LibDecoded d = lib_decode(hex(wire));
+        CHECK(d.error == Error::none);
+        CHECK(d.out == text);
+    }
+}
+
+TEST_CASE("hpack huffman: random strings round-trip") {
+    Prng rng(21);
+    for (int i = 0; i < 3000; ++i) {
+        const std::string s = random_string(rng, i % 10 == 0 ? 2000 : 64, i % 2 == 0);
+        CAPTURE(i);
+        check_round_trip(s);
+    }
+}
+
+TEST_CASE("hpack huffman: the empty string") {
+    CHECK(hpack::wire::huffman_encoded_size("") == 0);
+    const LibDecoded d = lib_decode({});
+    CHECK(d.error == Error::none);
+    CHECK(d.out.empty());
+}
+
+TEST_CASE("hpack huffman: padding and EOS rules of RFC 7541 §5.2") {
+    struct Case {
+        const char* what;
+        Bytes in;
+        Error error;
+        std::string out;
+    };
+    const Case cases[] = {
+        // 'a' = 00011: padding of three ones is valid.
+        {"a + 111", hex("1f"), Error::none, "a"},
+        {"a + 000 (padding not ones)", hex("18"), Error::huffman_padding, ""},
+        {"a + 101 (padding not all ones)", hex("1d"), Error::huffman_padding, ""},
+        {"a + 110 (last padding bit zero)", hex("1e"), Error::huffman_padding, ""},
+        // 'a' + 11 one bits: padding longer than 7 bits.
+        {"a + 11 ones", hex("1fff"), Error::huffman_padding, ""},
+        {"8 one bits only", hex("ff"), Error::huffman_padding, ""},
+        {"16 one bits only", hex("ffff"), Error::huffman_padding, ""},
+        // 'a' x5 = 25 bits, then 7 ones: exactly the longest valid padding.
+        {"aaaaa + 7 ones", build("aaaaa", {}, ""), Error::none, "aaaaa"},
+        {"aaaaa + 15 ones", build("aaaaa", {}, "11111111"), Error::huffman_padding, ""},
+        // "1111110" is a prefix of the 10-bit codes, not a whole code.
+        {"aaaaa + 1111110", build("aaaaa", {}, "1111110"), Error::huffman_padding, ""},
+        // No padding at all (a whole number of bytes): '0' x8 = 40 bits.
+        {"00000000, no padding", build("00000000", {}, ""), Error::none, "00000000"},
+        // A complete EOS symbol inside the string, followed by more symbols.
+        {"EOS + 0", hex("fffffffc1f"), Error::huffman_eos, ""},
+        {"a + EOS + a", build("a", {256, 'a'}, ""), Error::huffman_eos, ""},
+        {"EOS + 8 zero bits", build("", {256}, "00000000", 0), Error::huffman_eos, ""},
+        // 'a' then 27 of EOS's 30 one bits (32 bits, no more padding): a
+        // prefix of EOS, too long for padding.
+        {"a + 27 ones", build("a", {}, std::string(27, '1')), Error::huffman_padding, ""},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.what);
+        CAPTURE(to_hex(c.in));
+        // The reference agrees about the case itself.
+        const RefHuffmanResult ref = ref_huffman_decode(c.in);
+        REQUIRE(ref.error == c.error);
+        if (c.error == Error::none) REQUIRE(ref.out == c.out);
+
+        const LibDecoded d = lib_decode(c.in);
+        CHECK(d.error == c.error);
+        if (c.error == Error::none) CHECK(d.out == c.out);
+
+        // The same string as a header value and as a header name, through the
+        // incremental decoder, whole and split.
+        const Bytes as_value = concat({hex("00 0161"), ref_integer(c.in.size(), 7, 0x80), c.in});
+        const Bytes as_name = concat({hex("00"), ref_integer(c.in.size(), 7, 0x80), c.in, hex("0162")});
+        for (const Split split : kAllSplits) {
+            CAPTURE(split);
+            Feeder feed(split, 22);
+            hpack::Decoder dv;
+            const DecodeResult rv = feed.decode(dv, as_value);
+            CHECK(rv.error == c.error);
+            hpack::Decoder dn;
+            const DecodeResult rn = feed.decode(dn, as_name);
+            CHECK(rn.error == c.error);
+            if (c.error == Error::none) {
+                CHECK(rv.headers == Headers{{"a", c.out}});
+                CHECK(rn.headers == Headers{{c.out, "b"}});
+            } else {
+                CHECK(rv.headers.empty());
+                CHECK(rn.headers.empty());
+            }
+        }
+    }
+}
+
+TEST_CASE("hpack huffman: random input agrees with the bit-by-bit reference decoder") {
+    Prng rng(23);
+    int ok = 0, eos = 0, padding = 0;
+    for (int i = 0; i < 20000; ++i) {
+        Bytes in;
+        if (i % 2 == 0) {
+            // Random bytes: mostly invalid padding, sometimes valid, sometimes EOS.
+            in.resize(rng.below(12));
+            for (auto& b : in) b = rng.byte();
+            // Bias towards one bits so that long codes, EOS and padding appear.
+            if (i % 4 == 0)
+                for (auto& b : in) b = static_cast<std::uint8_t>(b | rng.byte());
+        } else {
+            // A valid encoding with one bit flipped or the last byte cut.
+            in = ref_huffman_encode(random_string(rng, 20, i % 3 == 0));
+            if (!in.empty()) {
+                if (rng.one_in(2)) {
+                    const std::size_t bit = rng.below(in.size() * 8);
+                    in[bit / 8] = static_cast<std::uint8_t>(in[bit / 8] ^ (0x80u >> (bit % 8)));
+                } else {
+                    in.pop_back();
+                }
+            }
+        }
+        CAPTURE(to_hex(in));
+        const RefHuffmanResult ref = ref_huffman_decode(in);
+        const LibDecoded got = lib_decode(in);
+        if (ref.error == Error::none) {
+            ++ok;
+            CHECK(got.error == Error::none);
+            CHECK(got.out == ref.out);
+        } else if (ref.eos_or_padding) {
+            // EOS followed only by one bits: either name is fair.
+            ++eos;
+            CHECK((got.error == Error::huffman_eos || got.error == Error::huffman_padding));
+        } else {
+            ref.error == Error::huffman_eos ? ++eos : ++padding;
+            CHECK(got.error == ref.error);
+        }
+    }
+    MESSAGE("reference verdicts: " << ok << " valid, " << eos << " EOS, " << padding << " bad padding");
+    CHECK(ok > 300);
+    CHECK(eos > 10);
+    CHECK(padding > 1000);
+}
+
+TEST_CASE("hpack huffman: decoding Huffman strings split across fragments") {
+    // Names and values long enough that every split point falls inside a
+    // Huffman string, its length prefix, or between codes of various lengths.
+    Prng rng(24);
+    std::vector<Headers> lists;
+    std::string all;
+    for (int b = 0; b < 256; ++b) all += static_cast<char>(b);
+    lists.push_back({{"custom-key", "custom-value"}, {"x-all", all}});
+    for (int i = 0; i < 20; ++i) lists.push_back({{random_string(rng, 40, true), random_string(rng, 300, i % 2 == 0)}});
+    for (const Headers& hs : lists) {
+        Bytes block;
+        for (const Header& h : hs) block = concat({block, literal_new_name(h.name, h.value, 0x40, true)});
+        CAPTURE(to_hex(block));
+        hpack::Decoder whole_d;
+        const DecodeResult whole = decode_whole(whole_d, block);
+        REQUIRE(whole.error == Error::none);
+        REQUIRE(whole.headers == hs);
+        // Two fragments, cut at every position.
+        for (std::size_t cut = 0; cut <= block.size(); ++cut) {
+            CAPTURE(cut);
+            hpack::Decoder d;
+            DecodeResult r;
+            auto sink = [&](const Field& f) {
+                r.headers.push_back({std::string(f.name), std::string(f.value), f.sensitive});
+            };
+            const std::span<const std::uint8_t> all_bytes(block);
+            CHECK(d.decode(all_bytes.first(cut), false, sink) == Error::none);
+            CHECK(d.decode(all_bytes.subspan(cut), true, sink) == Error::none);
+            CHECK(r.headers == hs);
+            CHECK(d.table_size() == whole_d.table_size());
+        }
+        // Byte by byte and random.
+        for (const Split split : {Split::byte_by_byte, Split::random}) {
+            CAPTURE(split);
+            Feeder feed(split, 25);
+            hpack::Decoder d;
+            CHECK(feed.decode(d, block) == whole);
+        }
+    }
+}
