@@ -3,3 +3,4 @@
 
 #include "h2wire/header.hpp"
 #include "h2wire/hpack.hpp"
+#include "h2wire/frame.hpp"

@@ -1,0 +1,60 @@
+// HTTP/2 error codes (RFC 9113 §7) and the two kinds of protocol error
+// (RFC 9113 §5.4).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace h2wire {
+
+/// An RFC 9113 §7 error code, as carried by RST_STREAM and GOAWAY. The
+/// enumeration is open: any 32-bit value received from a peer is kept as is
+/// (static_cast<ErrorCode>(v)), and unknown values "MUST NOT trigger any
+/// special behavior" (RFC 9113 §7).
+enum class ErrorCode : std::uint32_t {
+    no_error = 0x0,
+    protocol_error = 0x1,
+    internal_error = 0x2,
+    flow_control_error = 0x3,
+    settings_timeout = 0x4,
+    stream_closed = 0x5,
+    frame_size_error = 0x6,
+    refused_stream = 0x7,
+    cancel = 0x8,
+    compression_error = 0x9,
+    connect_error = 0xa,
+    enhance_your_calm = 0xb,
+    inadequate_security = 0xc,
+    http_1_1_required = 0xd,
+};
+
+/// True for the codes RFC 9113 §7 defines.
+constexpr bool is_known(ErrorCode code) noexcept {
+    return static_cast<std::uint32_t>(code) <= static_cast<std::uint32_t>(ErrorCode::http_1_1_required);
+}
+
+/// The RFC's name of `code` ("PROTOCOL_ERROR", ...), or "UNKNOWN" for a value
+/// RFC 9113 does not define.
+std::string_view to_string(ErrorCode code) noexcept;
+
+/// An error that ends the connection (RFC 9113 §5.4.1): the caller sends
+/// GOAWAY with `code` and closes.
+struct ConnectionError {
+    ErrorCode code = ErrorCode::no_error;
+    /// A short static English text (never freed; safe to keep).
+    std::string_view reason;
+    /// The stream of the frame that caused the error (0 for stream 0 or when
+    /// no frame is involved). Informational only: the error is the connection's.
+    std::uint32_t stream_id = 0;
+};
+
+/// An error confined to one stream (RFC 9113 §5.4.2): the caller sends
+/// RST_STREAM with `code` on `stream_id`, and the connection goes on.
+struct StreamError {
+    ErrorCode code = ErrorCode::no_error;
+    std::uint32_t stream_id = 0;
+    /// A short static English text (never freed; safe to keep).
+    std::string_view reason;
+};
+
+}  // namespace h2wire
