@@ -200,7 +200,7 @@ TEST_CASE("hpack huffman: padding and EOS rules of RFC 7541 §5.2") {
         const Bytes as_value = concat({hex("00 0161"), ref_integer(c.in.size(), 7, 0x80), c.in});
         const Bytes as_name = concat({hex("00"), ref_integer(c.in.size(), 7, 0x80), c.in, hex("0162")});
         for (const Split split : kAllSplits) {
-            CAPTURE(split);
+            CAPTURE(to_string(split));
             Feeder feed(split, 22);
             hpack::Decoder dv;
             const DecodeResult rv = feed.decode(dv, as_value);
@@ -298,7 +298,7 @@ TEST_CASE("hpack huffman: decoding Huffman strings split across fragments") {
         }
         // Byte by byte and random.
         for (const Split split : {Split::byte_by_byte, Split::random}) {
-            CAPTURE(split);
+            CAPTURE(to_string(split));
             Feeder feed(split, 25);
             hpack::Decoder d;
             CHECK(feed.decode(d, block) == whole);

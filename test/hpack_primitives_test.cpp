@@ -102,7 +102,7 @@ TEST_CASE("hpack primitives: encode_integer agrees with the RFC pseudo-code") {
 
 TEST_CASE("hpack primitives: integers decoded through size updates, indices and lengths") {
     for (const Split split : kAllSplits) {
-        CAPTURE(split);
+        CAPTURE(to_string(split));
         Feeder feed(split, 11);
 
         // C.1.1 and C.1.2 as dynamic table size updates (5-bit prefix).
@@ -154,7 +154,7 @@ TEST_CASE("hpack primitives: string literals of many lengths, plain and Huffman"
     // Lengths around the 7-bit prefix boundary and multi-byte lengths.
     const std::size_t lengths[] = {0, 1, 2, 125, 126, 127, 128, 129, 255, 256, 1000, 16383, 16384, 20000};
     for (const Split split : kAllSplits) {
-        CAPTURE(split);
+        CAPTURE(to_string(split));
         Feeder feed(split, 12);
         for (const std::size_t len : lengths) {
             for (const bool huffman : {false, true}) {
@@ -182,7 +182,7 @@ TEST_CASE("hpack primitives: string literals of many lengths, plain and Huffman"
 
 TEST_CASE("hpack primitives: empty strings and every byte value in a plain literal") {
     for (const Split split : kAllSplits) {
-        CAPTURE(split);
+        CAPTURE(to_string(split));
         Feeder feed(split, 13);
         hpack::Decoder d;
         // Empty value; empty name and value; empty Huffman string ("80").

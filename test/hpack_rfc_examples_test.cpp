@@ -66,7 +66,7 @@ void check_decoding(const std::vector<Step>& steps, std::uint32_t table_limit) {
         REQUIRE(entries_size(steps[i].table) == steps[i].table_size);
     }
     for (const Split split : kAllSplits) {
-        CAPTURE(split);
+        CAPTURE(to_string(split));
         Feeder feed(split, 31);
         hpack::Decoder d = make_decoder(table_limit);
         CHECK(d.table_max_size() == table_limit);
@@ -215,7 +215,7 @@ void check_encoding_round_trip(const std::vector<Step>& steps, bool huffman) {
 
 TEST_CASE("hpack rfc C.2.1: literal header field with indexing") {
     for (const Split split : kAllSplits) {
-        CAPTURE(split);
+        CAPTURE(to_string(split));
         Feeder feed(split, 32);
         hpack::Decoder d;
         const DecodeResult r = feed.decode(d, hex("400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572"));
@@ -229,7 +229,7 @@ TEST_CASE("hpack rfc C.2.1: literal header field with indexing") {
 
 TEST_CASE("hpack rfc C.2.2: literal header field without indexing") {
     for (const Split split : kAllSplits) {
-        CAPTURE(split);
+        CAPTURE(to_string(split));
         Feeder feed(split, 33);
         hpack::Decoder d;
         const DecodeResult r = feed.decode(d, hex("040c 2f73 616d 706c 652f 7061 7468"));
@@ -242,7 +242,7 @@ TEST_CASE("hpack rfc C.2.2: literal header field without indexing") {
 
 TEST_CASE("hpack rfc C.2.3: literal header field never indexed") {
     for (const Split split : kAllSplits) {
-        CAPTURE(split);
+        CAPTURE(to_string(split));
         Feeder feed(split, 34);
         hpack::Decoder d;
         const DecodeResult r = feed.decode(d, hex("1008 7061 7373 776f 7264 0673 6563 7265 74"));
@@ -262,7 +262,7 @@ TEST_CASE("hpack rfc C.2.3: literal header field never indexed") {
 
 TEST_CASE("hpack rfc C.2.4: indexed header field") {
     for (const Split split : kAllSplits) {
-        CAPTURE(split);
+        CAPTURE(to_string(split));
         Feeder feed(split, 35);
         hpack::Decoder d;
         const DecodeResult r = feed.decode(d, hex("82"));
