@@ -185,6 +185,11 @@ def roundtrip_corpus(vectors):
         cap=0xFFFF, fragments=3)
     seeds["peer_table_size_below_cap"] = roundtrip_seed(
         [request, peer_table_size(300), request, peer_table_size(64), request], cap=256)
+    # The peer announces exactly the encoder's cap before the first block: the
+    # encoder must still send the size update the decoder now requires.
+    seeds["peer_table_size_equal_to_cap"] = roundtrip_seed([peer_table_size(256), request, request], cap=256)
+    seeds["peer_table_size_above_cap_0"] = roundtrip_seed([peer_table_size(12042), request, request], cap=0,
+                                                          fragments=2)
     # Name kinds 0 (common names), 2 (previous name), 3 (empty) and common values.
     ops = b""
     for k in range(20):
