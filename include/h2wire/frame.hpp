@@ -4,12 +4,14 @@
 #pragma once
 
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <iterator>
 #include <memory_resource>
 #include <optional>
+#include <ranges>
 #include <span>
 #include <string_view>
 #include <variant>
@@ -159,9 +161,13 @@ struct RstStream {
 class SettingsList {
 public:
     SettingsList() = default;
-    /// A view of `list`, which must outlive this object.
-    SettingsList(std::span<const Setting> list) noexcept  // NOLINT(google-explicit-constructor)
-        : list_(list.data()), n_(list.size()) {}
+    /// A view of `list` (an array, std::vector, std::span... of Setting),
+    /// which must outlive this object.
+    template <class R>
+        requires std::ranges::contiguous_range<const R> && std::ranges::sized_range<const R> &&
+                 std::same_as<std::ranges::range_value_t<const R>, Setting>
+    SettingsList(const R& list) noexcept  // NOLINT(google-explicit-constructor)
+        : list_(std::ranges::data(list)), n_(std::ranges::size(list)) {}
     /// A view of a SETTINGS payload; `payload.size()` must be a multiple of 6.
     static SettingsList from_wire(Bytes payload) noexcept {
         SettingsList s;
@@ -260,9 +266,13 @@ struct Altsvc {
 class OriginList {
 public:
     OriginList() = default;
-    /// A view of `list`, which must outlive this object.
-    OriginList(std::span<const std::string_view> list) noexcept  // NOLINT(google-explicit-constructor)
-        : list_(list.data()), n_(list.size()) {}
+    /// A view of `list` (an array, std::vector, std::span... of
+    /// std::string_view), which must outlive this object.
+    template <class R>
+        requires std::ranges::contiguous_range<const R> && std::ranges::sized_range<const R> &&
+                 std::same_as<std::ranges::range_value_t<const R>, std::string_view>
+    OriginList(const R& list) noexcept  // NOLINT(google-explicit-constructor)
+        : list_(std::ranges::data(list)), n_(std::ranges::size(list)) {}
     /// A view of an ORIGIN payload that is a whole number of Origin-Entry
     /// fields (the reader checks this before handing one out).
     static OriginList from_wire(Bytes payload) noexcept {

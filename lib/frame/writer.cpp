@@ -1,6 +1,7 @@
 // Checked frame writers (what RFC 9113 §4 and §6 require of a sender) and
 // the unchecked raw writer.
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "h2wire/frame.hpp"
@@ -63,12 +64,12 @@ bool padding_ok(const std::optional<Padding>& pad) noexcept {
 // against the peer's SETTINGS_MAX_FRAME_SIZE (RFC 9113 §4.2), room in `out`.
 enum class Stream : std::uint8_t { required, forbidden, any };
 WriteError check(std::span<std::uint8_t> out, std::uint32_t stream_id, Stream rule, std::size_t payload,
-                 std::uint32_t max_frame_size) noexcept {
+                 std::uint32_t max_frame_size, std::size_t room = SIZE_MAX) noexcept {
     if (stream_id > max_stream_id) return WriteError::invalid_stream_id;
     if (rule == Stream::required && stream_id == 0) return WriteError::stream_id_required;
     if (rule == Stream::forbidden && stream_id != 0) return WriteError::stream_id_forbidden;
     if (payload > std::min(max_frame_size, max_max_frame_size)) return WriteError::frame_too_large;
-    if (out.size() < header_size + payload) return WriteError::buffer_too_small;
+    if (out.size() < std::min(room, header_size + payload)) return WriteError::buffer_too_small;
     return WriteError::none;
 }
 
@@ -118,6 +119,12 @@ std::size_t encoded_size(const Frame& f) noexcept {
 // --- checked writers -------------------------------------------------------
 
 WriteResult write(std::span<std::uint8_t> out, const Data& f, std::uint32_t max_frame_size) noexcept {
+    if (out.size() < encoded_size(f)) {
+        // Report a protocol error first, should there be one, rather than the room.
+        std::uint8_t scratch[header_size + 1];
+        const WriteResult probe = write_data_header(scratch, f, max_frame_size);
+        return fail(probe ? WriteError::buffer_too_small : probe.error);
+    }
     const WriteResult h = write_data_header(out, f, max_frame_size);
     if (!h) return h;
     Cursor c{out.data() + h.size};
@@ -128,8 +135,9 @@ WriteResult write(std::span<std::uint8_t> out, const Data& f, std::uint32_t max_
 
 WriteResult write_data_header(std::span<std::uint8_t> out, const Data& f, std::uint32_t max_frame_size) noexcept {
     const std::size_t len = payload_size(f);
-    // RFC 9113 §6.1: DATA needs a stream.
-    if (const WriteError e = check(out, f.stream_id, Stream::required, len, max_frame_size); e != WriteError::none)
+    // RFC 9113 §6.1: DATA needs a stream. Room is needed for the header only.
+    if (const WriteError e = check(out, f.stream_id, Stream::required, len, max_frame_size, data_header_size(f));
+        e != WriteError::none)
         return fail(e);
     if (!padding_ok(f.padding)) return fail(WriteError::invalid_padding);
     const auto fl = static_cast<std::uint8_t>((f.end_stream ? flags::end_stream : 0) | (f.padding ? flags::padded : 0));
