@@ -276,6 +276,21 @@ TEST_CASE("hpack decoder error table_size_update_missing: limit lowered, no upda
     check_ok(hex("82"), kGet, limits_set_to({4096}, one_entry));
     check_ok(hex("82"), kGet, limits_set_to({2000}, concat({size_update(1000), one_entry})));
 
+    // RFC 9113 §4.3.1: the table starts at 4096 whatever our limit, and only
+    // the peer's size updates change it. So with a limit of 16384 from the
+    // start (never used by the peer), lowering it to 8192 is still above the
+    // table's 4096 and needs no update.
+    {
+        hpack::DecoderLimits big;
+        big.max_table_size = 16384;
+        hpack::Decoder d(big);
+        CHECK(d.table_max_size() == 4096);
+        d.set_max_table_size(8192);
+        const DecodeResult r = decode_whole(d, hex("82"));
+        CHECK(r.error == Error::none);
+        CHECK(r.headers == kGet);
+    }
+
     // Once signalled, the next block needs nothing more.
     {
         hpack::Decoder d;

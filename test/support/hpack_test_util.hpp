@@ -528,3 +528,11 @@ inline std::vector<Rep> inspect(std::span<const std::uint8_t> block) {
 }
 
 }  // namespace h2wire::test
+
+// Errors print by name in assertion messages (doctest finds this by ADL; it
+// prints other enums as numbers).
+namespace h2wire::hpack {
+inline doctest::String toString(Error e) {
+    return doctest::String(std::string(to_string(e)).c_str());
+}
+}  // namespace h2wire::hpack
