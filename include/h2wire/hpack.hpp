@@ -44,7 +44,9 @@ constexpr bool is_fatal(Error e) noexcept {
 /// Decoder limits. Each bounds what a hostile encoder can make us hold.
 struct DecoderLimits {
     /// Our SETTINGS_HEADER_TABLE_SIZE: the largest dynamic table the peer may
-    /// ask for with a size update. Memory held: about twice this.
+    /// ask for with a size update. The table itself starts at the protocol's
+    /// initial 4096, or at this limit if it is lower. Memory held: about twice
+    /// the table's size.
     std::uint32_t max_table_size = 4096;
     /// SETTINGS_MAX_HEADER_LIST_SIZE accounting (RFC 9113 §6.5.2): the sum of
     /// name + value + 32 over the block's fields. Stops header-list bombs.
@@ -200,11 +202,13 @@ private:
     struct Index;
     std::uint8_t* encode_field(const Field& f, std::uint8_t* out);
     std::uint8_t* encode_pending_updates(std::uint8_t* out);
+    void evict_oldest();
 
     EncoderOptions options_;
     detail::DynamicTable* table_;
     Index* index_;
     std::uint32_t peer_max_ = 4096;       // the peer's SETTINGS_HEADER_TABLE_SIZE
+    std::uint32_t announced_ = 4096;      // the table maximum the peer's decoder knows of
     std::uint32_t min_since_block_ = 0;   // smallest effective maximum since the last block
     bool update_pending_ = false;
 };
@@ -219,9 +223,11 @@ std::uint8_t* encode_integer(std::uint8_t* out, std::uint32_t value, int prefix_
 std::size_t huffman_encoded_size(std::string_view s) noexcept;
 /// Huffman-codes `s` into `out` (room for huffman_encoded_size(s)); returns the end.
 std::uint8_t* huffman_encode(std::uint8_t* out, std::string_view s) noexcept;
-/// Decodes Huffman `in` into `out`, which needs room for in.size() * 8 / 5 + 2
-/// bytes. Returns the decoded length, or an Error (huffman_eos or
+/// Decodes Huffman `in` into `out`, which needs room for
+/// huffman_decoded_capacity(in.size()) bytes (the decoder writes a few bytes
+/// of slack past the result). Returns the decoded length, or an Error (huffman_eos or
 /// huffman_padding) through `error`.
+constexpr std::size_t huffman_decoded_capacity(std::size_t encoded) noexcept { return encoded * 8 / 5 + 4; }
 std::size_t huffman_decode(std::span<const std::uint8_t> in, std::uint8_t* out, Error& error) noexcept;
 }  // namespace wire
 

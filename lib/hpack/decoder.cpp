@@ -72,13 +72,16 @@ struct StringRef {
     bool huffman = false;
 };
 
-constexpr std::size_t huffman_capacity(std::uint32_t encoded) { return std::size_t{encoded} * 8 / 5 + 2; }
+constexpr std::size_t huffman_capacity(std::uint32_t encoded) { return wire::huffman_decoded_capacity(encoded); }
 
 }  // namespace
 
 Decoder::Decoder(const DecoderLimits& limits, std::pmr::memory_resource* mr)
     : limits_(limits),
-      table_(std::pmr::polymorphic_allocator<>(mr).new_object<detail::DynamicTable>(limits.max_table_size, mr)),
+      // RFC 9113 §6.5.2: the table starts at SETTINGS_HEADER_TABLE_SIZE's
+      // initial 4096 (or our limit, if lower); only size updates change it.
+      table_(std::pmr::polymorphic_allocator<>(mr).new_object<detail::DynamicTable>(
+          std::min<std::uint32_t>(limits.max_table_size, 4096), mr)),
       pending_(mr),
       scratch_(mr) {}
 
@@ -133,7 +136,7 @@ Error Decoder::begin_field() const noexcept {
     return update_required_ ? Error::table_size_update_missing : Error::none;
 }
 
-bool Decoder::lookup(std::uint32_t index, std::string_view& name, std::string_view& value) const noexcept {
+inline bool Decoder::lookup(std::uint32_t index, std::string_view& name, std::string_view& value) const noexcept {
     // RFC 7541 §2.3.3: 1..61 static, then the dynamic table, newest first.
     if (index <= detail::kStaticTableSize) {
         name = detail::kStaticTable[index - 1].name;
@@ -147,7 +150,7 @@ bool Decoder::lookup(std::uint32_t index, std::string_view& name, std::string_vi
     return true;
 }
 
-Error Decoder::emit(std::string_view name, std::string_view value, bool never_indexed, FieldSink& on_field) {
+inline Error Decoder::emit(std::string_view name, std::string_view value, bool never_indexed, FieldSink& on_field) {
     if (name.size() + value.size() > limits_.max_field_size) return Error::field_too_large;
     // RFC 9113 §6.5.2: the list size counts name + value + 32 per field.
     list_size_ += name.size() + value.size() + 32;
@@ -257,6 +260,17 @@ Error Decoder::decode(std::span<const std::uint8_t> fragment, bool end_of_block,
     }
 
     while (p < end) {
+        // Fast path for the commonest representation: an indexed field whose
+        // index fits the 7-bit prefix (§6.1).
+        if (const std::uint8_t b = *p; b > 0x80 && b != 0xff && !update_required_) {
+            std::string_view name, value;
+            if (lookup(b & 0x7fu, name, value)) {
+                saw_field_ = true;
+                if (const Error e = emit(name, value, false, on_field); e != Error::none) return fail(e);
+                ++p;
+                continue;
+            }
+        }
         const Status st = decode_one(p, end, on_field);
         if (st.kind == Status::done) {
             p += st.n;

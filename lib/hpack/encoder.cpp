@@ -7,6 +7,7 @@
 #include "h2wire/hpack.hpp"
 #include "hpack/dynamic_table.hpp"
 #include "hpack/hash.hpp"
+#include "hpack/huffman.hpp"
 #include "hpack/static_table.hpp"
 
 namespace h2wire::hpack {
@@ -38,12 +39,9 @@ constexpr std::size_t kMaxIntegerBytes = 6;  // a 32-bit value with a 1-bit pref
 bool worth_indexing(std::string_view name) noexcept {
     switch (name.size()) {
     case 3: return name != "age";
-    case 4: return name != "etag" && name != ":path";
-    case 8: return name != "location";
-    case 10: return name != "set-cookie";
-    case 13: return name != "if-none-match";
+    case 4: return name != "etag";
+    case 5: return name != ":path";
     case 14: return name != "content-length";
-    case 17: return name != "if-modified-since";
     default: return true;
     }
 }
@@ -53,8 +51,17 @@ bool sensitive_by_default(std::string_view name, std::string_view value) noexcep
     return name == "authorization" || name == "proxy-authorization" || (name == "cookie" && value.size() < 20);
 }
 
+/// §5.2 string literal, Huffman-coded only when that is shorter. The output
+/// has room for 6 + s.size() bytes.
 std::uint8_t* write_string(std::uint8_t* out, std::string_view s, bool huffman) noexcept {
-    if (huffman) {
+    if (huffman && s.size() < 127) {
+        // The coded length is below s.size() < 127, so its prefix is one byte:
+        // code straight after it, giving up as soon as it is not shorter.
+        if (std::uint8_t* end = detail::huffman_encode_shorter(out + 1, s, s.size())) {
+            out[0] = static_cast<std::uint8_t>(0x80 | (end - out - 1));
+            return end;
+        }
+    } else if (huffman) {
         const std::size_t len = wire::huffman_encoded_size(s);
         if (len < s.size()) {
             out = wire::encode_integer(out, static_cast<std::uint32_t>(len), 7, 0x80);
@@ -85,15 +92,22 @@ struct Encoder::Index {
 
     explicit Index(std::pmr::memory_resource* mr) : by_name(mr), by_full(mr), hashes(mr) {}
 
-    void reserve(std::uint32_t max_table_size) {
+    /// Makes room for the entries of a table of `max_table_size`, re-adding
+    /// the live entries of `table` when the storage grows.
+    void reserve(std::uint32_t max_table_size, const detail::DynamicTable& table) {
         std::size_t entries = 8;
         while (entries < max_table_size / 32 + 1) entries <<= 1;
         if (hashes.size() >= entries) return;
-        // Only called while the table is empty (construction, size updates
-        // that flushed it), so nothing has to be carried over.
         hashes.assign(entries, {});
         by_name.assign(entries * 2, Slot{});
         by_full.assign(entries * 2, Slot{});
+        for (std::uint64_t id = table.first_id(); id != table.next_id(); ++id) {
+            const std::uint64_t hn = detail::hash_bytes(table.name_of(id));
+            const std::uint64_t hf = detail::hash_bytes(table.value_of(id), hn);
+            hashes[id & (hashes.size() - 1)] = {hn, hf};
+            add(by_name, hn, id);
+            add(by_full, hf, id);
+        }
     }
 
     static void add(std::pmr::vector<Slot>& t, std::uint64_t h, std::uint64_t id) {
@@ -143,12 +157,10 @@ Encoder::Encoder(const EncoderOptions& options, std::pmr::memory_resource* mr) :
     const std::uint32_t initial = std::min<std::uint32_t>(4096, options_.max_table_size);
     table_ = alloc.new_object<detail::DynamicTable>(initial, mr);
     index_ = alloc.new_object<Index>(mr);
-    index_->reserve(initial);
+    index_->reserve(initial, *table_);
     // RFC 9113 §6.5.2: the peer's table starts at 4096; announce a smaller cap.
-    if (initial < 4096) {
-        update_pending_ = true;
-        min_since_block_ = initial;
-    }
+    min_since_block_ = initial;
+    update_pending_ = initial != announced_;
 }
 
 Encoder::~Encoder() {
@@ -163,6 +175,7 @@ Encoder::Encoder(Encoder&& o) noexcept
       table_(std::exchange(o.table_, nullptr)),
       index_(std::exchange(o.index_, nullptr)),
       peer_max_(o.peer_max_),
+      announced_(o.announced_),
       min_since_block_(o.min_since_block_),
       update_pending_(o.update_pending_) {}
 
@@ -182,7 +195,7 @@ void Encoder::set_peer_max_table_size(std::uint32_t size) {
     peer_max_ = size;
     const std::uint32_t effective = std::min(size, options_.max_table_size);
     min_since_block_ = update_pending_ ? std::min(min_since_block_, effective) : effective;
-    update_pending_ = min_since_block_ != table_->max_size() || effective != table_->max_size();
+    update_pending_ = true;  // encode_pending_updates() works out what, if anything, to send
 }
 
 std::size_t Encoder::max_encoded_size(std::span<const Field> fields) noexcept {
@@ -193,24 +206,29 @@ std::size_t Encoder::max_encoded_size(std::span<const Field> fields) noexcept {
 
 std::uint8_t* Encoder::encode_pending_updates(std::uint8_t* out) {
     const std::uint32_t final_size = std::min(peer_max_, options_.max_table_size);
-    const auto shrink_to = [&](std::uint32_t max) {
-        while (table_->size() > max) {
-            const std::uint64_t id = table_->first_id();
-            const Index::EntryHashes& h = index_->hashes[id & (index_->hashes.size() - 1)];
-            Index::remove(index_->by_name, h.name, id);
-            Index::remove(index_->by_full, h.full, id);
-            table_->evict_oldest();
-        }
+    const auto resize = [&](std::uint32_t max) {
+        while (table_->size() > max) evict_oldest();
         table_->set_max_size(max);
-        // §6.3 size update.
-        out = wire::encode_integer(out, max, 5, 0x20);
+        index_->reserve(max, *table_);
+        out = wire::encode_integer(out, max, 5, 0x20);  // §6.3
     };
-    // RFC 7541 §4.2: signal the smallest maximum since the last block, then the final one.
-    if (min_since_block_ < final_size) shrink_to(min_since_block_);
-    shrink_to(final_size);
-    if (table_->count() == 0) index_->reserve(final_size);
+    // RFC 7541 §4.2: signal the smallest maximum since the last block when it
+    // is below the final one (the peer's decoder needs it to stay in step),
+    // then the final one if the peer's decoder does not know it yet.
+    const bool dip = min_since_block_ < final_size;
+    if (dip) resize(min_since_block_);
+    if (dip || final_size != announced_) resize(final_size);
+    announced_ = final_size;
     update_pending_ = false;
     return out;
+}
+
+void Encoder::evict_oldest() {
+    const std::uint64_t id = table_->first_id();
+    const Index::EntryHashes& h = index_->hashes[id & (index_->hashes.size() - 1)];
+    Index::remove(index_->by_name, h.name, id);
+    Index::remove(index_->by_full, h.full, id);
+    table_->evict_oldest();
 }
 
 std::uint8_t* Encoder::encode_field(const Field& f, std::uint8_t* out) {
@@ -248,13 +266,7 @@ std::uint8_t* Encoder::encode_field(const Field& f, std::uint8_t* out) {
     out = write_string(out, f.value, options_.huffman);
 
     if (index_it) {
-        while (table_->count() != 0 && table_->size() + entry_size > table_->max_size()) {
-            const std::uint64_t old = table_->first_id();
-            const Index::EntryHashes& h = index_->hashes[old & (index_->hashes.size() - 1)];
-            Index::remove(index_->by_name, h.name, old);
-            Index::remove(index_->by_full, h.full, old);
-            table_->evict_oldest();
-        }
+        while (table_->count() != 0 && table_->size() + entry_size > table_->max_size()) evict_oldest();
         const std::uint64_t new_id = table_->next_id();
         table_->insert(f.name, f.value);
         index_->hashes[new_id & (index_->hashes.size() - 1)] = {name_hash, full_hash};
