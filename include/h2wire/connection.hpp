@@ -1,0 +1,253 @@
+// An HTTP/2 connection (RFC 9113) as a pure state machine: bytes in, events
+// out, bytes to send pulled. No socket, clock, thread or lock.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory_resource>
+#include <span>
+#include <string_view>
+
+#include "h2wire/error.hpp"
+#include "h2wire/events.hpp"
+#include "h2wire/header.hpp"
+#include "h2wire/settings.hpp"
+
+namespace h2wire {
+
+enum class Role : std::uint8_t { client, server };
+
+/// Abuse limits. Each one is a budget counted in octets or frames (never in
+/// time) and names the attack it stops. Exceeding one is a protocol error
+/// (stream or connection, as noted) with an event, never unbounded memory.
+struct Limits {
+    /// Our SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 §6.5.2 accounting). A
+    /// larger header list is refused with a stream error (the block is still
+    /// decoded to keep HPACK in sync). Stops header-list bombs.
+    std::uint32_t max_header_list_size = 64 * 1024;
+    /// Encoded octets of one header block (HEADERS/PUSH_PROMISE plus its
+    /// CONTINUATIONs). Connection error ENHANCE_YOUR_CALM. Stops CONTINUATION
+    /// floods that never end a block.
+    std::uint32_t max_header_block_size = 256 * 1024;
+    /// CONTINUATION frames in one block. Connection error ENHANCE_YOUR_CALM.
+    /// Stops floods of tiny or empty CONTINUATION frames.
+    std::uint32_t max_continuation_frames = 64;
+    /// Our SETTINGS_MAX_CONCURRENT_STREAMS. Streams past it are refused with
+    /// RST_STREAM REFUSED_STREAM.
+    std::uint32_t max_concurrent_streams = 100;
+    /// Largest name + value of one field. Stops one huge field from being
+    /// buffered across frames (connection error COMPRESSION_ERROR, as HPACK
+    /// cannot resync).
+    std::uint32_t max_field_size = 64 * 1024;
+    /// Control frames we must answer (PING ACK, SETTINGS ACK, RST_STREAM) that
+    /// may wait unsent because the caller is not draining output. Past it:
+    /// connection error ENHANCE_YOUR_CALM. Stops PING/SETTINGS floods.
+    std::uint32_t max_queued_control_frames = 1000;
+    /// Streams whose reset we remember, to ignore their late frames
+    /// (RFC 9113 §5.1) rather than treat them as errors. Older ones are
+    /// forgotten (their late frames then get STREAM_CLOSED).
+    std::uint32_t max_reset_streams = 1024;
+    /// Streams the peer may reset (or get refused) before the connection ends
+    /// with ENHANCE_YOUR_CALM, counted over the connection's life minus the
+    /// streams that completed normally. Stops "rapid reset" (CVE-2023-44487).
+    std::uint32_t max_peer_resets = 1000;
+    /// Octets of body one stream may hold queued for sending beyond what the
+    /// peer's windows let out. send_data() accepts no more: backpressure.
+    std::uint32_t max_buffered_per_stream = 256 * 1024;
+    /// Client requests waiting for a free stream slot (the peer's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS). Past it submit_request() fails.
+    std::uint32_t max_queued_requests = 1000;
+    /// Frames the peer may send that carry nothing (empty DATA without
+    /// END_STREAM, zero-length CONTINUATION, unknown frames, PRIORITY) over
+    /// the connection's life, per 1000 useful frames. Stops empty-frame floods.
+    std::uint32_t max_empty_frames = 10000;
+};
+
+enum class FlowControl : std::uint8_t {
+    /// Received DATA is handed back to the windows when the next receive()
+    /// starts (the application has seen the events by then).
+    automatic,
+    /// The application calls consume(stream, n) when it has really processed
+    /// n octets: real backpressure.
+    manual,
+};
+
+struct Config {
+    Role role = Role::server;
+    /// Our settings, announced in our first SETTINGS frame. The
+    /// max_concurrent_streams and max_header_list_size here are overridden by
+    /// `limits`.
+    Settings settings{.header_table_size = 4096,
+                      .enable_push = false,
+                      .initial_window_size = 1024 * 1024,
+                      .max_frame_size = 16384};
+    /// Our receive window for the whole connection (RFC 9113 §6.9.2); raised
+    /// from 65,535 with a WINDOW_UPDATE on stream 0 right after SETTINGS.
+    std::uint32_t connection_window_size = 16 * 1024 * 1024;
+    FlowControl flow_control = FlowControl::automatic;
+    /// RFC 9113 §8.1.1, §8.2, §8.3 message checks. Off for proxies that pass
+    /// fields through untouched (framing, HPACK and flow control are always
+    /// checked).
+    bool validate_messages = true;
+    /// The most HPACK dynamic table our encoder uses (with the peer's
+    /// SETTINGS_HEADER_TABLE_SIZE as a further cap).
+    std::uint32_t encoder_table_size = 4096;
+    Limits limits{};
+    /// Every allocation comes from here.
+    std::pmr::memory_resource* memory = std::pmr::get_default_resource();
+};
+
+/// Misuse of the API. Never caused by peer input; the connection stays usable.
+enum class ApiError : std::uint8_t {
+    none = 0,
+    wrong_role,              ///< e.g. submit_request on a server
+    connection_closed,       ///< after GOAWAY or a connection error
+    invalid_stream,          ///< no such stream, or not in a state that allows it
+    stream_closed,           ///< our side of the stream already ended
+    invalid_header,          ///< a field or pseudo-header RFC 9113 §8 forbids
+    push_disabled,           ///< the peer's SETTINGS_ENABLE_PUSH is 0
+    connect_protocol_disabled,  ///< :protocol sent before the peer enabled it (RFC 8441 §3)
+    too_many_queued,         ///< Limits::max_queued_requests / max_queued_control_frames
+    buffer_full,             ///< Limits::max_buffered_per_stream reached; nothing taken
+    invalid_argument,        ///< e.g. window increment 0, setting out of range
+};
+
+std::string_view to_string(ApiError e) noexcept;
+
+/// Result of submit_request / push_promise.
+struct Submitted {
+    std::uint32_t stream = 0;
+    ApiError error = ApiError::none;
+    explicit operator bool() const noexcept { return error == ApiError::none; }
+};
+
+/// One piece of output for scatter-gather writes (writev/sendmsg).
+struct OutputChunk {
+    const std::uint8_t* data = nullptr;
+    std::size_t size = 0;
+};
+
+/// A client or server HTTP/2 connection.
+///
+///     h2wire::Connection conn{{.role = h2wire::Role::server}};
+///     for (const h2wire::Event& ev : conn.receive(bytes)) { ... }
+///     auto out = conn.pending_output();
+///     conn.consume_output(::write(fd, out.data(), out.size()));
+///
+/// One thread at a time; a connection may move between threads.
+class Connection {
+public:
+    explicit Connection(const Config& config = {});
+    ~Connection();
+    Connection(Connection&&) noexcept;
+    Connection& operator=(Connection&&) noexcept;
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    // ---- input -------------------------------------------------------------
+
+    /// Feeds bytes that arrived, split anywhere. Returns the events they
+    /// caused, in order. The span and every view inside the events stay valid
+    /// until the next receive() (and `bytes` must stay alive that long: DATA
+    /// is reported as views of it). Protocol errors never throw: they become
+    /// StreamReset or ConnectionTerminated events and the matching RST_STREAM
+    /// or GOAWAY in the output. After ConnectionTerminated, receive() ignores
+    /// its input and returns nothing.
+    std::span<const Event> receive(std::span<const std::uint8_t> bytes);
+
+    // ---- output ------------------------------------------------------------
+
+    /// Builds and returns the bytes to send now: control frames first, then
+    /// header blocks, then DATA as windows allow (round robin across ready
+    /// streams). Valid until the next non-const call. Empty when there is
+    /// nothing to send.
+    std::span<const std::uint8_t> pending_output();
+    /// The same output as a list of pieces: frame headers and control frames
+    /// from the connection's buffer, DATA payload straight from where
+    /// send_data() put it (no copy into the output buffer).
+    std::span<const OutputChunk> pending_output_vectors();
+    /// The caller wrote the first n octets of the pending output.
+    void consume_output(std::size_t n);
+    /// True when pending_output() would return something.
+    bool wants_write() const noexcept;
+
+    // ---- requests and responses --------------------------------------------
+
+    /// Client: opens a stream with a request header block. If the peer's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS is reached the request waits inside the
+    /// connection and goes out in submission order as streams finish. The
+    /// stream id is assigned now; queued requests keep increasing ids on the
+    /// wire because they are sent in order.
+    Submitted submit_request(std::span<const Field> headers, bool end_stream);
+    /// Server: sends a response header block (1xx any number of times, then a
+    /// final status).
+    ApiError submit_response(std::uint32_t stream, std::span<const Field> headers, bool end_stream);
+    /// Queues body octets (copied into the stream's send buffer, at most
+    /// Limits::max_buffered_per_stream held). Returns buffer_full without
+    /// taking anything when the buffer cannot take all of `data`; see
+    /// send_capacity(). An empty `data` with end_stream sends an empty DATA
+    /// frame with END_STREAM.
+    ApiError send_data(std::uint32_t stream, std::span<const std::uint8_t> data, bool end_stream);
+    /// Like send_data, but zero copy: the connection refers to `data` until it
+    /// has been handed out by pending_output*/consume_output. The caller keeps
+    /// it alive and unchanged until buffered(stream) == 0 or the stream is
+    /// reset. Not counted against max_buffered_per_stream.
+    ApiError send_data_borrowed(std::uint32_t stream, std::span<const std::uint8_t> data, bool end_stream);
+    /// Ends the stream with a trailing header block.
+    ApiError send_trailers(std::uint32_t stream, std::span<const Field> trailers);
+    /// RST_STREAM with `code`; queued output of the stream is dropped.
+    ApiError reset_stream(std::uint32_t stream, ErrorCode code = ErrorCode::cancel);
+    /// Server: PUSH_PROMISE on `stream` for the request in `headers`; returns
+    /// the promised (even) stream, on which submit_response follows.
+    Submitted push_promise(std::uint32_t stream, std::span<const Field> headers);
+
+    // ---- flow control ------------------------------------------------------
+
+    /// Manual flow control: the application has processed n octets of the
+    /// stream's DATA (flow_controlled_length units). WINDOW_UPDATEs follow,
+    /// coalesced. In automatic mode this is not needed.
+    ApiError consume(std::uint32_t stream, std::size_t n);
+    /// Octets the stream may send right now (min of stream and connection
+    /// send windows, never negative).
+    std::size_t send_window(std::uint32_t stream) const noexcept;
+    /// Octets the stream may still queue with send_data().
+    std::size_t send_capacity(std::uint32_t stream) const noexcept;
+    /// Octets queued on the stream and not yet handed out.
+    std::size_t buffered(std::uint32_t stream) const noexcept;
+
+    // ---- connection ----------------------------------------------------------
+
+    /// PING with 8 octets of opaque data; PingAcknowledged follows.
+    ApiError ping(std::span<const std::uint8_t, 8> data);
+    /// Graceful shutdown: GOAWAY with the highest stream id (2^31-1 first, as
+    /// RFC 9113 §6.8 suggests, then the real last id once a PING round trip
+    /// shows in-flight streams have arrived); open streams finish; when none
+    /// is left, ConnectionTerminated(no_error).
+    ApiError shutdown();
+    /// Immediate GOAWAY with `code` and `debug` data; then ConnectionTerminated.
+    ApiError goaway(ErrorCode code, std::string_view debug = {});
+    /// New local settings; they apply once the peer ACKs them.
+    ApiError update_settings(const Settings& settings);
+
+    // ---- state for the caller's timers and logs ------------------------------
+
+    Role role() const noexcept;
+    /// Our SETTINGS sent and not yet ACKed (time it out with SETTINGS_TIMEOUT).
+    bool settings_ack_pending() const noexcept;
+    /// The settings in force on each side.
+    const Settings& local_settings() const noexcept;
+    const Settings& peer_settings() const noexcept;
+    /// Streams open or half-closed (not counting queued requests).
+    std::size_t open_streams() const noexcept;
+    /// True once the connection is over (ConnectionTerminated was reported).
+    bool is_closed() const noexcept;
+    /// Highest stream id the peer opened that we processed (for GOAWAY).
+    std::uint32_t last_peer_stream() const noexcept;
+
+    struct Impl;
+
+private:
+    Impl* impl_;
+};
+
+}  // namespace h2wire
