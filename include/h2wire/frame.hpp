@@ -465,6 +465,12 @@ class Reader {
 public:
     explicit Reader(const ReaderOptions& options = {},
                     std::pmr::memory_resource* mr = std::pmr::get_default_resource());
+    ~Reader();
+    /// A moved-from reader may only be destroyed or assigned to.
+    Reader(Reader&& other) noexcept;
+    Reader& operator=(Reader&& other) noexcept;
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
 
     /// Consumes a prefix of `input` and returns the next item. With
     /// need_input, all of `input` was consumed. After a connection error every
@@ -487,7 +493,7 @@ public:
     /// CONTINUATION that ends the block (tracked when check_continuation is on).
     bool in_header_block() const noexcept { return block_stream_ != 0; }
     /// Capacity of the payload buffer (for tests of the no-allocation rule).
-    std::size_t buffer_capacity() const noexcept { return buffer_.capacity(); }
+    std::size_t buffer_capacity() const noexcept { return capacity_; }
 
     /// Forgets any partial frame and a failure; keeps options and the buffer.
     void reset() noexcept;
@@ -517,7 +523,12 @@ private:
     bool data_first_ = false;
     std::uint32_t block_stream_ = 0;   // stream of an open header block, 0 if none
     ConnectionError fatal_{};
-    std::pmr::vector<std::uint8_t> buffer_;
+    // Payload buffer for non-DATA frames split across reads: raw memory from
+    // mr_, grown (never shrunk) to the largest such frame, at most the max
+    // frame size.
+    std::pmr::memory_resource* mr_;
+    std::uint8_t* buffer_ = nullptr;
+    std::size_t capacity_ = 0;
 };
 
 // ---------------------------------------------------------------------------

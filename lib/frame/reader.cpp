@@ -3,6 +3,7 @@
 // the input is exhausted.
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "frame/parse.hpp"
 #include "h2wire/frame.hpp"
@@ -15,8 +16,38 @@ std::uint32_t clamp_frame_size(std::uint32_t v) noexcept {
 }
 }  // namespace
 
-Reader::Reader(const ReaderOptions& options, std::pmr::memory_resource* mr) : options_(options), buffer_(mr) {
+Reader::Reader(const ReaderOptions& options, std::pmr::memory_resource* mr) : options_(options), mr_(mr) {
     options_.max_frame_size = clamp_frame_size(options_.max_frame_size);
+}
+
+Reader::~Reader() {
+    if (buffer_) mr_->deallocate(buffer_, capacity_, 1);
+}
+
+Reader::Reader(Reader&& o) noexcept
+    : options_(o.options_), state_(o.state_), header_have_(o.header_have_), header_bytes_(o.header_bytes_),
+      current_(o.current_), remaining_(o.remaining_), pad_remaining_(o.pad_remaining_), pad_length_(o.pad_length_),
+      data_first_(o.data_first_), block_stream_(o.block_stream_), fatal_(o.fatal_), mr_(o.mr_),
+      buffer_(std::exchange(o.buffer_, nullptr)), capacity_(std::exchange(o.capacity_, 0)) {}
+
+Reader& Reader::operator=(Reader&& o) noexcept {
+    if (this == &o) return *this;
+    if (buffer_) mr_->deallocate(buffer_, capacity_, 1);
+    options_ = o.options_;
+    state_ = o.state_;
+    header_have_ = o.header_have_;
+    header_bytes_ = o.header_bytes_;
+    current_ = o.current_;
+    remaining_ = o.remaining_;
+    pad_remaining_ = o.pad_remaining_;
+    pad_length_ = o.pad_length_;
+    data_first_ = o.data_first_;
+    block_stream_ = o.block_stream_;
+    fatal_ = o.fatal_;
+    mr_ = o.mr_;
+    buffer_ = std::exchange(o.buffer_, nullptr);
+    capacity_ = std::exchange(o.capacity_, 0);
+    return *this;
 }
 
 void Reader::set_max_frame_size(std::uint32_t size) noexcept { options_.max_frame_size = clamp_frame_size(size); }
@@ -141,7 +172,17 @@ ReadResult Reader::read(Bytes input) {
                 r.consumed = consumed();
                 return r;
             }
-            if (buffer_.size() < current_.length) buffer_.resize(current_.length);
+            if (capacity_ < current_.length) {
+                // Grow geometrically (bounded by the frame size limit) so a
+                // series of growing frames allocates a few times only.
+                const std::size_t want =
+                    std::max<std::size_t>(current_.length, std::min<std::size_t>(2 * capacity_, options_.max_frame_size));
+                if (buffer_) mr_->deallocate(buffer_, capacity_, 1);
+                buffer_ = nullptr;
+                capacity_ = 0;
+                buffer_ = static_cast<std::uint8_t*>(mr_->allocate(want, 1));
+                capacity_ = want;
+            }
             remaining_ = 0;
             state_ = State::payload;
             [[fallthrough]];
@@ -150,12 +191,12 @@ ReadResult Reader::read(Bytes input) {
         case State::payload: {
             // Buffer the payload; remaining_ counts the octets held so far.
             const auto n = std::min<std::size_t>(current_.length - remaining_, static_cast<std::size_t>(end - p));
-            if (n) std::memcpy(buffer_.data() + remaining_, p, n);
+            if (n) std::memcpy(buffer_ + remaining_, p, n);
             p += n;
             remaining_ += static_cast<std::uint32_t>(n);
             if (remaining_ < current_.length) return need_input();
             r.header = current_;
-            finish_frame(r, Bytes(buffer_.data(), current_.length));
+            finish_frame(r, Bytes(buffer_, current_.length));
             r.consumed = consumed();
             return r;
         }
