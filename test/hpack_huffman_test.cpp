@@ -23,10 +23,10 @@ struct LibDecoded {
     std::string out;
 };
 
-/// huffman_decode into a heap buffer of exactly the documented size, so that
-/// AddressSanitizer sees any write past it.
+/// huffman_decode into a heap buffer of exactly the documented size
+/// (huffman_decoded_capacity), so that AddressSanitizer sees any write past it.
 LibDecoded lib_decode(std::span<const std::uint8_t> in) {
-    std::vector<std::uint8_t> buf(in.size() * 8 / 5 + 2);
+    std::vector<std::uint8_t> buf(hpack::wire::huffman_decoded_capacity(in.size()));
     LibDecoded r;
     const std::size_t n = hpack::wire::huffman_decode(in, buf.data(), r.error);
     if (r.error == Error::none) {
