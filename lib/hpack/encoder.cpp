@@ -76,69 +76,97 @@ std::uint8_t* write_string(std::uint8_t* out, std::string_view s, bool huffman) 
 }  // namespace
 
 /// Finds dynamic-table entries by name and by name + value: two
-/// open-addressing tables (linear probing, at most half full, deletion by
-/// backward shift) from a field's hash to the entry's id. Several entries may
-/// share a key; a lookup returns any of them, which is as good an index.
+/// open-addressing tables (linear probing) from a key's hash to the entry's
+/// id. Eviction costs nothing here: a slot whose entry has been evicted is
+/// dead (its id fell out of the table's live range), lookups step over it and
+/// insertions reuse it. Slots are never emptied except by a rebuild, which
+/// happens when live and dead slots together pass 3/4 of the capacity (every
+/// few hundred insertions), so probe sequences stay short. Several entries may
+/// share a key; a lookup returns any live one, which is as good an index.
 struct Encoder::Index {
+    /// The low 32 bits of a key's hash, forced odd so that 0 marks an empty
+    /// slot (the home slot is derived from this tag), and the low 32 bits of
+    /// the entry id.
     struct Slot {
         std::uint32_t hash;
-        std::uint32_t id;  // low 32 bits of the entry id
-        bool used;
+        std::uint32_t id;
     };
     struct EntryHashes {
         std::uint64_t name;
         std::uint64_t full;
     };
+    struct Map {
+        explicit Map(std::pmr::memory_resource* mr) : slots(mr) {}
+        std::pmr::vector<Slot> slots;
+        std::size_t used = 0;  // non-empty slots, live or dead
+    };
 
     explicit Index(std::pmr::memory_resource* mr) : by_name(mr), by_full(mr), hashes(mr) {}
 
-    /// Makes room for the entries of a table of `max_table_size`, re-adding
-    /// the live entries of `table` when the storage grows.
+    static std::uint32_t tag(std::uint64_t h) noexcept { return static_cast<std::uint32_t>(h) | 1u; }
+    static bool live(std::uint32_t id32, const detail::DynamicTable& t) noexcept {
+        return static_cast<std::uint32_t>(id32 - static_cast<std::uint32_t>(t.first_id())) < t.count();
+    }
+
+    /// Makes room for the entries of a table of `max_table_size`.
     void reserve(std::uint32_t max_table_size, const detail::DynamicTable& table) {
         std::size_t entries = 8;
         while (entries < max_table_size / 32 + 1) entries <<= 1;
         if (hashes.size() >= entries) return;
+        std::pmr::vector<EntryHashes> old(std::move(hashes));
         hashes.assign(entries, {});
-        by_name.assign(entries * 2, Slot{});
-        by_full.assign(entries * 2, Slot{});
+        if (!old.empty()) {
+            for (std::uint64_t id = table.first_id(); id != table.next_id(); ++id)
+                hashes[id & (entries - 1)] = old[id & (old.size() - 1)];
+        }
+        by_name.slots.resize(entries * 4);
+        by_full.slots.resize(entries * 4);
+        rebuild(table);
+    }
+
+    /// Empties both maps and re-adds the live entries.
+    void rebuild(const detail::DynamicTable& table) noexcept {
+        for (Map* m : {&by_name, &by_full}) {
+            std::fill(m->slots.begin(), m->slots.end(), Slot{});
+            m->used = 0;
+        }
         for (std::uint64_t id = table.first_id(); id != table.next_id(); ++id) {
-            const std::uint64_t hn = detail::hash_bytes(table.name_of(id));
-            const std::uint64_t hf = detail::hash_bytes(table.value_of(id), hn);
-            hashes[id & (hashes.size() - 1)] = {hn, hf};
-            add(by_name, hn, id);
-            add(by_full, hf, id);
+            const EntryHashes& h = hashes[id & (hashes.size() - 1)];
+            place(by_name, h.name, id, table);
+            place(by_full, h.full, id, table);
         }
     }
 
-    static void add(std::pmr::vector<Slot>& t, std::uint64_t h, std::uint64_t id) {
-        const std::size_t mask = t.size() - 1;
-        std::size_t s = h & mask;
-        while (t[s].used) s = (s + 1) & mask;
-        t[s] = {static_cast<std::uint32_t>(h), static_cast<std::uint32_t>(id), true};
+    /// Adds entry `id` (already in `table`) under both keys.
+    void add(std::uint64_t name_hash, std::uint64_t full_hash, std::uint64_t id, const detail::DynamicTable& table) {
+        hashes[id & (hashes.size() - 1)] = {name_hash, full_hash};
+        const std::size_t limit = by_name.slots.size() / 4 * 3;
+        if (by_name.used >= limit || by_full.used >= limit) {
+            rebuild(table);  // re-adds `id` too
+            return;
+        }
+        place(by_name, name_hash, id, table);
+        place(by_full, full_hash, id, table);
     }
 
-    static void remove(std::pmr::vector<Slot>& t, std::uint64_t h, std::uint64_t id) {
-        const std::size_t mask = t.size() - 1;
-        std::size_t s = h & mask;
-        while (!(t[s].used && t[s].id == static_cast<std::uint32_t>(id))) s = (s + 1) & mask;
-        // Backward-shift deletion keeps every probe sequence unbroken.
-        for (std::size_t next = (s + 1) & mask; t[next].used; next = (next + 1) & mask) {
-            const std::size_t home = t[next].hash & mask;
-            if (((next - home) & mask) >= ((next - s) & mask)) {
-                t[s] = t[next];
-                s = next;
-            }
-        }
-        t[s].used = false;
+    static void place(Map& m, std::uint64_t h, std::uint64_t id, const detail::DynamicTable& table) noexcept {
+        const std::size_t mask = m.slots.size() - 1;
+        const std::uint32_t t = tag(h);
+        std::size_t s = t & mask;
+        while (m.slots[s].hash != 0 && live(m.slots[s].id, table)) s = (s + 1) & mask;
+        if (m.slots[s].hash == 0) ++m.used;
+        m.slots[s] = {t, static_cast<std::uint32_t>(id)};
     }
 
     template <class Match>
-    static bool find(const std::pmr::vector<Slot>& t, std::uint64_t h, std::uint64_t first_id, Match&& match,
-                     std::uint64_t& id) {
-        const std::size_t mask = t.size() - 1;
-        for (std::size_t s = h & mask; t[s].used; s = (s + 1) & mask) {
-            if (t[s].hash != static_cast<std::uint32_t>(h)) continue;
-            const std::uint64_t cand = first_id + static_cast<std::uint32_t>(t[s].id - static_cast<std::uint32_t>(first_id));
+    static bool find(const Map& m, std::uint64_t h, const detail::DynamicTable& table, Match&& match,
+                     std::uint64_t& id) noexcept {
+        const std::size_t mask = m.slots.size() - 1;
+        const std::uint32_t want = tag(h);
+        const std::uint64_t first = table.first_id();
+        for (std::size_t s = want & mask; m.slots[s].hash != 0; s = (s + 1) & mask) {
+            if (m.slots[s].hash != want || !live(m.slots[s].id, table)) continue;
+            const std::uint64_t cand = first + static_cast<std::uint32_t>(m.slots[s].id - static_cast<std::uint32_t>(first));
             if (match(cand)) {
                 id = cand;
                 return true;
@@ -147,9 +175,9 @@ struct Encoder::Index {
         return false;
     }
 
-    std::pmr::vector<Slot> by_name;
-    std::pmr::vector<Slot> by_full;
-    std::pmr::vector<EntryHashes> hashes;  // ring by id, same capacity as the table's entries
+    Map by_name;
+    Map by_full;
+    std::pmr::vector<EntryHashes> hashes;  // ring by id, as many as the table can hold
 };
 
 Encoder::Encoder(const EncoderOptions& options, std::pmr::memory_resource* mr) : options_(options) {
@@ -223,13 +251,7 @@ std::uint8_t* Encoder::encode_pending_updates(std::uint8_t* out) {
     return out;
 }
 
-void Encoder::evict_oldest() {
-    const std::uint64_t id = table_->first_id();
-    const Index::EntryHashes& h = index_->hashes[id & (index_->hashes.size() - 1)];
-    Index::remove(index_->by_name, h.name, id);
-    Index::remove(index_->by_full, h.full, id);
-    table_->evict_oldest();
-}
+void Encoder::evict_oldest() { table_->evict_oldest(); }  // the index forgets lazily
 
 std::uint8_t* Encoder::encode_field(const Field& f, std::uint8_t* out) {
     const std::uint64_t name_hash = detail::hash_bytes(f.name);
@@ -240,11 +262,10 @@ std::uint8_t* Encoder::encode_field(const Field& f, std::uint8_t* out) {
 
     const bool use_table = table_->max_size() != 0;
     const std::uint64_t full_hash = use_table ? detail::hash_bytes(f.value, name_hash) : 0;
-    const std::uint64_t first_id = table_->first_id();
     const std::uint64_t newest = table_->next_id() - 1;
     std::uint64_t id = 0;
     if (use_table && !sensitive && table_->count() != 0 &&
-        Index::find(index_->by_full, full_hash, first_id,
+        Index::find(index_->by_full, full_hash, *table_,
                     [&](std::uint64_t c) { return table_->name_of(c) == f.name && table_->value_of(c) == f.value; },
                     id)) {
         return wire::encode_integer(out, static_cast<std::uint32_t>(detail::kStaticTableSize + 1 + (newest - id)), 7,
@@ -252,7 +273,7 @@ std::uint8_t* Encoder::encode_field(const Field& f, std::uint8_t* out) {
     }
     std::uint32_t name_index = sm.name_index;
     if (name_index == 0 && use_table && table_->count() != 0 &&
-        Index::find(index_->by_name, name_hash, first_id, [&](std::uint64_t c) { return table_->name_of(c) == f.name; },
+        Index::find(index_->by_name, name_hash, *table_, [&](std::uint64_t c) { return table_->name_of(c) == f.name; },
                     id)) {
         name_index = static_cast<std::uint32_t>(detail::kStaticTableSize + 1 + (newest - id));
     }
@@ -269,9 +290,7 @@ std::uint8_t* Encoder::encode_field(const Field& f, std::uint8_t* out) {
         while (table_->count() != 0 && table_->size() + entry_size > table_->max_size()) evict_oldest();
         const std::uint64_t new_id = table_->next_id();
         table_->insert(f.name, f.value);
-        index_->hashes[new_id & (index_->hashes.size() - 1)] = {name_hash, full_hash};
-        Index::add(index_->by_name, name_hash, new_id);
-        Index::add(index_->by_full, full_hash, new_id);
+        index_->add(name_hash, full_hash, new_id, *table_);
     }
     return out;
 }

@@ -17,25 +17,40 @@ constexpr std::uint64_t hash_mix(std::uint64_t h, std::uint64_t w) noexcept {
     return h ^ (h >> 29);
 }
 
-/// Little-endian load of `n` (1..8) bytes, the same value at compile time and
-/// at run time so that the static table's precomputed hashes match.
-constexpr std::uint64_t load_le(const char* p, std::size_t n) noexcept {
-    if (std::is_constant_evaluated() || std::endian::native != std::endian::little || n != 8) {
-        std::uint64_t w = 0;
-        for (std::size_t i = 0; i < n; ++i) w |= std::uint64_t(static_cast<unsigned char>(p[i])) << (8 * i);
+/// Little-endian load of N bytes, the same value at compile time (where the
+/// static table's hashes are computed) and at run time.
+template <std::size_t N, class Word>
+constexpr Word load_le(const char* p) noexcept {
+    if (std::is_constant_evaluated() || std::endian::native != std::endian::little) {
+        Word w = 0;
+        for (std::size_t i = 0; i < N; ++i) w |= static_cast<Word>(static_cast<unsigned char>(p[i])) << (8 * i);
         return w;
     }
-    std::uint64_t w;
-    std::memcpy(&w, p, 8);
+    Word w;
+    std::memcpy(&w, p, N);
     return w;
 }
 
 constexpr std::uint64_t hash_bytes(std::string_view s, std::uint64_t seed = 0) noexcept {
-    std::uint64_t h = seed ^ ((s.size() + 1) * kHashMul);
-    std::size_t i = 0;
-    for (; i + 8 <= s.size(); i += 8) h = hash_mix(h, load_le(s.data() + i, 8));
-    if (i < s.size()) h = hash_mix(h, load_le(s.data() + i, s.size() - i));
-    return h;
+    const char* p = s.data();
+    const std::size_t n = s.size();
+    std::uint64_t h = seed ^ ((n + 1) * kHashMul);
+    if (n >= 8) {
+        std::size_t i = 0;
+        for (; i + 8 <= n; i += 8) h = hash_mix(h, load_le<8, std::uint64_t>(p + i));
+        // The last 1..7 bytes: one overlapping 8-byte load.
+        if (i < n) h = hash_mix(h, load_le<8, std::uint64_t>(p + n - 8) >> (8 * (8 - (n - i))));
+        return h;
+    }
+    // Short strings: two overlapping loads of 4 (or 1 + 1 + 1) bytes.
+    std::uint64_t w = 0;
+    if (n >= 4) {
+        w = load_le<4, std::uint64_t>(p) | (load_le<4, std::uint64_t>(p + n - 4) << 32);
+    } else if (n > 0) {
+        w = std::uint64_t{static_cast<unsigned char>(p[0])} | std::uint64_t{static_cast<unsigned char>(p[n / 2])} << 8 |
+            std::uint64_t{static_cast<unsigned char>(p[n - 1])} << 16;
+    }
+    return hash_mix(h, w);
 }
 
 }  // namespace h2wire::hpack::detail
