@@ -1,4 +1,5 @@
 // Huffman coding of string literals (RFC 7541 §5.2, Appendix B).
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstdint>
@@ -120,6 +121,15 @@ std::size_t huffman_decode(std::span<const std::uint8_t> in, std::uint8_t* out, 
             if (end - p >= 8) {
                 const int take = (63 - nbits) >> 3;  // 4..7 bytes
                 acc |= (load_be64(p) >> (64 - take * 8)) << (64 - nbits - take * 8);
+                p += take;
+                nbits += take * 8;
+            } else if (end - in.data() >= 8) {
+                // Under 8 bytes left of a longer string: one load of the last
+                // 8 bytes, shifted so the unread ones come first.
+                const int left = static_cast<int>(end - p);
+                const int take = std::min(left, (63 - nbits) >> 3);
+                const std::uint64_t w = load_be64(end - 8) << (8 * (8 - left));
+                acc |= (w >> (64 - take * 8)) << (64 - nbits - take * 8);
                 p += take;
                 nbits += take * 8;
             } else {
