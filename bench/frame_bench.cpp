@@ -164,22 +164,24 @@ Counts h2wire_pass(frame::Reader& reader, std::span<const std::uint8_t> in, hpac
         const frame::ReadResult r = reader.read(in);
         in = in.subspan(r.consumed);
         switch (r.status) {
-        case frame::ReadStatus::need_input: return c;
-        case frame::ReadStatus::data:
-            c.data_octets += r.data.data.size();
-            c.frames += r.data.last;
-            break;
-        case frame::ReadStatus::frame:
-            ++c.frames;
-            if (decoder) {
-                if (const auto* h = std::get_if<frame::Headers>(&r.frame)) {
-                    const hpack::Error e =
-                        decoder->decode(h->fragment, h->end_headers, [&](const h2wire::Field&) { ++c.fields; });
-                    if (e != hpack::Error::none) die("HPACK error in the workload");
+            case frame::ReadStatus::need_input:
+                return c;
+            case frame::ReadStatus::data:
+                c.data_octets += r.data.data.size();
+                c.frames += r.data.last;
+                break;
+            case frame::ReadStatus::frame:
+                ++c.frames;
+                if (decoder) {
+                    if (const auto* h = std::get_if<frame::Headers>(&r.frame)) {
+                        const hpack::Error e =
+                            decoder->decode(h->fragment, h->end_headers, [&](const h2wire::Field&) { ++c.fields; });
+                        if (e != hpack::Error::none) die("HPACK error in the workload");
+                    }
                 }
-            }
-            break;
-        default: die("h2wire reader error in the workload");
+                break;
+            default:
+                die("h2wire reader error in the workload");
         }
     }
 }
@@ -291,14 +293,19 @@ bool check_workloads() {
         if (a.frames != w.frames || a.data_octets != w.data_octets || a.fields != w.fields)
             die("h2wire does not count the workload as built");
         if (b.frames != w.frames || b.data_octets != w.data_octets || b.fields != w.fields) {
-            std::fprintf(stderr, "frame_bench: workload %d: built %zu frames, %zu DATA octets, %zu fields; nghttp2 %zu, %zu, %zu\n",
-                         which, w.frames, w.data_octets, w.fields, b.frames, b.data_octets, b.fields);
+            std::fprintf(
+                stderr,
+                "frame_bench: workload %d: built %zu frames, %zu DATA octets, %zu fields; nghttp2 %zu, %zu, %zu\n",
+                which, w.frames, w.data_octets, w.fields, b.frames, b.data_octets, b.fields);
             die("nghttp2 does not count the workload as built");
         }
     }
     return true;
 }
-void ensure_checked() { static const bool checked = check_workloads(); (void)checked; }
+void ensure_checked() {
+    static const bool checked = check_workloads();
+    (void)checked;
+}
 
 void register_all() {
     const char* names[] = {"data_heavy", "control_heavy"};

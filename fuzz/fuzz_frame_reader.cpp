@@ -140,38 +140,40 @@ Run run(std::span<const std::uint8_t> input, const frame::ReaderOptions& o, std:
             std::string item;
             put(item, static_cast<int>(r.status));
             switch (r.status) {
-            case frame::ReadStatus::data:
-                if (r.data.first) data.clear(), charged = 0;
-                data.append(reinterpret_cast<const char*>(r.data.data.data()), r.data.data.size());
-                charged += r.data.flow_controlled_length;
-                check(r.data.data.size() <= r.header.length);
-                if (!r.data.last) {
-                    check(!r.data.end_stream);
-                    continue;
-                }
-                check(charged == r.header.length);
-                put(item, r.data.stream_id), put(item, r.data.end_stream), put(item, data);
-                break;
-            case frame::ReadStatus::frame:
-                check(r.header.length <= reader.max_frame_size());
-                item += summary(r.frame);
-                if (roundtrip) {
-                    scratch.resize(frame::encoded_size(r.frame));
-                    const frame::WriteResult w = frame::write(scratch, r.frame, max_max_frame_size);
-                    if (w) check(reread(std::span<const std::uint8_t>(scratch).first(w.size), o) == summary(r.frame));
-                }
-                break;
-            case frame::ReadStatus::stream_error:
-                check(!r.stream_error.reason.empty());
-                put(item, static_cast<std::uint32_t>(r.stream_error.code)), put(item, r.stream_error.stream_id);
-                break;
-            case frame::ReadStatus::connection_error:
-                check(!r.connection_error.reason.empty());
-                check(reader.failed());
-                put(item, static_cast<std::uint32_t>(r.connection_error.code));
-                out.failed = true;
-                break;
-            case frame::ReadStatus::need_input: break;
+                case frame::ReadStatus::data:
+                    if (r.data.first) data.clear(), charged = 0;
+                    data.append(reinterpret_cast<const char*>(r.data.data.data()), r.data.data.size());
+                    charged += r.data.flow_controlled_length;
+                    check(r.data.data.size() <= r.header.length);
+                    if (!r.data.last) {
+                        check(!r.data.end_stream);
+                        continue;
+                    }
+                    check(charged == r.header.length);
+                    put(item, r.data.stream_id), put(item, r.data.end_stream), put(item, data);
+                    break;
+                case frame::ReadStatus::frame:
+                    check(r.header.length <= reader.max_frame_size());
+                    item += summary(r.frame);
+                    if (roundtrip) {
+                        scratch.resize(frame::encoded_size(r.frame));
+                        const frame::WriteResult w = frame::write(scratch, r.frame, max_max_frame_size);
+                        if (w)
+                            check(reread(std::span<const std::uint8_t>(scratch).first(w.size), o) == summary(r.frame));
+                    }
+                    break;
+                case frame::ReadStatus::stream_error:
+                    check(!r.stream_error.reason.empty());
+                    put(item, static_cast<std::uint32_t>(r.stream_error.code)), put(item, r.stream_error.stream_id);
+                    break;
+                case frame::ReadStatus::connection_error:
+                    check(!r.connection_error.reason.empty());
+                    check(reader.failed());
+                    put(item, static_cast<std::uint32_t>(r.connection_error.code));
+                    out.failed = true;
+                    break;
+                case frame::ReadStatus::need_input:
+                    break;
             }
             out.items.push_back(std::move(item));
             if (out.failed) break;

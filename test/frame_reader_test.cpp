@@ -47,7 +47,8 @@ std::vector<Rule> rules() {
     return {
         // RFC 9113 §4.2: over SETTINGS_MAX_FRAME_SIZE, any type; the header alone decides.
         {"DATA over max frame size", FrameBuilder(Type::data, 0, 1).length(16385), FRAME_SIZE, conn},
-        {"HEADERS over max frame size", FrameBuilder(Type::headers, fl::end_headers, 1).length(16385), FRAME_SIZE, conn},
+        {"HEADERS over max frame size", FrameBuilder(Type::headers, fl::end_headers, 1).length(16385), FRAME_SIZE,
+         conn},
         {"SETTINGS over max frame size", FrameBuilder(Type::settings, 0, 0).length(16386), FRAME_SIZE, conn},
         {"unknown type over max frame size", FrameBuilder(0x42, 0, 3).length(1 << 20), FRAME_SIZE, conn},
         {"PRIORITY over max frame size", FrameBuilder(Type::priority, 0, 3).length(16385), FRAME_SIZE, conn},
@@ -58,15 +59,17 @@ std::vector<Rule> rules() {
         {"DATA padding over payload", FrameBuilder(Type::data, fl::padded, 1).u8(200).zeros(9), PROTOCOL, conn},
         // RFC 9113 §6.2
         {"HEADERS on stream 0", FrameBuilder(Type::headers, fl::end_headers, 0).str("x"), PROTOCOL, conn},
-        {"HEADERS padded without Pad Length", FrameBuilder(Type::headers, fl::padded | fl::end_headers, 1), FRAME_SIZE, conn},
-        {"HEADERS priority too short", FrameBuilder(Type::headers, fl::priority | fl::end_headers, 1).u32(3), FRAME_SIZE, conn},
+        {"HEADERS padded without Pad Length", FrameBuilder(Type::headers, fl::padded | fl::end_headers, 1), FRAME_SIZE,
+         conn},
+        {"HEADERS priority too short", FrameBuilder(Type::headers, fl::priority | fl::end_headers, 1).u32(3),
+         FRAME_SIZE, conn},
         {"HEADERS padded+priority too short",
          FrameBuilder(Type::headers, fl::priority | fl::padded | fl::end_headers, 1).u8(0).u32(3), FRAME_SIZE, conn},
-        {"HEADERS padding equal to payload", FrameBuilder(Type::headers, fl::padded | fl::end_headers, 1).u8(4).zeros(3),
-         PROTOCOL, conn},
+        {"HEADERS padding equal to payload",
+         FrameBuilder(Type::headers, fl::padded | fl::end_headers, 1).u8(4).zeros(3), PROTOCOL, conn},
         {"HEADERS padding past priority fields",
-         FrameBuilder(Type::headers, fl::padded | fl::priority | fl::end_headers, 1).u8(2).u32(3).u8(7).u8(0),
-         PROTOCOL, conn},
+         FrameBuilder(Type::headers, fl::padded | fl::priority | fl::end_headers, 1).u8(2).u32(3).u8(7).u8(0), PROTOCOL,
+         conn},
         // RFC 9113 §6.3
         {"PRIORITY on stream 0", FrameBuilder(Type::priority, 0, 0).u32(1).u8(0), PROTOCOL, conn},
         {"PRIORITY length 4", FrameBuilder(Type::priority, 0, 3).u32(1), FRAME_SIZE, strm},
@@ -74,7 +77,8 @@ std::vector<Rule> rules() {
         {"PRIORITY length 0", FrameBuilder(Type::priority, 0, 3), FRAME_SIZE, strm},
         // RFC 7540 §5.3.1
         {"PRIORITY depends on itself", FrameBuilder(Type::priority, 0, 5).u32(5).u8(16), PROTOCOL, strm},
-        {"PRIORITY depends on itself, exclusive", FrameBuilder(Type::priority, 0, 5).u32(0x80000005).u8(16), PROTOCOL, strm},
+        {"PRIORITY depends on itself, exclusive", FrameBuilder(Type::priority, 0, 5).u32(0x80000005).u8(16), PROTOCOL,
+         strm},
         // RFC 9113 §6.4
         {"RST_STREAM on stream 0", FrameBuilder(Type::rst_stream, 0, 0).u32(8), PROTOCOL, conn},
         {"RST_STREAM length 3", FrameBuilder(Type::rst_stream, 0, 1).u8(0).u16(8), FRAME_SIZE, conn},
@@ -100,15 +104,15 @@ std::vector<Rule> rules() {
         // RFC 9113 §6.6, §5.1.1, §8.4
         {"PUSH_PROMISE on stream 0", FrameBuilder(Type::push_promise, fl::end_headers, 0).u32(2), PROTOCOL, conn},
         {"PUSH_PROMISE length 3", FrameBuilder(Type::push_promise, fl::end_headers, 1).u8(0).u16(2), FRAME_SIZE, conn},
-        {"PUSH_PROMISE padded length 4", FrameBuilder(Type::push_promise, fl::padded | fl::end_headers, 1).u8(0).u16(0).u8(2),
-         FRAME_SIZE, conn},
+        {"PUSH_PROMISE padded length 4",
+         FrameBuilder(Type::push_promise, fl::padded | fl::end_headers, 1).u8(0).u16(0).u8(2), FRAME_SIZE, conn},
         {"PUSH_PROMISE padding too long",
          FrameBuilder(Type::push_promise, fl::padded | fl::end_headers, 1).u8(2).u32(2).u8(0), PROTOCOL, conn},
         {"PUSH_PROMISE promises stream 0", FrameBuilder(Type::push_promise, fl::end_headers, 1).u32(0), PROTOCOL, conn},
-        {"PUSH_PROMISE promises 0 with reserved bit", FrameBuilder(Type::push_promise, fl::end_headers, 1).u32(0x80000000u),
-         PROTOCOL, conn},
-        {"PUSH_PROMISE odd id from a server", FrameBuilder(Type::push_promise, fl::end_headers, 1).u32(3), PROTOCOL, conn,
-         peer(frame::PeerRole::server)},
+        {"PUSH_PROMISE promises 0 with reserved bit",
+         FrameBuilder(Type::push_promise, fl::end_headers, 1).u32(0x80000000u), PROTOCOL, conn},
+        {"PUSH_PROMISE odd id from a server", FrameBuilder(Type::push_promise, fl::end_headers, 1).u32(3), PROTOCOL,
+         conn, peer(frame::PeerRole::server)},
         {"PUSH_PROMISE from a client", FrameBuilder(Type::push_promise, fl::end_headers, 1).u32(2), PROTOCOL, conn,
          peer(frame::PeerRole::client)},
         // RFC 9113 §6.7
@@ -124,15 +128,16 @@ std::vector<Rule> rules() {
         {"WINDOW_UPDATE length 5 on stream 0", FrameBuilder(Type::window_update, 0, 0).u32(1).u8(0), FRAME_SIZE, conn},
         {"WINDOW_UPDATE increment 0 on stream 0", FrameBuilder(Type::window_update, 0, 0).u32(0), PROTOCOL, conn},
         {"WINDOW_UPDATE increment 0 on a stream", FrameBuilder(Type::window_update, 0, 7).u32(0), PROTOCOL, strm},
-        {"WINDOW_UPDATE increment 0 with reserved bit", FrameBuilder(Type::window_update, 0, 7).u32(0x80000000u), PROTOCOL,
-         strm},
+        {"WINDOW_UPDATE increment 0 with reserved bit", FrameBuilder(Type::window_update, 0, 7).u32(0x80000000u),
+         PROTOCOL, strm},
         // RFC 9113 §6.10
         {"CONTINUATION on stream 0", FrameBuilder(Type::continuation, fl::end_headers, 0), PROTOCOL, conn, lone()},
-        {"CONTINUATION without a header block", FrameBuilder(Type::continuation, fl::end_headers, 1).str("x"), PROTOCOL, conn},
+        {"CONTINUATION without a header block", FrameBuilder(Type::continuation, fl::end_headers, 1).str("x"), PROTOCOL,
+         conn},
         {"PING inside a header block", concat({headers_open, FrameBuilder(Type::ping, 0, 0).zeros(8)}), PROTOCOL, conn},
         {"DATA inside a header block", concat({headers_open, FrameBuilder(Type::data, 0, 1).str("x")}), PROTOCOL, conn},
-        {"HEADERS inside a header block", concat({headers_open, FrameBuilder(Type::headers, fl::end_headers, 3)}), PROTOCOL,
-         conn},
+        {"HEADERS inside a header block", concat({headers_open, FrameBuilder(Type::headers, fl::end_headers, 3)}),
+         PROTOCOL, conn},
         {"unknown type inside a header block", concat({headers_open, FrameBuilder(0x42, 0, 1)}), PROTOCOL, conn},
         {"CONTINUATION of another stream",
          concat({headers_open, FrameBuilder(Type::continuation, fl::end_headers, 3).str("x")}), PROTOCOL, conn},
@@ -141,8 +146,8 @@ std::vector<Rule> rules() {
                  FrameBuilder(Type::continuation, fl::end_headers, 1).str("x")}),
          PROTOCOL, conn},
         {"PUSH_PROMISE block interrupted",
-         concat({FrameBuilder(Type::push_promise, 0, 1).u32(2), FrameBuilder(Type::priority, 0, 3).u32(1).u8(0)}), PROTOCOL,
-         conn},
+         concat({FrameBuilder(Type::push_promise, 0, 1).u32(2), FrameBuilder(Type::priority, 0, 3).u32(1).u8(0)}),
+         PROTOCOL, conn},
         // RFC 9218 §7.1
         {"PRIORITY_UPDATE on stream 1", FrameBuilder(Type::priority_update, 0, 1).u32(1).str("u=1"), PROTOCOL, conn},
         {"PRIORITY_UPDATE length 3", FrameBuilder(Type::priority_update, 0, 0).u16(0).u8(1), FRAME_SIZE, conn},
@@ -295,17 +300,21 @@ TEST_CASE("frame reader: accepted frames and ignored fields") {
          "PUSH_PROMISE s=1 promised=2 EH block=", srv},
         {"odd promised id, role unknown", FrameBuilder(Type::push_promise, fl::end_headers, 1).u32(3),
          "PUSH_PROMISE s=1 promised=3 EH block="},
-        {"WINDOW_UPDATE maximum", FrameBuilder(Type::window_update, 0, 3).u32(0x7fffffff), "WINDOW_UPDATE s=3 inc=2147483647"},
+        {"WINDOW_UPDATE maximum", FrameBuilder(Type::window_update, 0, 3).u32(0x7fffffff),
+         "WINDOW_UPDATE s=3 inc=2147483647"},
         {"padded DATA, only padding", FrameBuilder(Type::data, fl::padded | fl::end_stream, 1).u8(3).zeros(3),
          "DATA s=1 ES padlen=3 data="},
-        {"padded DATA, no padding", FrameBuilder(Type::data, fl::padded, 1).u8(0).str("hi"), "DATA s=1 padlen=0 data=6869"},
+        {"padded DATA, no padding", FrameBuilder(Type::data, fl::padded, 1).u8(0).str("hi"),
+         "DATA s=1 padlen=0 data=6869"},
         {"empty DATA with END_STREAM", FrameBuilder(Type::data, fl::end_stream, 1), "DATA s=1 ES data="},
-        {"HEADERS padding filling the rest", FrameBuilder(Type::headers, fl::padded | fl::end_headers, 1).u8(2).zeros(2),
+        {"HEADERS padding filling the rest",
+         FrameBuilder(Type::headers, fl::padded | fl::end_headers, 1).u8(2).zeros(2),
          "HEADERS s=1 EH pad=2:0000 block="},
         {"HEADERS priority, no block",
          FrameBuilder(Type::headers, fl::priority | fl::end_headers | fl::end_stream, 1).u32(0x80000003u).u8(255),
          "HEADERS s=1 ES EH dep=3! w=255 block="},
-        {"PRIORITY on stream depending on 0", FrameBuilder(Type::priority, 0, 1).u32(0).u8(0), "PRIORITY s=1 dep=0 w=0"},
+        {"PRIORITY on stream depending on 0", FrameBuilder(Type::priority, 0, 1).u32(0).u8(0),
+         "PRIORITY s=1 dep=0 w=0"},
         {"GOAWAY with debug data", FrameBuilder(Type::goaway, 0, 0).u32(0).u32(0xdeadbeef).str("bye"),
          "GOAWAY last=0 code=3735928559 debug=627965"},
         {"RST_STREAM unknown code", FrameBuilder(Type::rst_stream, 0, 9).u32(0x1234), "RST_STREAM s=9 code=4660"},
@@ -316,7 +325,8 @@ TEST_CASE("frame reader: accepted frames and ignored fields") {
         // RFC 7838 §4: ALTSVC.
         {"ALTSVC on stream 0", FrameBuilder(Type::altsvc, 0, 0).u16(11).str("example.com").str("h2=\":8000\""),
          "ALTSVC s=0 origin=6578616d706c652e636f6d value=68323d223a3830303022"},
-        {"ALTSVC on a stream", FrameBuilder(Type::altsvc, 0, 3).u16(0).str("clear"), "ALTSVC s=3 origin= value=636c656172"},
+        {"ALTSVC on a stream", FrameBuilder(Type::altsvc, 0, 3).u16(0).str("clear"),
+         "ALTSVC s=3 origin= value=636c656172"},
         {"ALTSVC on stream 0 without origin", FrameBuilder(Type::altsvc, 0, 0).u16(0).str("clear"),
          "IGNORED type=10 s=0 payload=0000636c656172 (ALTSVC on stream 0 without origin)"},
         {"ALTSVC on a stream with origin", FrameBuilder(Type::altsvc, 0, 1).u16(1).str("a"),
@@ -343,7 +353,8 @@ TEST_CASE("frame reader: accepted frames and ignored fields") {
         // RFC 9218 §7.1
         {"PRIORITY_UPDATE", FrameBuilder(Type::priority_update, 0, 0).u32(7).str("u=2, i"),
          "PRIORITY_UPDATE id=7 value=753d322c2069"},
-        {"PRIORITY_UPDATE empty value", FrameBuilder(Type::priority_update, 0, 0).u32(1), "PRIORITY_UPDATE id=1 value=", cli},
+        {"PRIORITY_UPDATE empty value", FrameBuilder(Type::priority_update, 0, 0).u32(1),
+         "PRIORITY_UPDATE id=1 value=", cli},
     };
     for (const Case& c : cases) {
         CAPTURE(c.name);
@@ -365,12 +376,9 @@ TEST_CASE("frame reader: header blocks with CONTINUATION") {
     });
     const Transcript t = run_all_splits(input);
     const std::vector<std::string> expect = {
-        "HEADERS s=1 ES block=61",
-        "CONTINUATION s=1 block=62",
-        "CONTINUATION s=1 EH block=63",
-        "PUSH_PROMISE s=1 promised=2 pad=1:00 block=64",
-        "CONTINUATION s=1 EH block=",
-        "HEADERS s=3 EH block=65",
+        "HEADERS s=1 ES block=61",      "CONTINUATION s=1 block=62",
+        "CONTINUATION s=1 EH block=63", "PUSH_PROMISE s=1 promised=2 pad=1:00 block=64",
+        "CONTINUATION s=1 EH block=",   "HEADERS s=3 EH block=65",
     };
     CHECK(t.lines == expect);
 
@@ -540,10 +548,8 @@ TEST_CASE("frame reader: no allocation per frame once warm") {
     const ByteVec mix = concat({
         FrameBuilder(Type::settings, 0, 0).setting(1, 0).setting(4, 100),
         FrameBuilder(Type::headers, fl::end_headers | fl::padded, 3).u8(10).zeros(3000).zeros(10),
-        FrameBuilder(Type::data, fl::end_stream, 3).zeros(16384),
-        FrameBuilder(Type::window_update, 0, 0).u32(100),
-        FrameBuilder(Type::goaway, 0, 0).u32(3).u32(0).zeros(9000),
-        FrameBuilder(0x77, 0, 0).zeros(16384),
+        FrameBuilder(Type::data, fl::end_stream, 3).zeros(16384), FrameBuilder(Type::window_update, 0, 0).u32(100),
+        FrameBuilder(Type::goaway, 0, 0).u32(3).u32(0).zeros(9000), FrameBuilder(0x77, 0, 0).zeros(16384),
         FrameBuilder(Type::priority, 0, 3).zeros(8),  // stream error, skipped
     });
     for (int round = 0; round < 20; ++round) {
@@ -577,7 +583,10 @@ ByteVec every_frame_stream() {
         FrameBuilder(Type::continuation, 0, 1).str("def"),
         FrameBuilder(Type::continuation, fl::end_headers, 1).str("ghi"),
         FrameBuilder(Type::data, 0, 1).bytes(std::span<const std::uint8_t>(body).first(16384)),
-        FrameBuilder(Type::data, fl::padded, 1).u8(200).bytes(std::span<const std::uint8_t>(body).subspan(100, 15000)).zeros(200),
+        FrameBuilder(Type::data, fl::padded, 1)
+            .u8(200)
+            .bytes(std::span<const std::uint8_t>(body).subspan(100, 15000))
+            .zeros(200),
         FrameBuilder(Type::data, fl::end_stream, 1),
         FrameBuilder(Type::priority, 0, 3).u32(1).u8(7),
         FrameBuilder(Type::priority, 0, 5).zeros(100),
@@ -615,7 +624,8 @@ TEST_CASE("frame reader: split invariance on a stream of every frame type") {
     }
 
     // An error at the end stops it there, in every split.
-    const ByteVec bad = concat({input, FrameBuilder(Type::data, 0, 0).str("x"), FrameBuilder(Type::ping, 0, 0).zeros(8)});
+    const ByteVec bad =
+        concat({input, FrameBuilder(Type::data, 0, 0).str("x"), FrameBuilder(Type::ping, 0, 0).zeros(8)});
     const Transcript tb = run_all_splits(bad, {}, 10);
     CHECK(tb.lines.size() == 23);
     CHECK(tb.failed);

@@ -55,9 +55,15 @@ frame::ReaderOptions options_for(const ByteVec& wire) {
     return o;
 }
 
-std::uint32_t u32(const json::Value* v) { return static_cast<std::uint32_t>(v->num()); }
-std::string text(const json::Value* v) { return v->str(); }
-std::string text(std::span<const std::uint8_t> b) { return {b.begin(), b.end()}; }
+std::uint32_t u32(const json::Value* v) {
+    return static_cast<std::uint32_t>(v->num());
+}
+std::string text(const json::Value* v) {
+    return v->str();
+}
+std::string text(std::span<const std::uint8_t> b) {
+    return {b.begin(), b.end()};
+}
 
 // The optional padding and priority fields common to DATA, HEADERS and
 // PUSH_PROMISE; null in the JSON when the flag is absent.

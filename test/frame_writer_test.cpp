@@ -54,14 +54,19 @@ TEST_CASE("frame writer: exact bytes of every frame type") {
     CHECK(written(frame::Headers{5, true, true, std::nullopt, std::nullopt, block}) ==
           ByteVec(FrameBuilder(Type::headers, fl::end_stream | fl::end_headers, 5).bytes(block)));
     CHECK(written(frame::Headers{5, false, false, frame::PriorityFields{true, 3, 200}, frame::Padding{1, as_bytes("P")},
-                                 block}) ==
-          ByteVec(FrameBuilder(Type::headers, fl::priority | fl::padded, 5).u8(1).u32(0x80000003).u8(200).bytes(block).str("P")));
+                                 block}) == ByteVec(FrameBuilder(Type::headers, fl::priority | fl::padded, 5)
+                                                        .u8(1)
+                                                        .u32(0x80000003)
+                                                        .u8(200)
+                                                        .bytes(block)
+                                                        .str("P")));
     CHECK(written(frame::Priority{7, {false, 0x7fffffff, 0}}) ==
           ByteVec(FrameBuilder(Type::priority, 0, 7).u32(0x7fffffff).u8(0)));
     CHECK(written(frame::RstStream{9, ErrorCode::cancel}) == ByteVec(FrameBuilder(Type::rst_stream, 0, 9).u32(8)));
     CHECK(written(frame::RstStream{9, static_cast<ErrorCode>(0xabcdef)}) ==
           ByteVec(FrameBuilder(Type::rst_stream, 0, 9).u32(0xabcdef)));
-    const Setting list[] = {{SettingId::header_table_size, 0}, {SettingId::max_frame_size, 1 << 20},
+    const Setting list[] = {{SettingId::header_table_size, 0},
+                            {SettingId::max_frame_size, 1 << 20},
                             {static_cast<SettingId>(0x1234), 0xffffffff}};
     CHECK(written(frame::Settings{false, list}) ==
           ByteVec(FrameBuilder(Type::settings, 0, 0).setting(1, 0).setting(5, 1 << 20).setting(0x1234, 0xffffffff)));
@@ -75,7 +80,8 @@ TEST_CASE("frame writer: exact bytes of every frame type") {
     CHECK(written(ping) == ByteVec(FrameBuilder(Type::ping, fl::ack, 0).bytes(opaque)));
     CHECK(written(frame::Goaway{0x7fffffff, ErrorCode::enhance_your_calm, as_bytes("calm")}) ==
           ByteVec(FrameBuilder(Type::goaway, 0, 0).u32(0x7fffffff).u32(0xb).str("calm")));
-    CHECK(written(frame::WindowUpdate{0, 0x7fffffff}) == ByteVec(FrameBuilder(Type::window_update, 0, 0).u32(0x7fffffff)));
+    CHECK(written(frame::WindowUpdate{0, 0x7fffffff}) ==
+          ByteVec(FrameBuilder(Type::window_update, 0, 0).u32(0x7fffffff)));
     CHECK(written(frame::Continuation{11, true, block}) ==
           ByteVec(FrameBuilder(Type::continuation, fl::end_headers, 11).bytes(block)));
     CHECK(written(frame::Altsvc{0, "https://a.example", "h2=\":443\""}) ==
@@ -126,7 +132,8 @@ TEST_CASE("frame writer: checked writers refuse invalid frames") {
     CHECK(refusal(frame::PushPromise{0, true, 2, std::nullopt, {}}) == WriteError::stream_id_required);
     CHECK(refusal(frame::PushPromise{1, true, 0, std::nullopt, {}}) == WriteError::invalid_promised_stream);
     CHECK(refusal(frame::PushPromise{1, true, 0x80000000u, std::nullopt, {}}) == WriteError::invalid_promised_stream);
-    CHECK(refusal(frame::PushPromise{1, true, 2, frame::Padding{1, as_bytes("ab")}, {}}) == WriteError::invalid_padding);
+    CHECK(refusal(frame::PushPromise{1, true, 2, frame::Padding{1, as_bytes("ab")}, {}}) ==
+          WriteError::invalid_padding);
     CHECK(refusal(frame::Goaway{0x80000000u, ErrorCode::no_error, {}}) == WriteError::invalid_last_stream);
     CHECK(refusal(frame::Goaway{0, ErrorCode::no_error, big}) == WriteError::frame_too_large);
     CHECK(refusal(frame::WindowUpdate{1, 0}) == WriteError::invalid_increment);
@@ -193,7 +200,8 @@ TEST_CASE("frame writer: field blocks split over CONTINUATION") {
     const frame::WriteResult r = frame::write_split(out, h, 16384);
     REQUIRE(r);
     CHECK(r.size == size);
-    CHECK(frame::write_split(std::span<std::uint8_t>(out).first(size - 1), h, 16384).error == WriteError::buffer_too_small);
+    CHECK(frame::write_split(std::span<std::uint8_t>(out).first(size - 1), h, 16384).error ==
+          WriteError::buffer_too_small);
 
     const Transcript t = run_all_splits(out, {}, 5);
     REQUIRE(t.lines.size() == 3);
@@ -328,53 +336,60 @@ public:
 
     frame::Frame any(int kind) {
         switch (kind) {
-        case 0: {
-            const std::uint32_t s = stream();
-            return frame::Headers{s, coin(), coin(), coin() ? std::optional(priority(s)) : std::nullopt, padding(),
-                                  bytes(3000)};
-        }
-        case 1: {
-            const std::uint32_t s = stream();
-            return frame::Priority{s, priority(s)};
-        }
-        case 2: return frame::RstStream{stream(), static_cast<ErrorCode>(u32(0xffffffff))};
-        case 3: {
-            auto& list = settings_.emplace_back();
-            if (!coin()) {
-                for (std::uint32_t i = u32(10); i > 0; --i) {
-                    Setting s{static_cast<SettingId>(u32(12)), u32(0xffffffff)};
-                    if (check_setting(s) != ErrorCode::no_error) s.value = s.id == SettingId::max_frame_size ? 16384 : 0;
-                    list.push_back(s);
-                }
-                return frame::Settings{false, list};
+            case 0: {
+                const std::uint32_t s = stream();
+                return frame::Headers{s,         coin(),     coin(), coin() ? std::optional(priority(s)) : std::nullopt,
+                                      padding(), bytes(3000)};
             }
-            return frame::Settings{true, {}};
-        }
-        case 4: return frame::PushPromise{stream(), coin(), stream(), padding(), bytes(3000)};
-        case 5: {
-            frame::Ping p{coin(), {}};
-            for (auto& b : p.opaque_data) b = static_cast<std::uint8_t>(u32(255));
-            return p;
-        }
-        case 6: return frame::Goaway{u32(frame::max_stream_id), static_cast<ErrorCode>(u32(0xffffffff)), bytes(500)};
-        case 7: return frame::WindowUpdate{coin() ? 0 : stream(), 1 + u32(max_window_size - 1)};
-        case 8: return frame::Continuation{stream(), coin(), bytes(3000)};
-        case 9: {
-            const bool on0 = coin();
-            return frame::Altsvc{on0 ? 0 : stream(), on0 ? nonempty_text(100) : std::string_view{}, text(200)};
-        }
-        case 10: {
-            auto& list = origins_.emplace_back();
-            for (std::uint32_t i = u32(5); i > 0; --i) list.push_back(text(60));
-            return frame::Origin{list};
-        }
-        case 11: return frame::PriorityUpdate{stream(), text(100)};
-        default: {
-            std::uint8_t t;
-            do t = static_cast<std::uint8_t>(u32(255));
-            while (frame::is_known(static_cast<Type>(t)));
-            return frame::Unknown{t, static_cast<std::uint8_t>(u32(255)), u32(frame::max_stream_id), bytes(1000)};
-        }
+            case 1: {
+                const std::uint32_t s = stream();
+                return frame::Priority{s, priority(s)};
+            }
+            case 2:
+                return frame::RstStream{stream(), static_cast<ErrorCode>(u32(0xffffffff))};
+            case 3: {
+                auto& list = settings_.emplace_back();
+                if (!coin()) {
+                    for (std::uint32_t i = u32(10); i > 0; --i) {
+                        Setting s{static_cast<SettingId>(u32(12)), u32(0xffffffff)};
+                        if (check_setting(s) != ErrorCode::no_error)
+                            s.value = s.id == SettingId::max_frame_size ? 16384 : 0;
+                        list.push_back(s);
+                    }
+                    return frame::Settings{false, list};
+                }
+                return frame::Settings{true, {}};
+            }
+            case 4:
+                return frame::PushPromise{stream(), coin(), stream(), padding(), bytes(3000)};
+            case 5: {
+                frame::Ping p{coin(), {}};
+                for (auto& b : p.opaque_data) b = static_cast<std::uint8_t>(u32(255));
+                return p;
+            }
+            case 6:
+                return frame::Goaway{u32(frame::max_stream_id), static_cast<ErrorCode>(u32(0xffffffff)), bytes(500)};
+            case 7:
+                return frame::WindowUpdate{coin() ? 0 : stream(), 1 + u32(max_window_size - 1)};
+            case 8:
+                return frame::Continuation{stream(), coin(), bytes(3000)};
+            case 9: {
+                const bool on0 = coin();
+                return frame::Altsvc{on0 ? 0 : stream(), on0 ? nonempty_text(100) : std::string_view{}, text(200)};
+            }
+            case 10: {
+                auto& list = origins_.emplace_back();
+                for (std::uint32_t i = u32(5); i > 0; --i) list.push_back(text(60));
+                return frame::Origin{list};
+            }
+            case 11:
+                return frame::PriorityUpdate{stream(), text(100)};
+            default: {
+                std::uint8_t t;
+                do t = static_cast<std::uint8_t>(u32(255));
+                while (frame::is_known(static_cast<Type>(t)));
+                return frame::Unknown{t, static_cast<std::uint8_t>(u32(255)), u32(frame::max_stream_id), bytes(1000)};
+            }
         }
     }
     std::string_view nonempty_text(std::size_t max) {

@@ -65,8 +65,8 @@ public:
             if (has_headers) {
                 out << ",\"headers\":[";
                 for (std::size_t i = 0; i < headers.size(); ++i)
-                    out << (i ? "," : "") << '[' << json::quote(headers[i].first) << ',' << json::quote(headers[i].second)
-                        << ']';
+                    out << (i ? "," : "") << '[' << json::quote(headers[i].first) << ','
+                        << json::quote(headers[i].second) << ']';
                 out << ']';
             }
             out << "}\n";
@@ -96,8 +96,12 @@ private:
     std::vector<Item> items_;
 };
 
-std::string hex(std::span<const std::uint8_t> b) { return json::to_hex(b.data(), b.size()); }
-std::string text_of(std::span<const std::uint8_t> b) { return {b.begin(), b.end()}; }
+std::string hex(std::span<const std::uint8_t> b) {
+    return json::to_hex(b.data(), b.size());
+}
+std::string text_of(std::span<const std::uint8_t> b) {
+    return {b.begin(), b.end()};
+}
 
 class Inspector {
 public:
@@ -110,8 +114,7 @@ public:
         frame::ReaderOptions ro;
         ro.max_frame_size = opts_.max_frame_size;
         const std::string_view preface = frame::client_preface;
-        if (input.size() >= preface.size() &&
-            std::memcmp(input.data(), preface.data(), preface.size()) == 0) {
+        if (input.size() >= preface.size() && std::memcmp(input.data(), preface.data(), preface.size()) == 0) {
             // RFC 9113 §3.4: a client's bytes start with the preface.
             Record r;
             r.num("offset", 0).word("type", "PREFACE").num("length", preface.size());
@@ -128,55 +131,55 @@ public:
             const frame::ReadResult r = reader.read(input.subspan(pos));
             pos += r.consumed;
             switch (r.status) {
-            case frame::ReadStatus::need_input:
-                if (!reader.at_frame_boundary())
-                    return fail(frame_start, "truncated frame: the input ends inside a frame");
-                if (reader.in_header_block())
-                    return fail(block_start, "truncated header block: the input ends before END_HEADERS");
-                return status_;
-            case frame::ReadStatus::data:
-                if (r.data.first) data_bytes = 0;
-                data_bytes += r.data.data.size();
-                if (r.data.last) emit(describe_data(frame_start, r.header, data_bytes, r.data));
-                break;
-            case frame::ReadStatus::frame: {
-                if (r.header.type == frame::Type::headers || r.header.type == frame::Type::push_promise)
-                    block_start = frame_start;
-                Record rec = describe(frame_start, r.header, r.frame);
-                if (const int st = decode_block(r.frame, rec); st) {
+                case frame::ReadStatus::need_input:
+                    if (!reader.at_frame_boundary())
+                        return fail(frame_start, "truncated frame: the input ends inside a frame");
+                    if (reader.in_header_block())
+                        return fail(block_start, "truncated header block: the input ends before END_HEADERS");
+                    return status_;
+                case frame::ReadStatus::data:
+                    if (r.data.first) data_bytes = 0;
+                    data_bytes += r.data.data.size();
+                    if (r.data.last) emit(describe_data(frame_start, r.header, data_bytes, r.data));
+                    break;
+                case frame::ReadStatus::frame: {
+                    if (r.header.type == frame::Type::headers || r.header.type == frame::Type::push_promise)
+                        block_start = frame_start;
+                    Record rec = describe(frame_start, r.header, r.frame);
+                    if (const int st = decode_block(r.frame, rec); st) {
+                        emit(rec);
+                        return fail(frame_start, hpack_error_);
+                    }
                     emit(rec);
-                    return fail(frame_start, hpack_error_);
+                    break;
                 }
-                emit(rec);
-                break;
-            }
-            case frame::ReadStatus::stream_error: {
-                Record rec;
-                rec.num("offset", frame_start)
-                    .word("type", "ERROR")
-                    .word("error", to_string(r.stream_error.code))
-                    .word("scope", "stream")
-                    .num("stream", r.stream_error.stream_id)
-                    .str("reason", r.stream_error.reason);
-                emit(rec);
-                std::cerr << "h2wire-inspect: stream error at offset " << frame_start << ": "
-                          << to_string(r.stream_error.code) << " (" << r.stream_error.reason << ")\n";
-                status_ = 1;
-                break;
-            }
-            case frame::ReadStatus::connection_error: {
-                Record rec;
-                rec.num("offset", frame_start)
-                    .word("type", "ERROR")
-                    .word("error", to_string(r.connection_error.code))
-                    .word("scope", "connection")
-                    .num("stream", r.connection_error.stream_id)
-                    .str("reason", r.connection_error.reason);
-                emit(rec);
-                std::cerr << "h2wire-inspect: error at offset " << frame_start << ": "
-                          << to_string(r.connection_error.code) << " (" << r.connection_error.reason << ")\n";
-                return 1;
-            }
+                case frame::ReadStatus::stream_error: {
+                    Record rec;
+                    rec.num("offset", frame_start)
+                        .word("type", "ERROR")
+                        .word("error", to_string(r.stream_error.code))
+                        .word("scope", "stream")
+                        .num("stream", r.stream_error.stream_id)
+                        .str("reason", r.stream_error.reason);
+                    emit(rec);
+                    std::cerr << "h2wire-inspect: stream error at offset " << frame_start << ": "
+                              << to_string(r.stream_error.code) << " (" << r.stream_error.reason << ")\n";
+                    status_ = 1;
+                    break;
+                }
+                case frame::ReadStatus::connection_error: {
+                    Record rec;
+                    rec.num("offset", frame_start)
+                        .word("type", "ERROR")
+                        .word("error", to_string(r.connection_error.code))
+                        .word("scope", "connection")
+                        .num("stream", r.connection_error.stream_id)
+                        .str("reason", r.connection_error.reason);
+                    emit(rec);
+                    std::cerr << "h2wire-inspect: error at offset " << frame_start << ": "
+                              << to_string(r.connection_error.code) << " (" << r.connection_error.reason << ")\n";
+                    return 1;
+                }
             }
         }
     }
@@ -245,7 +248,8 @@ private:
                         .num("exclusive", x.fields.exclusive)
                         .num("weight", x.fields.weight + 1u);
                 } else if constexpr (std::is_same_v<T, frame::RstStream>) {
-                    r.word("error_code", to_string(x.error_code)).num("error_value", static_cast<std::uint32_t>(x.error_code));
+                    r.word("error_code", to_string(x.error_code))
+                        .num("error_value", static_cast<std::uint32_t>(x.error_code));
                 } else if constexpr (std::is_same_v<T, frame::Settings>) {
                     std::string js = "[", tx;
                     for (const Setting s : x.entries) {

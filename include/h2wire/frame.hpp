@@ -29,19 +29,19 @@ namespace h2wire::frame {
 /// A frame type (RFC 9113 §4.1). Open enumeration: any 8-bit value may be
 /// held; the named ones are those this library parses.
 enum class Type : std::uint8_t {
-    data = 0x0,             ///< RFC 9113 §6.1
-    headers = 0x1,          ///< RFC 9113 §6.2
-    priority = 0x2,         ///< RFC 9113 §6.3 (deprecated signal, still parsed)
-    rst_stream = 0x3,       ///< RFC 9113 §6.4
-    settings = 0x4,         ///< RFC 9113 §6.5
-    push_promise = 0x5,     ///< RFC 9113 §6.6
-    ping = 0x6,             ///< RFC 9113 §6.7
-    goaway = 0x7,           ///< RFC 9113 §6.8
-    window_update = 0x8,    ///< RFC 9113 §6.9
-    continuation = 0x9,     ///< RFC 9113 §6.10
-    altsvc = 0xa,           ///< RFC 7838 §4
-    origin = 0xc,           ///< RFC 8336 §2
-    priority_update = 0x10, ///< RFC 9218 §7.1
+    data = 0x0,              ///< RFC 9113 §6.1
+    headers = 0x1,           ///< RFC 9113 §6.2
+    priority = 0x2,          ///< RFC 9113 §6.3 (deprecated signal, still parsed)
+    rst_stream = 0x3,        ///< RFC 9113 §6.4
+    settings = 0x4,          ///< RFC 9113 §6.5
+    push_promise = 0x5,      ///< RFC 9113 §6.6
+    ping = 0x6,              ///< RFC 9113 §6.7
+    goaway = 0x7,            ///< RFC 9113 §6.8
+    window_update = 0x8,     ///< RFC 9113 §6.9
+    continuation = 0x9,      ///< RFC 9113 §6.10
+    altsvc = 0xa,            ///< RFC 7838 §4
+    origin = 0xc,            ///< RFC 8336 §2
+    priority_update = 0x10,  ///< RFC 9218 §7.1
 };
 
 /// True for the types named in Type.
@@ -72,6 +72,10 @@ inline constexpr std::size_t header_size = 9;
 inline constexpr std::uint32_t max_stream_id = 0x7fffffff;
 /// SETTINGS_MAX_FRAME_SIZE until changed (RFC 9113 §6.5.2).
 inline constexpr std::uint32_t default_max_frame_size = min_max_frame_size;
+/// The range of SETTINGS_MAX_FRAME_SIZE (RFC 9113 §4.2), also reachable as
+/// frame::min_max_frame_size and frame::max_max_frame_size.
+using h2wire::max_max_frame_size;
+using h2wire::min_max_frame_size;
 /// The client connection preface (RFC 9113 §3.4).
 inline constexpr std::string_view client_preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -83,9 +87,9 @@ inline constexpr std::string_view client_preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n
 struct FrameHeader {
     std::uint32_t length = 0;  ///< 24 bits: payload length
     Type type{};
-    std::uint8_t flags = 0;    ///< all 8 bits, unused ones included
+    std::uint8_t flags = 0;       ///< all 8 bits, unused ones included
     std::uint32_t stream_id = 0;  ///< 31 bits
-    bool reserved = false;     ///< the reserved bit; ignored on receipt
+    bool reserved = false;        ///< the reserved bit; ignored on receipt
 
     bool has(std::uint8_t flag) const noexcept { return (flags & flag) != 0; }
     friend bool operator==(const FrameHeader&, const FrameHeader&) = default;
@@ -164,9 +168,10 @@ public:
     /// A view of `list` (an array, std::vector, std::span... of Setting),
     /// which must outlive this object.
     template <class R>
-        requires std::ranges::contiguous_range<const R> && std::ranges::sized_range<const R> &&
-                 std::same_as<std::ranges::range_value_t<const R>, Setting>
-    SettingsList(const R& list) noexcept  // NOLINT(google-explicit-constructor)
+    requires std::ranges::contiguous_range<const R> && std::ranges::sized_range<const R> &&
+        std::same_as<std::ranges::range_value_t<const R>, Setting>
+        SettingsList(const R& list)
+    noexcept  // NOLINT(google-explicit-constructor)
         : list_(std::ranges::data(list)), n_(std::ranges::size(list)) {}
     /// A view of a SETTINGS payload; `payload.size()` must be a multiple of 6.
     static SettingsList from_wire(Bytes payload) noexcept {
@@ -195,9 +200,17 @@ public:
         iterator() = default;
         iterator(const SettingsList* l, std::size_t i) noexcept : l_(l), i_(i) {}
         Setting operator*() const noexcept { return (*l_)[i_]; }
-        iterator& operator++() noexcept { ++i_; return *this; }
-        iterator operator++(int) noexcept { iterator t = *this; ++i_; return t; }
+        iterator& operator++() noexcept {
+            ++i_;
+            return *this;
+        }
+        iterator operator++(int) noexcept {
+            iterator t = *this;
+            ++i_;
+            return t;
+        }
         friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.i_ == b.i_; }
+
     private:
         const SettingsList* l_ = nullptr;
         std::size_t i_ = 0;
@@ -269,9 +282,10 @@ public:
     /// A view of `list` (an array, std::vector, std::span... of
     /// std::string_view), which must outlive this object.
     template <class R>
-        requires std::ranges::contiguous_range<const R> && std::ranges::sized_range<const R> &&
-                 std::same_as<std::ranges::range_value_t<const R>, std::string_view>
-    OriginList(const R& list) noexcept  // NOLINT(google-explicit-constructor)
+    requires std::ranges::contiguous_range<const R> && std::ranges::sized_range<const R> &&
+        std::same_as<std::ranges::range_value_t<const R>, std::string_view>
+        OriginList(const R& list)
+    noexcept  // NOLINT(google-explicit-constructor)
         : list_(std::ranges::data(list)), n_(std::ranges::size(list)) {}
     /// A view of an ORIGIN payload that is a whole number of Origin-Entry
     /// fields (the reader checks this before handing one out).
@@ -313,8 +327,13 @@ public:
             }
             return *this;
         }
-        iterator operator++(int) noexcept { iterator t = *this; ++*this; return t; }
+        iterator operator++(int) noexcept {
+            iterator t = *this;
+            ++*this;
+            return t;
+        }
         friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.pos_ == b.pos_; }
+
     private:
         const OriginList* l_ = nullptr;
         std::size_t pos_ = 0;  // index into list_, or byte offset into wire_
@@ -521,7 +540,7 @@ private:
     std::uint32_t pad_remaining_ = 0;  // DATA padding octets left
     std::optional<std::uint8_t> pad_length_;
     bool data_first_ = false;
-    std::uint32_t block_stream_ = 0;   // stream of an open header block, 0 if none
+    std::uint32_t block_stream_ = 0;  // stream of an open header block, 0 if none
     ConnectionError fatal_{};
     // Payload buffer for non-DATA frames split across reads: raw memory from
     // mr_, grown (never shrunk) to the largest such frame, at most the max
@@ -538,21 +557,21 @@ private:
 /// Why a checked writer refused to write.
 enum class WriteError : std::uint8_t {
     none = 0,
-    buffer_too_small,        ///< `out` is smaller than encoded_size()
-    frame_too_large,         ///< payload over the peer's max frame size
-    invalid_stream_id,       ///< stream id over 2^31-1
-    stream_id_required,      ///< stream 0 where the type needs a stream
-    stream_id_forbidden,     ///< a stream where the type needs stream 0
-    invalid_padding,         ///< content given but not `length` octets
-    invalid_priority,        ///< dependency over 2^31-1 or on the stream itself
-    invalid_setting,         ///< a value check_setting() rejects
-    settings_ack_not_empty,  ///< SETTINGS with ACK and entries (RFC 9113 §6.5)
-    invalid_promised_stream, ///< promised stream id 0 or over 2^31-1
-    invalid_increment,       ///< WINDOW_UPDATE increment 0 or over 2^31-1
-    invalid_last_stream,     ///< GOAWAY last stream id over 2^31-1
-    invalid_origin,          ///< ALTSVC/ORIGIN origin over 65535 octets, or ALTSVC origin rule (RFC 7838 §4)
-    known_type,              ///< Unknown with a type this library writes itself (use write_raw)
-    not_writable,            ///< Ignored frames are only reported
+    buffer_too_small,         ///< `out` is smaller than encoded_size()
+    frame_too_large,          ///< payload over the peer's max frame size
+    invalid_stream_id,        ///< stream id over 2^31-1
+    stream_id_required,       ///< stream 0 where the type needs a stream
+    stream_id_forbidden,      ///< a stream where the type needs stream 0
+    invalid_padding,          ///< content given but not `length` octets
+    invalid_priority,         ///< dependency over 2^31-1 or on the stream itself
+    invalid_setting,          ///< a value check_setting() rejects
+    settings_ack_not_empty,   ///< SETTINGS with ACK and entries (RFC 9113 §6.5)
+    invalid_promised_stream,  ///< promised stream id 0 or over 2^31-1
+    invalid_increment,        ///< WINDOW_UPDATE increment 0 or over 2^31-1
+    invalid_last_stream,      ///< GOAWAY last stream id over 2^31-1
+    invalid_origin,           ///< ALTSVC/ORIGIN origin over 65535 octets, or ALTSVC origin rule (RFC 7838 §4)
+    known_type,               ///< Unknown with a type this library writes itself (use write_raw)
+    not_writable,             ///< Ignored frames are only reported
 };
 
 /// A short English description of `e`.
@@ -589,23 +608,39 @@ std::size_t encoded_size(const Frame& f) noexcept;
 /// rules, ranges, padding, payload at most `max_frame_size` — the peer's
 /// SETTINGS_MAX_FRAME_SIZE) and write it to `out`. Unused flags and the
 /// reserved bit are written as 0. On error nothing is written.
-WriteResult write(std::span<std::uint8_t> out, const Data& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Headers& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Priority& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const RstStream& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Settings& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const PushPromise& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Ping& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Goaway& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const WindowUpdate& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Continuation& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Altsvc& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Origin& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const PriorityUpdate& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Unknown& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+WriteResult write(std::span<std::uint8_t> out, const Data& f,
+                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+WriteResult write(std::span<std::uint8_t> out, const Headers& f,
+                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+WriteResult write(std::span<std::uint8_t> out, const Priority& f,
+                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+WriteResult write(std::span<std::uint8_t> out, const RstStream& f,
+                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+WriteResult write(std::span<std::uint8_t> out, const Settings& f,
+                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+WriteResult write(std::span<std::uint8_t> out, const PushPromise& f,
+                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+WriteResult write(std::span<std::uint8_t> out, const Ping& f,
+                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+WriteResult write(std::span<std::uint8_t> out, const Goaway& f,
+                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+WriteResult write(std::span<std::uint8_t> out, const WindowUpdate& f,
+                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+WriteResult write(std::span<std::uint8_t> out, const Continuation& f,
+                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+WriteResult write(std::span<std::uint8_t> out, const Altsvc& f,
+                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+WriteResult write(std::span<std::uint8_t> out, const Origin& f,
+                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+WriteResult write(std::span<std::uint8_t> out, const PriorityUpdate& f,
+                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+WriteResult write(std::span<std::uint8_t> out, const Unknown& f,
+                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
 /// Always WriteError::not_writable.
-WriteResult write(std::span<std::uint8_t> out, const Ignored& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Frame& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+WriteResult write(std::span<std::uint8_t> out, const Ignored& f,
+                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+WriteResult write(std::span<std::uint8_t> out, const Frame& f,
+                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
 
 /// For scatter-gather output: checks `f` like write() and writes only the
 /// frame header and the Pad Length octet (data_header_size(f) octets). The
@@ -613,7 +648,9 @@ WriteResult write(std::span<std::uint8_t> out, const Frame& f, std::uint32_t max
 /// the body is never copied.
 WriteResult write_data_header(std::span<std::uint8_t> out, const Data& f,
                               std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-inline std::size_t data_header_size(const Data& f) noexcept { return header_size + (f.padding ? 1 : 0); }
+inline std::size_t data_header_size(const Data& f) noexcept {
+    return header_size + (f.padding ? 1 : 0);
+}
 
 /// A field block too large for one frame: `f` (HEADERS or PUSH_PROMISE,
 /// whose `fragment` is the whole block and whose `end_headers` is ignored)
@@ -633,8 +670,9 @@ template <class ByteContainer, class F>
 WriteResult append(ByteContainer& out, const F& f, std::uint32_t max_frame_size = default_max_frame_size) {
     const std::size_t old = out.size();
     out.resize(old + encoded_size(f));
-    const WriteResult r = write(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(out.data()) + old, out.size() - old),
-                                f, max_frame_size);
+    const WriteResult r =
+        write(std::span<std::uint8_t>(reinterpret_cast<std::uint8_t*>(out.data()) + old, out.size() - old), f,
+              max_frame_size);
     out.resize(old + r.size);
     return r;
 }
@@ -653,7 +691,9 @@ struct RawFrame {
 };
 
 /// header_size + payload.size().
-inline std::size_t encoded_size(const RawFrame& f) noexcept { return header_size + f.payload.size(); }
+inline std::size_t encoded_size(const RawFrame& f) noexcept {
+    return header_size + f.payload.size();
+}
 
 /// UNCHECKED: writes `f` exactly as given, with no protocol check at all; the
 /// result may be an invalid frame, which is the point. The only check is that

@@ -32,9 +32,9 @@ struct Setting {
 };
 
 /// Limits of the protocol that the settings refer to.
-inline constexpr std::uint32_t min_max_frame_size = 1u << 14;            ///< 16,384 (RFC 9113 §4.2)
-inline constexpr std::uint32_t max_max_frame_size = (1u << 24) - 1;      ///< 16,777,215 (RFC 9113 §4.2)
-inline constexpr std::uint32_t max_window_size = (1u << 31) - 1;         ///< 2^31-1 (RFC 9113 §6.9.1)
+inline constexpr std::uint32_t min_max_frame_size = 1u << 14;        ///< 16,384 (RFC 9113 §4.2)
+inline constexpr std::uint32_t max_max_frame_size = (1u << 24) - 1;  ///< 16,777,215 (RFC 9113 §4.2)
+inline constexpr std::uint32_t max_window_size = (1u << 31) - 1;     ///< 2^31-1 (RFC 9113 §6.9.1)
 
 /// The value of every setting an endpoint announces, starting at the RFC's
 /// initial values. The connection keeps one for each side.

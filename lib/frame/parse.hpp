@@ -40,7 +40,9 @@ FrameCheck parse_payload(const frame::FrameHeader& h, frame::Bytes payload, cons
 inline std::uint32_t read_u32(const std::uint8_t* p) noexcept {
     return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
 }
-inline std::uint32_t read_u31(const std::uint8_t* p) noexcept { return read_u32(p) & 0x7fffffffu; }
+inline std::uint32_t read_u31(const std::uint8_t* p) noexcept {
+    return read_u32(p) & 0x7fffffffu;
+}
 inline std::uint16_t read_u16(const std::uint8_t* p) noexcept {
     return static_cast<std::uint16_t>(p[0] << 8 | p[1]);
 }

@@ -45,14 +45,20 @@ struct Cursor {
     // writes the padding octets at the end.
     void padding(const std::optional<Padding>& pad) noexcept {
         if (!pad) return;
-        if (pad->content.empty()) zeros(pad->length);
-        else bytes(pad->content);
+        if (pad->content.empty())
+            zeros(pad->length);
+        else
+            bytes(pad->content);
     }
 };
 
-constexpr WriteResult fail(WriteError e) noexcept { return WriteResult{0, e}; }
+constexpr WriteResult fail(WriteError e) noexcept {
+    return WriteResult{0, e};
+}
 
-std::size_t pad_size(const std::optional<Padding>& pad) noexcept { return pad ? 1u + pad->length : 0u; }
+std::size_t pad_size(const std::optional<Padding>& pad) noexcept {
+    return pad ? 1u + pad->length : 0u;
+}
 
 // RFC 9113 §6.1: padding octets are zeros unless the caller supplies exactly
 // Pad Length octets of its own.
@@ -85,33 +91,65 @@ bool priority_ok(const PriorityFields& pf, std::uint32_t stream_id) noexcept {
 }
 
 // Payload sizes, header excluded.
-std::size_t payload_size(const Data& f) noexcept { return pad_size(f.padding) + f.data.size(); }
+std::size_t payload_size(const Data& f) noexcept {
+    return pad_size(f.padding) + f.data.size();
+}
 std::size_t payload_size(const Headers& f) noexcept {
     return pad_size(f.padding) + (f.priority ? 5u : 0u) + f.fragment.size();
 }
-std::size_t payload_size(const PushPromise& f) noexcept { return pad_size(f.padding) + 4 + f.fragment.size(); }
+std::size_t payload_size(const PushPromise& f) noexcept {
+    return pad_size(f.padding) + 4 + f.fragment.size();
+}
 
 }  // namespace
 
 // --- sizes -----------------------------------------------------------------
 
-std::size_t encoded_size(const Data& f) noexcept { return header_size + payload_size(f); }
-std::size_t encoded_size(const Headers& f) noexcept { return header_size + payload_size(f); }
-std::size_t encoded_size(const Priority&) noexcept { return header_size + 5; }
-std::size_t encoded_size(const RstStream&) noexcept { return header_size + 4; }
-std::size_t encoded_size(const Settings& f) noexcept { return header_size + 6 * f.entries.size(); }
-std::size_t encoded_size(const PushPromise& f) noexcept { return header_size + payload_size(f); }
-std::size_t encoded_size(const Ping&) noexcept { return header_size + 8; }
-std::size_t encoded_size(const Goaway& f) noexcept { return header_size + 8 + f.debug_data.size(); }
-std::size_t encoded_size(const WindowUpdate&) noexcept { return header_size + 4; }
-std::size_t encoded_size(const Continuation& f) noexcept { return header_size + f.fragment.size(); }
+std::size_t encoded_size(const Data& f) noexcept {
+    return header_size + payload_size(f);
+}
+std::size_t encoded_size(const Headers& f) noexcept {
+    return header_size + payload_size(f);
+}
+std::size_t encoded_size(const Priority&) noexcept {
+    return header_size + 5;
+}
+std::size_t encoded_size(const RstStream&) noexcept {
+    return header_size + 4;
+}
+std::size_t encoded_size(const Settings& f) noexcept {
+    return header_size + 6 * f.entries.size();
+}
+std::size_t encoded_size(const PushPromise& f) noexcept {
+    return header_size + payload_size(f);
+}
+std::size_t encoded_size(const Ping&) noexcept {
+    return header_size + 8;
+}
+std::size_t encoded_size(const Goaway& f) noexcept {
+    return header_size + 8 + f.debug_data.size();
+}
+std::size_t encoded_size(const WindowUpdate&) noexcept {
+    return header_size + 4;
+}
+std::size_t encoded_size(const Continuation& f) noexcept {
+    return header_size + f.fragment.size();
+}
 std::size_t encoded_size(const Altsvc& f) noexcept {
     return header_size + 2 + f.origin.size() + f.field_value.size();
 }
-std::size_t encoded_size(const Origin& f) noexcept { return header_size + origins_payload(f.origins); }
-std::size_t encoded_size(const PriorityUpdate& f) noexcept { return header_size + 4 + f.field_value.size(); }
-std::size_t encoded_size(const Unknown& f) noexcept { return header_size + f.payload.size(); }
-std::size_t encoded_size(const Ignored& f) noexcept { return header_size + f.payload.size(); }
+std::size_t encoded_size(const Origin& f) noexcept {
+    return header_size + origins_payload(f.origins);
+}
+std::size_t encoded_size(const PriorityUpdate& f) noexcept {
+    return header_size + 4 + f.field_value.size();
+}
+std::size_t encoded_size(const Unknown& f) noexcept {
+    return header_size + f.payload.size();
+}
+std::size_t encoded_size(const Ignored& f) noexcept {
+    return header_size + f.payload.size();
+}
 std::size_t encoded_size(const Frame& f) noexcept {
     return std::visit([](const auto& x) { return encoded_size(x); }, f);
 }
@@ -154,9 +192,9 @@ WriteResult write(std::span<std::uint8_t> out, const Headers& f, std::uint32_t m
         return fail(e);
     if (!padding_ok(f.padding)) return fail(WriteError::invalid_padding);
     if (f.priority && !priority_ok(*f.priority, f.stream_id)) return fail(WriteError::invalid_priority);
-    const auto fl = static_cast<std::uint8_t>((f.end_stream ? flags::end_stream : 0) |
-                                              (f.end_headers ? flags::end_headers : 0) |
-                                              (f.padding ? flags::padded : 0) | (f.priority ? flags::priority : 0));
+    const auto fl =
+        static_cast<std::uint8_t>((f.end_stream ? flags::end_stream : 0) | (f.end_headers ? flags::end_headers : 0) |
+                                  (f.padding ? flags::padded : 0) | (f.priority ? flags::priority : 0));
     Cursor c{out.data()};
     c.header(len, Type::headers, fl, f.stream_id);
     if (f.padding) c.u8(f.padding->length);
@@ -217,7 +255,8 @@ WriteResult write(std::span<std::uint8_t> out, const PushPromise& f, std::uint32
     // RFC 9113 §6.6: the promised id is a valid new stream id, never 0.
     if (f.promised_stream_id == 0 || f.promised_stream_id > max_stream_id)
         return fail(WriteError::invalid_promised_stream);
-    const auto fl = static_cast<std::uint8_t>((f.end_headers ? flags::end_headers : 0) | (f.padding ? flags::padded : 0));
+    const auto fl =
+        static_cast<std::uint8_t>((f.end_headers ? flags::end_headers : 0) | (f.padding ? flags::padded : 0));
     Cursor c{out.data()};
     c.header(len, Type::push_promise, fl, f.stream_id);
     if (f.padding) c.u8(f.padding->length);
@@ -228,8 +267,7 @@ WriteResult write(std::span<std::uint8_t> out, const PushPromise& f, std::uint32
 }
 
 WriteResult write(std::span<std::uint8_t> out, const Ping& f, std::uint32_t max_frame_size) noexcept {
-    if (const WriteError e = check(out, 0, Stream::forbidden, 8, max_frame_size); e != WriteError::none)
-        return fail(e);
+    if (const WriteError e = check(out, 0, Stream::forbidden, 8, max_frame_size); e != WriteError::none) return fail(e);
     Cursor c{out.data()};
     c.header(8, Type::ping, f.ack ? flags::ack : 0, 0);
     c.bytes(f.opaque_data.data(), 8);

@@ -116,7 +116,9 @@ inline ByteVec concat(std::initializer_list<ByteVec> parts) {
 // describe(): one line per frame, the same for a frame read and for the
 // frame that was written (padding without content is printed as zeros).
 
-inline std::string num(std::uint64_t v) { return std::to_string(v); }
+inline std::string num(std::uint64_t v) {
+    return std::to_string(v);
+}
 
 inline std::string describe(const std::optional<frame::Padding>& p) {
     if (!p) return "";
@@ -141,8 +143,7 @@ inline std::string describe(const frame::RstStream& f) {
 }
 inline std::string describe(const frame::Settings& f) {
     std::string s = std::string("SETTINGS") + (f.ack ? " ACK" : "");
-    for (const Setting e : f.entries)
-        s += " " + num(static_cast<std::uint16_t>(e.id)) + "=" + num(e.value);
+    for (const Setting e : f.entries) s += " " + num(static_cast<std::uint16_t>(e.id)) + "=" + num(e.value);
     return s;
 }
 inline std::string describe(const frame::PushPromise& f) {
@@ -163,7 +164,8 @@ inline std::string describe(const frame::Continuation& f) {
     return "CONTINUATION s=" + num(f.stream_id) + (f.end_headers ? " EH" : "") + " block=" + hex(f.fragment);
 }
 inline std::string describe(const frame::Altsvc& f) {
-    return "ALTSVC s=" + num(f.stream_id) + " origin=" + hex(as_bytes(f.origin)) + " value=" + hex(as_bytes(f.field_value));
+    return "ALTSVC s=" + num(f.stream_id) + " origin=" + hex(as_bytes(f.origin)) +
+           " value=" + hex(as_bytes(f.field_value));
 }
 inline std::string describe(const frame::Origin& f) {
     std::string s = "ORIGIN";
@@ -174,11 +176,12 @@ inline std::string describe(const frame::PriorityUpdate& f) {
     return "PRIORITY_UPDATE id=" + num(f.prioritized_stream_id) + " value=" + hex(as_bytes(f.field_value));
 }
 inline std::string describe(const frame::Unknown& f) {
-    return "UNKNOWN type=" + num(f.type) + " flags=" + num(f.flags) + " s=" + num(f.stream_id) + " payload=" + hex(f.payload);
+    return "UNKNOWN type=" + num(f.type) + " flags=" + num(f.flags) + " s=" + num(f.stream_id) +
+           " payload=" + hex(f.payload);
 }
 inline std::string describe(const frame::Ignored& f) {
-    return "IGNORED type=" + num(static_cast<std::uint8_t>(f.type)) + " s=" + num(f.stream_id) + " payload=" +
-           hex(f.payload) + " (" + std::string(f.reason) + ")";
+    return "IGNORED type=" + num(static_cast<std::uint8_t>(f.type)) + " s=" + num(f.stream_id) +
+           " payload=" + hex(f.payload) + " (" + std::string(f.reason) + ")";
 }
 inline std::string describe(const frame::Frame& f) {
     return std::visit([](const auto& x) { return describe(x); }, f);
@@ -224,7 +227,8 @@ inline Transcript run_reader(std::span<const std::uint8_t> input, Split split,
     while (pos < input.size() && !t.failed) {
         std::size_t n = input.size() - pos;
         if (split.kind == Split::Kind::bytewise) n = 1;
-        if (split.kind == Split::Kind::random) n = std::min<std::size_t>(n, rng() % 40 == 0 ? rng() % 5000 : rng() % 24);
+        if (split.kind == Split::Kind::random)
+            n = std::min<std::size_t>(n, rng() % 40 == 0 ? rng() % 5000 : rng() % 24);
         // A heap copy of exactly this piece, freed after the read, so ASan
         // sees any view that outlives its input.
         const ByteVec piece(input.begin() + static_cast<std::ptrdiff_t>(pos),
@@ -241,44 +245,47 @@ inline Transcript run_reader(std::span<const std::uint8_t> input, Split split,
                 break;
             }
             switch (r.status) {
-            case frame::ReadStatus::data: {
-                const frame::DataChunk& d = r.data;
-                CHECK(d.first == !in_data);
-                CHECK(d.stream_id == r.header.stream_id);
-                if (!d.data.empty()) {
-                    CHECK(d.data.data() >= piece.data());
-                    CHECK(d.data.data() + d.data.size() <= piece.data() + piece.size());
+                case frame::ReadStatus::data: {
+                    const frame::DataChunk& d = r.data;
+                    CHECK(d.first == !in_data);
+                    CHECK(d.stream_id == r.header.stream_id);
+                    if (!d.data.empty()) {
+                        CHECK(d.data.data() >= piece.data());
+                        CHECK(d.data.data() + d.data.size() <= piece.data() + piece.size());
+                    }
+                    if (d.first) {
+                        data.clear();
+                        charged = 0;
+                    }
+                    in_data = true;
+                    charged += d.flow_controlled_length;
+                    data += hex(d.data);
+                    if (!d.last) CHECK(!d.end_stream);
+                    if (d.last) {
+                        CHECK(charged == r.header.length);
+                        std::string line = "DATA s=" + num(d.stream_id) + (d.end_stream ? " ES" : "");
+                        if (d.pad_length) line += " padlen=" + num(*d.pad_length);
+                        t.lines.push_back(line + " data=" + data);
+                        in_data = false;
+                    }
+                    break;
                 }
-                if (d.first) {
-                    data.clear();
-                    charged = 0;
-                }
-                in_data = true;
-                charged += d.flow_controlled_length;
-                data += hex(d.data);
-                if (!d.last) CHECK(!d.end_stream);
-                if (d.last) {
-                    CHECK(charged == r.header.length);
-                    std::string line = "DATA s=" + num(d.stream_id) + (d.end_stream ? " ES" : "");
-                    if (d.pad_length) line += " padlen=" + num(*d.pad_length);
-                    t.lines.push_back(line + " data=" + data);
-                    in_data = false;
-                }
-                break;
-            }
-            case frame::ReadStatus::frame: t.lines.push_back(describe(r.frame)); break;
-            case frame::ReadStatus::stream_error:
-                t.lines.push_back("STREAM_ERROR s=" + num(r.stream_error.stream_id) + " " +
-                                  std::string(to_string(r.stream_error.code)) + " (" +
-                                  std::string(r.stream_error.reason) + ")");
-                break;
-            case frame::ReadStatus::connection_error:
-                t.lines.push_back("CONNECTION_ERROR s=" + num(r.connection_error.stream_id) + " " +
-                                  std::string(to_string(r.connection_error.code)) + " (" +
-                                  std::string(r.connection_error.reason) + ")");
-                t.failed = true;
-                break;
-            case frame::ReadStatus::need_input: break;
+                case frame::ReadStatus::frame:
+                    t.lines.push_back(describe(r.frame));
+                    break;
+                case frame::ReadStatus::stream_error:
+                    t.lines.push_back("STREAM_ERROR s=" + num(r.stream_error.stream_id) + " " +
+                                      std::string(to_string(r.stream_error.code)) + " (" +
+                                      std::string(r.stream_error.reason) + ")");
+                    break;
+                case frame::ReadStatus::connection_error:
+                    t.lines.push_back("CONNECTION_ERROR s=" + num(r.connection_error.stream_id) + " " +
+                                      std::string(to_string(r.connection_error.code)) + " (" +
+                                      std::string(r.connection_error.reason) + ")");
+                    t.failed = true;
+                    break;
+                case frame::ReadStatus::need_input:
+                    break;
             }
             if (t.failed) break;
         }
