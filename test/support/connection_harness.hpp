@@ -1239,8 +1239,8 @@ inline void expect_connection_error(Session& s, const std::vector<WireFrame>& fr
     REQUIRE(goaways.size() == 1);
     CHECK(goaways[0].code == code);
     if (last) CHECK(goaways[0].last_stream_id == *last);
+    CHECK(goaways[0].last_stream_id == s.conn.last_peer_stream());
     CHECK(frames.back().type() == Type::goaway);
-    CHECK(count(frames, Type::rst_stream) == 0);
     const auto t = s.events.last<ev::Terminated>();
     REQUIRE(t.has_value());
     CHECK(t->code == code);
@@ -1252,14 +1252,16 @@ inline void expect_connection_error(Session& s, const std::vector<WireFrame>& fr
 /// The frames contain a RST_STREAM on `stream` with `code` and no GOAWAY; the
 /// connection reported StreamReset(stream, code, local) and stays open.
 inline void expect_stream_error(Session& s, const std::vector<WireFrame>& frames, std::uint32_t stream,
-                                ErrorCode code) {
+                                ErrorCode code, std::size_t events_before = 0) {
     INFO("wire: " << str(frames));
     INFO("events: " << s.events.str());
     CHECK(count(frames, Type::goaway) == 0);
     const auto rsts = only(frames, Type::rst_stream, stream);
     REQUIRE(rsts.size() == 1);
     CHECK(rsts[0].code == code);
-    const auto r = s.events.on<ev::Reset>(stream);
+    Events later;
+    later.insert(later.end(), s.events.begin() + static_cast<std::ptrdiff_t>(events_before), s.events.end());
+    const auto r = later.on<ev::Reset>(stream);
     REQUIRE(r.has_value());
     CHECK(r->code == code);
     CHECK(r->by == Initiator::local);
