@@ -6,8 +6,11 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -294,5 +297,256 @@ TEST_CASE("hpack vectors: raw-data encoded by h2wire decodes back exactly") {
         CHECK(st.cases == 3384);
         CHECK(st.passed == st.cases);
         if (cfg.every > 0) CHECK(st.size_updates > 0);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Generated vectors: random blocks built from a reference model of the tables
+// (the static table read from Appendix A of the RFC text, a plain deque for
+// the dynamic table), covering what the encoder folders above never send:
+// never-indexed literals, entries larger than the table (§4.4: they empty it),
+// a new entry named after the entry its insertion evicts, size updates of
+// every kind, and limits changed between blocks.
+
+namespace {
+
+std::vector<Header> load_rfc_static_table() {
+    const std::string path = std::string(H2WIRE_SHARED_DIR) + "/specs/rfc7541-hpack.txt";
+    std::ifstream in(path);
+    REQUIRE_MESSAGE(in.good(), "cannot open " << path);
+    std::vector<Header> table;
+    std::string line;
+    bool in_appendix = false;
+    auto trim = [](std::string s) {
+        while (!s.empty() && s.back() == ' ') s.pop_back();
+        while (!s.empty() && s.front() == ' ') s.erase(s.begin());
+        return s;
+    };
+    while (std::getline(in, line)) {
+        if (line.rfind("Appendix A.", 0) == 0) in_appendix = true;
+        if (line.rfind("Appendix B.", 0) == 0) break;
+        if (!in_appendix) continue;
+        // | 2     | :method                     | GET           |
+        std::vector<std::string> cells;
+        std::stringstream ss(line);
+        std::string cell;
+        while (std::getline(ss, cell, '|')) cells.push_back(trim(cell));
+        if (cells.size() < 4 || cells[1].empty() || !std::isdigit(static_cast<unsigned char>(cells[1][0]))) continue;
+        REQUIRE(std::stoul(cells[1]) == table.size() + 1);
+        table.push_back(Header{cells[2], cells[3]});
+    }
+    REQUIRE(table.size() == 61);
+    return table;
+}
+
+const std::vector<Header>& rfc_static_table() {
+    static const std::vector<Header> t = load_rfc_static_table();
+    return t;
+}
+
+/// The decoder's tables as RFC 7541 §2.3 and §4 describe them.
+struct ModelTables {
+    std::deque<Header> dynamic;  // front: newest (index 62)
+    std::uint32_t size = 0;
+    std::uint32_t max = 4096;
+
+    static std::uint32_t entry_size(const Header& h) {
+        return static_cast<std::uint32_t>(h.name.size() + h.value.size() + 32);
+    }
+    void evict_to(std::uint32_t limit) {
+        while (size > limit) {
+            size -= entry_size(dynamic.back());
+            dynamic.pop_back();
+        }
+    }
+    void set_max(std::uint32_t m) {
+        max = m;
+        evict_to(max);
+    }
+    void insert(const Header& h) {
+        const std::uint32_t e = entry_size(h);
+        if (e > max) {  // §4.4: empties the table, is not added
+            dynamic.clear();
+            size = 0;
+            return;
+        }
+        evict_to(max - e);
+        dynamic.push_front(Header{h.name, h.value, false});
+        size += e;
+    }
+    std::uint32_t count() const { return static_cast<std::uint32_t>(61 + dynamic.size()); }
+    const Header& at(std::uint32_t index) const {
+        return index <= 61 ? rfc_static_table()[index - 1] : dynamic[index - 62];
+    }
+};
+
+struct GeneratedBlock {
+    std::vector<std::uint32_t> limits_before;  // set_max_table_size calls before the block
+    Bytes wire;
+    Headers headers;
+    std::uint32_t table_size = 0;
+    std::size_t table_entries = 0;
+    std::uint32_t table_max = 0;
+};
+
+std::string random_string(Prng& rng, std::size_t max_len) {
+    std::string s(rng.below(max_len + 1), '\0');
+    const bool binary = rng.one_in(4);
+    for (char& c : s) c = static_cast<char>(binary ? rng.byte() : 'a' + rng.below(26));
+    return s;
+}
+
+std::vector<GeneratedBlock> generate_story(Prng& rng, std::size_t blocks) {
+    ModelTables m;
+    std::uint32_t limit = 4096;
+    std::vector<GeneratedBlock> out;
+    for (std::size_t b = 0; b < blocks; ++b) {
+        GeneratedBlock g;
+        // Our SETTINGS change (and are acknowledged) between blocks.
+        std::uint32_t smallest = UINT32_MAX;
+        if (rng.one_in(6)) {
+            const std::uint32_t choices[] = {0, 1, 64, 200, 1000, 2048, 4096, 8192};
+            for (std::size_t i = 0, n = 1 + rng.below(3); i < n; ++i) {
+                limit = choices[rng.below(std::size(choices))];
+                smallest = std::min(smallest, limit);
+                g.limits_before.push_back(limit);
+            }
+        }
+        // §4.2: a required update (<= the smallest limit), or sometimes one or
+        // two optional ones.
+        std::vector<std::uint32_t> updates;
+        if (smallest < m.max) {
+            updates.push_back(static_cast<std::uint32_t>(rng.below(std::size_t{smallest} + 1)));
+            if (rng.one_in(2)) updates.push_back(static_cast<std::uint32_t>(rng.below(std::size_t{limit} + 1)));
+        } else if (rng.one_in(8)) {
+            for (std::size_t i = 0, n = 1 + rng.below(2); i < n; ++i)
+                updates.push_back(static_cast<std::uint32_t>(rng.below(std::size_t{limit} + 1)));
+        }
+        for (const std::uint32_t u : updates) {
+            g.wire = concat({g.wire, size_update(u)});
+            m.set_max(u);
+        }
+        for (std::size_t i = 0, n = rng.below(14); i < n; ++i) {
+            const std::size_t kind = rng.below(10);
+            if (kind < 3) {  // §6.1 indexed
+                const std::uint32_t index = 1 + static_cast<std::uint32_t>(rng.below(m.count()));
+                g.wire = concat({g.wire, ref_integer(index, 7, 0x80)});
+                g.headers.push_back(m.at(index));
+                continue;
+            }
+            // §6.2 literals: with indexing, without, never indexed.
+            const bool indexing = kind < 7 || kind == 9;
+            const bool never = kind == 8;
+            Header h;
+            std::uint32_t name_index = 0;
+            if (rng.one_in(2)) {
+                name_index = 1 + static_cast<std::uint32_t>(rng.below(m.count()));
+                h.name = m.at(name_index).name;  // copied before any eviction (§4.4)
+            } else {
+                h.name = random_string(rng, 20);
+            }
+            if (kind == 9) {
+                // Around the table's size: exactly filling it, or one over (empties it).
+                const std::size_t target = m.max + rng.below(2);
+                const std::size_t base = h.name.size() + 32;
+                h.value = std::string(target > base ? target - base : rng.below(10), 'v');
+            } else {
+                h.value = random_string(rng, rng.one_in(10) ? 300 : 30);
+            }
+            h.sensitive = never;
+            const std::uint8_t first = indexing ? 0x40 : never ? 0x10 : 0x00;
+            g.wire = concat({g.wire, ref_integer(name_index, indexing ? 6 : 4, first)});
+            if (name_index == 0) g.wire = concat({g.wire, str_literal(h.name, rng.one_in(2))});
+            g.wire = concat({g.wire, str_literal(h.value, rng.one_in(2))});
+            g.headers.push_back(h);
+            if (indexing) m.insert(h);
+        }
+        g.table_size = m.size;
+        g.table_entries = m.dynamic.size();
+        g.table_max = m.max;
+        out.push_back(std::move(g));
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("hpack vectors: the static table agrees with Appendix A of the RFC") {
+    hpack::Decoder d;
+    Bytes all;
+    for (std::uint32_t i = 1; i <= 61; ++i) all.push_back(static_cast<std::uint8_t>(0x80 | i));
+    const DecodeResult r = decode_whole(d, all);
+    CHECK(r.error == Error::none);
+    CHECK(r.headers == rfc_static_table());
+}
+
+TEST_CASE("hpack vectors: generated blocks decode as the reference model says") {
+    hpack::DecoderLimits limits;
+    limits.max_header_list_size = 1u << 30;
+    limits.max_field_size = 1u << 20;
+    Prng gen(71);
+    std::size_t blocks = 0, fields = 0;
+    for (int story = 0; story < 60; ++story) {
+        const std::vector<GeneratedBlock> generated = generate_story(gen, 40);
+        for (const Split split : kAllSplits) {
+            Feeder feed(split, 72 + static_cast<std::uint64_t>(story));
+            hpack::Decoder d(limits);
+            for (std::size_t i = 0; i < generated.size(); ++i) {
+                const GeneratedBlock& g = generated[i];
+                for (const std::uint32_t l : g.limits_before) d.set_max_table_size(l);
+                const DecodeResult r = feed.decode(d, g.wire);
+                const bool ok = r.error == Error::none && r.headers == g.headers && !r.in_block_wrong &&
+                                d.table_size() == g.table_size && d.table_entries() == g.table_entries &&
+                                d.table_max_size() == g.table_max;
+                if (!ok) {
+                    FAIL_CHECK("story " << story << " block " << i << " (" << to_string(split) << "): wire "
+                                        << to_hex(g.wire) << "\n  got " << r << ", table " << d.table_size() << "/"
+                                        << d.table_max_size() << " (" << d.table_entries() << ")\n  expected "
+                                        << g.headers << ", table " << g.table_size << "/" << g.table_max << " ("
+                                        << g.table_entries << ")");
+                    break;  // the rest of the story would only repeat it
+                }
+                if (split == Split::whole) {
+                    ++blocks;
+                    fields += g.headers.size();
+                }
+            }
+        }
+    }
+    MESSAGE("generated: " << blocks << " blocks, " << fields << " fields decoded as the model says");
+    CHECK(blocks == 60 * 40);
+}
+
+TEST_CASE("hpack vectors: a new entry named after the entry its insertion evicts (§4.4)") {
+    // Table of 100 bytes. Entry A (name 30 bytes + value v bytes + 32) is
+    // followed by a literal with indexing that takes A's name by index 62 and
+    // whose insertion evicts A. Every offset in the table's storage is tried
+    // by varying the sizes.
+    for (std::size_t a_value = 0; a_value <= 38; ++a_value) {
+        for (std::size_t b_value = 0; b_value <= 38; b_value += 3) {
+            CAPTURE(a_value);
+            CAPTURE(b_value);
+            const std::string name(30, 'n');
+            const std::string a(a_value, 'a'), b(b_value, 'b');
+            hpack::DecoderLimits l;
+            l.max_table_size = 100;
+            for (const Split split : kAllSplits) {
+                Feeder feed(split, 73);
+                hpack::Decoder d(l);
+                // Some filler first so that A lands at various offsets.
+                Bytes block = literal_new_name("f", std::string(a_value % 7, 'f'), 0x40);
+                block = concat({block, literal_new_name(name, a, 0x40), hex("7e"), str_literal(b)});
+                const DecodeResult r = feed.decode(d, block);
+                CHECK(r.error == Error::none);
+                REQUIRE(r.headers.size() == 3);
+                CHECK(r.headers[2] == Header{name, b});
+                // A (62 + 32 + a_value) and the new entry (62 + b_value) never
+                // fit together in 100 bytes: only the new one is left.
+                CHECK(d.table_entries() == 1);
+                CHECK(d.table_size() == 30 + b_value + 32);
+                const DecodeResult probe = decode_whole(d, hex("be be"));
+                CHECK(probe.headers == Headers{{name, b}, {name, b}});
+            }
+        }
     }
 }
