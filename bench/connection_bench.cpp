@@ -1,1 +1,891 @@
+// Connection benchmarks, h2wire against nghttp2 in the same binary and run.
+// A client and a server connection of the same library are wired together in
+// memory (no sockets): whatever one side has to send is handed to the other
+// side's receive function, and back, until the exchange is over.
+//
+//   exchange_headers/<impl>/streams:100
+//       One long-lived connection (set up before timing). Each iteration the
+//       client submits 100 header-only GETs (10 fields, one an 85-octet
+//       cookie), the server answers each with 8 fields and END_STREAM, and the
+//       client sees all 100 responses end. items/s = completed requests/s.
+//   exchange_data/<impl>/streams:S/body:B
+//       The same with a body of B octets in every response (S streams at
+//       once). bytes/s = body octets delivered to the client. Zero-copy paths:
+//         h2wire   send_data_borrowed() and pending_output_vectors(); each
+//                  piece is handed to the client's receive() as is (a real
+//                  transport would writev() them).
+//         nghttp2  a data provider whose read callback sets
+//                  NGHTTP2_DATA_FLAG_NO_COPY, and a send_data_callback that
+//                  hands the 9-octet frame header and then the payload, from
+//                  the application's buffer, to the client's mem_recv.
+//   exchange_data_copy/<impl>/streams:S/body:B
+//       The copying paths: h2wire send_data() (copied into the stream's
+//       buffer, topped up as send_capacity() allows) and pending_output();
+//       nghttp2 a read callback that memcpy's into nghttp2's frame buffer.
+//   memory/<impl>/idle_streams:N
+//       No timing. Live octets the library holds (client, server): after the
+//       handshake, after a warm-up exchange of 100 requests (HPACK tables
+//       filled, buffers grown), and per idle open stream (N requests sent
+//       without END_STREAM and received, live delta / N).
+//
+// Both libraries: 16 MiB stream and connection receive windows, 16 KiB frames,
+// 4 KiB HPACK tables, MAX_CONCURRENT_STREAMS 100 (1000 for the memory cases),
+// message validation on, automatic WINDOW_UPDATEs. nghttp2 gets its header
+// fields with NGHTTP2_NV_FLAG_NO_COPY_NAME|NO_COPY_VALUE (its fastest submit
+// path), sends with nghttp2_session_send() and a send_callback that hands
+// each chunk straight to the peer's nghttp2_session_mem_recv(), and receives
+// header fields through on_header_callback (counted, as h2wire's are).
+//
+// Counters on the exchange cases come from separate, untimed runs before the
+// timing, which first verify the exchange (every response, field count, and
+// the body byte for byte) and abort the program if anything is off:
+//   allocs_per_request     allocations by client and server together per
+//                          completed request once warm (h2wire: through
+//                          Config::memory; nghttp2: through nghttp2_mem)
+//   untracked_new_per_request  calls of the global operator new per request
+//                          in the same window (allocations that bypass the
+//                          configured allocator; should be 0)
+// The timed runs themselves use the default allocators.
+#include <benchmark/benchmark.h>
+#include <nghttp2/nghttp2.h>
+#include <sys/types.h>
 
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory_resource>
+#include <new>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "h2wire/connection.hpp"
+#include "h2wire/events.hpp"
+#include "support/alloc_count.hpp"
+
+// ---------------------------------------------------------------------------
+// Calls of the global operator new, to catch allocations that bypass the
+// allocator a library was given. A relaxed load and store (not an atomic
+// increment): the benchmarks are single-threaded and the cost must stay near
+// zero for everything else in this binary.
+
+namespace {
+std::atomic<std::uint64_t> global_new_calls{0};
+void note_global_new() noexcept {
+    global_new_calls.store(global_new_calls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+}  // namespace
+
+void* operator new(std::size_t n) {
+    note_global_new();
+    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+    throw std::bad_alloc();
+}
+void* operator new(std::size_t n, std::align_val_t al) {
+    note_global_new();
+    const auto a = static_cast<std::size_t>(al);
+    if (void* p = std::aligned_alloc(a, (std::max<std::size_t>(n, 1) + a - 1) / a * a)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+namespace {
+
+using bench_support::AllocStats;
+using bench_support::CountingNghttp2Mem;
+using bench_support::CountingResource;
+
+/// Memory for the harness's own containers: malloc, not the global operator
+/// new, so the untracked-allocation counts see only the libraries.
+std::pmr::memory_resource* harness_memory() {
+    static AllocStats stats;
+    static CountingResource resource(stats);
+    return &resource;
+}
+
+[[noreturn]] void die(const std::string& what) {
+    std::fprintf(stderr, "connection_bench: %s\n", what.c_str());
+    std::exit(1);
+}
+
+// ---------------------------------------------------------------------------
+// The workload
+
+constexpr std::uint32_t window_size = 16u << 20;
+constexpr std::uint32_t exchange_max_streams = 100;
+constexpr std::uint32_t memory_max_streams = 1000;
+
+constexpr std::string_view cookie_value =
+    "sid=7f3a9c2e41b8d05a6c1e9f2b7d4a8e31; theme=dark; lang=en-US; csrftoken=Zx81Qp4LmN72Wc";
+static_assert(cookie_value.size() >= 80 && cookie_value.size() <= 90);
+
+constexpr std::size_t request_field_count = 10;
+constexpr std::size_t response_field_count = 8;
+
+enum class Body : std::uint8_t { none, zero_copy, copy };
+
+struct Shape {
+    std::uint32_t streams = 0;
+    std::size_t body = 0;  // octets per response
+    Body mode = Body::none;
+};
+
+/// Header fields (as strings that live for the whole run) in both libraries'
+/// forms.
+struct Workload {
+    std::vector<std::string> paths;  // one per request slot
+    std::vector<std::array<h2wire::Field, request_field_count>> requests;
+    std::vector<std::array<nghttp2_nv, request_field_count>> ng_requests;
+    std::array<h2wire::Field, response_field_count> response_empty{};
+    std::array<nghttp2_nv, response_field_count> ng_response_empty{};
+    std::map<std::size_t, std::string> lengths;  // content-length values by body size
+    std::map<std::size_t, std::array<h2wire::Field, response_field_count>> response_body;
+    std::map<std::size_t, std::array<nghttp2_nv, response_field_count>> ng_response_body;
+    std::vector<std::uint8_t> body;  // the application's body buffer (largest body)
+};
+
+nghttp2_nv to_nv(const h2wire::Field& f) {
+    // The views stay alive for the whole run, so nghttp2 need not copy them.
+    return nghttp2_nv{reinterpret_cast<std::uint8_t*>(const_cast<char*>(f.name.data())),
+                      reinterpret_cast<std::uint8_t*>(const_cast<char*>(f.value.data())), f.name.size(),
+                      f.value.size(), NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+}
+
+template <std::size_t N>
+std::array<nghttp2_nv, N> to_nvs(const std::array<h2wire::Field, N>& fields) {
+    std::array<nghttp2_nv, N> out{};
+    for (std::size_t i = 0; i < N; ++i) out[i] = to_nv(fields[i]);
+    return out;
+}
+
+std::array<h2wire::Field, response_field_count> response_fields(std::string_view content_type,
+                                                                  std::string_view length) {
+    return {{{":status", "200"},
+             {"content-type", content_type},
+             {"content-length", length},
+             {"date", "Mon, 01 Jul 2024 12:00:00 GMT"},
+             {"server", "bench/1.0"},
+             {"cache-control", "public, max-age=3600"},
+             {"etag", "\"5d8c72a5edda8-1f4\""},
+             {"vary", "accept-encoding"}}};
+}
+
+Workload& workload() {
+    static Workload w = [] {
+        Workload x;
+        const std::uint32_t slots = memory_max_streams;
+        x.paths.reserve(slots);
+        for (std::uint32_t i = 0; i < slots; ++i)
+            x.paths.push_back("/assets/js/app-" + std::to_string(i) + ".js?v=20240701");
+        for (std::uint32_t i = 0; i < slots; ++i) {
+            std::array<h2wire::Field, request_field_count> f = {{
+                {":method", "GET"},
+                {":scheme", "https"},
+                {":authority", "www.example.com"},
+                {":path", x.paths[i]},
+                {"user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"},
+                {"accept", "*/*"},
+                {"accept-encoding", "gzip, deflate, br"},
+                {"accept-language", "en-US,en;q=0.5"},
+                {"referer", "https://www.example.com/"},
+                {"cookie", cookie_value},
+            }};
+            x.requests.push_back(f);
+            x.ng_requests.push_back(to_nvs(f));
+        }
+        x.response_empty = response_fields("application/javascript", "0");
+        x.ng_response_empty = to_nvs(x.response_empty);
+        for (const std::size_t size : {std::size_t{1} << 20, std::size_t{64} << 20}) {
+            x.lengths[size] = std::to_string(size);
+            x.response_body[size] = response_fields("application/octet-stream", x.lengths[size]);
+            x.ng_response_body[size] = to_nvs(x.response_body[size]);
+        }
+        x.body.resize(std::size_t{64} << 20);
+        std::uint32_t v = 0x12345678;  // any pattern that catches misplaced octets
+        for (std::uint8_t& b : x.body) {
+            v = v * 1664525u + 1013904223u;
+            b = static_cast<std::uint8_t>(v >> 24);
+        }
+        return x;
+    }();
+    return w;
+}
+
+/// What the client saw in one exchange.
+struct Tally {
+    std::uint64_t responses = 0;
+    std::uint64_t ended = 0;
+    std::uint64_t body_bytes = 0;
+    std::uint64_t client_fields = 0;  // response fields
+    std::uint64_t requests = 0;       // seen by the server
+    std::uint64_t server_fields = 0;  // request fields
+};
+
+void check_tally(const char* impl, const Shape& shape, const Tally& t) {
+    const std::uint64_t n = shape.streams;
+    if (t.requests != n || t.responses != n || t.ended != n || t.body_bytes != n * shape.body ||
+        t.client_fields != n * response_field_count || t.server_fields != n * request_field_count) {
+        char buf[512];
+        std::snprintf(buf, sizeof buf,
+                      "%s: wrong exchange (%u streams, body %zu): server saw %llu requests with %llu fields; "
+                      "client saw %llu responses with %llu fields, %llu ended, %llu body octets",
+                      impl, shape.streams, shape.body, static_cast<unsigned long long>(t.requests),
+                      static_cast<unsigned long long>(t.server_fields), static_cast<unsigned long long>(t.responses),
+                      static_cast<unsigned long long>(t.client_fields), static_cast<unsigned long long>(t.ended),
+                      static_cast<unsigned long long>(t.body_bytes));
+        die(buf);
+    }
+}
+
+/// Body checking for the verification run: every stream's octets must be the
+/// body buffer's, in order.
+class BodyCheck {
+public:
+    void on_chunk(std::uint32_t stream, const std::uint8_t* data, std::size_t n, const char* impl) {
+        const std::vector<std::uint8_t>& body = workload().body;
+        std::size_t& offset = offsets_[stream];
+        if (offset + n > body.size() || std::memcmp(body.data() + offset, data, n) != 0)
+            die(std::string(impl) + ": body octets differ from what the server sent on stream " +
+                std::to_string(stream) + " at offset " + std::to_string(offset));
+        offset += n;
+    }
+    void clear() { offsets_.clear(); }
+
+private:
+    std::unordered_map<std::uint32_t, std::size_t> offsets_;
+};
+
+// ---------------------------------------------------------------------------
+// nghttp2
+
+class Nghttp2Pair {
+public:
+    /// `client_mem` / `server_mem` may be null (nghttp2's default allocator).
+    Nghttp2Pair(nghttp2_mem* client_mem, nghttp2_mem* server_mem, std::uint32_t max_streams)
+        : requests_(harness_memory()), sources_(harness_memory()) {
+        nghttp2_session_callbacks* cb = nullptr;
+        if (nghttp2_session_callbacks_new(&cb) != 0) die("nghttp2: callbacks");
+        nghttp2_session_callbacks_set_send_callback(cb, &Nghttp2Pair::on_send);
+        nghttp2_session_callbacks_set_send_data_callback(cb, &Nghttp2Pair::on_send_data);
+        nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &Nghttp2Pair::on_frame_recv);
+        nghttp2_session_callbacks_set_on_header_callback(cb, &Nghttp2Pair::on_header);
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &Nghttp2Pair::on_data_chunk);
+        nghttp2_session_callbacks_set_on_stream_close_callback(cb, &Nghttp2Pair::on_stream_close);
+        const int rc = nghttp2_session_client_new3(&client_, cb, this, nullptr, client_mem);
+        const int rs = nghttp2_session_server_new3(&server_, cb, this, nullptr, server_mem);
+        nghttp2_session_callbacks_del(cb);  // the sessions keep copies
+        if (rc != 0 || rs != 0) die("nghttp2: session_new3");
+        requests_.reserve(max_streams);
+        sources_.resize(max_streams);
+
+        const nghttp2_settings_entry client_iv[] = {
+            {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+            {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, max_streams},
+            {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, window_size},
+        };
+        const nghttp2_settings_entry server_iv[] = {
+            {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, max_streams},
+            {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, window_size},
+        };
+        if (nghttp2_submit_settings(client_, NGHTTP2_FLAG_NONE, client_iv, std::size(client_iv)) != 0 ||
+            nghttp2_submit_settings(server_, NGHTTP2_FLAG_NONE, server_iv, std::size(server_iv)) != 0 ||
+            nghttp2_session_set_local_window_size(client_, NGHTTP2_FLAG_NONE, 0, window_size) != 0 ||
+            nghttp2_session_set_local_window_size(server_, NGHTTP2_FLAG_NONE, 0, window_size) != 0)
+            die("nghttp2: settings");
+    }
+    ~Nghttp2Pair() {
+        nghttp2_session_del(client_);
+        nghttp2_session_del(server_);
+    }
+    Nghttp2Pair(const Nghttp2Pair&) = delete;
+    Nghttp2Pair& operator=(const Nghttp2Pair&) = delete;
+
+    void handshake() {
+        for (int round = 0; round < 10; ++round)
+            if (pump() == 0) return;
+        die("nghttp2: handshake does not settle");
+    }
+
+    /// One iteration: `shape.streams` requests, all answered and seen.
+    const Tally& exchange(const Shape& shape) {
+        const Workload& w = workload();
+        tally_ = {};
+        shape_ = shape;
+        next_source_ = 0;
+        for (std::uint32_t i = 0; i < shape.streams; ++i) {
+            const auto& nv = w.ng_requests[i];
+            if (nghttp2_submit_request(client_, nullptr, nv.data(), nv.size(), nullptr, nullptr) < 0)
+                die("nghttp2: submit_request");
+        }
+        for (;;) {
+            const std::size_t moved = pump();
+            if (tally_.ended == shape.streams) break;
+            if (moved == 0) die("nghttp2: the exchange stalled");
+        }
+        return tally_;
+    }
+
+    /// Opens `n` requests without END_STREAM; returns once the server has
+    /// seen them all (it does not answer).
+    void open_idle(std::uint32_t n) {
+        const Workload& w = workload();
+        tally_ = {};
+        shape_ = Shape{};
+        respond_ = false;
+        for (std::uint32_t i = 0; i < n; ++i) {
+            const auto& nv = w.ng_requests[i];
+            if (nghttp2_submit_headers(client_, NGHTTP2_FLAG_NONE, -1, nullptr, nv.data(), nv.size(), nullptr) < 0)
+                die("nghttp2: submit_headers");
+        }
+        while (pump() != 0) {
+        }
+        respond_ = true;
+        if (tally_.requests != n) die("nghttp2: the server did not see every idle stream");
+    }
+
+    void set_body_check(BodyCheck* check) { check_ = check; }
+
+private:
+    struct Source {
+        const std::uint8_t* data = nullptr;
+        std::size_t size = 0;
+        std::size_t read = 0;  // handed to nghttp2 by the read callback
+        std::size_t sent = 0;  // written by the send_data callback
+    };
+
+    /// Client output to the server, the server's answers, server output to
+    /// the client. Returns the octets moved.
+    std::size_t pump() {
+        moved_ = 0;
+        if (nghttp2_session_send(client_) != 0) die("nghttp2: client session_send");
+        respond();
+        if (nghttp2_session_send(server_) != 0) die("nghttp2: server session_send");
+        return moved_;
+    }
+
+    void respond() {
+        if (!respond_) return;
+        const Workload& w = workload();
+        for (const std::int32_t id : requests_) {
+            int rv = 0;
+            if (shape_.mode == Body::none) {
+                rv = nghttp2_submit_response(server_, id, w.ng_response_empty.data(), response_field_count, nullptr);
+            } else {
+                Source& s = sources_[next_source_++];
+                s = Source{w.body.data(), shape_.body, 0, 0};
+                nghttp2_data_provider prd{};
+                prd.source.ptr = &s;
+                prd.read_callback = shape_.mode == Body::zero_copy ? &Nghttp2Pair::read_no_copy : &Nghttp2Pair::read_copy;
+                rv = nghttp2_submit_response(server_, id, w.ng_response_body.at(shape_.body).data(),
+                                             response_field_count, &prd);
+            }
+            if (rv != 0) die("nghttp2: submit_response");
+        }
+        requests_.clear();
+    }
+
+    void deliver(nghttp2_session* from, const std::uint8_t* data, std::size_t n) {
+        nghttp2_session* to = from == client_ ? server_ : client_;
+        const auto rv = nghttp2_session_mem_recv(to, data, n);
+        if (rv < 0 || static_cast<std::size_t>(rv) != n)
+            die(std::string("nghttp2: mem_recv: ") + nghttp2_strerror(static_cast<int>(rv)));
+        moved_ += n;
+    }
+
+    static Nghttp2Pair& self(void* user) { return *static_cast<Nghttp2Pair*>(user); }
+
+    static ssize_t on_send(nghttp2_session* session, const std::uint8_t* data, std::size_t n, int,
+                                          void* user) {
+        self(user).deliver(session, data, n);
+        return static_cast<ssize_t>(n);
+    }
+    static int on_send_data(nghttp2_session* session, nghttp2_frame* frame, const std::uint8_t* framehd,
+                            std::size_t length, nghttp2_data_source* source, void* user) {
+        if (frame->data.padlen != 0) die("nghttp2: unexpected padding");
+        Source& s = *static_cast<Source*>(source->ptr);
+        Nghttp2Pair& p = self(user);
+        p.deliver(session, framehd, 9);
+        p.deliver(session, s.data + s.sent, length);
+        s.sent += length;
+        return 0;
+    }
+    static ssize_t read_copy(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length,
+                                            std::uint32_t* flags, nghttp2_data_source* source, void*) {
+        Source& s = *static_cast<Source*>(source->ptr);
+        const std::size_t n = std::min(length, s.size - s.read);
+        std::memcpy(buf, s.data + s.read, n);
+        s.read += n;
+        if (s.read == s.size) *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return static_cast<ssize_t>(n);
+    }
+    static ssize_t read_no_copy(nghttp2_session*, std::int32_t, std::uint8_t*, std::size_t length,
+                                               std::uint32_t* flags, nghttp2_data_source* source, void*) {
+        Source& s = *static_cast<Source*>(source->ptr);
+        const std::size_t n = std::min(length, s.size - s.read);
+        s.read += n;
+        *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+        if (s.read == s.size) *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return static_cast<ssize_t>(n);
+    }
+    static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+        Nghttp2Pair& p = self(user);
+        const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+        if (session == p.client_) {
+            if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_RESPONSE) ++p.tally_.responses;
+            if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && end_stream) ++p.tally_.ended;
+        } else if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+            ++p.tally_.requests;
+            if (p.requests_.size() == p.requests_.capacity()) die("nghttp2: more requests than streams");
+            p.requests_.push_back(frame->hd.stream_id);
+        }
+        if (frame->hd.type == NGHTTP2_GOAWAY || frame->hd.type == NGHTTP2_RST_STREAM)
+            die("nghttp2: GOAWAY or RST_STREAM received");
+        return 0;
+    }
+    static int on_header(nghttp2_session* session, const nghttp2_frame*, const std::uint8_t* name, std::size_t namelen,
+                         const std::uint8_t* value, std::size_t valuelen, std::uint8_t, void* user) {
+        Nghttp2Pair& p = self(user);
+        if (session == p.client_) {
+            ++p.tally_.client_fields;
+            if (namelen == 7 && std::memcmp(name, ":status", 7) == 0 &&
+                (valuelen != 3 || std::memcmp(value, "200", 3) != 0))
+                die("nghttp2: response status is not 200");
+        } else {
+            ++p.tally_.server_fields;
+        }
+        return 0;
+    }
+    static int on_data_chunk(nghttp2_session* session, std::uint8_t, std::int32_t stream, const std::uint8_t* data,
+                             std::size_t n, void* user) {
+        Nghttp2Pair& p = self(user);
+        if (session != p.client_) die("nghttp2: the server got DATA");
+        p.tally_.body_bytes += n;
+        if (p.check_ != nullptr) p.check_->on_chunk(static_cast<std::uint32_t>(stream), data, n, "nghttp2");
+        return 0;
+    }
+    static int on_stream_close(nghttp2_session*, std::int32_t stream, std::uint32_t code, void*) {
+        if (code != NGHTTP2_NO_ERROR)
+            die("nghttp2: stream " + std::to_string(stream) + " closed with error " + std::to_string(code));
+        return 0;
+    }
+
+    nghttp2_session* client_ = nullptr;
+    nghttp2_session* server_ = nullptr;
+    Shape shape_{};
+    Tally tally_{};
+    std::size_t moved_ = 0;
+    bool respond_ = true;
+    std::pmr::vector<std::int32_t> requests_;  // received, not yet answered
+    std::pmr::vector<Source> sources_;         // one per response of the current exchange
+    std::size_t next_source_ = 0;
+    BodyCheck* check_ = nullptr;
+};
+
+
+// ---------------------------------------------------------------------------
+// h2wire
+
+#ifndef CONNBENCH_NO_H2WIRE
+
+h2wire::Config h2wire_config(h2wire::Role role, std::pmr::memory_resource* memory, std::uint32_t max_streams) {
+    h2wire::Config c;
+    c.role = role;
+    c.settings.initial_window_size = window_size;
+    c.settings.max_frame_size = 16384;
+    c.settings.header_table_size = 4096;
+    c.connection_window_size = window_size;
+    c.encoder_table_size = 4096;
+    c.limits.max_concurrent_streams = max_streams;
+    c.memory = memory;
+    return c;
+}
+
+class H2wirePair {
+public:
+    H2wirePair(std::pmr::memory_resource* client_memory, std::pmr::memory_resource* server_memory,
+               std::uint32_t max_streams)
+        : client_(h2wire_config(h2wire::Role::client, client_memory, max_streams)),
+          server_(h2wire_config(h2wire::Role::server, server_memory, max_streams)),
+          requests_(harness_memory()),
+          feeds_(harness_memory()) {
+        requests_.reserve(max_streams);
+        feeds_.reserve(max_streams);
+    }
+
+    void handshake() {
+        for (int round = 0; round < 10; ++round) {
+            if (pump() == 0) {
+                if (client_.settings_ack_pending() || server_.settings_ack_pending())
+                    die("h2wire: handshake settled with a SETTINGS ACK outstanding");
+                return;
+            }
+        }
+        die("h2wire: handshake does not settle");
+    }
+
+    const Tally& exchange(const Shape& shape) {
+        const Workload& w = workload();
+        tally_ = {};
+        shape_ = shape;
+        for (std::uint32_t i = 0; i < shape.streams; ++i) {
+            const h2wire::Submitted s = client_.submit_request(w.requests[i], true);
+            if (!s) die(std::string("h2wire: submit_request: ") + std::string(h2wire::to_string(s.error)));
+        }
+        for (;;) {
+            const std::size_t moved = pump();
+            if (tally_.ended == shape.streams) break;
+            if (moved == 0) die("h2wire: the exchange stalled");
+        }
+        return tally_;
+    }
+
+    void open_idle(std::uint32_t n) {
+        const Workload& w = workload();
+        tally_ = {};
+        shape_ = Shape{};
+        respond_ = false;
+        for (std::uint32_t i = 0; i < n; ++i) {
+            const h2wire::Submitted s = client_.submit_request(w.requests[i], false);
+            if (!s) die(std::string("h2wire: submit_request: ") + std::string(h2wire::to_string(s.error)));
+        }
+        while (pump() != 0) {
+        }
+        respond_ = true;
+        if (tally_.requests != n) die("h2wire: the server did not see every idle stream");
+    }
+
+    void set_body_check(BodyCheck* check) { check_ = check; }
+
+private:
+    struct Feed {  // copy mode: a body being fed to send_data()
+        std::uint32_t stream;
+        std::size_t offset;
+    };
+
+    std::size_t pump() {
+        std::size_t moved = 0;
+        // Client to server.
+        const std::span<const std::uint8_t> up = client_.pending_output();
+        if (!up.empty()) {
+            for (const h2wire::Event& ev : server_.receive(up)) on_server_event(ev);
+            client_.consume_output(up.size());
+            moved += up.size();
+        }
+        respond();
+        // Server to client.
+        if (shape_.mode == Body::zero_copy) {
+            const std::span<const h2wire::OutputChunk> chunks = server_.pending_output_vectors();
+            std::size_t total = 0;
+            for (const h2wire::OutputChunk& c : chunks) {
+                for (const h2wire::Event& ev : client_.receive({c.data, c.size})) on_client_event(ev);
+                total += c.size;
+            }
+            if (total != 0) server_.consume_output(total);
+            moved += total;
+        } else {
+            const std::span<const std::uint8_t> down = server_.pending_output();
+            if (!down.empty()) {
+                for (const h2wire::Event& ev : client_.receive(down)) on_client_event(ev);
+                server_.consume_output(down.size());
+                moved += down.size();
+            }
+        }
+        return moved;
+    }
+
+    void respond() {
+        const Workload& w = workload();
+        if (respond_) {
+            for (const std::uint32_t id : requests_) {
+                h2wire::ApiError e = h2wire::ApiError::none;
+                if (shape_.mode == Body::none) {
+                    e = server_.submit_response(id, w.response_empty, true);
+                } else {
+                    e = server_.submit_response(id, w.response_body.at(shape_.body), false);
+                    if (e == h2wire::ApiError::none) {
+                        if (shape_.mode == Body::zero_copy)
+                            e = server_.send_data_borrowed(id, {w.body.data(), shape_.body}, true);
+                        else
+                            feeds_.push_back(Feed{id, 0});
+                    }
+                }
+                if (e != h2wire::ApiError::none)
+                    die(std::string("h2wire: answering a request: ") + std::string(h2wire::to_string(e)));
+            }
+            requests_.clear();
+        }
+        // Copy mode: top every body up as far as the stream's buffer allows.
+        for (std::size_t i = 0; i < feeds_.size();) {
+            Feed& f = feeds_[i];
+            const std::size_t n = std::min(server_.send_capacity(f.stream), shape_.body - f.offset);
+            if (n != 0) {
+                const bool last = f.offset + n == shape_.body;
+                const h2wire::ApiError e = server_.send_data(f.stream, {w.body.data() + f.offset, n}, last);
+                if (e != h2wire::ApiError::none)
+                    die(std::string("h2wire: send_data: ") + std::string(h2wire::to_string(e)));
+                f.offset += n;
+            }
+            if (f.offset == shape_.body) {
+                f = feeds_.back();
+                feeds_.pop_back();
+            } else {
+                ++i;
+            }
+        }
+    }
+
+    void on_server_event(const h2wire::Event& ev) {
+        if (const auto* r = std::get_if<h2wire::RequestReceived>(&ev)) {
+            ++tally_.requests;
+            tally_.server_fields += r->headers.size();
+            if (requests_.size() == requests_.capacity()) die("h2wire: more requests than streams");
+            requests_.push_back(r->stream);
+        } else {
+            on_trouble(ev, "server");
+        }
+    }
+
+    void on_client_event(const h2wire::Event& ev) {
+        if (const auto* d = std::get_if<h2wire::DataReceived>(&ev)) {
+            tally_.body_bytes += d->data.size();
+            if (check_ != nullptr) check_->on_chunk(d->stream, d->data.data(), d->data.size(), "h2wire");
+        } else if (const auto* r = std::get_if<h2wire::ResponseReceived>(&ev)) {
+            ++tally_.responses;
+            tally_.client_fields += r->headers.size();
+            if (r->status != 200) die("h2wire: response status is not 200");
+        } else if (std::holds_alternative<h2wire::StreamEnded>(ev)) {
+            ++tally_.ended;
+        } else {
+            on_trouble(ev, "client");
+        }
+    }
+
+    static void on_trouble(const h2wire::Event& ev, const char* side) {
+        if (const auto* r = std::get_if<h2wire::StreamReset>(&ev))
+            die(std::string("h2wire ") + side + ": stream " + std::to_string(r->stream) + " reset (code " +
+                std::to_string(static_cast<unsigned>(r->code)) + "): " + std::string(r->reason));
+        if (const auto* t = std::get_if<h2wire::ConnectionTerminated>(&ev))
+            die(std::string("h2wire ") + side + ": connection terminated (code " +
+                std::to_string(static_cast<unsigned>(t->code)) + "): " + std::string(t->reason));
+        if (std::holds_alternative<h2wire::GoawayReceived>(ev)) die(std::string("h2wire ") + side + ": GOAWAY");
+    }
+
+    h2wire::Connection client_;
+    h2wire::Connection server_;
+    Shape shape_{};
+    Tally tally_{};
+    bool respond_ = true;
+    std::pmr::vector<std::uint32_t> requests_;
+    std::pmr::vector<Feed> feeds_;
+    BodyCheck* check_ = nullptr;
+};
+
+#endif  // CONNBENCH_NO_H2WIRE
+
+// ---------------------------------------------------------------------------
+// Cases
+
+enum class Impl : std::uint8_t { h2wire, nghttp2 };
+
+const char* impl_name(Impl impl) { return impl == Impl::h2wire ? "h2wire" : "nghttp2"; }
+
+/// Figures from the untimed runs, computed once per case.
+struct Prepared {
+    double allocs_per_request = 0;
+    double untracked_new_per_request = 0;
+};
+
+template <class Pair>
+Prepared prepare_with(Pair& pair, AllocStats& client, AllocStats& server, Impl impl, const Shape& shape) {
+    pair.handshake();
+    // Verify: two exchanges (the second on a warm connection), bodies checked
+    // byte for byte.
+    BodyCheck check;
+    pair.set_body_check(&check);
+    for (int i = 0; i < 2; ++i) {
+        check.clear();
+        check_tally(impl_name(impl), shape, pair.exchange(shape));
+    }
+    pair.set_body_check(nullptr);
+    // Warm up, then count.
+    const int rounds = shape.body >= (std::size_t{16} << 20) ? 3 : shape.body > 0 ? 10 : 50;
+    for (int i = 0; i < rounds; ++i) check_tally(impl_name(impl), shape, pair.exchange(shape));
+    const std::uint64_t allocs0 = client.allocs + server.allocs;
+    const std::uint64_t news0 = global_new_calls.load(std::memory_order_relaxed);
+    for (int i = 0; i < rounds; ++i) check_tally(impl_name(impl), shape, pair.exchange(shape));
+    const std::uint64_t allocs1 = client.allocs + server.allocs;
+    const std::uint64_t news1 = global_new_calls.load(std::memory_order_relaxed);
+    const double requests = static_cast<double>(rounds) * shape.streams;
+    return Prepared{static_cast<double>(allocs1 - allocs0) / requests, static_cast<double>(news1 - news0) / requests};
+}
+
+Prepared prepare_nghttp2(const Shape& shape, std::uint32_t max_streams) {
+    AllocStats client, server;
+    CountingNghttp2Mem client_mem(client), server_mem(server);
+    Nghttp2Pair pair(client_mem.get(), server_mem.get(), max_streams);
+    return prepare_with(pair, client, server, Impl::nghttp2, shape);
+}
+
+Prepared prepare(Impl impl, const Shape& shape) {
+    if (impl == Impl::nghttp2) return prepare_nghttp2(shape, exchange_max_streams);
+#ifndef CONNBENCH_NO_H2WIRE
+    AllocStats client, server;
+    CountingResource client_memory(client), server_memory(server);
+    H2wirePair pair(&client_memory, &server_memory, exchange_max_streams);
+    return prepare_with(pair, client, server, Impl::h2wire, shape);
+#else
+    die("built without h2wire");
+#endif
+}
+
+const Prepared& prepared(const std::string& name, Impl impl, const Shape& shape) {
+    static std::map<std::string, Prepared> cache;
+    auto it = cache.find(name);
+    if (it == cache.end()) it = cache.emplace(name, prepare(impl, shape)).first;
+    return it->second;
+}
+
+template <class Pair>
+void run_exchange(benchmark::State& state, Pair& pair, const Shape& shape, const char* impl) {
+    pair.handshake();
+    for (auto _ : state) {
+        const Tally& t = pair.exchange(shape);
+        if (t.ended != shape.streams || t.body_bytes != std::uint64_t{shape.streams} * shape.body)
+            check_tally(impl, shape, t);  // dies with the details
+        benchmark::DoNotOptimize(t.body_bytes);
+    }
+}
+
+void exchange_bench(benchmark::State& state, const std::string& name, Impl impl, Shape shape) {
+    const Prepared& p = prepared(name, impl, shape);
+    if (impl == Impl::nghttp2) {
+        Nghttp2Pair pair(nullptr, nullptr, exchange_max_streams);
+        run_exchange(state, pair, shape, "nghttp2");
+    } else {
+#ifndef CONNBENCH_NO_H2WIRE
+        H2wirePair pair(std::pmr::get_default_resource(), std::pmr::get_default_resource(), exchange_max_streams);
+        run_exchange(state, pair, shape, "h2wire");
+#endif
+    }
+    const auto iterations = static_cast<std::int64_t>(state.iterations());
+    state.SetItemsProcessed(iterations * shape.streams);
+    if (shape.body > 0) state.SetBytesProcessed(iterations * shape.streams * static_cast<std::int64_t>(shape.body));
+    state.counters["allocs_per_request"] = p.allocs_per_request;
+    state.counters["untracked_new_per_request"] = p.untracked_new_per_request;
+}
+
+// ---------------------------------------------------------------------------
+// Memory
+
+struct MemoryFigures {
+    double client_connection = 0;       // live octets after the handshake
+    double server_connection = 0;
+    double client_connection_warm = 0;  // after 100 requests went through
+    double server_connection_warm = 0;
+    double client_per_stream = 0;       // per idle open stream
+    double server_per_stream = 0;
+    double untracked_new = 0;           // global operator new calls meanwhile
+};
+
+template <class Pair>
+MemoryFigures measure_memory(Pair& pair, AllocStats& client, AllocStats& server, std::uint32_t idle, Impl impl,
+                             std::uint64_t news0) {
+    MemoryFigures m;
+    pair.handshake();
+    m.client_connection = static_cast<double>(client.live);
+    m.server_connection = static_cast<double>(server.live);
+    const Shape warm{exchange_max_streams, 0, Body::none};
+    check_tally(impl_name(impl), warm, pair.exchange(warm));
+    m.client_connection_warm = static_cast<double>(client.live);
+    m.server_connection_warm = static_cast<double>(server.live);
+    const std::int64_t c0 = client.live, s0 = server.live;
+    pair.open_idle(idle);
+    m.client_per_stream = static_cast<double>(client.live - c0) / idle;
+    m.server_per_stream = static_cast<double>(server.live - s0) / idle;
+    m.untracked_new = static_cast<double>(global_new_calls.load(std::memory_order_relaxed) - news0);
+    return m;
+}
+
+// Construction counts too: the stats start at zero before the pair is built.
+MemoryFigures memory_figures(Impl impl, std::uint32_t idle) {
+    AllocStats client, server;
+    if (impl == Impl::nghttp2) {
+        CountingNghttp2Mem client_mem(client), server_mem(server);
+        const std::uint64_t news0 = global_new_calls.load(std::memory_order_relaxed);
+        Nghttp2Pair pair(client_mem.get(), server_mem.get(), memory_max_streams);
+        return measure_memory(pair, client, server, idle, impl, news0);
+    }
+#ifndef CONNBENCH_NO_H2WIRE
+    CountingResource client_memory(client), server_memory(server);
+    const std::uint64_t news0 = global_new_calls.load(std::memory_order_relaxed);
+    H2wirePair pair(&client_memory, &server_memory, memory_max_streams);
+    return measure_memory(pair, client, server, idle, impl, news0);
+#else
+    die("built without h2wire");
+#endif
+}
+
+void memory_bench(benchmark::State& state, Impl impl, std::uint32_t idle) {
+    const MemoryFigures m = memory_figures(impl, idle);
+    for (auto _ : state) benchmark::DoNotOptimize(m);
+    state.counters["client_conn_bytes"] = m.client_connection;
+    state.counters["server_conn_bytes"] = m.server_connection;
+    state.counters["client_conn_bytes_warm"] = m.client_connection_warm;
+    state.counters["server_conn_bytes_warm"] = m.server_connection_warm;
+    state.counters["client_bytes_per_stream"] = m.client_per_stream;
+    state.counters["server_bytes_per_stream"] = m.server_per_stream;
+    state.counters["untracked_new"] = m.untracked_new;
+}
+
+// ---------------------------------------------------------------------------
+
+std::string body_label(std::size_t body) {
+    return body >= (std::size_t{1} << 20) ? std::to_string(body >> 20) + "MiB" : std::to_string(body);
+}
+
+void register_all() {
+    const Impl impls[] = {Impl::h2wire, Impl::nghttp2};
+    for (const Impl impl : impls) {
+        const std::string name = std::string("exchange_headers/") + impl_name(impl) + "/streams:100";
+        const Shape shape{100, 0, Body::none};
+        benchmark::RegisterBenchmark(name.c_str(),
+                                     [name, impl, shape](benchmark::State& s) { exchange_bench(s, name, impl, shape); });
+    }
+    const std::pair<std::uint32_t, std::size_t> bodies[] = {{1, std::size_t{64} << 20}, {100, std::size_t{1} << 20}};
+    for (const Body mode : {Body::zero_copy, Body::copy}) {
+        for (const auto& [streams, body] : bodies) {
+            for (const Impl impl : impls) {
+                const std::string name = std::string(mode == Body::copy ? "exchange_data_copy/" : "exchange_data/") +
+                                         impl_name(impl) + "/streams:" + std::to_string(streams) +
+                                         "/body:" + body_label(body);
+                const Shape shape{streams, body, mode};
+                benchmark::RegisterBenchmark(
+                    name.c_str(), [name, impl, shape](benchmark::State& s) { exchange_bench(s, name, impl, shape); })
+                    ->Unit(benchmark::kMillisecond);
+            }
+        }
+    }
+    for (const std::uint32_t idle : {100u, 1000u}) {
+        for (const Impl impl : impls) {
+            const std::string name =
+                std::string("memory/") + impl_name(impl) + "/idle_streams:" + std::to_string(idle);
+            benchmark::RegisterBenchmark(name.c_str(), [impl, idle](benchmark::State& s) { memory_bench(s, impl, idle); })
+                ->Iterations(1);
+        }
+    }
+}
+const int registered = (register_all(), 0);
+
+}  // namespace
