@@ -68,7 +68,7 @@ TEST_CASE("connection continuation: any other frame inside a header block is a c
         {"ORIGIN", [](Peer& p) { return p.origin({"https://example.com"}); }},
         {"ALTSVC", [](Peer& p) { return p.altsvc(0, "example.com", "h2=\":443\""); }},
     };
-    for (const Intruder& x : intruders) {
+    SUBCASE("frames of every type") for (const Intruder& x : intruders) {
         CAPTURE(x.name);
         for (const Split split : {Split::whole(), Split::bytewise()}) {
             CAPTURE(split.name());

@@ -1,1 +1,478 @@
+// HTTP messages over HTTP/2 (RFC 9113 §8): requests, responses, 1xx,
+// trailers; pseudo-header rules; field validity (§8.2.1, §8.2.2); CONNECT
+// (§8.5); content-length (§8.1.1). Each malformed message is a stream error
+// PROTOCOL_ERROR with an event that says why; validate_messages=false lets
+// fields through; the application's own invalid fields are refused with
+// ApiError::invalid_header and nothing is sent.
 #include <doctest/doctest.h>
+
+#include "support/connection_harness.hpp"
+
+namespace {
+
+using namespace h2wire;
+using namespace h2wire::conn_test;
+
+struct Malformed {
+    const char* name;
+    Hdrs headers;
+};
+
+/// Requests a server must refuse (RFC 9113 §8.2, §8.3.1, §8.5, RFC 9110).
+std::vector<Malformed> malformed_requests() {
+    const Hdrs ok = get();
+    return {
+        {"unknown pseudo-header", ok + Hdrs{{":foo", "bar"}}},
+        {"pseudo-header after a regular field",
+         {{":method", "GET"}, {":scheme", "https"}, {"accept", "*/*"}, {":authority", "example.com"}, {":path", "/"}}},
+        {"duplicate :method", ok + Hdrs{{":method", "POST"}}},
+        {"duplicate :path", {{":method", "GET"}, {":scheme", "https"}, {":path", "/"}, {":path", "/x"}}},
+        {"missing :method", {{":scheme", "https"}, {":authority", "example.com"}, {":path", "/"}}},
+        {"missing :scheme", {{":method", "GET"}, {":authority", "example.com"}, {":path", "/"}}},
+        {"missing :path", {{":method", "GET"}, {":scheme", "https"}, {":authority", "example.com"}}},
+        {"empty :path", {{":method", "GET"}, {":scheme", "https"}, {":authority", "example.com"}, {":path", ""}}},
+        {"response pseudo-header :status in a request", ok + Hdrs{{":status", "200"}}},
+        {":protocol without extended CONNECT", ok + Hdrs{{":protocol", "websocket"}}},
+        {"CONNECT with :path", {{":method", "CONNECT"}, {":authority", "example.com:443"}, {":path", "/"}}},
+        {"CONNECT with :scheme", {{":method", "CONNECT"}, {":scheme", "https"}, {":authority", "example.com:443"}}},
+        {"CONNECT without :authority", {{":method", "CONNECT"}}},
+        {"uppercase field name", ok + Hdrs{{"Accept", "*/*"}}},
+        {"field name with a space", ok + Hdrs{{"x field", "1"}}},
+        {"field name with a colon inside", ok + Hdrs{{"x:y", "1"}}},
+        {"empty field name", ok + Hdrs{{"", "1"}}},
+        {"connection", ok + Hdrs{{"connection", "keep-alive"}}},
+        {"keep-alive", ok + Hdrs{{"keep-alive", "timeout=5"}}},
+        {"proxy-connection", ok + Hdrs{{"proxy-connection", "keep-alive"}}},
+        {"transfer-encoding", ok + Hdrs{{"transfer-encoding", "chunked"}}},
+        {"upgrade", ok + Hdrs{{"upgrade", "h2c"}}},
+        {"te: gzip", ok + Hdrs{{"te", "gzip"}}},
+        {"te: trailers, gzip", ok + Hdrs{{"te", "trailers, gzip"}}},
+        {"NUL in a value", ok + Hdrs{{"x-v", std::string("a\0b", 3)}}},
+        {"CR in a value", ok + Hdrs{{"x-v", "a\rb"}}},
+        {"LF in a value", ok + Hdrs{{"x-v", "a\nb"}}},
+        {"leading space in a value", ok + Hdrs{{"x-v", " a"}}},
+        {"trailing space in a value", ok + Hdrs{{"x-v", "a "}}},
+        {"leading tab in a value", ok + Hdrs{{"x-v", "\ta"}}},
+        {"trailing tab in a value", ok + Hdrs{{"x-v", "a\t"}}},
+        {"NUL in a pseudo-header value", {{":method", "GET"}, {":scheme", "https"}, {":path", std::string("/\0", 2)}}},
+        {"content-length not a number", get() + Hdrs{{"content-length", "ten"}}},
+    };
+}
+
+/// Responses a client must refuse.
+std::vector<Malformed> malformed_responses() {
+    return {
+        {"missing :status", {{"content-type", "text/plain"}}},
+        {":status not a number", {{":status", "abc"}}},
+        {":status of two digits", {{":status", "20"}}},
+        {":status of four digits", {{":status", "2000"}}},
+        {"duplicate :status", {{":status", "200"}, {":status", "204"}}},
+        {"request pseudo-header :method in a response", {{":status", "200"}, {":method", "GET"}}},
+        {"request pseudo-header :path in a response", {{":status", "200"}, {":path", "/"}}},
+        {"unknown pseudo-header", {{":status", "200"}, {":bar", "1"}}},
+        {"pseudo-header after a regular field", {{"server", "x"}, {":status", "200"}}},
+        {"uppercase field name", {{":status", "200"}, {"Server", "x"}}},
+        {"connection-specific field", {{":status", "200"}, {"transfer-encoding", "chunked"}}},
+        {"LF in a value", {{":status", "200"}, {"x-v", "a\nb"}}},
+        {"trailing space in a value", {{":status", "200"}, {"x-v", "a "}}},
+    };
+}
+
+void expect_malformed(Session& s, std::uint32_t stream, std::size_t before) {
+    const auto out = s.drain();
+    expect_stream_error(s, out, stream, ErrorCode::protocol_error, before);
+}
+
+}  // namespace
+
+TEST_CASE("connection messages: a request with its fields in order") {
+    Session s(Role::server);
+    s.handshake();
+    const Hdrs h = request("POST", "/upload?x=1") + Hdrs{{"content-type", "text/plain"},
+                                                        {"cookie", "a=1"},
+                                                        {"cookie", "b=2"},
+                                                        {"te", "trailers"},
+                                                        {"content-length", "11"}};
+    s.feed(cat({s.peer.headers(1, h, false), s.peer.data(1, "hello ", false), s.peer.data(1, "world", false),
+                s.peer.headers(1, {{"x-checksum", "abc"}}, true)}));
+    expect_no_error(s, s.drain());
+    INFO(s.events.str());
+    const auto req = s.events.on<ev::Request>(1);
+    REQUIRE(req.has_value());
+    CHECK(plain(req->headers) == h);
+    CHECK(req->method == "POST");
+    CHECK(req->scheme == "https");
+    CHECK(req->authority == "example.com");
+    CHECK(req->path == "/upload?x=1");
+    CHECK(req->protocol == "");
+    CHECK(!req->end_stream);
+    CHECK(string_of(s.events.data_of(1)) == "hello world");
+    const auto t = s.events.on<ev::Trailers>(1);
+    REQUIRE(t.has_value());
+    CHECK(plain(t->headers) == Hdrs{{"x-checksum", "abc"}});
+    // Order: Request, Data, Data, Trailers, StreamEnded.
+    const auto lines = s.events.lines_on(1);
+    REQUIRE(lines.size() == 5);
+    CHECK(lines[0].rfind("Request", 0) == 0);
+    CHECK(lines[3].rfind("Trailers", 0) == 0);
+    CHECK(lines[4] == "StreamEnded s=1");
+}
+
+TEST_CASE("connection messages: requests that are well-formed") {
+    struct Ok {
+        const char* name;
+        Hdrs headers;
+        std::string method, scheme, authority, path;
+    };
+    const Ok oks[] = {
+        {"without :authority, with host", {{":method", "GET"}, {":scheme", "https"}, {":path", "/"}, {"host", "h.example"}},
+         "GET", "https", "", "/"},
+        {"CONNECT with :method and :authority only", {{":method", "CONNECT"}, {":authority", "proxy.example:443"}},
+         "CONNECT", "", "proxy.example:443", ""},
+        {"OPTIONS *", {{":method", "OPTIONS"}, {":scheme", "https"}, {":authority", "a.example"}, {":path", "*"}},
+         "OPTIONS", "https", "a.example", "*"},
+        {"http scheme, empty value, inner space",
+         {{":method", "GET"}, {":scheme", "http"}, {":authority", "a"}, {":path", "/p"}, {"x-e", ""}, {"x-s", "a b"}},
+         "GET", "http", "a", "/p"},
+    };
+    for (const Ok& ok : oks) {
+        CAPTURE(ok.name);
+        Session s(Role::server);
+        s.handshake();
+        s.open(1, ok.headers, true);
+        expect_no_error(s, s.drain());
+        const auto req = s.events.on<ev::Request>(1);
+        REQUIRE(req.has_value());
+        CHECK(plain(req->headers) == ok.headers);
+        CHECK(req->method == ok.method);
+        CHECK(req->scheme == ok.scheme);
+        CHECK(req->authority == ok.authority);
+        CHECK(req->path == ok.path);
+        CHECK(req->end_stream);
+    }
+}
+
+TEST_CASE("connection messages: malformed requests are reset with PROTOCOL_ERROR") {
+    for (const Malformed& m : malformed_requests()) {
+        CAPTURE(m.name);
+        Session s(Role::server);
+        s.handshake();
+        const std::size_t before = s.events.size();
+        s.open(1, m.headers, true);
+        expect_malformed(s, 1, before);
+        CHECK(s.events.count<ev::Request>() == 0);
+        CHECK(s.events.count<StreamEnded>() == 0);
+        // The connection carries on.
+        s.open(3, get(), true);
+        expect_no_error(s, s.drain(), s.events.size());
+        CHECK(s.events.on<ev::Request>(3).has_value());
+    }
+}
+
+TEST_CASE("connection messages: malformed trailers") {
+    struct Case {
+        const char* name;
+        Hdrs trailers;
+        bool end_stream;
+    };
+    const Case cases[] = {
+        {"pseudo-header in trailers", {{":path", "/"}}, true},
+        {":status in trailers", {{":status", "200"}}, true},
+        {"uppercase name in trailers", {{"X-Sum", "1"}}, true},
+        {"trailers without END_STREAM", {{"x-sum", "1"}}, false},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.name);
+        {
+            Session s(Role::server);
+            s.handshake();
+            s.feed(cat({s.peer.headers(1, request(), false), s.peer.data(1, "body", false)}));
+            const std::size_t before = s.events.size();
+            s.feed(s.peer.headers(1, c.trailers, c.end_stream));
+            expect_malformed(s, 1, before);
+            CHECK(s.events.count<ev::Trailers>() == 0);
+        }
+        {
+            Session s(Role::client);
+            s.handshake();
+            s.request(get(), true);
+            s.feed(cat({s.peer.headers(1, response(), false), s.peer.data(1, "body", false)}));
+            const std::size_t before = s.events.size();
+            s.feed(s.peer.headers(1, c.trailers, c.end_stream));
+            expect_malformed(s, 1, before);
+            CHECK(s.events.count<ev::Trailers>() == 0);
+        }
+    }
+}
+
+TEST_CASE("connection messages: responses, 1xx any number of times, then the final one") {
+    Session s(Role::client);
+    s.handshake();
+    const std::uint32_t id = s.request(request(), false);
+    s.feed(s.peer.headers(id, response(100), false));
+    s.feed(s.peer.headers(id, response(103, {{"link", "</style.css>; rel=preload"}}), false));
+    s.feed(s.peer.headers(id, response(103, {{"link", "</app.js>; rel=preload"}}), false));
+    s.feed(s.peer.headers(id, response(200, {{"content-type", "text/html"}}), false));
+    s.feed(s.peer.data(id, "<html>", false));
+    s.feed(s.peer.headers(id, {{"x-trailer", "t"}}, true));
+    expect_no_error(s, s.drain());
+    INFO(s.events.str());
+    const auto infos = s.events.all<ev::Informational>();
+    REQUIRE(infos.size() == 3);
+    CHECK(infos[0].status == 100);
+    CHECK(infos[1].status == 103);
+    CHECK(infos[2].status == 103);
+    CHECK(find_field(infos[2].headers, "link") == "</app.js>; rel=preload");
+    const auto r = s.events.on<ev::Response>(id);
+    REQUIRE(r.has_value());
+    CHECK(r->status == 200);
+    CHECK(!r->end_stream);
+    CHECK(find_field(r->headers, "content-type") == "text/html");
+    CHECK(string_of(s.events.data_of(id)) == "<html>");
+    CHECK(s.events.on<ev::Trailers>(id).has_value());
+    CHECK(s.events.count_on<StreamEnded>(id) == 1);
+    // Order on the stream.
+    const auto lines = s.events.lines_on(id);
+    REQUIRE(lines.size() == 7);
+    CHECK(lines[0].rfind("Informational", 0) == 0);
+    CHECK(lines[3].rfind("Response", 0) == 0);
+    CHECK(lines[4].rfind("Data", 0) == 0);
+    CHECK(lines[5].rfind("Trailers", 0) == 0);
+}
+
+TEST_CASE("connection messages: malformed responses are reset with PROTOCOL_ERROR") {
+    SUBCASE("header blocks") for (const Malformed& m : malformed_responses()) {
+        CAPTURE(m.name);
+        Session s(Role::client);
+        s.handshake();
+        s.request(get(), true);
+        const std::size_t before = s.events.size();
+        s.feed(s.peer.headers(1, m.headers, true));
+        expect_malformed(s, 1, before);
+        CHECK(s.events.count<ev::Response>() == 0);
+        CHECK(s.events.count<StreamEnded>() == 0);
+        // The connection carries on.
+        s.request(get(), true);
+        s.feed(s.peer.headers(3, response(), true));
+        expect_no_error(s, s.drain(), s.events.size());
+        CHECK(s.events.on<ev::Response>(3).has_value());
+    }
+    SUBCASE("a 1xx response with END_STREAM") {
+        Session s(Role::client);
+        s.handshake();
+        s.request(get(), true);
+        const std::size_t before = s.events.size();
+        s.feed(s.peer.headers(1, response(103), true));
+        expect_malformed(s, 1, before);
+    }
+    SUBCASE("a second final response") {
+        Session s(Role::client);
+        s.handshake();
+        s.request(get(), true);
+        s.feed(s.peer.headers(1, response(200), false));
+        const std::size_t before = s.events.size();
+        s.feed(s.peer.headers(1, response(200), false));
+        expect_malformed(s, 1, before);
+    }
+    SUBCASE("DATA before the response's HEADERS") {
+        Session s(Role::client);
+        s.handshake();
+        s.request(get(), true);
+        const std::size_t before = s.events.size();
+        s.feed(s.peer.data(1, "early", false));
+        expect_malformed(s, 1, before);
+        CHECK(s.events.count<ev::Data>() == 0);
+    }
+}
+
+TEST_CASE("connection messages: content-length must match the DATA (RFC 9113 §8.1.1)") {
+    const Hdrs cl10 = request() + Hdrs{{"content-length", "10"}};
+    SUBCASE("request: more than announced, in one frame") {
+        Session s(Role::server);
+        s.handshake();
+        s.open(1, cl10, false);
+        const std::size_t before = s.events.size();
+        s.feed(s.peer.data(1, "0123456789X", true));
+        expect_malformed(s, 1, before);
+        CHECK(s.events.data_of(1).size() <= 10);
+        CHECK(s.events.count<StreamEnded>() == 0);
+    }
+    SUBCASE("request: more than announced, over frames") {
+        Session s(Role::server);
+        s.handshake();
+        s.open(1, cl10, false);
+        s.feed(s.peer.data(1, "012345", false));
+        const std::size_t before = s.events.size();
+        s.feed(s.peer.data(1, "6789X", false));
+        expect_malformed(s, 1, before);
+        CHECK(s.events.data_of(1).size() <= 10);
+    }
+    SUBCASE("request: less than announced at END_STREAM") {
+        Session s(Role::server);
+        s.handshake();
+        s.open(1, cl10, false);
+        const std::size_t before = s.events.size();
+        s.feed(s.peer.data(1, "01234", true));
+        expect_malformed(s, 1, before);
+        CHECK(s.events.count<StreamEnded>() == 0);
+    }
+    SUBCASE("request: END_STREAM on the HEADERS with content-length 10") {
+        Session s(Role::server);
+        s.handshake();
+        const std::size_t before = s.events.size();
+        s.open(1, cl10, true);
+        expect_malformed(s, 1, before);
+        CHECK(s.events.count<ev::Request>() == 0);
+    }
+    SUBCASE("request: less than announced, ended by trailers") {
+        Session s(Role::server);
+        s.handshake();
+        s.open(1, cl10, false);
+        s.feed(s.peer.data(1, "01234", false));
+        const std::size_t before = s.events.size();
+        s.feed(s.peer.headers(1, {{"x-t", "1"}}, true));
+        expect_malformed(s, 1, before);
+    }
+    SUBCASE("request: exact, with padding (padding is not content)") {
+        Session s(Role::server);
+        s.handshake();
+        s.open(1, cl10, false);
+        s.feed(cat({s.peer.data(1, "01234", false, 20), s.peer.data(1, "56789", true, 0)}));
+        expect_no_error(s, s.drain());
+        CHECK(string_of(s.events.data_of(1)) == "0123456789");
+        CHECK(s.events.count_on<StreamEnded>(1) == 1);
+    }
+    SUBCASE("response: more and less than announced") {
+        for (const char* body : {"0123456789X", "012"}) {
+            CAPTURE(body);
+            Session s(Role::client);
+            s.handshake();
+            s.request(get(), true);
+            s.feed(s.peer.headers(1, response(200, {{"content-length", "10"}}), false));
+            const std::size_t before = s.events.size();
+            s.feed(s.peer.data(1, body, true));
+            expect_malformed(s, 1, before);
+            CHECK(s.events.count<StreamEnded>() == 0);
+        }
+    }
+    SUBCASE("responses to HEAD and 304 carry content-length without a body") {
+        struct Case {
+            std::string method;
+            int status;
+        };
+        for (const Case& c : {Case{"HEAD", 200}, Case{"GET", 304}}) {
+            CAPTURE(c.method);
+            Session s(Role::client);
+            s.handshake();
+            s.request(request(c.method, "/"), true);
+            s.feed(s.peer.headers(1, response(c.status, {{"content-length", "1234"}}), true));
+            expect_no_error(s, s.drain());
+            const auto r = s.events.on<ev::Response>(1);
+            REQUIRE(r.has_value());
+            CHECK(r->status == c.status);
+            CHECK(r->end_stream);
+            CHECK(s.events.count_on<StreamEnded>(1) == 1);
+        }
+    }
+}
+
+TEST_CASE("connection messages: validate_messages=false passes fields through") {
+    Config c;
+    c.validate_messages = false;
+    SUBCASE("server") {
+        Session s(Role::server, c);
+        s.handshake();
+        const Hdrs h{{":method", "GET"},
+                     {":path", "/"},
+                     {"Upper-Case", "v"},
+                     {"connection", "keep-alive"},
+                     {"te", "gzip"},
+                     {"x-v", " padded "},
+                     {"content-length", "3"}};
+        s.feed(cat({s.peer.headers(1, h, false), s.peer.data(1, "12345", true)}));
+        expect_no_error(s, s.drain());
+        const auto req = s.events.on<ev::Request>(1);
+        REQUIRE(req.has_value());
+        CHECK(plain(req->headers) == h);
+        CHECK(req->method == "GET");
+        CHECK(req->scheme == "");
+        CHECK(string_of(s.events.data_of(1)) == "12345");
+        CHECK(s.events.count_on<StreamEnded>(1) == 1);
+    }
+    SUBCASE("client") {
+        Session s(Role::client, c);
+        s.handshake();
+        s.request(get(), true);
+        const Hdrs h{{":status", "200"}, {"Server", "x"}, {"transfer-encoding", "chunked"}};
+        s.feed(s.peer.headers(1, h, true));
+        expect_no_error(s, s.drain());
+        const auto r = s.events.on<ev::Response>(1);
+        REQUIRE(r.has_value());
+        CHECK(r->status == 200);
+        CHECK(plain(r->headers) == h);
+    }
+}
+
+TEST_CASE("connection messages: the application's own invalid fields are refused and nothing is sent") {
+    SUBCASE("submit_request") {
+        const std::vector<Malformed> bad{
+            {"uppercase name", get() + Hdrs{{"Accept", "*/*"}}},
+            {"connection field", get() + Hdrs{{"connection", "close"}}},
+            {"transfer-encoding", get() + Hdrs{{"transfer-encoding", "chunked"}}},
+            {"te: gzip", get() + Hdrs{{"te", "gzip"}}},
+            {"missing :method", {{":scheme", "https"}, {":authority", "a"}, {":path", "/"}}},
+            {"missing :path", {{":method", "GET"}, {":scheme", "https"}, {":authority", "a"}}},
+            {"unknown pseudo-header", get() + Hdrs{{":foo", "1"}}},
+            {":status in a request", get() + Hdrs{{":status", "200"}}},
+            {"pseudo-header after a regular field", Hdrs{{"accept", "*/*"}} + get()},
+            {"CR LF in a value", get() + Hdrs{{"x-v", "a\r\nx-injected: 1"}}},
+            {"NUL in a value", get() + Hdrs{{"x-v", std::string("a\0", 2)}}},
+            {"leading space in a value", get() + Hdrs{{"x-v", " a"}}},
+        };
+        for (const Malformed& m : bad) {
+            CAPTURE(m.name);
+            Session s(Role::client);
+            s.handshake();
+            const auto f = fields(m.headers);
+            const Submitted sub = s.conn.submit_request(f, true);
+            CHECK(sub.error == ApiError::invalid_header);
+            CHECK(!s.conn.wants_write());
+            CHECK(s.drain().empty());
+            CHECK(s.conn.open_streams() == 0);
+            // Still usable.
+            const std::uint32_t id = s.request(get(), true);
+            CHECK(id % 2 == 1);
+            CHECK(count(s.peer.frames(), Type::headers) == 1);
+        }
+    }
+    SUBCASE("submit_response and send_trailers") {
+        const std::vector<Malformed> bad{
+            {"missing :status", {{"content-type", "text/plain"}}},
+            {":status not a number", {{":status", "2x0"}}},
+            {":path in a response", {{":status", "200"}, {":path", "/"}}},
+            {"uppercase name", {{":status", "200"}, {"Server", "x"}}},
+            {"keep-alive", {{":status", "200"}, {"keep-alive", "1"}}},
+            {"LF in a value", {{":status", "200"}, {"x-v", "a\nb"}}},
+        };
+        for (const Malformed& m : bad) {
+            CAPTURE(m.name);
+            Session s(Role::server);
+            s.handshake();
+            s.open(1, get(), true);
+            s.drain();
+            CHECK(s.conn.submit_response(1, fields(m.headers), true) == ApiError::invalid_header);
+            CHECK(!s.conn.wants_write());
+            CHECK(s.conn.submit_response(1, fields(response()), false) == ApiError::none);
+            CHECK(s.conn.send_trailers(1, fields(Hdrs{{":status", "200"}})) == ApiError::invalid_header);
+            CHECK(s.conn.send_trailers(1, fields(Hdrs{{"X-Upper", "1"}})) == ApiError::invalid_header);
+            CHECK(s.conn.send_trailers(1, fields(Hdrs{{"x-ok", "1"}})) == ApiError::none);
+            const auto out = s.drain();
+            const auto hs = only(out, Type::headers, 1);
+            REQUIRE(hs.size() == 2);
+            CHECK(plain(hs[0].headers) == response());
+            CHECK(plain(hs[1].headers) == Hdrs{{"x-ok", "1"}});
+            CHECK(hs[1].end_stream());
+            CHECK(count(out, Type::rst_stream) == 0);
+        }
+    }
+}
