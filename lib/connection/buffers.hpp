@@ -1,0 +1,182 @@
+// Memory helpers of the connection: a growable byte buffer that does not
+// zero what it grows into, and a chunked arena whose allocations never move.
+// Both take their memory from a std::pmr::memory_resource and keep it for
+// reuse, so a warm connection allocates nothing.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory_resource>
+#include <utility>
+
+namespace h2wire::detail {
+
+/// A byte buffer like std::vector<uint8_t>, but growing leaves the new octets
+/// uninitialized and the capacity is never given back until destruction or
+/// release().
+class ByteBuffer {
+public:
+    explicit ByteBuffer(std::pmr::memory_resource* mr) noexcept : mr_(mr) {}
+    ~ByteBuffer() { release(); }
+    ByteBuffer(const ByteBuffer&) = delete;
+    ByteBuffer& operator=(const ByteBuffer&) = delete;
+
+    std::uint8_t* data() noexcept { return p_; }
+    const std::uint8_t* data() const noexcept { return p_; }
+    std::size_t size() const noexcept { return size_; }
+    std::size_t capacity() const noexcept { return cap_; }
+    bool empty() const noexcept { return size_ == 0; }
+    void clear() noexcept { size_ = 0; }
+
+    /// Makes room for `n` more octets and returns where they start; size()
+    /// grows by `n`. Pointers into the buffer are invalidated.
+    std::uint8_t* grow(std::size_t n) {
+        reserve(size_ + n);
+        std::uint8_t* at = p_ + size_;
+        size_ += n;
+        return at;
+    }
+    void append(const void* src, std::size_t n) {
+        if (n) std::memcpy(grow(n), src, n);
+    }
+    /// Shrinks to `n` octets (n <= size()).
+    void resize_down(std::size_t n) noexcept { size_ = n; }
+    /// Drops the first `n` octets.
+    void erase_front(std::size_t n) noexcept {
+        if (n >= size_) {
+            size_ = 0;
+            return;
+        }
+        std::memmove(p_, p_ + n, size_ - n);
+        size_ -= n;
+    }
+    void reserve(std::size_t n) {
+        if (n <= cap_) return;
+        const std::size_t want = std::max<std::size_t>({n, cap_ * 2, 256});
+        auto* q = static_cast<std::uint8_t*>(mr_->allocate(want, 8));
+        if (size_) std::memcpy(q, p_, size_);
+        if (p_) mr_->deallocate(p_, cap_, 8);
+        p_ = q;
+        cap_ = want;
+    }
+    void swap(ByteBuffer& o) noexcept {
+        std::swap(mr_, o.mr_);
+        std::swap(p_, o.p_);
+        std::swap(size_, o.size_);
+        std::swap(cap_, o.cap_);
+    }
+    /// Gives the memory back.
+    void release() noexcept {
+        if (p_) mr_->deallocate(p_, cap_, 8);
+        p_ = nullptr;
+        size_ = cap_ = 0;
+    }
+
+private:
+    std::pmr::memory_resource* mr_;
+    std::uint8_t* p_ = nullptr;
+    std::size_t size_ = 0;
+    std::size_t cap_ = 0;
+};
+
+/// Bump allocator over a list of chunks. Allocations stay where they are
+/// until reset(), which rewinds to the first chunk and keeps the chunks (up to
+/// a retained total) for the next round.
+class Arena {
+public:
+    static constexpr std::size_t chunk_size = 16 * 1024;
+    static constexpr std::size_t retained = 256 * 1024;
+
+    explicit Arena(std::pmr::memory_resource* mr) noexcept : mr_(mr) {}
+    ~Arena() {
+        Chunk* c = head_;
+        while (c) {
+            Chunk* n = c->next;
+            mr_->deallocate(c, sizeof(Chunk) + c->size, alignof(Chunk));
+            c = n;
+        }
+    }
+    Arena(const Arena&) = delete;
+    Arena& operator=(const Arena&) = delete;
+
+    void* allocate(std::size_t n, std::size_t align) {
+        std::size_t at = (used_ + align - 1) & ~(align - 1);
+        if (!cur_ || at + n > cur_->size) {
+            next_chunk(n + align);
+            at = 0;
+        }
+        used_ = at + n;
+        return cur_->bytes() + at;
+    }
+    template <class T>
+    T* allocate_array(std::size_t n) {
+        return static_cast<T*>(allocate(sizeof(T) * n, alignof(T)));
+    }
+    /// Copies `n` octets in and returns the copy.
+    const char* copy(const void* src, std::size_t n) {
+        if (n == 0) return "";
+        auto* p = static_cast<char*>(allocate(n, 1));
+        std::memcpy(p, src, n);
+        return p;
+    }
+
+    void reset() noexcept {
+        // Keep the first chunks up to `retained` octets; free the rest.
+        std::size_t kept = 0;
+        Chunk** link = &head_;
+        while (*link) {
+            Chunk* c = *link;
+            if (kept + c->size > retained && kept > 0) {
+                *link = c->next;
+                mr_->deallocate(c, sizeof(Chunk) + c->size, alignof(Chunk));
+                continue;
+            }
+            kept += c->size;
+            link = &c->next;
+        }
+        cur_ = head_;
+        used_ = 0;
+    }
+
+    /// Total octets of the chunks held (for tests and memory accounting).
+    std::size_t footprint() const noexcept {
+        std::size_t n = 0;
+        for (const Chunk* c = head_; c; c = c->next) n += c->size;
+        return n;
+    }
+
+private:
+    struct alignas(16) Chunk {
+        Chunk* next;
+        std::size_t size;
+        std::uint8_t* bytes() noexcept { return reinterpret_cast<std::uint8_t*>(this + 1); }
+    };
+
+    void next_chunk(std::size_t need) {
+        // Reuse the following chunk when it is big enough; otherwise insert a
+        // new one after the current chunk (the smaller one stays for later).
+        Chunk* following = cur_ ? cur_->next : head_;
+        if (following && following->size >= need) {
+            cur_ = following;
+            used_ = 0;
+            return;
+        }
+        const std::size_t size = std::max(need, chunk_size);
+        auto* c = static_cast<Chunk*>(mr_->allocate(sizeof(Chunk) + size, alignof(Chunk)));
+        c->size = size;
+        c->next = following;
+        if (cur_) cur_->next = c;
+        else head_ = c;
+        cur_ = c;
+        used_ = 0;
+    }
+
+    std::pmr::memory_resource* mr_;
+    Chunk* head_ = nullptr;
+    Chunk* cur_ = nullptr;
+    std::size_t used_ = 0;
+};
+
+}  // namespace h2wire::detail

@@ -1,0 +1,398 @@
+// Connection: construction, the public API (forwarding to Impl), settings
+// exchange (RFC 9113 §6.5), PING (§6.7), GOAWAY and graceful shutdown (§6.8).
+#include "h2wire/connection.hpp"
+
+#include <algorithm>
+#include <new>
+#include <utility>
+
+#include "connection/connection_impl.hpp"
+#include "connection/flow_control.hpp"
+
+namespace h2wire {
+
+using detail::Stream;
+using detail::StreamState;
+
+std::string_view to_string(ApiError e) noexcept {
+    switch (e) {
+    case ApiError::none: return "no error";
+    case ApiError::wrong_role: return "not allowed in this role";
+    case ApiError::connection_closed: return "connection closed";
+    case ApiError::invalid_stream: return "no such stream, or not in a state that allows this";
+    case ApiError::stream_closed: return "our side of the stream already ended";
+    case ApiError::invalid_header: return "invalid header field";
+    case ApiError::push_disabled: return "the peer disabled server push";
+    case ApiError::connect_protocol_disabled: return "the peer did not enable extended CONNECT";
+    case ApiError::too_many_queued: return "too many queued";
+    case ApiError::buffer_full: return "stream send buffer full";
+    case ApiError::invalid_argument: return "invalid argument";
+    }
+    return "unknown API error";
+}
+
+// --- Impl: construction ----------------------------------------------------------
+
+namespace {
+hpack::DecoderLimits decoder_limits(const Limits& l) {
+    hpack::DecoderLimits d;
+    // RFC 9113 §6.5.2: SETTINGS_HEADER_TABLE_SIZE starts at 4096 and ours
+    // applies once acknowledged.
+    d.max_table_size = 4096;
+    d.max_header_list_size = l.max_header_list_size;
+    d.max_field_size = l.max_field_size;
+    return d;
+}
+}  // namespace
+
+Connection::Impl::Impl(const Config& config)
+    : cfg(config),
+      mr(config.memory ? config.memory : std::pmr::get_default_resource()),
+      reader(frame::ReaderOptions{frame::default_max_frame_size,
+                                  config.role == Role::server ? frame::PeerRole::client : frame::PeerRole::server,
+                                  true},
+             mr),
+      decoder(decoder_limits(config.limits), mr),
+      encoder(hpack::EncoderOptions{config.encoder_table_size, true}, mr),
+      streams(mr),
+      ledger(mr, config.limits.max_reset_streams),
+      next_local_id(config.role == Role::client ? 1 : 2),
+      arena(mr),
+      events(mr),
+      deferred(mr),
+      block_fields(mr),
+      pool(mr),
+      out(mr),
+      ctrl(mr),
+      scratch(mr),
+      send_fields(mr),
+      header_fifo(mr),
+      open_fifo(mr),
+      wu_fifo(mr) {
+    cfg.memory = mr;
+    out.pool = &pool;
+    // RFC 9113 §3.4: the client's preface is the magic string then SETTINGS;
+    // the server's is SETTINGS. Both go out first.
+    if (is_client()) ctrl.append(frame::client_preface.data(), frame::client_preface.size());
+    queue_settings(initial_local_settings(), nullptr);
+    // RFC 9113 §6.9.2: the connection window starts at 65,535 and only a
+    // WINDOW_UPDATE on stream 0 raises it.
+    conn_recv_target = std::max<std::uint64_t>(cfg.connection_window_size, 65535);
+    if (conn_recv_target > 65535) {
+        conn_recv_target = std::min<std::uint64_t>(conn_recv_target, max_window_size);
+        std::uint8_t* p = ctrl.grow(frame::header_size + 4);
+        frame::write(std::span<std::uint8_t>(p, frame::header_size + 4),
+                     frame::WindowUpdate{0, static_cast<std::uint32_t>(conn_recv_target - 65535)});
+        conn_recv_window = static_cast<std::int64_t>(conn_recv_target);
+    }
+}
+
+Connection::Impl::~Impl() {
+    // Output chunks and streams hold block references: give them back before
+    // the pool goes.
+    out.consume(out.pending, [](Stream*, std::size_t) {});
+    std::pmr::vector<Stream*> all(mr);
+    streams.for_each([&](Stream* s) { all.push_back(s); });
+    for (Stream* s : all) {
+        for (detail::SendSeg* seg = s->seg_head; seg; seg = seg->next)
+            if (seg->block) pool.release(seg->block);
+        if (s->open_block) pool.release(s->open_block);
+        s->~Stream();
+        mr->deallocate(s, sizeof(Stream), alignof(Stream));
+    }
+    while (free_streams) {
+        Stream* s = free_streams;
+        free_streams = s->free_next;
+        s->~Stream();
+        mr->deallocate(s, sizeof(Stream), alignof(Stream));
+    }
+}
+
+Settings Connection::Impl::initial_local_settings() const noexcept {
+    Settings s = cfg.settings;
+    s.max_concurrent_streams = cfg.limits.max_concurrent_streams;
+    s.max_header_list_size = cfg.limits.max_header_list_size;
+    // RFC 9113 §6.5.2: a server MUST NOT send SETTINGS_ENABLE_PUSH=1.
+    if (!is_client()) s.enable_push = false;
+    return s;
+}
+
+std::uint32_t Connection::Impl::local_max_concurrent() const noexcept {
+    return std::min(local_sent.max_concurrent_streams, cfg.limits.max_concurrent_streams);
+}
+
+// --- settings ------------------------------------------------------------------------
+
+void Connection::Impl::queue_settings(const Settings& target, const Settings* previous) {
+    // The entries that differ from what the peer assumes: the RFC's initial
+    // values for our first SETTINGS, the last values sent afterwards.
+    const Settings base = previous ? *previous : Settings{};
+    std::array<Setting, 8> list{};
+    std::size_t n = 0;
+    auto add = [&](SettingId id, std::uint32_t v, std::uint32_t old) {
+        if (v != old) list[n++] = Setting{id, v};
+    };
+    add(SettingId::header_table_size, target.header_table_size, base.header_table_size);
+    if (is_client()) {
+        // Always said by a client (the default is 1).
+        if (!previous || target.enable_push != base.enable_push)
+            list[n++] = Setting{SettingId::enable_push, target.enable_push ? 1u : 0u};
+    }
+    add(SettingId::max_concurrent_streams, target.max_concurrent_streams, base.max_concurrent_streams);
+    add(SettingId::initial_window_size, target.initial_window_size, base.initial_window_size);
+    add(SettingId::max_frame_size, target.max_frame_size, base.max_frame_size);
+    add(SettingId::max_header_list_size, target.max_header_list_size, base.max_header_list_size);
+    add(SettingId::enable_connect_protocol, target.enable_connect_protocol ? 1 : 0,
+        base.enable_connect_protocol ? 1 : 0);
+    add(SettingId::no_rfc7540_priorities, target.no_rfc7540_priorities ? 1 : 0,
+        base.no_rfc7540_priorities ? 1 : 0);
+    const frame::Settings f{false, std::span<const Setting>(list.data(), n)};
+    const std::size_t size = frame::encoded_size(f);
+    std::uint8_t* p = ctrl.grow(size);
+    frame::write(std::span<std::uint8_t>(p, size), f);
+    pending_settings[pending_settings_count++] = target;
+    local_sent = target;
+}
+
+void Connection::Impl::on_settings_ack() {
+    // RFC 9113 §6.5.3: our values apply to the peer's frames from now on.
+    if (pending_settings_count == 0) return;  // unsolicited ACK: nothing to apply
+    const Settings old = local;
+    local = pending_settings[0];
+    std::move(pending_settings.begin() + 1, pending_settings.begin() + static_cast<std::ptrdiff_t>(pending_settings_count),
+              pending_settings.begin());
+    --pending_settings_count;
+    reader.set_max_frame_size(local.max_frame_size);
+    decoder.set_max_table_size(local.header_table_size);
+    decoder.set_max_header_list_size(std::min(local.max_header_list_size, cfg.limits.max_header_list_size));
+    if (old.initial_window_size != local.initial_window_size)
+        apply_local_initial_window(old.initial_window_size, local.initial_window_size);
+    report(SettingsAcknowledged{local});
+}
+
+// --- control frames ----------------------------------------------------------------------
+
+void Connection::Impl::queue_rst(std::uint32_t id, ErrorCode code) {
+    std::uint8_t* p = ctrl.grow(frame::header_size + 4);
+    frame::write(std::span<std::uint8_t>(p, frame::header_size + 4), frame::RstStream{id, code});
+    ++ctrl_frames;
+}
+
+void Connection::Impl::queue_ping(bool ack, const std::array<std::uint8_t, 8>& data) {
+    std::uint8_t* p = ctrl.grow(frame::header_size + 8);
+    frame::write(std::span<std::uint8_t>(p, frame::header_size + 8), frame::Ping{ack, data});
+    ++ctrl_frames;
+}
+
+void Connection::Impl::queue_goaway(std::uint32_t last, ErrorCode code, std::span<const std::uint8_t> debug) {
+    // Debug data is for diagnostics; keep it within one default-size frame.
+    debug = debug.first(std::min<std::size_t>(debug.size(), 1024));
+    const frame::Goaway f{last, code, debug};
+    const std::size_t size = frame::encoded_size(f);
+    std::uint8_t* p = ctrl.grow(size);
+    frame::write(std::span<std::uint8_t>(p, size), f);
+    ++ctrl_frames;
+    goaway_sent = true;
+    goaway_last_sent = std::min(goaway_last_sent, last);
+}
+
+bool Connection::Impl::control_budget_ok() {
+    // Limits::max_queued_control_frames: answers the peer makes us queue
+    // while the caller does not drain output (PING, SETTINGS floods).
+    if (ctrl_frames <= cfg.limits.max_queued_control_frames) return true;
+    connection_error(ErrorCode::enhance_your_calm, "too many control frames queued (output not drained)");
+    return false;
+}
+
+// --- errors and the end of the connection --------------------------------------------------
+
+void Connection::Impl::report(Event ev) {
+    if (in_receive) events.push_back(std::move(ev));
+    else deferred.push_back(std::move(ev));
+}
+
+void Connection::Impl::terminate(ErrorCode code, Initiator by, std::uint32_t last_stream_id, std::string_view reason) {
+    if (closed) return;
+    closed = true;
+    report(ConnectionTerminated{code, by, last_stream_id, reason});
+}
+
+void Connection::Impl::connection_error(ErrorCode code, std::string_view reason) {
+    // RFC 9113 §5.4.1: GOAWAY with the last stream we processed and the
+    // error code, then close. Nothing else is accepted.
+    if (closed) return;
+    queue_goaway(last_peer_processed, code,
+                 std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(reason.data()), reason.size()));
+    terminate(code, Initiator::local, last_peer_processed, reason);
+}
+
+void Connection::Impl::maybe_finish_shutdown() {
+    if (closed) return;
+    // Draining: our final GOAWAY is out, or the peer's GOAWAY named its real
+    // last stream. Done when no stream is left in flight.
+    const bool ours = shutdown_phase == Shutdown::final;
+    const bool theirs = goaway_received && goaway_last_received != frame::max_stream_id;
+    if (!ours && !theirs) return;
+    if (active_local + active_peer + reserved_local > 0 || queued_requests > 0) return;
+    terminate(ErrorCode::no_error, ours ? Initiator::local : Initiator::peer, last_peer_processed,
+              "graceful shutdown complete");
+}
+
+// --- public API ------------------------------------------------------------------------------
+
+Connection::Connection(const Config& config) {
+    std::pmr::polymorphic_allocator<Impl> a(config.memory ? config.memory : std::pmr::get_default_resource());
+    impl_ = a.new_object<Impl>(config);
+}
+
+Connection::~Connection() {
+    if (!impl_) return;
+    std::pmr::polymorphic_allocator<Impl> a(impl_->mr);
+    a.delete_object(impl_);
+}
+
+Connection::Connection(Connection&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)) {}
+
+Connection& Connection::operator=(Connection&& o) noexcept {
+    if (this != &o) {
+        this->~Connection();
+        impl_ = std::exchange(o.impl_, nullptr);
+    }
+    return *this;
+}
+
+std::span<const Event> Connection::receive(std::span<const std::uint8_t> bytes) { return impl_->receive(bytes); }
+
+std::span<const std::uint8_t> Connection::pending_output() {
+    impl_->build(true);
+    return impl_->out.contiguous([this](Stream* s, std::size_t n) { impl_->output_done(s, n); });
+}
+
+std::span<const OutputChunk> Connection::pending_output_vectors() {
+    impl_->build(false);
+    return impl_->out.vectors();
+}
+
+void Connection::consume_output(std::size_t n) {
+    impl_->out.consume(n, [this](Stream* s, std::size_t k) { impl_->output_done(s, k); });
+}
+
+bool Connection::wants_write() const noexcept { return impl_->wants_write(); }
+
+Submitted Connection::submit_request(std::span<const Field> headers, bool end_stream) {
+    return impl_->submit_request(headers, end_stream);
+}
+
+ApiError Connection::submit_response(std::uint32_t stream, std::span<const Field> headers, bool end_stream) {
+    return impl_->submit_response(stream, headers, end_stream);
+}
+
+ApiError Connection::send_data(std::uint32_t stream, std::span<const std::uint8_t> data, bool end_stream) {
+    return impl_->queue_data(stream, data, end_stream, false);
+}
+
+ApiError Connection::send_data_borrowed(std::uint32_t stream, std::span<const std::uint8_t> data, bool end_stream) {
+    return impl_->queue_data(stream, data, end_stream, true);
+}
+
+ApiError Connection::send_trailers(std::uint32_t stream, std::span<const Field> trailers) {
+    return impl_->send_trailers(stream, trailers);
+}
+
+ApiError Connection::reset_stream(std::uint32_t stream, ErrorCode code) { return impl_->reset_stream(stream, code); }
+
+Submitted Connection::push_promise(std::uint32_t stream, std::span<const Field> headers) {
+    return impl_->push_promise(stream, headers);
+}
+
+ApiError Connection::consume(std::uint32_t stream, std::size_t n) { return impl_->consume(stream, n); }
+
+std::size_t Connection::send_window(std::uint32_t stream) const noexcept {
+    const Stream* s = impl_->find(stream);
+    if (!s) return 0;
+    return static_cast<std::size_t>(std::min(detail::usable(s->send_window), detail::usable(impl_->conn_send_window)));
+}
+
+std::size_t Connection::send_capacity(std::uint32_t stream) const noexcept {
+    const Stream* s = impl_->find(stream);
+    if (!s || impl_->closed || s->has(detail::stream_flag::end_submitted) || s->state == StreamState::closed) return 0;
+    const std::uint64_t max = impl_->cfg.limits.max_buffered_per_stream;
+    return s->queued_owned >= max ? 0 : static_cast<std::size_t>(max - s->queued_owned);
+}
+
+std::size_t Connection::buffered(std::uint32_t stream) const noexcept {
+    const Stream* s = impl_->find(stream);
+    return s ? static_cast<std::size_t>(s->queued + s->inflight) : 0;
+}
+
+ApiError Connection::ping(std::span<const std::uint8_t, 8> data) {
+    Impl& c = *impl_;
+    if (c.closed) return ApiError::connection_closed;
+    if (c.ping_count == Impl::max_pings) return ApiError::too_many_queued;
+    std::array<std::uint8_t, 8> d{};
+    std::copy(data.begin(), data.end(), d.begin());
+    c.pings[c.ping_count++] = d;
+    c.queue_ping(false, d);
+    return ApiError::none;
+}
+
+ApiError Connection::shutdown() {
+    Impl& c = *impl_;
+    if (c.closed) return ApiError::connection_closed;
+    if (c.shutdown_phase != Impl::Shutdown::none) return ApiError::none;
+    if (c.is_client()) {
+        // A client has no requests in flight towards it to wait for (pushes
+        // aside): one GOAWAY with the last promised stream it accepted.
+        c.queue_goaway(c.last_peer_processed, ErrorCode::no_error, {});
+        c.shutdown_phase = Impl::Shutdown::final;
+        c.maybe_finish_shutdown();
+        return ApiError::none;
+    }
+    // RFC 9113 §6.8: "a server that is attempting to gracefully shut down a
+    // connection SHOULD send an initial GOAWAY frame with the last stream
+    // identifier set to 2^31-1 and a NO_ERROR code ... After allowing time for
+    // any in-flight stream creation (at least one round-trip time), the
+    // server MAY send another GOAWAY frame with an updated last stream
+    // identifier." The round trip is measured with a PING.
+    c.queue_goaway(frame::max_stream_id, ErrorCode::no_error, {});
+    c.queue_ping(false, Impl::shutdown_ping);
+    c.shutdown_phase = Impl::Shutdown::announced;
+    return ApiError::none;
+}
+
+ApiError Connection::goaway(ErrorCode code, std::string_view debug) {
+    Impl& c = *impl_;
+    if (c.closed) return ApiError::connection_closed;
+    c.queue_goaway(c.last_peer_processed, code,
+                   std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(debug.data()), debug.size()));
+    c.terminate(code, Initiator::local, c.last_peer_processed, "GOAWAY sent");
+    return ApiError::none;
+}
+
+ApiError Connection::update_settings(const Settings& settings) {
+    Impl& c = *impl_;
+    if (c.closed) return ApiError::connection_closed;
+    if (c.pending_settings_count == Impl::max_pending_settings) return ApiError::too_many_queued;
+    Settings target = settings;
+    target.max_concurrent_streams = std::min(target.max_concurrent_streams, c.cfg.limits.max_concurrent_streams);
+    target.max_header_list_size = std::min(target.max_header_list_size, c.cfg.limits.max_header_list_size);
+    if (!c.is_client() && target.enable_push) return ApiError::invalid_argument;
+    // RFC 8441 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL cannot go back to 0.
+    if (c.local_sent.enable_connect_protocol && !target.enable_connect_protocol) return ApiError::invalid_argument;
+    for (const Setting s : {Setting{SettingId::initial_window_size, target.initial_window_size},
+                            Setting{SettingId::max_frame_size, target.max_frame_size}})
+        if (check_setting(s) != ErrorCode::no_error) return ApiError::invalid_argument;
+    const Settings previous = c.local_sent;
+    c.queue_settings(target, &previous);
+    return ApiError::none;
+}
+
+Role Connection::role() const noexcept { return impl_->cfg.role; }
+bool Connection::settings_ack_pending() const noexcept { return impl_->pending_settings_count > 0; }
+const Settings& Connection::local_settings() const noexcept { return impl_->local; }
+const Settings& Connection::peer_settings() const noexcept { return impl_->peer; }
+std::size_t Connection::open_streams() const noexcept { return impl_->active_local + impl_->active_peer; }
+bool Connection::is_closed() const noexcept { return impl_->closed; }
+std::uint32_t Connection::last_peer_stream() const noexcept { return impl_->last_peer_processed; }
+
+}  // namespace h2wire

@@ -1,0 +1,272 @@
+// Connection::Impl: the state of one HTTP/2 connection. Its member functions
+// are spread over files by topic:
+//   connection.cpp         construction, public API glue, settings, PING, GOAWAY, shutdown
+//   receive.cpp            receive(): preface, frame dispatch, control frames, DATA
+//   receive_headers.cpp    header blocks in: CONTINUATION, HPACK, §8 checks, events
+//   send.cpp               submit_* / send_* / reset_stream / push_promise, stream lifecycle
+//   flow_control.cpp       windows both ways, WINDOW_UPDATE in and out, consume()
+//   output/scheduler.cpp   building output: control, header blocks, DATA round robin
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory_resource>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "connection/buffers.hpp"
+#include "connection/message_validation.hpp"
+#include "connection/output/scheduler.hpp"
+#include "connection/stream.hpp"
+#include "connection/stream_table.hpp"
+#include "h2wire/connection.hpp"
+#include "h2wire/frame.hpp"
+#include "h2wire/hpack.hpp"
+
+namespace h2wire {
+
+namespace detail {
+
+/// A FIFO of (stream, id) entries. Entries are dropped lazily: a stream that
+/// was released (and maybe reused under another id) no longer matches its id.
+class StreamFifo {
+public:
+    explicit StreamFifo(std::pmr::memory_resource* mr) : items_(mr) {}
+    void push(Stream* s) { items_.push_back(Entry{s, s->id}); }
+    /// The first entry still valid for `flag` (which the stream must carry),
+    /// or null. Invalid entries in front are dropped.
+    Stream* front(std::uint32_t flag) {
+        while (head_ < items_.size()) {
+            const Entry& e = items_[head_];
+            if (e.s->id == e.id && e.s->has(flag)) return e.s;
+            ++head_;
+        }
+        items_.clear();
+        head_ = 0;
+        return nullptr;
+    }
+    void pop() {
+        if (++head_ == items_.size()) {
+            items_.clear();
+            head_ = 0;
+        } else if (head_ >= 1024 && head_ * 2 >= items_.size()) {
+            items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+            head_ = 0;
+        }
+    }
+    bool empty() const noexcept { return head_ == items_.size(); }
+
+private:
+    struct Entry {
+        Stream* s;
+        std::uint32_t id;
+    };
+    std::pmr::vector<Entry> items_;
+    std::size_t head_ = 0;
+};
+
+/// What happens to the header block being received.
+enum class BlockFate : std::uint8_t {
+    deliver,  ///< decode, check, report
+    discard,  ///< decode only (refused, reset, ignored stream); RST_STREAM, if any, is already queued
+};
+
+/// The header block being received (HEADERS or PUSH_PROMISE and its
+/// CONTINUATIONs, RFC 9113 §4.3).
+struct InboundBlock {
+    bool active = false;
+    bool push = false;        ///< PUSH_PROMISE
+    bool end_stream = false;  ///< END_STREAM on the HEADERS
+    bool self_dependent = false;  ///< HEADERS priority names its own stream (RFC 9113 §5.3.1)
+    BlockFate fate = BlockFate::deliver;
+    std::uint32_t stream_id = 0;
+    std::uint32_t promised_id = 0;
+    Stream* target = nullptr;  ///< the stream the block is for (promised stream for a push)
+    std::uint32_t bytes = 0;   ///< field block octets so far
+    std::uint32_t continuations = 0;
+};
+
+}  // namespace detail
+
+struct Connection::Impl {
+    explicit Impl(const Config& config);
+    ~Impl();
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
+
+    using Stream = detail::Stream;
+
+    // ---- configuration and layers -------------------------------------------
+    Config cfg;
+    std::pmr::memory_resource* mr;
+    frame::Reader reader;
+    hpack::Decoder decoder;
+    hpack::Encoder encoder;
+
+    // ---- settings (RFC 9113 §6.5) ---------------------------------------------
+    Settings local;       // ours, in force (ACKed by the peer)
+    Settings local_sent;  // ours, as last sent
+    static constexpr std::size_t max_pending_settings = 8;
+    std::array<Settings, max_pending_settings> pending_settings{};  // sent, not ACKed, oldest first
+    std::size_t pending_settings_count = 0;
+    Settings peer;        // the peer's, in force
+    bool peer_settings_seen = false;
+    std::uint8_t preface_matched = 0;  // server: octets of the client preface seen
+
+    // ---- streams (RFC 9113 §5.1) ----------------------------------------------
+    detail::StreamMap streams;
+    detail::ResetLedger ledger;
+    Stream* free_streams = nullptr;
+    std::uint32_t free_count = 0;
+    std::uint32_t next_local_id;           // next id we hand out
+    std::uint32_t highest_local_sent = 0;  // highest of our ids that went on the wire
+    std::uint32_t highest_peer_id = 0;     // highest peer-initiated id seen (idle vs closed)
+    std::uint32_t last_peer_processed = 0; // for our GOAWAY
+    std::uint32_t active_local = 0;        // ours, open or half-closed
+    std::uint32_t active_peer = 0;         // the peer's, open or half-closed
+    std::uint32_t reserved_local = 0;      // promised by us, not yet answered
+    std::uint32_t queued_requests = 0;     // client requests waiting for a slot
+    std::uint64_t peer_resets = 0;         // rapid-reset budget (Limits::max_peer_resets)
+    std::uint64_t useful_frames = 0;
+    std::uint64_t empty_frames = 0;
+
+    // ---- flow control (RFC 9113 §5.2, §6.9) -------------------------------------
+    std::int64_t conn_send_window = 65535;
+    std::int64_t conn_recv_window = 65535;  // what the peer may still send
+    std::uint64_t conn_recv_target = 65535; // the window we keep offering
+    std::uint64_t conn_credit = 0;          // consumed, not yet returned
+    std::uint64_t conn_unconsumed = 0;      // manual mode: delivered, not consumed
+    bool conn_blocked = false;              // DATA waited for the connection window
+
+    // ---- receiving --------------------------------------------------------------
+    detail::Arena arena;
+    std::pmr::vector<Event> events;
+    std::pmr::vector<Event> deferred;  // caused by API calls, reported by the next receive()
+    std::pmr::vector<Field> block_fields;
+    detail::InboundBlock block;
+    Stream* data_stream = nullptr;  // DATA frame in progress: its stream, or null to drop
+    std::uint32_t data_stream_id = 0;
+    bool in_receive = false;
+
+    // ---- sending ----------------------------------------------------------------
+    detail::BlockPool pool;
+    detail::Output out;
+    detail::ByteBuffer ctrl;        // control frames waiting to be built into output
+    std::uint32_t ctrl_frames = 0;  // how many (Limits::max_queued_control_frames)
+    detail::ByteBuffer scratch;     // large header blocks before splitting
+    std::pmr::vector<Field> send_fields;
+    detail::StreamFifo header_fifo;  // streams with leading header blocks to send
+    detail::StreamFifo open_fifo;    // client requests waiting for a stream slot
+    detail::StreamFifo wu_fifo;      // streams owed a WINDOW_UPDATE
+    Stream* ready = nullptr;         // DATA round robin (circular, via ready_next/prev)
+    std::uint32_t ready_count = 0;
+
+    // ---- connection lifecycle ----------------------------------------------------
+    enum class Shutdown : std::uint8_t { none, announced, final };
+    Shutdown shutdown_phase = Shutdown::none;
+    bool goaway_sent = false;
+    std::uint32_t goaway_last_sent = frame::max_stream_id;
+    bool goaway_received = false;
+    std::uint32_t goaway_last_received = frame::max_stream_id;
+    bool closed = false;  // no more input; only control frames go out
+    static constexpr std::size_t max_pings = 16;
+    std::array<std::array<std::uint8_t, 8>, max_pings> pings{};
+    std::size_t ping_count = 0;
+    static constexpr std::array<std::uint8_t, 8> shutdown_ping = {'h', '2', 'w', 'g', 'o', 'a', 'w', 'y'};
+
+    // ---- connection.cpp ----------------------------------------------------------
+    bool is_client() const noexcept { return cfg.role == Role::client; }
+    bool is_local_id(std::uint32_t id) const noexcept { return ((id & 1) != 0) == is_client(); }
+    Settings initial_local_settings() const noexcept;
+    void queue_settings(const Settings& target, const Settings* previous);
+    void on_settings_ack();
+    void connection_error(ErrorCode code, std::string_view reason);
+    void terminate(ErrorCode code, Initiator by, std::uint32_t last_stream_id, std::string_view reason);
+    void report(Event ev);  // to events (in receive) or deferred
+    void queue_goaway(std::uint32_t last, ErrorCode code, std::span<const std::uint8_t> debug);
+    void queue_ping(bool ack, const std::array<std::uint8_t, 8>& data);
+    void queue_rst(std::uint32_t id, ErrorCode code);
+    bool control_budget_ok();  // false after ENHANCE_YOUR_CALM
+    void maybe_finish_shutdown();
+    std::uint32_t local_max_concurrent() const noexcept;
+
+    // ---- receive.cpp ---------------------------------------------------------------
+    std::span<const Event> receive(std::span<const std::uint8_t> bytes);
+    bool consume_preface(std::span<const std::uint8_t>& in);
+    void dispatch(const frame::ReadResult& r);
+    void on_frame_stream_error(const StreamError& e, frame::Type type);
+    void on_data(const frame::DataChunk& d);
+    void on_settings(const frame::Settings& f);
+    void on_ping(const frame::Ping& f);
+    void on_goaway(const frame::Goaway& f);
+    void on_rst_stream(const frame::RstStream& f);
+    void on_priority(const frame::Priority& f);
+    void count_empty_frame();
+    std::string_view keep(std::string_view s) { return {arena.copy(s.data(), s.size()), s.size()}; }
+    std::span<const std::uint8_t> keep(std::span<const std::uint8_t> b) {
+        return {reinterpret_cast<const std::uint8_t*>(arena.copy(b.data(), b.size())), b.size()};
+    }
+    /// State of a stream not in the map: idle above the highest id of its
+    /// initiator, closed below.
+    detail::StreamState implied_state(std::uint32_t id) const noexcept;
+    /// Stream error detected on input: RST_STREAM + StreamReset event.
+    void stream_error(std::uint32_t id, Stream* s, ErrorCode code, std::string_view reason);
+
+    // ---- receive_headers.cpp --------------------------------------------------------
+    void on_headers(const frame::Headers& f);
+    void on_push_promise(const frame::PushPromise& f);
+    void on_continuation(const frame::Continuation& f);
+    bool decode_fragment(std::span<const std::uint8_t> fragment, bool end);
+    void finish_block();
+    void deliver_request(Stream* s, std::span<const Field> fields);
+    void deliver_response(Stream* s, std::span<const Field> fields);
+    void deliver_trailers(Stream* s, std::span<const Field> fields);
+    void deliver_push(std::span<const Field> fields);
+    void peer_end_stream(Stream* s);
+
+    // ---- send.cpp ---------------------------------------------------------------------
+    Stream* new_stream(std::uint32_t id, detail::StreamState state, bool local);
+    void set_state(Stream* s, detail::StreamState next, bool normal = true);
+    void release_stream(Stream* s);
+    void drop_send_queue(Stream* s);
+    void reset_local(Stream* s, ErrorCode code, bool peer_caused);  // RST_STREAM sent by us, stream gone
+    void drop_stream(Stream* s);  // gone without RST_STREAM (reset by the peer, refused by GOAWAY, never sent)
+    void note_peer_abort();       // Limits::max_peer_resets
+    void output_done(Stream* s, std::size_t n);
+    Stream* find(std::uint32_t id) const noexcept { return streams.find(id); }
+    Stream* sendable_stream(std::uint32_t id, ApiError& err);
+    ApiError check_outbound(std::span<const Field> fields, detail::BlockKind kind, Stream* s,
+                            detail::RequestInfo* req, detail::ResponseInfo* resp) const;
+    ApiError queue_data(std::uint32_t id, std::span<const std::uint8_t> data, bool end_stream, bool borrowed);
+    Submitted submit_request(std::span<const Field> headers, bool end_stream);
+    ApiError submit_response(std::uint32_t id, std::span<const Field> headers, bool end_stream);
+    ApiError send_trailers(std::uint32_t id, std::span<const Field> trailers);
+    ApiError reset_stream(std::uint32_t id, ErrorCode code);
+    Submitted push_promise(std::uint32_t id, std::span<const Field> headers);
+
+    // ---- flow_control.cpp ---------------------------------------------------------------
+    void on_window_update(const frame::WindowUpdate& f);
+    void credit(Stream* s, std::uint64_t n);  // octets handed back to the windows
+    void apply_peer_initial_window(std::uint32_t value);
+    void apply_local_initial_window(std::uint32_t old_value, std::uint32_t new_value);
+    void notify_writable(Stream* s);
+    ApiError consume(std::uint32_t id, std::size_t n);
+    void build_window_updates();
+
+    // ---- output/scheduler.cpp -------------------------------------------------------------
+    void build(bool copy_data);
+    void build_header_blocks();
+    void build_requests();
+    bool send_leading_blocks(Stream* s);
+    void build_data(bool copy_data);
+    bool send_one(Stream* s, bool copy_data);
+    void send_trailers_now(Stream* s);
+    void make_ready(Stream* s);
+    void unready(Stream* s);
+    void after_send_headers(Stream* s, bool end_stream);
+    void after_send_end_stream(Stream* s);
+    bool wants_write() const noexcept;
+};
+
+}  // namespace h2wire

@@ -1,0 +1,152 @@
+// Flow control of the connection (RFC 9113 §5.2, §6.9): WINDOW_UPDATE in and
+// out, SETTINGS_INITIAL_WINDOW_SIZE changes, consume().
+#include "connection/flow_control.hpp"
+
+#include "connection/connection_impl.hpp"
+
+namespace h2wire {
+
+using detail::Stream;
+using detail::StreamState;
+namespace sf = detail::stream_flag;
+
+void Connection::Impl::on_window_update(const frame::WindowUpdate& f) {
+    ++useful_frames;
+    if (f.stream_id == 0) {
+        // RFC 9113 §6.9.1: a connection window past 2^31-1 is a connection
+        // FLOW_CONTROL_ERROR.
+        if (!detail::add_increment(conn_send_window, f.increment)) {
+            connection_error(ErrorCode::flow_control_error, "WINDOW_UPDATE takes the connection window past 2^31-1");
+            return;
+        }
+        if (conn_blocked && conn_send_window > 0) {
+            conn_blocked = false;
+            report(StreamWritable{0, static_cast<std::uint32_t>(conn_send_window)});
+        }
+        return;
+    }
+    Stream* s = find(f.stream_id);
+    if (!s) {
+        // RFC 9113 §5.1: WINDOW_UPDATE on an idle stream is a connection
+        // PROTOCOL_ERROR; on a closed one it may trail our END_STREAM or
+        // RST_STREAM and is ignored.
+        if (implied_state(f.stream_id) == StreamState::idle)
+            connection_error(ErrorCode::protocol_error, "WINDOW_UPDATE on an idle stream");
+        return;
+    }
+    const detail::Transition t = detail::transition(s->state, detail::StreamInput::recv_window_update);
+    if (t.outcome == detail::Outcome::connection_error) {
+        connection_error(t.code, s->state == StreamState::idle ? "WINDOW_UPDATE on an idle stream"
+                                                               : "WINDOW_UPDATE on a reserved (remote) stream");
+        return;
+    }
+    if (s->state == StreamState::closed) return;
+    // RFC 9113 §6.9.1: a stream window past 2^31-1 is a stream
+    // FLOW_CONTROL_ERROR.
+    if (!detail::add_increment(s->send_window, f.increment)) {
+        stream_error(s->id, s, ErrorCode::flow_control_error, "WINDOW_UPDATE takes the stream window past 2^31-1");
+        return;
+    }
+    if (s->has(sf::want_writable) && s->send_window > 0) notify_writable(s);
+}
+
+void Connection::Impl::notify_writable(Stream* s) {
+    s->clear(sf::want_writable);
+    const std::uint64_t w = std::min(detail::usable(s->send_window), detail::usable(conn_send_window));
+    report(StreamWritable{s->id, static_cast<std::uint32_t>(w)});
+    make_ready(s);
+}
+
+void Connection::Impl::apply_peer_initial_window(std::uint32_t value) {
+    // RFC 9113 §6.9.2: the difference applies to every stream's send window;
+    // it may go negative, but past 2^31-1 is a connection FLOW_CONTROL_ERROR.
+    const std::int64_t delta = static_cast<std::int64_t>(value) - static_cast<std::int64_t>(peer.initial_window_size);
+    peer.initial_window_size = value;
+    if (delta == 0) return;
+    bool overflow = false;
+    streams.for_each([&](Stream* s) {
+        if (!detail::apply_delta(s->send_window, delta)) overflow = true;
+    });
+    if (overflow) {
+        connection_error(ErrorCode::flow_control_error, "SETTINGS_INITIAL_WINDOW_SIZE takes a window past 2^31-1");
+        return;
+    }
+    if (delta > 0) {
+        // Streams that waited for window can send again. Collected first:
+        // notify_writable() does not touch the map, but keep it simple.
+        streams.for_each([&](Stream* s) {
+            if (s->has(sf::want_writable) && s->send_window > 0) notify_writable(s);
+        });
+    }
+}
+
+void Connection::Impl::apply_local_initial_window(std::uint32_t old_value, std::uint32_t new_value) {
+    // Our new SETTINGS_INITIAL_WINDOW_SIZE is acknowledged: the peer now
+    // counts every stream window from it (RFC 9113 §6.9.2).
+    const std::int64_t delta = static_cast<std::int64_t>(new_value) - static_cast<std::int64_t>(old_value);
+    streams.for_each([&](Stream* s) { s->recv_window += delta; });
+}
+
+void Connection::Impl::credit(Stream* s, std::uint64_t n) {
+    if (n == 0) return;
+    conn_credit += n;
+    if (!s) return;
+    s->recv_credit += static_cast<std::uint32_t>(std::min<std::uint64_t>(n, UINT32_MAX - s->recv_credit));
+    // Coalesce: one WINDOW_UPDATE once half the stream's window is consumed.
+    if (!s->has(sf::in_wu) && detail::update_due(s->recv_credit, local.initial_window_size)) {
+        s->set(sf::in_wu);
+        wu_fifo.push(s);
+    }
+}
+
+ApiError Connection::Impl::consume(std::uint32_t id, std::size_t n) {
+    if (cfg.flow_control != FlowControl::manual || n == 0) return ApiError::none;
+    if (n > conn_unconsumed) return ApiError::invalid_argument;
+    Stream* s = find(id);
+    if (s) {
+        if (n > s->unconsumed) return ApiError::invalid_argument;
+        s->unconsumed -= n;
+        conn_unconsumed -= n;
+        // Only streams the peer may still send on get their window back.
+        credit(detail::can_receive(s->state) ? s : nullptr, n);
+        return ApiError::none;
+    }
+    // The stream is gone: its octets still count against the connection
+    // window.
+    conn_unconsumed -= n;
+    credit(nullptr, n);
+    return ApiError::none;
+}
+
+void Connection::Impl::build_window_updates() {
+    auto write_update = [&](std::uint32_t stream, std::uint32_t increment) {
+        const std::size_t from = out.buf.size();
+        std::uint8_t* p = out.buf.grow(frame::header_size + 4);
+        frame::write(std::span<std::uint8_t>(p, frame::header_size + 4), frame::WindowUpdate{stream, increment});
+        out.note_buf(from);
+    };
+    if (detail::update_due(conn_credit, conn_recv_target)) {
+        const std::uint32_t inc = detail::clamp_increment(conn_recv_window, conn_credit);
+        if (inc > 0) {
+            write_update(0, inc);
+            conn_recv_window += inc;
+            conn_credit -= inc;
+        }
+    }
+    while (Stream* s = wu_fifo.front(sf::in_wu)) {
+        wu_fifo.pop();
+        s->clear(sf::in_wu);
+        // No point in window for a stream the peer has ended.
+        if (!detail::can_receive(s->state) && s->state != StreamState::reserved_remote) {
+            s->recv_credit = 0;
+            continue;
+        }
+        const std::uint32_t inc = detail::clamp_increment(s->recv_window, s->recv_credit);
+        if (inc == 0) continue;
+        write_update(s->id, inc);
+        s->recv_window += inc;
+        s->recv_credit -= inc;
+    }
+}
+
+}  // namespace h2wire

@@ -1,0 +1,68 @@
+// Header blocks on the send side: the fields an application submitted, kept
+// until the scheduler sends the block (HPACK encoding happens then, so the
+// encoder's table follows the order blocks go out on the wire), and the
+// writer that turns fields into HEADERS or PUSH_PROMISE plus CONTINUATIONs.
+#pragma once
+
+#include <cstdint>
+#include <memory_resource>
+#include <span>
+
+#include "connection/buffers.hpp"
+#include "h2wire/frame.hpp"
+#include "h2wire/header.hpp"
+#include "h2wire/hpack.hpp"
+
+namespace h2wire::detail {
+
+enum class BlockKind : std::uint8_t {
+    headers,       ///< request, response (1xx or final): sent from the header FIFO
+    push_promise,  ///< PUSH_PROMISE on this stream for `promised`
+    trailers,      ///< trailing HEADERS, sent after the queued DATA
+};
+
+/// One queued block, as handed back by HeaderStore::pop().
+struct QueuedBlock {
+    BlockKind kind = BlockKind::headers;
+    bool end_stream = false;
+    std::uint32_t promised = 0;
+};
+
+/// A FIFO of header blocks with copies of their fields.
+class HeaderStore {
+public:
+    explicit HeaderStore(std::pmr::memory_resource* mr) noexcept : buf_(mr) {}
+
+    void push(BlockKind kind, bool end_stream, std::uint32_t promised, std::span<const Field> fields);
+    bool empty() const noexcept { return read_ == buf_.size(); }
+    /// Kind of the first block (the store must not be empty).
+    BlockKind front_kind() const noexcept;
+    /// Removes the first block; its fields are appended to `fields` as views
+    /// into the store, valid until the next push().
+    QueuedBlock pop(std::pmr::vector<Field>& fields);
+    /// Drops every block.
+    void clear() noexcept {
+        buf_.clear();
+        read_ = 0;
+    }
+    /// Gives memory back when it grew past `keep` octets (stream reuse).
+    void trim(std::size_t keep) noexcept {
+        if (buf_.capacity() > keep) buf_.release();
+        read_ = 0;
+    }
+    std::size_t footprint() const noexcept { return buf_.capacity(); }
+
+private:
+    ByteBuffer buf_;
+    std::size_t read_ = 0;
+};
+
+/// Encodes `fields` with `encoder` and appends the frames that carry the
+/// block to `out`: one HEADERS (or PUSH_PROMISE promising `promised` when
+/// `push`) when it fits the peer's `max_frame_size`, else that frame and
+/// CONTINUATIONs, back to back (RFC 9113 §4.3). Returns the octets appended.
+std::size_t write_header_block(ByteBuffer& out, ByteBuffer& scratch, hpack::Encoder& encoder,
+                               std::span<const Field> fields, std::uint32_t stream, bool end_stream, bool push,
+                               std::uint32_t promised, std::uint32_t max_frame_size);
+
+}  // namespace h2wire::detail

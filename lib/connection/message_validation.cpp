@@ -1,0 +1,273 @@
+// RFC 9113 §8 message checks; see message_validation.hpp.
+#include "connection/message_validation.hpp"
+
+#include <array>
+
+namespace h2wire::detail {
+
+namespace {
+
+// RFC 9113 §8.2.1: a field name MUST NOT contain octets 0x00-0x20, 0x41-0x5a
+// ('A'-'Z') or 0x7f-0xff, nor ':' except as the first octet of a pseudo-header.
+constexpr std::array<bool, 256> make_name_table() {
+    std::array<bool, 256> ok{};
+    for (int c = 0x21; c < 0x7f; ++c) ok[c] = !(c >= 'A' && c <= 'Z') && c != ':';
+    return ok;
+}
+constexpr std::array<bool, 256> name_ok = make_name_table();
+
+// RFC 9113 §8.2.1: a field value MUST NOT contain NUL, LF or CR.
+constexpr std::array<bool, 256> make_value_table() {
+    std::array<bool, 256> bad{};
+    bad[0x00] = bad[0x0a] = bad[0x0d] = true;
+    return bad;
+}
+constexpr std::array<bool, 256> value_bad = make_value_table();
+
+bool valid_name(std::string_view n) noexcept {
+    if (n.empty()) return false;
+    for (const char c : n)
+        if (!name_ok[static_cast<unsigned char>(c)]) return false;
+    return true;
+}
+
+bool is_ws(char c) noexcept { return c == ' ' || c == '\t'; }
+
+bool valid_value(std::string_view v) noexcept {
+    if (v.empty()) return true;
+    // RFC 9113 §8.2.1: no leading or trailing SP/HTAB.
+    if (is_ws(v.front()) || is_ws(v.back())) return false;
+    for (const char c : v)
+        if (value_bad[static_cast<unsigned char>(c)]) return false;
+    return true;
+}
+
+// Which pseudo-header a name is; none for anything else.
+enum Pseudo : std::uint8_t { p_method, p_scheme, p_authority, p_path, p_protocol, p_status, p_unknown };
+
+Pseudo classify(std::string_view n) noexcept {
+    switch (n.size()) {
+    case 5:
+        if (n == ":path") return p_path;
+        break;
+    case 7:
+        if (n == ":method") return p_method;
+        if (n == ":scheme") return p_scheme;
+        if (n == ":status") return p_status;
+        break;
+    case 9:
+        if (n == ":protocol") return p_protocol;
+        break;
+    case 10:
+        if (n == ":authority") return p_authority;
+        break;
+    default:
+        break;
+    }
+    return p_unknown;
+}
+
+// Merges one content-length field into `cl` (-1: none yet). RFC 9110 §8.6:
+// several equal values may be folded into one; differing ones are invalid.
+bool merge_content_length(std::string_view v, std::int64_t& cl) noexcept {
+    const std::int64_t n = parse_content_length(v);
+    if (n < 0) return false;
+    if (cl >= 0 && cl != n) return false;
+    cl = n;
+    return true;
+}
+
+bool is_content_length(std::string_view n) noexcept { return n.size() == 14 && n == "content-length"; }
+
+}  // namespace
+
+std::int64_t parse_content_length(std::string_view v) noexcept {
+    std::int64_t result = -1;
+    std::size_t i = 0;
+    for (;;) {
+        while (i < v.size() && is_ws(v[i])) ++i;
+        std::int64_t n = 0;
+        std::size_t digits = 0;
+        while (i < v.size() && v[i] >= '0' && v[i] <= '9') {
+            if (n > (INT64_MAX - 9) / 10) return -1;
+            n = n * 10 + (v[i] - '0');
+            ++i;
+            ++digits;
+        }
+        if (digits == 0) return -1;
+        if (result >= 0 && result != n) return -1;
+        result = n;
+        while (i < v.size() && is_ws(v[i])) ++i;
+        if (i == v.size()) return result;
+        if (v[i] != ',') return -1;
+        ++i;
+    }
+}
+
+int parse_status(std::string_view v) noexcept {
+    if (v.size() != 3) return 0;
+    int s = 0;
+    for (const char c : v) {
+        if (c < '0' || c > '9') return 0;
+        s = s * 10 + (c - '0');
+    }
+    return s >= 100 ? s : 0;
+}
+
+std::string_view check_regular_field(const Field& f) noexcept {
+    if (!valid_name(f.name)) {
+        if (!f.name.empty() && f.name.front() == ':') return "pseudo-header field after a regular field";
+        return "invalid field name";
+    }
+    if (!valid_value(f.value)) return "invalid field value";
+    // RFC 9113 §8.2.2: connection-specific fields make a message malformed;
+    // TE may only carry "trailers".
+    const std::string_view n = f.name;
+    switch (n.size()) {
+    case 2:
+        if (n == "te" && f.value != "trailers") return "TE other than \"trailers\"";
+        break;
+    case 7:
+        if (n == "upgrade") return "connection-specific field upgrade";
+        break;
+    case 10:
+        if (n == "connection") return "connection-specific field connection";
+        if (n == "keep-alive") return "connection-specific field keep-alive";
+        break;
+    case 16:
+        if (n == "proxy-connection") return "connection-specific field proxy-connection";
+        break;
+    case 17:
+        if (n == "transfer-encoding") return "connection-specific field transfer-encoding";
+        break;
+    default:
+        break;
+    }
+    return {};
+}
+
+std::string_view check_request(std::span<const Field> fields, const RequestRules& rules, RequestInfo& info) noexcept {
+    info = RequestInfo{};
+    unsigned seen = 0;
+    std::size_t i = 0;
+    // RFC 9113 §8.3: pseudo-header fields come first, each at most once, and
+    // only the ones defined for requests.
+    for (; i < fields.size() && !fields[i].name.empty() && fields[i].name.front() == ':'; ++i) {
+        const Field& f = fields[i];
+        const Pseudo p = classify(f.name);
+        if (p == p_unknown || p == p_status) return "pseudo-header field not defined for requests";
+        if (seen & (1u << p)) return "duplicate pseudo-header field";
+        seen |= 1u << p;
+        if (!valid_value(f.value)) return "invalid pseudo-header field value";
+        switch (p) {
+        case p_method: info.method = f.value; break;
+        case p_scheme: info.scheme = f.value; break;
+        case p_authority: info.authority = f.value; break;
+        case p_path: info.path = f.value; break;
+        case p_protocol: info.protocol = f.value; break;
+        default: break;
+        }
+    }
+    for (; i < fields.size(); ++i) {
+        const Field& f = fields[i];
+        if (const std::string_view why = check_regular_field(f); !why.empty()) return why;
+        if (is_content_length(f.name) && !merge_content_length(f.value, info.content_length))
+            return "invalid content-length";
+    }
+    if (!(seen & (1u << p_method)) || info.method.empty()) return "missing :method";
+    info.is_connect = info.method == "CONNECT";
+    info.is_head = info.method == "HEAD";
+    if (seen & (1u << p_protocol)) {
+        // RFC 8441 §4: :protocol only on CONNECT, and only once we enabled it
+        // (§3); :scheme and :path are then required.
+        if (!info.is_connect) return ":protocol on a request other than CONNECT";
+        if (!rules.connect_protocol) return ":protocol without SETTINGS_ENABLE_CONNECT_PROTOCOL";
+        if (info.protocol.empty()) return "empty :protocol";
+    } else if (info.is_connect) {
+        // RFC 9113 §8.5: CONNECT carries :method and :authority only.
+        if (seen & ((1u << p_scheme) | (1u << p_path))) return "CONNECT with :scheme or :path";
+        if (!(seen & (1u << p_authority)) || info.authority.empty()) return "CONNECT without :authority";
+        return {};
+    }
+    // RFC 9113 §8.3.1: exactly one :method, :scheme and :path; :path not
+    // empty (for http and https, "/" or "*" at least).
+    if (!(seen & (1u << p_scheme)) || info.scheme.empty()) return "missing :scheme";
+    if (!(seen & (1u << p_path))) return "missing :path";
+    if (info.path.empty()) return "empty :path";
+    if (rules.promised) {
+        // RFC 9113 §8.4: promised requests are safe and cacheable and have no
+        // content.
+        if (info.method != "GET" && info.method != "HEAD") return "promised request neither GET nor HEAD";
+        if (info.content_length > 0) return "promised request with content";
+    }
+    return {};
+}
+
+std::string_view check_response(std::span<const Field> fields, ResponseInfo& info) noexcept {
+    info = ResponseInfo{};
+    std::size_t i = 0;
+    bool have_status = false;
+    for (; i < fields.size() && !fields[i].name.empty() && fields[i].name.front() == ':'; ++i) {
+        const Field& f = fields[i];
+        // RFC 9113 §8.3.2: :status is the only response pseudo-header.
+        if (classify(f.name) != p_status) return "pseudo-header field not defined for responses";
+        if (have_status) return "duplicate :status";
+        have_status = true;
+        info.status = parse_status(f.value);
+        if (info.status == 0) return "invalid :status";
+    }
+    for (; i < fields.size(); ++i) {
+        const Field& f = fields[i];
+        if (const std::string_view why = check_regular_field(f); !why.empty()) return why;
+        if (is_content_length(f.name) && !merge_content_length(f.value, info.content_length))
+            return "invalid content-length";
+    }
+    if (!have_status) return "response without :status";
+    // RFC 9113 §8.6: HTTP/2 has no 101 (Switching Protocols).
+    if (info.status == 101) return ":status 101 in HTTP/2";
+    return {};
+}
+
+std::string_view check_trailers(std::span<const Field> fields) noexcept {
+    for (const Field& f : fields) {
+        // RFC 9113 §8.1: trailers MUST NOT include pseudo-header fields.
+        if (!f.name.empty() && f.name.front() == ':') return "pseudo-header field in trailers";
+        if (const std::string_view why = check_regular_field(f); !why.empty()) return why;
+    }
+    return {};
+}
+
+void extract_request(std::span<const Field> fields, RequestInfo& info) noexcept {
+    info = RequestInfo{};
+    bool got[p_unknown] = {};
+    for (const Field& f : fields) {
+        if (!f.name.empty() && f.name.front() == ':') {
+            const Pseudo p = classify(f.name);
+            if (p == p_unknown || got[p]) continue;
+            got[p] = true;
+            switch (p) {
+            case p_method: info.method = f.value; break;
+            case p_scheme: info.scheme = f.value; break;
+            case p_authority: info.authority = f.value; break;
+            case p_path: info.path = f.value; break;
+            case p_protocol: info.protocol = f.value; break;
+            default: break;
+            }
+        } else if (is_content_length(f.name) && info.content_length < 0) {
+            info.content_length = parse_content_length(f.value);
+        }
+    }
+    info.is_connect = info.method == "CONNECT";
+    info.is_head = info.method == "HEAD";
+}
+
+void extract_response(std::span<const Field> fields, ResponseInfo& info) noexcept {
+    info = ResponseInfo{};
+    for (const Field& f : fields) {
+        if (info.status == 0 && f.name == ":status") info.status = parse_status(f.value);
+        else if (is_content_length(f.name) && info.content_length < 0)
+            info.content_length = parse_content_length(f.value);
+    }
+}
+
+}  // namespace h2wire::detail

@@ -1,0 +1,384 @@
+// Building output: what goes out, in which order, within which windows.
+//
+// Order of one build (RFC 9113 leaves it to the sender; this one keeps
+// latency low for control traffic and fairness for bodies):
+//   1. control frames in the order they were queued (SETTINGS, ACKs,
+//      RST_STREAM, GOAWAY, PING);
+//   2. coalesced WINDOW_UPDATEs;
+//   3. header blocks waiting on the FIFO (responses, 1xx, PUSH_PROMISE), each
+//      block HEADERS+CONTINUATION back to back;
+//   4. client requests, in stream id order, while the peer's
+//      SETTINGS_MAX_CONCURRENT_STREAMS leaves a slot;
+//   5. DATA, one frame per turn round robin over ready streams, within the
+//      stream and connection send windows; trailers after a stream's DATA.
+// Header blocks are HPACK-encoded here, as they are written, so the encoder's
+// dynamic table follows the wire order whatever order the application
+// submitted them in.
+#include "connection/output/scheduler.hpp"
+
+#include <algorithm>
+#include <new>
+
+#include "connection/connection_impl.hpp"
+#include "connection/flow_control.hpp"
+
+namespace h2wire {
+
+namespace detail {
+
+// --- BlockPool ---------------------------------------------------------------
+
+BlockPool::~BlockPool() {
+    while (free_) {
+        Block* b = free_;
+        free_ = b->next_free;
+        b->~Block();
+        mr_->deallocate(b, sizeof(Block), alignof(Block));
+    }
+    for (void* slab : seg_slabs_) mr_->deallocate(slab, 64 * sizeof(SendSeg), alignof(SendSeg));
+}
+
+Block* BlockPool::get() {
+    Block* b = free_;
+    if (b) {
+        free_ = b->next_free;
+        --free_count_;
+    } else {
+        b = new (mr_->allocate(sizeof(Block), alignof(Block))) Block;
+    }
+    b->refs = 1;
+    b->used = 0;
+    b->next_free = nullptr;
+    return b;
+}
+
+void BlockPool::put(Block* b) noexcept {
+    if (free_count_ < keep) {
+        b->next_free = free_;
+        free_ = b;
+        ++free_count_;
+        return;
+    }
+    b->~Block();
+    mr_->deallocate(b, sizeof(Block), alignof(Block));
+}
+
+SendSeg* BlockPool::get_seg() {
+    if (!free_segs_) {
+        // Segments come in slabs of 64, kept until the connection ends.
+        auto* slab = static_cast<SendSeg*>(mr_->allocate(64 * sizeof(SendSeg), alignof(SendSeg)));
+        seg_slabs_.push_back(slab);
+        for (int i = 63; i >= 0; --i) put_seg(new (slab + i) SendSeg);
+    }
+    SendSeg* s = free_segs_;
+    free_segs_ = s->next;
+    *s = SendSeg{};
+    return s;
+}
+
+// --- Output ------------------------------------------------------------------
+
+Output::~Output() {
+    for (std::size_t i = head; i < chunks.size(); ++i) {
+        OutChunk& c = chunks[i];
+        if (c.block) pool->release(c.block);
+        if (c.owned) mr_->deallocate(c.owned, c.len, 1);
+    }
+}
+
+void Output::compact() {
+    if (head == 0) return;
+    chunks.erase(chunks.begin(), chunks.begin() + static_cast<std::ptrdiff_t>(head));
+    head = 0;
+    std::size_t base = SIZE_MAX;
+    for (const OutChunk& c : chunks)
+        if (!c.ptr) {
+            base = c.off;
+            break;
+        }
+    if (base == SIZE_MAX) {
+        buf.clear();
+        return;
+    }
+    if (base == 0 || base * 2 < buf.size()) return;
+    buf.erase_front(base);
+    for (OutChunk& c : chunks)
+        if (!c.ptr) c.off -= base;
+}
+
+std::span<const OutputChunk> Output::vectors() {
+    vecs.clear();
+    for (std::size_t i = head; i < chunks.size(); ++i) {
+        const OutChunk& c = chunks[i];
+        const std::size_t skip = i == head ? head_off : 0;
+        const std::uint8_t* p = c.ptr ? c.ptr : buf.data() + c.off;
+        vecs.push_back(OutputChunk{p + skip, c.len - skip});
+    }
+    return vecs;
+}
+
+std::uint64_t Output::detach(Stream* s) {
+    std::uint64_t n = 0;
+    for (std::size_t i = head; i < chunks.size(); ++i) {
+        OutChunk& c = chunks[i];
+        if (c.stream != s) continue;
+        if (!c.block && !c.owned && c.ptr) {
+            // Borrowed memory: the application may free it once the stream
+            // is reset, so keep a copy for the octets still to be written.
+            auto* copy = static_cast<std::uint8_t*>(mr_->allocate(c.len, 1));
+            std::memcpy(copy, c.ptr, c.len);
+            c.owned = copy;
+            c.ptr = copy;
+        }
+        n += c.len;
+        c.stream = nullptr;
+    }
+    return n;
+}
+
+}  // namespace detail
+
+using detail::Stream;
+using detail::StreamState;
+namespace sf = detail::stream_flag;
+
+namespace {
+// Octets of unconsumed output past which a build stops adding frames: the
+// caller is not keeping up, and what is queued stays in the streams (bounded
+// by Limits) rather than in the output buffer.
+constexpr std::size_t budget_copy = 128 * 1024;
+constexpr std::size_t budget_vectors = 1024 * 1024;
+// Largest DATA payload per frame and turn of the round robin.
+constexpr std::uint32_t max_data_frame = 64 * 1024;
+}  // namespace
+
+void Connection::Impl::build(bool copy_data) {
+    out.compact();
+    const std::size_t budget = copy_data ? budget_copy : budget_vectors;
+    if (out.pending >= budget) return;
+    if (!ctrl.empty()) {
+        const std::size_t from = out.buf.size();
+        out.buf.append(ctrl.data(), ctrl.size());
+        out.note_buf(from);
+        ctrl.clear();
+        ctrl_frames = 0;
+    }
+    if (closed) return;
+    build_window_updates();
+    build_header_blocks();
+    if (is_client()) build_requests();
+    build_data(copy_data);
+}
+
+void Connection::Impl::build_header_blocks() {
+    while (out.pending < budget_vectors) {
+        Stream* s = header_fifo.front(sf::in_fifo);
+        if (!s) break;
+        header_fifo.pop();
+        s->clear(sf::in_fifo);
+        send_leading_blocks(s);
+    }
+}
+
+void Connection::Impl::build_requests() {
+    // RFC 9113 §5.1.2: never more concurrent streams than the peer allows;
+    // requests wait here and go out in id order (§5.1.1) as slots free.
+    while (out.pending < budget_vectors && active_local < peer.max_concurrent_streams) {
+        Stream* s = open_fifo.front(sf::in_fifo);
+        if (!s) break;
+        open_fifo.pop();
+        s->clear(sf::in_fifo);
+        --queued_requests;
+        highest_local_sent = s->id;
+        send_leading_blocks(s);
+    }
+}
+
+bool Connection::Impl::send_leading_blocks(Stream* s) {
+    const std::uint32_t id = s->id;
+    while (s->id == id && !s->hdr.empty() && s->hdr.front_kind() != detail::BlockKind::trailers) {
+        send_fields.clear();
+        const detail::QueuedBlock b = s->hdr.pop(send_fields);
+        --s->leading_blocks;
+        const std::size_t from = out.buf.size();
+        if (b.kind == detail::BlockKind::push_promise) {
+            Stream* p = find(b.promised);
+            if (!p || p->state != StreamState::idle) continue;  // promise withdrawn before it went out
+            detail::write_header_block(out.buf, scratch, encoder, send_fields, id, false, true, b.promised,
+                                       peer.max_frame_size);
+            out.note_buf(from);
+            highest_local_sent = std::max(highest_local_sent, b.promised);
+            set_state(p, StreamState::reserved_local);
+            continue;
+        }
+        detail::write_header_block(out.buf, scratch, encoder, send_fields, id, b.end_stream, false, 0,
+                                   peer.max_frame_size);
+        out.note_buf(from);
+        after_send_headers(s, b.end_stream);
+    }
+    if (s->id != id) return false;  // closed and released by END_STREAM
+    make_ready(s);
+    return true;
+}
+
+void Connection::Impl::after_send_headers(Stream* s, bool end_stream) {
+    const detail::Transition t = detail::transition(s->state, detail::StreamInput::send_headers);
+    if (t.outcome == detail::Outcome::accept) set_state(s, t.next, true);
+    if (end_stream) after_send_end_stream(s);
+}
+
+void Connection::Impl::after_send_end_stream(Stream* s) {
+    s->clear(sf::end_after_data | sf::trailers_queued);
+    const detail::Transition t = detail::transition(s->state, detail::StreamInput::send_end_stream);
+    if (t.outcome == detail::Outcome::accept) set_state(s, t.next, true);
+}
+
+void Connection::Impl::make_ready(Stream* s) {
+    if (s->has(sf::in_ready) || s->leading_blocks > 0 || !detail::can_send(s->state)) return;
+    if (s->queued == 0 && !s->has(sf::end_after_data | sf::trailers_queued)) return;
+    if (s->queued > 0 && s->send_window <= 0) {
+        s->set(sf::want_writable);
+        return;
+    }
+    s->set(sf::in_ready);
+    ++ready_count;
+    if (!ready) {
+        ready = s->ready_next = s->ready_prev = s;
+        return;
+    }
+    // Insert before `ready`: the tail of the round robin.
+    s->ready_next = ready;
+    s->ready_prev = ready->ready_prev;
+    ready->ready_prev->ready_next = s;
+    ready->ready_prev = s;
+}
+
+void Connection::Impl::unready(Stream* s) {
+    if (!s->has(sf::in_ready)) return;
+    s->clear(sf::in_ready);
+    --ready_count;
+    if (s->ready_next == s) {
+        ready = nullptr;
+    } else {
+        s->ready_prev->ready_next = s->ready_next;
+        s->ready_next->ready_prev = s->ready_prev;
+        if (ready == s) ready = s->ready_next;
+    }
+    s->ready_next = s->ready_prev = nullptr;
+}
+
+void Connection::Impl::build_data(bool copy_data) {
+    const std::size_t budget = copy_data ? budget_copy : budget_vectors;
+    std::uint32_t stuck = 0;  // streams in a row that could not send
+    while (ready && out.pending < budget && stuck < ready_count) {
+        Stream* s = ready;
+        const Stream* next = s->ready_next;
+        if (send_one(s, copy_data)) {
+            stuck = 0;
+        } else {
+            ++stuck;
+        }
+        // Rotate: the stream that just had its turn goes to the back (if it
+        // was removed, `ready` has already moved on).
+        if (ready == s) ready = const_cast<Stream*>(next);
+    }
+}
+
+// One turn of stream `s`: at most one DATA frame (and its trailers). Returns
+// false when it could not send because of the connection window.
+bool Connection::Impl::send_one(Stream* s, bool copy_data) {
+    if (s->queued == 0) {
+        unready(s);
+        if (s->has(sf::trailers_queued)) {
+            send_trailers_now(s);
+        } else if (s->has(sf::end_after_data)) {
+            // RFC 9113 §6.1: an empty DATA frame ends the stream.
+            const std::size_t from = out.buf.size();
+            frame::write_header(out.buf.grow(frame::header_size),
+                                frame::FrameHeader{0, frame::Type::data, frame::flags::end_stream, s->id, false});
+            out.note_buf(from);
+            after_send_end_stream(s);
+        }
+        return true;
+    }
+    // RFC 9113 §6.9.1: a sender MUST NOT send a flow-controlled frame longer
+    // than the space in either window.
+    const std::uint64_t window = std::min(detail::usable(s->send_window), detail::usable(conn_send_window));
+    const std::uint64_t n = std::min<std::uint64_t>({s->queued, window, std::min(peer.max_frame_size, max_data_frame)});
+    if (n == 0) {
+        if (s->send_window <= 0) {
+            s->set(sf::want_writable);
+            unready(s);
+            return true;
+        }
+        conn_blocked = true;
+        return false;
+    }
+    const bool last = n == s->queued;
+    const bool end_stream = last && s->has(sf::end_after_data) && !s->has(sf::trailers_queued);
+    const bool trailers = last && s->has(sf::trailers_queued);
+    if (last) unready(s);
+
+    const std::size_t from = out.buf.size();
+    frame::write_header(out.buf.grow(frame::header_size),
+                        frame::FrameHeader{static_cast<std::uint32_t>(n), frame::Type::data,
+                                           end_stream ? frame::flags::end_stream : std::uint8_t{0}, s->id, false});
+    if (!copy_data) out.note_buf(from);
+    std::uint64_t left = n;
+    while (left > 0) {
+        detail::SendSeg* seg = s->seg_head;
+        const auto take = static_cast<std::uint32_t>(std::min<std::uint64_t>(left, seg->size));
+        if (copy_data) {
+            std::memcpy(out.buf.grow(take), seg->data, take);
+        } else {
+            if (seg->block) ++seg->block->refs;
+            out.add_external(seg->data, take, seg->block, s);
+            s->inflight += take;
+        }
+        if (seg->block) s->queued_owned -= take;
+        seg->data += take;
+        seg->size -= take;
+        left -= take;
+        if (seg->size == 0) {
+            s->seg_head = seg->next;
+            if (!s->seg_head) s->seg_tail = nullptr;
+            if (seg->block) pool.release(seg->block);
+            pool.put_seg(seg);
+        }
+    }
+    if (copy_data) out.note_buf(from);
+    s->queued -= n;
+    s->send_window -= static_cast<std::int64_t>(n);
+    conn_send_window -= static_cast<std::int64_t>(n);
+    if (trailers) send_trailers_now(s);
+    else if (end_stream) after_send_end_stream(s);
+    return true;
+}
+
+void Connection::Impl::send_trailers_now(Stream* s) {
+    send_fields.clear();
+    s->hdr.pop(send_fields);
+    const std::size_t from = out.buf.size();
+    detail::write_header_block(out.buf, scratch, encoder, send_fields, s->id, true, false, 0, peer.max_frame_size);
+    out.note_buf(from);
+    after_send_headers(s, true);
+}
+
+bool Connection::Impl::wants_write() const noexcept {
+    if (!out.empty() || !ctrl.empty()) return true;
+    if (closed) return false;
+    if (!header_fifo.empty() || !wu_fifo.empty()) return true;
+    if (detail::update_due(conn_credit, conn_recv_target)) return true;
+    if (!open_fifo.empty() && active_local < peer.max_concurrent_streams) return true;
+    if (!ready) return false;
+    if (conn_send_window > 0) return true;
+    // Without connection window only trailers and empty END_STREAM DATA can go.
+    const Stream* s = ready;
+    do {
+        if (s->queued == 0) return true;
+        s = s->ready_next;
+    } while (s != ready);
+    return false;
+}
+
+}  // namespace h2wire

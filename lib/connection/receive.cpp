@@ -1,0 +1,414 @@
+// receive(): the client preface (RFC 9113 §3.4), then frames from the
+// incremental reader, dispatched by type. Header blocks continue in
+// receive_headers.cpp, WINDOW_UPDATE in flow_control.cpp.
+#include <algorithm>
+
+#include "connection/connection_impl.hpp"
+#include "connection/flow_control.hpp"
+
+namespace h2wire {
+
+using detail::Stream;
+using detail::StreamState;
+namespace sf = detail::stream_flag;
+
+std::span<const Event> Connection::Impl::receive(std::span<const std::uint8_t> bytes) {
+    events.clear();
+    // Views handed out by the previous call die now, except the fields of a
+    // header block still being received (no other frame can interleave with
+    // it, so the arena then holds little else).
+    if (!block.active) arena.reset();
+    if (!deferred.empty()) {
+        events.insert(events.end(), deferred.begin(), deferred.end());
+        deferred.clear();
+    }
+    if (closed) return events;
+    in_receive = true;
+    if (!is_client() && preface_matched < frame::client_preface.size() && !consume_preface(bytes)) {
+        in_receive = false;
+        return events;
+    }
+    while (!closed) {
+        const frame::ReadResult r = reader.read(bytes);
+        bytes = bytes.subspan(r.consumed);
+        if (r.status == frame::ReadStatus::need_input) break;
+        dispatch(r);
+    }
+    in_receive = false;
+    return events;
+}
+
+bool Connection::Impl::consume_preface(std::span<const std::uint8_t>& in) {
+    // RFC 9113 §3.4: the server checks the client preface octet by octet; an
+    // invalid preface is a connection PROTOCOL_ERROR.
+    const std::string_view pf = frame::client_preface;
+    std::size_t i = 0;
+    while (preface_matched < pf.size() && i < in.size()) {
+        if (in[i] != static_cast<std::uint8_t>(pf[preface_matched])) {
+            connection_error(ErrorCode::protocol_error, "invalid connection preface");
+            return false;
+        }
+        ++preface_matched;
+        ++i;
+    }
+    in = in.subspan(i);
+    return preface_matched == pf.size();
+}
+
+detail::StreamState Connection::Impl::implied_state(std::uint32_t id) const noexcept {
+    // RFC 9113 §5.1.1: ids only grow, so a stream not in the map is idle
+    // above the highest id its initiator used and closed below.
+    const std::uint32_t highest = is_local_id(id) ? highest_local_sent : highest_peer_id;
+    return id > highest ? StreamState::idle : StreamState::closed;
+}
+
+void Connection::Impl::dispatch(const frame::ReadResult& r) {
+    if (r.status == frame::ReadStatus::connection_error) {
+        connection_error(r.connection_error.code, r.connection_error.reason);
+        return;
+    }
+    // RFC 9113 §3.4: the peer's preface ends with SETTINGS, its first frame.
+    if (!peer_settings_seen) {
+        const bool settings = r.status == frame::ReadStatus::frame && std::holds_alternative<frame::Settings>(r.frame) &&
+                              !std::get<frame::Settings>(r.frame).ack;
+        if (!settings) {
+            connection_error(ErrorCode::protocol_error, "first frame is not SETTINGS");
+            return;
+        }
+    }
+    switch (r.status) {
+    case frame::ReadStatus::stream_error: on_frame_stream_error(r.stream_error, r.header.type); return;
+    case frame::ReadStatus::data: on_data(r.data); return;
+    default: break;
+    }
+    std::visit(
+        [&](const auto& f) {
+            using F = std::decay_t<decltype(f)>;
+            if constexpr (std::is_same_v<F, frame::Headers>) {
+                on_headers(f);
+            } else if constexpr (std::is_same_v<F, frame::Continuation>) {
+                on_continuation(f);
+            } else if constexpr (std::is_same_v<F, frame::PushPromise>) {
+                on_push_promise(f);
+            } else if constexpr (std::is_same_v<F, frame::Settings>) {
+                on_settings(f);
+            } else if constexpr (std::is_same_v<F, frame::Ping>) {
+                on_ping(f);
+            } else if constexpr (std::is_same_v<F, frame::Goaway>) {
+                on_goaway(f);
+            } else if constexpr (std::is_same_v<F, frame::WindowUpdate>) {
+                on_window_update(f);
+            } else if constexpr (std::is_same_v<F, frame::RstStream>) {
+                on_rst_stream(f);
+            } else if constexpr (std::is_same_v<F, frame::Priority>) {
+                on_priority(f);
+            } else if constexpr (std::is_same_v<F, frame::Altsvc>) {
+                ++useful_frames;
+                report(AltsvcReceived{f.stream_id, keep(f.origin), keep(f.field_value)});
+            } else if constexpr (std::is_same_v<F, frame::Origin>) {
+                ++useful_frames;
+                std::size_t n = 0;
+                for (auto it = f.origins.begin(); it != f.origins.end(); ++it) ++n;
+                auto* list = arena.allocate_array<std::string_view>(n ? n : 1);
+                std::size_t i = 0;
+                for (const std::string_view o : f.origins) list[i++] = keep(o);
+                report(OriginReceived{std::span<const std::string_view>(list, n)});
+            } else if constexpr (std::is_same_v<F, frame::PriorityUpdate>) {
+                // RFC 9218 §7.1 (a server receives these; the reader rejects
+                // them from a server).
+                ++useful_frames;
+                report(PriorityUpdated{f.prioritized_stream_id, keep(f.field_value)});
+            } else if constexpr (std::is_same_v<F, frame::Unknown>) {
+                // RFC 9113 §5.5: unknown frame types are ignored (and reported).
+                count_empty_frame();
+                if (!closed) report(UnknownFrameReceived{f.type, f.flags, f.stream_id, keep(f.payload)});
+            } else {
+                count_empty_frame();  // frame::Ignored: a malformed ALTSVC/ORIGIN
+            }
+        },
+        r.frame);
+}
+
+void Connection::Impl::count_empty_frame() {
+    // Limits::max_empty_frames: frames that carry nothing still cost work.
+    ++empty_frames;
+    const std::uint64_t allowed = cfg.limits.max_empty_frames + useful_frames * cfg.limits.max_empty_frames / 1000;
+    if (empty_frames > allowed) connection_error(ErrorCode::enhance_your_calm, "too many empty frames");
+}
+
+void Connection::Impl::stream_error(std::uint32_t id, Stream* s, ErrorCode code, std::string_view reason) {
+    // RFC 9113 §5.4.2: RST_STREAM with the code; the stream is closed and its
+    // late frames ignored (it enters the ledger).
+    if (s) {
+        reset_local(s, code, true);
+    } else {
+        queue_rst(id, code);
+        ledger.add(id);
+    }
+    if (closed) return;
+    report(StreamReset{id, code, Initiator::local, false, reason});
+    control_budget_ok();
+}
+
+void Connection::Impl::on_frame_stream_error(const StreamError& e, frame::Type type) {
+    // The reader found a stream error in the frame itself (PRIORITY length or
+    // self-dependency, WINDOW_UPDATE increment 0).
+    if (type == frame::Type::priority) count_empty_frame();
+    if (closed) return;
+    Stream* s = find(e.stream_id);
+    if (!s) {
+        if (implied_state(e.stream_id) == StreamState::idle) {
+            // No RST_STREAM on an idle stream (RFC 9113 §6.4), and §5.1 makes
+            // anything but HEADERS/PRIORITY there a connection error.
+            connection_error(type == frame::Type::priority ? e.code : ErrorCode::protocol_error, e.reason);
+            return;
+        }
+        if (ledger.contains(e.stream_id)) return;
+    } else if (s->state == StreamState::idle) {
+        connection_error(ErrorCode::protocol_error, e.reason);
+        return;
+    }
+    stream_error(e.stream_id, s, e.code, e.reason);
+}
+
+// --- DATA (RFC 9113 §6.1) ----------------------------------------------------
+
+void Connection::Impl::on_data(const frame::DataChunk& d) {
+    const std::uint32_t flc = d.flow_controlled_length;
+    if (d.first) {
+        if (flc == 0 && !d.end_stream) count_empty_frame();
+        else ++useful_frames;
+        if (closed) return;
+        // RFC 9113 §6.9.1: the whole frame counts against the connection
+        // window, whatever becomes of the stream.
+        if (flc > conn_recv_window) {
+            connection_error(ErrorCode::flow_control_error, "DATA exceeds the connection window");
+            return;
+        }
+        conn_recv_window -= flc;
+        data_stream = nullptr;
+        data_stream_id = d.stream_id;
+        Stream* s = find(d.stream_id);
+        if (!s) {
+            credit(nullptr, flc);  // never delivered: the window comes back at once
+            if (implied_state(d.stream_id) == StreamState::idle) {
+                connection_error(ErrorCode::protocol_error, "DATA on an idle stream");
+                return;
+            }
+            // Closed: ignored after our RST_STREAM (§5.1) or when above our
+            // GOAWAY (§6.8); otherwise STREAM_CLOSED.
+            if (ledger.contains(d.stream_id) || (!is_local_id(d.stream_id) && d.stream_id > goaway_last_sent)) return;
+            stream_error(d.stream_id, nullptr, ErrorCode::stream_closed, "DATA on a closed stream");
+            return;
+        }
+        const detail::Transition t = detail::transition(s->state, detail::StreamInput::recv_data);
+        if (t.outcome == detail::Outcome::connection_error) {
+            credit(nullptr, flc);
+            connection_error(t.code, "DATA on a stream in a state that forbids it");
+            return;
+        }
+        if (t.outcome == detail::Outcome::stream_error) {
+            credit(nullptr, flc);
+            stream_error(s->id, s, t.code, "DATA after END_STREAM");
+            return;
+        }
+        // RFC 9113 §8.1: DATA comes after the final header section.
+        if (cfg.validate_messages && s->recv_phase != detail::RecvPhase::body) {
+            credit(nullptr, flc);
+            stream_error(s->id, s, ErrorCode::protocol_error,
+                         s->recv_phase == detail::RecvPhase::headers ? "DATA before the final header section"
+                                                                      : "DATA after trailers");
+            return;
+        }
+        // RFC 9113 §6.9.1: the peer may not send more than the stream window.
+        if (flc > s->recv_window) {
+            credit(nullptr, flc);
+            stream_error(s->id, s, ErrorCode::flow_control_error, "DATA exceeds the stream window");
+            return;
+        }
+        s->recv_window -= flc;
+        data_stream = s;
+    }
+    Stream* s = data_stream;
+    if (!s || s->id != data_stream_id) return;  // dropped (see above)
+
+    // The window the frame took goes with the first event reported for it.
+    auto hand_over = [&](std::uint32_t n) {
+        if (n == 0) return;
+        if (cfg.flow_control == FlowControl::manual) {
+            s->unconsumed += n;
+            conn_unconsumed += n;
+        } else {
+            credit(s, n);
+        }
+    };
+    s->data_received += d.data.size();
+    const bool checked = cfg.validate_messages && s->content_length >= 0 && !s->has(sf::no_length_check);
+    // RFC 9113 §8.1.1: DATA past content-length, or END_STREAM short of it,
+    // makes the message malformed.
+    const bool over = checked && s->data_received > static_cast<std::uint64_t>(s->content_length);
+    const bool short_end =
+        checked && d.end_stream && s->data_received != static_cast<std::uint64_t>(s->content_length);
+    if (over) {
+        credit(nullptr, flc);
+        data_stream = nullptr;
+        stream_error(s->id, s, ErrorCode::protocol_error, "DATA exceeds content-length");
+        return;
+    }
+    if (!d.data.empty() || flc > 0 || (d.end_stream && !short_end)) {
+        hand_over(flc);
+        report(DataReceived{s->id, d.data, flc, d.end_stream && !short_end});
+    }
+    if (short_end) {
+        data_stream = nullptr;
+        stream_error(s->id, s, ErrorCode::protocol_error, "END_STREAM before content-length octets of DATA");
+        return;
+    }
+    if (d.end_stream) {
+        data_stream = nullptr;
+        peer_end_stream(s);
+    }
+}
+
+void Connection::Impl::peer_end_stream(Stream* s) {
+    const detail::Transition t = detail::transition(s->state, detail::StreamInput::recv_end_stream);
+    report(StreamEnded{s->id});
+    if (t.outcome == detail::Outcome::accept) set_state(s, t.next, true);
+}
+
+// --- SETTINGS (RFC 9113 §6.5) ------------------------------------------------
+
+void Connection::Impl::on_settings(const frame::Settings& f) {
+    if (f.ack) {
+        ++useful_frames;
+        on_settings_ack();
+        return;
+    }
+    if (f.entries.empty()) count_empty_frame();
+    else ++useful_frames;
+    if (closed) return;
+    peer_settings_seen = true;
+    // RFC 9113 §6.5.3: values are processed in the order they appear.
+    for (const Setting s : f.entries) {
+        switch (s.id) {
+        case SettingId::header_table_size:
+            encoder.set_peer_max_table_size(s.value);
+            peer.header_table_size = s.value;
+            break;
+        case SettingId::initial_window_size:
+            apply_peer_initial_window(s.value);
+            if (closed) return;
+            break;
+        case SettingId::enable_connect_protocol:
+            // RFC 8441 §3: once 1, it MUST NOT go back to 0.
+            if (peer.enable_connect_protocol && s.value == 0) {
+                connection_error(ErrorCode::protocol_error, "SETTINGS_ENABLE_CONNECT_PROTOCOL went back to 0");
+                return;
+            }
+            peer.apply(s);
+            break;
+        default:
+            peer.apply(s);  // unknown identifiers are ignored (§6.5.2)
+            break;
+        }
+    }
+    // RFC 9113 §6.5.3: acknowledge once applied.
+    std::uint8_t* p = ctrl.grow(frame::header_size);
+    frame::write_header(p, frame::FrameHeader{0, frame::Type::settings, frame::flags::ack, 0, false});
+    ++ctrl_frames;
+    if (!control_budget_ok()) return;
+    report(SettingsReceived{peer});
+}
+
+// --- PING (RFC 9113 §6.7) ----------------------------------------------------
+
+void Connection::Impl::on_ping(const frame::Ping& f) {
+    if (!f.ack) {
+        // RFC 9113 §6.7: answer with an identical payload and ACK set.
+        queue_ping(true, f.opaque_data);
+        if (!control_budget_ok()) return;
+        report(PingReceived{f.opaque_data});
+        return;
+    }
+    if (f.opaque_data == shutdown_ping && shutdown_phase == Shutdown::announced) {
+        // The round trip is done: every stream the peer opened before seeing
+        // our first GOAWAY has arrived. Announce the real last stream.
+        shutdown_phase = Shutdown::final;
+        queue_goaway(last_peer_processed, ErrorCode::no_error, {});
+        maybe_finish_shutdown();
+        return;
+    }
+    for (std::size_t i = 0; i < ping_count; ++i) {
+        if (pings[i] != f.opaque_data) continue;
+        std::move(pings.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                  pings.begin() + static_cast<std::ptrdiff_t>(ping_count), pings.begin() + static_cast<std::ptrdiff_t>(i));
+        --ping_count;
+        report(PingAcknowledged{f.opaque_data});
+        return;
+    }
+    // An ACK for nothing we sent: ignored.
+}
+
+// --- GOAWAY (RFC 9113 §6.8) --------------------------------------------------
+
+void Connection::Impl::on_goaway(const frame::Goaway& f) {
+    ++useful_frames;
+    goaway_received = true;
+    // "Endpoints MUST NOT increase the value they send in the last stream
+    // identifier": keep the smallest.
+    goaway_last_received = std::min(goaway_last_received, f.last_stream_id);
+    const std::span<const std::uint8_t> debug = keep(f.debug_data);
+    report(GoawayReceived{f.last_stream_id, f.error_code, debug});
+    // Streams we opened above last_stream_id were not processed: they may be
+    // retried on another connection (RFC 9113 §8.7). Queued requests too.
+    std::pmr::vector<Stream*> refused(mr);
+    streams.for_each([&](Stream* s) {
+        if (s->has(sf::local) && s->id > goaway_last_received && s->state != StreamState::closed) refused.push_back(s);
+    });
+    std::sort(refused.begin(), refused.end(), [](const Stream* a, const Stream* b) { return a->id < b->id; });
+    for (Stream* s : refused) {
+        report(StreamReset{s->id, ErrorCode::refused_stream, Initiator::peer, true,
+                           "not processed by the peer (GOAWAY)"});
+        drop_stream(s);
+    }
+    if (f.error_code != ErrorCode::no_error) {
+        const std::string_view reason =
+            debug.empty() ? to_string(f.error_code)
+                          : std::string_view(reinterpret_cast<const char*>(debug.data()), debug.size());
+        terminate(f.error_code, Initiator::peer, f.last_stream_id, reason);
+        return;
+    }
+    maybe_finish_shutdown();
+}
+
+// --- RST_STREAM (RFC 9113 §6.4), PRIORITY (§6.3) -------------------------------
+
+void Connection::Impl::on_rst_stream(const frame::RstStream& f) {
+    ++useful_frames;
+    Stream* s = find(f.stream_id);
+    if (!s) {
+        // RFC 9113 §6.4: RST_STREAM on an idle stream is a connection
+        // PROTOCOL_ERROR; on a closed one it is ignored.
+        if (implied_state(f.stream_id) == StreamState::idle)
+            connection_error(ErrorCode::protocol_error, "RST_STREAM on an idle stream");
+        return;
+    }
+    const detail::Transition t = detail::transition(s->state, detail::StreamInput::recv_rst_stream);
+    if (t.outcome == detail::Outcome::connection_error) {
+        connection_error(t.code, "RST_STREAM on an idle stream");
+        return;
+    }
+    if (s->state == StreamState::closed) return;
+    report(StreamReset{s->id, f.error_code, Initiator::peer, f.error_code == ErrorCode::refused_stream, {}});
+    if (!s->has(sf::local)) note_peer_abort();
+    drop_stream(s);
+}
+
+void Connection::Impl::on_priority(const frame::Priority& f) {
+    // RFC 9113 §5.3.2: PRIORITY is parsed (the reader checked its length and
+    // self-dependency) and otherwise ignored, in any state, idle included.
+    (void)f;
+    count_empty_frame();
+}
+
+}  // namespace h2wire

@@ -1,0 +1,334 @@
+// Header blocks in: HEADERS / PUSH_PROMISE and their CONTINUATIONs (RFC 9113
+// §4.3, §6.2, §6.6, §6.10), decoded frame by frame, then checked as HTTP
+// messages (§8) and reported.
+//
+// Every block is decoded, whatever becomes of its stream (refused, reset,
+// closed, malformed): the HPACK context is shared by the connection and
+// skipping a block would break every later one (RFC 9113 §4.3).
+#include <algorithm>
+
+#include "connection/connection_impl.hpp"
+
+namespace h2wire {
+
+using detail::Stream;
+using detail::StreamState;
+namespace sf = detail::stream_flag;
+
+namespace {
+
+constexpr std::string_view idle_headers = "HEADERS on a stream we have not opened";
+
+}  // namespace
+
+void Connection::Impl::on_headers(const frame::Headers& f) {
+    const std::uint32_t id = f.stream_id;
+    block = detail::InboundBlock{};
+    block.active = true;
+    block.stream_id = id;
+    block.end_stream = f.end_stream;
+    block.bytes = static_cast<std::uint32_t>(f.fragment.size());
+    // RFC 9113 §5.3.1 (RFC 7540): a stream cannot depend on itself; checked
+    // after the block is decoded, to keep HPACK in sync.
+    block.self_dependent = f.priority && f.priority->dependency == id;
+    block_fields.clear();
+    if (block.bytes > cfg.limits.max_header_block_size) {
+        connection_error(ErrorCode::enhance_your_calm, "header block larger than the limit");
+        return;
+    }
+    block.fate = detail::BlockFate::discard;
+
+    if (Stream* s = find(id)) {
+        if (s->state == StreamState::idle) {
+            // Our own queued request or unsent promise: the peer cannot know it.
+            connection_error(ErrorCode::protocol_error, idle_headers);
+            return;
+        }
+        const detail::Transition t = detail::transition(s->state, detail::StreamInput::recv_headers);
+        if (t.outcome == detail::Outcome::connection_error) {
+            connection_error(t.code, "HEADERS on a reserved (local) stream");
+            return;
+        }
+        if (t.outcome == detail::Outcome::stream_error) {
+            stream_error(id, s, t.code, "HEADERS after END_STREAM");
+        } else {
+            set_state(s, t.next);
+            block.target = s;
+            block.fate = detail::BlockFate::deliver;
+        }
+    } else if (is_local_id(id) || id <= highest_peer_id) {
+        // Not in the map: closed below the highest id of its initiator, idle above.
+        if (implied_state(id) == StreamState::idle) {
+            connection_error(ErrorCode::protocol_error, idle_headers);
+            return;
+        }
+        if (!ledger.contains(id)) stream_error(id, nullptr, ErrorCode::stream_closed, "HEADERS on a closed stream");
+    } else if (is_client()) {
+        // RFC 9113 §8.4: a server opens streams only with PUSH_PROMISE.
+        connection_error(ErrorCode::protocol_error, "HEADERS opening a stream from the server");
+        return;
+    } else {
+        // A new stream of the peer. RFC 9113 §5.1.1: its id is above every id
+        // it used before (checked: id > highest_peer_id), and opening it
+        // closes the idle ones below.
+        highest_peer_id = id;
+        if (goaway_sent && id > goaway_last_sent) {
+            // RFC 9113 §6.8: streams above our GOAWAY are ignored.
+        } else if (active_peer >= local_max_concurrent()) {
+            // RFC 9113 §5.1.2: over SETTINGS_MAX_CONCURRENT_STREAMS, refused.
+            queue_rst(id, ErrorCode::refused_stream);
+            ledger.add(id);
+            report(StreamReset{id, ErrorCode::refused_stream, Initiator::local, true,
+                               "over SETTINGS_MAX_CONCURRENT_STREAMS"});
+            note_peer_abort();
+            if (!closed) control_budget_ok();
+        } else {
+            block.target = new_stream(id, StreamState::open, false);
+            last_peer_processed = id;
+            block.fate = detail::BlockFate::deliver;
+        }
+    }
+    if (closed) return;
+    decode_fragment(f.fragment, f.end_headers);
+}
+
+void Connection::Impl::on_push_promise(const frame::PushPromise& f) {
+    block = detail::InboundBlock{};
+    block.active = true;
+    block.push = true;
+    block.stream_id = f.stream_id;
+    block.promised_id = f.promised_stream_id;
+    block.bytes = static_cast<std::uint32_t>(f.fragment.size());
+    block.fate = detail::BlockFate::discard;
+    block_fields.clear();
+    if (block.bytes > cfg.limits.max_header_block_size) {
+        connection_error(ErrorCode::enhance_your_calm, "header block larger than the limit");
+        return;
+    }
+    // RFC 9113 §6.6: with SETTINGS_ENABLE_PUSH=0 acknowledged, PUSH_PROMISE is
+    // a connection PROTOCOL_ERROR.
+    if (!local.enable_push) {
+        connection_error(ErrorCode::protocol_error, "PUSH_PROMISE while push is disabled");
+        return;
+    }
+    // RFC 9113 §5.1.1: the promised stream is a new server stream.
+    if (f.promised_stream_id <= highest_peer_id) {
+        connection_error(ErrorCode::protocol_error, "PUSH_PROMISE promises a stream id already used");
+        return;
+    }
+    highest_peer_id = f.promised_stream_id;
+    bool accept = true;
+    if (Stream* s = find(f.stream_id)) {
+        const detail::Transition t = detail::transition(s->state, detail::StreamInput::recv_push_promise);
+        if (t.outcome != detail::Outcome::accept || !s->has(sf::local)) {
+            // RFC 9113 §6.6: only on a stream that is open or half-closed
+            // (local) for us.
+            connection_error(ErrorCode::protocol_error, "PUSH_PROMISE on a stream that is not open");
+            return;
+        }
+    } else if (is_local_id(f.stream_id) && implied_state(f.stream_id) == StreamState::closed &&
+               ledger.contains(f.stream_id)) {
+        // RFC 9113 §5.1: a PUSH_PROMISE may trail our RST_STREAM; the promised
+        // stream is reserved all the same and must be reset.
+        accept = false;
+    } else {
+        connection_error(ErrorCode::protocol_error, "PUSH_PROMISE on a closed or idle stream");
+        return;
+    }
+    if (accept && !local_sent.enable_push) accept = false;  // disabled, not yet acknowledged
+    if (accept && goaway_sent && f.promised_stream_id > goaway_last_sent) accept = false;
+    if (accept) {
+        Stream* p = new_stream(f.promised_stream_id, StreamState::reserved_remote, false);
+        p->set(sf::pushed);
+        block.target = p;
+        block.fate = detail::BlockFate::deliver;
+    } else {
+        queue_rst(f.promised_stream_id, accept ? ErrorCode::cancel : ErrorCode::refused_stream);
+        ledger.add(f.promised_stream_id);
+        if (!control_budget_ok()) return;
+    }
+    decode_fragment(f.fragment, f.end_headers);
+}
+
+void Connection::Impl::on_continuation(const frame::Continuation& f) {
+    // The reader already enforces RFC 9113 §6.10: a CONTINUATION only follows
+    // HEADERS/PUSH_PROMISE/CONTINUATION of the same stream without END_HEADERS,
+    // and nothing else may come in between (connection PROTOCOL_ERROR).
+    if (!block.active) {
+        connection_error(ErrorCode::protocol_error, "CONTINUATION outside a header block");
+        return;
+    }
+    ++block.continuations;
+    block.bytes += static_cast<std::uint32_t>(f.fragment.size());
+    // Limits: CONTINUATION floods (many frames, or a block that never ends).
+    if (block.continuations > cfg.limits.max_continuation_frames) {
+        connection_error(ErrorCode::enhance_your_calm, "too many CONTINUATION frames in one header block");
+        return;
+    }
+    if (block.bytes > cfg.limits.max_header_block_size) {
+        connection_error(ErrorCode::enhance_your_calm, "header block larger than the limit");
+        return;
+    }
+    if (f.fragment.empty() && !f.end_headers) count_empty_frame();
+    if (closed) return;
+    decode_fragment(f.fragment, f.end_headers);
+}
+
+bool Connection::Impl::decode_fragment(std::span<const std::uint8_t> fragment, bool end) {
+    const bool keep_fields = block.fate == detail::BlockFate::deliver;
+    const hpack::Error e = decoder.decode(fragment, end, [&](const Field& f) {
+        if (!keep_fields) return;
+        // Copied into the arena: the decoder's views last only for this call.
+        const std::size_t n = f.name.size() + f.value.size();
+        char* p = n ? static_cast<char*>(arena.allocate(n, 1)) : nullptr;
+        if (n) {
+            std::memcpy(p, f.name.data(), f.name.size());
+            std::memcpy(p + f.name.size(), f.value.data(), f.value.size());
+        }
+        block_fields.push_back(Field{std::string_view(p ? p : "", f.name.size()),
+                                     std::string_view(p ? p + f.name.size() : "", f.value.size()), f.sensitive});
+    });
+    if (hpack::is_fatal(e)) {
+        // RFC 9113 §4.3: a decoding error is a connection COMPRESSION_ERROR.
+        connection_error(ErrorCode::compression_error, hpack::to_string(e));
+        return false;
+    }
+    if (!end) return true;
+    block.active = false;
+    ++useful_frames;
+    if (e == hpack::Error::header_list_too_large && block.fate == detail::BlockFate::deliver) {
+        // RFC 9113 §6.5.2, §8.2.2 (the block was decoded to the end).
+        const std::uint32_t id = block.push ? block.promised_id : block.stream_id;
+        stream_error(id, block.target, ErrorCode::protocol_error,
+                     "header list larger than SETTINGS_MAX_HEADER_LIST_SIZE");
+        return true;
+    }
+    finish_block();
+    return true;
+}
+
+void Connection::Impl::finish_block() {
+    Stream* s = block.target;
+    if (block.fate != detail::BlockFate::deliver || !s) return;
+    // The fields move into the arena as one array the event can point at.
+    const std::size_t n = block_fields.size();
+    Field* arr = arena.allocate_array<Field>(n ? n : 1);
+    std::copy(block_fields.begin(), block_fields.end(), arr);
+    const std::span<const Field> fields(arr, n);
+    if (block.push) {
+        deliver_push(fields);
+        return;
+    }
+    if (block.self_dependent) {
+        stream_error(s->id, s, ErrorCode::protocol_error, "stream depends on itself");
+        return;
+    }
+    if (s->recv_phase == detail::RecvPhase::headers) {
+        if (is_client()) deliver_response(s, fields);
+        else deliver_request(s, fields);
+    } else {
+        deliver_trailers(s, fields);
+    }
+}
+
+void Connection::Impl::deliver_request(Stream* s, std::span<const Field> fields) {
+    detail::RequestInfo info;
+    if (cfg.validate_messages) {
+        detail::RequestRules rules;
+        // RFC 8441 §3: :protocol is fine once we announced the setting.
+        rules.connect_protocol = local_sent.enable_connect_protocol || local.enable_connect_protocol;
+        std::string_view why = detail::check_request(fields, rules, info);
+        // RFC 9113 §8.1.1: END_STREAM with a non-zero content-length.
+        if (why.empty() && block.end_stream && info.content_length > 0 && !info.is_connect)
+            why = "content-length without DATA";
+        if (!why.empty()) {
+            stream_error(s->id, s, ErrorCode::protocol_error, why);
+            return;
+        }
+    } else {
+        detail::extract_request(fields, info);
+    }
+    s->recv_phase = detail::RecvPhase::body;
+    s->content_length = info.content_length;
+    if (info.is_head) s->set(sf::head_request);
+    if (info.is_connect) s->set(sf::connect | sf::tunnel | sf::no_length_check);
+    report(RequestReceived{s->id, fields, info.method, info.scheme, info.authority, info.path, info.protocol,
+                           block.end_stream});
+    if (block.end_stream) peer_end_stream(s);
+}
+
+void Connection::Impl::deliver_response(Stream* s, std::span<const Field> fields) {
+    detail::ResponseInfo info;
+    if (cfg.validate_messages) {
+        if (const std::string_view why = detail::check_response(fields, info); !why.empty()) {
+            stream_error(s->id, s, ErrorCode::protocol_error, why);
+            return;
+        }
+    } else {
+        detail::extract_response(fields, info);
+    }
+    if (info.status >= 100 && info.status < 200) {
+        // RFC 9113 §8.1: interim responses never end the stream.
+        if (block.end_stream && cfg.validate_messages) {
+            stream_error(s->id, s, ErrorCode::protocol_error, "informational response with END_STREAM");
+            return;
+        }
+        report(InformationalResponseReceived{s->id, info.status, fields});
+        if (block.end_stream) peer_end_stream(s);
+        return;
+    }
+    s->recv_phase = detail::RecvPhase::body;
+    s->content_length = info.content_length;
+    // RFC 9113 §8.1.1: no content to check after HEAD, 204 or 304; a 2xx to
+    // CONNECT makes the stream a tunnel (§8.5).
+    if (s->has(sf::head_request) || info.status == 204 || info.status == 304) s->set(sf::no_length_check);
+    if (s->has(sf::connect) && info.status / 100 == 2) s->set(sf::tunnel | sf::no_length_check);
+    if (cfg.validate_messages && block.end_stream && info.content_length > 0 && !s->has(sf::no_length_check)) {
+        stream_error(s->id, s, ErrorCode::protocol_error, "content-length without DATA");
+        return;
+    }
+    report(ResponseReceived{s->id, info.status, fields, block.end_stream});
+    if (block.end_stream) peer_end_stream(s);
+}
+
+void Connection::Impl::deliver_trailers(Stream* s, std::span<const Field> fields) {
+    if (cfg.validate_messages) {
+        std::string_view why;
+        // RFC 9113 §8.1: a HEADERS frame after the final header section
+        // carries trailers and ends the stream; §8.5: none on a tunnel.
+        if (!block.end_stream) why = "trailers without END_STREAM";
+        else if (s->has(sf::tunnel)) why = "HEADERS on a CONNECT tunnel";
+        else why = detail::check_trailers(fields);
+        if (why.empty() && s->content_length >= 0 && !s->has(sf::no_length_check) &&
+            s->data_received != static_cast<std::uint64_t>(s->content_length))
+            why = "DATA shorter than content-length";
+        if (!why.empty()) {
+            stream_error(s->id, s, ErrorCode::protocol_error, why);
+            return;
+        }
+    }
+    s->recv_phase = detail::RecvPhase::trailers;
+    report(TrailersReceived{s->id, fields});
+    if (block.end_stream) peer_end_stream(s);
+}
+
+void Connection::Impl::deliver_push(std::span<const Field> fields) {
+    Stream* p = block.target;
+    detail::RequestInfo info;
+    if (cfg.validate_messages) {
+        detail::RequestRules rules;
+        rules.promised = true;
+        // RFC 9113 §8.4: a malformed or unsafe promise is a stream error on
+        // the promised stream.
+        if (const std::string_view why = detail::check_request(fields, rules, info); !why.empty()) {
+            stream_error(p->id, p, ErrorCode::protocol_error, why);
+            return;
+        }
+    } else {
+        detail::extract_request(fields, info);
+    }
+    if (info.is_head) p->set(sf::head_request);
+    report(PushPromiseReceived{block.stream_id, p->id, fields});
+}
+
+}  // namespace h2wire

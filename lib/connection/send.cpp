@@ -1,0 +1,358 @@
+// The sending API (submit_request, submit_response, send_data, send_trailers,
+// reset_stream, push_promise) and the stream lifecycle behind it: creation
+// from the pool, state changes with their counters, release.
+#include <algorithm>
+#include <new>
+
+#include "connection/connection_impl.hpp"
+#include "connection/flow_control.hpp"
+
+namespace h2wire {
+
+using detail::Stream;
+using detail::StreamState;
+namespace sf = detail::stream_flag;
+
+namespace {
+// A stream's header store gives its memory back past this when recycled.
+constexpr std::size_t kept_header_store = 4096;
+// Recycled stream objects kept for reuse.
+constexpr std::uint32_t kept_streams = 256;
+}  // namespace
+
+// --- lifecycle ---------------------------------------------------------------
+
+Stream* Connection::Impl::new_stream(std::uint32_t id, StreamState state, bool local_initiated) {
+    Stream* s = free_streams;
+    if (s) {
+        free_streams = s->free_next;
+        --free_count;
+        s->free_next = nullptr;
+    } else {
+        s = new (mr->allocate(sizeof(Stream), alignof(Stream))) Stream(mr);
+    }
+    s->id = id;
+    s->flags = local_initiated ? sf::local : 0;
+    s->send_window = peer.initial_window_size;
+    s->recv_window = local.initial_window_size;
+    streams.insert(s);
+    set_state(s, state);
+    return s;
+}
+
+void Connection::Impl::set_state(Stream* s, StreamState next, bool normal) {
+    const StreamState prev = s->state;
+    if (prev == next) return;
+    const bool local_initiated = s->has(sf::local);
+    if (detail::is_active(prev)) --(local_initiated ? active_local : active_peer);
+    if (prev == StreamState::reserved_local) --reserved_local;
+    if (detail::is_active(next)) ++(local_initiated ? active_local : active_peer);
+    if (next == StreamState::reserved_local) ++reserved_local;
+    s->state = next;
+    if (next != StreamState::closed) return;
+    // Both sides ended normally: one stream off the rapid-reset count.
+    if (normal && !local_initiated && peer_resets > 0) --peer_resets;
+    unready(s);
+    if (s->inflight == 0) release_stream(s);
+    maybe_finish_shutdown();
+}
+
+void Connection::Impl::drop_send_queue(Stream* s) {
+    for (detail::SendSeg* seg = s->seg_head; seg;) {
+        detail::SendSeg* next = seg->next;
+        if (seg->block) pool.release(seg->block);
+        pool.put_seg(seg);
+        seg = next;
+    }
+    s->seg_head = s->seg_tail = nullptr;
+    if (s->open_block) pool.release(s->open_block);
+    s->open_block = nullptr;
+    s->queued = s->queued_owned = 0;
+    // Promises queued on this stream and not yet sent are withdrawn with it.
+    while (!s->hdr.empty()) {
+        send_fields.clear();
+        const detail::QueuedBlock b = s->hdr.pop(send_fields);
+        if (b.kind != detail::BlockKind::push_promise) continue;
+        if (Stream* p = find(b.promised); p && p->state == StreamState::idle) set_state(p, StreamState::closed, false);
+    }
+    s->leading_blocks = 0;
+    s->clear(sf::end_after_data | sf::trailers_queued);
+}
+
+void Connection::Impl::release_stream(Stream* s) {
+    unready(s);
+    if (s->inflight) s->inflight -= std::min(s->inflight, out.detach(s));
+    drop_send_queue(s);
+    streams.erase(s->id);
+    // FIFO entries still naming this stream go stale: recycle() sets id 0.
+    if (free_count < kept_streams) {
+        s->hdr.trim(kept_header_store);
+        s->recycle();
+        s->free_next = free_streams;
+        free_streams = s;
+        ++free_count;
+    } else {
+        s->~Stream();
+        mr->deallocate(s, sizeof(Stream), alignof(Stream));
+    }
+}
+
+void Connection::Impl::drop_stream(Stream* s) {
+    if (s->inflight) s->inflight -= std::min(s->inflight, out.detach(s));
+    if (s->has(sf::in_fifo) && s->state == StreamState::idle && is_client()) {
+        // A queued request that never went out.
+        s->clear(sf::in_fifo);
+        --queued_requests;
+    }
+    set_state(s, StreamState::closed, false);
+    if (s->state == StreamState::closed && s->id != 0 && find(s->id) == s) release_stream(s);
+}
+
+void Connection::Impl::reset_local(Stream* s, ErrorCode code, bool peer_caused) {
+    // RFC 9113 §6.4: no RST_STREAM for a stream that never left idle (a
+    // queued request, a promise not yet sent).
+    if (s->state != StreamState::idle) {
+        queue_rst(s->id, code);
+        ledger.add(s->id);
+    }
+    if (peer_caused && !s->has(sf::local)) note_peer_abort();
+    drop_stream(s);
+}
+
+void Connection::Impl::note_peer_abort() {
+    // Limits::max_peer_resets: streams the peer resets or gets refused,
+    // minus those that completed, over the connection's life
+    // (CVE-2023-44487, "rapid reset").
+    if (++peer_resets > cfg.limits.max_peer_resets)
+        connection_error(ErrorCode::enhance_your_calm, "too many streams reset or refused");
+}
+
+void Connection::Impl::output_done(Stream* s, std::size_t n) {
+    s->inflight -= std::min<std::uint64_t>(s->inflight, n);
+    if (s->inflight == 0 && s->state == StreamState::closed) release_stream(s);
+}
+
+// --- checks ------------------------------------------------------------------
+
+ApiError Connection::Impl::check_outbound(std::span<const Field> fields, detail::BlockKind kind, Stream* s,
+                                          detail::RequestInfo* req, detail::ResponseInfo* resp) const {
+    (void)s;
+    if (!cfg.validate_messages) {
+        if (req) detail::extract_request(fields, *req);
+        if (resp) detail::extract_response(fields, *resp);
+        return ApiError::none;
+    }
+    std::string_view why;
+    if (req) {
+        detail::RequestRules rules;
+        rules.connect_protocol = true;  // whether the peer allows it is checked by the caller
+        rules.promised = kind == detail::BlockKind::push_promise;
+        why = detail::check_request(fields, rules, *req);
+    } else if (resp) {
+        why = detail::check_response(fields, *resp);
+    } else {
+        why = detail::check_trailers(fields);
+    }
+    return why.empty() ? ApiError::none : ApiError::invalid_header;
+}
+
+// A stream the application may still send on: exists, our side not ended.
+Stream* Connection::Impl::sendable_stream(std::uint32_t id, ApiError& err) {
+    if (closed) {
+        err = ApiError::connection_closed;
+        return nullptr;
+    }
+    Stream* s = find(id);
+    if (!s) {
+        const bool seen = id != 0 && (is_local_id(id) ? id < next_local_id : id <= highest_peer_id);
+        err = seen ? ApiError::stream_closed : ApiError::invalid_stream;
+        return nullptr;
+    }
+    if (s->state == StreamState::closed || s->state == StreamState::half_closed_local || s->has(sf::end_submitted)) {
+        err = ApiError::stream_closed;
+        return nullptr;
+    }
+    if (s->state == StreamState::reserved_remote) {
+        err = ApiError::invalid_stream;
+        return nullptr;
+    }
+    err = ApiError::none;
+    return s;
+}
+
+// --- API ---------------------------------------------------------------------
+
+Submitted Connection::Impl::submit_request(std::span<const Field> headers, bool end_stream) {
+    if (!is_client()) return {0, ApiError::wrong_role};
+    if (closed || goaway_received || shutdown_phase != Shutdown::none) return {0, ApiError::connection_closed};
+    detail::RequestInfo info;
+    if (const ApiError e = check_outbound(headers, detail::BlockKind::headers, nullptr, &info, nullptr);
+        e != ApiError::none)
+        return {0, e};
+    // RFC 8441 §3: :protocol only once the server enabled extended CONNECT.
+    if (!info.protocol.empty() && !peer.enable_connect_protocol) return {0, ApiError::connect_protocol_disabled};
+    const std::uint32_t slots =
+        peer.max_concurrent_streams > active_local ? peer.max_concurrent_streams - active_local : 0;
+    if (queued_requests >= static_cast<std::uint64_t>(slots) + cfg.limits.max_queued_requests)
+        return {0, ApiError::too_many_queued};
+    // RFC 9113 §5.1.1: stream ids cannot be reused; once exhausted, a new
+    // connection is needed.
+    if (next_local_id > frame::max_stream_id) return {0, ApiError::connection_closed};
+    const std::uint32_t id = next_local_id;
+    next_local_id += 2;
+    Stream* s = new_stream(id, StreamState::idle, true);
+    if (info.is_head) s->set(sf::head_request);
+    if (info.is_connect) s->set(sf::connect);
+    s->set(sf::final_submitted | sf::in_fifo);
+    if (end_stream) s->set(sf::end_submitted);
+    s->hdr.push(detail::BlockKind::headers, end_stream, 0, headers);
+    s->leading_blocks = 1;
+    open_fifo.push(s);
+    ++queued_requests;
+    return {id, ApiError::none};
+}
+
+ApiError Connection::Impl::submit_response(std::uint32_t id, std::span<const Field> headers, bool end_stream) {
+    if (is_client()) return ApiError::wrong_role;
+    ApiError err;
+    Stream* s = sendable_stream(id, err);
+    if (!s) return err;
+    // Responses go on streams the client opened, or on streams we promised.
+    if (s->has(sf::local) && !s->has(sf::pushed)) return ApiError::invalid_stream;
+    if (s->has(sf::final_submitted)) return ApiError::invalid_stream;
+    detail::ResponseInfo info;
+    if (const ApiError e = check_outbound(headers, detail::BlockKind::headers, s, nullptr, &info); e != ApiError::none)
+        return e;
+    const bool informational = info.status >= 100 && info.status < 200;
+    // RFC 9113 §8.1: an informational response cannot end the stream.
+    if (informational && end_stream && cfg.validate_messages) return ApiError::invalid_header;
+    if (!informational) s->set(sf::final_submitted);
+    if (end_stream) s->set(sf::end_submitted);
+    s->hdr.push(detail::BlockKind::headers, end_stream, 0, headers);
+    ++s->leading_blocks;
+    if (!s->has(sf::in_fifo)) {
+        s->set(sf::in_fifo);
+        header_fifo.push(s);
+    }
+    return ApiError::none;
+}
+
+ApiError Connection::Impl::queue_data(std::uint32_t id, std::span<const std::uint8_t> data, bool end_stream,
+                                      bool borrowed) {
+    ApiError err;
+    Stream* s = sendable_stream(id, err);
+    if (!s) return err;
+    // A body follows the final header section (RFC 9113 §8.1).
+    if (!s->has(sf::final_submitted)) return ApiError::invalid_stream;
+    if (data.empty() && !end_stream) return ApiError::none;
+    if (!borrowed && s->queued_owned + data.size() > cfg.limits.max_buffered_per_stream) return ApiError::buffer_full;
+    if (borrowed && !data.empty()) {
+        detail::SendSeg* seg = pool.get_seg();
+        seg->data = data.data();
+        seg->size = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), UINT32_MAX));
+        if (s->seg_tail) s->seg_tail->next = seg;
+        else s->seg_head = seg;
+        s->seg_tail = seg;
+        s->queued += seg->size;
+        // Spans past 4 GiB go in several segments.
+        for (std::size_t at = seg->size; at < data.size();) {
+            detail::SendSeg* more = pool.get_seg();
+            more->data = data.data() + at;
+            more->size = static_cast<std::uint32_t>(std::min<std::size_t>(data.size() - at, UINT32_MAX));
+            s->seg_tail->next = more;
+            s->seg_tail = more;
+            s->queued += more->size;
+            at += more->size;
+        }
+    } else {
+        const std::uint8_t* p = data.data();
+        std::size_t left = data.size();
+        while (left > 0) {
+            detail::Block* b = s->open_block;
+            if (!b || b->used == detail::Block::capacity) {
+                if (b) pool.release(b);
+                b = s->open_block = pool.get();
+            }
+            const std::uint32_t take =
+                static_cast<std::uint32_t>(std::min<std::size_t>(left, detail::Block::capacity - b->used));
+            std::uint8_t* at = b->bytes + b->used;
+            std::memcpy(at, p, take);
+            detail::SendSeg* tail = s->seg_tail;
+            if (tail && tail->block == b && tail->data + tail->size == at) {
+                tail->size += take;
+            } else {
+                detail::SendSeg* seg = pool.get_seg();
+                seg->data = at;
+                seg->size = take;
+                seg->block = b;
+                ++b->refs;
+                if (tail) tail->next = seg;
+                else s->seg_head = seg;
+                s->seg_tail = seg;
+            }
+            b->used += take;
+            p += take;
+            left -= take;
+        }
+        s->queued += data.size();
+        s->queued_owned += data.size();
+    }
+    if (end_stream) s->set(sf::end_after_data | sf::end_submitted);
+    make_ready(s);
+    return ApiError::none;
+}
+
+ApiError Connection::Impl::send_trailers(std::uint32_t id, std::span<const Field> trailers) {
+    ApiError err;
+    Stream* s = sendable_stream(id, err);
+    if (!s) return err;
+    if (!s->has(sf::final_submitted)) return ApiError::invalid_stream;
+    if (const ApiError e = check_outbound(trailers, detail::BlockKind::trailers, s, nullptr, nullptr);
+        e != ApiError::none)
+        return e;
+    s->hdr.push(detail::BlockKind::trailers, true, 0, trailers);
+    s->set(sf::trailers_queued | sf::end_submitted);
+    make_ready(s);
+    return ApiError::none;
+}
+
+ApiError Connection::Impl::reset_stream(std::uint32_t id, ErrorCode code) {
+    if (closed) return ApiError::connection_closed;
+    Stream* s = find(id);
+    if (!s || s->state == StreamState::closed) return ApiError::invalid_stream;
+    reset_local(s, code, false);
+    return ApiError::none;
+}
+
+Submitted Connection::Impl::push_promise(std::uint32_t id, std::span<const Field> headers) {
+    if (is_client()) return {0, ApiError::wrong_role};
+    if (closed || goaway_received) return {0, ApiError::connection_closed};
+    // RFC 9113 §6.5.2, §8.4: no push once the client disabled it.
+    if (!peer.enable_push) return {0, ApiError::push_disabled};
+    ApiError err;
+    Stream* s = sendable_stream(id, err);
+    if (!s) return {0, err};
+    // RFC 9113 §8.4: promises ride on a client-initiated stream that is open
+    // or half-closed (remote).
+    if (s->has(sf::local)) return {0, ApiError::invalid_stream};
+    detail::RequestInfo info;
+    if (const ApiError e = check_outbound(headers, detail::BlockKind::push_promise, s, &info, nullptr);
+        e != ApiError::none)
+        return {0, e};
+    if (active_local + reserved_local >= peer.max_concurrent_streams) return {0, ApiError::too_many_queued};
+    if (next_local_id > frame::max_stream_id) return {0, ApiError::connection_closed};
+    const std::uint32_t promised = next_local_id;
+    next_local_id += 2;
+    Stream* p = new_stream(promised, StreamState::idle, true);
+    p->set(sf::pushed);
+    if (info.is_head) p->set(sf::head_request);
+    s->hdr.push(detail::BlockKind::push_promise, false, promised, headers);
+    ++s->leading_blocks;
+    if (!s->has(sf::in_fifo)) {
+        s->set(sf::in_fifo);
+        header_fifo.push(s);
+    }
+    return {promised, ApiError::none};
+}
+
+}  // namespace h2wire

@@ -1,0 +1,118 @@
+// One stream's state: lifecycle, windows, message progress, what it has
+// queued to send, and the links that put it on the scheduler's lists.
+// Stream objects are pooled by the connection and reused.
+#pragma once
+
+#include <cstdint>
+
+#include "connection/header_block.hpp"
+#include "connection/stream_table.hpp"
+
+namespace h2wire::detail {
+
+/// Storage for body octets copied in by send_data(): fixed-size blocks from a
+/// connection-wide pool, shared by the stream queue and by output chunks that
+/// point into them (zero-copy output), freed when the last reference goes.
+struct Block {
+    static constexpr std::uint32_t capacity = 16 * 1024;
+    std::uint32_t refs = 0;
+    std::uint32_t used = 0;
+    Block* next_free = nullptr;
+    alignas(16) std::uint8_t bytes[capacity];
+};
+
+/// A run of queued body octets: inside a Block (copied) or the caller's
+/// memory (send_data_borrowed).
+struct SendSeg {
+    SendSeg* next = nullptr;
+    const std::uint8_t* data = nullptr;  // next octet not yet built into output
+    std::uint32_t size = 0;              // octets left
+    Block* block = nullptr;              // owning block (holds one ref), or null when borrowed
+};
+
+/// Where the peer's message on a stream stands (RFC 9113 §8.1).
+enum class RecvPhase : std::uint8_t {
+    headers,   ///< waiting for the request, or the response (1xx may come first)
+    body,      ///< final header section received; DATA may follow
+    trailers,  ///< trailers received
+};
+
+namespace stream_flag {
+inline constexpr std::uint32_t local = 1u << 0;            // we initiated it
+inline constexpr std::uint32_t head_request = 1u << 1;     // request method HEAD
+inline constexpr std::uint32_t connect = 1u << 2;          // CONNECT (tunnel once 2xx)
+inline constexpr std::uint32_t final_submitted = 1u << 3;  // our final header section is queued/sent
+inline constexpr std::uint32_t end_submitted = 1u << 4;    // our END_STREAM is queued/sent
+inline constexpr std::uint32_t end_after_data = 1u << 5;   // END_STREAM on the last queued DATA
+inline constexpr std::uint32_t trailers_queued = 1u << 6;  // trailers wait after the DATA
+inline constexpr std::uint32_t in_ready = 1u << 7;         // on the DATA round robin
+inline constexpr std::uint32_t in_fifo = 1u << 8;          // on the header-block FIFO or the open queue
+inline constexpr std::uint32_t in_wu = 1u << 9;            // on the WINDOW_UPDATE list
+inline constexpr std::uint32_t want_writable = 1u << 10;   // blocked on its window with data waiting
+inline constexpr std::uint32_t tunnel = 1u << 11;          // CONNECT established: no content-length
+inline constexpr std::uint32_t no_length_check = 1u << 12; // content-length not checked (HEAD, 204, 304)
+inline constexpr std::uint32_t ignore_recv = 1u << 13;     // peer's frames dropped (malformed, being reset)
+inline constexpr std::uint32_t pushed = 1u << 14;          // a promised stream
+}  // namespace stream_flag
+
+struct Stream {
+    std::uint32_t id = 0;
+    StreamState state = StreamState::idle;
+    RecvPhase recv_phase = RecvPhase::headers;
+    std::uint32_t flags = 0;
+
+    // Flow control (RFC 9113 §5.2, §6.9). send_window may go negative
+    // (§6.9.2); recv_window is what the peer may still send us.
+    std::int64_t send_window = 0;
+    std::int64_t recv_window = 0;
+    std::uint32_t recv_credit = 0;   // consumed octets not yet given back by WINDOW_UPDATE
+    std::uint64_t unconsumed = 0;    // manual flow control: delivered, not yet consume()d
+
+    // RFC 9113 §8.1.1: declared content-length of the peer's message, -1 if none.
+    std::int64_t content_length = -1;
+    std::uint64_t data_received = 0;
+
+    // Send side: queued body, in order.
+    SendSeg* seg_head = nullptr;
+    SendSeg* seg_tail = nullptr;
+    Block* open_block = nullptr;     // block appended to by send_data (holds one ref)
+    std::uint64_t queued = 0;        // octets queued and not yet built into output
+    std::uint64_t queued_owned = 0;  // the part counted against max_buffered_per_stream
+    std::uint64_t inflight = 0;      // octets of DATA built into output, not yet consumed
+    std::uint32_t leading_blocks = 0;  // header blocks waiting on the FIFO / open queue
+    HeaderStore hdr;                 // queued header blocks, encoded when sent
+
+    // Scheduler links.
+    Stream* ready_prev = nullptr;
+    Stream* ready_next = nullptr;
+    Stream* fifo_next = nullptr;
+    Stream* wu_next = nullptr;
+    Stream* free_next = nullptr;
+
+    explicit Stream(std::pmr::memory_resource* mr) noexcept : hdr(mr) {}
+
+    /// Back to a fresh stream for reuse (keeps the header store's memory).
+    void recycle() noexcept {
+        id = 0;
+        state = StreamState::idle;
+        recv_phase = RecvPhase::headers;
+        flags = 0;
+        send_window = recv_window = 0;
+        recv_credit = 0;
+        unconsumed = 0;
+        content_length = -1;
+        data_received = 0;
+        seg_head = seg_tail = nullptr;
+        open_block = nullptr;
+        queued = queued_owned = inflight = 0;
+        leading_blocks = 0;
+        hdr.clear();
+        ready_prev = ready_next = fifo_next = wu_next = free_next = nullptr;
+    }
+
+    bool has(std::uint32_t f) const noexcept { return (flags & f) != 0; }
+    void set(std::uint32_t f) noexcept { flags |= f; }
+    void clear(std::uint32_t f) noexcept { flags &= ~f; }
+};
+
+}  // namespace h2wire::detail
