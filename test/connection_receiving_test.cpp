@@ -1,1 +1,448 @@
+// The receive side: every event kind of events.hpp with its fields; DATA as
+// views of the input (zero copy); PING answered automatically; PRIORITY
+// validated and otherwise ignored; unknown and extension frames; and split
+// invariance: the same peer byte stream fed whole, byte by byte and at
+// random splits gives the same events and the same output.
 #include <doctest/doctest.h>
+
+#include "support/connection_harness.hpp"
+
+namespace {
+
+using namespace h2wire;
+using namespace h2wire::conn_test;
+
+/// Events as lines, DATA of one stream joined across adjacent events (how
+/// DATA is cut into events depends on how the input was cut).
+std::vector<std::string> normalized(const Events& evs) {
+    std::vector<std::string> out;
+    std::optional<ev::Data> pending;
+    auto flush = [&] {
+        if (pending) out.push_back(describe(Ev{*pending}) + " data=" + hex(pending->data));
+        pending.reset();
+    };
+    for (const Ev& e : evs) {
+        if (const auto* d = std::get_if<ev::Data>(&e)) {
+            if (pending && pending->stream == d->stream && !pending->end_stream) {
+                append(pending->data, d->data);
+                pending->flow_controlled_length += d->flow_controlled_length;
+                pending->end_stream = d->end_stream;
+                continue;
+            }
+            flush();
+            pending = *d;
+            continue;
+        }
+        flush();
+        out.push_back(describe(e));
+    }
+    flush();
+    return out;
+}
+
+struct Transcript {
+    std::vector<std::string> events;
+    std::vector<std::string> wire;
+    bool closed = false;
+};
+
+/// The client's script: the Peer is a server answering three requests.
+Bytes client_script(Peer& p) {
+    Bytes in = p.preface({{SettingId::max_concurrent_streams, 100}, {SettingId::initial_window_size, 1 << 20}});
+    append(in, p.settings_ack());
+    append(in, p.headers(1, response(200, {{"content-type", "text/html"}}), false));
+    HeadersOptions split;
+    split.max_fragment = 4;
+    append(in, p.push_promise(1, 2, get("/style.css") + Hdrs{{"accept", "text/css"}}, split));
+    append(in, p.headers(3, response(103, {{"link", "</style.css>; rel=preload"}}), false));
+    append(in, p.headers(2, response(200, {{"content-type", "text/css"}}), false));
+    append(in, p.data(2, "body { color: red }", true, 3));
+    append(in, p.data(1, Bytes(1000, 'h'), false));
+    append(in, p.altsvc(0, "https://example.com", "h2=\"alt.example.com:443\""));
+    append(in, p.altsvc(1, "", "h2=\":8443\""));
+    append(in, p.origin({"https://example.com", "https://cdn.example.com"}));
+    append(in, p.raw(0x42, 0x5, 1, bytes_of("ext")));
+    append(in, p.headers(3, response(204), true));
+    append(in, p.ping(opaque("client!!")));
+    append(in, p.data(1, Bytes(2000, 't'), false, 100));
+    append(in, p.headers(1, {{"x-trailer", "done"}}, true));
+    append(in, p.rst(5, ErrorCode::refused_stream));
+    append(in, p.goaway(7, ErrorCode::no_error, "maintenance"));
+    return in;
+}
+
+/// The server's script: the Peer is a client.
+Bytes server_script(Peer& p) {
+    Bytes in = p.preface({{SettingId::initial_window_size, 70000}, {SettingId::max_frame_size, 20000}});
+    HeadersOptions prio;
+    prio.pad = 7;
+    prio.priority = frame::PriorityFields{true, 0, 200};
+    append(in, p.headers(1, request("POST", "/a"), false, prio));
+    append(in, p.data(1, "hello", false, 4));
+    append(in, p.ping(opaque("ping0001")));
+    HeadersOptions split;
+    split.max_fragment = 5;
+    append(in, p.headers(3, get("/b") + Hdrs{{"accept-language", "en"}}, true, split));
+    Rng rng(31);
+    append(in, p.data(1, rng.bytes(3000), false));
+    append(in, p.priority(5, 0, 10));
+    append(in, p.raw(0x42, 0, 0, bytes_of("xyz")));
+    append(in, p.priority_update(1, "u=2, i"));
+    append(in, p.window_update(0, 1000));
+    append(in, p.window_update(1, 500));
+    append(in, p.headers(5, request("POST", "/c"), false));
+    append(in, p.data(5, "abc", false));
+    append(in, p.rst(5, ErrorCode::cancel));
+    append(in, p.headers(1, {{"x-checksum", "1234"}}, true));
+    append(in, p.ping(opaque("ping0002")));
+    append(in, p.headers(7, request("POST", "/d"), false));
+    append(in, p.priority(7, 7));  // depends on itself: stream error
+    append(in, p.headers(9, get("/e") + Hdrs{{"Bad-Name", "x"}}, true));  // malformed: stream error
+    append(in, p.settings({{SettingId::header_table_size, 2048}}));
+    append(in, p.headers(11, get("/f"), true));
+    append(in, p.data(7, "late", true));  // after our reset: ignored
+    append(in, p.ping(opaque("ping0003")));
+    return in;
+}
+
+Transcript run(Role role, Split split) {
+    Config c;
+    c.flow_control = FlowControl::manual;  // no WINDOW_UPDATE timing in the output
+    c.settings.enable_push = role == Role::client;
+    Session s(role, c);
+    if (role == Role::client) {
+        s.drain();
+        for (const char* path : {"/1", "/3", "/5"}) {
+            const auto f = fields(get(path));
+            REQUIRE(s.conn.submit_request(f, true));
+        }
+        s.drain();
+    }
+    const Bytes script = role == Role::client ? client_script(s.peer) : server_script(s.peer);
+    s.feed(script, split);
+    s.drain();
+    Transcript t;
+    t.events = normalized(s.events);
+    t.wire = lines(s.peer.frames());
+    t.closed = s.conn.is_closed();
+    return t;
+}
+
+}  // namespace
+
+TEST_CASE("connection receiving: the same bytes fed whole, byte by byte and at random splits") {
+    for (const Role role : {Role::server, Role::client}) {
+        CAPTURE(role == Role::server ? "server" : "client");
+        const Transcript whole = run(role, Split::whole());
+        INFO("events:\n" << join(whole.events));
+        INFO("wire:\n" << join(whole.wire));
+        CHECK(!whole.closed);
+        CHECK(whole.events.size() >= 15);
+        std::vector<Split> splits{Split::bytewise()};
+        for (std::uint64_t seed = 1; seed <= 12; ++seed) splits.push_back(Split::random(seed));
+        for (const Split split : splits) {
+            CAPTURE(split.name());
+            const Transcript t = run(role, split);
+            CHECK(join(t.events) == join(whole.events));
+            CHECK(join(t.wire) == join(whole.wire));
+            CHECK(t.closed == whole.closed);
+        }
+    }
+}
+
+TEST_CASE("connection receiving: the server's script yields the expected events and answers") {
+    Config c;
+    c.flow_control = FlowControl::manual;
+    Session s(Role::server, c);
+    s.feed(server_script(s.peer));
+    const auto out = s.drain();
+    INFO(s.events.str());
+    INFO(str(out));
+    const Events& e = s.events;
+    // Request 1 with a padded, prioritised HEADERS, a padded DATA, trailers.
+    const auto r1 = e.on<ev::Request>(1);
+    REQUIRE(r1.has_value());
+    CHECK(r1->method == "POST");
+    CHECK(r1->path == "/a");
+    CHECK(!r1->end_stream);
+    CHECK(e.data_of(1).size() == 5 + 3000);
+    CHECK(string_of(e.data_of(1)).substr(0, 5) == "hello");
+    const auto first_data = e.on<ev::Data>(1);
+    REQUIRE(first_data.has_value());
+    CHECK(first_data->flow_controlled_length == 5 + 1 + 4);
+    CHECK(e.on<ev::Trailers>(1).has_value());
+    CHECK(e.count_on<StreamEnded>(1) == 1);
+    // Request 3 from a split block.
+    const auto r3 = e.on<ev::Request>(3);
+    REQUIRE(r3.has_value());
+    CHECK(r3->path == "/b");
+    CHECK(find_field(r3->headers, "accept-language") == "en");
+    CHECK(r3->end_stream);
+    // Stream 5 reset by the peer.
+    const auto rst5 = e.on<ev::Reset>(5);
+    REQUIRE(rst5.has_value());
+    CHECK(rst5->code == ErrorCode::cancel);
+    CHECK(rst5->by == Initiator::peer);
+    CHECK(!rst5->safe_to_retry);
+    // Stream 7 depends on itself: reset by us with PROTOCOL_ERROR; its late DATA ignored.
+    const auto rst7 = e.on<ev::Reset>(7);
+    REQUIRE(rst7.has_value());
+    CHECK(rst7->code == ErrorCode::protocol_error);
+    CHECK(rst7->by == Initiator::local);
+    CHECK(e.count_on<ev::Data>(7) == 0);
+    // Stream 9 malformed.
+    const auto rst9 = e.on<ev::Reset>(9);
+    REQUIRE(rst9.has_value());
+    CHECK(rst9->code == ErrorCode::protocol_error);
+    CHECK(!rst9->reason.empty());
+    // Stream 11 fine, after a header table size change.
+    CHECK(e.on<ev::Request>(11).has_value());
+    // PINGs reported and answered in order, with their data.
+    const auto pings = e.all<PingReceived>();
+    REQUIRE(pings.size() == 3);
+    CHECK(pings[0].data == opaque("ping0001"));
+    CHECK(pings[2].data == opaque("ping0003"));
+    const auto acks = only(out, Type::ping);
+    REQUIRE(acks.size() == 3);
+    for (std::size_t i = 0; i < 3; ++i) {
+        CHECK(acks[i].ack);
+        CHECK(acks[i].opaque == pings[i].data);
+    }
+    // The unknown frame and PRIORITY_UPDATE.
+    const auto unk = e.first<ev::Unknown>();
+    REQUIRE(unk.has_value());
+    CHECK(unk->type == 0x42);
+    CHECK(unk->stream == 0);
+    CHECK(string_of(unk->payload) == "xyz");
+    const auto pu = e.first<ev::PriorityUpdated>();
+    REQUIRE(pu.has_value());
+    CHECK(pu->stream == 1);
+    CHECK(pu->field_value == "u=2, i");
+    // On the wire: RST_STREAM for 7 and 9 only, two SETTINGS ACKs, no GOAWAY.
+    CHECK(count(out, Type::goaway) == 0);
+    CHECK(count(out, Type::rst_stream) == 2);
+    CHECK(first(out, Type::rst_stream, 7)->code == ErrorCode::protocol_error);
+    CHECK(first(out, Type::rst_stream, 9)->code == ErrorCode::protocol_error);
+    std::size_t settings_acks = 0;
+    for (const WireFrame& f : only(out, Type::settings)) settings_acks += f.ack ? 1 : 0;
+    CHECK(settings_acks == 2);
+    CHECK(e.count<SettingsReceived>() == 2);
+    CHECK(s.conn.peer_settings().header_table_size == 2048);
+    CHECK(s.conn.peer_settings().initial_window_size == 70000);
+}
+
+TEST_CASE("connection receiving: the client's script yields the expected events") {
+    Config c;
+    c.settings.enable_push = true;
+    Session s(Role::client, c);
+    s.drain();
+    for (const char* path : {"/1", "/3", "/5"}) {
+        const auto f = fields(get(path));
+        REQUIRE(s.conn.submit_request(f, true));
+    }
+    s.drain();
+    s.feed(client_script(s.peer));
+    const auto out = s.drain();
+    INFO(s.events.str());
+    const Events& e = s.events;
+    const auto r1 = e.on<ev::Response>(1);
+    REQUIRE(r1.has_value());
+    CHECK(r1->status == 200);
+    CHECK(!r1->end_stream);
+    const auto pp = e.on<ev::PushPromise>(1);
+    REQUIRE(pp.has_value());
+    CHECK(pp->promised_stream == 2);
+    CHECK(find_field(pp->headers, ":path") == "/style.css");
+    CHECK(find_field(pp->headers, "accept") == "text/css");
+    const auto r2 = e.on<ev::Response>(2);
+    REQUIRE(r2.has_value());
+    CHECK(string_of(e.data_of(2)) == "body { color: red }");
+    CHECK(e.on<ev::Data>(2)->flow_controlled_length == 19 + 1 + 3);
+    CHECK(e.count_on<StreamEnded>(2) == 1);
+    const auto info3 = e.on<ev::Informational>(3);
+    REQUIRE(info3.has_value());
+    CHECK(info3->status == 103);
+    const auto r3 = e.on<ev::Response>(3);
+    REQUIRE(r3.has_value());
+    CHECK(r3->status == 204);
+    CHECK(r3->end_stream);
+    CHECK(e.data_of(1).size() == 3000);
+    CHECK(e.on<ev::Trailers>(1).has_value());
+    const auto alts = e.all<ev::Altsvc>();
+    REQUIRE(alts.size() == 2);
+    CHECK(alts[0].stream == 0);
+    CHECK(alts[0].origin == "https://example.com");
+    CHECK(alts[0].field_value == "h2=\"alt.example.com:443\"");
+    CHECK(alts[1].stream == 1);
+    CHECK(alts[1].origin == "");
+    CHECK(alts[1].field_value == "h2=\":8443\"");
+    const auto origin = e.first<ev::Origin>();
+    REQUIRE(origin.has_value());
+    CHECK(origin->origins == std::vector<std::string>{"https://example.com", "https://cdn.example.com"});
+    const auto unk = e.first<ev::Unknown>();
+    REQUIRE(unk.has_value());
+    CHECK(unk->type == 0x42);
+    CHECK(unk->flags == 0x5);
+    CHECK(unk->stream == 1);
+    CHECK(string_of(unk->payload) == "ext");
+    // REFUSED_STREAM: the request was not processed, it may be retried.
+    const auto rst5 = e.on<ev::Reset>(5);
+    REQUIRE(rst5.has_value());
+    CHECK(rst5->code == ErrorCode::refused_stream);
+    CHECK(rst5->by == Initiator::peer);
+    CHECK(rst5->safe_to_retry);
+    const auto ga = e.first<ev::Goaway>();
+    REQUIRE(ga.has_value());
+    CHECK(ga->last_stream_id == 7);
+    CHECK(ga->code == ErrorCode::no_error);
+    CHECK(string_of(ga->debug) == "maintenance");
+    // The PING is answered.
+    const auto acks = only(out, Type::ping);
+    REQUIRE(acks.size() == 1);
+    CHECK(acks[0].ack);
+    CHECK(acks[0].opaque == opaque("client!!"));
+    CHECK(count(out, Type::rst_stream) == 0);
+}
+
+TEST_CASE("connection receiving: DataReceived points into the input span (zero copy)") {
+    Session s(Role::server);
+    s.handshake();
+    const Bytes input = cat({s.peer.headers(1, request(), false), s.peer.data(1, "first", false),
+                             s.peer.data(1, "second", false, 9), s.peer.data(1, "third", true)});
+    const std::span<const Event> evs = s.conn.receive(input);
+    std::string joined;
+    int datas = 0;
+    for (const Event& e : evs) {
+        if (const auto* d = std::get_if<DataReceived>(&e)) {
+            ++datas;
+            CHECK(d->data.data() >= input.data());
+            CHECK(d->data.data() + d->data.size() <= input.data() + input.size());
+            joined.append(reinterpret_cast<const char*>(d->data.data()), d->data.size());
+        }
+    }
+    CHECK(datas == 3);
+    CHECK(joined == "firstsecondthird");
+}
+
+TEST_CASE("connection receiving: PRIORITY is validated and otherwise ignored") {
+    SUBCASE("on idle, open and closed streams: nothing happens") {
+        Session s(Role::server);
+        s.handshake();
+        s.open(1, get(), true);
+        REQUIRE(s.conn.submit_response(1, fields(response()), true) == ApiError::none);
+        s.drain();
+        const std::size_t before = s.events.size();
+        s.feed(cat({s.peer.priority(1, 0), s.peer.priority(3, 1, 255, true), s.peer.priority(101, 3)}));
+        expect_no_error(s, s.drain(), before);
+        CHECK(s.events.size() == before);
+        // A stream named only by PRIORITY stays idle: the client may open it later.
+        s.open(3, get(), true);
+        CHECK(s.events.on<ev::Request>(3).has_value());
+    }
+    SUBCASE("a stream depending on itself: stream error PROTOCOL_ERROR") {
+        Session s(Role::server);
+        s.handshake();
+        s.open(1, request(), false);
+        const std::size_t before = s.events.size();
+        s.feed(s.peer.priority(1, 1));
+        expect_stream_error(s, s.drain(), 1, ErrorCode::protocol_error, before);
+    }
+    SUBCASE("HEADERS depending on its own stream: stream error, block still decoded") {
+        Session s(Role::server);
+        s.handshake();
+        HeadersOptions o;
+        o.priority = frame::PriorityFields{false, 1, 16};
+        const std::size_t before = s.events.size();
+        s.feed(s.peer.headers(1, get() + Hdrs{{"x-indexed", "remember me"}}, true, o));
+        expect_stream_error(s, s.drain(), 1, ErrorCode::protocol_error, before);
+        CHECK(s.events.count<ev::Request>() == 0);
+        s.open(3, get() + Hdrs{{"x-indexed", "remember me"}}, true);
+        const auto r = s.events.on<ev::Request>(3);
+        REQUIRE(r.has_value());
+        CHECK(find_field(r->headers, "x-indexed") == "remember me");
+    }
+    SUBCASE("wrong length: stream error FRAME_SIZE_ERROR") {
+        Session s(Role::server);
+        s.handshake();
+        s.open(1, request(), false);
+        const std::size_t before = s.events.size();
+        s.feed(s.peer.raw(Type::priority, 0, 1, Bytes{0, 0, 0, 0}));
+        expect_stream_error(s, s.drain(), 1, ErrorCode::frame_size_error, before);
+    }
+}
+
+TEST_CASE("connection receiving: unknown frame types are reported and ignored anywhere") {
+    Session s(Role::server);
+    s.handshake();
+    s.open(1, request(), false);
+    const std::size_t before = s.events.size();
+    s.feed(cat({s.peer.raw(0xfa, 0xff, 0, bytes_of("zero")), s.peer.raw(0x20, 0, 1, Bytes{}),
+                s.peer.raw(0x21, 1, 99, bytes_of("idle")), s.peer.data(1, "after", true)}));
+    expect_no_error(s, s.drain(), before);
+    const auto unk = s.events.all<ev::Unknown>();
+    REQUIRE(unk.size() == 3);
+    CHECK(unk[0].type == 0xfa);
+    CHECK(unk[0].flags == 0xff);
+    CHECK(unk[0].stream == 0);
+    CHECK(string_of(unk[0].payload) == "zero");
+    CHECK(unk[1].type == 0x20);
+    CHECK(unk[1].stream == 1);
+    CHECK(unk[1].payload.empty());
+    CHECK(unk[2].stream == 99);
+    CHECK(string_of(s.events.data_of(1)) == "after");
+    // Stream 99 is still idle.
+    s.open(99, get(), true);
+    CHECK(s.events.on<ev::Request>(99).has_value());
+}
+
+TEST_CASE("connection receiving: PING is answered, PING ACK reported") {
+    Session s(Role::server);
+    s.handshake();
+    const auto data = opaque("\x01\x02\x03\x04\x05\x06\x07\x08");
+    const Events got = s.feed(s.peer.ping(data));
+    REQUIRE(got.size() == 1);
+    CHECK(std::get<PingReceived>(got[0]).data == data);
+    const auto out = s.drain();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].type() == Type::ping);
+    CHECK(out[0].ack);
+    CHECK(out[0].opaque == data);
+    // An unsolicited PING ACK is reported (or ignored) but never answered.
+    s.feed(s.peer.ping(opaque("unasked!"), true));
+    CHECK(s.drain().empty());
+    CHECK(!s.conn.is_closed());
+}
+
+TEST_CASE("connection receiving: GOAWAY with an error from the peer terminates the connection") {
+    Session s(Role::client);
+    s.handshake();
+    s.request(get(), true);
+    const Events got = s.feed(s.peer.goaway(1, ErrorCode::enhance_your_calm, "slow down"));
+    INFO(got.str());
+    const auto ga = got.first<ev::Goaway>();
+    REQUIRE(ga.has_value());
+    CHECK(ga->code == ErrorCode::enhance_your_calm);
+    CHECK(ga->last_stream_id == 1);
+    CHECK(string_of(ga->debug) == "slow down");
+    const auto t = got.first<ev::Terminated>();
+    REQUIRE(t.has_value());
+    CHECK(t->code == ErrorCode::enhance_your_calm);
+    CHECK(t->by == Initiator::peer);
+    CHECK(t->reason == "slow down");
+    CHECK(s.conn.is_closed());
+    // Nothing more is accepted.
+    CHECK(s.feed(s.peer.headers(1, response(), true)).empty());
+    CHECK(count(s.drain(), Type::goaway) == 0);
+}
+
+TEST_CASE("connection receiving: an unknown error code is kept as received") {
+    Session s(Role::server);
+    s.handshake();
+    s.open(1, request(), false);
+    s.feed(s.peer.rst(1, static_cast<ErrorCode>(0xdeadbeef)));
+    const auto r = s.events.on<ev::Reset>(1);
+    REQUIRE(r.has_value());
+    CHECK(static_cast<std::uint32_t>(r->code) == 0xdeadbeef);
+    CHECK(r->by == Initiator::peer);
+    expect_no_error(s, s.drain(), s.events.size());
+}

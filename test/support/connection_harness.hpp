@@ -1115,7 +1115,15 @@ public:
         auto piece = std::make_unique<Bytes>(bytes.begin(), bytes.end());
         const std::span<const Event> evs = conn.receive(std::span<const std::uint8_t>(*piece));
         Events got;
-        for (const Event& e : evs) got.push_back(own(e));
+        for (const Event& e : evs) {
+            // DataReceived is a view of this input (zero copy).
+            if (const auto* d = std::get_if<DataReceived>(&e); d && !d->data.empty() && check_zero_copy) {
+                CHECK_MESSAGE(d->data.data() >= piece->data(), "DataReceived not a view of the input");
+                CHECK_MESSAGE(d->data.data() + d->data.size() <= piece->data() + piece->size(),
+                              "DataReceived not a view of the input");
+            }
+            got.push_back(own(e));
+        }
         // The previous piece may be freed now that a new receive() started.
         alive_ = std::move(piece);
         events.add(got);
@@ -1217,6 +1225,7 @@ public:
     Connection conn;
     Peer peer;
     Events events;
+    bool check_zero_copy = true;
 
 private:
     std::unique_ptr<Bytes> alive_;
