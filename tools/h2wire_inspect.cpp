@@ -96,6 +96,13 @@ private:
     std::vector<Item> items_;
 };
 
+// Appends `item` to a list in `s`, after `sep` unless `s` is still `empty_as`.
+// (Plain appends: GCC 12 warns falsely on "literal" + std::string at -O3.)
+void join(std::string& s, std::size_t empty_as, char sep, std::string_view item) {
+    if (s.size() > empty_as) s += sep;
+    s += item;
+}
+
 std::string hex(std::span<const std::uint8_t> b) {
     return json::to_hex(b.data(), b.size());
 }
@@ -202,7 +209,7 @@ private:
         std::string flags_json = "[";
         for (std::size_t i = 0; i < fl.size();) {
             const std::size_t bar = std::min(fl.find('|', i), fl.size());
-            flags_json += (i ? "," : "") + json::quote(fl.substr(i, bar - i));
+            join(flags_json, 1, ',', json::quote(fl.substr(i, bar - i)));
             i = bar + 1;
         }
         flags_json += "]";
@@ -256,9 +263,14 @@ private:
                         const std::string name = is_known_setting(s.id)
                                                      ? std::string(to_string(s.id))
                                                      : "0x" + std::to_string(static_cast<unsigned>(s.id));
-                        js += (js.size() > 1 ? "," : "") + std::string("[") + json::quote(name) + "," +
-                              std::to_string(s.value) + "]";
-                        tx += (tx.empty() ? "" : ",") + name + ":" + std::to_string(s.value);
+                        join(js, 1, ',', "[");
+                        js += json::quote(name);
+                        js += ',';
+                        js += std::to_string(s.value);
+                        js += ']';
+                        join(tx, 0, ',', name);
+                        tx += ':';
+                        tx += std::to_string(s.value);
                     }
                     r.add("settings", js + "]", tx.empty() ? "-" : tx);
                 } else if constexpr (std::is_same_v<T, frame::PushPromise>) {
@@ -280,8 +292,8 @@ private:
                 } else if constexpr (std::is_same_v<T, frame::Origin>) {
                     std::string js = "[", tx;
                     for (const std::string_view o : x.origins) {
-                        js += (js.size() > 1 ? "," : "") + json::quote(o);
-                        tx += (tx.empty() ? "" : ",") + json::quote(o);
+                        join(js, 1, ',', json::quote(o));
+                        join(tx, 0, ',', json::quote(o));
                     }
                     r.add("origins", js + "]", tx.empty() ? "-" : tx);
                 } else if constexpr (std::is_same_v<T, frame::PriorityUpdate>) {

@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <memory_resource>
@@ -83,21 +84,23 @@ public:
 
     ByteVec build() const {
         const std::uint32_t len = has_length_ ? length_ : static_cast<std::uint32_t>(payload_.size());
-        ByteVec out{static_cast<std::uint8_t>(len >> 16),
-                    static_cast<std::uint8_t>(len >> 8),
-                    static_cast<std::uint8_t>(len),
-                    type_,
-                    flags_,
-                    static_cast<std::uint8_t>((stream_ >> 24 & 0x7f) | (reserved_ ? 0x80 : 0)),
-                    static_cast<std::uint8_t>(stream_ >> 16),
-                    static_cast<std::uint8_t>(stream_ >> 8),
-                    static_cast<std::uint8_t>(stream_)};
-        out.insert(out.end(), payload_.begin(), payload_.end());
+        ByteVec out(header_size_ + payload_.size());
+        out[0] = static_cast<std::uint8_t>(len >> 16);
+        out[1] = static_cast<std::uint8_t>(len >> 8);
+        out[2] = static_cast<std::uint8_t>(len);
+        out[3] = type_;
+        out[4] = flags_;
+        out[5] = static_cast<std::uint8_t>((stream_ >> 24 & 0x7f) | (reserved_ ? 0x80 : 0));
+        out[6] = static_cast<std::uint8_t>(stream_ >> 16);
+        out[7] = static_cast<std::uint8_t>(stream_ >> 8);
+        out[8] = static_cast<std::uint8_t>(stream_);
+        std::copy(payload_.begin(), payload_.end(), out.begin() + header_size_);
         return out;
     }
     operator ByteVec() const { return build(); }  // NOLINT(google-explicit-constructor)
 
 private:
+    static constexpr std::ptrdiff_t header_size_ = 9;
     std::uint8_t type_, flags_;
     std::uint32_t stream_;
     bool reserved_;
@@ -143,7 +146,12 @@ inline std::string describe(const frame::RstStream& f) {
 }
 inline std::string describe(const frame::Settings& f) {
     std::string s = std::string("SETTINGS") + (f.ack ? " ACK" : "");
-    for (const Setting e : f.entries) s += " " + num(static_cast<std::uint16_t>(e.id)) + "=" + num(e.value);
+    for (const Setting e : f.entries) {
+        s += ' ';
+        s += num(static_cast<std::uint16_t>(e.id));
+        s += '=';
+        s += num(e.value);
+    }
     return s;
 }
 inline std::string describe(const frame::PushPromise& f) {
