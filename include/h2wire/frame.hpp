@@ -442,7 +442,7 @@ enum class ReadStatus : std::uint8_t {
 /// Views in `frame` and `data` point either into the input of this call (a
 /// DATA chunk always does; another frame does when its whole payload was in
 /// this input) or into the reader's own buffer. Either way they stay valid
-/// until the next call to read() (or set_max_frame_size / reset), provided
+/// until the next call to read() (or until the reader is destroyed), provided
 /// the caller keeps this call's input alive that long.
 struct ReadResult {
     ReadStatus status = ReadStatus::need_input;
