@@ -1,6 +1,10 @@
 // Umbrella header: everything public in h2wire.
 #pragma once
 
+#include "h2wire/connection.hpp"
+#include "h2wire/error.hpp"
+#include "h2wire/events.hpp"
+#include "h2wire/frame.hpp"
 #include "h2wire/header.hpp"
 #include "h2wire/hpack.hpp"
-#include "h2wire/frame.hpp"
+#include "h2wire/settings.hpp"
