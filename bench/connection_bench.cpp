@@ -502,8 +502,6 @@ private:
 // ---------------------------------------------------------------------------
 // h2wire
 
-#ifndef CONNBENCH_NO_H2WIRE
-
 h2wire::Config h2wire_config(h2wire::Role role, std::pmr::memory_resource* memory, std::uint32_t max_streams) {
     h2wire::Config c;
     c.role = role;
@@ -697,7 +695,6 @@ private:
     BodyCheck* check_ = nullptr;
 };
 
-#endif  // CONNBENCH_NO_H2WIRE
 
 // ---------------------------------------------------------------------------
 // Cases
@@ -736,23 +733,29 @@ Prepared prepare_with(Pair& pair, AllocStats& client, AllocStats& server, Impl i
     return Prepared{static_cast<double>(allocs1 - allocs0) / requests, static_cast<double>(news1 - news0) / requests};
 }
 
-Prepared prepare_nghttp2(const Shape& shape, std::uint32_t max_streams) {
+/// Runs fn(pair, client_stats, server_stats) on a pair of `impl` whose
+/// allocations are counted.
+template <class Fn>
+void with_counted_pair(Impl impl, std::uint32_t max_streams, Fn&& fn) {
     AllocStats client, server;
-    CountingNghttp2Mem client_mem(client), server_mem(server);
-    Nghttp2Pair pair(client_mem.get(), server_mem.get(), max_streams);
-    return prepare_with(pair, client, server, Impl::nghttp2, shape);
+    if (impl == Impl::nghttp2) {
+        CountingNghttp2Mem client_mem(client), server_mem(server);
+        Nghttp2Pair pair(client_mem.get(), server_mem.get(), max_streams);
+        fn(pair, client, server);
+        return;
+    }
+    CountingResource client_memory(client), server_memory(server);
+    H2wirePair pair(&client_memory, &server_memory, max_streams);
+    fn(pair, client, server);
 }
 
 Prepared prepare(Impl impl, const Shape& shape) {
-    if (impl == Impl::nghttp2) return prepare_nghttp2(shape, exchange_max_streams);
-#ifndef CONNBENCH_NO_H2WIRE
-    AllocStats client, server;
-    CountingResource client_memory(client), server_memory(server);
-    H2wirePair pair(&client_memory, &server_memory, exchange_max_streams);
-    return prepare_with(pair, client, server, Impl::h2wire, shape);
-#else
-    die("built without h2wire");
-#endif
+    Prepared p;
+    (void)workload();
+    with_counted_pair(impl, exchange_max_streams, [&](auto& pair, AllocStats& client, AllocStats& server) {
+        p = prepare_with(pair, client, server, impl, shape);
+    });
+    return p;
 }
 
 const Prepared& prepared(const std::string& name, Impl impl, const Shape& shape) {
@@ -779,10 +782,8 @@ void exchange_bench(benchmark::State& state, const std::string& name, Impl impl,
         Nghttp2Pair pair(nullptr, nullptr, exchange_max_streams);
         run_exchange(state, pair, shape, "nghttp2");
     } else {
-#ifndef CONNBENCH_NO_H2WIRE
         H2wirePair pair(std::pmr::get_default_resource(), std::pmr::get_default_resource(), exchange_max_streams);
         run_exchange(state, pair, shape, "h2wire");
-#endif
     }
     const auto iterations = static_cast<std::int64_t>(state.iterations());
     state.SetItemsProcessed(iterations * shape.streams);
@@ -797,49 +798,48 @@ void exchange_bench(benchmark::State& state, const std::string& name, Impl impl,
 struct MemoryFigures {
     double client_connection = 0;       // live octets after the handshake
     double server_connection = 0;
-    double client_connection_warm = 0;  // after 100 requests went through
-    double server_connection_warm = 0;
     double client_per_stream = 0;       // per idle open stream
     double server_per_stream = 0;
+    double client_connection_warm = 0;  // idle again after 100 header-only requests
+    double server_connection_warm = 0;
+    double client_connection_data = 0;  // idle again after 100 x 1 MiB zero-copy responses
+    double server_connection_data = 0;
     double untracked_new = 0;           // global operator new calls meanwhile
 };
 
-template <class Pair>
-MemoryFigures measure_memory(Pair& pair, AllocStats& client, AllocStats& server, std::uint32_t idle, Impl impl,
-                             std::uint64_t news0) {
+MemoryFigures memory_figures(Impl impl, std::uint32_t idle) {
     MemoryFigures m;
-    pair.handshake();
-    m.client_connection = static_cast<double>(client.live);
-    m.server_connection = static_cast<double>(server.live);
-    const Shape warm{exchange_max_streams, 0, Body::none};
-    check_tally(impl_name(impl), warm, pair.exchange(warm));
-    m.client_connection_warm = static_cast<double>(client.live);
-    m.server_connection_warm = static_cast<double>(server.live);
-    const std::int64_t c0 = client.live, s0 = server.live;
-    pair.open_idle(idle);
-    m.client_per_stream = static_cast<double>(client.live - c0) / idle;
-    m.server_per_stream = static_cast<double>(server.live - s0) / idle;
+    (void)workload();  // built before the count starts
+    const std::uint64_t news0 = global_new_calls.load(std::memory_order_relaxed);
+    // The stats start at zero before the pair is built, so construction
+    // counts. One request goes through before the idle streams are opened, so
+    // that the HPACK tables hold the request fields already and the stream
+    // delta is the streams' own; only one, so that a library's pool of
+    // recycled stream objects does not hide their cost.
+    with_counted_pair(impl, memory_max_streams, [&](auto& pair, AllocStats& client, AllocStats& server) {
+        pair.handshake();
+        m.client_connection = static_cast<double>(client.live);
+        m.server_connection = static_cast<double>(server.live);
+        const Shape one{1, 0, Body::none};
+        check_tally(impl_name(impl), one, pair.exchange(one));
+        const std::int64_t c0 = client.live, s0 = server.live;
+        pair.open_idle(idle);
+        m.client_per_stream = static_cast<double>(client.live - c0) / idle;
+        m.server_per_stream = static_cast<double>(server.live - s0) / idle;
+    });
+    with_counted_pair(impl, memory_max_streams, [&](auto& pair, AllocStats& client, AllocStats& server) {
+        pair.handshake();
+        const Shape headers{exchange_max_streams, 0, Body::none};
+        check_tally(impl_name(impl), headers, pair.exchange(headers));
+        m.client_connection_warm = static_cast<double>(client.live);
+        m.server_connection_warm = static_cast<double>(server.live);
+        const Shape data{exchange_max_streams, std::size_t{1} << 20, Body::zero_copy};
+        check_tally(impl_name(impl), data, pair.exchange(data));
+        m.client_connection_data = static_cast<double>(client.live);
+        m.server_connection_data = static_cast<double>(server.live);
+    });
     m.untracked_new = static_cast<double>(global_new_calls.load(std::memory_order_relaxed) - news0);
     return m;
-}
-
-// Construction counts too: the stats start at zero before the pair is built.
-MemoryFigures memory_figures(Impl impl, std::uint32_t idle) {
-    AllocStats client, server;
-    if (impl == Impl::nghttp2) {
-        CountingNghttp2Mem client_mem(client), server_mem(server);
-        const std::uint64_t news0 = global_new_calls.load(std::memory_order_relaxed);
-        Nghttp2Pair pair(client_mem.get(), server_mem.get(), memory_max_streams);
-        return measure_memory(pair, client, server, idle, impl, news0);
-    }
-#ifndef CONNBENCH_NO_H2WIRE
-    CountingResource client_memory(client), server_memory(server);
-    const std::uint64_t news0 = global_new_calls.load(std::memory_order_relaxed);
-    H2wirePair pair(&client_memory, &server_memory, memory_max_streams);
-    return measure_memory(pair, client, server, idle, impl, news0);
-#else
-    die("built without h2wire");
-#endif
 }
 
 void memory_bench(benchmark::State& state, Impl impl, std::uint32_t idle) {
@@ -849,6 +849,8 @@ void memory_bench(benchmark::State& state, Impl impl, std::uint32_t idle) {
     state.counters["server_conn_bytes"] = m.server_connection;
     state.counters["client_conn_bytes_warm"] = m.client_connection_warm;
     state.counters["server_conn_bytes_warm"] = m.server_connection_warm;
+    state.counters["client_conn_bytes_data"] = m.client_connection_data;
+    state.counters["server_conn_bytes_data"] = m.server_connection_data;
     state.counters["client_bytes_per_stream"] = m.client_per_stream;
     state.counters["server_bytes_per_stream"] = m.server_per_stream;
     state.counters["untracked_new"] = m.untracked_new;
