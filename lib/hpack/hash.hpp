@@ -26,7 +26,7 @@ constexpr Word load_le(const char* p) noexcept {
         for (std::size_t i = 0; i < N; ++i) w |= static_cast<Word>(static_cast<unsigned char>(p[i])) << (8 * i);
         return w;
     }
-    Word w;
+    Word w = 0;  // N may be less than sizeof(Word): the high bytes stay zero
     std::memcpy(&w, p, N);
     return w;
 }
