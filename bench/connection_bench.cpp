@@ -23,10 +23,16 @@
 //       buffer, topped up as send_capacity() allows) and pending_output();
 //       nghttp2 a read callback that memcpy's into nghttp2's frame buffer.
 //   memory/<impl>/idle_streams:N
-//       No timing. Live octets the library holds (client, server): after the
-//       handshake, after a warm-up exchange of 100 requests (HPACK tables
-//       filled, buffers grown), and per idle open stream (N requests sent
-//       without END_STREAM and received, live delta / N).
+//       No timing. Octets the library asked its allocator for and still holds
+//       (client and server separately; allocator overhead not counted):
+//         *_conn_bytes          after the handshake
+//         *_bytes_per_stream    per idle open stream: after one request went
+//                               through (HPACK tables hold the fields), N
+//                               requests sent without END_STREAM and seen by
+//                               the server; live delta / N
+//         *_conn_bytes_warm     idle again after 100 header-only requests
+//         *_conn_bytes_data     and then after 100 x 1 MiB zero-copy bodies
+//       (pools of recycled objects and buffers kept for reuse count as live)
 //
 // Both libraries: 16 MiB stream and connection receive windows, 16 KiB frames,
 // 4 KiB HPACK tables, MAX_CONCURRENT_STREAMS 100 (1000 for the memory cases),
@@ -45,7 +51,12 @@
 //   untracked_new_per_request  calls of the global operator new per request
 //                          in the same window (allocations that bypass the
 //                          configured allocator; should be 0)
-// The timed runs themselves use the default allocators.
+// The timed runs themselves use the default allocators. Rates are per CPU
+// second (Google Benchmark's default), which is what to compare on a loaded
+// machine; compare the two libraries' rates as a ratio.
+//
+// The binary replaces the global operator new/delete (malloc/free plus a
+// call counter) to see allocations that bypass Config::memory.
 #include <benchmark/benchmark.h>
 #include <nghttp2/nghttp2.h>
 #include <sys/types.h>
