@@ -79,6 +79,7 @@ struct InboundBlock {
     bool push = false;        ///< PUSH_PROMISE
     bool end_stream = false;  ///< END_STREAM on the HEADERS
     bool self_dependent = false;  ///< HEADERS priority names its own stream (RFC 9113 §5.3.1)
+    bool opens = false;           ///< the HEADERS opens a new peer stream
     BlockFate fate = BlockFate::deliver;
     std::uint32_t stream_id = 0;
     std::uint32_t promised_id = 0;

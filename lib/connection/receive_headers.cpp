@@ -84,7 +84,7 @@ void Connection::Impl::on_headers(const frame::Headers& f) {
             if (!closed) control_budget_ok();
         } else {
             block.target = new_stream(id, StreamState::open, false);
-            last_peer_processed = id;
+            block.opens = true;
             block.fate = detail::BlockFate::deliver;
         }
     }
@@ -196,6 +196,8 @@ bool Connection::Impl::decode_fragment(std::span<const std::uint8_t> fragment, b
     if (!end) return true;
     block.active = false;
     ++useful_frames;
+    // A new stream counts as processed (for GOAWAY) once its block decoded.
+    if (block.opens) last_peer_processed = std::max(last_peer_processed, block.stream_id);
     if (e == hpack::Error::header_list_too_large && block.fate == detail::BlockFate::deliver) {
         // RFC 9113 §6.5.2, §8.2.2 (the block was decoded to the end).
         const std::uint32_t id = block.push ? block.promised_id : block.stream_id;

@@ -25,7 +25,7 @@ class BlockPool {
 public:
     static constexpr std::uint32_t keep = 64;  // 1 MiB of 16 KiB blocks
 
-    explicit BlockPool(std::pmr::memory_resource* mr) noexcept : mr_(mr) {}
+    explicit BlockPool(std::pmr::memory_resource* mr) noexcept : mr_(mr), seg_slabs_(mr) {}
     ~BlockPool();
     BlockPool(const BlockPool&) = delete;
     BlockPool& operator=(const BlockPool&) = delete;
@@ -50,7 +50,7 @@ private:
     Block* free_ = nullptr;
     std::uint32_t free_count_ = 0;
     SendSeg* free_segs_ = nullptr;
-    std::pmr::vector<void*> seg_slabs_{mr_};
+    std::pmr::vector<void*> seg_slabs_;
 };
 
 /// One piece of built output.
