@@ -128,7 +128,7 @@ struct Connection::Impl {
     std::uint32_t active_peer = 0;         // the peer's, open or half-closed
     std::uint32_t reserved_local = 0;      // promised by us, not yet answered
     std::uint32_t queued_requests = 0;     // client requests waiting for a slot
-    std::uint64_t peer_resets = 0;         // rapid-reset budget (Limits::max_peer_resets)
+    std::int64_t peer_resets = 0;          // peer resets/refusals minus completed streams (Limits::max_peer_resets)
     std::uint64_t useful_frames = 0;
     std::uint64_t empty_frames = 0;
 

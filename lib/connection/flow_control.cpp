@@ -50,10 +50,14 @@ void Connection::Impl::on_window_update(const frame::WindowUpdate& f) {
     if (s->has(sf::want_writable) && s->send_window > 0) notify_writable(s);
 }
 
+// A stream that waited for its window has some again. It can send when the
+// connection window allows too; if not, the wait moves to the connection
+// (reported with stream 0 when that opens).
 void Connection::Impl::notify_writable(Stream* s) {
     s->clear(sf::want_writable);
     const std::uint64_t w = std::min(detail::usable(s->send_window), detail::usable(conn_send_window));
-    report(StreamWritable{s->id, static_cast<std::uint32_t>(w)});
+    if (w > 0) report(StreamWritable{s->id, static_cast<std::uint32_t>(w)});
+    else conn_blocked = true;
     make_ready(s);
 }
 

@@ -51,7 +51,7 @@ void Connection::Impl::set_state(Stream* s, StreamState next, bool normal) {
     s->state = next;
     if (next != StreamState::closed) return;
     // Both sides ended normally: one stream off the rapid-reset count.
-    if (normal && !local_initiated && peer_resets > 0) --peer_resets;
+    if (normal && !local_initiated) --peer_resets;
     unready(s);
     if (s->inflight == 0) release_stream(s);
     maybe_finish_shutdown();
@@ -123,7 +123,7 @@ void Connection::Impl::note_peer_abort() {
     // Limits::max_peer_resets: streams the peer resets or gets refused,
     // minus those that completed, over the connection's life
     // (CVE-2023-44487, "rapid reset").
-    if (++peer_resets > cfg.limits.max_peer_resets)
+    if (++peer_resets > static_cast<std::int64_t>(cfg.limits.max_peer_resets))
         connection_error(ErrorCode::enhance_your_calm, "too many streams reset or refused");
 }
 
