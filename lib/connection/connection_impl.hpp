@@ -29,11 +29,16 @@ namespace h2wire {
 namespace detail {
 
 /// A FIFO of (stream, id) entries. Entries are dropped lazily: a stream that
-/// was released (and maybe reused under another id) no longer matches its id.
+/// was released (and maybe reused under another id) no longer matches its id
+/// and is skipped. `live` counts the entries still valid; forget() is called
+/// when a stream leaves without being popped.
 class StreamFifo {
 public:
     explicit StreamFifo(std::pmr::memory_resource* mr) : items_(mr) {}
-    void push(Stream* s) { items_.push_back(Entry{s, s->id}); }
+    void push(Stream* s) {
+        items_.push_back(Entry{s, s->id});
+        ++live_;
+    }
     /// The first entry still valid for `flag` (which the stream must carry),
     /// or null. Invalid entries in front are dropped.
     Stream* front(std::uint32_t flag) {
@@ -46,7 +51,9 @@ public:
         head_ = 0;
         return nullptr;
     }
+    /// Removes the entry front() returned.
     void pop() {
+        --live_;
         if (++head_ == items_.size()) {
             items_.clear();
             head_ = 0;
@@ -55,7 +62,9 @@ public:
             head_ = 0;
         }
     }
-    bool empty() const noexcept { return head_ == items_.size(); }
+    /// A stream with an entry went away; its entry is now stale.
+    void forget() noexcept { --live_; }
+    bool empty() const noexcept { return live_ == 0; }
 
 private:
     struct Entry {
@@ -64,6 +73,7 @@ private:
     };
     std::pmr::vector<Entry> items_;
     std::size_t head_ = 0;
+    std::size_t live_ = 0;
 };
 
 /// What happens to the header block being received.
@@ -191,6 +201,12 @@ struct Connection::Impl {
     bool control_budget_ok();  // false after ENHANCE_YOUR_CALM
     void maybe_finish_shutdown();
     std::uint32_t local_max_concurrent() const noexcept;
+    /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS; until its SETTINGS arrive,
+    /// 100 (the RFC's initial value is unlimited, but RFC 9113 §6.5.2 advises
+    /// no less than 100, and opening more before knowing invites refusals).
+    std::uint32_t peer_max_concurrent() const noexcept {
+        return peer_settings_seen ? peer.max_concurrent_streams : std::min<std::uint32_t>(peer.max_concurrent_streams, 100);
+    }
 
     // ---- receive.cpp ---------------------------------------------------------------
     std::span<const Event> receive(std::span<const std::uint8_t> bytes);

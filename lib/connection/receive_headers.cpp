@@ -62,7 +62,16 @@ void Connection::Impl::on_headers(const frame::Headers& f) {
             connection_error(ErrorCode::protocol_error, idle_headers);
             return;
         }
-        if (!ledger.contains(id)) stream_error(id, nullptr, ErrorCode::stream_closed, "HEADERS on a closed stream");
+        // After our RST_STREAM: ignored (§5.1). Otherwise we cannot tell a
+        // stream that ended (HEADERS after END_STREAM: connection error
+        // STREAM_CLOSED, §5.1) from an id skipped when a higher one opened
+        // (§5.1.1: an unexpected identifier, PROTOCOL_ERROR); both end the
+        // connection.
+        if (!ledger.contains(id)) {
+            if (is_local_id(id)) connection_error(ErrorCode::stream_closed, "HEADERS on a closed stream");
+            else connection_error(ErrorCode::protocol_error, "HEADERS on a stream id below one already opened");
+            return;
+        }
     } else if (is_client()) {
         // RFC 9113 §8.4: a server opens streams only with PUSH_PROMISE.
         connection_error(ErrorCode::protocol_error, "HEADERS opening a stream from the server");

@@ -84,6 +84,8 @@ void Connection::Impl::release_stream(Stream* s) {
     if (s->inflight) s->inflight -= std::min(s->inflight, out.detach(s));
     drop_send_queue(s);
     streams.erase(s->id);
+    if (s->has(sf::in_fifo)) (is_client() ? open_fifo : header_fifo).forget();
+    if (s->has(sf::in_wu)) wu_fifo.forget();
     // FIFO entries still naming this stream go stale: recycle() sets id 0.
     if (free_count < kept_streams) {
         s->hdr.trim(kept_header_store);
@@ -102,6 +104,7 @@ void Connection::Impl::drop_stream(Stream* s) {
     if (s->has(sf::in_fifo) && s->state == StreamState::idle && is_client()) {
         // A queued request that never went out.
         s->clear(sf::in_fifo);
+        open_fifo.forget();
         --queued_requests;
     }
     set_state(s, StreamState::closed, false);
@@ -192,7 +195,7 @@ Submitted Connection::Impl::submit_request(std::span<const Field> headers, bool 
     // RFC 8441 §3: :protocol only once the server enabled extended CONNECT.
     if (!info.protocol.empty() && !peer.enable_connect_protocol) return {0, ApiError::connect_protocol_disabled};
     const std::uint32_t slots =
-        peer.max_concurrent_streams > active_local ? peer.max_concurrent_streams - active_local : 0;
+        peer_max_concurrent() > active_local ? peer_max_concurrent() - active_local : 0;
     if (queued_requests >= static_cast<std::uint64_t>(slots) + cfg.limits.max_queued_requests)
         return {0, ApiError::too_many_queued};
     // RFC 9113 §5.1.1: stream ids cannot be reused; once exhausted, a new
@@ -339,7 +342,7 @@ Submitted Connection::Impl::push_promise(std::uint32_t id, std::span<const Field
     if (const ApiError e = check_outbound(headers, detail::BlockKind::push_promise, s, &info, nullptr);
         e != ApiError::none)
         return {0, e};
-    if (active_local + reserved_local >= peer.max_concurrent_streams) return {0, ApiError::too_many_queued};
+    if (active_local + reserved_local >= peer_max_concurrent()) return {0, ApiError::too_many_queued};
     if (next_local_id > frame::max_stream_id) return {0, ApiError::connection_closed};
     const std::uint32_t promised = next_local_id;
     next_local_id += 2;

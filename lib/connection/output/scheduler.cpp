@@ -183,7 +183,7 @@ void Connection::Impl::build_header_blocks() {
 void Connection::Impl::build_requests() {
     // RFC 9113 §5.1.2: never more concurrent streams than the peer allows;
     // requests wait here and go out in id order (§5.1.1) as slots free.
-    while (out.pending < budget_vectors && active_local < peer.max_concurrent_streams) {
+    while (out.pending < budget_vectors && active_local < peer_max_concurrent()) {
         Stream* s = open_fifo.front(sf::in_fifo);
         if (!s) break;
         open_fifo.pop();
@@ -369,7 +369,7 @@ bool Connection::Impl::wants_write() const noexcept {
     if (closed) return false;
     if (!header_fifo.empty() || !wu_fifo.empty()) return true;
     if (detail::update_due(conn_credit, conn_recv_target)) return true;
-    if (!open_fifo.empty() && active_local < peer.max_concurrent_streams) return true;
+    if (!open_fifo.empty() && active_local < peer_max_concurrent()) return true;
     if (!ready) return false;
     if (conn_send_window > 0) return true;
     // Without connection window only trailers and empty END_STREAM DATA can go.
