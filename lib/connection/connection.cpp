@@ -228,14 +228,12 @@ void Connection::Impl::connection_error(ErrorCode code, std::string_view reason)
 
 void Connection::Impl::maybe_finish_shutdown() {
     if (closed) return;
-    // Draining: our final GOAWAY is out, or the peer's GOAWAY named its real
-    // last stream. Done when no stream is left in flight.
-    const bool ours = shutdown_phase == Shutdown::final;
-    const bool theirs = goaway_received && goaway_last_received != frame::max_stream_id;
-    if (!ours && !theirs) return;
+    // Our graceful shutdown: the final GOAWAY is out; done when no stream is
+    // left in flight. (A GOAWAY received with NO_ERROR only stops new
+    // streams; the application closes when it sees fit.)
+    if (shutdown_phase != Shutdown::final) return;
     if (active_local + active_peer + reserved_local > 0 || queued_requests > 0) return;
-    terminate(ErrorCode::no_error, ours ? Initiator::local : Initiator::peer, last_peer_processed,
-              "graceful shutdown complete");
+    terminate(ErrorCode::no_error, Initiator::local, last_peer_processed, "graceful shutdown complete");
 }
 
 // --- public API ------------------------------------------------------------------------------
