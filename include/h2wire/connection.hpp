@@ -64,8 +64,9 @@ struct Limits {
 };
 
 enum class FlowControl : std::uint8_t {
-    /// Received DATA is handed back to the windows when the next receive()
-    /// starts (the application has seen the events by then).
+    /// Received DATA is handed back to the windows as soon as it is reported
+    /// (the views die at the next receive() anyway); the WINDOW_UPDATEs go
+    /// out, coalesced, with the next output.
     automatic,
     /// The application calls consume(stream, n) when it has really processed
     /// n octets: real backpressure.
@@ -153,6 +154,11 @@ public:
     /// StreamReset or ConnectionTerminated events and the matching RST_STREAM
     /// or GOAWAY in the output. After ConnectionTerminated, receive() ignores
     /// its input and returns nothing.
+    ///
+    /// Events caused by API calls rather than input (ConnectionTerminated
+    /// after goaway(), or when a shutdown() completes as output ends the
+    /// last stream) come first in the next receive(), which may be called
+    /// with no bytes to collect them.
     std::span<const Event> receive(std::span<const std::uint8_t> bytes);
 
     // ---- output ------------------------------------------------------------
@@ -212,7 +218,10 @@ public:
     std::size_t send_window(std::uint32_t stream) const noexcept;
     /// Octets the stream may still queue with send_data().
     std::size_t send_capacity(std::uint32_t stream) const noexcept;
-    /// Octets queued on the stream and not yet handed out.
+    /// Octets queued on the stream: not yet built into output, or built into
+    /// output that consume_output() has not passed yet. Borrowed memory
+    /// (send_data_borrowed) may be released once this is 0 or the stream was
+    /// reset (by either side): a reset copies what the output still needs.
     std::size_t buffered(std::uint32_t stream) const noexcept;
 
     // ---- connection ----------------------------------------------------------
