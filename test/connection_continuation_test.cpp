@@ -69,7 +69,7 @@ TEST_CASE("connection continuation: any other frame inside a header block is a c
         {"ALTSVC", [](Peer& p) { return p.altsvc(0, "example.com", "h2=\":443\""); }},
     };
     SUBCASE("frames of every type") for (const Intruder& x : intruders) {
-        CAPTURE(x.name);
+        INFO(x.name);
         for (const Split split : {Split::whole(), Split::bytewise()}) {
             CAPTURE(split.name());
             Session s(Role::server);

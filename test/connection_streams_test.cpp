@@ -334,8 +334,9 @@ TEST_CASE("connection streams: every frame type in every stream state (RFC 9113 
             if (o == Outcome::skip) continue;
             const Input in = kInputs[i];
             CAPTURE(row.role == Role::server ? "server" : "client");
-            CAPTURE(name(row.state));
-            CAPTURE(name(in));
+            const std::string state_name = name(row.state), input_name = name(in);
+            CAPTURE(state_name);
+            CAPTURE(input_name);
             Session s(row.role, config_for(row.role));
             s.handshake();
             const std::uint32_t stream = enter(s, row.state);
