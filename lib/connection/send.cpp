@@ -16,8 +16,6 @@ namespace sf = detail::stream_flag;
 namespace {
 // A stream's header store gives its memory back past this when recycled.
 constexpr std::size_t kept_header_store = 4096;
-// Recycled stream objects kept for reuse.
-constexpr std::uint32_t kept_streams = 256;
 }  // namespace
 
 // --- lifecycle ---------------------------------------------------------------
@@ -86,17 +84,14 @@ void Connection::Impl::release_stream(Stream* s) {
     streams.erase(s->id);
     if (s->has(sf::in_fifo)) (is_client() ? open_fifo : header_fifo).forget();
     if (s->has(sf::in_wu)) wu_fifo.forget();
-    // FIFO entries still naming this stream go stale: recycle() sets id 0.
-    if (free_count < kept_streams) {
-        s->hdr.trim(kept_header_store);
-        s->recycle();
-        s->free_next = free_streams;
-        free_streams = s;
-        ++free_count;
-    } else {
-        s->~Stream();
-        mr->deallocate(s, sizeof(Stream), alignof(Stream));
-    }
+    // FIFO entries still naming this stream go stale (recycle() sets id 0),
+    // so the object stays valid for them: stream objects are kept for reuse
+    // until the connection ends (as many as were ever alive at once).
+    s->hdr.trim(kept_header_store);
+    s->recycle();
+    s->free_next = free_streams;
+    free_streams = s;
+    ++free_count;
 }
 
 void Connection::Impl::drop_stream(Stream* s) {
