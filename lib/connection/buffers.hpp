@@ -67,6 +67,20 @@ public:
         std::swap(size_, o.size_);
         std::swap(cap_, o.cap_);
     }
+    /// Takes over `p` (`cap` octets from the same resource) when empty-handed.
+    void adopt(std::uint8_t* p, std::size_t cap) noexcept {
+        release();
+        p_ = p;
+        cap_ = cap;
+    }
+    /// Hands the memory over to the caller (who will adopt or free it).
+    std::uint8_t* surrender(std::size_t& cap) noexcept {
+        std::uint8_t* p = p_;
+        cap = cap_;
+        p_ = nullptr;
+        size_ = cap_ = 0;
+        return p;
+    }
     /// Gives the memory back.
     void release() noexcept {
         if (p_) mr_->deallocate(p_, cap_, 8);
@@ -79,6 +93,44 @@ private:
     std::uint8_t* p_ = nullptr;
     std::size_t size_ = 0;
     std::size_t cap_ = 0;
+};
+
+/// Spare byte buffers shared by the streams of a connection: a stream's
+/// header store hands its buffer back when it empties and takes one when it
+/// needs one, so idle streams hold none and a warm connection allocates none.
+class BufferPool {
+public:
+    static constexpr std::size_t keep = 64;          // spare buffers kept
+    static constexpr std::size_t largest = 4096;     // bigger ones are freed
+
+    explicit BufferPool(std::pmr::memory_resource* mr) noexcept : mr_(mr) {}
+    ~BufferPool() {
+        for (std::size_t i = 0; i < count_; ++i) mr_->deallocate(spare_[i].p, spare_[i].cap, 8);
+    }
+    BufferPool(const BufferPool&) = delete;
+    BufferPool& operator=(const BufferPool&) = delete;
+
+    void put(ByteBuffer& b) noexcept {
+        std::size_t cap = 0;
+        std::uint8_t* p = b.surrender(cap);
+        if (!p) return;
+        if (count_ < keep && cap <= largest) spare_[count_++] = Spare{p, cap};
+        else mr_->deallocate(p, cap, 8);
+    }
+    void get(ByteBuffer& b) noexcept {
+        if (count_ == 0 || b.capacity() > 0) return;
+        --count_;
+        b.adopt(spare_[count_].p, spare_[count_].cap);
+    }
+
+private:
+    struct Spare {
+        std::uint8_t* p;
+        std::size_t cap;
+    };
+    std::pmr::memory_resource* mr_;
+    Spare spare_[keep]{};
+    std::size_t count_ = 0;
 };
 
 /// Bump allocator over a list of chunks. Allocations stay where they are

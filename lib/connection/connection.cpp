@@ -54,6 +54,7 @@ Connection::Impl::Impl(const Config& config)
              mr),
       decoder(decoder_limits(config.limits), mr),
       encoder(hpack::EncoderOptions{config.encoder_table_size, true}, mr),
+      buffers(mr),
       streams(mr),
       ledger(mr, config.limits.max_reset_streams),
       next_local_id(config.role == Role::client ? 1 : 2),

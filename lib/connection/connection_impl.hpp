@@ -126,6 +126,7 @@ struct Connection::Impl {
     std::uint8_t preface_matched = 0;  // server: octets of the client preface seen
 
     // ---- streams (RFC 9113 §5.1) ----------------------------------------------
+    detail::BufferPool buffers;  // header-store buffers of streams (declared before any stream user)
     detail::StreamMap streams;
     detail::ResetLedger ledger;
     Stream* free_streams = nullptr;

@@ -27,6 +27,7 @@ struct FieldHead {
 void HeaderStore::push(BlockKind kind, bool end_stream, std::uint32_t promised, std::span<const Field> fields) {
     std::size_t total = sizeof(BlockHead);
     for (const Field& f : fields) total += sizeof(FieldHead) + f.name.size() + f.value.size();
+    pool_->get(buf_);
     std::uint8_t* p = buf_.grow(total);
     const BlockHead bh{static_cast<std::uint8_t>(kind), static_cast<std::uint8_t>(end_stream), 0,
                        static_cast<std::uint32_t>(fields.size()), promised};

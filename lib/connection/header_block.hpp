@@ -31,7 +31,7 @@ struct QueuedBlock {
 /// A FIFO of header blocks with copies of their fields.
 class HeaderStore {
 public:
-    explicit HeaderStore(std::pmr::memory_resource* mr) noexcept : buf_(mr) {}
+    explicit HeaderStore(std::pmr::memory_resource* mr, BufferPool* pool) noexcept : buf_(mr), pool_(pool) {}
 
     void push(BlockKind kind, bool end_stream, std::uint32_t promised, std::span<const Field> fields);
     bool empty() const noexcept { return read_ == buf_.size(); }
@@ -45,15 +45,19 @@ public:
         buf_.clear();
         read_ = 0;
     }
-    /// Gives memory back when it grew past `keep` octets (stream reuse).
-    void trim(std::size_t keep) noexcept {
-        if (buf_.capacity() > keep) buf_.release();
+    /// Once empty, returns the buffer to the pool (call after the views of
+    /// the last pop() are done with).
+    void recycle() noexcept {
+        if (!empty()) return;
+        buf_.clear();
         read_ = 0;
+        pool_->put(buf_);
     }
     std::size_t footprint() const noexcept { return buf_.capacity(); }
 
 private:
     ByteBuffer buf_;
+    BufferPool* pool_;
     std::size_t read_ = 0;
 };
 

@@ -14,8 +14,6 @@ using detail::StreamState;
 namespace sf = detail::stream_flag;
 
 namespace {
-// A stream's header store gives its memory back past this when recycled.
-constexpr std::size_t kept_header_store = 4096;
 }  // namespace
 
 // --- lifecycle ---------------------------------------------------------------
@@ -27,7 +25,7 @@ Stream* Connection::Impl::new_stream(std::uint32_t id, StreamState state, bool l
         --free_count;
         s->free_next = nullptr;
     } else {
-        s = new (mr->allocate(sizeof(Stream), alignof(Stream))) Stream(mr);
+        s = new (mr->allocate(sizeof(Stream), alignof(Stream))) Stream(mr, &buffers);
     }
     s->id = id;
     s->flags = local_initiated ? sf::local : 0;
@@ -73,6 +71,7 @@ void Connection::Impl::drop_send_queue(Stream* s) {
         if (b.kind != detail::BlockKind::push_promise) continue;
         if (Stream* p = find(b.promised); p && p->state == StreamState::idle) set_state(p, StreamState::closed, false);
     }
+    s->hdr.recycle();
     s->leading_blocks = 0;
     s->clear(sf::end_after_data | sf::trailers_queued);
 }
@@ -87,7 +86,6 @@ void Connection::Impl::release_stream(Stream* s) {
     // FIFO entries still naming this stream go stale (recycle() sets id 0),
     // so the object stays valid for them: stream objects are kept for reuse
     // until the connection ends (as many as were ever alive at once).
-    s->hdr.trim(kept_header_store);
     s->recycle();
     s->free_next = free_streams;
     free_streams = s;

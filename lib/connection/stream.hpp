@@ -89,7 +89,7 @@ struct Stream {
     Stream* wu_next = nullptr;
     Stream* free_next = nullptr;
 
-    explicit Stream(std::pmr::memory_resource* mr) noexcept : hdr(mr) {}
+    Stream(std::pmr::memory_resource* mr, BufferPool* pool) noexcept : hdr(mr, pool) {}
 
     /// Back to a fresh stream for reuse (keeps the header store's memory).
     void recycle() noexcept {
@@ -107,6 +107,7 @@ struct Stream {
         queued = queued_owned = inflight = 0;
         leading_blocks = 0;
         hdr.clear();
+        hdr.recycle();
         ready_prev = ready_next = fifo_next = wu_next = free_next = nullptr;
     }
 

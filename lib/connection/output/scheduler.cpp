@@ -217,6 +217,7 @@ bool Connection::Impl::send_leading_blocks(Stream* s) {
         after_send_headers(s, b.end_stream);
     }
     if (s->id != id) return false;  // closed and released by END_STREAM
+    s->hdr.recycle();
     make_ready(s);
     return true;
 }
@@ -361,6 +362,7 @@ void Connection::Impl::send_trailers_now(Stream* s) {
     const std::size_t from = out.buf.size();
     detail::write_header_block(out.buf, scratch, encoder, send_fields, s->id, true, false, 0, peer.max_frame_size);
     out.note_buf(from);
+    s->hdr.recycle();
     after_send_headers(s, true);
 }
 
