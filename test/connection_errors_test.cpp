@@ -242,6 +242,7 @@ TEST_CASE("connection errors: rapid reset → ENHANCE_YOUR_CALM") {
             s.drain();
         }
         for (int i = 0; i < 8; ++i, id += 2) s.feed(cat({s.peer.headers(id, get(), false), s.peer.rst(id, ErrorCode::cancel)}));
+        INFO("peer resets accepted: " << s.events.count<ev::Reset>());
         CHECK(count(s.drain(), Type::goaway) == 0);
         s.feed(cat({s.peer.headers(id, get(), false), s.peer.rst(id, ErrorCode::cancel)}));
         expect_connection_error(s, s.drain(), ErrorCode::enhance_your_calm);
