@@ -164,12 +164,31 @@ inline Hdrs owned(std::span<const Field> fields) {
     for (const Field& f : fields) h.push_back({std::string(f.name), std::string(f.value), f.sensitive});
     return h;
 }
-/// Views of `h` as library fields (valid while `h` lives unchanged).
-inline std::vector<Field> fields(const Hdrs& h) {
-    std::vector<Field> out;
-    out.reserve(h.size());
-    for (const Hdr& x : h) out.push_back(Field{x.name, x.value, x.sensitive});
-    return out;
+/// Library fields that own what they view: a copy of the header list and
+/// Fields pointing into it (moving keeps the views valid: the vectors' buffers
+/// move with them), so `const auto f = fields(get());` is safe.
+class FieldList {
+public:
+    explicit FieldList(Hdrs h) : owner_(std::move(h)) {
+        list_.reserve(owner_.size());
+        for (const Hdr& x : owner_) list_.push_back(Field{x.name, x.value, x.sensitive});
+    }
+    FieldList(FieldList&&) noexcept = default;
+    FieldList& operator=(FieldList&&) noexcept = default;
+    FieldList(const FieldList&) = delete;
+    FieldList& operator=(const FieldList&) = delete;
+
+    const Field* data() const { return list_.data(); }
+    std::size_t size() const { return list_.size(); }
+    const Field* begin() const { return list_.data(); }
+    const Field* end() const { return list_.data() + list_.size(); }
+
+private:
+    Hdrs owner_;
+    std::vector<Field> list_;
+};
+inline FieldList fields(Hdrs h) {
+    return FieldList(std::move(h));
 }
 inline std::string describe(const Hdrs& h) {
     std::string s = "[";
