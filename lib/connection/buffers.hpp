@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory_resource>
+#include <new>
 #include <utility>
 
 namespace h2wire::detail {
@@ -100,12 +101,16 @@ private:
 /// needs one, so idle streams hold none and a warm connection allocates none.
 class BufferPool {
 public:
-    static constexpr std::size_t keep = 64;          // spare buffers kept
-    static constexpr std::size_t largest = 4096;     // bigger ones are freed
+    static constexpr std::size_t keep = 1024;     // spare buffers kept
+    static constexpr std::size_t largest = 4096;  // bigger ones are freed
 
     explicit BufferPool(std::pmr::memory_resource* mr) noexcept : mr_(mr) {}
     ~BufferPool() {
-        for (std::size_t i = 0; i < count_; ++i) mr_->deallocate(spare_[i].p, spare_[i].cap, 8);
+        while (head_) {
+            Spare* s = head_;
+            head_ = s->next;
+            mr_->deallocate(s, s->cap, 8);
+        }
     }
     BufferPool(const BufferPool&) = delete;
     BufferPool& operator=(const BufferPool&) = delete;
@@ -114,22 +119,30 @@ public:
         std::size_t cap = 0;
         std::uint8_t* p = b.surrender(cap);
         if (!p) return;
-        if (count_ < keep && cap <= largest) spare_[count_++] = Spare{p, cap};
-        else mr_->deallocate(p, cap, 8);
+        if (count_ >= keep || cap > largest || cap < sizeof(Spare)) {
+            mr_->deallocate(p, cap, 8);
+            return;
+        }
+        // The free list runs through the spare buffers themselves.
+        head_ = ::new (p) Spare{head_, cap};
+        ++count_;
     }
     void get(ByteBuffer& b) noexcept {
-        if (count_ == 0 || b.capacity() > 0) return;
+        if (!head_ || b.capacity() > 0) return;
+        Spare* s = head_;
+        head_ = s->next;
         --count_;
-        b.adopt(spare_[count_].p, spare_[count_].cap);
+        const std::size_t cap = s->cap;
+        b.adopt(reinterpret_cast<std::uint8_t*>(s), cap);
     }
 
 private:
     struct Spare {
-        std::uint8_t* p;
+        Spare* next;
         std::size_t cap;
     };
     std::pmr::memory_resource* mr_;
-    Spare spare_[keep]{};
+    Spare* head_ = nullptr;
     std::size_t count_ = 0;
 };
 

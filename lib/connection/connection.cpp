@@ -327,9 +327,16 @@ std::size_t Connection::buffered(std::uint32_t stream) const noexcept {
 ApiError Connection::ping(std::span<const std::uint8_t, 8> data) {
     Impl& c = *impl_;
     if (c.closed) return ApiError::connection_closed;
-    if (c.ping_count == Impl::max_pings) return ApiError::too_many_queued;
+    // Limits::max_queued_control_frames bounds our own PINGs too.
+    if (c.ctrl_frames >= c.cfg.limits.max_queued_control_frames) return ApiError::too_many_queued;
     std::array<std::uint8_t, 8> d{};
     std::copy(data.begin(), data.end(), d.begin());
+    // The last max_pings payloads are remembered for PingAcknowledged; an
+    // ACK of an older one is ignored.
+    if (c.ping_count == Impl::max_pings) {
+        std::move(c.pings.begin() + 1, c.pings.end(), c.pings.begin());
+        --c.ping_count;
+    }
     c.pings[c.ping_count++] = d;
     c.queue_ping(false, d);
     return ApiError::none;

@@ -144,7 +144,6 @@ void Connection::Impl::on_push_promise(const frame::PushPromise& f) {
         connection_error(ErrorCode::protocol_error, "PUSH_PROMISE on a closed or idle stream");
         return;
     }
-    if (accept && !local_sent.enable_push) accept = false;  // disabled, not yet acknowledged
     if (accept && goaway_sent && f.promised_stream_id > goaway_last_sent) accept = false;
     if (accept) {
         Stream* p = new_stream(f.promised_stream_id, StreamState::reserved_remote, false);

@@ -23,7 +23,7 @@ namespace h2wire::detail {
 /// `keep` free blocks for reuse; the rest go back to the memory resource.
 class BlockPool {
 public:
-    static constexpr std::uint32_t keep = 64;  // 1 MiB of 16 KiB blocks
+    static constexpr std::uint32_t keep = 1024;  // at most 16 MiB of 16 KiB blocks, if ever used at once
 
     explicit BlockPool(std::pmr::memory_resource* mr) noexcept : mr_(mr), seg_slabs_(mr) {}
     ~BlockPool();
