@@ -164,8 +164,8 @@ struct Connection::Impl {
     // ---- sending ----------------------------------------------------------------
     detail::BlockPool pool;
     detail::Output out;
-    detail::ByteBuffer ctrl;        // control frames waiting to be built into output
-    std::uint32_t ctrl_frames = 0;  // how many (Limits::max_queued_control_frames)
+    detail::ByteBuffer ctrl;        // committed frames, in order: control frames and header blocks
+    std::uint32_t ctrl_frames = 0;  // control frames among them (Limits::max_queued_control_frames)
     detail::ByteBuffer scratch;     // large header blocks before splitting
     std::pmr::vector<Field> send_fields;
     detail::StreamFifo header_fifo;  // streams with leading header blocks to send
@@ -256,6 +256,7 @@ struct Connection::Impl {
     Stream* sendable_stream(std::uint32_t id, ApiError& err);
     ApiError check_outbound(std::span<const Field> fields, detail::BlockKind kind, Stream* s,
                             detail::RequestInfo* req, detail::ResponseInfo* resp) const;
+    void commit_block(Stream* s, std::span<const Field> fields, bool end_stream, std::uint32_t promised);
     ApiError queue_data(std::uint32_t id, std::span<const std::uint8_t> data, bool end_stream, bool borrowed);
     Submitted submit_request(std::span<const Field> headers, bool end_stream);
     ApiError submit_response(std::uint32_t id, std::span<const Field> headers, bool end_stream);

@@ -2,6 +2,7 @@
 #include "connection/message_validation.hpp"
 
 #include <array>
+#include <cstring>
 
 namespace h2wire::detail {
 
@@ -24,10 +25,45 @@ constexpr std::array<bool, 256> make_value_table() {
 }
 constexpr std::array<bool, 256> value_bad = make_value_table();
 
+// Word-at-a-time screening (8 octets per step): a cheap test that no octet
+// of the word can be a problem; only words that fail it are checked octet by
+// octet against the tables above.
+constexpr std::uint64_t ones = 0x0101010101010101ull;
+constexpr std::uint64_t highs = 0x8080808080808080ull;
+
+inline std::uint64_t load8(const char* p) noexcept {
+    std::uint64_t x;
+    std::memcpy(&x, p, 8);
+    return x;
+}
+// Octets below n (n <= 128) or with the high bit set.
+inline std::uint64_t below_or_high(std::uint64_t x, std::uint64_t n) noexcept {
+    return ((x - ones * n) | x) & highs;
+}
+// Octets equal to c.
+inline std::uint64_t equal(std::uint64_t x, std::uint64_t c) noexcept {
+    const std::uint64_t y = x ^ (ones * c);
+    return (y - ones) & ~y & highs;
+}
+// Octets strictly between m and n (m < n <= 128; octets with the high bit
+// are not reported, below_or_high() covers them).
+inline std::uint64_t between(std::uint64_t x, std::uint64_t m, std::uint64_t n) noexcept {
+    const std::uint64_t low7 = x & (ones * 127);
+    return (ones * (127 + n) - low7) & ~x & (low7 + ones * (127 - m)) & highs;
+}
+
 bool valid_name(std::string_view n) noexcept {
     if (n.empty()) return false;
-    for (const char c : n)
-        if (!name_ok[static_cast<unsigned char>(c)]) return false;
+    const char* p = n.data();
+    std::size_t i = 0;
+    for (; i + 8 <= n.size(); i += 8) {
+        const std::uint64_t x = load8(p + i);
+        if ((below_or_high(x, 0x21) | equal(x, 0x7f) | equal(x, ':') | between(x, 'A' - 1, 'Z' + 1)) == 0) continue;
+        for (std::size_t k = i; k < i + 8; ++k)
+            if (!name_ok[static_cast<unsigned char>(p[k])]) return false;
+    }
+    for (; i < n.size(); ++i)
+        if (!name_ok[static_cast<unsigned char>(p[i])]) return false;
     return true;
 }
 
@@ -37,8 +73,17 @@ bool valid_value(std::string_view v) noexcept {
     if (v.empty()) return true;
     // RFC 9113 §8.2.1: no leading or trailing SP/HTAB.
     if (is_ws(v.front()) || is_ws(v.back())) return false;
-    for (const char c : v)
-        if (value_bad[static_cast<unsigned char>(c)]) return false;
+    const char* p = v.data();
+    std::size_t i = 0;
+    for (; i + 8 <= v.size(); i += 8) {
+        // Only octets below 0x0e can be NUL, LF or CR.
+        const std::uint64_t x = load8(p + i);
+        if ((((x - ones * 0x0e) & ~x) & highs) == 0) continue;
+        for (std::size_t k = i; k < i + 8; ++k)
+            if (value_bad[static_cast<unsigned char>(p[k])]) return false;
+    }
+    for (; i < v.size(); ++i)
+        if (value_bad[static_cast<unsigned char>(p[i])]) return false;
     return true;
 }
 
@@ -77,7 +122,9 @@ bool merge_content_length(std::string_view v, std::int64_t& cl) noexcept {
     return true;
 }
 
-bool is_content_length(std::string_view n) noexcept { return n.size() == 14 && n == "content-length"; }
+bool is_content_length(std::string_view n) noexcept {
+    return n.size() == 14 && n[0] == 'c' && n[8] == 'l' && n == "content-length";
+}
 
 }  // namespace
 
@@ -121,24 +168,24 @@ std::string_view check_regular_field(const Field& f) noexcept {
     }
     if (!valid_value(f.value)) return "invalid field value";
     // RFC 9113 §8.2.2: connection-specific fields make a message malformed;
-    // TE may only carry "trailers".
+    // TE may only carry "trailers". (The first octet screens before comparing.)
     const std::string_view n = f.name;
     switch (n.size()) {
     case 2:
-        if (n == "te" && f.value != "trailers") return "TE other than \"trailers\"";
+        if (n[0] == 't' && n == "te" && f.value != "trailers") return "TE other than \"trailers\"";
         break;
     case 7:
-        if (n == "upgrade") return "connection-specific field upgrade";
+        if (n[0] == 'u' && n == "upgrade") return "connection-specific field upgrade";
         break;
     case 10:
-        if (n == "connection") return "connection-specific field connection";
-        if (n == "keep-alive") return "connection-specific field keep-alive";
+        if (n[0] == 'c' && n == "connection") return "connection-specific field connection";
+        if (n[0] == 'k' && n == "keep-alive") return "connection-specific field keep-alive";
         break;
     case 16:
-        if (n == "proxy-connection") return "connection-specific field proxy-connection";
+        if (n[0] == 'p' && n == "proxy-connection") return "connection-specific field proxy-connection";
         break;
     case 17:
-        if (n == "transfer-encoding") return "connection-specific field transfer-encoding";
+        if (n[0] == 't' && n == "transfer-encoding") return "connection-specific field transfer-encoding";
         break;
     default:
         break;

@@ -178,6 +178,28 @@ Stream* Connection::Impl::sendable_stream(std::uint32_t id, ApiError& err) {
 
 // --- API ---------------------------------------------------------------------
 
+// The common case of every header block: nothing of its stream waits before
+// it, so it is HPACK-encoded at once into the queue of committed frames
+// (`ctrl`), behind what was committed before and ahead of what comes later.
+// That queue goes out first and in order, so the encoder's table still
+// follows the wire order (and a SETTINGS ACK queued later follows the block
+// encoded under the old settings). The same holds for the peer's
+// SETTINGS_MAX_FRAME_SIZE: a lower value received later only binds frames
+// sent after our ACK of it (RFC 9113 §6.5.3), which the queue puts after
+// this block.
+void Connection::Impl::commit_block(Stream* s, std::span<const Field> fields, bool end_stream,
+                                    std::uint32_t promised) {
+    if (promised) {
+        detail::write_header_block(ctrl, scratch, encoder, fields, s->id, false, true, promised,
+                                   peer.max_frame_size);
+        highest_local_sent = std::max(highest_local_sent, promised);
+        if (Stream* p = find(promised)) set_state(p, StreamState::reserved_local);
+        return;
+    }
+    detail::write_header_block(ctrl, scratch, encoder, fields, s->id, end_stream, false, 0, peer.max_frame_size);
+    after_send_headers(s, end_stream);
+}
+
 Submitted Connection::Impl::submit_request(std::span<const Field> headers, bool end_stream) {
     if (!is_client()) return {0, ApiError::wrong_role};
     if (closed || goaway_received || shutdown_phase != Shutdown::none) return {0, ApiError::connection_closed};
@@ -199,8 +221,15 @@ Submitted Connection::Impl::submit_request(std::span<const Field> headers, bool 
     Stream* s = new_stream(id, StreamState::idle, true);
     if (info.is_head) s->set(sf::head_request);
     if (info.is_connect) s->set(sf::connect);
-    s->set(sf::final_submitted | sf::in_fifo);
+    s->set(sf::final_submitted);
     if (end_stream) s->set(sf::end_submitted);
+    if (open_fifo.empty() && active_local < peer_max_concurrent()) {
+        // A slot is free and no request waits: the HEADERS is encoded now.
+        highest_local_sent = id;
+        commit_block(s, headers, end_stream, 0);
+        return {id, ApiError::none};
+    }
+    s->set(sf::in_fifo);
     s->hdr.push(detail::BlockKind::headers, end_stream, 0, headers);
     s->leading_blocks = 1;
     open_fifo.push(s);
@@ -224,6 +253,11 @@ ApiError Connection::Impl::submit_response(std::uint32_t id, std::span<const Fie
     if (informational && end_stream && cfg.validate_messages) return ApiError::invalid_header;
     if (!informational) s->set(sf::final_submitted);
     if (end_stream) s->set(sf::end_submitted);
+    if (s->leading_blocks == 0 && s->state != StreamState::idle) {
+        commit_block(s, headers, end_stream, 0);
+        return ApiError::none;
+    }
+    // Behind a block still queued (a promise not yet sent): keep the order.
     s->hdr.push(detail::BlockKind::headers, end_stream, 0, headers);
     ++s->leading_blocks;
     if (!s->has(sf::in_fifo)) {
@@ -306,8 +340,14 @@ ApiError Connection::Impl::send_trailers(std::uint32_t id, std::span<const Field
     if (const ApiError e = check_outbound(trailers, detail::BlockKind::trailers, s, nullptr, nullptr);
         e != ApiError::none)
         return e;
+    s->set(sf::end_submitted);
+    if (s->queued == 0 && !s->has(sf::end_after_data) && s->leading_blocks == 0 && detail::can_send(s->state)) {
+        // No DATA waits before them: the trailers are encoded now.
+        commit_block(s, trailers, true, 0);
+        return ApiError::none;
+    }
     s->hdr.push(detail::BlockKind::trailers, true, 0, trailers);
-    s->set(sf::trailers_queued | sf::end_submitted);
+    s->set(sf::trailers_queued);
     make_ready(s);
     return ApiError::none;
 }
@@ -342,6 +382,10 @@ Submitted Connection::Impl::push_promise(std::uint32_t id, std::span<const Field
     Stream* p = new_stream(promised, StreamState::idle, true);
     p->set(sf::pushed);
     if (info.is_head) p->set(sf::head_request);
+    if (s->leading_blocks == 0) {
+        commit_block(s, headers, false, promised);
+        return {promised, ApiError::none};
+    }
     s->hdr.push(detail::BlockKind::push_promise, false, promised, headers);
     ++s->leading_blocks;
     if (!s->has(sf::in_fifo)) {
