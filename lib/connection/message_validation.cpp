@@ -52,19 +52,49 @@ inline std::uint64_t between(std::uint64_t x, std::uint64_t m, std::uint64_t n) 
     return (ones * (127 + n) - low7) & ~x & (low7 + ones * (127 - m)) & highs;
 }
 
+inline std::uint64_t load4(const char* p) noexcept {
+    std::uint32_t x;
+    std::memcpy(&x, p, 4);
+    return x;
+}
+inline std::uint64_t load2(const char* p) noexcept {
+    std::uint16_t x;
+    std::memcpy(&x, p, 2);
+    return x;
+}
+
+// Calls flagged(word) on words covering every octet of [p, p+n), n > 0,
+// without reading outside it: whole words, then one overlapping last word;
+// strings under 8 octets are assembled from overlapping 4- or 2-octet loads,
+// padded with `fill` (an octet the test accepts). Returns true when no word
+// is flagged.
+template <class Flagged>
+inline bool screen(const char* p, std::size_t n, std::uint64_t fill, Flagged flagged) noexcept {
+    if (n >= 8) {
+        std::size_t i = 0;
+        for (; i + 8 <= n; i += 8)
+            if (flagged(load8(p + i))) return false;
+        return i == n || !flagged(load8(p + n - 8));
+    }
+    std::uint64_t x;
+    if (n >= 4) x = load4(p) | load4(p + n - 4) << 32;
+    else if (n >= 2) x = load2(p) | load2(p + n - 2) << 16 | (ones * fill) << 32;
+    else x = static_cast<unsigned char>(p[0]) | ((ones * fill) << 8);
+    return !flagged(x);
+}
+
+bool slow_name(std::string_view n) noexcept {
+    for (const char c : n)
+        if (!name_ok[static_cast<unsigned char>(c)]) return false;
+    return true;
+}
+
 bool valid_name(std::string_view n) noexcept {
     if (n.empty()) return false;
-    const char* p = n.data();
-    std::size_t i = 0;
-    for (; i + 8 <= n.size(); i += 8) {
-        const std::uint64_t x = load8(p + i);
-        if ((below_or_high(x, 0x21) | equal(x, 0x7f) | equal(x, ':') | between(x, 'A' - 1, 'Z' + 1)) == 0) continue;
-        for (std::size_t k = i; k < i + 8; ++k)
-            if (!name_ok[static_cast<unsigned char>(p[k])]) return false;
-    }
-    for (; i < n.size(); ++i)
-        if (!name_ok[static_cast<unsigned char>(p[i])]) return false;
-    return true;
+    const bool fast = screen(n.data(), n.size(), 'a', [](std::uint64_t x) {
+        return (below_or_high(x, 0x21) | equal(x, 0x7f) | equal(x, ':') | between(x, 'A' - 1, 'Z' + 1)) != 0;
+    });
+    return fast || slow_name(n);
 }
 
 bool is_ws(char c) noexcept { return c == ' ' || c == '\t'; }
@@ -73,17 +103,13 @@ bool valid_value(std::string_view v) noexcept {
     if (v.empty()) return true;
     // RFC 9113 §8.2.1: no leading or trailing SP/HTAB.
     if (is_ws(v.front()) || is_ws(v.back())) return false;
-    const char* p = v.data();
-    std::size_t i = 0;
-    for (; i + 8 <= v.size(); i += 8) {
-        // Only octets below 0x0e can be NUL, LF or CR.
-        const std::uint64_t x = load8(p + i);
-        if ((((x - ones * 0x0e) & ~x) & highs) == 0) continue;
-        for (std::size_t k = i; k < i + 8; ++k)
-            if (value_bad[static_cast<unsigned char>(p[k])]) return false;
-    }
-    for (; i < v.size(); ++i)
-        if (value_bad[static_cast<unsigned char>(p[i])]) return false;
+    // Only octets below 0x0e can be NUL, LF or CR.
+    const bool fast = screen(v.data(), v.size(), 'a', [](std::uint64_t x) {
+        return (((x - ones * 0x0e) & ~x) & highs) != 0;
+    });
+    if (fast) return true;
+    for (const char c : v)
+        if (value_bad[static_cast<unsigned char>(c)]) return false;
     return true;
 }
 
