@@ -188,6 +188,7 @@ public:
     }
 
     void reset() noexcept {
+        if (cur_ == head_ && used_ == 0) return;  // nothing allocated since the last reset
         // Keep the first chunks up to `retained` octets; free the rest.
         std::size_t kept = 0;
         Chunk** link = &head_;

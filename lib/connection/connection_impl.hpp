@@ -157,6 +157,13 @@ struct Connection::Impl {
     std::pmr::vector<Event> deferred;  // caused by API calls, reported by the next receive()
     std::pmr::vector<Field> block_fields;
     detail::InboundBlock block;
+    struct FastData {               // DATA frame parsed without the reader (receive.cpp)
+        std::uint32_t stream = 0;
+        std::uint32_t length = 0;
+        std::uint32_t left = 0;     // payload octets still to come
+        bool end_stream = false;
+        bool pending_first = false; // no chunk of it reported yet
+    } fast_data;
     Stream* data_stream = nullptr;  // DATA frame in progress: its stream, or null to drop
     std::uint32_t data_stream_id = 0;
     bool in_receive = false;
@@ -212,6 +219,8 @@ struct Connection::Impl {
     // ---- receive.cpp ---------------------------------------------------------------
     std::span<const Event> receive(std::span<const std::uint8_t> bytes);
     bool consume_preface(std::span<const std::uint8_t>& in);
+    bool fast_data_start(std::span<const std::uint8_t>& bytes);
+    bool fast_data_step(std::span<const std::uint8_t>& bytes);
     void dispatch(const frame::ReadResult& r);
     void on_frame_stream_error(const StreamError& e, frame::Type type);
     void on_data(const frame::DataChunk& d);

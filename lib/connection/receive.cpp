@@ -29,6 +29,11 @@ std::span<const Event> Connection::Impl::receive(std::span<const std::uint8_t> b
         return events;
     }
     while (!closed) {
+        if (fast_data.left > 0 || fast_data.pending_first) {
+            if (!fast_data_step(bytes)) break;
+            continue;
+        }
+        if (bytes.size() >= frame::header_size && fast_data_start(bytes)) continue;
         const frame::ReadResult r = reader.read(bytes);
         bytes = bytes.subspan(r.consumed);
         if (r.status == frame::ReadStatus::need_input) break;
@@ -36,6 +41,45 @@ std::span<const Event> Connection::Impl::receive(std::span<const std::uint8_t> b
     }
     in_receive = false;
     return events;
+}
+
+// DATA fast path. The bulk of a connection's input is DATA, and the reader's
+// general result type costs more than the frame itself; so an unpadded DATA
+// frame whose header arrives whole at a frame boundary is taken here, with
+// the reader's own checks for it (RFC 9113 §4.2 size, §6.1 stream 0, §6.2
+// and §6.10 no DATA inside a header block), and its payload handed to
+// on_data() as views of the input, exactly as the reader would cut it.
+// Anything else (padding, a split header, an error) goes to the reader.
+bool Connection::Impl::fast_data_start(std::span<const std::uint8_t>& bytes) {
+    if (!peer_settings_seen || !reader.at_frame_boundary() || reader.in_header_block() || reader.failed()) return false;
+    if (bytes[3] != static_cast<std::uint8_t>(frame::Type::data)) return false;
+    const frame::FrameHeader h = frame::parse_header(bytes.data());
+    if (h.has(frame::flags::padded) || h.stream_id == 0 || h.length > reader.max_frame_size()) return false;
+    bytes = bytes.subspan(frame::header_size);
+    fast_data.stream = h.stream_id;
+    fast_data.length = h.length;
+    fast_data.left = h.length;
+    fast_data.end_stream = h.has(frame::flags::end_stream);
+    fast_data.pending_first = true;
+    return true;
+}
+
+bool Connection::Impl::fast_data_step(std::span<const std::uint8_t>& bytes) {
+    // Like the reader: no empty chunk while payload is still to come.
+    if (fast_data.left > 0 && bytes.empty()) return false;
+    const std::size_t n = std::min<std::size_t>(fast_data.left, bytes.size());
+    frame::DataChunk d;
+    d.stream_id = fast_data.stream;
+    d.data = bytes.first(n);
+    d.first = fast_data.pending_first;
+    d.flow_controlled_length = fast_data.pending_first ? fast_data.length : 0;
+    fast_data.left -= static_cast<std::uint32_t>(n);
+    d.last = fast_data.left == 0;
+    d.end_stream = d.last && fast_data.end_stream;
+    fast_data.pending_first = false;
+    bytes = bytes.subspan(n);
+    on_data(d);
+    return true;
 }
 
 bool Connection::Impl::consume_preface(std::span<const std::uint8_t>& in) {
