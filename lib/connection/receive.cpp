@@ -33,6 +33,7 @@ std::span<const Event> Connection::Impl::receive(std::span<const std::uint8_t> b
             if (!fast_data_step(bytes)) break;
             continue;
         }
+        if (bytes.empty()) break;  // the reader returns items only as input completes them
         if (bytes.size() >= frame::header_size && fast_data_start(bytes)) continue;
         const frame::ReadResult r = reader.read(bytes);
         bytes = bytes.subspan(r.consumed);

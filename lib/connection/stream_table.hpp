@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <memory_resource>
 
@@ -94,9 +95,81 @@ struct Transition {
     ErrorCode code = ErrorCode::no_error;
 };
 
-/// The transition of `input` in `state`. Every pair has an entry; see
-/// stream_table.cpp for the table and the RFC text behind each row.
-Transition transition(StreamState state, StreamInput input) noexcept;
+/// The transition of `input` in `state`: the table below has an entry for
+/// every pair, with the RFC text behind each row.
+namespace table_detail {
+
+using S = StreamState;
+inline constexpr ErrorCode protocol = ErrorCode::protocol_error;
+inline constexpr ErrorCode closed = ErrorCode::stream_closed;
+
+constexpr Transition ok(S next) { return {Outcome::accept, next, ErrorCode::no_error}; }
+constexpr Transition conn(ErrorCode c) { return {Outcome::connection_error, S::closed, c}; }
+constexpr Transition strm(ErrorCode c) { return {Outcome::stream_error, S::closed, c}; }
+constexpr Transition no() { return {Outcome::invalid, S::closed, ErrorCode::no_error}; }
+
+// One row per state, one column per StreamInput, in declaration order:
+//   recv: H, DATA, ES, PRIORITY, RST, WINDOW_UPDATE, PP (associated), PP (promised)
+//   send: H, DATA, ES, RST, PP (associated), PP (promised)
+// Missing pairs do not exist: every cell is spelled out.
+inline constexpr std::array<std::array<Transition, stream_input_count>, stream_state_count> table = {{
+    // idle. §5.1: "Receiving any frame other than HEADERS or PRIORITY on a
+    // stream in this state MUST be treated as a connection error of type
+    // PROTOCOL_ERROR." RST_STREAM "MUST NOT be sent for a stream in the idle
+    // state" (§6.4).
+    {{ok(S::open), conn(protocol), conn(protocol), ok(S::idle), conn(protocol), conn(protocol), conn(protocol),
+      ok(S::reserved_remote),
+      ok(S::open), no(), no(), no(), no(), ok(S::reserved_local)}},
+    // reserved (local). §5.1: "Receiving any type of frame other than
+    // RST_STREAM, PRIORITY, or WINDOW_UPDATE on a stream in this state MUST be
+    // treated as a connection error of type PROTOCOL_ERROR." We may send
+    // HEADERS (-> half-closed (remote)) or RST_STREAM.
+    {{conn(protocol), conn(protocol), conn(protocol), ok(S::reserved_local), ok(S::closed),
+      ok(S::reserved_local), conn(protocol), conn(protocol),
+      ok(S::half_closed_remote), no(), no(), ok(S::closed), no(), no()}},
+    // reserved (remote). §5.1: "Receiving any type of frame other than
+    // HEADERS, RST_STREAM, or PRIORITY on a stream in this state MUST be
+    // treated as a connection error of type PROTOCOL_ERROR." HEADERS moves it
+    // to half-closed (local); we may send RST_STREAM (and WINDOW_UPDATE).
+    {{ok(S::half_closed_local), conn(protocol), conn(protocol), ok(S::reserved_remote), ok(S::closed),
+      conn(protocol), conn(protocol), conn(protocol),
+      no(), no(), no(), ok(S::closed), no(), no()}},
+    // open. §5.1: "frames of any type" in both directions; END_STREAM
+    // half-closes, RST_STREAM closes. §6.6: PUSH_PROMISE on an open stream.
+    {{ok(S::open), ok(S::open), ok(S::half_closed_remote), ok(S::open), ok(S::closed), ok(S::open), ok(S::open),
+      conn(protocol),
+      ok(S::open), ok(S::open), ok(S::half_closed_local), ok(S::closed), ok(S::open), no()}},
+    // half-closed (local). §5.1: we sent END_STREAM; the peer may send
+    // anything; its END_STREAM or a RST_STREAM closes. §6.6: a PUSH_PROMISE
+    // on a stream that is "half-closed (local)" is fine for the receiver.
+    {{ok(S::half_closed_local), ok(S::half_closed_local), ok(S::closed), ok(S::half_closed_local), ok(S::closed),
+      ok(S::half_closed_local), ok(S::half_closed_local), conn(protocol),
+      no(), no(), no(), ok(S::closed), no(), no()}},
+    // half-closed (remote). §5.1: "If an endpoint receives additional frames,
+    // other than WINDOW_UPDATE, PRIORITY, or RST_STREAM, for a stream that is
+    // in this state, it MUST respond with a stream error of type
+    // STREAM_CLOSED." §6.6: PUSH_PROMISE on a stream that is neither "open"
+    // nor "half-closed (local)" is a connection PROTOCOL_ERROR.
+    {{strm(closed), strm(closed), strm(closed), ok(S::half_closed_remote), ok(S::closed),
+      ok(S::half_closed_remote), conn(protocol), conn(protocol),
+      ok(S::half_closed_remote), ok(S::half_closed_remote), ok(S::closed), ok(S::closed), ok(S::half_closed_remote),
+      no()}},
+    // closed. §5.1: "An endpoint that receives any frame other than PRIORITY
+    // after receiving a RST_STREAM MUST treat that as a stream error of type
+    // STREAM_CLOSED"; WINDOW_UPDATE and RST_STREAM may arrive "for a short
+    // period" after END_STREAM and are ignored. (Frames on streams we reset
+    // are ignored before this table is consulted, see ResetLedger.)
+    {{strm(closed), strm(closed), strm(closed), ok(S::closed), ok(S::closed), ok(S::closed), conn(protocol),
+      conn(protocol),
+      no(), no(), no(), no(), no(), no()}},
+}};
+
+}  // namespace table_detail
+
+inline Transition transition(StreamState state, StreamInput input) noexcept {
+    return table_detail::table[static_cast<std::size_t>(state)][static_cast<std::size_t>(input)];
+}
+
 
 /// "open" or "half-closed (local|remote)": counts against
 /// SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §5.1.2).
