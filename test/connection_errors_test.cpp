@@ -329,3 +329,11 @@ TEST_CASE("connection errors: a flood of empty frames → ENHANCE_YOUR_CALM") {
         CHECK(s.events.data_of(1).size() == 50);
     }
 }
+
+TEST_CASE("connection errors: PRIORITY_UPDATE sent to a client is a PROTOCOL_ERROR (RFC 9218 §7.1)") {
+    Session s(Role::client);
+    s.handshake();
+    s.request(get(), true);
+    s.feed(s.peer.priority_update(1, "u=0"));
+    expect_connection_error(s, s.drain(), PROTOCOL);
+}

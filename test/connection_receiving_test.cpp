@@ -446,3 +446,43 @@ TEST_CASE("connection receiving: an unknown error code is kept as received") {
     CHECK(r->by == Initiator::peer);
     expect_no_error(s, s.drain(), s.events.size());
 }
+
+TEST_CASE("connection receiving: never-indexed fields arrive marked sensitive") {
+    Session s(Role::server);
+    s.handshake();
+    const Hdrs h = get() + Hdrs{{"x-secret", "do-not-index", true}, {"x-open", "fine"}};
+    s.open(1, h, true);
+    const auto r = s.events.on<ev::Request>(1);
+    REQUIRE(r.has_value());
+    CHECK(r->headers == h);  // sensitive marks included
+}
+
+TEST_CASE("connection receiving: a complete response then RST_STREAM NO_ERROR stops the upload (RFC 9113 §8.1)") {
+    Session s(Role::client);
+    s.handshake();
+    const std::uint32_t id = s.request(request(), false);
+    REQUIRE(s.conn.send_data(id, Bytes(200000, 'u'), false) == ApiError::none);
+    s.drain();
+    const std::size_t sent_before = data_of(s.peer.frames(), id).size();
+    CHECK(sent_before == 65535);
+    // The server answers early (say 413) and asks the client to stop sending.
+    s.feed(cat({s.peer.headers(id, response(413), false), s.peer.data(id, "too large", true),
+                s.peer.rst(id, ErrorCode::no_error)}));
+    INFO(s.events.str());
+    const auto r = s.events.on<ev::Response>(id);
+    REQUIRE(r.has_value());
+    CHECK(r->status == 413);
+    CHECK(string_of(s.events.data_of(id)) == "too large");
+    CHECK(s.events.count_on<StreamEnded>(id) == 1);
+    const auto reset = s.events.on<ev::Reset>(id);
+    REQUIRE(reset.has_value());
+    CHECK(reset->code == ErrorCode::no_error);
+    CHECK(reset->by == Initiator::peer);
+    // The rest of the upload is dropped.
+    s.feed(cat({s.peer.window_update(0, 1 << 20), s.peer.window_update(id, 1 << 20)}));
+    const auto out = s.drain();
+    CHECK(count(out, Type::data) == 0);
+    CHECK(count(out, Type::rst_stream) == 0);
+    CHECK(s.conn.buffered(id) == 0);
+    CHECK(s.conn.open_streams() == 0);
+}

@@ -450,3 +450,121 @@ TEST_CASE("connection sending: wants_write and an empty pending_output when idle
     s.drain();
     CHECK(!s.conn.wants_write());
 }
+
+TEST_CASE("connection sending: sensitive fields go out as never-indexed literals") {
+    Session s(Role::client);
+    s.handshake();
+    const Hdrs h = get() + Hdrs{{"authorization", "Bearer secret-token-1234567890"},
+                                {"x-api-key", "k-0123456789", true},
+                                {"x-plain", "visible"}};
+    const auto f = fields(h);
+    REQUIRE(s.conn.submit_request(f, true));
+    REQUIRE(s.conn.submit_request(f, true));
+    const auto out = s.drain();
+    const auto hs = only(out, Type::headers);
+    REQUIRE(hs.size() == 2);
+    for (const WireFrame& w : hs) {
+        // The Peer's decoder marks fields that arrived as never-indexed literals (RFC 7541 §6.2.3).
+        CHECK(plain(w.headers) == plain(h));
+        for (const Hdr& x : w.headers) {
+            if (x.name == "authorization" || x.name == "x-api-key") CHECK_MESSAGE(x.sensitive, x.name);
+            if (x.name == "x-plain") CHECK(!x.sensitive);
+        }
+    }
+    // The secret is in neither block's table: the second block repeats it in full.
+    CHECK(hs[1].block.size() > 30);
+}
+
+TEST_CASE("connection sending: 1xx responses before the final one") {
+    Session s = open_server();
+    s.open(1, request(), false);
+    CHECK(s.conn.submit_response(1, fields(response(100)), false) == ApiError::none);
+    CHECK(s.conn.submit_response(1, fields(response(103, {{"link", "</a.css>; rel=preload"}})), false) ==
+          ApiError::none);
+    // A 1xx can not end the stream (RFC 9113 §8.1).
+    CHECK(s.conn.submit_response(1, fields(response(103)), true) != ApiError::none);
+    CHECK(s.conn.submit_response(1, fields(response(200)), false) == ApiError::none);
+    // After the final response, another one is not a response (trailers go through send_trailers).
+    CHECK(s.conn.submit_response(1, fields(response(200)), true) != ApiError::none);
+    CHECK(s.conn.send_data(1, bytes_of("done"), true) == ApiError::none);
+    const auto out = s.drain();
+    INFO(str(out));
+    const auto hs = only(out, Type::headers, 1);
+    REQUIRE(hs.size() == 3);
+    CHECK(find_field(hs[0].headers, ":status") == "100");
+    CHECK(find_field(hs[1].headers, ":status") == "103");
+    CHECK(find_field(hs[2].headers, ":status") == "200");
+    for (const WireFrame& w : hs) CHECK(!w.end_stream());
+    CHECK(string_of(data_of(out, 1)) == "done");
+}
+
+TEST_CASE("connection sending: the application's PINGs are bounded like any queued control frame") {
+    Config c;
+    c.limits.max_queued_control_frames = 16;
+    Session s = open_server(c);
+    ApiError last = ApiError::none;
+    int accepted = 0;
+    for (int i = 0; i < 100 && last == ApiError::none; ++i) {
+        last = s.conn.ping(opaque("ping" + std::to_string(1000 + i)));
+        if (last == ApiError::none) ++accepted;
+    }
+    CHECK(last == ApiError::too_many_queued);
+    CHECK(accepted >= 1);
+    CHECK(accepted <= 16);
+    CHECK(!s.conn.is_closed());
+    const auto out = s.drain();
+    CHECK(count(out, Type::ping) == static_cast<std::size_t>(accepted));
+    CHECK(count(out, Type::goaway) == 0);
+    // Room again once the PINGs went out and came back.
+    Bytes acks;
+    for (const WireFrame& p : only(out, Type::ping)) append(acks, s.peer.ping(p.opaque, true));
+    const Events got = s.feed(acks);
+    CHECK(got.count<PingAcknowledged>() == static_cast<std::size_t>(accepted));
+    CHECK(s.conn.ping(opaque("again!!!")) == ApiError::none);
+    CHECK(count(s.drain(), Type::ping) == 1);
+}
+
+TEST_CASE("connection sending: after the peer resets a stream, its queued data is dropped and sending fails") {
+    Session s(Role::server);
+    s.handshake();
+    s.open(1, get(), true);
+    REQUIRE(s.conn.submit_response(1, fields(response()), false) == ApiError::none);
+    REQUIRE(s.conn.send_data(1, Bytes(200000, 'q'), false) == ApiError::none);
+    s.drain();
+    CHECK(data_of(s.peer.frames(), 1).size() == 65535);
+    s.feed(s.peer.rst(1, ErrorCode::cancel));
+    CHECK(s.conn.buffered(1) == 0);
+    CHECK(s.conn.send_data(1, bytes_of("more"), true) != ApiError::none);
+    CHECK(s.conn.send_trailers(1, fields(Hdrs{{"x", "1"}})) != ApiError::none);
+    s.feed(cat({s.peer.window_update(0, 1 << 20), s.peer.window_update(1, 1 << 20)}));
+    const auto out = s.drain();
+    CHECK(count(out, Type::data) == 0);
+    CHECK(count(out, Type::headers) == 0);
+    CHECK(count(out, Type::rst_stream) == 0);  // never RST_STREAM in answer to RST_STREAM (§5.4.2)
+    CHECK(s.conn.open_streams() == 0);
+}
+
+TEST_CASE("connection sending: a client refuses one pushed stream with RST_STREAM REFUSED_STREAM") {
+    Config c;
+    c.settings.enable_push = true;
+    Session s(Role::client, c);
+    s.handshake();
+    s.request(get(), true);
+    s.feed(cat({s.peer.push_promise(1, 2, get("/unwanted")), s.peer.push_promise(1, 4, get("/wanted"))}));
+    REQUIRE(s.events.count<ev::PushPromise>() == 2);
+    CHECK(s.conn.reset_stream(2, ErrorCode::refused_stream) == ApiError::none);
+    auto out = s.drain();
+    REQUIRE(count(out, Type::rst_stream, 2) == 1);
+    CHECK(first(out, Type::rst_stream, 2)->code == ErrorCode::refused_stream);
+    // The server's frames for 2 that crossed the reset are ignored; 4 is delivered.
+    const std::size_t before = s.events.size();
+    s.feed(cat({s.peer.headers(2, response(200), false), s.peer.data(2, "unwanted", true),
+                s.peer.headers(4, response(200), false), s.peer.data(4, "wanted", true),
+                s.peer.headers(1, response(200), true)}));
+    out = s.drain();
+    expect_no_error(s, out, before);
+    CHECK(s.events.count_on<ev::Response>(2) == 0);
+    CHECK(s.events.count_on<ev::Data>(2) == 0);
+    CHECK(string_of(s.events.data_of(4)) == "wanted");
+    CHECK(s.events.on<ev::Response>(1).has_value());
+}

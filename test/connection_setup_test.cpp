@@ -574,3 +574,54 @@ TEST_CASE("connection setup: invalid SETTINGS are connection errors") {
         }
     }
 }
+
+TEST_CASE("connection setup: the peer lowering its max frame size takes effect for the next frames") {
+    Session s(Role::server);
+    s.handshake({{SettingId::max_frame_size, 40000}, {SettingId::initial_window_size, 1 << 20}});
+    s.feed(s.peer.window_update(0, 1 << 22));
+    s.open(1, get(), true);
+    REQUIRE(s.conn.submit_response(1, fields(response()), false) == ApiError::none);
+    s.drain();
+    s.feed(s.peer.settings({{SettingId::max_frame_size, 16384}}));
+    Rng rng(12);
+    const Hdrs trailers{{"x-big-trailer", rng.letters(40000)}};
+    REQUIRE(s.conn.send_data(1, Bytes(100000, 'm'), false) == ApiError::none);
+    REQUIRE(s.conn.send_trailers(1, fields(trailers)) == ApiError::none);
+    const auto out = s.drain();
+    for (const WireFrame& f : out) CHECK(f.header.length <= 16384);
+    CHECK(data_of(out, 1).size() == 100000);
+    const auto hs = only(out, Type::headers, 1);
+    REQUIRE(hs.size() == 1);
+    CHECK(hs[0].continuations >= 1);
+    CHECK(plain(hs[0].headers) == trailers);
+}
+
+TEST_CASE("connection setup: a client turning push off refuses PUSH_PROMISE once the peer ACKed it") {
+    Config c;
+    c.settings.enable_push = true;
+    Session s(Role::client, c);
+    s.handshake();
+    s.request(get(), true);
+    Settings next = s.conn.local_settings();
+    next.enable_push = false;
+    REQUIRE(s.conn.update_settings(next) == ApiError::none);
+    s.drain();
+    // Sent before the server saw our SETTINGS: not an error; the client may
+    // take the promise or refuse it with RST_STREAM REFUSED_STREAM (§6.6).
+    s.feed(s.peer.push_promise(1, 2, get("/early")));
+    auto out = s.drain();
+    INFO(str(out));
+    CHECK(count(out, Type::goaway) == 0);
+    const std::size_t promises = s.events.count<ev::PushPromise>();
+    if (promises == 0) {
+        REQUIRE(count(out, Type::rst_stream, 2) == 1);
+        CHECK(first(out, Type::rst_stream, 2)->code == ErrorCode::refused_stream);
+    } else {
+        CHECK(promises == 1);
+    }
+    s.feed(s.peer.settings_ack());
+    CHECK(!s.conn.local_settings().enable_push);
+    s.feed(s.peer.push_promise(1, 4, get("/late")));
+    expect_connection_error(s, s.drain(), ErrorCode::protocol_error);
+    CHECK(s.events.count<ev::PushPromise>() == promises);
+}
