@@ -207,11 +207,6 @@ bool Connection::Impl::control_budget_ok() {
 
 // --- errors and the end of the connection --------------------------------------------------
 
-void Connection::Impl::report(Event ev) {
-    if (in_receive) events.push_back(std::move(ev));
-    else deferred.push_back(std::move(ev));
-}
-
 void Connection::Impl::terminate(ErrorCode code, Initiator by, std::uint32_t last_stream_id, std::string_view reason) {
     if (closed) return;
     closed = true;

@@ -202,7 +202,13 @@ struct Connection::Impl {
     void on_settings_ack();
     void connection_error(ErrorCode code, std::string_view reason);
     void terminate(ErrorCode code, Initiator by, std::uint32_t last_stream_id, std::string_view reason);
-    void report(Event ev);  // to events (in receive) or deferred
+    /// An event: into this receive()'s list, or kept for the next one when an
+    /// API call caused it. Built in place (no Event temporary).
+    template <class E>
+    void report(E&& ev) {
+        if (in_receive) events.emplace_back(std::forward<E>(ev));
+        else deferred.emplace_back(std::forward<E>(ev));
+    }
     void queue_goaway(std::uint32_t last, ErrorCode code, std::span<const std::uint8_t> debug);
     void queue_ping(bool ack, const std::array<std::uint8_t, 8>& data);
     void queue_rst(std::uint32_t id, ErrorCode code);
