@@ -486,3 +486,99 @@ TEST_CASE("connection receiving: a complete response then RST_STREAM NO_ERROR st
     CHECK(s.conn.buffered(id) == 0);
     CHECK(s.conn.open_streams() == 0);
 }
+
+namespace {
+
+/// A random but valid script of client frames (fixed seed): streams opened
+/// with split, padded or prioritised blocks, DATA of every size (empty,
+/// padded, over several frames) within the Peer's windows, trailers, resets,
+/// PING, PRIORITY, WINDOW_UPDATE, SETTINGS and unknown frames.
+Bytes random_script(Peer& p, std::uint64_t seed) {
+    Rng rng(seed);
+    Bytes in = p.preface({{SettingId::initial_window_size, static_cast<std::uint32_t>(rng.between(1000, 100000))}});
+    std::vector<std::uint32_t> open;  // streams the client may still send on
+    std::uint32_t next = 1;
+    for (int step = 0; step < 80; ++step) {
+        const std::size_t what = rng.below(12);
+        if (what <= 2 || open.empty()) {
+            HeadersOptions o;
+            if (rng.one_in(3)) o.max_fragment = rng.between(8, 30);  // at most ~20 CONTINUATIONs
+            if (rng.one_in(4)) o.pad = static_cast<std::uint8_t>(rng.below(40));
+            if (rng.one_in(4)) o.priority = frame::PriorityFields{rng.one_in(2), 0, static_cast<std::uint8_t>(rng.byte())};
+            Hdrs h = request(rng.one_in(2) ? "POST" : "GET", "/r" + std::to_string(next));
+            for (std::size_t i = rng.below(4); i > 0; --i) h.push_back({"x-f" + std::to_string(rng.below(5)), rng.letters(rng.between(1, 40))});
+            const bool end = rng.one_in(4);
+            append(in, p.headers(next, h, end, o));
+            if (!end) open.push_back(next);
+            next += 2;
+            continue;
+        }
+        const std::size_t k = rng.below(open.size());
+        const std::uint32_t id = open[k];
+        switch (what) {
+            case 3:
+            case 4:
+            case 5: {
+                const std::int64_t room = std::min(p.peer_send_window(id), p.peer_send_window()) - 300;
+                const std::size_t n = room > 0 ? std::min<std::size_t>(static_cast<std::size_t>(room), rng.one_in(3) ? rng.between(0, 20000) : rng.between(0, 50)) : 0;
+                const bool end = rng.one_in(5);
+                if (rng.one_in(3) && n <= 16000)
+                    append(in, p.data(id, rng.bytes(n), end, static_cast<std::uint8_t>(rng.below(200))));
+                else
+                    append(in, p.data_frames(id, rng.bytes(n), end, rng.between(1, 16384)));
+                if (end) open.erase(open.begin() + static_cast<std::ptrdiff_t>(k));
+                break;
+            }
+            case 6:
+                append(in, p.headers(id, {{"x-trailer", rng.letters(8)}}, true));
+                open.erase(open.begin() + static_cast<std::ptrdiff_t>(k));
+                break;
+            case 7:
+                append(in, p.rst(id, ErrorCode::cancel));
+                open.erase(open.begin() + static_cast<std::ptrdiff_t>(k));
+                break;
+            case 8: append(in, p.ping(opaque("p" + std::to_string(step)))); break;
+            case 9: append(in, p.priority(id, 0, rng.byte())); break;
+            case 10: append(in, p.window_update(rng.one_in(2) ? 0 : id, static_cast<std::uint32_t>(rng.between(1, 5000)))); break;
+            default:
+                if (rng.one_in(2))
+                    append(in, p.raw(static_cast<std::uint8_t>(0x20 + rng.below(16)), rng.byte(), rng.one_in(2) ? 0 : id, rng.bytes(rng.below(30))));
+                else
+                    append(in, p.settings({{SettingId::max_frame_size, static_cast<std::uint32_t>(rng.between(16384, 100000))}}));
+                break;
+        }
+    }
+    return in;
+}
+
+Transcript run_random(std::uint64_t seed, Split split) {
+    Config c;
+    c.flow_control = FlowControl::manual;
+    Session s(Role::server, c);
+    s.feed(random_script(s.peer, seed), split);
+    s.drain();
+    Transcript t;
+    t.events = normalized(s.events);
+    t.wire = lines(s.peer.frames());
+    t.closed = s.conn.is_closed();
+    return t;
+}
+
+}  // namespace
+
+TEST_CASE("connection receiving: random valid scripts give the same events and output however they are cut") {
+    for (std::uint64_t seed = 1; seed <= 25; ++seed) {
+        CAPTURE(seed);
+        const Transcript whole = run_random(seed, Split::whole());
+        INFO("events:\n" << join(whole.events));
+        // A valid script: no error of ours.
+        CHECK(!whole.closed);
+        for (const std::string& line : whole.events) CHECK(line.find("by=local") == std::string::npos);
+        for (const Split split : {Split::bytewise(), Split::random(seed), Split::random(seed + 100)}) {
+            CAPTURE(split.name());
+            const Transcript t = run_random(seed, split);
+            CHECK(join(t.events) == join(whole.events));
+            CHECK(join(t.wire) == join(whole.wire));
+        }
+    }
+}
