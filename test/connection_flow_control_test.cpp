@@ -455,3 +455,77 @@ TEST_CASE("connection flow control: with a zero window, an empty DATA with END_S
     CHECK(out[1].end_stream());
     CHECK(plain(out[1].headers) == Hdrs{{"x-t", "1"}});
 }
+
+TEST_CASE("connection flow control: lowering our initial window mid-transfer applies to the peer after its ACK") {
+    // RFC 9113 §6.9.2: the receiver's stream windows change by the
+    // difference once the peer acknowledged the new SETTINGS_INITIAL_WINDOW_SIZE;
+    // a window may go below zero, and DATA past it is a FLOW_CONTROL_ERROR.
+    Config c = small_windows(FlowControl::manual);
+    c.connection_window_size = 1 << 20;
+    Session s(Role::server, c);
+    s.handshake();
+    s.open(1, request(), false);
+    s.feed(s.peer.data_frames(1, Bytes(30000, 'a'), false));
+    CHECK(s.peer.peer_send_window(1) == 35535);
+    Settings lower = s.conn.local_settings();
+    lower.initial_window_size = 10000;
+    REQUIRE(s.conn.update_settings(lower) == ApiError::none);
+    s.drain();
+    CHECK(s.peer.peer_send_window(1) == -20000);  // the Peer applies it on receipt
+    s.feed(s.peer.settings_ack());
+    CHECK(s.conn.local_settings().initial_window_size == 10000);
+    // Everything consumed: the window must open again (to about the new size).
+    REQUIRE(s.conn.consume(1, 30000) == ApiError::none);
+    s.drain();
+    const std::int64_t room = s.peer.peer_send_window(1);
+    CHECK(room >= 5000);
+    CHECK(room <= 10000);
+    // Exactly the window is accepted; one octet more is not.
+    const std::size_t before = s.events.size();
+    s.feed(s.peer.data_frames(1, Bytes(static_cast<std::size_t>(room), 'b'), false));
+    expect_no_error(s, s.drain(), before);
+    s.feed(s.peer.data(1, "x", false));
+    expect_stream_error(s, s.drain(), 1, ErrorCode::flow_control_error, before);
+}
+
+TEST_CASE("connection flow control: the receive windows we advertise never exceed what we configured") {
+    for (const FlowControl mode : {FlowControl::automatic, FlowControl::manual}) {
+        CAPTURE(mode == FlowControl::automatic ? "automatic" : "manual");
+        Config c;
+        c.flow_control = mode;
+        c.settings.initial_window_size = 50000;
+        c.connection_window_size = 120000;
+        Session s(Role::server, c);
+        s.handshake();
+        Rng rng(4);
+        for (std::uint32_t id = 1; id <= 5; id += 2) s.open(id, request(), false);
+        std::map<std::uint32_t, std::size_t> unconsumed;
+        for (int round = 0; round < 300; ++round) {
+            const std::uint32_t id = static_cast<std::uint32_t>(1 + 2 * rng.below(3));
+            const std::int64_t room = std::min(s.peer.peer_send_window(id), s.peer.peer_send_window());
+            if (room > 0) {
+                const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(room), rng.between(1, 20000));
+                s.feed(s.peer.data_frames(id, Bytes(n, 'w'), false));
+                unconsumed[id] += n;
+            }
+            if (mode == FlowControl::manual) {
+                for (auto& [sid, n] : unconsumed) {
+                    if (n == 0 || !rng.one_in(2)) continue;
+                    const std::size_t k = rng.between(1, n);
+                    REQUIRE(s.conn.consume(sid, k) == ApiError::none);
+                    n -= k;
+                }
+            } else {
+                s.feed(Bytes{});
+            }
+            s.drain(rng.between(1, 3000));
+            for (std::uint32_t sid = 1; sid <= 5; sid += 2) CHECK(s.peer.peer_send_window(sid) <= 50000);
+            CHECK(s.peer.peer_send_window() <= 120000);
+            if (s.conn.is_closed()) break;
+        }
+        CHECK(!s.conn.is_closed());
+        std::size_t total = 0;
+        for (std::uint32_t sid = 1; sid <= 5; sid += 2) total += s.events.data_of(sid).size();
+        CHECK(total > 500000);  // the windows kept opening
+    }
+}

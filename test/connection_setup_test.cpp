@@ -625,3 +625,29 @@ TEST_CASE("connection setup: a client turning push off refuses PUSH_PROMISE once
     expect_connection_error(s, s.drain(), ErrorCode::protocol_error);
     CHECK(s.events.count<ev::PushPromise>() == promises);
 }
+
+TEST_CASE("connection setup: after we lower our header table size, the peer's next block must start with an update") {
+    // RFC 7541 §4.2: once SETTINGS_HEADER_TABLE_SIZE below the table's
+    // maximum is acknowledged, the next block starts with a size update.
+    Bytes plain_block{0x82, 0x87, 0x84, 0x01, 0x0b};  // no size update
+    append(plain_block, span_of("example.com"));
+    for (const bool with_update : {true, false}) {
+        CAPTURE(with_update);
+        Session s(Role::server);
+        s.handshake();
+        s.open(1, get("/warm") + Hdrs{{"x-fill", "table entry"}}, true);
+        Settings lower = s.conn.local_settings();
+        lower.header_table_size = 256;
+        REQUIRE(s.conn.update_settings(lower) == ApiError::none);
+        s.drain();  // the Peer's encoder learns the new size here
+        s.feed(s.peer.settings_ack());
+        if (with_update) {
+            s.open(3, get("/after"), true);  // the Peer's encoder starts with the update
+            expect_no_error(s, s.drain());
+            CHECK(s.events.on<ev::Request>(3).has_value());
+        } else {
+            s.feed(s.peer.headers_block(3, plain_block, true));
+            expect_connection_error(s, s.drain(), ErrorCode::compression_error);
+        }
+    }
+}
