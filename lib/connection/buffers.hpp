@@ -12,6 +12,9 @@
 #include <new>
 #include <utility>
 
+// Library internals: not exported from the shared library.
+#pragma GCC visibility push(hidden)
+
 namespace h2wire::detail {
 
 /// A byte buffer like std::vector<uint8_t>, but growing leaves the new octets
@@ -246,3 +249,5 @@ private:
 };
 
 }  // namespace h2wire::detail
+
+#pragma GCC visibility pop

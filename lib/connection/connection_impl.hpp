@@ -24,6 +24,9 @@
 #include "h2wire/frame.hpp"
 #include "h2wire/hpack.hpp"
 
+// Library internals: not exported from the shared library.
+#pragma GCC visibility push(hidden)
+
 namespace h2wire {
 
 namespace detail {
@@ -100,7 +103,7 @@ struct InboundBlock {
 
 }  // namespace detail
 
-struct Connection::Impl {
+struct __attribute__((visibility("hidden"))) Connection::Impl {
     explicit Impl(const Config& config);
     ~Impl();
     Impl(const Impl&) = delete;
@@ -304,3 +307,5 @@ struct Connection::Impl {
 };
 
 }  // namespace h2wire
+
+#pragma GCC visibility pop

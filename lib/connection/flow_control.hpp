@@ -8,6 +8,9 @@
 
 #include "h2wire/settings.hpp"
 
+// Library internals: not exported from the shared library.
+#pragma GCC visibility push(hidden)
+
 namespace h2wire::detail {
 
 /// RFC 9113 §6.9.1: "A sender MUST NOT allow a flow-control window to exceed
@@ -53,3 +56,5 @@ inline std::uint64_t usable(std::int64_t window) noexcept {
 }
 
 }  // namespace h2wire::detail
+
+#pragma GCC visibility pop

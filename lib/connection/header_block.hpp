@@ -13,6 +13,9 @@
 #include "h2wire/header.hpp"
 #include "h2wire/hpack.hpp"
 
+// Library internals: not exported from the shared library.
+#pragma GCC visibility push(hidden)
+
 namespace h2wire::detail {
 
 enum class BlockKind : std::uint8_t {
@@ -70,3 +73,5 @@ std::size_t write_header_block(ByteBuffer& out, ByteBuffer& scratch, hpack::Enco
                                std::uint32_t promised, std::uint32_t max_frame_size);
 
 }  // namespace h2wire::detail
+
+#pragma GCC visibility pop

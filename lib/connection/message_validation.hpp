@@ -11,6 +11,9 @@
 
 #include "h2wire/header.hpp"
 
+// Library internals: not exported from the shared library.
+#pragma GCC visibility push(hidden)
+
 namespace h2wire::detail {
 
 /// What a request's pseudo-header fields and framing fields say.
@@ -72,3 +75,5 @@ std::int64_t parse_content_length(std::string_view v) noexcept;
 int parse_status(std::string_view v) noexcept;
 
 }  // namespace h2wire::detail
+
+#pragma GCC visibility pop

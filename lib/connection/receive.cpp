@@ -53,14 +53,18 @@ std::span<const Event> Connection::Impl::receive(std::span<const std::uint8_t> b
 // Anything else (padding, a split header, an error) goes to the reader.
 bool Connection::Impl::fast_data_start(std::span<const std::uint8_t>& bytes) {
     if (!peer_settings_seen || !reader.at_frame_boundary() || reader.in_header_block() || reader.failed()) return false;
-    if (bytes[3] != static_cast<std::uint8_t>(frame::Type::data)) return false;
-    const frame::FrameHeader h = frame::parse_header(bytes.data());
-    if (h.has(frame::flags::padded) || h.stream_id == 0 || h.length > reader.max_frame_size()) return false;
+    const std::uint8_t* p = bytes.data();
+    if (p[3] != static_cast<std::uint8_t>(frame::Type::data) || (p[4] & frame::flags::padded)) return false;
+    const std::uint32_t length = std::uint32_t{p[0]} << 16 | std::uint32_t{p[1]} << 8 | p[2];
+    // The reserved bit is ignored (RFC 9113 §4.1).
+    const std::uint32_t stream =
+        (std::uint32_t{p[5]} << 24 | std::uint32_t{p[6]} << 16 | std::uint32_t{p[7]} << 8 | p[8]) & 0x7fffffffu;
+    if (stream == 0 || length > reader.max_frame_size()) return false;
+    fast_data.stream = stream;
+    fast_data.length = length;
+    fast_data.left = length;
+    fast_data.end_stream = (p[4] & frame::flags::end_stream) != 0;
     bytes = bytes.subspan(frame::header_size);
-    fast_data.stream = h.stream_id;
-    fast_data.length = h.length;
-    fast_data.left = h.length;
-    fast_data.end_stream = h.has(frame::flags::end_stream);
     fast_data.pending_first = true;
     return true;
 }

@@ -6,6 +6,7 @@
 // closed, malformed): the HPACK context is shared by the connection and
 // skipping a block would break every later one (RFC 9113 §4.3).
 #include <algorithm>
+#include <cstring>
 
 #include "connection/connection_impl.hpp"
 

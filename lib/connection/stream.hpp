@@ -8,6 +8,9 @@
 #include "connection/header_block.hpp"
 #include "connection/stream_table.hpp"
 
+// Library internals: not exported from the shared library.
+#pragma GCC visibility push(hidden)
+
 namespace h2wire::detail {
 
 /// Storage for body octets copied in by send_data(): fixed-size blocks from a
@@ -116,4 +119,30 @@ struct Stream {
     void clear(std::uint32_t f) noexcept { flags &= ~f; }
 };
 
+inline Stream* StreamMap::find(std::uint32_t id) const noexcept {
+    if (size_ == 0) return nullptr;
+    for (std::size_t i = home(id);; i = (i + 1) & (cap_ - 1)) {
+        Stream* s = slots_[i];
+        if (!s) return nullptr;
+        if (s->id == id) return s;
+    }
+}
+
+/// A frame header (RFC 9113 §4.1) written in place: what frame::write_header
+/// does, inlined for the per-frame paths.
+inline void put_frame_header(std::uint8_t* p, std::uint32_t length, std::uint8_t type, std::uint8_t flags,
+                             std::uint32_t stream) noexcept {
+    p[0] = static_cast<std::uint8_t>(length >> 16);
+    p[1] = static_cast<std::uint8_t>(length >> 8);
+    p[2] = static_cast<std::uint8_t>(length);
+    p[3] = type;
+    p[4] = flags;
+    p[5] = static_cast<std::uint8_t>((stream >> 24) & 0x7f);
+    p[6] = static_cast<std::uint8_t>(stream >> 16);
+    p[7] = static_cast<std::uint8_t>(stream >> 8);
+    p[8] = static_cast<std::uint8_t>(stream);
+}
+
 }  // namespace h2wire::detail
+
+#pragma GCC visibility pop

@@ -15,15 +15,6 @@ StreamMap::~StreamMap() {
     if (slots_) mr_->deallocate(slots_, cap_ * sizeof(Stream*), alignof(Stream*));
 }
 
-Stream* StreamMap::find(std::uint32_t id) const noexcept {
-    if (size_ == 0) return nullptr;
-    for (std::size_t i = home(id);; i = (i + 1) & (cap_ - 1)) {
-        Stream* s = slots_[i];
-        if (!s) return nullptr;
-        if (s->id == id) return s;
-    }
-}
-
 void StreamMap::insert(Stream* s) {
     if ((size_ + 1) * 2 > cap_) grow();
     std::size_t i = home(s->id);

@@ -10,6 +10,9 @@
 
 #include "h2wire/error.hpp"
 
+// Library internals: not exported from the shared library.
+#pragma GCC visibility push(hidden)
+
 namespace h2wire::detail {
 
 struct Stream;
@@ -195,7 +198,7 @@ public:
     StreamMap(const StreamMap&) = delete;
     StreamMap& operator=(const StreamMap&) = delete;
 
-    Stream* find(std::uint32_t id) const noexcept;
+    Stream* find(std::uint32_t id) const noexcept;  // defined in stream.hpp (needs Stream)
     void insert(Stream* s);
     void erase(std::uint32_t id) noexcept;
     std::size_t size() const noexcept { return size_; }
@@ -247,3 +250,5 @@ private:
 };
 
 }  // namespace h2wire::detail
+
+#pragma GCC visibility pop

@@ -321,9 +321,9 @@ bool Connection::Impl::send_one(Stream* s, bool copy_data) {
     if (last) unready(s);
 
     const std::size_t from = out.buf.size();
-    frame::write_header(out.buf.grow(frame::header_size),
-                        frame::FrameHeader{static_cast<std::uint32_t>(n), frame::Type::data,
-                                           end_stream ? frame::flags::end_stream : std::uint8_t{0}, s->id, false});
+    detail::put_frame_header(out.buf.grow(frame::header_size), static_cast<std::uint32_t>(n),
+                             static_cast<std::uint8_t>(frame::Type::data),
+                             end_stream ? frame::flags::end_stream : std::uint8_t{0}, s->id);
     if (!copy_data) out.note_buf(from);
     std::uint64_t left = n;
     while (left > 0) {

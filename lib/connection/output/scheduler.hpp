@@ -17,6 +17,9 @@
 #include "connection/stream.hpp"
 #include "h2wire/connection.hpp"
 
+// Library internals: not exported from the shared library.
+#pragma GCC visibility push(hidden)
+
 namespace h2wire::detail {
 
 /// Pool of send blocks shared by all streams of a connection. Keeps up to
@@ -185,3 +188,5 @@ private:
 };
 
 }  // namespace h2wire::detail
+
+#pragma GCC visibility pop
