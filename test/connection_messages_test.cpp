@@ -40,6 +40,9 @@ std::vector<Malformed> malformed_requests() {
         {"field name with a space", ok + Hdrs{{"x field", "1"}}},
         {"field name with a colon inside", ok + Hdrs{{"x:y", "1"}}},
         {"empty field name", ok + Hdrs{{"", "1"}}},
+        {"field name with DEL", ok + Hdrs{{"x-a\x7f", "1"}}},
+        {"field name with a non-ASCII octet", ok + Hdrs{{"x-caf\xc3\xa9", "1"}}},
+        {"field name with a control character", ok + Hdrs{{"x-a\x01", "1"}}},
         {"connection", ok + Hdrs{{"connection", "keep-alive"}}},
         {"keep-alive", ok + Hdrs{{"keep-alive", "timeout=5"}}},
         {"proxy-connection", ok + Hdrs{{"proxy-connection", "keep-alive"}}},
@@ -131,6 +134,9 @@ TEST_CASE("connection messages: requests that are well-formed") {
          "CONNECT", "", "proxy.example:443", ""},
         {"OPTIONS *", {{":method", "OPTIONS"}, {":scheme", "https"}, {":authority", "a.example"}, {":path", "*"}},
          "OPTIONS", "https", "a.example", "*"},
+        {"every tchar in a name, obs-text and an inner tab in values",
+         get() + Hdrs{{"x-!#$%&'*+.^_`|~0", "v"}, {"x-utf8", "caf\xc3\xa9 \xff"}, {"x-tab", "a\tb"}},
+         "GET", "https", "example.com", "/"},
         {"http scheme, empty value, inner space",
          {{":method", "GET"}, {":scheme", "http"}, {":authority", "a"}, {":path", "/p"}, {"x-e", ""}, {"x-s", "a b"}},
          "GET", "http", "a", "/p"},
@@ -475,4 +481,19 @@ TEST_CASE("connection messages: the application's own invalid fields are refused
             CHECK(count(out, Type::rst_stream) == 0);
         }
     }
+}
+
+TEST_CASE("connection messages: unusual but valid fields are sent and received unchanged") {
+    const Hdrs extra{{"x-!#$%&'*+.^_`|~0", "v"}, {"x-utf8", "caf\xc3\xa9 \xff"}, {"x-tab", "a\tb"}, {"x-empty", ""}};
+    Session s(Role::client);
+    s.handshake();
+    const std::uint32_t id = s.request(get() + extra, true);
+    const auto hs = only(s.peer.frames(), Type::headers, id);
+    REQUIRE(hs.size() == 1);
+    CHECK(plain(hs[0].headers) == get() + extra);
+    s.feed(s.peer.headers(id, response(200, extra), true));
+    expect_no_error(s, s.drain());
+    const auto r = s.events.on<ev::Response>(id);
+    REQUIRE(r.has_value());
+    CHECK(plain(r->headers) == response(200, extra));
 }

@@ -628,3 +628,18 @@ TEST_CASE("connection streams: queued requests are bounded by max_queued_request
     CHECK(count(s.peer.frames(), Type::headers) == 2);
     CHECK(s.conn.submit_request(f, true));
 }
+
+TEST_CASE("connection streams: the largest stream id is usable") {
+    Session s(Role::server);
+    s.handshake();
+    s.open(0x7fffffff, get(), false);
+    const auto r = s.events.on<ev::Request>(0x7fffffff);
+    REQUIRE(r.has_value());
+    CHECK(s.conn.last_peer_stream() == 0x7fffffffu);
+    REQUIRE(s.conn.submit_response(0x7fffffff, fields(response()), true) == ApiError::none);
+    const auto out = s.drain();
+    CHECK(count(out, Type::headers, 0x7fffffff) == 1);
+    // Nothing can come after it; a lower id is a PROTOCOL_ERROR naming it.
+    s.feed(s.peer.headers(5, get(), true));
+    expect_connection_error(s, s.drain(), ErrorCode::protocol_error, 0x7fffffffu);
+}
