@@ -5,6 +5,8 @@
 // giving the same bytes; partial consume_output.
 #include <doctest/doctest.h>
 
+#include <set>
+
 #include "support/connection_harness.hpp"
 
 namespace {
@@ -567,4 +569,132 @@ TEST_CASE("connection sending: a client refuses one pushed stream with RST_STREA
     CHECK(s.events.count_on<ev::Data>(2) == 0);
     CHECK(string_of(s.events.data_of(4)) == "wanted");
     CHECK(s.events.on<ev::Response>(1).has_value());
+}
+
+TEST_CASE("connection sending: random interleaving of input, API calls and partial output stays well-formed") {
+    // The Peer's reader rejects any frame cut by another, any header block
+    // interleaved with other frames, any DATA past a window; bodies of
+    // streams that were not reset must arrive whole, reset ones as a prefix.
+    for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+        CAPTURE(seed);
+        Rng rng(seed * 7717);
+        Session s(Role::server);
+        s.handshake({{SettingId::initial_window_size, 30000}});
+        std::map<std::uint32_t, std::unique_ptr<Bytes>> bodies;  // what the application sent, kept alive
+        std::map<std::uint32_t, std::size_t> queued;             // octets handed to the connection
+        std::set<std::uint32_t> reset, finished, with_trailers;
+        std::uint32_t next = 1;
+        for (int step = 0; step < 400; ++step) {
+            switch (rng.below(8)) {
+                case 0: {  // a new request
+                    s.open(next, get("/s" + std::to_string(next)), true);
+                    REQUIRE(s.conn.submit_response(next, fields(response(200, {{"x-big", rng.letters(rng.one_in(5) ? 30000 : 10)}})), false) == ApiError::none);
+                    bodies[next] = std::make_unique<Bytes>(rng.bytes(rng.between(0, 150000)));
+                    queued[next] = 0;
+                    next += 2;
+                    break;
+                }
+                case 1:
+                case 2: {  // the application sends more of a body
+                    for (auto& [id, body] : bodies) {
+                        if (reset.count(id) || finished.count(id) || !rng.one_in(2)) continue;
+                        const std::size_t left = body->size() - queued[id];
+                        const std::size_t n = std::min(left, rng.between(0, 40000));
+                        const bool end = n == left && rng.one_in(2);
+                        const std::span<const std::uint8_t> piece(body->data() + queued[id], n);
+                        ApiError e = rng.one_in(2) ? s.conn.send_data_borrowed(id, piece, end) : s.conn.send_data(id, piece, end);
+                        if (e == ApiError::buffer_full) continue;
+                        REQUIRE_MESSAGE(e == ApiError::none, to_string(e));
+                        queued[id] += n;
+                        if (end) finished.insert(id);
+                        else if (n == left && rng.one_in(2)) {
+                            REQUIRE(s.conn.send_trailers(id, fields(Hdrs{{"x-t", std::to_string(id)}})) == ApiError::none);
+                            finished.insert(id);
+                            with_trailers.insert(id);
+                        }
+                    }
+                    break;
+                }
+                case 3: {  // output taken in a random amount, through either form
+                    if (!s.conn.wants_write()) break;
+                    if (rng.one_in(2)) {
+                        const auto o = s.conn.pending_output();
+                        const std::size_t n = rng.between(1, o.size());
+                        s.peer.read(o.first(n));
+                        s.conn.consume_output(n);
+                    } else {
+                        const auto v = s.conn.pending_output_vectors();
+                        std::size_t total = 0;
+                        for (const OutputChunk& c : v) total += c.size;
+                        std::size_t n = rng.between(1, total), left = n;
+                        for (const OutputChunk& c : v) {
+                            const std::size_t k = std::min(left, c.size);
+                            s.peer.read(std::span<const std::uint8_t>(c.data, k));
+                            left -= k;
+                            if (!left) break;
+                        }
+                        s.conn.consume_output(n);
+                    }
+                    break;
+                }
+                case 4: {  // windows open
+                    Bytes in = s.peer.window_update(0, static_cast<std::uint32_t>(rng.between(1, 100000)));
+                    for (const auto& [id, body] : bodies)
+                        if (rng.one_in(2)) append(in, s.peer.window_update(id, static_cast<std::uint32_t>(rng.between(1, 60000))));
+                    s.feed(in);
+                    break;
+                }
+                case 5:  // control traffic
+                    s.feed(rng.one_in(2) ? s.peer.ping(opaque("chaos!!!"))
+                                         : s.peer.settings({{SettingId::initial_window_size, static_cast<std::uint32_t>(rng.between(0, 80000))}}));
+                    break;
+                case 6: {  // a reset, by either side
+                    if (bodies.empty() || !rng.one_in(3)) break;
+                    auto it = bodies.begin();
+                    std::advance(it, static_cast<std::ptrdiff_t>(rng.below(bodies.size())));
+                    const std::uint32_t id = it->first;
+                    if (reset.count(id) || finished.count(id)) break;
+                    if (rng.one_in(2)) {
+                        s.feed(s.peer.rst(id, ErrorCode::cancel));
+                    } else {
+                        REQUIRE(s.conn.reset_stream(id, ErrorCode::cancel) == ApiError::none);
+                    }
+                    reset.insert(id);
+                    break;
+                }
+                default: s.feed(s.peer.priority(next, 0, rng.byte())); break;
+            }
+            s.check_output();
+            REQUIRE(!s.conn.is_closed());
+        }
+        // Finish: every unfinished body completes, windows open wide.
+        for (auto& [id, body] : bodies) {
+            if (reset.count(id) || finished.count(id)) continue;
+            const std::span<const std::uint8_t> rest(body->data() + queued[id], body->size() - queued[id]);
+            REQUIRE(s.conn.send_data_borrowed(id, rest, true) == ApiError::none);
+            finished.insert(id);
+        }
+        Bytes in = cat({s.peer.settings({{SettingId::initial_window_size, 1 << 24}}), s.peer.window_update(0, 1 << 30)});
+        s.feed(in);
+        s.drain(rng.between(1, 10000));
+        for (const auto& [id, body] : bodies) {
+            CAPTURE(id);
+            const Bytes got = data_of(s.peer.frames(), id);
+            if (reset.count(id)) {
+                CHECK(got.size() <= body->size());
+                CHECK(std::equal(got.begin(), got.end(), body->begin()));
+                continue;
+            }
+            CHECK(got.size() == body->size());
+            CHECK(got == *body);
+            const auto hs = only(s.peer.frames(), Type::headers, id);
+            REQUIRE(!hs.empty());
+            CHECK(hs.size() == (with_trailers.count(id) ? 2u : 1u));
+            const bool ended = hs.back().end_stream() || only(s.peer.frames(), Type::data, id).back().end_stream();
+            CHECK(ended);
+            CHECK(s.conn.buffered(id) == 0);
+        }
+        CHECK(s.peer.problems().empty());
+        CHECK(!s.conn.is_closed());
+    }
 }

@@ -667,8 +667,7 @@ public:
         Settings next = pending_settings_.empty() ? local_ : pending_settings_.back();
         for (const Setting& x : s) {
             next.apply(x);
-            // What the connection may send: it applies our settings at once.
-            if (x.id == SettingId::initial_window_size) conn_send_initial_ = x.value;
+            // The connection may use a larger frame as soon as it has read this.
             if (x.id == SettingId::max_frame_size) reader_.set_max_frame_size(std::max(reader_.max_frame_size(), x.value));
         }
         pending_settings_.push_back(next);
@@ -806,19 +805,20 @@ public:
         CHECK(frame::append(out, frame::Origin{frame::OriginList(origins)}));
         return out;
     }
-    /// Any frame, unchecked; the length is the payload's unless given.
-    Bytes raw(std::uint8_t type, std::uint8_t flags, std::uint32_t stream, std::span<const std::uint8_t> payload,
-              std::optional<std::uint32_t> length = std::nullopt) {
-        frame::RawFrame f{frame::FrameHeader{length ? *length : static_cast<std::uint32_t>(payload.size()),
-                                             static_cast<Type>(type), flags, stream, false},
-                          payload};
+    /// Any frame, unchecked, with the payload's length.
+    Bytes raw(std::uint8_t type, std::uint8_t flags, std::uint32_t stream, std::span<const std::uint8_t> payload) {
+        return raw_declaring(type, flags, stream, payload, static_cast<std::uint32_t>(payload.size()));
+    }
+    Bytes raw(Type type, std::uint8_t flags, std::uint32_t stream, std::span<const std::uint8_t> payload) {
+        return raw(static_cast<std::uint8_t>(type), flags, stream, payload);
+    }
+    /// Any frame, unchecked, declaring `length` whatever the payload.
+    Bytes raw_declaring(std::uint8_t type, std::uint8_t flags, std::uint32_t stream,
+                        std::span<const std::uint8_t> payload, std::uint32_t length) {
+        frame::RawFrame f{frame::FrameHeader{length, static_cast<Type>(type), flags, stream, false}, payload};
         Bytes out(frame::encoded_size(f));
         CHECK(frame::write_raw(out, f) == out.size());
         return out;
-    }
-    Bytes raw(Type type, std::uint8_t flags, std::uint32_t stream, std::span<const std::uint8_t> payload,
-              std::optional<std::uint32_t> length = std::nullopt) {
-        return raw(static_cast<std::uint8_t>(type), flags, stream, payload, length);
     }
 
     // ---- reading what the connection writes -------------------------------
@@ -860,7 +860,16 @@ public:
     /// What the connection may still send on `stream` / on the connection,
     /// by the Peer's own account (may be negative after a SETTINGS change).
     std::int64_t conn_send_window(std::uint32_t stream) const {
-        return std::int64_t{conn_send_initial_} + get(conn_send_credit_, stream) - get(conn_sent_, stream);
+        return std::int64_t{conn_send_initial()} + get(conn_send_credit_, stream) - get(conn_sent_, stream);
+    }
+    /// The initial window the connection may be using for its DATA: ours in
+    /// force (ACKed), or a larger one we sent and it may have applied
+    /// already (its ACK follows; DATA it built before reading our SETTINGS
+    /// may use the old value until that ACK, RFC 9113 §6.5.3, §6.9.2).
+    std::uint32_t conn_send_initial() const {
+        std::uint32_t v = local_.initial_window_size;
+        for (const Settings& p : pending_settings_) v = std::max(v, p.initial_window_size);
+        return v;
     }
     std::int64_t conn_send_window() const {
         return 65535 + std::int64_t(conn_send_conn_credit_) - std::int64_t(conn_conn_sent_);
@@ -1069,9 +1078,8 @@ private:
     Settings local_{};
     std::vector<Settings> pending_settings_;
     Settings conn_settings_{};
-    // The connection's sending: initial window from our SETTINGS, credit
-    // from our WINDOW_UPDATEs, octets it sent.
-    std::uint32_t conn_send_initial_ = 65535;
+    // The connection's sending: credit from our WINDOW_UPDATEs, octets it
+    // sent (the initial window comes from our settings, see conn_send_initial()).
     std::map<std::uint32_t, std::uint64_t> conn_send_credit_, conn_sent_;
     std::uint64_t conn_send_conn_credit_ = 0, conn_conn_sent_ = 0;
     // Our sending.
