@@ -5,6 +5,8 @@
 // arrive byte-exact, with no stream error.
 #include <doctest/doctest.h>
 
+#include <memory_resource>
+
 #include "support/connection_harness.hpp"
 
 namespace {
@@ -362,4 +364,86 @@ TEST_CASE("connection exchange: automatic flow control, small windows, whole tra
     Exchange x(o);
     x.run();
     x.verify();
+}
+
+namespace {
+
+/// Counts what goes through it.
+class CountingResource : public std::pmr::memory_resource {
+public:
+    std::size_t allocations = 0;
+    std::size_t bytes = 0;
+    std::size_t live = 0;
+
+private:
+    void* do_allocate(std::size_t n, std::size_t align) override {
+        ++allocations;
+        bytes += n;
+        live += n;
+        return std::pmr::new_delete_resource()->allocate(n, align);
+    }
+    void do_deallocate(void* p, std::size_t n, std::size_t align) override {
+        live -= n;
+        std::pmr::new_delete_resource()->deallocate(p, n, align);
+    }
+    bool do_is_equal(const std::pmr::memory_resource& o) const noexcept override { return this == &o; }
+};
+
+}  // namespace
+
+TEST_CASE("connection exchange: allocations go through Config::memory, none per request once warm") {
+    CountingResource client_mem, server_mem, default_guard;
+    std::pmr::memory_resource* const old_default = std::pmr::set_default_resource(&default_guard);
+    {
+        Config cc, sc;
+        cc.memory = &client_mem;
+        sc.memory = &server_mem;
+        Pair pair(cc, sc, 11, false);  // whole transfers: every round has the same shape
+        const Hdrs req = get("/same") + Hdrs{{"user-agent", "h2wire-test"}, {"cookie", "session=abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef01234567"}};
+        const Hdrs resp = response(200, {{"content-type", "text/plain"}, {"server", "h2wire"}, {"cache-control", "no-cache"}});
+        const Bytes body(100, 'b');
+        std::size_t done = 0;
+        pair.on_server = [&](Connection& c, const Event& e) {
+            if (const auto* r = std::get_if<RequestReceived>(&e)) {
+                if (c.submit_response(r->stream, fields(resp), false) != ApiError::none) FAIL_CHECK("submit_response");
+                if (c.send_data(r->stream, body, true) != ApiError::none) FAIL_CHECK("send_data");
+            }
+        };
+        pair.on_client = [&](Connection&, const Event& e) {
+            if (std::holds_alternative<StreamEnded>(e)) ++done;
+            if (std::holds_alternative<StreamReset>(e) || std::holds_alternative<ConnectionTerminated>(e))
+                FAIL_CHECK("unexpected event " << describe(own(e)));
+        };
+        auto round = [&](std::size_t n) {
+            done = 0;
+            const auto f = fields(req);
+            for (std::size_t i = 0; i < n; ++i) REQUIRE(pair.client.submit_request(f, true));
+            for (int i = 0; i < 100000 && done < n; ++i) pair.step();
+            REQUIRE(done == n);
+        };
+        round(100);
+        round(100);
+        // Warm: ten more rounds allocate nothing and hold no more memory.
+        const std::size_t client_before = client_mem.allocations, server_before = server_mem.allocations;
+        const std::size_t client_live = client_mem.live, server_live = server_mem.live;
+        std::string per_round;
+        for (int r = 0; r < 10; ++r) {
+            const std::size_t c0 = client_mem.allocations, s0 = server_mem.allocations;
+            round(100);
+            per_round += " " + std::to_string(client_mem.allocations - c0) + "/" + std::to_string(server_mem.allocations - s0);
+        }
+        INFO("allocations per round of 100 requests (client/server):" << per_round);
+        INFO("live octets: client " << client_live << " -> " << client_mem.live << ", server " << server_live << " -> "
+                                    << server_mem.live);
+        CHECK(client_mem.allocations > 0);
+        CHECK(server_mem.allocations > 0);
+        CHECK(client_mem.allocations - client_before == 0);
+        CHECK(server_mem.allocations - server_before == 0);
+        CHECK(client_mem.live <= client_live);
+        CHECK(server_mem.live <= server_live);
+    }
+    std::pmr::set_default_resource(old_default);
+    CHECK(default_guard.allocations == 0);
+    CHECK(client_mem.live == 0);
+    CHECK(server_mem.live == 0);
 }
