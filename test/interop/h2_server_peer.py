@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+
 from interop_common import (Checker, FrameLog, deadline_passed, driver_results, listen_localhost,
                             make_body, make_value, send_all, wait_readable)
 
