@@ -71,20 +71,6 @@ public:
         std::swap(size_, o.size_);
         std::swap(cap_, o.cap_);
     }
-    /// Takes over `p` (`cap` octets from the same resource) when empty-handed.
-    void adopt(std::uint8_t* p, std::size_t cap) noexcept {
-        release();
-        p_ = p;
-        cap_ = cap;
-    }
-    /// Hands the memory over to the caller (who will adopt or free it).
-    std::uint8_t* surrender(std::size_t& cap) noexcept {
-        std::uint8_t* p = p_;
-        cap = cap_;
-        p_ = nullptr;
-        size_ = cap_ = 0;
-        return p;
-    }
     /// Gives the memory back.
     void release() noexcept {
         if (p_) mr_->deallocate(p_, cap_, 8);
@@ -106,6 +92,7 @@ class BufferPool {
 public:
     static constexpr std::size_t keep = 1024;     // spare buffers kept
     static constexpr std::size_t largest = 4096;  // bigger ones are freed
+    static constexpr std::size_t smallest = 256;
 
     explicit BufferPool(std::pmr::memory_resource* mr) noexcept : mr_(mr) {}
     ~BufferPool() {
@@ -118,25 +105,27 @@ public:
     BufferPool(const BufferPool&) = delete;
     BufferPool& operator=(const BufferPool&) = delete;
 
-    void put(ByteBuffer& b) noexcept {
-        std::size_t cap = 0;
-        std::uint8_t* p = b.surrender(cap);
-        if (!p) return;
-        if (count_ >= keep || cap > largest || cap < sizeof(Spare)) {
+    /// A buffer of at least `need` octets; its size in `cap`.
+    std::uint8_t* take(std::size_t need, std::size_t& cap) {
+        if (head_ && head_->cap >= need) {
+            Spare* s = head_;
+            head_ = s->next;
+            --count_;
+            cap = s->cap;
+            return reinterpret_cast<std::uint8_t*>(s);
+        }
+        cap = std::max(need, smallest);
+        return static_cast<std::uint8_t*>(mr_->allocate(cap, 8));
+    }
+    /// Takes back a buffer from take().
+    void give(std::uint8_t* p, std::size_t cap) noexcept {
+        if (count_ >= keep || cap > largest) {
             mr_->deallocate(p, cap, 8);
             return;
         }
         // The free list runs through the spare buffers themselves.
         head_ = ::new (p) Spare{head_, cap};
         ++count_;
-    }
-    void get(ByteBuffer& b) noexcept {
-        if (!head_ || b.capacity() > 0) return;
-        Spare* s = head_;
-        head_ = s->next;
-        --count_;
-        const std::size_t cap = s->cap;
-        b.adopt(reinterpret_cast<std::uint8_t*>(s), cap);
     }
 
 private:

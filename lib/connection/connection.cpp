@@ -98,12 +98,14 @@ Connection::Impl::~Impl() {
         for (detail::SendSeg* seg = s->seg_head; seg; seg = seg->next)
             if (seg->block) pool.release(seg->block);
         if (s->open_block) pool.release(s->open_block);
+        s->hdr.clear();
+        s->hdr.recycle(buffers);
         s->~Stream();
         mr->deallocate(s, sizeof(Stream), alignof(Stream));
     }
     while (free_streams) {
         Stream* s = free_streams;
-        free_streams = s->free_next;
+        free_streams = s->ready_next;
         s->~Stream();
         mr->deallocate(s, sizeof(Stream), alignof(Stream));
     }

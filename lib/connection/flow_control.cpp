@@ -88,7 +88,7 @@ void Connection::Impl::apply_local_initial_window(std::uint32_t old_value, std::
     // Our new SETTINGS_INITIAL_WINDOW_SIZE is acknowledged: the peer now
     // counts every stream window from it (RFC 9113 §6.9.2).
     const std::int64_t delta = static_cast<std::int64_t>(new_value) - static_cast<std::int64_t>(old_value);
-    streams.for_each([&](Stream* s) { s->recv_window += delta; });
+    streams.for_each([&](Stream* s) { detail::apply_delta(s->recv_window, delta); });
 }
 
 void Connection::Impl::credit(Stream* s, std::uint64_t n) {
@@ -113,7 +113,7 @@ ApiError Connection::Impl::consume(std::uint32_t id, std::size_t n) {
     Stream* s = find(id);
     if (s) {
         if (n > s->unconsumed) return ApiError::invalid_argument;
-        s->unconsumed -= n;
+        s->unconsumed -= static_cast<std::uint32_t>(n);  // n <= unconsumed
         conn_unconsumed -= n;
         // Only streams the peer may still send on get their window back.
         credit(detail::can_receive(s->state) ? s : nullptr, n);

@@ -16,10 +16,11 @@ namespace h2wire::detail {
 /// RFC 9113 §6.9.1: "A sender MUST NOT allow a flow-control window to exceed
 /// 2^31-1 octets." Adds a received WINDOW_UPDATE increment to a send window;
 /// false (window unchanged) when the result would pass 2^31-1.
-inline bool add_increment(std::int64_t& window, std::uint32_t increment) noexcept {
-    const std::int64_t next = window + increment;
+template <class Window>
+bool add_increment(Window& window, std::uint32_t increment) noexcept {
+    const std::int64_t next = static_cast<std::int64_t>(window) + increment;
     if (next > static_cast<std::int64_t>(max_window_size)) return false;
-    window = next;
+    window = static_cast<Window>(next);
     return true;
 }
 
@@ -27,10 +28,12 @@ inline bool add_increment(std::int64_t& window, std::uint32_t increment) noexcep
 /// stream window by the difference; the result may be negative, but a window
 /// past 2^31-1 is a connection FLOW_CONTROL_ERROR. False when `window + delta`
 /// would pass the maximum (window unchanged).
-inline bool apply_delta(std::int64_t& window, std::int64_t delta) noexcept {
-    const std::int64_t next = window + delta;
+template <class Window>
+bool apply_delta(Window& window, std::int64_t delta) noexcept {
+    const std::int64_t next = static_cast<std::int64_t>(window) + delta;
     if (next > static_cast<std::int64_t>(max_window_size)) return false;
-    window = next;
+    // Never below -(2^31-1): a window only falls by what was sent within it.
+    window = static_cast<Window>(std::max<std::int64_t>(next, -static_cast<std::int64_t>(max_window_size)));
     return true;
 }
 

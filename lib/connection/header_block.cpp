@@ -1,6 +1,7 @@
 // Queued header blocks and the HEADERS/PUSH_PROMISE + CONTINUATION writer.
 #include "connection/header_block.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace h2wire::detail {
@@ -24,11 +25,20 @@ struct FieldHead {
 
 }  // namespace
 
-void HeaderStore::push(BlockKind kind, bool end_stream, std::uint32_t promised, std::span<const Field> fields) {
+void HeaderStore::push(BufferPool& pool, BlockKind kind, bool end_stream, std::uint32_t promised,
+                       std::span<const Field> fields) {
     std::size_t total = sizeof(BlockHead);
     for (const Field& f : fields) total += sizeof(FieldHead) + f.name.size() + f.value.size();
-    pool_->get(buf_);
-    std::uint8_t* p = buf_.grow(total);
+    if (size_ + total > cap_) {
+        std::size_t cap = 0;
+        std::uint8_t* q = pool.take(std::max<std::size_t>(size_ + total, std::size_t{cap_} * 2), cap);
+        if (size_) std::memcpy(q, p_, size_);
+        if (p_) pool.give(p_, cap_);
+        p_ = q;
+        cap_ = static_cast<std::uint32_t>(cap);
+    }
+    std::uint8_t* p = p_ + size_;
+    size_ += static_cast<std::uint32_t>(total);
     const BlockHead bh{static_cast<std::uint8_t>(kind), static_cast<std::uint8_t>(end_stream), 0,
                        static_cast<std::uint32_t>(fields.size()), promised};
     std::memcpy(p, &bh, sizeof bh);
@@ -47,12 +57,12 @@ void HeaderStore::push(BlockKind kind, bool end_stream, std::uint32_t promised, 
 
 BlockKind HeaderStore::front_kind() const noexcept {
     BlockHead bh;
-    std::memcpy(&bh, buf_.data() + read_, sizeof bh);
+    std::memcpy(&bh, p_ + read_, sizeof bh);
     return static_cast<BlockKind>(bh.kind);
 }
 
 QueuedBlock HeaderStore::pop(std::pmr::vector<Field>& fields) {
-    const std::uint8_t* p = buf_.data() + read_;
+    const std::uint8_t* p = p_ + read_;
     BlockHead bh;
     std::memcpy(&bh, p, sizeof bh);
     p += sizeof bh;
@@ -67,12 +77,11 @@ QueuedBlock HeaderStore::pop(std::pmr::vector<Field>& fields) {
         fields.push_back(Field{std::string_view(name, fh.name_len), std::string_view(value, fh.value_len),
                                fh.sensitive != 0});
     }
-    read_ = static_cast<std::size_t>(p - buf_.data());
-    if (read_ == buf_.size()) {
+    read_ = static_cast<std::uint32_t>(p - p_);
+    if (read_ == size_) {
         // Everything taken: rewind so the buffer is reused from the start.
-        // The views handed out stay valid until the next push().
-        buf_.clear();
-        read_ = 0;
+        // The views handed out stay valid until the next push() or recycle().
+        size_ = read_ = 0;
     }
     return QueuedBlock{static_cast<BlockKind>(bh.kind), bh.end_stream != 0, bh.promised};
 }

@@ -31,37 +31,41 @@ struct QueuedBlock {
     std::uint32_t promised = 0;
 };
 
-/// A FIFO of header blocks with copies of their fields.
+/// A FIFO of header blocks with copies of their fields, in one buffer
+/// borrowed from the connection's BufferPool while it holds anything.
+/// Compact (24 octets) because every stream has one; the pool is passed to
+/// the calls that need it.
 class HeaderStore {
 public:
-    explicit HeaderStore(std::pmr::memory_resource* mr, BufferPool* pool) noexcept : buf_(mr), pool_(pool) {}
+    HeaderStore() = default;
+    HeaderStore(const HeaderStore&) = delete;
+    HeaderStore& operator=(const HeaderStore&) = delete;
 
-    void push(BlockKind kind, bool end_stream, std::uint32_t promised, std::span<const Field> fields);
-    bool empty() const noexcept { return read_ == buf_.size(); }
+    void push(BufferPool& pool, BlockKind kind, bool end_stream, std::uint32_t promised,
+              std::span<const Field> fields);
+    bool empty() const noexcept { return read_ == size_; }
     /// Kind of the first block (the store must not be empty).
     BlockKind front_kind() const noexcept;
     /// Removes the first block; its fields are appended to `fields` as views
-    /// into the store, valid until the next push().
+    /// into the store, valid until the next push() or recycle().
     QueuedBlock pop(std::pmr::vector<Field>& fields);
     /// Drops every block.
-    void clear() noexcept {
-        buf_.clear();
-        read_ = 0;
-    }
+    void clear() noexcept { size_ = read_ = 0; }
     /// Once empty, returns the buffer to the pool (call after the views of
     /// the last pop() are done with).
-    void recycle() noexcept {
+    void recycle(BufferPool& pool) noexcept {
         if (!empty()) return;
-        buf_.clear();
-        read_ = 0;
-        pool_->put(buf_);
+        size_ = read_ = 0;
+        if (p_) pool.give(p_, cap_);
+        p_ = nullptr;
+        cap_ = 0;
     }
-    std::size_t footprint() const noexcept { return buf_.capacity(); }
 
 private:
-    ByteBuffer buf_;
-    BufferPool* pool_;
-    std::size_t read_ = 0;
+    std::uint8_t* p_ = nullptr;
+    std::uint32_t size_ = 0;
+    std::uint32_t cap_ = 0;
+    std::uint32_t read_ = 0;
 };
 
 /// Encodes `fields` with `encoder` and appends the frames that carry the

@@ -270,12 +270,12 @@ void Connection::Impl::on_data(const frame::DataChunk& d) {
             return;
         }
         // RFC 9113 §6.9.1: the peer may not send more than the stream window.
-        if (flc > s->recv_window) {
+        if (static_cast<std::int64_t>(flc) > s->recv_window) {
             credit(nullptr, flc);
             stream_error(s->id, s, ErrorCode::flow_control_error, "DATA exceeds the stream window");
             return;
         }
-        s->recv_window -= flc;
+        s->recv_window -= static_cast<std::int32_t>(flc);
         data_stream = s;
     }
     Stream* s = data_stream;

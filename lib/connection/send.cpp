@@ -21,11 +21,11 @@ namespace {
 Stream* Connection::Impl::new_stream(std::uint32_t id, StreamState state, bool local_initiated) {
     Stream* s = free_streams;
     if (s) {
-        free_streams = s->free_next;
+        free_streams = s->ready_next;
         --free_count;
-        s->free_next = nullptr;
+        s->ready_next = nullptr;
     } else {
-        s = new (mr->allocate(sizeof(Stream), alignof(Stream))) Stream(mr, &buffers);
+        s = new (mr->allocate(sizeof(Stream), alignof(Stream))) Stream;
     }
     s->id = id;
     s->flags = local_initiated ? sf::local : 0;
@@ -71,7 +71,7 @@ void Connection::Impl::drop_send_queue(Stream* s) {
         if (b.kind != detail::BlockKind::push_promise) continue;
         if (Stream* p = find(b.promised); p && p->state == StreamState::idle) set_state(p, StreamState::closed, false);
     }
-    s->hdr.recycle();
+    s->hdr.recycle(buffers);
     s->leading_blocks = 0;
     s->clear(sf::end_after_data | sf::trailers_queued);
 }
@@ -87,7 +87,7 @@ void Connection::Impl::release_stream(Stream* s) {
     // so the object stays valid for them: stream objects are kept for reuse
     // until the connection ends (as many as were ever alive at once).
     s->recycle();
-    s->free_next = free_streams;
+    s->ready_next = free_streams;
     free_streams = s;
     ++free_count;
 }
@@ -230,7 +230,7 @@ Submitted Connection::Impl::submit_request(std::span<const Field> headers, bool 
         return {id, ApiError::none};
     }
     s->set(sf::in_fifo);
-    s->hdr.push(detail::BlockKind::headers, end_stream, 0, headers);
+    s->hdr.push(buffers, detail::BlockKind::headers, end_stream, 0, headers);
     s->leading_blocks = 1;
     open_fifo.push(s);
     ++queued_requests;
@@ -258,7 +258,7 @@ ApiError Connection::Impl::submit_response(std::uint32_t id, std::span<const Fie
         return ApiError::none;
     }
     // Behind a block still queued (a promise not yet sent): keep the order.
-    s->hdr.push(detail::BlockKind::headers, end_stream, 0, headers);
+    s->hdr.push(buffers, detail::BlockKind::headers, end_stream, 0, headers);
     ++s->leading_blocks;
     if (!s->has(sf::in_fifo)) {
         s->set(sf::in_fifo);
@@ -325,7 +325,7 @@ ApiError Connection::Impl::queue_data(std::uint32_t id, std::span<const std::uin
             left -= take;
         }
         s->queued += data.size();
-        s->queued_owned += data.size();
+        s->queued_owned += static_cast<std::uint32_t>(data.size());  // <= max_buffered_per_stream
     }
     if (end_stream) s->set(sf::end_after_data | sf::end_submitted);
     make_ready(s);
@@ -346,7 +346,7 @@ ApiError Connection::Impl::send_trailers(std::uint32_t id, std::span<const Field
         commit_block(s, trailers, true, 0);
         return ApiError::none;
     }
-    s->hdr.push(detail::BlockKind::trailers, true, 0, trailers);
+    s->hdr.push(buffers, detail::BlockKind::trailers, true, 0, trailers);
     s->set(sf::trailers_queued);
     make_ready(s);
     return ApiError::none;
@@ -386,7 +386,7 @@ Submitted Connection::Impl::push_promise(std::uint32_t id, std::span<const Field
         commit_block(s, headers, false, promised);
         return {promised, ApiError::none};
     }
-    s->hdr.push(detail::BlockKind::push_promise, false, promised, headers);
+    s->hdr.push(buffers, detail::BlockKind::push_promise, false, promised, headers);
     ++s->leading_blocks;
     if (!s->has(sf::in_fifo)) {
         s->set(sf::in_fifo);

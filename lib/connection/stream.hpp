@@ -62,14 +62,17 @@ struct Stream {
     std::uint32_t id = 0;
     StreamState state = StreamState::idle;
     RecvPhase recv_phase = RecvPhase::headers;
+    std::uint16_t leading_blocks = 0;  // header blocks waiting on the FIFO / open queue
     std::uint32_t flags = 0;
+    std::uint32_t recv_credit = 0;     // consumed octets not yet given back by WINDOW_UPDATE
 
-    // Flow control (RFC 9113 §5.2, §6.9). send_window may go negative
-    // (§6.9.2); recv_window is what the peer may still send us.
-    std::int64_t send_window = 0;
-    std::int64_t recv_window = 0;
-    std::uint32_t recv_credit = 0;   // consumed octets not yet given back by WINDOW_UPDATE
-    std::uint64_t unconsumed = 0;    // manual flow control: delivered, not yet consume()d
+    // Flow control (RFC 9113 §5.2, §6.9): what we may send (may go negative,
+    // §6.9.2) and what the peer may still send us. Both stay within
+    // ±(2^31-1): windows never pass 2^31-1 and neither side sends past one.
+    std::int32_t send_window = 0;
+    std::int32_t recv_window = 0;
+    std::uint32_t unconsumed = 0;      // manual flow control: delivered, not yet consume()d
+    std::uint32_t queued_owned = 0;    // queued octets counted against max_buffered_per_stream
 
     // RFC 9113 §8.1.1: declared content-length of the peer's message, -1 if none.
     std::int64_t content_length = -1;
@@ -78,40 +81,32 @@ struct Stream {
     // Send side: queued body, in order.
     SendSeg* seg_head = nullptr;
     SendSeg* seg_tail = nullptr;
-    Block* open_block = nullptr;     // block appended to by send_data (holds one ref)
-    std::uint64_t queued = 0;        // octets queued and not yet built into output
-    std::uint64_t queued_owned = 0;  // the part counted against max_buffered_per_stream
-    std::uint64_t inflight = 0;      // octets of DATA built into output, not yet consumed
-    std::uint32_t leading_blocks = 0;  // header blocks waiting on the FIFO / open queue
-    HeaderStore hdr;                 // queued header blocks, encoded when sent
+    Block* open_block = nullptr;       // block appended to by send_data (holds one ref)
+    std::uint64_t queued = 0;          // octets queued and not yet built into output
+    std::uint64_t inflight = 0;        // octets of DATA built into output, not yet consumed
+    HeaderStore hdr;                   // queued header blocks, encoded when sent
 
-    // Scheduler links.
+    // DATA round robin (circular); ready_next also links the free list.
     Stream* ready_prev = nullptr;
     Stream* ready_next = nullptr;
-    Stream* fifo_next = nullptr;
-    Stream* wu_next = nullptr;
-    Stream* free_next = nullptr;
 
-    Stream(std::pmr::memory_resource* mr, BufferPool* pool) noexcept : hdr(mr, pool) {}
-
-    /// Back to a fresh stream for reuse (keeps the header store's memory).
+    /// Back to a fresh stream for reuse (the header store must be empty and
+    /// recycled).
     void recycle() noexcept {
         id = 0;
         state = StreamState::idle;
         recv_phase = RecvPhase::headers;
+        leading_blocks = 0;
         flags = 0;
-        send_window = recv_window = 0;
         recv_credit = 0;
-        unconsumed = 0;
+        send_window = recv_window = 0;
+        unconsumed = queued_owned = 0;
         content_length = -1;
         data_received = 0;
         seg_head = seg_tail = nullptr;
         open_block = nullptr;
-        queued = queued_owned = inflight = 0;
-        leading_blocks = 0;
-        hdr.clear();
-        hdr.recycle();
-        ready_prev = ready_next = fifo_next = wu_next = free_next = nullptr;
+        queued = inflight = 0;
+        ready_prev = ready_next = nullptr;
     }
 
     bool has(std::uint32_t f) const noexcept { return (flags & f) != 0; }

@@ -217,7 +217,7 @@ bool Connection::Impl::send_leading_blocks(Stream* s) {
         after_send_headers(s, b.end_stream);
     }
     if (s->id != id) return false;  // closed and released by END_STREAM
-    s->hdr.recycle();
+    s->hdr.recycle(buffers);
     make_ready(s);
     return true;
 }
@@ -349,7 +349,7 @@ bool Connection::Impl::send_one(Stream* s, bool copy_data) {
     }
     if (copy_data) out.note_buf(from);
     s->queued -= n;
-    s->send_window -= static_cast<std::int64_t>(n);
+    s->send_window -= static_cast<std::int32_t>(n);  // n <= send_window
     conn_send_window -= static_cast<std::int64_t>(n);
     if (trailers) send_trailers_now(s);
     else if (end_stream) after_send_end_stream(s);
@@ -362,7 +362,7 @@ void Connection::Impl::send_trailers_now(Stream* s) {
     const std::size_t from = out.buf.size();
     detail::write_header_block(out.buf, scratch, encoder, send_fields, s->id, true, false, 0, peer.max_frame_size);
     out.note_buf(from);
-    s->hdr.recycle();
+    s->hdr.recycle(buffers);
     after_send_headers(s, true);
 }
 
