@@ -50,7 +50,10 @@ TEST_CASE("connection continuation: any other frame inside a header block is a c
     const std::vector<Intruder> intruders{
         {"DATA same stream", [](Peer& p) { return p.data(1, "x", false); }},
         {"DATA other stream", [](Peer& p) { return p.data(3, "x", false); }},
-        {"HEADERS same stream", [](Peer& p) { return p.headers_frame(1, p.encode({{"a", "b"}}), false, true); }},
+        {"HEADERS same stream",
+         [](Peer& p) {
+             return p.headers_frame(1, p.encode({{"a", "b"}}), false, true);
+         }},
         {"HEADERS other stream", [](Peer& p) { return p.headers_frame(3, p.encode(get()), true, true); }},
         {"PRIORITY same stream", [](Peer& p) { return p.priority(1, 0); }},
         {"PRIORITY other stream", [](Peer& p) { return p.priority(3, 0); }},
@@ -62,7 +65,10 @@ TEST_CASE("connection continuation: any other frame inside a header block is a c
         {"WINDOW_UPDATE stream 0", [](Peer& p) { return p.window_update(0, 1); }},
         {"WINDOW_UPDATE same stream", [](Peer& p) { return p.window_update(1, 1); }},
         {"CONTINUATION of another stream", [](Peer& p) { return p.continuation(3, Bytes{0x82}, true); }},
-        {"unknown type on stream 0", [](Peer& p) { return p.raw(0x42, 0, 0, Bytes{1, 2, 3}); }},
+        {"unknown type on stream 0",
+         [](Peer& p) {
+             return p.raw(0x42, 0, 0, Bytes{1, 2, 3});
+         }},
         {"unknown type same stream", [](Peer& p) { return p.raw(0x42, 0, 1, Bytes{}); }},
         {"PRIORITY_UPDATE", [](Peer& p) { return p.priority_update(1, "u=1"); }},
         {"ORIGIN", [](Peer& p) { return p.origin({"https://example.com"}); }},

@@ -35,13 +35,25 @@ std::vector<Violation> server_violations() {
         {"HEADERS on stream 0", [](Peer& p) { return p.raw(Type::headers, fl::end_headers, 0, Bytes{0x82}); },
          PROTOCOL},
         {"DATA padding as long as the payload",
-         [](Peer& p) { return p.raw(Type::data, fl::padded, 1, Bytes{3, 0, 0}); }, PROTOCOL},
+         [](Peer& p) {
+             return p.raw(Type::data, fl::padded, 1, Bytes{3, 0, 0});
+         },
+         PROTOCOL},
         {"HEADERS padding past the payload",
-         [](Peer& p) { return p.raw(Type::headers, fl::padded | fl::end_headers, 5, Bytes{9, 0x82, 0x87}); },
+         [](Peer& p) {
+             return p.raw(Type::headers, fl::padded | fl::end_headers, 5, Bytes{9, 0x82, 0x87});
+         },
          PROTOCOL},
-        {"RST_STREAM on stream 0", [](Peer& p) { return p.raw(Type::rst_stream, 0, 0, Bytes{0, 0, 0, 8}); },
+        {"RST_STREAM on stream 0",
+         [](Peer& p) {
+             return p.raw(Type::rst_stream, 0, 0, Bytes{0, 0, 0, 8});
+         },
          PROTOCOL},
-        {"RST_STREAM of 3 octets", [](Peer& p) { return p.raw(Type::rst_stream, 0, 1, Bytes{0, 0, 8}); }, FRAME_SIZE},
+        {"RST_STREAM of 3 octets",
+         [](Peer& p) {
+             return p.raw(Type::rst_stream, 0, 1, Bytes{0, 0, 8});
+         },
+         FRAME_SIZE},
         {"RST_STREAM on an idle stream", [](Peer& p) { return p.rst(9, ErrorCode::cancel); }, PROTOCOL},
         {"SETTINGS on a stream", [](Peer& p) { return p.raw(Type::settings, 0, 1, Bytes{}); }, PROTOCOL},
         {"SETTINGS of 7 octets", [](Peer& p) { return p.raw(Type::settings, 0, 0, Bytes(7, 0)); }, FRAME_SIZE},
@@ -52,9 +64,15 @@ std::vector<Violation> server_violations() {
         {"PING on a stream", [](Peer& p) { return p.raw(Type::ping, 0, 1, Bytes(8, 0)); }, PROTOCOL},
         {"GOAWAY on a stream", [](Peer& p) { return p.raw(Type::goaway, 0, 1, Bytes(8, 0)); }, PROTOCOL},
         {"GOAWAY of 7 octets", [](Peer& p) { return p.raw(Type::goaway, 0, 0, Bytes(7, 0)); }, FRAME_SIZE},
-        {"WINDOW_UPDATE of 3 octets", [](Peer& p) { return p.raw(Type::window_update, 0, 0, Bytes{0, 0, 1}); },
+        {"WINDOW_UPDATE of 3 octets",
+         [](Peer& p) {
+             return p.raw(Type::window_update, 0, 0, Bytes{0, 0, 1});
+         },
          FRAME_SIZE},
-        {"WINDOW_UPDATE 0 on stream 0", [](Peer& p) { return p.raw(Type::window_update, 0, 0, Bytes{0, 0, 0, 0}); },
+        {"WINDOW_UPDATE 0 on stream 0",
+         [](Peer& p) {
+             return p.raw(Type::window_update, 0, 0, Bytes{0, 0, 0, 0});
+         },
          PROTOCOL},
         {"WINDOW_UPDATE on an idle stream", [](Peer& p) { return p.window_update(9, 1); }, PROTOCOL},
         {"PUSH_PROMISE to a server", [](Peer& p) { return p.push_promise(1, 2, get()); }, PROTOCOL},
@@ -62,14 +80,26 @@ std::vector<Violation> server_violations() {
         {"DATA on an idle stream", [](Peer& p) { return p.data(9, "x", false); }, PROTOCOL},
         {"HEADERS on an even stream", [](Peer& p) { return p.headers(4, get(), true); }, PROTOCOL},
         {"HPACK: indexed field 0", [](Peer& p) { return p.headers_block(5, Bytes{0x80}, true); }, COMPRESSION},
-        {"HPACK: index past the tables", [](Peer& p) { return p.headers_block(5, Bytes{0xff, 0x7f}, true); },
+        {"HPACK: index past the tables",
+         [](Peer& p) {
+             return p.headers_block(5, Bytes{0xff, 0x7f}, true);
+         },
          COMPRESSION},
         {"HPACK: block ends inside a string",
-         [](Peer& p) { return p.headers_block(5, Bytes{0x82, 0x87, 0x84, 0x41, 0x0a, 'e', 'x'}, true); }, COMPRESSION},
+         [](Peer& p) {
+             return p.headers_block(5, Bytes{0x82, 0x87, 0x84, 0x41, 0x0a, 'e', 'x'}, true);
+         },
+         COMPRESSION},
         {"HPACK: size update after a field",
-         [](Peer& p) { return p.headers_block(5, Bytes{0x82, 0x87, 0x84, 0x20}, true); }, COMPRESSION},
+         [](Peer& p) {
+             return p.headers_block(5, Bytes{0x82, 0x87, 0x84, 0x20}, true);
+         },
+         COMPRESSION},
         {"HPACK: size update above our limit",
-         [](Peer& p) { return p.headers_block(5, Bytes{0x3f, 0xe2, 0x1f, 0x82, 0x87, 0x84}, true); }, COMPRESSION},
+         [](Peer& p) {
+             return p.headers_block(5, Bytes{0x3f, 0xe2, 0x1f, 0x82, 0x87, 0x84}, true);
+         },
+         COMPRESSION},
         {"HPACK: Huffman string with EOS",
          [](Peer& p) {
              return p.headers_block(5, Bytes{0x82, 0x87, 0x84, 0x40, 0x84, 0xff, 0xff, 0xff, 0xff, 0x01, 'v'}, true);
@@ -98,8 +128,8 @@ TEST_CASE("connection errors: every connection-level violation gives GOAWAY with
             // whose HEADERS it was decoding, as one it acted on.
             const auto ga = first(out, Type::goaway);
             REQUIRE(ga.has_value());
-            const bool on_new_stream = std::string_view(v.name).substr(0, 5) == "HPACK" ||
-                                       std::string_view(v.name).rfind("HEADERS", 0) == 0;
+            const bool on_new_stream =
+                std::string_view(v.name).substr(0, 5) == "HPACK" || std::string_view(v.name).rfind("HEADERS", 0) == 0;
             if (on_new_stream)
                 CHECK((ga->last_stream_id == 3 || ga->last_stream_id == 5));
             else
@@ -132,7 +162,10 @@ TEST_CASE("connection errors: client-side violations") {
     const std::vector<Case> cases{
         {"PUSH_PROMISE with push disabled", false, [](Peer& p) { return p.push_promise(1, 2, get("/p")); }, PROTOCOL},
         {"PUSH_PROMISE promising stream 0", true,
-         [](Peer& p) { return p.raw(Type::push_promise, fl::end_headers, 1, Bytes{0, 0, 0, 0, 0x82}); }, PROTOCOL},
+         [](Peer& p) {
+             return p.raw(Type::push_promise, fl::end_headers, 1, Bytes{0, 0, 0, 0, 0x82});
+         },
+         PROTOCOL},
         {"HEADERS on a stream the client never opened", false, [](Peer& p) { return p.headers(3, response(), true); },
          PROTOCOL},
         {"HEADERS on an unpromised even stream", false, [](Peer& p) { return p.headers(2, response(), true); },
@@ -225,7 +258,8 @@ TEST_CASE("connection errors: rapid reset → ENHANCE_YOUR_CALM") {
         Session s(Role::server, c);
         s.handshake();
         std::uint32_t id = 1;
-        for (int i = 0; i < 5; ++i, id += 2) s.feed(cat({s.peer.headers(id, get(), false), s.peer.rst(id, ErrorCode::cancel)}));
+        for (int i = 0; i < 5; ++i, id += 2)
+            s.feed(cat({s.peer.headers(id, get(), false), s.peer.rst(id, ErrorCode::cancel)}));
         auto out = s.drain();
         CHECK(count(out, Type::goaway) == 0);
         CHECK(s.events.count<ev::Reset>() == 5);
@@ -241,7 +275,8 @@ TEST_CASE("connection errors: rapid reset → ENHANCE_YOUR_CALM") {
             REQUIRE(s.conn.submit_response(id, fields(response()), true) == ApiError::none);
             s.drain();
         }
-        for (int i = 0; i < 8; ++i, id += 2) s.feed(cat({s.peer.headers(id, get(), false), s.peer.rst(id, ErrorCode::cancel)}));
+        for (int i = 0; i < 8; ++i, id += 2)
+            s.feed(cat({s.peer.headers(id, get(), false), s.peer.rst(id, ErrorCode::cancel)}));
         INFO("peer resets accepted: " << s.events.count<ev::Reset>());
         CHECK(count(s.drain(), Type::goaway) == 0);
         s.feed(cat({s.peer.headers(id, get(), false), s.peer.rst(id, ErrorCode::cancel)}));

@@ -17,7 +17,7 @@ using namespace h2wire::conn_test;
 struct Message {
     Hdrs headers;
     Bytes body;
-    Hdrs trailers;  // empty: none
+    Hdrs trailers;               // empty: none
     bool informational = false;  // responses: a 103 first
 };
 
@@ -25,22 +25,29 @@ std::size_t body_size(Rng& rng) {
     switch (rng.below(10)) {
         case 0:
         case 1:
-        case 2: return 0;
+        case 2:
+            return 0;
         case 3:
         case 4:
-        case 5: return rng.between(1, 1000);
+        case 5:
+            return rng.between(1, 1000);
         case 6:
-        case 7: return rng.between(1001, 64 * 1024);
-        case 8: return rng.between(64 * 1024, 256 * 1024);
-        default: return rng.one_in(3) ? rng.between(256 * 1024, 1024 * 1024) : rng.between(1, 100);
+        case 7:
+            return rng.between(1001, 64 * 1024);
+        case 8:
+            return rng.between(64 * 1024, 256 * 1024);
+        default:
+            return rng.one_in(3) ? rng.between(256 * 1024, 1024 * 1024) : rng.between(1, 100);
     }
 }
 
 Hdrs random_fields(Rng& rng, const std::string& prefix) {
     Hdrs h;
     const std::size_t n = rng.below(6);
-    for (std::size_t i = 0; i < n; ++i) h.push_back({prefix + std::to_string(rng.below(20)), rng.letters(rng.between(1, 60))});
-    if (rng.one_in(8)) h.push_back({prefix + "big", rng.letters(rng.between(1000, 20000))});  // CONTINUATION now and then
+    for (std::size_t i = 0; i < n; ++i)
+        h.push_back({prefix + std::to_string(rng.below(20)), rng.letters(rng.between(1, 60))});
+    if (rng.one_in(8))
+        h.push_back({prefix + "big", rng.letters(rng.between(1000, 20000))});  // CONTINUATION now and then
     return h;
 }
 
@@ -154,7 +161,9 @@ public:
 
     void verify() {
         if (!errors_.empty()) {
-            std::vector<std::string> some(errors_.begin(), errors_.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(errors_.size(), 20)));
+            std::vector<std::string> some(
+                errors_.begin(),
+                errors_.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(errors_.size(), 20)));
             FAIL_CHECK(errors_.size() << " errors, the first ones:\n" << join(some));
         }
         std::size_t wrong = 0;
@@ -399,8 +408,12 @@ TEST_CASE("connection exchange: allocations go through Config::memory, none per 
         cc.memory = &client_mem;
         sc.memory = &server_mem;
         Pair pair(cc, sc, 11, false);  // whole transfers: every round has the same shape
-        const Hdrs req = get("/same") + Hdrs{{"user-agent", "h2wire-test"}, {"cookie", "session=abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef01234567"}};
-        const Hdrs resp = response(200, {{"content-type", "text/plain"}, {"server", "h2wire"}, {"cache-control", "no-cache"}});
+        const Hdrs req =
+            get("/same") +
+            Hdrs{{"user-agent", "h2wire-test"},
+                 {"cookie", "session=abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef01234567"}};
+        const Hdrs resp =
+            response(200, {{"content-type", "text/plain"}, {"server", "h2wire"}, {"cache-control", "no-cache"}});
         const Bytes body(100, 'b');
         std::size_t done = 0;
         pair.on_server = [&](Connection& c, const Event& e) {
@@ -430,7 +443,8 @@ TEST_CASE("connection exchange: allocations go through Config::memory, none per 
         for (int r = 0; r < 10; ++r) {
             const std::size_t c0 = client_mem.allocations, s0 = server_mem.allocations;
             round(100);
-            per_round += " " + std::to_string(client_mem.allocations - c0) + "/" + std::to_string(server_mem.allocations - s0);
+            per_round +=
+                " " + std::to_string(client_mem.allocations - c0) + "/" + std::to_string(server_mem.allocations - s0);
         }
         INFO("allocations per round of 100 requests (client/server):" << per_round);
         INFO("live octets: client " << client_live << " -> " << client_mem.live << ", server " << server_live << " -> "

@@ -35,7 +35,8 @@ Upload upload(Session& s, std::uint32_t stream, std::size_t total, std::size_t f
         Bytes in;
         for (;;) {
             const std::int64_t room = std::min(s.peer.peer_send_window(stream), s.peer.peer_send_window());
-            const std::size_t n = std::min<std::size_t>({frame_size, total - u.sent, static_cast<std::size_t>(std::max<std::int64_t>(room, 0))});
+            const std::size_t n = std::min<std::size_t>(
+                {frame_size, total - u.sent, static_cast<std::size_t>(std::max<std::int64_t>(room, 0))});
             if (n == 0) break;
             u.sent += n;
             append(in, s.peer.data(stream, Bytes(n, static_cast<std::uint8_t>('a' + u.data_frames % 26)),
@@ -361,7 +362,8 @@ TEST_CASE("connection flow control: StreamWritable when a blocked stream may sen
         CHECK(data_of(s.peer.frames(), 1).size() == 70535);
     }
     SUBCASE("connection window") {
-        const Events opened = s.feed(s.peer.window_update(1, 1 << 20));  // the stream opens; the connection is still shut
+        const Events opened =
+            s.feed(s.peer.window_update(1, 1 << 20));  // the stream opens; the connection is still shut
         CHECK(s.conn.send_window(1) == 0);
         const Events got = s.feed(s.peer.window_update(0, 3000));
         INFO("after the stream's WINDOW_UPDATE: " << opened.str());
@@ -426,7 +428,9 @@ TEST_CASE("connection flow control: send_capacity, buffered and buffer_full") {
     CHECK(s.conn.buffered(1) == 0);
 }
 
-TEST_CASE("connection flow control: with a zero window, an empty DATA with END_STREAM still goes, trailers wait for the body") {
+TEST_CASE(
+    "connection flow control: with a zero window, an empty DATA with END_STREAM still goes, trailers wait for the "
+    "body") {
     Session s(Role::server);
     s.handshake({{SettingId::initial_window_size, 0}});
     s.open(1, get(), true);

@@ -128,7 +128,8 @@ TEST_CASE("connection goaway: graceful shutdown() lets open streams finish") {
     CHECK(count(out, Type::goaway) == 0);
 
     // The open streams finish; the last one to close ends the connection.
-    for (std::uint32_t id : {1u, 3u, 5u}) REQUIRE(s.conn.submit_response(id, fields(response()), true) == ApiError::none);
+    for (std::uint32_t id : {1u, 3u, 5u})
+        REQUIRE(s.conn.submit_response(id, fields(response()), true) == ApiError::none);
     s.drain();
     CHECK(s.events.count<ev::Terminated>() == 0);
     CHECK(!s.conn.is_closed());

@@ -92,10 +92,10 @@ TEST_CASE("connection messages: a request with its fields in order") {
     Session s(Role::server);
     s.handshake();
     const Hdrs h = request("POST", "/upload?x=1") + Hdrs{{"content-type", "text/plain"},
-                                                        {"cookie", "a=1"},
-                                                        {"cookie", "b=2"},
-                                                        {"te", "trailers"},
-                                                        {"content-length", "11"}};
+                                                         {"cookie", "a=1"},
+                                                         {"cookie", "b=2"},
+                                                         {"te", "trailers"},
+                                                         {"content-length", "11"}};
     s.feed(cat({s.peer.headers(1, h, false), s.peer.data(1, "hello ", false), s.peer.data(1, "world", false),
                 s.peer.headers(1, {{"x-checksum", "abc"}}, true)}));
     expect_no_error(s, s.drain());
@@ -128,18 +128,33 @@ TEST_CASE("connection messages: requests that are well-formed") {
         std::string method, scheme, authority, path;
     };
     const Ok oks[] = {
-        {"without :authority, with host", {{":method", "GET"}, {":scheme", "https"}, {":path", "/"}, {"host", "h.example"}},
-         "GET", "https", "", "/"},
-        {"CONNECT with :method and :authority only", {{":method", "CONNECT"}, {":authority", "proxy.example:443"}},
-         "CONNECT", "", "proxy.example:443", ""},
-        {"OPTIONS *", {{":method", "OPTIONS"}, {":scheme", "https"}, {":authority", "a.example"}, {":path", "*"}},
-         "OPTIONS", "https", "a.example", "*"},
+        {"without :authority, with host",
+         {{":method", "GET"}, {":scheme", "https"}, {":path", "/"}, {"host", "h.example"}},
+         "GET",
+         "https",
+         "",
+         "/"},
+        {"CONNECT with :method and :authority only",
+         {{":method", "CONNECT"}, {":authority", "proxy.example:443"}},
+         "CONNECT",
+         "",
+         "proxy.example:443",
+         ""},
+        {"OPTIONS *",
+         {{":method", "OPTIONS"}, {":scheme", "https"}, {":authority", "a.example"}, {":path", "*"}},
+         "OPTIONS",
+         "https",
+         "a.example",
+         "*"},
         {"every tchar in a name, obs-text and an inner tab in values",
-         get() + Hdrs{{"x-!#$%&'*+.^_`|~0", "v"}, {"x-utf8", "caf\xc3\xa9 \xff"}, {"x-tab", "a\tb"}},
-         "GET", "https", "example.com", "/"},
+         get() + Hdrs{{"x-!#$%&'*+.^_`|~0", "v"}, {"x-utf8", "caf\xc3\xa9 \xff"}, {"x-tab", "a\tb"}}, "GET", "https",
+         "example.com", "/"},
         {"http scheme, empty value, inner space",
          {{":method", "GET"}, {":scheme", "http"}, {":authority", "a"}, {":path", "/p"}, {"x-e", ""}, {"x-s", "a b"}},
-         "GET", "http", "a", "/p"},
+         "GET",
+         "http",
+         "a",
+         "/p"},
     };
     for (const Ok& ok : oks) {
         INFO(ok.name);
@@ -388,13 +403,8 @@ TEST_CASE("connection messages: validate_messages=false passes fields through") 
     SUBCASE("server") {
         Session s(Role::server, c);
         s.handshake();
-        const Hdrs h{{":method", "GET"},
-                     {":path", "/"},
-                     {"Upper-Case", "v"},
-                     {"connection", "keep-alive"},
-                     {"te", "gzip"},
-                     {"x-v", " padded "},
-                     {"content-length", "3"}};
+        const Hdrs h{{":method", "GET"}, {":path", "/"},      {"Upper-Case", "v"},    {"connection", "keep-alive"},
+                     {"te", "gzip"},     {"x-v", " padded "}, {"content-length", "3"}};
         s.feed(cat({s.peer.headers(1, h, false), s.peer.data(1, "12345", true)}));
         expect_no_error(s, s.drain());
         const auto req = s.events.on<ev::Request>(1);

@@ -96,7 +96,7 @@ Bytes server_script(Peer& p) {
     append(in, p.headers(1, {{"x-checksum", "1234"}}, true));
     append(in, p.ping(opaque("ping0002")));
     append(in, p.headers(7, request("POST", "/d"), false));
-    append(in, p.priority(7, 7));  // depends on itself: stream error
+    append(in, p.priority(7, 7));                                         // depends on itself: stream error
     append(in, p.headers(9, get("/e") + Hdrs{{"Bad-Name", "x"}}, true));  // malformed: stream error
     append(in, p.settings({{SettingId::header_table_size, 2048}}));
     append(in, p.headers(11, get("/f"), true));
@@ -504,9 +504,11 @@ Bytes random_script(Peer& p, std::uint64_t seed) {
             HeadersOptions o;
             if (rng.one_in(3)) o.max_fragment = rng.between(8, 30);  // at most ~20 CONTINUATIONs
             if (rng.one_in(4)) o.pad = static_cast<std::uint8_t>(rng.below(40));
-            if (rng.one_in(4)) o.priority = frame::PriorityFields{rng.one_in(2), 0, static_cast<std::uint8_t>(rng.byte())};
+            if (rng.one_in(4))
+                o.priority = frame::PriorityFields{rng.one_in(2), 0, static_cast<std::uint8_t>(rng.byte())};
             Hdrs h = request(rng.one_in(2) ? "POST" : "GET", "/r" + std::to_string(next));
-            for (std::size_t i = rng.below(4); i > 0; --i) h.push_back({"x-f" + std::to_string(rng.below(5)), rng.letters(rng.between(1, 40))});
+            for (std::size_t i = rng.below(4); i > 0; --i)
+                h.push_back({"x-f" + std::to_string(rng.below(5)), rng.letters(rng.between(1, 40))});
             const bool end = rng.one_in(4);
             append(in, p.headers(next, h, end, o));
             if (!end) open.push_back(next);
@@ -520,7 +522,10 @@ Bytes random_script(Peer& p, std::uint64_t seed) {
             case 4:
             case 5: {
                 const std::int64_t room = std::min(p.peer_send_window(id), p.peer_send_window()) - 300;
-                const std::size_t n = room > 0 ? std::min<std::size_t>(static_cast<std::size_t>(room), rng.one_in(3) ? rng.between(0, 20000) : rng.between(0, 50)) : 0;
+                const std::size_t n =
+                    room > 0 ? std::min<std::size_t>(static_cast<std::size_t>(room),
+                                                     rng.one_in(3) ? rng.between(0, 20000) : rng.between(0, 50))
+                             : 0;
                 const bool end = rng.one_in(5);
                 if (rng.one_in(3) && n <= 16000)
                     append(in, p.data(id, rng.bytes(n), end, static_cast<std::uint8_t>(rng.below(200))));
@@ -537,14 +542,22 @@ Bytes random_script(Peer& p, std::uint64_t seed) {
                 append(in, p.rst(id, ErrorCode::cancel));
                 open.erase(open.begin() + static_cast<std::ptrdiff_t>(k));
                 break;
-            case 8: append(in, p.ping(opaque("p" + std::to_string(step)))); break;
-            case 9: append(in, p.priority(id, 0, rng.byte())); break;
-            case 10: append(in, p.window_update(rng.one_in(2) ? 0 : id, static_cast<std::uint32_t>(rng.between(1, 5000)))); break;
+            case 8:
+                append(in, p.ping(opaque("p" + std::to_string(step))));
+                break;
+            case 9:
+                append(in, p.priority(id, 0, rng.byte()));
+                break;
+            case 10:
+                append(in, p.window_update(rng.one_in(2) ? 0 : id, static_cast<std::uint32_t>(rng.between(1, 5000))));
+                break;
             default:
                 if (rng.one_in(2))
-                    append(in, p.raw(static_cast<std::uint8_t>(0x20 + rng.below(16)), rng.byte(), rng.one_in(2) ? 0 : id, rng.bytes(rng.below(30))));
+                    append(in, p.raw(static_cast<std::uint8_t>(0x20 + rng.below(16)), rng.byte(),
+                                     rng.one_in(2) ? 0 : id, rng.bytes(rng.below(30))));
                 else
-                    append(in, p.settings({{SettingId::max_frame_size, static_cast<std::uint32_t>(rng.between(16384, 100000))}}));
+                    append(in, p.settings({{SettingId::max_frame_size,
+                                            static_cast<std::uint32_t>(rng.between(16384, 100000))}}));
                 break;
         }
     }

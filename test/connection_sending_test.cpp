@@ -588,7 +588,9 @@ TEST_CASE("connection sending: random interleaving of input, API calls and parti
             switch (rng.below(8)) {
                 case 0: {  // a new request
                     s.open(next, get("/s" + std::to_string(next)), true);
-                    REQUIRE(s.conn.submit_response(next, fields(response(200, {{"x-big", rng.letters(rng.one_in(5) ? 30000 : 10)}})), false) == ApiError::none);
+                    REQUIRE(s.conn.submit_response(
+                                next, fields(response(200, {{"x-big", rng.letters(rng.one_in(5) ? 30000 : 10)}})),
+                                false) == ApiError::none);
                     bodies[next] = std::make_unique<Bytes>(rng.bytes(rng.between(0, 150000)));
                     queued[next] = 0;
                     next += 2;
@@ -602,13 +604,16 @@ TEST_CASE("connection sending: random interleaving of input, API calls and parti
                         const std::size_t n = std::min(left, rng.between(0, 40000));
                         const bool end = n == left && rng.one_in(2);
                         const std::span<const std::uint8_t> piece(body->data() + queued[id], n);
-                        ApiError e = rng.one_in(2) ? s.conn.send_data_borrowed(id, piece, end) : s.conn.send_data(id, piece, end);
+                        ApiError e = rng.one_in(2) ? s.conn.send_data_borrowed(id, piece, end)
+                                                   : s.conn.send_data(id, piece, end);
                         if (e == ApiError::buffer_full) continue;
                         REQUIRE_MESSAGE(e == ApiError::none, to_string(e));
                         queued[id] += n;
-                        if (end) finished.insert(id);
+                        if (end)
+                            finished.insert(id);
                         else if (n == left && rng.one_in(2)) {
-                            REQUIRE(s.conn.send_trailers(id, fields(Hdrs{{"x-t", std::to_string(id)}})) == ApiError::none);
+                            REQUIRE(s.conn.send_trailers(id, fields(Hdrs{{"x-t", std::to_string(id)}})) ==
+                                    ApiError::none);
                             finished.insert(id);
                             with_trailers.insert(id);
                         }
@@ -640,13 +645,15 @@ TEST_CASE("connection sending: random interleaving of input, API calls and parti
                 case 4: {  // windows open
                     Bytes in = s.peer.window_update(0, static_cast<std::uint32_t>(rng.between(1, 100000)));
                     for (const auto& [id, body] : bodies)
-                        if (rng.one_in(2)) append(in, s.peer.window_update(id, static_cast<std::uint32_t>(rng.between(1, 60000))));
+                        if (rng.one_in(2))
+                            append(in, s.peer.window_update(id, static_cast<std::uint32_t>(rng.between(1, 60000))));
                     s.feed(in);
                     break;
                 }
                 case 5:  // control traffic
                     s.feed(rng.one_in(2) ? s.peer.ping(opaque("chaos!!!"))
-                                         : s.peer.settings({{SettingId::initial_window_size, static_cast<std::uint32_t>(rng.between(0, 80000))}}));
+                                         : s.peer.settings({{SettingId::initial_window_size,
+                                                             static_cast<std::uint32_t>(rng.between(0, 80000))}}));
                     break;
                 case 6: {  // a reset, by either side
                     if (bodies.empty() || !rng.one_in(3)) break;
@@ -662,7 +669,9 @@ TEST_CASE("connection sending: random interleaving of input, API calls and parti
                     reset.insert(id);
                     break;
                 }
-                default: s.feed(s.peer.priority(next, 0, rng.byte())); break;
+                default:
+                    s.feed(s.peer.priority(next, 0, rng.byte()));
+                    break;
             }
             s.check_output();
             REQUIRE(!s.conn.is_closed());
@@ -674,7 +683,8 @@ TEST_CASE("connection sending: random interleaving of input, API calls and parti
             REQUIRE(s.conn.send_data_borrowed(id, rest, true) == ApiError::none);
             finished.insert(id);
         }
-        Bytes in = cat({s.peer.settings({{SettingId::initial_window_size, 1 << 24}}), s.peer.window_update(0, 1 << 30)});
+        Bytes in =
+            cat({s.peer.settings({{SettingId::initial_window_size, 1 << 24}}), s.peer.window_update(0, 1 << 30)});
         s.feed(in);
         s.drain(rng.between(1, 10000));
         for (const auto& [id, body] : bodies) {

@@ -222,7 +222,8 @@ TEST_CASE("connection setup: SETTINGS and their ACKs both ways") {
     SUBCASE("client") {
         Session s(Role::client);
         s.drain();
-        const Events got = s.feed(cat({s.peer.preface({{SettingId::max_concurrent_streams, 3}}), s.peer.settings_ack()}));
+        const Events got =
+            s.feed(cat({s.peer.preface({{SettingId::max_concurrent_streams, 3}}), s.peer.settings_ack()}));
         INFO(got.str());
         REQUIRE(got.size() == 2);
         CHECK(std::holds_alternative<SettingsReceived>(got[0]));
@@ -239,9 +240,9 @@ TEST_CASE("connection setup: SETTINGS and their ACKs both ways") {
     SUBCASE("every SETTINGS gets its own ACK, in order; the last value wins") {
         Session s(Role::server);
         s.handshake();
-        const Events got = s.feed(cat({s.peer.settings({{SettingId::initial_window_size, 1000}}),
-                                       s.peer.settings({{SettingId::initial_window_size, 2000}}),
-                                       s.peer.settings({})}));
+        const Events got =
+            s.feed(cat({s.peer.settings({{SettingId::initial_window_size, 1000}}),
+                        s.peer.settings({{SettingId::initial_window_size, 2000}}), s.peer.settings({})}));
         CHECK(got.count<SettingsReceived>() == 3);
         const auto recs = got.all<SettingsReceived>();
         REQUIRE(recs.size() == 3);
@@ -493,10 +494,9 @@ TEST_CASE("connection setup: the peer's initial window size adjusts open streams
 
 TEST_CASE("connection setup: unknown settings are ignored") {
     Session s(Role::server);
-    const Bytes unknown = s.peer.raw_settings(
-        Bytes{0x00, 0x99, 0x00, 0x00, 0x00, 0x07,    // id 0x99 = 7
-              0xff, 0xff, 0xff, 0xff, 0xff, 0xff,    // id 0xffff = 2^32-1
-              0x00, 0x04, 0x00, 0x00, 0x30, 0x00});  // INITIAL_WINDOW_SIZE 12288
+    const Bytes unknown = s.peer.raw_settings(Bytes{0x00, 0x99, 0x00, 0x00, 0x00, 0x07,    // id 0x99 = 7
+                                                    0xff, 0xff, 0xff, 0xff, 0xff, 0xff,    // id 0xffff = 2^32-1
+                                                    0x00, 0x04, 0x00, 0x00, 0x30, 0x00});  // INITIAL_WINDOW_SIZE 12288
     s.feed(cat({bytes_of(frame::client_preface), unknown}));
     const auto out = s.drain();
     CHECK(count(out, Type::goaway) == 0);
@@ -520,11 +520,15 @@ TEST_CASE("connection setup: invalid SETTINGS are connection errors") {
     const Case cases[] = {
         {"ENABLE_PUSH 2", Role::server, {{SettingId::enable_push, 2}}, ErrorCode::protocol_error},
         {"ENABLE_PUSH 1 from a server", Role::client, {{SettingId::enable_push, 1}}, ErrorCode::protocol_error},
-        {"INITIAL_WINDOW_SIZE 2^31", Role::server, {{SettingId::initial_window_size, 1u << 31}},
+        {"INITIAL_WINDOW_SIZE 2^31",
+         Role::server,
+         {{SettingId::initial_window_size, 1u << 31}},
          ErrorCode::flow_control_error},
         {"MAX_FRAME_SIZE 16383", Role::server, {{SettingId::max_frame_size, 16383}}, ErrorCode::protocol_error},
         {"MAX_FRAME_SIZE 2^24", Role::client, {{SettingId::max_frame_size, 1u << 24}}, ErrorCode::protocol_error},
-        {"ENABLE_CONNECT_PROTOCOL 2", Role::client, {{SettingId::enable_connect_protocol, 2}},
+        {"ENABLE_CONNECT_PROTOCOL 2",
+         Role::client,
+         {{SettingId::enable_connect_protocol, 2}},
          ErrorCode::protocol_error},
     };
     SUBCASE("values") for (const Case& c : cases) {
@@ -544,8 +548,10 @@ TEST_CASE("connection setup: invalid SETTINGS are connection errors") {
             }
             Bytes in;
             if (in_preface) {
-                if (c.role == Role::server) append(in, span_of(frame::client_preface));
-                else s.drain();
+                if (c.role == Role::server)
+                    append(in, span_of(frame::client_preface));
+                else
+                    s.drain();
             }
             append(in, s.peer.raw(Type::settings, 0, 0, payload));
             s.feed(in);

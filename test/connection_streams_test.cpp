@@ -56,15 +56,24 @@ enum class State {
 
 const char* name(State s) {
     switch (s) {
-        case State::idle: return "idle";
-        case State::reserved_local: return "reserved (local)";
-        case State::reserved_remote: return "reserved (remote)";
-        case State::open: return "open";
-        case State::half_closed_local: return "half-closed (local)";
-        case State::half_closed_remote: return "half-closed (remote)";
-        case State::closed: return "closed";
-        case State::closed_peer_rst: return "closed (RST_STREAM received)";
-        case State::closed_our_rst: return "closed (RST_STREAM sent)";
+        case State::idle:
+            return "idle";
+        case State::reserved_local:
+            return "reserved (local)";
+        case State::reserved_remote:
+            return "reserved (remote)";
+        case State::open:
+            return "open";
+        case State::half_closed_local:
+            return "half-closed (local)";
+        case State::half_closed_remote:
+            return "half-closed (remote)";
+        case State::closed:
+            return "closed";
+        case State::closed_peer_rst:
+            return "closed (RST_STREAM received)";
+        case State::closed_our_rst:
+            return "closed (RST_STREAM sent)";
     }
     return "?";
 }
@@ -75,13 +84,20 @@ constexpr Input kInputs[] = {Input::data,          Input::headers,      Input::p
 
 const char* name(Input i) {
     switch (i) {
-        case Input::data: return "DATA";
-        case Input::headers: return "HEADERS";
-        case Input::priority: return "PRIORITY";
-        case Input::rst_stream: return "RST_STREAM";
-        case Input::window_update: return "WINDOW_UPDATE";
-        case Input::push_promise: return "PUSH_PROMISE";
-        case Input::continuation: return "CONTINUATION";
+        case Input::data:
+            return "DATA";
+        case Input::headers:
+            return "HEADERS";
+        case Input::priority:
+            return "PRIORITY";
+        case Input::rst_stream:
+            return "RST_STREAM";
+        case Input::window_update:
+            return "WINDOW_UPDATE";
+        case Input::push_promise:
+            return "PUSH_PROMISE";
+        case Input::continuation:
+            return "CONTINUATION";
     }
     return "?";
 }
@@ -117,6 +133,7 @@ constexpr auto X = Outcome::skip;
 // RFC 9113 §5.1 (and §6.x for each frame type; §8.4: a client never pushes,
 // so a server treats every PUSH_PROMISE as a connection PROTOCOL_ERROR; a
 // CONTINUATION that follows no open header block is a PROTOCOL_ERROR, §6.10).
+// clang-format off
 //                                       DATA HEADERS PRIORITY RST  WU  PP  CONT
 constexpr Row kTable[] = {
     {Role::server, State::idle,               {P,  A,  A, P, P, P, P}},
@@ -140,6 +157,7 @@ constexpr Row kTable[] = {
     // handled (checked separately below).
     {Role::client, State::closed_our_rst,     {I,  I,  A, I, I, X, P}},
 };
+// clang-format on
 
 Config config_for(Role role) {
     Config c;
@@ -152,7 +170,8 @@ std::uint32_t enter(Session& s, State state) {
     Connection& c = s.conn;
     if (c.role() == Role::server) {
         switch (state) {
-            case State::idle: return 1;
+            case State::idle:
+                return 1;
             case State::reserved_local: {
                 s.open(1, get(), true);
                 const Submitted p = c.push_promise(1, fields(get("/pushed")));
@@ -160,13 +179,17 @@ std::uint32_t enter(Session& s, State state) {
                 s.drain();
                 return p.stream;
             }
-            case State::open: s.open(1, request(), false); return 1;
+            case State::open:
+                s.open(1, request(), false);
+                return 1;
             case State::half_closed_local:
                 s.open(1, request(), false);
                 REQUIRE(c.submit_response(1, fields(response()), true) == ApiError::none);
                 s.drain();
                 return 1;
-            case State::half_closed_remote: s.open(1, get(), true); return 1;
+            case State::half_closed_remote:
+                s.open(1, get(), true);
+                return 1;
             case State::closed:
                 s.open(1, get(), true);
                 REQUIRE(c.submit_response(1, fields(response()), true) == ApiError::none);
@@ -181,11 +204,13 @@ std::uint32_t enter(Session& s, State state) {
                 REQUIRE(c.reset_stream(1, ErrorCode::cancel) == ApiError::none);
                 s.drain();
                 return 1;
-            case State::reserved_remote: break;
+            case State::reserved_remote:
+                break;
         }
     } else {
         switch (state) {
-            case State::idle: return 2;
+            case State::idle:
+                return 2;
             case State::reserved_remote:
                 s.request(get(), true);
                 s.feed(s.peer.push_promise(1, 2, get("/pushed")));
@@ -217,7 +242,8 @@ std::uint32_t enter(Session& s, State state) {
                 REQUIRE(c.reset_stream(1, ErrorCode::cancel) == ApiError::none);
                 s.drain();
                 return 1;
-            case State::reserved_local: break;
+            case State::reserved_local:
+                break;
         }
     }
     FAIL("no such state for this role");
@@ -237,15 +263,21 @@ Bytes input_frame(Session& s, Input in, std::uint32_t stream, State state) {
     Peer& p = s.peer;
     const bool server = s.conn.role() == Role::server;
     switch (in) {
-        case Input::data: return p.data(stream, "data", false);
+        case Input::data:
+            return p.data(stream, "data", false);
         case Input::headers:
             if (headers_seen(s.conn.role(), state)) return p.headers(stream, {{"x-trailer", "1"}}, true);
             return p.headers(stream, server ? get("/new") : response(200), true);
-        case Input::priority: return p.priority(stream, 0, 200);
-        case Input::rst_stream: return p.rst(stream, ErrorCode::cancel);
-        case Input::window_update: return p.window_update(stream, 100);
-        case Input::push_promise: return p.push_promise(stream, stream == 2 ? 4 : 2, get("/promised"));
-        case Input::continuation: return p.continuation(stream, p.encode({{"x-lonely", "1"}}), true);
+        case Input::priority:
+            return p.priority(stream, 0, 200);
+        case Input::rst_stream:
+            return p.rst(stream, ErrorCode::cancel);
+        case Input::window_update:
+            return p.window_update(stream, 100);
+        case Input::push_promise:
+            return p.push_promise(stream, stream == 2 ? 4 : 2, get("/promised"));
+        case Input::continuation:
+            return p.continuation(stream, p.encode({{"x-lonely", "1"}}), true);
     }
     return {};
 }
@@ -269,7 +301,9 @@ void check_outcome(Session& s, const std::vector<WireFrame>& out, std::uint32_t 
             Events later;
             later.insert(later.end(), s.events.begin() + static_cast<std::ptrdiff_t>(before), s.events.end());
             switch (in) {
-                case Input::data: CHECK(later.data_of(stream) == bytes_of("data")); break;
+                case Input::data:
+                    CHECK(later.data_of(stream) == bytes_of("data"));
+                    break;
                 case Input::headers:
                     CHECK(later.count_on<ev::Request>(stream) + later.count_on<ev::Response>(stream) +
                               later.count_on<ev::Trailers>(stream) ==
@@ -290,7 +324,8 @@ void check_outcome(Session& s, const std::vector<WireFrame>& out, std::uint32_t 
                     CHECK(find_field(pp->headers, ":path") == "/promised");
                     break;
                 }
-                default: break;
+                default:
+                    break;
             }
             break;
         }
@@ -299,8 +334,12 @@ void check_outcome(Session& s, const std::vector<WireFrame>& out, std::uint32_t 
             CHECK(!rst.has_value());
             CHECK(join(stream_events(s, stream, before)) == "");
             break;
-        case Outcome::stream_closed: expect_stream_error(s, out, stream, ErrorCode::stream_closed, before); break;
-        case Outcome::protocol: expect_connection_error(s, out, ErrorCode::protocol_error); break;
+        case Outcome::stream_closed:
+            expect_stream_error(s, out, stream, ErrorCode::stream_closed, before);
+            break;
+        case Outcome::protocol:
+            expect_connection_error(s, out, ErrorCode::protocol_error);
+            break;
         case Outcome::closed_data:
         case Outcome::closed_other:
             if (goaway) {
@@ -321,7 +360,8 @@ void check_outcome(Session& s, const std::vector<WireFrame>& out, std::uint32_t 
             if (rst) CHECK(rst->code == ErrorCode::stream_closed);
             CHECK(!s.conn.is_closed());
             break;
-        case Outcome::skip: break;
+        case Outcome::skip:
+            break;
     }
 }
 

@@ -25,12 +25,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <span>
-#include <type_traits>
 #include <map>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -339,8 +339,8 @@ int run_client(int port) {
     (void)ok;
     auto& in = d.in();
     const Incoming& b = in[big];
-    std::printf("RESULT big-headers status=%d x-big-len=%zu x-big-ok=%d req-len=%s\n", b.status,
-                b.get("x-big").size(), b.get("x-big") == make_value(50000, 3) ? 1 : 0, b.get("x-req-len").c_str());
+    std::printf("RESULT big-headers status=%d x-big-len=%zu x-big-ok=%d req-len=%s\n", b.status, b.get("x-big").size(),
+                b.get("x-big") == make_value(50000, 3) ? 1 : 0, b.get("x-req-len").c_str());
     const Incoming& e = in[echo];
     std::printf("RESULT echo status=%d body-len=%zu body-ok=%d server-trailer=%s client-trailer-echo=%s\n", e.status,
                 e.body.size(), e.body == echo_body ? 1 : 0, e.trailer("x-server-trailer").c_str(),

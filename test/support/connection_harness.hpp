@@ -194,8 +194,8 @@ inline std::string describe(const Hdrs& h) {
     std::string s = "[";
     for (std::size_t i = 0; i < h.size(); ++i) {
         if (i) s += ", ";
-        std::string v = h[i].value.size() > 60 ? h[i].value.substr(0, 60) + "...(" + num(h[i].value.size()) + ")"
-                                               : h[i].value;
+        std::string v =
+            h[i].value.size() > 60 ? h[i].value.substr(0, 60) + "...(" + num(h[i].value.size()) + ")" : h[i].value;
         s += h[i].name + ": " + v + (h[i].sensitive ? " (s)" : "");
     }
     return s + "]";
@@ -222,7 +222,10 @@ inline Hdrs get(std::string path = "/", std::string authority = "example.com") {
 }
 /// A request with `method` (POST unless told).
 inline Hdrs request(std::string method = "POST", std::string path = "/upload") {
-    return {{":method", std::move(method)}, {":scheme", "https"}, {":authority", "example.com"}, {":path", std::move(path)}};
+    return {{":method", std::move(method)},
+            {":scheme", "https"},
+            {":authority", "example.com"},
+            {":path", std::move(path)}};
 }
 /// A response with :status `code` followed by `extra`.
 inline Hdrs response(int code = 200, const Hdrs& extra = {}) {
@@ -303,10 +306,10 @@ struct Terminated {
 }  // namespace ev
 
 /// An Event with every view copied. Alternatives in the order of Event.
-using Ev = std::variant<SettingsReceived, SettingsAcknowledged, ev::Request, ev::Response, ev::Informational,
-                        ev::Trailers, ev::Data, StreamEnded, ev::Reset, StreamWritable, PingReceived, PingAcknowledged,
-                        ev::Goaway, ev::PushPromise, ev::PriorityUpdated, ev::Altsvc, ev::Origin, ev::Unknown,
-                        ev::Terminated>;
+using Ev =
+    std::variant<SettingsReceived, SettingsAcknowledged, ev::Request, ev::Response, ev::Informational, ev::Trailers,
+                 ev::Data, StreamEnded, ev::Reset, StreamWritable, PingReceived, PingAcknowledged, ev::Goaway,
+                 ev::PushPromise, ev::PriorityUpdated, ev::Altsvc, ev::Origin, ev::Unknown, ev::Terminated>;
 static_assert(std::variant_size_v<Ev> == std::variant_size_v<Event>);
 
 template <class... F>
@@ -337,7 +340,9 @@ inline Ev own(const Event& e) {
             [](const InformationalResponseReceived& x) -> Ev {
                 return ev::Informational{x.stream, x.status, owned(x.headers)};
             },
-            [](const TrailersReceived& x) -> Ev { return ev::Trailers{x.stream, owned(x.headers)}; },
+            [](const TrailersReceived& x) -> Ev {
+                return ev::Trailers{x.stream, owned(x.headers)};
+            },
             [](const DataReceived& x) -> Ev {
                 return ev::Data{x.stream, Bytes(x.data.begin(), x.data.end()), x.flow_controlled_length, x.end_stream};
             },
@@ -354,7 +359,9 @@ inline Ev own(const Event& e) {
             [](const PushPromiseReceived& x) -> Ev {
                 return ev::PushPromise{x.stream, x.promised_stream, owned(x.headers)};
             },
-            [](const PriorityUpdated& x) -> Ev { return ev::PriorityUpdated{x.stream, std::string(x.field_value)}; },
+            [](const PriorityUpdated& x) -> Ev {
+                return ev::PriorityUpdated{x.stream, std::string(x.field_value)};
+            },
             [](const AltsvcReceived& x) -> Ev {
                 return ev::Altsvc{x.stream, std::string(x.origin), std::string(x.field_value)};
             },
@@ -404,14 +411,14 @@ inline std::string describe(const Ev& e) {
             },
             [](const ev::Trailers& x) { return "Trailers s=" + num(x.stream) + " " + describe(x.headers); },
             [](const ev::Data& x) {
-                return "Data s=" + num(x.stream) + " len=" + num(x.data.size()) + " fc=" +
-                       num(x.flow_controlled_length) + (x.end_stream ? " ES" : "") +
+                return "Data s=" + num(x.stream) + " len=" + num(x.data.size()) +
+                       " fc=" + num(x.flow_controlled_length) + (x.end_stream ? " ES" : "") +
                        (x.data.size() <= 32 ? " " + hex(x.data) : "");
             },
             [](const StreamEnded& x) { return "StreamEnded s=" + num(x.stream); },
             [](const ev::Reset& x) {
-                return "StreamReset s=" + num(x.stream) + " " + std::string(to_string(x.code)) + " by=" +
-                       by_name(x.by) + (x.safe_to_retry ? " retry" : "") + " (" + x.reason + ")";
+                return "StreamReset s=" + num(x.stream) + " " + std::string(to_string(x.code)) +
+                       " by=" + by_name(x.by) + (x.safe_to_retry ? " retry" : "") + " (" + x.reason + ")";
             },
             [](const StreamWritable& x) { return "StreamWritable s=" + num(x.stream) + " window=" + num(x.window); },
             [](const PingReceived& x) { return "PingReceived " + hex(x.data); },
@@ -446,7 +453,9 @@ inline std::string describe(const Ev& e) {
 }
 
 template <class T>
-inline constexpr bool has_stream_v = requires(const T& t) { t.stream; };
+inline constexpr bool has_stream_v = requires(const T& t) {
+    t.stream;
+};
 
 /// A list of owned events with lookups.
 struct Events : std::vector<Ev> {
@@ -553,9 +562,7 @@ struct WireFrame {
 
     Type type() const { return header.type; }
     std::uint32_t stream() const { return header.stream_id; }
-    bool end_stream() const {
-        return (type() == Type::data || type() == Type::headers) && header.has(fl::end_stream);
-    }
+    bool end_stream() const { return (type() == Type::data || type() == Type::headers) && header.has(fl::end_stream); }
     bool end_headers() const { return header.has(fl::end_headers); }
     bool is(Type t, std::uint32_t s) const { return type() == t && stream() == s; }
 
@@ -569,23 +576,28 @@ struct WireFrame {
                 return "HEADERS" + s + (end_stream() ? " ES" : "") + (end_headers() ? " EH" : "") +
                        (continuations ? " +" + num(static_cast<std::uint64_t>(continuations)) + "CONT" : "") + " " +
                        conn_test::describe(headers);
-            case Type::continuation: return "CONTINUATION" + s + (end_headers() ? " EH" : "");
+            case Type::continuation:
+                return "CONTINUATION" + s + (end_headers() ? " EH" : "");
             case Type::push_promise:
                 return "PUSH_PROMISE" + s + " promised=" + num(promised) + " " + conn_test::describe(headers);
-            case Type::rst_stream: return "RST_STREAM" + s + " " + std::string(to_string(code));
+            case Type::rst_stream:
+                return "RST_STREAM" + s + " " + std::string(to_string(code));
             case Type::goaway:
                 return "GOAWAY last=" + num(last_stream_id) + " " + std::string(to_string(code)) +
                        " debug=" + string_of(debug);
             case Type::settings: {
                 std::string r = std::string("SETTINGS") + (ack ? " ACK" : "");
-                for (const Setting& x : settings)
-                    r += " " + std::string(to_string(x.id)) + "=" + num(x.value);
+                for (const Setting& x : settings) r += " " + std::string(to_string(x.id)) + "=" + num(x.value);
                 return r;
             }
-            case Type::ping: return std::string("PING") + (ack ? " ACK " : " ") + hex(opaque);
-            case Type::window_update: return "WINDOW_UPDATE" + s + " +" + num(increment);
-            case Type::priority: return "PRIORITY" + s;
-            default: return std::string(to_string(type())) + s + " len=" + num(header.length);
+            case Type::ping:
+                return std::string("PING") + (ack ? " ACK " : " ") + hex(opaque);
+            case Type::window_update:
+                return "WINDOW_UPDATE" + s + " +" + num(increment);
+            case Type::priority:
+                return "PRIORITY" + s;
+            default:
+                return std::string(to_string(type())) + s + " len=" + num(header.length);
         }
     }
 };
@@ -668,7 +680,8 @@ public:
         for (const Setting& x : s) {
             next.apply(x);
             // The connection may use a larger frame as soon as it has read this.
-            if (x.id == SettingId::max_frame_size) reader_.set_max_frame_size(std::max(reader_.max_frame_size(), x.value));
+            if (x.id == SettingId::max_frame_size)
+                reader_.set_max_frame_size(std::max(reader_.max_frame_size(), x.value));
         }
         pending_settings_.push_back(next);
         return out;
@@ -703,8 +716,8 @@ public:
                         const HeadersOptions& o = {}) {
         Bytes out;
         const std::size_t first = std::min(block.size(), o.max_fragment);
-        frame::Headers f{stream, end_stream, !o.leave_open && first == block.size(), o.priority, padding(o.pad),
-                         block.first(first)};
+        frame::Headers f{stream,     end_stream,     !o.leave_open && first == block.size(),
+                         o.priority, padding(o.pad), block.first(first)};
         CHECK(frame::append(out, f, max_max_frame_size));
         append_continuations(out, stream, block.subspan(first), o);
         return out;
@@ -918,18 +931,23 @@ private:
 
     void on_item(const frame::ReadResult& r) {
         switch (r.status) {
-            case frame::ReadStatus::data: on_data(r); break;
-            case frame::ReadStatus::frame: on_frame(r); break;
+            case frame::ReadStatus::data:
+                on_data(r);
+                break;
+            case frame::ReadStatus::frame:
+                on_frame(r);
+                break;
             case frame::ReadStatus::stream_error:
                 problem("reader stream error on " + num(r.stream_error.stream_id) + ": " +
                         std::string(r.stream_error.reason));
                 break;
             case frame::ReadStatus::connection_error:
                 problem("reader connection error: " + std::string(to_string(r.connection_error.code)) + " " +
-                        std::string(r.connection_error.reason) + " after " + num(frames_.size()) + " frames: " +
-                        (frames_.empty() ? "" : frames_.back().describe()));
+                        std::string(r.connection_error.reason) + " after " + num(frames_.size()) +
+                        " frames: " + (frames_.empty() ? "" : frames_.back().describe()));
                 break;
-            case frame::ReadStatus::need_input: break;
+            case frame::ReadStatus::need_input:
+                break;
         }
     }
 
@@ -946,8 +964,8 @@ private:
                 problem("DATA on " + num(s) + " of " + num(r.header.length) + " octets past the stream window " +
                         std::to_string(conn_send_window(s)));
             if (std::int64_t{r.header.length} > conn_send_window())
-                problem("DATA on " + num(s) + " of " + num(r.header.length) +
-                        " octets past the connection window " + std::to_string(conn_send_window()));
+                problem("DATA on " + num(s) + " of " + num(r.header.length) + " octets past the connection window " +
+                        std::to_string(conn_send_window()));
             conn_sent_[s] += r.header.length;
             conn_conn_sent_ += r.header.length;
         }
@@ -1033,8 +1051,9 @@ private:
     void continue_block(std::span<const std::uint8_t> fragment, bool end) {
         WireFrame& w = frames_[block_index_];
         append(w.block, fragment);
-        const hpack::Error e =
-            decoder_.decode(fragment, end, [&](const Field& f) { decoded_.push_back({std::string(f.name), std::string(f.value), f.sensitive}); });
+        const hpack::Error e = decoder_.decode(fragment, end, [&](const Field& f) {
+            decoded_.push_back({std::string(f.name), std::string(f.value), f.sensitive});
+        });
         if (e != hpack::Error::none)
             problem("HPACK error in the connection's block on stream " + num(w.stream()) + ": " +
                     std::string(hpack::to_string(e)));
@@ -1100,9 +1119,12 @@ struct Split {
     static Split random(std::uint64_t seed) { return {Kind::random, seed}; }
     std::string name() const {
         switch (kind) {
-            case Kind::whole: return "whole";
-            case Kind::bytewise: return "byte by byte";
-            case Kind::random: return "random splits (seed " + num(seed) + ")";
+            case Kind::whole:
+                return "whole";
+            case Kind::bytewise:
+                return "byte by byte";
+            case Kind::random:
+                return "random splits (seed " + num(seed) + ")";
         }
         return "?";
     }
@@ -1137,8 +1159,7 @@ inline Config make_config(Role role, Config c = {}) {
 
 class Session {
 public:
-    explicit Session(Role role, Config config = {})
-        : config_(make_config(role, config)), conn(config_), peer(role) {}
+    explicit Session(Role role, Config config = {}) : config_(make_config(role, config)), conn(config_), peer(role) {}
 
     const Config& config() const { return config_; }
 
@@ -1166,8 +1187,8 @@ public:
         for (const Event& e : evs) {
             // DataReceived is a view of this input (zero copy).
             if (const auto* d = std::get_if<DataReceived>(&e); d && !d->data.empty() && check_zero_copy) {
-                const bool inside = d->data.data() >= piece->data() &&
-                                    d->data.data() + d->data.size() <= piece->data() + piece->size();
+                const bool inside =
+                    d->data.data() >= piece->data() && d->data.data() + d->data.size() <= piece->data() + piece->size();
                 if (!inside) FAIL_CHECK("DataReceived on stream " << d->stream << " is not a view of the input");
             }
             got.push_back(own(e));
@@ -1308,8 +1329,8 @@ inline void expect_connection_error(Session& s, const std::vector<WireFrame>& fr
 
 /// The frames contain a RST_STREAM on `stream` with `code` and no GOAWAY; the
 /// connection reported StreamReset(stream, code, local) and stays open.
-inline void expect_stream_error(Session& s, const std::vector<WireFrame>& frames, std::uint32_t stream,
-                                ErrorCode code, std::size_t events_before = 0) {
+inline void expect_stream_error(Session& s, const std::vector<WireFrame>& frames, std::uint32_t stream, ErrorCode code,
+                                std::size_t events_before = 0) {
     INFO("wire: " << str(frames));
     INFO("events: " << s.events.str());
     CHECK(count(frames, Type::goaway) == 0);
@@ -1425,11 +1446,16 @@ private:
     std::size_t chunk_size(std::size_t available) {
         if (!chunked_) return available;
         switch (rng_.below(5)) {
-            case 0: return std::min(available, rng_.between(1, 16));
-            case 1: return std::min(available, rng_.between(1, 1500));
-            case 2: return std::min(available, rng_.between(1, 65536));
-            case 3: return rng_.between(1, std::min<std::size_t>(available, 256 * 1024));
-            default: return std::min<std::size_t>(available, 256 * 1024);
+            case 0:
+                return std::min(available, rng_.between(1, 16));
+            case 1:
+                return std::min(available, rng_.between(1, 1500));
+            case 2:
+                return std::min(available, rng_.between(1, 65536));
+            case 3:
+                return rng_.between(1, std::min<std::size_t>(available, 256 * 1024));
+            default:
+                return std::min<std::size_t>(available, 256 * 1024);
         }
     }
 
