@@ -157,9 +157,16 @@ void Connection::Impl::build(bool copy_data) {
     const std::size_t budget = copy_data ? budget_copy : budget_vectors;
     if (out.pending >= budget) return;
     if (!ctrl.empty()) {
-        const std::size_t from = out.buf.size();
-        out.buf.append(ctrl.data(), ctrl.size());
-        out.note_buf(from);
+        if (out.pending == 0 && out.buf.empty()) {
+            // Nothing else waiting: the committed frames become the output
+            // buffer as they are (no copy; one buffer grows, not two).
+            out.buf.swap(ctrl);
+            out.note_buf(0);
+        } else {
+            const std::size_t from = out.buf.size();
+            out.buf.append(ctrl.data(), ctrl.size());
+            out.note_buf(from);
+        }
         ctrl.clear();
         ctrl_frames = 0;
     }
