@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds h2wire and runs the whole test suite: unit tests (doctest), the shared
 # HPACK and frame vectors, the Python oracles, tool tests, fuzz-corpus
-# replays and a benchmark smoke run. Installs the Debian packages it needs.
+# replays, a benchmark smoke run and the interop suite against real peers
+# (curl, nghttp2, Python h2, Node, Chromium). Installs the Debian packages it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . tools/scripts/deps.sh
 install_packages meson ninja-build g++ pkg-config doctest-dev libbenchmark-dev libnghttp2-dev \
-    python3 python3-hpack python3-h2
+    python3 python3-hpack python3-h2 \
+    libssl-dev openssl libasio-dev curl nghttp2-client nghttp2-server nodejs npm chromium
 
 builddir=${H2WIRE_BUILD_DIR:-build}
 [ -f "$builddir/build.ninja" ] || meson setup "$builddir" -Dbenchmarks=true
