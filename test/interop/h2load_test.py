@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""Interop under load: h2load (nghttp2-client) against the h2wire servers and
+nghttpd, in the same run, on the same directory and the same machine.
+
+  h2load_test.py [--asio ASIO_SERVER] [--kind h2wire|nghttpd] SERVER
+
+Each target gets the same load, 100,000 requests from 10 clients with 100
+concurrent streams each, for a small file, and must answer all of them:
+0 failed, 0 errored, 0 timeouts, every status 2xx, and exactly 100,000 bodies'
+worth of DATA. The req/s of each and their ratio to nghttpd are printed
+(`h2load ratio h2wire/nghttpd: X`); the ratio is reported, never asserted, as
+the machine is shared.
+"""
+
+import argparse
+import os
+import re
+import sys
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness as h  # noqa: E402
+
+REQUESTS = 100_000
+CLIENTS = 10
+STREAMS = 100
+
+
+def load(check, exe, label, server, path, size):
+    rc, out, err = h.run([exe, "-n", str(REQUESTS), "-c", str(CLIENTS), "-m", str(STREAMS), server.url(path)],
+                         timeout=120)
+    text = out.decode("utf-8", "replace")
+    fig = h.parse_h2load(text)
+    if rc != 0 or "req_per_s" not in fig:
+        h.log(text + err)
+    check.equal(rc, 0, f"{label}: h2load exit status")
+    check.equal(fig.get("succeeded"), REQUESTS, f"{label}: requests succeeded")
+    check.equal((fig.get("failed"), fig.get("errored"), fig.get("timeout")), (0, 0, 0),
+                f"{label}: failed, errored, timeout")
+    check.equal(fig.get("2xx"), REQUESTS, f"{label}: 2xx responses")
+    m = re.search(r"\((\d+)\) data", text)
+    check.equal(int(m.group(1)) if m else None, REQUESTS * size, f"{label}: DATA octets received")
+    check.expect(server.alive(), f"{label}: the server is still running")
+    rate = fig.get("req_per_s", 0.0)
+    h.log(f"h2load {label}: {rate:.0f} req/s ({REQUESTS} requests, {CLIENTS} clients x {STREAMS} streams)")
+    return rate
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("server", nargs="?")
+    ap.add_argument("--asio", help="h2wire-asio-server, loaded the same way")
+    ap.add_argument("--kind", default="h2wire")
+    opts = ap.parse_args()
+
+    check = h.Checker("h2load")
+    exe = h.require("h2load")
+    h.require("nghttpd")
+    root = h.tempdir()
+    h.make_docroot(root)
+    path = "/index.html"
+    size = os.path.getsize(os.path.join(root, "index.html"))
+
+    rates = {}
+    targets = [("h2wire", lambda: h.start_server(opts.kind, opts.server, root, name="h2wire-server"))]
+    if opts.asio:
+        targets.append(("h2wire-asio", lambda: h.start_server("h2wire", opts.asio, root, name="h2wire-asio-server")))
+    targets.append(("nghttpd", lambda: h.start_nghttpd(root)))
+    for label, start in targets:
+        server = start()
+        rates[label] = load(check, exe, label, server, path, size)
+        status = server.stop()
+        if label != "nghttpd":
+            check.equal(status, 0, f"{label}: exit status after SIGTERM (graceful shutdown)")
+
+    ref = rates.get("nghttpd") or 0.0
+    for label, rate in rates.items():
+        if label != "nghttpd":
+            h.log(f"h2load ratio {label}/nghttpd: {rate / ref:.2f}" if ref else f"h2load ratio {label}/nghttpd: n/a")
+    check.finish()
+
+
+if __name__ == "__main__":
+    main()
