@@ -256,6 +256,9 @@ std::string_view check_request(std::span<const Field> fields, const RequestRules
         if (!info.is_connect) return ":protocol on a request other than CONNECT";
         if (!rules.connect_protocol) return ":protocol without SETTINGS_ENABLE_CONNECT_PROTOCOL";
         if (info.protocol.empty()) return "empty :protocol";
+        // RFC 8441 §5: the host travels in :authority, "required on every
+        // HTTP/2 transaction" that bootstraps a protocol this way.
+        if (!(seen & (1u << p_authority)) || info.authority.empty()) return "extended CONNECT without :authority";
     } else if (info.is_connect) {
         // RFC 9113 §8.5: CONNECT carries :method and :authority only.
         if (seen & ((1u << p_scheme) | (1u << p_path))) return "CONNECT with :scheme or :path";

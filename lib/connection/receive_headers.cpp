@@ -326,6 +326,13 @@ void Connection::Impl::deliver_trailers(Stream* s, std::span<const Field> fields
 void Connection::Impl::deliver_push(std::span<const Field> fields) {
     Stream* p = block.target;
     detail::RequestInfo info;
+    if (Stream* parent = find(block.stream_id); parent && parent->has(sf::connect) && cfg.validate_messages) {
+        // RFC 9113 §8.5: a frame other than DATA or stream management on a
+        // CONNECT stream is a stream error; the promise is refused with it.
+        stream_error(p->id, p, ErrorCode::protocol_error, "PUSH_PROMISE on a CONNECT stream");
+        if (!closed) stream_error(parent->id, parent, ErrorCode::protocol_error, "PUSH_PROMISE on a CONNECT stream");
+        return;
+    }
     if (cfg.validate_messages) {
         detail::RequestRules rules;
         rules.promised = true;

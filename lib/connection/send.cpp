@@ -251,6 +251,14 @@ ApiError Connection::Impl::submit_response(std::uint32_t id, std::span<const Fie
     const bool informational = info.status >= 100 && info.status < 200;
     // RFC 9113 §8.1: an informational response cannot end the stream.
     if (informational && end_stream && cfg.validate_messages) return ApiError::invalid_header;
+    if (s->has(sf::connect) && !informational) {
+        // RFC 9110 §9.3.6: no Content-Length in a 2xx to CONNECT (it opens a
+        // tunnel, RFC 9113 §8.5); any other final status ends the attempt as
+        // an ordinary response, which may then carry a body and trailers.
+        if (info.status / 100 == 2 && info.content_length >= 0 && cfg.validate_messages)
+            return ApiError::invalid_header;
+        if (info.status / 100 != 2) s->clear(sf::tunnel);
+    }
     if (!informational) s->set(sf::final_submitted);
     if (end_stream) s->set(sf::end_submitted);
     if (s->leading_blocks == 0 && s->state != StreamState::idle) {
@@ -337,6 +345,9 @@ ApiError Connection::Impl::send_trailers(std::uint32_t id, std::span<const Field
     Stream* s = sendable_stream(id, err);
     if (!s) return err;
     if (!s->has(sf::final_submitted)) return ApiError::invalid_stream;
+    // RFC 9113 §8.5: only DATA and stream management frames on a CONNECT
+    // tunnel (our CONNECT request, or our 2xx to one).
+    if (s->has(sf::tunnel) || (s->has(sf::connect) && s->has(sf::local))) return ApiError::invalid_stream;
     if (const ApiError e = check_outbound(trailers, detail::BlockKind::trailers, s, nullptr, nullptr);
         e != ApiError::none)
         return e;
@@ -371,6 +382,8 @@ Submitted Connection::Impl::push_promise(std::uint32_t id, std::span<const Field
     // RFC 9113 §8.4: promises ride on a client-initiated stream that is open
     // or half-closed (remote).
     if (s->has(sf::local)) return {0, ApiError::invalid_stream};
+    // RFC 9113 §8.5: no PUSH_PROMISE on a CONNECT stream.
+    if (s->has(sf::connect)) return {0, ApiError::invalid_stream};
     detail::RequestInfo info;
     if (const ApiError e = check_outbound(headers, detail::BlockKind::push_promise, s, &info, nullptr);
         e != ApiError::none)
