@@ -1,0 +1,402 @@
+// The example server's application (see app.hpp for the hook points).
+#include "server/app.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <variant>
+
+namespace example {
+
+namespace {
+
+template <class... F>
+struct overloaded : F... {
+    using F::operator()...;
+};
+
+std::string_view content_type(std::string_view path) {
+    static constexpr std::pair<std::string_view, std::string_view> types[] = {
+        {".html", "text/html; charset=utf-8"},
+        {".htm", "text/html; charset=utf-8"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".css", "text/css"},
+        {".js", "text/javascript"},
+        {".mjs", "text/javascript"},
+        {".json", "application/json"},
+        {".png", "image/png"},
+        {".jpg", "image/jpeg"},
+        {".jpeg", "image/jpeg"},
+        {".gif", "image/gif"},
+        {".svg", "image/svg+xml"},
+        {".ico", "image/x-icon"},
+        {".wasm", "application/wasm"},
+        {".pdf", "application/pdf"},
+        {".xml", "application/xml"},
+    };
+    const std::size_t dot = path.rfind('.');
+    const std::size_t slash = path.rfind('/');
+    if (dot != std::string_view::npos && (slash == std::string_view::npos || dot > slash)) {
+        const std::string_view ext = path.substr(dot);
+        for (const auto& [e, t] : types)
+            if (std::equal(e.begin(), e.end(), ext.begin(), ext.end(),
+                           [](char a, char b) { return a == (b >= 'A' && b <= 'Z' ? b + 32 : b); }))
+                return t;
+    }
+    return "application/octet-stream";
+}
+
+int hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/// The request path (without query) percent-decoded, or empty if it is not
+/// a safe path below the root: must start with '/', no NUL, no ".." segment.
+std::string safe_path(std::string_view target) {
+    target = target.substr(0, target.find('?'));
+    if (target.empty() || target[0] != '/') return {};
+    std::string p;
+    for (std::size_t i = 0; i < target.size(); ++i) {
+        char c = target[i];
+        if (c == '%') {
+            if (i + 2 >= target.size() || hex(target[i + 1]) < 0 || hex(target[i + 2]) < 0) return {};
+            c = static_cast<char>(hex(target[i + 1]) * 16 + hex(target[i + 2]));
+            i += 2;
+        }
+        if (c == '\0' || c == '\\') return {};
+        p += c;
+    }
+    for (std::size_t at = 0; at < p.size();) {
+        const std::size_t end = std::min(p.find('/', at + 1), p.size());
+        const std::string_view seg = std::string_view(p).substr(at + 1, end - at - 1);
+        if (seg == "..") return {};
+        at = end;
+    }
+    return p;
+}
+
+bool has_query_flag(std::string_view target, std::string_view flag) {
+    const std::size_t q = target.find('?');
+    if (q == std::string_view::npos) return false;
+    std::string_view query = target.substr(q + 1);
+    while (!query.empty()) {
+        const std::size_t amp = std::min(query.find('&'), query.size());
+        if (query.substr(0, amp) == flag) return true;
+        query.remove_prefix(std::min(amp + 1, query.size()));
+    }
+    return false;
+}
+
+/// FNV-1a, 64 bits: a cheap body checksum for the trailers.
+std::uint64_t fnv1a(std::uint64_t h, std::span<const std::uint8_t> data) {
+    for (const std::uint8_t b : data) h = (h ^ b) * 0x100000001b3ULL;
+    return h;
+}
+constexpr std::uint64_t fnv_basis = 0xcbf29ce484222325ULL;
+
+}  // namespace
+
+struct ServerSession::Stream {
+    enum class Kind : std::uint8_t { file, echo, simple } kind = Kind::simple;
+    bool trailers = false;    // end with trailers instead of END_STREAM on DATA
+    bool ended = false;       // our side ended (END_STREAM or trailers queued)
+    bool input_done = false;  // the peer ended its side
+    std::uint64_t body_length = 0;
+    std::uint64_t hash = fnv_basis;
+
+    // file: a few buffers lent to the connection (send_data_borrowed); a
+    // buffer is free again once buffered() shows its octets were written.
+    int fd = -1;
+    std::uint64_t offset = 0, remaining = 0;
+    std::vector<std::unique_ptr<std::uint8_t[]>> buffers;
+    std::vector<std::size_t> free_buffers;
+    struct Lent {
+        std::size_t buffer, size;
+    };
+    std::deque<Lent> lent;
+    std::uint64_t lent_total = 0;
+
+    // echo: body octets the connection's send buffer could not take yet.
+    std::vector<std::uint8_t> pending;
+    std::size_t pending_head = 0;
+    std::uint64_t echo_queued = 0;    // octets given to send_data
+    std::uint64_t echo_consumed = 0;  // octets handed back with consume()
+
+    ~Stream() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+static h2wire::Config connection_config(const ServerConfig& cfg) {
+    h2wire::Config c;
+    c.role = h2wire::Role::server;
+    c.flow_control = h2wire::FlowControl::manual;  // consume() as the echo leaves
+    c.settings.initial_window_size = cfg.stream_window;
+    return c;
+}
+
+ServerSession::ServerSession(const ServerConfig& config) : cfg_(config), conn_(connection_config(config)) {}
+
+ServerSession::~ServerSession() = default;
+
+h2wire::ApiError ServerSession::upgrade(std::string_view http2_settings, std::span<const h2wire::Field> request,
+                                        std::span<const std::uint8_t> body) {
+    (void)http2_settings, (void)request, (void)body;
+    return h2wire::ApiError::invalid_argument;  // h2c upgrade: coming with the library hooks
+}
+
+void ServerSession::shutdown() {
+    conn_.shutdown();
+}
+
+bool ServerSession::finished() const {
+    return conn_.is_closed() && !conn_.wants_write();
+}
+
+void ServerSession::receive(std::span<const std::uint8_t> bytes) {
+    for (const h2wire::Event& ev : conn_.receive(bytes)) {
+        std::visit(overloaded{
+                       [&](const h2wire::RequestReceived& r) {
+                           on_request(r.stream, r.headers, r.method, r.path, r.end_stream);
+                       },
+                       [&](const h2wire::DataReceived& d) { on_data(d.stream, d.data, d.flow_controlled_length); },
+                       [&](const h2wire::StreamEnded& e) {
+                           if (const auto it = streams_.find(e.stream); it != streams_.end())
+                               it->second->input_done = true;
+                       },
+                       [&](const h2wire::StreamReset& r) { streams_.erase(r.stream); },
+                       [&](const h2wire::ConnectionTerminated&) { closed_ = true; },
+                       [&](const auto&) {},
+                   },
+                   ev);
+    }
+    pump();
+}
+
+std::span<const h2wire::OutputChunk> ServerSession::output() {
+    pump();
+    return conn_.pending_output_vectors();
+}
+
+void ServerSession::written(std::size_t n) {
+    conn_.consume_output(n);
+    pump();
+}
+
+// --- requests ------------------------------------------------------------------
+
+void ServerSession::on_request(std::uint32_t id, std::span<const h2wire::Field> headers, std::string_view method,
+                               std::string_view target, bool end_stream) {
+    auto owned = std::make_unique<Stream>();
+    Stream& s = *owned;
+    streams_[id] = std::move(owned);
+    s.input_done = end_stream;
+    bool te_trailers = false;
+    std::string_view req_type = "application/octet-stream";
+    for (const h2wire::Field& f : headers) {
+        if (f.name == "te" && f.value.find("trailers") != std::string_view::npos) te_trailers = true;
+        if (f.name == "content-type") req_type = f.value;
+    }
+    s.trailers = te_trailers && has_query_flag(target, "trailers=1");
+    const std::string path = safe_path(target);
+    const bool head = method == "HEAD";
+    int status = 200;
+
+    if (path == "/echo") {
+        if (method != "POST") {
+            status = 405;
+            respond_simple(id, s, status, "POST only\n", head);
+        } else {
+            s.kind = Stream::Kind::echo;
+            const h2wire::Field resp[] = {{":status", "200"}, {"content-type", req_type}};
+            conn_.submit_response(id, resp, false);
+        }
+    } else if (method != "GET" && !head) {
+        status = 405;
+        respond_simple(id, s, status, "GET, HEAD or POST /echo\n", false);
+    } else if (path.empty()) {
+        status = 400;
+        respond_simple(id, s, status, "bad path\n", head);
+    } else {
+        std::string file = cfg_.root + path;
+        if (file.back() == '/') file += "index.html";
+        int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+        struct stat st {};
+        if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+            ::close(fd);
+            file += "/index.html";
+            fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+        }
+        if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            if (fd >= 0) ::close(fd);
+            status = 404;
+            respond_simple(id, s, status, "not found\n", head);
+        } else {
+            s.kind = Stream::Kind::file;
+            s.fd = fd;
+            s.remaining = static_cast<std::uint64_t>(st.st_size);
+            const std::string length = std::to_string(st.st_size);
+            const h2wire::Field resp[] = {
+                {":status", "200"}, {"content-type", content_type(file)}, {"content-length", length}};
+            const bool empty = head || (s.remaining == 0 && !s.trailers);
+            conn_.submit_response(id, resp, empty);
+            if (empty) {
+                s.ended = true;
+            } else if (s.remaining == 0) {
+                end_response(id, s);
+            }
+        }
+    }
+    if (cfg_.log)
+        std::fprintf(stderr, "stream %u %.*s %.*s -> %d\n", id, static_cast<int>(method.size()), method.data(),
+                     static_cast<int>(target.size()), target.data(), status);
+}
+
+void ServerSession::respond_simple(std::uint32_t id, Stream& s, int status, std::string_view body, bool head) {
+    s.kind = Stream::Kind::simple;
+    const std::string st = std::to_string(status);
+    const std::string length = std::to_string(body.size());
+    const h2wire::Field resp[] = {
+        {":status", st}, {"content-type", "text/plain; charset=utf-8"}, {"content-length", length}};
+    conn_.submit_response(id, resp, head);
+    if (!head) conn_.send_data(id, std::span(reinterpret_cast<const std::uint8_t*>(body.data()), body.size()), true);
+    s.ended = true;
+}
+
+void ServerSession::on_data(std::uint32_t id, std::span<const std::uint8_t> data, std::uint32_t flow_controlled) {
+    const auto it = streams_.find(id);
+    if (it == streams_.end() || it->second->kind != Stream::Kind::echo) {
+        // Nobody wants these octets: hand their window back at once.
+        conn_.consume(id, flow_controlled);
+        return;
+    }
+    Stream& s = *it->second;
+    // Padding is never echoed: its window comes back now.
+    if (flow_controlled > data.size()) conn_.consume(id, flow_controlled - data.size());
+    s.body_length += data.size();
+    s.hash = fnv1a(s.hash, data);
+    // Straight into the connection's send buffer while it has room; the rest
+    // waits here (bounded by our stream window, since we consume() only what
+    // has been written back).
+    std::size_t direct = 0;
+    if (s.pending_head == s.pending.size()) {
+        direct = std::min(data.size(), conn_.send_capacity(id));
+        if (direct > 0 && conn_.send_data(id, data.first(direct), false) == h2wire::ApiError::none)
+            s.echo_queued += direct;
+        else
+            direct = 0;
+    }
+    s.pending.insert(s.pending.end(), data.begin() + static_cast<std::ptrdiff_t>(direct), data.end());
+}
+
+// --- output side: refill streams as the peer's windows and our socket allow --------
+
+void ServerSession::end_response(std::uint32_t id, Stream& s) {
+    s.ended = true;
+    if (!s.trailers) {
+        conn_.send_data(id, {}, true);
+        return;
+    }
+    const std::string length = std::to_string(s.body_length);
+    char hash[17];
+    std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(s.hash));
+    const h2wire::Field trailers[] = {{"x-body-length", length}, {"x-body-fnv1a", hash}};
+    conn_.send_trailers(id, trailers);
+}
+
+bool ServerSession::pump_file(std::uint32_t id, Stream& s) {
+    // Buffers whose octets were all written are free again (the connection
+    // sends a stream's DATA in order, so they finish oldest first).
+    const std::size_t still = conn_.buffered(id);
+    while (!s.lent.empty() && s.lent_total - s.lent.front().size >= still) {
+        s.lent_total -= s.lent.front().size;
+        s.free_buffers.push_back(s.lent.front().buffer);
+        s.lent.pop_front();
+    }
+    while (!s.ended && s.lent.size() < cfg_.file_chunks_in_flight) {
+        if (s.free_buffers.empty()) {
+            s.buffers.push_back(std::make_unique<std::uint8_t[]>(cfg_.file_chunk));
+            s.free_buffers.push_back(s.buffers.size() - 1);
+        }
+        const std::size_t b = s.free_buffers.back();
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(cfg_.file_chunk, s.remaining));
+        const ssize_t n = ::pread(s.fd, s.buffers[b].get(), want, static_cast<off_t>(s.offset));
+        if (n <= 0) {  // the file shrank or failed under us: the response cannot be completed
+            conn_.reset_stream(id, h2wire::ErrorCode::internal_error);
+            return true;
+        }
+        const std::span<const std::uint8_t> chunk(s.buffers[b].get(), static_cast<std::size_t>(n));
+        s.free_buffers.pop_back();
+        s.offset += chunk.size();
+        s.remaining -= chunk.size();
+        s.body_length += chunk.size();
+        if (s.trailers) s.hash = fnv1a(s.hash, chunk);
+        const bool last = s.remaining == 0;
+        conn_.send_data_borrowed(id, chunk, last && !s.trailers);
+        s.lent.push_back({b, chunk.size()});
+        s.lent_total += chunk.size();
+        if (last) {
+            ::close(s.fd);
+            s.fd = -1;
+            if (s.trailers) end_response(id, s);
+            s.ended = true;
+        }
+    }
+    return s.ended && s.input_done && still == 0 && s.lent.empty();
+}
+
+bool ServerSession::pump_echo(std::uint32_t id, Stream& s) {
+    while (s.pending_head < s.pending.size()) {
+        const std::size_t n = std::min(s.pending.size() - s.pending_head, conn_.send_capacity(id));
+        if (n == 0 ||
+            conn_.send_data(id, std::span(s.pending).subspan(s.pending_head, n), false) != h2wire::ApiError::none)
+            break;
+        s.pending_head += n;
+        s.echo_queued += n;
+    }
+    if (s.pending_head == s.pending.size()) {
+        s.pending.clear();
+        s.pending_head = 0;
+    } else if (s.pending_head > 64 * 1024 && s.pending_head * 2 > s.pending.size()) {
+        s.pending.erase(s.pending.begin(), s.pending.begin() + static_cast<std::ptrdiff_t>(s.pending_head));
+        s.pending_head = 0;
+    }
+    // Manual flow control: the peer may send more only as its echo leaves.
+    const std::size_t still = conn_.buffered(id);
+    const std::uint64_t left = s.echo_queued - std::min<std::uint64_t>(still, s.echo_queued);
+    if (left > s.echo_consumed) {
+        conn_.consume(id, static_cast<std::size_t>(left - s.echo_consumed));
+        s.echo_consumed = left;
+    }
+    if (s.input_done && s.pending.empty() && !s.ended) end_response(id, s);
+    return s.ended && still == 0 && s.echo_consumed == s.echo_queued;
+}
+
+void ServerSession::pump() {
+    if (closed_) return;
+    for (auto it = streams_.begin(); it != streams_.end();) {
+        Stream& s = *it->second;
+        bool done = false;
+        switch (s.kind) {
+            case Stream::Kind::file:
+                done = pump_file(it->first, s);
+                break;
+            case Stream::Kind::echo:
+                done = pump_echo(it->first, s);
+                break;
+            case Stream::Kind::simple:
+                done = s.ended && s.input_done;
+                break;
+        }
+        it = done ? streams_.erase(it) : std::next(it);
+    }
+}
+
+}  // namespace example
