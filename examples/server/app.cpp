@@ -322,7 +322,7 @@ bool ServerSession::pump_file(std::uint32_t id, Stream& s) {
     }
     while (!s.ended && s.lent.size() < cfg_.file_chunks_in_flight) {
         if (s.free_buffers.empty()) {
-            s.buffers.push_back(std::make_unique<std::uint8_t[]>(cfg_.file_chunk));
+            s.buffers.push_back(std::make_unique_for_overwrite<std::uint8_t[]>(cfg_.file_chunk));
             s.free_buffers.push_back(s.buffers.size() - 1);
         }
         const std::size_t b = s.free_buffers.back();
