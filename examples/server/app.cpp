@@ -127,7 +127,7 @@ struct ServerSession::Stream {
     std::vector<std::uint8_t> pending;
     std::size_t pending_head = 0;
     std::uint64_t echo_queued = 0;    // octets given to send_data
-    std::uint64_t echo_consumed = 0;  // octets handed back with consume()
+    std::uint64_t echo_consumed = 0;  // body octets handed back with consume()
 
     ~Stream() {
         if (fd >= 0) ::close(fd);
@@ -368,15 +368,19 @@ bool ServerSession::pump_echo(std::uint32_t id, Stream& s) {
         s.pending.erase(s.pending.begin(), s.pending.begin() + static_cast<std::ptrdiff_t>(s.pending_head));
         s.pending_head = 0;
     }
-    // Manual flow control: the peer may send more only as its echo leaves.
+    // Manual flow control: the window goes back as the echo leaves, plus up
+    // to cfg_.echo_buffer octets held here. So a stream holds at most
+    // echo_buffer + our stream window, whatever the upload's size.
     const std::size_t still = conn_.buffered(id);
-    const std::uint64_t left = s.echo_queued - std::min<std::uint64_t>(still, s.echo_queued);
-    if (left > s.echo_consumed) {
-        conn_.consume(id, static_cast<std::size_t>(left - s.echo_consumed));
-        s.echo_consumed = left;
+    const std::uint64_t held = still + (s.pending.size() - s.pending_head);
+    const std::uint64_t over = held > cfg_.echo_buffer ? held - cfg_.echo_buffer : 0;
+    const std::uint64_t target = s.body_length - std::min(over, s.body_length);
+    if (target > s.echo_consumed) {
+        conn_.consume(id, static_cast<std::size_t>(target - s.echo_consumed));
+        s.echo_consumed = target;
     }
     if (s.input_done && s.pending.empty() && !s.ended) end_response(id, s);
-    return s.ended && still == 0 && s.echo_consumed == s.echo_queued;
+    return s.ended && still == 0 && s.echo_consumed == s.body_length;
 }
 
 void ServerSession::pump() {

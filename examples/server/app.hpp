@@ -19,10 +19,11 @@
 //   GET/HEAD /path   a file under config.root (index.html for directories),
 //                    content-length, content-type by extension; 404 when
 //                    missing, 400 for paths that try to leave the root.
-//   POST /echo       the request body back, streamed: bytes are taken out of
+//   POST /echo       the request body back, streamed: bytes are handed back to
 //                    the flow-control window (Connection::consume) only once
-//                    their echo has been written, so a client can upload any
-//                    size through a bounded buffer.
+//                    their echo has been written (beyond a bounded slack,
+//                    ServerConfig::echo_buffer), so a client can upload any
+//                    size through bounded memory.
 //   ?trailers=1      with `te: trailers`: the response ends with trailers
 //                    (x-body-length, x-body-fnv1a).
 #pragma once
@@ -50,6 +51,12 @@ struct ServerConfig {
     /// Our receive window per stream. In manual flow control it is also the
     /// most an echo stream can hold (the peer cannot send past it).
     std::uint32_t stream_window = 256 * 1024;
+    /// Echo body octets a stream may hold beyond what its window bounds
+    /// before the window stops coming back. 0 is strict backpressure (the
+    /// window returns only as the echo is written). Some clients (curl 7.88)
+    /// stop reading the response until their upload is done; with them an
+    /// echo larger than their receive window needs this much slack.
+    std::uint64_t echo_buffer = 16 * 1024 * 1024;
     bool log = false;  ///< one line per request on stderr
 };
 

@@ -1,0 +1,67 @@
+// Socket and transport helpers shared by the example server and client:
+// TCP listen/connect on non-blocking sockets, a Transport that moves bytes
+// over plain TCP or TLS, and the two loop steps every h2wire program has:
+// read what arrived into receive(), write what pending output holds.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "h2wire/connection.hpp"
+
+namespace example {
+
+/// Outcome of one transport operation.
+struct IoResult {
+    enum Status : std::uint8_t { ok, again, closed, error } status = ok;
+    std::size_t n = 0;  ///< octets moved (ok)
+};
+
+/// Bytes over a non-blocking socket, plain or TLS.
+class Transport {
+public:
+    explicit Transport(int fd) : fd_(fd) {}
+    virtual ~Transport();
+    Transport(const Transport&) = delete;
+    Transport& operator=(const Transport&) = delete;
+
+    int fd() const { return fd_; }
+    virtual IoResult read(std::span<std::uint8_t> buf);
+    /// Writes a prefix of the pieces (writev on plain TCP).
+    virtual IoResult write(std::span<const h2wire::OutputChunk> pieces);
+    /// TLS: advances the handshake (ok once done). Plain TCP: ok.
+    virtual IoResult handshake() { return {IoResult::ok, 0}; }
+    /// The transport needs POLLOUT for its own sake (a TLS handshake step).
+    virtual bool wants_write() const { return false; }
+    /// The ALPN protocol agreed on (TLS), else empty.
+    virtual std::string_view alpn() const { return {}; }
+
+protected:
+    int fd_;
+};
+
+/// A listening socket on host:port (port 0: the kernel picks one); `port` is
+/// updated to the real one. Returns -1 with `err` set on failure.
+int listen_tcp(const std::string& host, std::uint16_t& port, std::string& err);
+/// A connected, non-blocking socket, or -1 with `err` set.
+int connect_tcp(const std::string& host, std::uint16_t port, std::string& err);
+void set_nonblocking(int fd);
+
+/// Writes a byte string through the transport (for HTTP/1.1 text around an
+/// h2c upgrade); returns octets written.
+IoResult write_bytes(Transport& io, std::string_view bytes);
+
+#ifdef H2WIRE_EXAMPLES_TLS
+/// TLS (OpenSSL), ALPN "h2" only (RFC 9113 §3.2).
+struct TlsContext;
+std::shared_ptr<TlsContext> tls_server_context(const std::string& cert, const std::string& key, std::string& err);
+std::shared_ptr<TlsContext> tls_client_context(bool verify, std::string& err);
+std::unique_ptr<Transport> tls_transport(int fd, std::shared_ptr<TlsContext> ctx, bool server,
+                                         const std::string& server_name);
+#endif
+
+}  // namespace example

@@ -1,0 +1,151 @@
+// TLS transport on OpenSSL, ALPN "h2" (RFC 9113 §3.2, RFC 7301). Built only
+// when meson finds libssl (option `tls`); the library never links it.
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <sys/uio.h>
+
+#include <cstring>
+
+#include "common/net.hpp"
+
+namespace example {
+
+struct TlsContext {
+    SSL_CTX* ctx = nullptr;
+    ~TlsContext() { SSL_CTX_free(ctx); }
+};
+
+namespace {
+
+constexpr unsigned char alpn_h2[] = {2, 'h', '2'};
+
+std::string ssl_error() {
+    char buf[256];
+    ERR_error_string_n(ERR_get_error(), buf, sizeof buf);
+    return buf;
+}
+
+// Server: pick "h2" if the client offers it; otherwise no protocol, and the
+// connection is closed after the handshake.
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
+                void*) {
+    unsigned char* sel = nullptr;
+    if (SSL_select_next_proto(&sel, outlen, alpn_h2, sizeof alpn_h2, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    *out = sel;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+class TlsTransport final : public Transport {
+public:
+    TlsTransport(int fd, std::shared_ptr<TlsContext> ctx, bool server, const std::string& name)
+        : Transport(fd), ctx_(std::move(ctx)), ssl_(SSL_new(ctx_->ctx)) {
+        SSL_set_fd(ssl_, fd);
+        SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        if (server) {
+            SSL_set_accept_state(ssl_);
+        } else {
+            SSL_set_connect_state(ssl_);
+            SSL_set_alpn_protos(ssl_, alpn_h2, sizeof alpn_h2);
+            if (!name.empty()) {
+                SSL_set_tlsext_host_name(ssl_, name.c_str());
+                SSL_set1_host(ssl_, name.c_str());
+            }
+        }
+    }
+    ~TlsTransport() override { SSL_free(ssl_); }
+
+    IoResult handshake() override {
+        const int rc = SSL_do_handshake(ssl_);
+        if (rc == 1) {
+            want_write_ = false;
+            return {IoResult::ok, 0};
+        }
+        return fail(rc);
+    }
+    IoResult read(std::span<std::uint8_t> buf) override {
+        const int rc = SSL_read(ssl_, buf.data(), static_cast<int>(std::min<std::size_t>(buf.size(), 1 << 30)));
+        if (rc > 0) return {IoResult::ok, static_cast<std::size_t>(rc)};
+        return fail(rc);
+    }
+    IoResult write(std::span<const h2wire::OutputChunk> pieces) override {
+        // No writev in TLS: piece by piece, each at most a few records.
+        std::size_t total = 0;
+        for (const h2wire::OutputChunk& c : pieces) {
+            const int rc = SSL_write(ssl_, c.data, static_cast<int>(std::min<std::size_t>(c.size, 1 << 30)));
+            if (rc <= 0) {
+                if (total > 0) return {IoResult::ok, total};
+                return fail(rc);
+            }
+            total += static_cast<std::size_t>(rc);
+            if (static_cast<std::size_t>(rc) < c.size) break;
+        }
+        want_write_ = false;
+        return {IoResult::ok, total};
+    }
+    bool wants_write() const override { return want_write_; }
+    std::string_view alpn() const override {
+        const unsigned char* p = nullptr;
+        unsigned int n = 0;
+        SSL_get0_alpn_selected(ssl_, &p, &n);
+        return {reinterpret_cast<const char*>(p), n};
+    }
+
+private:
+    IoResult fail(int rc) {
+        switch (SSL_get_error(ssl_, rc)) {
+            case SSL_ERROR_WANT_READ:
+                return {IoResult::again, 0};
+            case SSL_ERROR_WANT_WRITE:
+                want_write_ = true;
+                return {IoResult::again, 0};
+            case SSL_ERROR_ZERO_RETURN:
+                return {IoResult::closed, 0};
+            default:
+                ERR_clear_error();
+                return {IoResult::error, 0};
+        }
+    }
+
+    std::shared_ptr<TlsContext> ctx_;
+    SSL* ssl_;
+    bool want_write_ = false;
+};
+
+}  // namespace
+
+std::shared_ptr<TlsContext> tls_server_context(const std::string& cert, const std::string& key, std::string& err) {
+    auto c = std::make_shared<TlsContext>();
+    c->ctx = SSL_CTX_new(TLS_server_method());
+    // RFC 9113 §9.2: TLS 1.2 or later.
+    SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(c->ctx, cert.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(c->ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+        err = "TLS certificate/key: " + ssl_error();
+        return nullptr;
+    }
+    SSL_CTX_set_alpn_select_cb(c->ctx, select_alpn, nullptr);
+    return c;
+}
+
+std::shared_ptr<TlsContext> tls_client_context(bool verify, std::string& err) {
+    auto c = std::make_shared<TlsContext>();
+    c->ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+    if (verify) {
+        SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, nullptr);
+        if (SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
+            err = "TLS trust store: " + ssl_error();
+            return nullptr;
+        }
+    }
+    return c;
+}
+
+std::unique_ptr<Transport> tls_transport(int fd, std::shared_ptr<TlsContext> ctx, bool server,
+                                         const std::string& server_name) {
+    return std::make_unique<TlsTransport>(fd, std::move(ctx), server, server_name);
+}
+
+}  // namespace example
