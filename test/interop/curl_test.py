@@ -128,10 +128,16 @@ def main():
         check.expect(any(" 101" in line for line in r["headers"].get(":status-lines", [])),
                      f"h2c upgrade: the server answered 101 (status lines {r['headers'].get(':status-lines')})")
 
-        r = curl(exe, ["--http2", "--data-binary", "@" + upload_path], server.url("/echo"), tmp, timeout=90)
-        check.equal((r["rc"], r["version"], r["status"]), (0, "2", "200"), "h2c upgrade POST 10 MiB /echo: "
+        # With --http2 curl asks for the upgrade on a POST too, sending the
+        # body in HTTP/1.1; the server holds such a body whole, so it is kept
+        # small (the server answers 413 past 1 MiB).
+        small = upload[:300_000]
+        small_path = os.path.join(tmp, "small.bin")
+        h.write_file(small_path, small)
+        r = curl(exe, ["--http2", "--data-binary", "@" + small_path], server.url("/echo"), tmp)
+        check.equal((r["rc"], r["version"], r["status"]), (0, "2", "200"), "h2c upgrade POST 300 kB /echo: "
                     "exit status, version, status")
-        check.equal(h.sha256(r["body"]), h.sha256(upload), "h2c upgrade POST 10 MiB /echo: echoed body SHA-256")
+        check.equal(h.sha256(r["body"]), h.sha256(small), "h2c upgrade POST 300 kB /echo: echoed body SHA-256")
 
     server.stop()
     check.expect(True, "server stopped")

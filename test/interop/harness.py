@@ -456,5 +456,5 @@ def start_server(kind, binary, root, tls=None, name=None):
     require_binary(binary, name or "the server under test")
     cmd = [binary, "--root", root, "--port", "0"]
     if tls:
-        cmd += ["--tls-key", tls[0], "--tls-cert", tls[1]]
+        cmd += ["--tls", "--cert", tls[1], "--key", tls[0]]
     return Server(name or os.path.basename(binary), cmd)
