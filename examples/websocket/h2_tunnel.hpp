@@ -54,8 +54,10 @@ public:
         }
         if (end_ && !end_sent_ && pending() == 0) {
             const h2wire::ApiError e = c.send_data(stream, {}, true);
-            if (e == h2wire::ApiError::none) end_sent_ = true;
-            else if (e != h2wire::ApiError::buffer_full) return e;
+            if (e == h2wire::ApiError::none)
+                end_sent_ = true;
+            else if (e != h2wire::ApiError::buffer_full)
+                return e;
         }
         return h2wire::ApiError::none;
     }

@@ -8,9 +8,13 @@ namespace example::ws {
 
 namespace {
 
-bool is_control(Opcode op) { return static_cast<std::uint8_t>(op) >= 0x8; }
+bool is_control(Opcode op) {
+    return static_cast<std::uint8_t>(op) >= 0x8;
+}
 
-bool known_opcode(std::uint8_t op) { return op <= 0x2 || (op >= 0x8 && op <= 0xa); }
+bool known_opcode(std::uint8_t op) {
+    return op <= 0x2 || (op >= 0x8 && op <= 0xa);
+}
 
 // RFC 6455 §7.4: codes a close frame may carry. 1004-1006 and 1015 are
 // reserved and never sent; 1016-2999 are unassigned or for extensions;
@@ -89,7 +93,8 @@ bool valid_utf8(std::string_view s) noexcept {
 }
 
 Endpoint::Endpoint(const Options& options) : opt_(options) {
-    rng_.seed(opt_.seed ? opt_.seed : (static_cast<std::uint64_t>(std::random_device{}()) << 32 | std::random_device{}()));
+    rng_.seed(opt_.seed ? opt_.seed
+                        : (static_cast<std::uint64_t>(std::random_device{}()) << 32 | std::random_device{}()));
 }
 
 void Endpoint::receive(std::span<const std::uint8_t> bytes) {
@@ -97,29 +102,30 @@ void Endpoint::receive(std::span<const std::uint8_t> bytes) {
     // input is ignored.
     while (!bytes.empty() && !failed_ && !close_received_) {
         switch (state_) {
-        case State::header:
-        case State::extended_length:
-        case State::mask_key: {
-            const std::size_t take = std::min(bytes.size(), head_need_ - head_have_);
-            std::memcpy(head_ + head_have_, bytes.data(), take);
-            head_have_ += take;
-            bytes = bytes.subspan(take);
-            if (head_have_ < head_need_) break;
-            frame_header_done();
-            break;
-        }
-        case State::payload: {
-            const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), length_ - got_));
-            std::string& dst = is_control(op_) ? control_ : message_;
-            const std::size_t at = dst.size();
-            dst.resize(at + take);
-            for (std::size_t i = 0; i < take; ++i)
-                dst[at + i] = static_cast<char>(masked_ ? bytes[i] ^ key_[(got_ + i) & 3] : bytes[i]);
-            got_ += take;
-            bytes = bytes.subspan(take);
-            if (got_ == length_) frame_done();
-            break;
-        }
+            case State::header:
+            case State::extended_length:
+            case State::mask_key: {
+                const std::size_t take = std::min(bytes.size(), head_need_ - head_have_);
+                std::memcpy(head_ + head_have_, bytes.data(), take);
+                head_have_ += take;
+                bytes = bytes.subspan(take);
+                if (head_have_ < head_need_) break;
+                frame_header_done();
+                break;
+            }
+            case State::payload: {
+                const std::size_t take =
+                    static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), length_ - got_));
+                std::string& dst = is_control(op_) ? control_ : message_;
+                const std::size_t at = dst.size();
+                dst.resize(at + take);
+                for (std::size_t i = 0; i < take; ++i)
+                    dst[at + i] = static_cast<char>(masked_ ? bytes[i] ^ key_[(got_ + i) & 3] : bytes[i]);
+                got_ += take;
+                bytes = bytes.subspan(take);
+                if (got_ == length_) frame_done();
+                break;
+            }
         }
     }
 }
@@ -207,35 +213,36 @@ void Endpoint::frame_done() {
 
 void Endpoint::on_control(Opcode op, std::string_view payload) {
     switch (op) {
-    case Opcode::ping:
-        // §5.5.2: answered with a pong carrying the same data.
-        if (!close_sent_) put(Opcode::pong, bytes_of(payload), true);
-        break;
-    case Opcode::pong:  // §5.5.3: unsolicited pongs are fine
-        break;
-    case Opcode::close: {
-        // §5.5.1: empty, or a 2-octet code and a UTF-8 reason.
-        if (payload.size() == 1) return fail(close_code::protocol_error, "close frame of 1 octet");
-        if (payload.size() >= 2) {
-            const auto code = static_cast<std::uint16_t>(static_cast<std::uint8_t>(payload[0]) << 8 |
-                                                         static_cast<std::uint8_t>(payload[1]));
-            if (!valid_close_code(code)) return fail(close_code::protocol_error, "invalid close code");
-            if (!valid_utf8(payload.substr(2))) return fail(close_code::invalid_data, "close reason not UTF-8");
-            peer_code_ = code;
-            peer_reason_.assign(payload.substr(2));
+        case Opcode::ping:
+            // §5.5.2: answered with a pong carrying the same data.
+            if (!close_sent_) put(Opcode::pong, bytes_of(payload), true);
+            break;
+        case Opcode::pong:  // §5.5.3: unsolicited pongs are fine
+            ++pongs_;
+            break;
+        case Opcode::close: {
+            // §5.5.1: empty, or a 2-octet code and a UTF-8 reason.
+            if (payload.size() == 1) return fail(close_code::protocol_error, "close frame of 1 octet");
+            if (payload.size() >= 2) {
+                const auto code = static_cast<std::uint16_t>(static_cast<std::uint8_t>(payload[0]) << 8 |
+                                                             static_cast<std::uint8_t>(payload[1]));
+                if (!valid_close_code(code)) return fail(close_code::protocol_error, "invalid close code");
+                if (!valid_utf8(payload.substr(2))) return fail(close_code::invalid_data, "close reason not UTF-8");
+                peer_code_ = code;
+                peer_reason_.assign(payload.substr(2));
+            }
+            close_received_ = true;
+            if (!close_sent_) {
+                // Echo the code (none when the peer sent none).
+                std::vector<std::uint8_t> body;
+                if (payload.size() >= 2) body.assign(payload.begin(), payload.begin() + 2);
+                put(Opcode::close, body, true);
+                close_sent_ = true;
+            }
+            break;
         }
-        close_received_ = true;
-        if (!close_sent_) {
-            // Echo the code (none when the peer sent none).
-            std::vector<std::uint8_t> body;
-            if (payload.size() >= 2) body.assign(payload.begin(), payload.begin() + 2);
-            put(Opcode::close, body, true);
-            close_sent_ = true;
-        }
-        break;
-    }
-    default:
-        break;
+        default:
+            break;
     }
 }
 

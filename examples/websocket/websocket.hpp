@@ -112,6 +112,8 @@ public:
     std::string_view peer_close_reason() const { return peer_reason_; }
     /// Why we failed the connection (empty when we did not).
     std::string_view failure() const { return failure_; }
+    /// Pongs received so far (answers to ping(), or unsolicited).
+    std::size_t pongs_received() const { return pongs_; }
 
 private:
     enum class State : std::uint8_t { header, extended_length, mask_key, payload };
@@ -150,6 +152,7 @@ private:
     std::uint16_t peer_code_ = close_code::no_status;
     std::string peer_reason_;
     std::string failure_;
+    std::size_t pongs_ = 0;
 };
 
 }  // namespace example::ws
