@@ -182,6 +182,7 @@ public:
 
     void on_event(const Event& e) {
         Connection& c = link_.conn;
+        if (std::getenv("CONNECT_PEER_TRACE")) std::fprintf(stderr, "server event %zu\n", e.index());
         std::visit(overloaded{
                        [&](const RequestReceived& r) { on_request(r); },
                        [&](const DataReceived& d) {
