@@ -78,7 +78,7 @@ def make_site(root):
         name = f"/r/d{i}.bin"
         data[name] = [200, n, h.write_file(os.path.join(root, name.lstrip("/")), h.pattern(n, 40 + i))]
     script = PAGE_SCRIPT % {"css": CSS, "data": json.dumps(list(data))}
-    page = ("<!doctype html>\n<html><head><meta charset=utf-8><title>h2wire interop</title>\n" + "\n".join(head)
+    page = ("<!doctype html>\n<html><head><meta charset=utf-8><title>h2wire interop</title><link rel=icon href='data:,'>\n" + "\n".join(head)
             + "\n</head><body>\n" + "\n".join(body) + '\n<pre id="out">pending</pre>\n<script>' + script
             + "</script>\n</body></html>\n")
     h.write_file(os.path.join(root, "index.html"), page.encode())

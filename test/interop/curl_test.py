@@ -1,15 +1,14 @@
 #!/usr/bin/python3
 """Interop: curl (built with nghttp2) against an h2wire file server.
 
-  curl_test.py [--kind h2wire|nghttpd] [--no-upgrade] [--no-tls] SERVER
+  curl_test.py [--kind h2wire|nghttpd] [--parts prior,upgrade,tls] SERVER
 
 Checks, each on the exact exchange (status, the headers that matter, body
 SHA-256) and curl's exit status:
   --http2-prior-knowledge: GET of a page and of a 1 MiB file, HEAD, 404,
-      (not several URLs in one curl: curl 7.88 fails its own connection
-      reuse with prior knowledge, "Error in the HTTP2 framing layer", even
-      against nghttpd)
-      POST of 10 MiB to /echo (the echo must hash the same);
+      POST of 10 MiB to /echo (the echo must hash the same). Not several
+      URLs in one curl: curl 7.88 fails its own connection reuse with prior
+      knowledge ("Error in the HTTP2 framing layer"), even against nghttpd;
   --http2 on http:// (h2c upgrade, RFC 7540 §3.2): curl sends Upgrade: h2c,
       the server answers 101 and the response comes over HTTP/2;
   https with ALPN h2 against the server over TLS (self-signed certificate
@@ -70,9 +69,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("server", nargs="?")
     ap.add_argument("--kind", default="h2wire")
-    ap.add_argument("--no-upgrade", action="store_true", help="the server has no h2c upgrade")
-    ap.add_argument("--no-tls", action="store_true", help="the server was built without TLS")
+    ap.add_argument("--parts", default="prior,upgrade,tls",
+                    help="which checks: prior (prior knowledge), upgrade (h2c), tls (https)")
     opts = ap.parse_args()
+    parts = set(opts.parts.split(","))
 
     check = h.Checker("curl")
     exe = h.require("curl")
@@ -92,7 +92,19 @@ def main():
     upload_path = os.path.join(tmp, "upload.bin")
     h.write_file(upload_path, upload)
 
-    server = h.start_server(opts.kind, opts.server, root)
+    if parts & {"prior", "upgrade"}:
+        server = h.start_server(opts.kind, opts.server, root)
+        if "prior" in parts:
+            prior_knowledge(check, exe, server, tmp, index, one_mib, upload, upload_path)
+        if "upgrade" in parts:
+            h2c_upgrade(check, exe, server, tmp, index, upload)
+        check.equal(server.stop(), 0, "the server's exit status after SIGTERM")
+    if "tls" in parts:
+        tls(check, exe, opts, root, tmp, index, upload, upload_path)
+    check.finish()
+
+
+def prior_knowledge(check, exe, server, tmp, index, one_mib, upload, upload_path):
     pk = ["--http2-prior-knowledge"]
 
     r = curl(exe, pk, server.url("/index.html"), tmp)
@@ -121,43 +133,42 @@ def main():
     check.equal(len(r["body"]), len(upload), "POST 10 MiB /echo: echoed length")
     check.equal(h.sha256(r["body"]), h.sha256(upload), "POST 10 MiB /echo: echoed body SHA-256")
 
-    if not opts.no_upgrade:
-        r = curl(exe, ["--http2", "-v"], server.url("/index.html"), tmp)
-        check_get(check, r, "h2c upgrade (--http2) GET /index.html", index, "text/html")
-        check.expect("Upgrade: h2c" in r["err"], "h2c upgrade: curl asked for it")
-        check.expect(any(" 101" in line for line in r["headers"].get(":status-lines", [])),
-                     f"h2c upgrade: the server answered 101 (status lines {r['headers'].get(':status-lines')})")
 
-        # With --http2 curl asks for the upgrade on a POST too, sending the
-        # body in HTTP/1.1; the server holds such a body whole, so it is kept
-        # small (the server answers 413 past 1 MiB).
-        small = upload[:300_000]
-        small_path = os.path.join(tmp, "small.bin")
-        h.write_file(small_path, small)
-        r = curl(exe, ["--http2", "--data-binary", "@" + small_path], server.url("/echo"), tmp)
-        check.equal((r["rc"], r["version"], r["status"]), (0, "2", "200"), "h2c upgrade POST 300 kB /echo: "
-                    "exit status, version, status")
-        check.equal(h.sha256(r["body"]), h.sha256(small), "h2c upgrade POST 300 kB /echo: echoed body SHA-256")
 
-    server.stop()
-    check.expect(True, "server stopped")
+def h2c_upgrade(check, exe, server, tmp, index, upload):
+    r = curl(exe, ["--http2", "-v"], server.url("/index.html"), tmp)
+    check_get(check, r, "h2c upgrade (--http2) GET /index.html", index, "text/html")
+    check.expect("Upgrade: h2c" in r["err"], "h2c upgrade: curl asked for it")
+    check.expect(any(" 101" in line for line in r["headers"].get(":status-lines", [])),
+                 f"h2c upgrade: the server answered 101 (status lines {r['headers'].get(':status-lines')})")
 
-    if not opts.no_tls:
-        key, cert = h.self_signed_cert(tmp)
-        tls_server = h.start_server(opts.kind, opts.server, root, tls=(key, cert),
-                                    name=(os.path.basename(opts.server or "nghttpd") + " (TLS)"))
-        r = curl(exe, ["-k", "--http2", "-v"], tls_server.url("/index.html", "https"), tmp)
-        check_get(check, r, "https ALPN h2 GET /index.html", index, "text/html")
-        check.expect("ALPN: server accepted h2" in r["err"] or "ALPN, server accepted to use h2" in r["err"],
-                     "https: the server chose h2 by ALPN")
-        r = curl(exe, ["-k", "--http2", "--data-binary", "@" + upload_path], tls_server.url("/echo", "https"),
-                 tmp, timeout=90)
-        check.equal((r["rc"], r["version"], r["status"]), (0, "2", "200"), "https POST 10 MiB /echo: "
-                    "exit status, version, status")
-        check.equal(h.sha256(r["body"]), h.sha256(upload), "https POST 10 MiB /echo: echoed body SHA-256")
-        tls_server.stop()
+    # With --http2 curl asks for the upgrade on a POST too, sending the
+    # body in HTTP/1.1; the server holds such a body whole, so it is kept
+    # small (the server answers 413 past 1 MiB).
+    small = upload[:300_000]
+    small_path = os.path.join(tmp, "small.bin")
+    h.write_file(small_path, small)
+    r = curl(exe, ["--http2", "--data-binary", "@" + small_path], server.url("/echo"), tmp)
+    check.equal((r["rc"], r["version"], r["status"]), (0, "2", "200"), "h2c upgrade POST 300 kB /echo: "
+                "exit status, version, status")
+    check.equal(h.sha256(r["body"]), h.sha256(small), "h2c upgrade POST 300 kB /echo: echoed body SHA-256")
 
-    check.finish()
+
+
+def tls(check, exe, opts, root, tmp, index, upload, upload_path):
+    key, cert = h.self_signed_cert(tmp)
+    tls_server = h.start_server(opts.kind, opts.server, root, tls=(key, cert),
+                                name=(os.path.basename(opts.server or "nghttpd") + " (TLS)"))
+    r = curl(exe, ["-k", "--http2", "-v"], tls_server.url("/index.html", "https"), tmp)
+    check_get(check, r, "https ALPN h2 GET /index.html", index, "text/html")
+    check.expect("ALPN: server accepted h2" in r["err"] or "ALPN, server accepted to use h2" in r["err"],
+                 "https: the server chose h2 by ALPN")
+    r = curl(exe, ["-k", "--http2", "--data-binary", "@" + upload_path], tls_server.url("/echo", "https"),
+             tmp, timeout=90)
+    check.equal((r["rc"], r["version"], r["status"]), (0, "2", "200"), "https POST 10 MiB /echo: "
+                "exit status, version, status")
+    check.equal(h.sha256(r["body"]), h.sha256(upload), "https POST 10 MiB /echo: echoed body SHA-256")
+    check.equal(tls_server.stop(), 0, "https: the server's exit status after SIGTERM")
 
 
 if __name__ == "__main__":

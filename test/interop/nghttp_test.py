@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Interop: nghttp (nghttp2-client) against an h2wire file server.
 
-  nghttp_test.py [--kind h2wire|nghttpd] [--no-upgrade] SERVER
+  nghttp_test.py [--kind h2wire|nghttpd] [--parts streams,upload,upgrade] SERVER
 
 Checks (exit status, nghttp's per-stream statistics, body SHA-256):
   100 concurrent streams, 100 different URLs on one connection (each body a
@@ -42,8 +42,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("server", nargs="?")
     ap.add_argument("--kind", default="h2wire")
-    ap.add_argument("--no-upgrade", action="store_true")
+    ap.add_argument("--parts", default="streams,upload,upgrade",
+                    help="which checks: streams (100 at once), upload (-d), upgrade (-u)")
     opts = ap.parse_args()
+    parts = set(opts.parts.split(","))
 
     check = h.Checker("nghttp")
     exe = h.require("nghttp")
@@ -66,6 +68,18 @@ def main():
 
     server = h.start_server(opts.kind, opts.server, root)
 
+    if "streams" in parts:
+        streams(check, exe, server, lines, same)
+    if "upgrade" in parts:
+        upgrade(check, exe, server, index, upload, upload_path)
+    if "upload" in parts:
+        upload_echo(check, exe, server, upload, upload_path)
+    check.expect(server.alive(), "the server is still running after all of it")
+    check.equal(server.stop(), 0, "the server's exit status after SIGTERM")
+    check.finish()
+
+
+def streams(check, exe, server, lines, same):
     urls = [server.url(f"/many/{i:03d}.txt") for i in range(STREAMS)]
     rc, out, err = h.run([exe, "-s", *urls], timeout=60)
     check.equal(rc, 0, f"{STREAMS} URLs at once: nghttp exit status" + (f" ({err.strip()})" if rc else ""))
@@ -88,28 +102,30 @@ def main():
     check.equal(len(rows), STREAMS, f"-m {STREAMS} -s: streams in nghttp's statistics")
     check.equal({(r[0], r[1]) for r in rows}, {(200, "64K")}, f"-m {STREAMS} -s: every stream 200 with 64 KiB")
 
-    if not opts.no_upgrade:
-        rc, out, err = h.run([exe, "-u", "-v", server.url("/index.html")], timeout=30)
-        text = out.decode("latin-1")
-        check.equal(rc, 0, "-u GET: nghttp exit status" + (f" ({err.strip()})" if rc else ""))
-        check.expect("HTTP Upgrade success" in text, "-u GET: nghttp reports 'HTTP Upgrade success'")
-        check.expect(re.search(r"HTTP/1\.1 101", text) is not None, "-u GET: the server answered 101")
-        check.expect(":status: 200" in text, "-u GET: stream 1 got :status 200 over HTTP/2")
-        rc, out, err = h.run([exe, "-u", server.url("/index.html")], timeout=30)
-        check.equal((rc, h.sha256(out)), (0, h.sha256(index)), "-u GET: exit status and body SHA-256")
-        rc, out, err = h.run([exe, "-u", "-d", upload_path, server.url("/echo")], timeout=60)
-        check.equal(rc, 0, "-u -d (OPTIONS upgrade, then POST on stream 3): nghttp exit status"
-                    + (f" ({err.strip()})" if rc else ""))
-        check.equal(h.sha256(out), h.sha256(upload), "-u -d: echoed 32 MiB body SHA-256")
 
+
+def upgrade(check, exe, server, index, upload, upload_path):
+    rc, out, err = h.run([exe, "-u", "-v", server.url("/index.html")], timeout=30)
+    text = out.decode("latin-1")
+    check.equal(rc, 0, "-u GET: nghttp exit status" + (f" ({err.strip()})" if rc else ""))
+    check.expect("HTTP Upgrade success" in text, "-u GET: nghttp reports 'HTTP Upgrade success'")
+    check.expect(re.search(r"HTTP/1\.1 101", text) is not None, "-u GET: the server answered 101")
+    check.expect(":status: 200" in text, "-u GET: stream 1 got :status 200 over HTTP/2")
+    rc, out, err = h.run([exe, "-u", server.url("/index.html")], timeout=30)
+    check.equal((rc, h.sha256(out)), (0, h.sha256(index)), "-u GET: exit status and body SHA-256")
+    rc, out, err = h.run([exe, "-u", "-d", upload_path, server.url("/echo")], timeout=60)
+    check.equal(rc, 0, "-u -d (OPTIONS upgrade, then POST on stream 3): nghttp exit status"
+                + (f" ({err.strip()})" if rc else ""))
+    check.equal(h.sha256(out), h.sha256(upload), "-u -d: echoed 32 MiB body SHA-256")
+
+
+
+def upload_echo(check, exe, server, upload, upload_path):
     rc, out, err = h.run([exe, "-d", upload_path, server.url("/echo")], timeout=60)
     check.equal(rc, 0, "-d 32 MiB upload to /echo: nghttp exit status" + (f" ({err.strip()})" if rc else ""))
     check.equal(len(out), len(upload), "-d 32 MiB upload to /echo: echoed length")
     check.equal(h.sha256(out), h.sha256(upload), "-d 32 MiB upload to /echo: echoed body SHA-256")
 
-    check.expect(server.alive(), "the server is still running after all of it")
-    server.stop()
-    check.finish()
 
 
 if __name__ == "__main__":
