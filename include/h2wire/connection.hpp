@@ -111,6 +111,7 @@ enum class ApiError : std::uint8_t {
     too_many_queued,         ///< Limits::max_queued_requests / max_queued_control_frames
     buffer_full,             ///< Limits::max_buffered_per_stream reached; nothing taken
     invalid_argument,        ///< e.g. window increment 0, setting out of range
+    too_late,                ///< must come before any traffic (the h2c upgrade calls)
 };
 
 std::string_view to_string(ApiError e) noexcept;
@@ -237,6 +238,55 @@ public:
     ApiError goaway(ErrorCode code, std::string_view debug = {});
     /// New local settings; they apply once the peer ACKs them.
     ApiError update_settings(const Settings& settings);
+
+    // ---- h2c upgrade (RFC 7540 §3.2; h2c.hpp has the HTTP2-Settings codec) ---
+    //
+    // HTTP/2 over cleartext may start with an HTTP/1.1 request carrying
+    // `Connection: Upgrade, HTTP2-Settings`, `Upgrade: h2c` and
+    // `HTTP2-Settings: <base64url SETTINGS payload>`. The HTTP/1.1 text is the
+    // caller's to write and parse; these calls start the HTTP/2 connection
+    // after the "HTTP/1.1 101 Switching Protocols". Each must come before any
+    // receive() of bytes and any consume_output(), else ApiError::too_late.
+    //
+    // Server:
+    //     parse the HTTP/1.1 request; conn.upgrade_server(settings_value, fields, body)
+    //     write "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+    //     then run the connection as usual: pending_output() starts with our
+    //     SETTINGS (RFC 7540 §3.5); the next receive() (bytes after the request,
+    //     which begin with the client preface, or none) reports the request as
+    //     RequestReceived on stream 1, and the response goes there.
+    // Client:
+    //     send the request with HTTP2-Settings: conn.upgrade_settings_header()
+    //     read the 101; conn.upgrade_client(method); write pending_output()
+    //     (the client preface), feed the bytes after the 101 to receive(): the
+    //     response arrives as ResponseReceived on stream 1.
+
+    /// Client: the HTTP2-Settings header value announcing this connection's
+    /// settings (base64url without padding, RFC 7540 §3.2.1). Valid until
+    /// upgrade_client() or the connection's end. Empty on a server.
+    std::string_view upgrade_settings_header();
+    /// Client, after the 101: the request sent in HTTP/1.1 is stream 1,
+    /// half-closed (local); its response is reported as on any stream
+    /// (`method` "HEAD" means it has no body). The settings sent in
+    /// HTTP2-Settings are in force (the 101 acknowledged them). Errors:
+    /// wrong_role, too_late (bytes received or written, or a request
+    /// submitted), connection_closed.
+    ApiError upgrade_client(std::string_view method = "GET");
+    /// Server: the caller parsed an HTTP/1.1 upgrade request. `http2_settings`
+    /// is its HTTP2-Settings value (decoded and applied as the client's
+    /// settings); `request` its fields in HTTP/2 form (:method, :scheme,
+    /// :authority from Host, :path, then the fields without the
+    /// connection-specific ones, RFC 9113 §8.2.2); `body` its body, whole
+    /// (copied). The next receive() reports RequestReceived for stream 1
+    /// (half-closed remote), then the body as one DataReceived (with
+    /// flow_controlled_length 0: nothing to consume) and StreamEnded.
+    /// Errors leave the connection unused, so the caller can answer in
+    /// HTTP/1.1 instead: invalid_argument (bad HTTP2-Settings: not base64url,
+    /// not a multiple of 6 octets, a value out of range; or content-length
+    /// differs from the body), invalid_header (the request is not a valid
+    /// HTTP/2 request), wrong_role, too_late, connection_closed.
+    ApiError upgrade_server(std::string_view http2_settings, std::span<const Field> request,
+                            std::span<const std::uint8_t> body = {});
 
     // ---- state for the caller's timers and logs ------------------------------
 

@@ -27,6 +27,7 @@ std::string_view to_string(ApiError e) noexcept {
     case ApiError::too_many_queued: return "too many queued";
     case ApiError::buffer_full: return "stream send buffer full";
     case ApiError::invalid_argument: return "invalid argument";
+    case ApiError::too_late: return "too late: traffic has started";
     }
     return "unknown API error";
 }
@@ -270,6 +271,7 @@ std::span<const OutputChunk> Connection::pending_output_vectors() {
 }
 
 void Connection::consume_output(std::size_t n) {
+    if (n) impl_->io_started = true;  // h2c upgrade (upgrade.cpp): too late from now on
     impl_->out.consume(n, [this](Stream* s, std::size_t k) { impl_->output_done(s, k); });
 }
 

@@ -20,6 +20,7 @@
 #include "connection/output/scheduler.hpp"
 #include "connection/stream.hpp"
 #include "connection/stream_table.hpp"
+#include "connection/upgrade_store.hpp"
 #include "h2wire/connection.hpp"
 #include "h2wire/frame.hpp"
 #include "h2wire/hpack.hpp"
@@ -196,6 +197,10 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     std::array<std::array<std::uint8_t, 8>, max_pings> pings{};
     std::size_t ping_count = 0;
     static constexpr std::array<std::uint8_t, 8> shutdown_ping = {'h', '2', 'w', 'g', 'o', 'a', 'w', 'y'};
+
+    // ---- h2c upgrade (upgrade.cpp, RFC 7540 §3.2) ---------------------------------
+    bool io_started = false;      // bytes received or output consumed: too late to upgrade
+    detail::UpgradeStore upgrade; // the upgraded request (server) or HTTP2-Settings text (client)
 
     // ---- connection.cpp ----------------------------------------------------------
     bool is_client() const noexcept { return cfg.role == Role::client; }

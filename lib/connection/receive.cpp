@@ -13,6 +13,10 @@ using detail::StreamState;
 namespace sf = detail::stream_flag;
 
 std::span<const Event> Connection::Impl::receive(std::span<const std::uint8_t> bytes) {
+    // h2c upgrade (upgrade.cpp): too late once bytes arrived; the upgraded
+    // request's copy is freed once its events' views have expired.
+    if (!bytes.empty()) io_started = true;
+    if (!upgrade.empty()) upgrade.on_receive();
     events.clear();
     // Views handed out by the previous call die now, except the fields of a
     // header block still being received (no other frame can interleave with
