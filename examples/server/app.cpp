@@ -148,8 +148,7 @@ ServerSession::~ServerSession() = default;
 
 h2wire::ApiError ServerSession::upgrade(std::string_view http2_settings, std::span<const h2wire::Field> request,
                                         std::span<const std::uint8_t> body) {
-    (void)http2_settings, (void)request, (void)body;
-    return h2wire::ApiError::invalid_argument;  // h2c upgrade: coming with the library hooks
+    return conn_.upgrade_server(http2_settings, request, body);
 }
 
 void ServerSession::shutdown() {

@@ -68,6 +68,9 @@ struct Client {
 };
 
 constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+// An upgrade request's body arrives in HTTP/1.1 before HTTP/2 starts and is
+// held whole (the library reports it as stream 1's DATA): bounded.
+constexpr std::size_t max_upgrade_body = 8 * 1024 * 1024;
 
 // The HTTP/1.1 request as HTTP/2 fields (RFC 9113 §8.3.1): pseudo-headers
 // from the request line and Host, then the fields minus the connection-specific
@@ -126,7 +129,7 @@ void detect(Client& c, std::span<const std::uint8_t> bytes) {
         const unsigned long long n = std::strtoull(cl->c_str(), &end, 10);
         if (cl->empty() || *end != '\0') return refuse(c, "400 Bad Request", "bad content-length\n");
         // The body comes with the HTTP/1.1 request and is held whole: bounded.
-        if (n > 1024 * 1024) return refuse(c, "413 Content Too Large", "upgrade requests carry at most 1 MiB\n");
+        if (n > max_upgrade_body) return refuse(c, "413 Content Too Large", "upgrade requests carry at most 8 MiB\n");
         body_size = static_cast<std::size_t>(n);
     }
     if (c.early.size() < head.size + body_size) return;  // the body is still coming
