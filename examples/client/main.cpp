@@ -11,6 +11,8 @@
 //       --upgrade            h2c via HTTP/1.1 upgrade (RFC 7540 §3.2) instead of
 //                            prior knowledge (http:// only)
 //       --insecure           https:// without certificate verification
+//       --cacert FILE        verify the server against FILE (PEM) instead of the
+//                            system trust store
 //       --fail               a status >= 400 counts as a failed stream
 //       -v                   print every frame sent and received
 //       -q                   do not print response headers
@@ -94,7 +96,7 @@ struct Options {
     std::string data;       // literal body
     std::string data_file;  // body streamed from a file
     bool has_data = false;
-    std::string output, output_dir;
+    std::string output, output_dir, cacert;
     bool upgrade = false, insecure = false, fail_status = false, verbose = false, quiet = false;
 };
 
@@ -427,10 +429,10 @@ private:
 };
 
 int usage() {
-    std::fprintf(
-        stderr,
-        "usage: h2wire-client [-n N] [--repeat K] [-X METHOD] [-H 'name: value'] [--data @FILE|TEXT]\n"
-        "                     [-o FILE | --output-dir DIR] [--upgrade] [--insecure] [--fail] [-v] [-q] URL...\n");
+    std::fprintf(stderr,
+                 "usage: h2wire-client [-n N] [--repeat K] [-X METHOD] [-H 'name: value'] [--data @FILE|TEXT]\n"
+                 "                     [-o FILE | --output-dir DIR] [--upgrade] [--insecure] [--cacert FILE] [--fail] "
+                 "[-v] [-q] URL...\n");
     return 2;
 }
 
@@ -477,6 +479,8 @@ int main(int argc, char** argv) {
             opt.insecure = true;
         else if (a == "--fail")
             opt.fail_status = true;
+        else if (a == "--cacert")
+            opt.cacert = value();
         else if (a == "-v")
             opt.verbose = true;
         else if (a == "-q")
@@ -518,7 +522,7 @@ int main(int argc, char** argv) {
     std::unique_ptr<example::Transport> io;
     if (tls) {
 #ifdef H2WIRE_EXAMPLES_TLS
-        auto ctx = example::tls_client_context(!opt.insecure, err);
+        auto ctx = example::tls_client_context(!opt.insecure, opt.cacert, err);
         if (!ctx) {
             std::fprintf(stderr, "h2wire-client: %s\n", err.c_str());
             return 1;

@@ -59,7 +59,9 @@ IoResult write_bytes(Transport& io, std::string_view bytes);
 /// TLS (OpenSSL), ALPN "h2" only (RFC 9113 §3.2).
 struct TlsContext;
 std::shared_ptr<TlsContext> tls_server_context(const std::string& cert, const std::string& key, std::string& err);
-std::shared_ptr<TlsContext> tls_client_context(bool verify, std::string& err);
+/// Client: verify the server against the system trust store, or against
+/// `ca_file` when given.
+std::shared_ptr<TlsContext> tls_client_context(bool verify, const std::string& ca_file, std::string& err);
 std::unique_ptr<Transport> tls_transport(int fd, std::shared_ptr<TlsContext> ctx, bool server,
                                          const std::string& server_name);
 #endif

@@ -129,13 +129,15 @@ std::shared_ptr<TlsContext> tls_server_context(const std::string& cert, const st
     return c;
 }
 
-std::shared_ptr<TlsContext> tls_client_context(bool verify, std::string& err) {
+std::shared_ptr<TlsContext> tls_client_context(bool verify, const std::string& ca_file, std::string& err) {
     auto c = std::make_shared<TlsContext>();
     c->ctx = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
     if (verify) {
         SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, nullptr);
-        if (SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
+        const int ok = ca_file.empty() ? SSL_CTX_set_default_verify_paths(c->ctx)
+                                       : SSL_CTX_load_verify_locations(c->ctx, ca_file.c_str(), nullptr);
+        if (ok != 1) {
             err = "TLS trust store: " + ssl_error();
             return nullptr;
         }
