@@ -885,3 +885,211 @@ TEST_CASE("extended connect: a tunnel whose peer stops reading does not make the
         CHECK(s.events.size() > before);
     }
 }
+
+// ---------------------------------------------------------------------------
+// WebSocket over HTTP/2 (RFC 8441 §5) with the example's RFC 6455 framing,
+// between two connections in memory.
+
+#include "websocket/h2_tunnel.hpp"
+
+namespace {
+
+namespace ws = example::ws;
+
+std::span<const std::uint8_t> bytes_view(const std::string& s) {
+    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+/// A server with the /ws echo and a client with one WebSocket open.
+struct WsPair {
+    explicit WsPair(std::uint64_t seed, std::size_t max_message = 1 << 20)
+        : p(client_config(), server_config(true, FlowControl::manual), seed, true) {
+        p.on_server = [this, max_message](Connection& c, const Event& e) {
+            std::visit(overloaded{
+                           [&](const RequestReceived& r) {
+                               const int code = ws::accept_status(r);
+                               const std::string st = std::to_string(code);
+                               const Field h[] = {{":status", st}};
+                               CHECK(c.submit_response(r.stream, h, code != 200) == ApiError::none);
+                               if (code == 200)
+                                   server = std::make_unique<ws::Tunnel>(
+                                       r.stream, ws::Tunnel::Config{ws::Role::server, max_message, 64 * 1024, true});
+                           },
+                           [&](const DataReceived& d) {
+                               if (server && d.stream == server->stream())
+                                   server->on_data(d.data, d.flow_controlled_length);
+                               else
+                                   c.consume(d.stream, d.flow_controlled_length);
+                           },
+                           [&](const StreamEnded& x) {
+                               if (server && x.stream == server->stream()) server->on_end();
+                           },
+                           [](const auto&) {},
+                       },
+                       e);
+        };
+        p.on_client = [this](Connection&, const Event& e) {
+            std::visit(overloaded{
+                           [&](const ResponseReceived& r) {
+                               status = r.status;
+                               if (r.status == 200)
+                                   client = std::make_unique<ws::Tunnel>(
+                                       r.stream, ws::Tunnel::Config{ws::Role::client, 1 << 20, 64 * 1024, false});
+                           },
+                           [&](const DataReceived& d) {
+                               if (client) client->on_data(d.data, 0);
+                               raw_down.insert(raw_down.end(), d.data.begin(), d.data.end());
+                           },
+                           [&](const StreamEnded&) {
+                               client_ended = true;
+                               if (client) client->on_end();
+                           },
+                           [](const auto&) {},
+                       },
+                       e);
+        };
+        REQUIRE(p.run(100000));
+        const Submitted sub = p.client.submit_request(
+            fields(ext_connect("websocket", "/ws") + Hdrs{{"sec-websocket-version", "13"}}), false);
+        REQUIRE(sub);
+        id = sub.stream;
+        run();
+        REQUIRE(client);
+    }
+    void run() {
+        for (int i = 0; i < 100000; ++i) {
+            if (server) server->pump(p.server, true);
+            if (client) client->pump(p.client, false);
+            if (p.step() == 0 && !p.client.wants_write() && !p.server.wants_write()) {
+                if (server) server->pump(p.server, true);
+                if (client) client->pump(p.client, false);
+                if (!p.client.wants_write() && !p.server.wants_write()) return;
+            }
+        }
+        FAIL("did not settle");
+    }
+    /// Raw octets from the client into the tunnel (frames built by hand).
+    void client_raw(const Bytes& b) { CHECK(p.client.send_data(id, b, false) == ApiError::none); }
+
+    Pair p;
+    std::unique_ptr<ws::Tunnel> server, client;
+    int status = 0;
+    std::uint32_t id = 0;
+    bool client_ended = false;
+    Bytes raw_down;
+};
+
+Bytes frame_bytes(ws::Opcode op, const std::string& payload, bool fin = true, bool mask = true) {
+    std::vector<std::uint8_t> out;
+    const std::uint8_t key[4] = {1, 2, 3, 4};
+    ws::write_frame(out, op, bytes_view(payload), fin, mask ? key : nullptr);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("extended connect: WebSocket echo over HTTP/2 (text, fragmented binary, ping, close)") {
+    WsPair w(41);
+    CHECK(w.status == 200);
+    ws::Endpoint& ep = w.client->endpoint();
+    std::string big(300000, 'x');
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 31 % 251);
+    CHECK(ep.send_text("hello"));
+    CHECK(ep.send(ws::Opcode::binary, bytes_view(big), 7000));
+    CHECK(ep.ping(span_of("are you there")));
+    CHECK(ep.send_text("", 1));                               // empty message
+    CHECK(ep.send_text("h\xc3\xa9llo \xf0\x9f\x8c\x8d", 1));  // UTF-8 cut everywhere
+    w.run();
+    REQUIRE(ep.messages().size() == 4);
+    CHECK(ep.messages()[0].data == "hello");
+    CHECK(ep.messages()[1].opcode == ws::Opcode::binary);
+    CHECK(ep.messages()[1].data == big);
+    CHECK(ep.messages()[2].data.empty());
+    CHECK(ep.messages()[3].data == "h\xc3\xa9llo \xf0\x9f\x8c\x8d");
+    CHECK(ep.pongs_received() == 1);
+    ep.close(ws::close_code::normal, "bye");
+    w.run();
+    CHECK(ep.close_received());
+    CHECK(ep.peer_close_code() == ws::close_code::normal);
+    CHECK(w.client_ended);  // the server ended the stream after its close
+    CHECK(w.client->done());
+    CHECK(w.p.client.open_streams() == 0);
+    CHECK(w.p.server.open_streams() == 0);
+}
+
+TEST_CASE("extended connect: WebSocket violations close with the RFC 6455 code") {
+    struct Bad {
+        std::string name;
+        Bytes frames;
+        std::uint16_t code;
+    };
+    std::vector<std::uint8_t> non_minimal = {0x82, 0x80 | 126, 0x00, 0x05, 1, 2, 3, 4, 'a', 'b', 'c', 'd', 'e'};
+    std::vector<std::uint8_t> huge = {0x82, 0x80 | 127, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4};
+    const std::vector<Bad> cases = {
+        {"unmasked client frame", frame_bytes(ws::Opcode::text, "x", true, false), ws::close_code::protocol_error},
+        {"RSV1 set", cat({Bytes{0xc1, 0x81, 1, 2, 3, 4, 'x' ^ 1}}), ws::close_code::protocol_error},
+        {"reserved opcode 0x3", cat({Bytes{0x83, 0x80, 1, 2, 3, 4}}), ws::close_code::protocol_error},
+        {"reserved opcode 0xb", cat({Bytes{0x8b, 0x80, 1, 2, 3, 4}}), ws::close_code::protocol_error},
+        {"fragmented ping", frame_bytes(ws::Opcode::ping, "p", false), ws::close_code::protocol_error},
+        {"ping of 126 octets", frame_bytes(ws::Opcode::ping, std::string(126, 'p')), ws::close_code::protocol_error},
+        {"continuation without a message", frame_bytes(ws::Opcode::continuation, "x"), ws::close_code::protocol_error},
+        {"new message inside a fragmented one",
+         cat({frame_bytes(ws::Opcode::text, "a", false), frame_bytes(ws::Opcode::text, "b")}),
+         ws::close_code::protocol_error},
+        {"length not minimal", non_minimal, ws::close_code::protocol_error},
+        {"64-bit length with the top bit", huge, ws::close_code::protocol_error},
+        {"invalid UTF-8", frame_bytes(ws::Opcode::text, "\xc3\x28"), ws::close_code::invalid_data},
+        {"UTF-8 surrogate", frame_bytes(ws::Opcode::text, "\xed\xa0\x80"), ws::close_code::invalid_data},
+        {"overlong UTF-8", frame_bytes(ws::Opcode::text, "\xc0\xaf"), ws::close_code::invalid_data},
+        {"close of 1 octet", frame_bytes(ws::Opcode::close, "\x03"), ws::close_code::protocol_error},
+        {"close code 1005", frame_bytes(ws::Opcode::close, "\x03\xed"), ws::close_code::protocol_error},
+        {"close code 999", frame_bytes(ws::Opcode::close, "\x03\xe7"), ws::close_code::protocol_error},
+        {"close reason not UTF-8", frame_bytes(ws::Opcode::close, "\x03\xe8\xff"), ws::close_code::invalid_data},
+        {"message over the limit", frame_bytes(ws::Opcode::binary, std::string(5000, 'b')), ws::close_code::too_big},
+        {"fragments over the limit",
+         cat({frame_bytes(ws::Opcode::binary, std::string(3000, 'b'), false),
+              frame_bytes(ws::Opcode::continuation, std::string(3000, 'b'))}),
+         ws::close_code::too_big},
+    };
+    for (const Bad& b : cases) {
+        CAPTURE(b.name);
+        WsPair w(43, 4096);
+        w.client_raw(b.frames);
+        w.run();
+        REQUIRE(w.server);
+        CHECK(w.server->endpoint().failed());
+        // The server's close frame (unmasked) with the code, then END_STREAM.
+        REQUIRE(w.raw_down.size() >= 4);
+        CHECK(w.raw_down[0] == 0x88);
+        CHECK(((w.raw_down[2] << 8) | w.raw_down[3]) == b.code);
+        CHECK(w.client_ended);
+        // Nothing echoed after the failure.
+        CHECK(w.client->endpoint().messages().empty());
+    }
+}
+
+TEST_CASE("extended connect: WebSocket frames cut at every octet parse the same") {
+    ws::Endpoint server({ws::Role::server, 1 << 20, 1});
+    ws::Endpoint client({ws::Role::client, 1 << 20, 2});
+    client.send_text("first");
+    client.send(ws::Opcode::binary, bytes_view(std::string(70000, 'z')), 30000);  // 16-bit and 7-bit lengths
+    client.ping(span_of("pi"));
+    client.send(ws::Opcode::binary, bytes_view(std::string(66000, 'q')));  // the 64-bit length form
+    client.close(ws::close_code::going_away, "later");
+    const std::vector<std::uint8_t> wire = client.output();
+    for (const std::uint8_t b : wire) server.receive(std::span(&b, 1));
+    REQUIRE(server.messages().size() == 3);
+    CHECK(server.messages()[0].data == "first");
+    CHECK(server.messages()[1].data == std::string(70000, 'z'));
+    CHECK(server.messages()[2].data == std::string(66000, 'q'));
+    CHECK(server.close_received());
+    CHECK(server.peer_close_code() == ws::close_code::going_away);
+    CHECK(server.peer_close_reason() == "later");
+    // The server answered the ping and the close, unmasked.
+    ws::Endpoint back({ws::Role::client, 1 << 20, 3});
+    back.receive(server.output());
+    CHECK(back.pongs_received() == 1);
+    CHECK(back.close_received());
+    CHECK(back.peer_close_code() == ws::close_code::going_away);
+    CHECK(!back.failed());
+}
