@@ -46,6 +46,10 @@ IoResult Transport::write(std::span<const h2wire::OutputChunk> pieces) {
     }
 }
 
+void Transport::close_write() {
+    ::shutdown(fd_, SHUT_WR);
+}
+
 IoResult write_bytes(Transport& io, std::string_view bytes) {
     const h2wire::OutputChunk c{reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()};
     return io.write(std::span(&c, 1));

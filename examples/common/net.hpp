@@ -37,6 +37,11 @@ public:
     virtual IoResult handshake() { return {IoResult::ok, 0}; }
     /// The transport needs POLLOUT for its own sake (a TLS handshake step).
     virtual bool wants_write() const { return false; }
+    /// Ends our direction (FIN; TLS: close_notify first). A server closes
+    /// this way and reads until the peer closes too, so that unread input
+    /// does not make the kernel reset the connection and discard what the
+    /// peer has not read yet.
+    virtual void close_write();
     /// The ALPN protocol agreed on (TLS), else empty.
     virtual std::string_view alpn() const { return {}; }
 

@@ -85,6 +85,10 @@ public:
         return {IoResult::ok, total};
     }
     bool wants_write() const override { return want_write_; }
+    void close_write() override {
+        SSL_shutdown(ssl_);  // close_notify (RFC 8446 §6.1)
+        Transport::close_write();
+    }
     std::string_view alpn() const override {
         const unsigned char* p = nullptr;
         unsigned int n = 0;

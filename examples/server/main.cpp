@@ -54,7 +54,9 @@ struct Options {
 // One accepted connection. Before HTTP/2 starts it may be an HTTP/1.1
 // request asking for an h2c upgrade (RFC 7540 §3.2).
 struct Client {
-    enum class Mode : std::uint8_t { handshake, detect, h2 } mode = Mode::detect;
+    // closing: everything is written and our FIN sent; input is discarded
+    // until the peer closes too.
+    enum class Mode : std::uint8_t { handshake, detect, h2, closing } mode = Mode::detect;
     std::unique_ptr<example::Transport> io;
     example::ServerSession session;
     std::string early;  // bytes before HTTP/2: the preface so far, or an HTTP/1.1 request
@@ -154,11 +156,22 @@ void on_readable(Client& c, std::vector<std::uint8_t>& buf) {
             return;
         }
         const std::span<const std::uint8_t> bytes(buf.data(), r.n);
+        if (c.mode == Client::Mode::closing) continue;
         if (c.mode == Client::Mode::h2)
             c.session.receive(bytes);
         else if (!c.close_after_text)
             detect(c, bytes);
     }
+}
+
+// Everything is written (an HTTP/1.1 refusal, or the output up to our last
+// GOAWAY): FIN, then read until the peer closes. Closing with its input
+// unread would make the kernel answer with RST, and the peer could lose the
+// end of our output.
+void close_gracefully(Client& c) {
+    c.io->close_write();
+    c.mode = Client::Mode::closing;
+    c.close_after_text = false;
 }
 
 void on_writable(Client& c) {
@@ -173,7 +186,7 @@ void on_writable(Client& c) {
         c.text_sent += r.n;
     }
     if (c.close_after_text) {
-        c.dead = true;
+        close_gracefully(c);
         return;
     }
     c.write_blocked = false;
@@ -191,7 +204,7 @@ void on_writable(Client& c) {
         c.session.written(r.n);
     }
     c.write_blocked = false;
-    if (c.session.finished()) c.dead = true;
+    if (c.session.finished()) close_gracefully(c);
 }
 
 // POLLOUT only while a write is blocked: output that can be written is
@@ -300,7 +313,7 @@ int main(int argc, char** argv) {
             for (Client& c : clients) {
                 if (c.mode == Client::Mode::h2)
                     c.session.shutdown();
-                else
+                else if (c.mode != Client::Mode::closing)
                     c.dead = true;
             }
         }

@@ -1,0 +1,196 @@
+#!/usr/bin/python3
+"""h2wire-server and h2wire-client against each other, over loopback.
+
+    examples_test.py SERVER CLIENT [--tls] [--openssl PATH]
+
+Starts the server on 127.0.0.1 with --port 0 and a temporary root, runs the
+client for each check, and stops the server (SIGTERM, graceful shutdown; it
+must exit 0). With --tls a self-signed certificate is made at run time with
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+        -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout key.pem -out cert.pem
+and the same checks run over TLS (ALPN h2), the client verifying that
+certificate with --cacert. Every child is killed when the script ends; each
+step has a generous timeout only so that a hang cannot block the suite.
+"""
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+
+TIMEOUT = 120  # seconds; a guard against hangs, never a performance check
+
+failures = []
+
+
+def check(name, ok, detail=""):
+    print(("ok   " if ok else "FAIL ") + name + ("" if ok else ": " + detail), flush=True)
+    if not ok:
+        failures.append(name)
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class Server:
+    def __init__(self, binary, root, extra=()):
+        self.proc = subprocess.Popen([binary, "--root", root, "--port", "0", "--log", *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        m = re.match(r"listening on 127\.0\.0\.1:(\d+)", line)
+        if not m:
+            self.proc.kill()
+            raise SystemExit("server did not start: %r %s" % (line, self.proc.stderr.read()))
+        self.port = int(m.group(1))
+
+    def log_line(self):
+        return self.proc.stderr.readline()
+
+    def stop(self):
+        """Graceful shutdown (SIGTERM); returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return None
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def client(binary, *args):
+    try:
+        r = subprocess.run([binary, *args], capture_output=True, timeout=TIMEOUT)
+        return r.returncode, r.stdout, r.stderr.decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        return None, b"", "timeout"
+
+
+def run_checks(tag, client_bin, base, extra, work):
+    files = os.path.join(work, "root")
+
+    def fetch(*args):
+        return client(client_bin, *extra, *args)
+
+    rc, out, err = fetch(base + "/index.html")
+    check(tag + "GET", rc == 0 and out == b"<h1>h2wire</h1>\n" and "[1] :status: 200" in err, err)
+
+    rc, out, err = fetch("-X", "HEAD", base + "/big.bin")
+    check(tag + "HEAD", rc == 0 and out == b"" and "content-length: 3000000" in err and "0 octets" in err, err)
+
+    rc, out, err = fetch("--fail", base + "/missing.txt")
+    check(tag + "404 with --fail exits 1", rc == 1 and ":status: 404" in err, err)
+    rc, out, err = fetch(base + "/missing.txt")
+    check(tag + "404 without --fail exits 0", rc == 0 and ":status: 404" in err, err)
+
+    rc, out, err = fetch(base + "/../secret")
+    check(tag + "path traversal refused", rc == 0 and ":status: 400" in err, err)
+
+    dest = os.path.join(work, "big.out")
+    rc, out, err = fetch("-q", "-o", dest, base + "/big.bin")
+    check(tag + "GET 3 MB file", rc == 0 and sha(dest) == sha(os.path.join(files, "big.bin")), err)
+
+    upload = os.path.join(work, "upload.bin")
+    rc, out, err = fetch("-q", "--data", "@" + upload, "-o", dest, base + "/echo")
+    check(tag + "POST /echo 6 MiB", rc == 0 and sha(dest) == sha(upload), err)
+
+    rc, out, err = fetch("-H", "te: trailers", base + "/index.html?trailers=1")
+    check(tag + "trailers", rc == 0 and "x-body-length: 16" in err and "x-body-fnv1a: " in err, err)
+
+    outdir = os.path.join(work, tag.strip(": ") + "-many")
+    os.makedirs(outdir, exist_ok=True)
+    rc, out, err = fetch("-q", "-n", "100", "--repeat", "100", "--output-dir", outdir, base + "/page.html")
+    want = sha(os.path.join(files, "page.html"))
+    got = [sha(os.path.join(outdir, f)) for f in os.listdir(outdir)]
+    check(tag + "100 concurrent streams", rc == 0 and len(got) == 100 and all(h == want for h in got), err)
+
+
+def main():
+    args = sys.argv[1:]
+    server_bin, client_bin = args[0], args[1]
+    tls = "--tls" in args
+    openssl = args[args.index("--openssl") + 1] if "--openssl" in args else "openssl"
+
+    with tempfile.TemporaryDirectory(prefix="h2wire-examples-") as work:
+        root = os.path.join(work, "root")
+        os.makedirs(root)
+        with open(os.path.join(root, "index.html"), "wb") as f:
+            f.write(b"<h1>h2wire</h1>\n")
+        with open(os.path.join(root, "page.html"), "wb") as f:
+            f.write(b"".join(b"line %d of a page\n" % i for i in range(2000)))
+        with open(os.path.join(root, "big.bin"), "wb") as f:
+            f.write(os.urandom(3000000))
+        with open(os.path.join(work, "secret"), "wb") as f:
+            f.write(b"outside the root\n")
+        with open(os.path.join(work, "upload.bin"), "wb") as f:
+            f.write(os.urandom(6 * 1024 * 1024))
+
+        servers = []
+        try:
+            srv = Server(server_bin, root)
+            servers.append(srv)
+            base = "http://127.0.0.1:%d" % srv.port
+            run_checks("h2c: ", client_bin, base, [], work)
+
+            # h2c upgrade (RFC 7540 §3.2): the first request goes as HTTP/1.1.
+            rc, out, err = client(client_bin, "--upgrade", base + "/index.html", base + "/page.html")
+            check("upgrade: GET as stream 1, then stream 3",
+                  rc == 0 and "[1] :status: 200" in err and "[3] :status: 200" in err, err)
+            small = os.path.join(work, "small.bin")
+            with open(small, "wb") as f:
+                f.write(os.urandom(100000))
+            dest = os.path.join(work, "small.out")
+            rc, out, err = client(client_bin, "-q", "--upgrade", "--data", "@" + small, "-o", dest, base + "/echo")
+            check("upgrade: POST /echo with a body", rc == 0 and sha(dest) == sha(small), err)
+
+            # Graceful shutdown while an upload is being echoed: the stream
+            # finishes, then the server exits 0.
+            big = os.path.join(work, "upload.bin")
+            dest = os.path.join(work, "shutdown.out")
+            proc = subprocess.Popen([client_bin, "-q", "--data", "@" + big, "-o", dest, base + "/echo?shutdown"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            try:
+                while "POST /echo?shutdown" not in srv.log_line():
+                    pass
+                status = srv.stop()
+                rc = proc.wait(timeout=TIMEOUT)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+            check("graceful shutdown: open stream completes, server exits 0",
+                  rc == 0 and status == 0 and sha(dest) == sha(big),
+                  "client %s server %s: %s" % (rc, status, proc.stderr.read().decode(errors="replace")))
+
+            if tls:
+                cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+                subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                                "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=TIMEOUT)
+                tsrv = Server(server_bin, root, ["--tls", "--cert", cert, "--key", key])
+                servers.append(tsrv)
+                tbase = "https://localhost:%d" % tsrv.port
+                run_checks("tls: ", client_bin, tbase, ["--cacert", cert], work)
+                rc, out, err = client(client_bin, tbase + "/index.html")
+                check("tls: unknown certificate refused without --cacert", rc == 1, err)
+                check("tls: server exits 0 on SIGTERM", tsrv.stop() == 0)
+        finally:
+            for s in servers:
+                s.kill()
+
+    if failures:
+        print("%d check(s) failed: %s" % (len(failures), ", ".join(failures)))
+        return 1
+    print("all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
