@@ -101,7 +101,7 @@ public:
         bool echo = false;  ///< server: send every message back
     };
     Tunnel(std::uint32_t stream, const Config& config)
-        : stream_(stream), cfg_(config), ep_(Options{config.role, config.max_message, 0}) {}
+        : stream_(stream), cfg_(config), ep_(Options{config.role, config.max_message, 0, !config.echo}) {}
 
     std::uint32_t stream() const { return stream_; }
     Endpoint& endpoint() { return ep_; }
@@ -116,6 +116,8 @@ public:
                 ep_.send(m.opcode, std::span(reinterpret_cast<const std::uint8_t*>(m.data.data()), m.data.size()));
                 ep_.messages().pop_front();
             }
+            // The messages that came before the peer's close go back first.
+            ep_.reply_close();
         }
     }
     /// The peer ended its side (END_STREAM): like TCP FIN under RFC 6455.

@@ -128,6 +128,15 @@ void Endpoint::receive(std::span<const std::uint8_t> bytes) {
             }
         }
     }
+    if (opt_.auto_close_reply) reply_close();
+}
+
+void Endpoint::reply_close() {
+    if (!close_reply_due_) return;
+    close_reply_due_ = false;
+    if (close_sent_) return;
+    put(Opcode::close, bytes_of(close_reply_), true);
+    close_sent_ = true;
 }
 
 // Called each time the octets asked for by head_need_ are in head_.
@@ -232,12 +241,11 @@ void Endpoint::on_control(Opcode op, std::string_view payload) {
                 peer_reason_.assign(payload.substr(2));
             }
             close_received_ = true;
+            // §5.5.1: answered with a close echoing the code (none when the
+            // peer sent none), at the end of receive() or by reply_close().
             if (!close_sent_) {
-                // Echo the code (none when the peer sent none).
-                std::vector<std::uint8_t> body;
-                if (payload.size() >= 2) body.assign(payload.begin(), payload.begin() + 2);
-                put(Opcode::close, body, true);
-                close_sent_ = true;
+                close_reply_due_ = true;
+                close_reply_.assign(payload.substr(0, std::min<std::size_t>(payload.size(), 2)));
             }
             break;
         }

@@ -60,6 +60,11 @@ struct Options {
     std::size_t max_message = 1 << 20;
     /// Seed for the masking keys of a client (0: std::random_device).
     std::uint64_t seed = 0;
+    /// Answer the peer's close at the end of the receive() that read it.
+    /// Off: the caller calls reply_close() when it has sent what it wanted
+    /// first (an echo sends back the messages that preceded the close;
+    /// §5.5.1 lets an endpoint finish its current message first).
+    bool auto_close_reply = true;
 };
 
 /// A complete message.
@@ -95,6 +100,9 @@ public:
     bool ping(std::span<const std::uint8_t> payload);
     /// Starts the closing handshake (§7.1.2).
     void close(std::uint16_t code = close_code::normal, std::string_view reason = {});
+    /// Sends the answer to the peer's close, if one is due (see
+    /// Options::auto_close_reply).
+    void reply_close();
 
     /// Bytes to send; the caller takes them (clear() or erase what it wrote).
     std::vector<std::uint8_t>& output() { return out_; }
@@ -153,6 +161,8 @@ private:
     std::string peer_reason_;
     std::string failure_;
     std::size_t pongs_ = 0;
+    bool close_reply_due_ = false;
+    std::string close_reply_;  // the code to echo (empty: none)
 };
 
 }  // namespace example::ws
