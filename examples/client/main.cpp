@@ -16,6 +16,9 @@
 //       --fail               a status >= 400 counts as a failed stream
 //       -v                   print every frame sent and received
 //       -q                   do not print response headers
+//       --websocket URL      WebSocket over HTTP/2 (RFC 8441) to URL: stdin lines
+//                            out as text messages, messages received printed
+//                            (websocket/client.hpp)
 //
 // Every URL must name the same origin (one connection). Response headers go
 // to stderr as "[stream] name: value"; the body of a single request goes to
@@ -45,6 +48,7 @@
 #include "common/net.hpp"
 #include "common/trace.hpp"
 #include "h2wire/connection.hpp"
+#include "websocket/client.hpp"
 
 namespace {
 
@@ -98,6 +102,7 @@ struct Options {
     bool has_data = false;
     std::string output, output_dir, cacert;
     bool upgrade = false, insecure = false, fail_status = false, verbose = false, quiet = false;
+    bool websocket = false;  // --websocket URL (issue 6)
 };
 
 // One request and what became of it.
@@ -432,7 +437,8 @@ int usage() {
     std::fprintf(stderr,
                  "usage: h2wire-client [-n N] [--repeat K] [-X METHOD] [-H 'name: value'] [--data @FILE|TEXT]\n"
                  "                     [-o FILE | --output-dir DIR] [--upgrade] [--insecure] [--cacert FILE] [--fail] "
-                 "[-v] [-q] URL...\n");
+                 "[-v] [-q] URL...\n"
+                 "       h2wire-client [--insecure] [--cacert FILE] [-v] --websocket URL\n");
     return 2;
 }
 
@@ -485,6 +491,13 @@ int main(int argc, char** argv) {
             opt.verbose = true;
         else if (a == "-q")
             opt.quiet = true;
+        else if (a == "--websocket") {  // WebSocket over HTTP/2 (issue 6)
+            const std::string v = value();
+            const auto u = parse_url(v);
+            if (!u) return usage();
+            opt.websocket = true;
+            opt.urls.push_back(*u);
+        }
         else if (!a.empty() && a[0] == '-')
             return usage();
         else if (auto u = parse_url(a))
@@ -550,6 +563,8 @@ int main(int argc, char** argv) {
     } else {
         io = std::make_unique<example::Transport>(fd);
     }
+    if (opt.websocket)  // issue 6: one WebSocket, stdin to stdout
+        return example::ws::run_client(*io, {first.scheme, first.authority, first.path, opt.verbose});
     Client client(opt, std::move(io));
     if (opt.upgrade && !client.upgrade()) return 1;
     return client.run();

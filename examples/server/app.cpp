@@ -1,6 +1,8 @@
 // The example server's application (see app.hpp for the hook points).
 #include "server/app.hpp"
 
+#include "websocket/h2_tunnel.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -139,6 +141,7 @@ static h2wire::Config connection_config(const ServerConfig& cfg) {
     c.role = h2wire::Role::server;
     c.flow_control = h2wire::FlowControl::manual;  // consume() as the echo leaves
     c.settings.initial_window_size = cfg.stream_window;
+    c.settings.enable_connect_protocol = true;  // RFC 8441 §3: the /ws WebSocket endpoint
     return c;
 }
 
@@ -163,14 +166,24 @@ void ServerSession::receive(std::span<const std::uint8_t> bytes) {
     for (const h2wire::Event& ev : conn_.receive(bytes)) {
         std::visit(overloaded{
                        [&](const h2wire::RequestReceived& r) {
+                           if (r.method == "CONNECT") return on_connect(r);  // WebSocket (issue 6)
                            on_request(r.stream, r.headers, r.method, r.path, r.end_stream);
                        },
-                       [&](const h2wire::DataReceived& d) { on_data(d.stream, d.data, d.flow_controlled_length); },
+                       [&](const h2wire::DataReceived& d) {
+                           if (const auto it = websockets_.find(d.stream); it != websockets_.end())
+                               return it->second->on_data(d.data, d.flow_controlled_length);
+                           on_data(d.stream, d.data, d.flow_controlled_length);
+                       },
                        [&](const h2wire::StreamEnded& e) {
+                           if (const auto it = websockets_.find(e.stream); it != websockets_.end())
+                               it->second->on_end();
                            if (const auto it = streams_.find(e.stream); it != streams_.end())
                                it->second->input_done = true;
                        },
-                       [&](const h2wire::StreamReset& r) { streams_.erase(r.stream); },
+                       [&](const h2wire::StreamReset& r) {
+                           streams_.erase(r.stream);
+                           websockets_.erase(r.stream);
+                       },
                        [&](const h2wire::ConnectionTerminated&) { closed_ = true; },
                        [&](const auto&) {},
                    },
@@ -256,6 +269,30 @@ void ServerSession::on_request(std::uint32_t id, std::span<const h2wire::Field> 
     if (cfg_.log)
         std::fprintf(stderr, "stream %u %.*s %.*s -> %d\n", id, static_cast<int>(method.size()), method.data(),
                      static_cast<int>(target.size()), target.data(), status);
+}
+
+// CONNECT (issue 6): extended CONNECT with :protocol websocket at /ws opens
+// a WebSocket echo (RFC 8441 §5); anything else is refused. The refusal
+// ends our side; the client's side and any DATA it sent are consumed.
+void ServerSession::on_connect(const h2wire::RequestReceived& r) {
+    std::string_view why;
+    int status = r.path == "/ws" ? ws::accept_status(r, &why) : 501;
+    if (status == 501) why = "only extended CONNECT for websocket at /ws";
+    const std::string st = std::to_string(status);
+    const h2wire::Field resp[] = {{":status", st}, {"content-type", "text/plain; charset=utf-8"}};
+    if (status == 200) {
+        conn_.submit_response(r.stream, std::span(resp, 1), false);
+        websockets_[r.stream] =
+            std::make_unique<ws::Tunnel>(r.stream, ws::Tunnel::Config{ws::Role::server, 1 << 20, 256 * 1024, true});
+        if (r.end_stream) websockets_[r.stream]->on_end();
+    } else {
+        conn_.submit_response(r.stream, resp, false);
+        conn_.send_data(r.stream, std::span(reinterpret_cast<const std::uint8_t*>(why.data()), why.size()), true);
+    }
+    if (cfg_.log)
+        std::fprintf(stderr, "stream %u CONNECT %.*s :protocol %.*s -> %d\n", r.stream,
+                     static_cast<int>(r.path.size()), r.path.data(), static_cast<int>(r.protocol.size()),
+                     r.protocol.data(), status);
 }
 
 void ServerSession::respond_simple(std::uint32_t id, Stream& s, int status, std::string_view body, bool head) {
@@ -384,6 +421,11 @@ bool ServerSession::pump_echo(std::uint32_t id, Stream& s) {
 
 void ServerSession::pump() {
     if (closed_) return;
+    // WebSockets: echo output into their streams; window back as it leaves.
+    for (auto it = websockets_.begin(); it != websockets_.end();) {
+        it->second->pump(conn_, true);
+        it = it->second->done() && conn_.buffered(it->first) == 0 ? websockets_.erase(it) : std::next(it);
+    }
     for (auto it = streams_.begin(); it != streams_.end();) {
         Stream& s = *it->second;
         bool done = false;

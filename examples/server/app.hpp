@@ -26,6 +26,8 @@
 //                    size through bounded memory.
 //   ?trailers=1      with `te: trailers`: the response ends with trailers
 //                    (x-body-length, x-body-fnv1a).
+//   CONNECT /ws      :protocol websocket (RFC 8441): a WebSocket echo
+//                    (RFC 6455 framing in websocket/); other CONNECTs: 501.
 #pragma once
 
 #include <cstddef>
@@ -41,6 +43,10 @@
 #include "h2wire/connection.hpp"
 
 namespace example {
+
+namespace ws {
+class Tunnel;  // websocket/h2_tunnel.hpp
+}
 
 struct ServerConfig {
     std::string root = ".";  ///< directory served
@@ -99,6 +105,9 @@ private:
     bool pump_file(std::uint32_t id, Stream& s);
     bool pump_echo(std::uint32_t id, Stream& s);
     void end_response(std::uint32_t id, Stream& s);
+    // WebSocket over HTTP/2 (issue 6): the /ws echo, one tunnel per stream.
+    void on_connect(const h2wire::RequestReceived& r);
+    std::map<std::uint32_t, std::unique_ptr<ws::Tunnel>> websockets_;
 
     ServerConfig cfg_;
     // Declared before conn_: the connection may still refer to borrowed file
