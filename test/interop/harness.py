@@ -100,6 +100,15 @@ def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
+def fnv1a(data):
+    """FNV-1a 64 as 16 hex digits (the h2wire example server's x-body-fnv1a
+    trailer)."""
+    x = 0xCBF29CE484222325
+    for b in data:
+        x = ((x ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{x:016x}"
+
+
 def sha256_file(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -183,7 +192,8 @@ def spawn(cmd, **kwargs):
 def run(cmd, timeout=60, input_bytes=None, cwd=None, env=None):
     """Runs a client to completion; returns (returncode, stdout bytes, stderr
     text). A client that outlives `timeout` is killed and reported as -9."""
-    log("$ " + " ".join(_quote(c) for c in cmd))
+    line = " ".join(_quote(c) for c in cmd)
+    log("$ " + (line if len(line) < 600 else line[:400] + f" ... ({len(cmd)} arguments) ... " + line[-150:]))
     proc = spawn(cmd, stdin=subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL,
                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env)
     try:
@@ -458,3 +468,48 @@ def start_server(kind, binary, root, tls=None, name=None):
     if tls:
         cmd += ["--tls", "--cert", tls[1], "--key", tls[0]]
     return Server(name or os.path.basename(binary), cmd)
+
+
+# ---------------------------------------------------------------------------
+# h2wire-client
+
+
+class ClientRun:
+    """One run of h2wire-client: exit status, stdout, stderr, and the fields
+    it printed per stream (`[stream] name: value` on stderr, trailers
+    included, in order)."""
+
+    def __init__(self, rc, out, err):
+        self.rc = rc
+        self.out = out
+        self.err = err
+        self.fields = {}
+        self.done = {}  # stream -> (status, octets)
+        for line in err.splitlines():
+            m = re.match(r"\[(\d+)\] done: status (\d+), (\d+) octets$", line)
+            if m:
+                self.done[int(m.group(1))] = (int(m.group(2)), int(m.group(3)))
+                continue
+            m = re.match(r"\[(\d+)\] ([^:\s][^:]*|:[a-z]+): (.*)$", line)
+            if m:
+                self.fields.setdefault(int(m.group(1)), []).append((m.group(2), m.group(3)))
+        m = re.search(r"^(\d+) requests, (\d+) failed$", err, re.M)
+        self.summary = (int(m.group(1)), int(m.group(2))) if m else None
+
+    def field(self, stream, name):
+        vals = [v for k, v in self.fields.get(stream, []) if k == name]
+        return vals[-1] if vals else None
+
+    def tail(self, n=15):
+        return "\n".join(self.err.splitlines()[-n:])
+
+
+def run_client(client, args, timeout=60):
+    require_binary(client, "h2wire-client")
+    rc, out, err = run([client, *args], timeout=timeout)
+    return ClientRun(rc, out, err)
+
+
+def files_in(directory):
+    """{name: sha256} of the files in a directory."""
+    return {n: sha256_file(os.path.join(directory, n)) for n in sorted(os.listdir(directory))}

@@ -284,9 +284,4 @@ def listener():
     return s
 
 
-def fnv1a(data):
-    """FNV-1a 64 as 16 hex digits (the h2wire example server's x-body-fnv1a)."""
-    x = 0xCBF29CE484222325
-    for b in data:
-        x = ((x ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return f"{x:016x}"
+fnv1a = h.fnv1a
