@@ -32,14 +32,18 @@ struct RequestReceived {
     std::uint32_t stream = 0;
     std::span<const Field> headers;  ///< all fields, pseudo-headers first, in wire order
     std::string_view method;         ///< :method
-    std::string_view scheme;         ///< :scheme (empty for CONNECT)
+    std::string_view scheme;         ///< :scheme (empty for a classic CONNECT, RFC 9113 §8.5)
     std::string_view authority;      ///< :authority (may be empty)
-    std::string_view path;           ///< :path (empty for CONNECT)
+    std::string_view path;           ///< :path (empty for a classic CONNECT)
     std::string_view protocol;       ///< :protocol of an extended CONNECT (RFC 8441 §4), else empty
     bool end_stream = false;         ///< no body follows
 };
 
-/// A final (non-1xx) response's header block (client side).
+/// A final (non-1xx) response's header block (client side). To a CONNECT
+/// (classic or extended, RFC 9113 §8.5, RFC 8441), a 2xx opens a tunnel:
+/// DATA both ways is an opaque byte stream (content-length does not apply),
+/// END_STREAM half-closes one direction, RST_STREAM aborts it; any other
+/// status ends the attempt as an ordinary response.
 struct ResponseReceived {
     std::uint32_t stream = 0;
     int status = 0;  ///< :status
