@@ -776,8 +776,10 @@ const Prepared& prepared(const std::string& name, Impl impl, const Shape& shape)
     return it->second;
 }
 
+// Not inlined, so that `valgrind --tool=callgrind --toggle-collect='*run_exchange*'`
+// counts the timed loop alone (see register_all for fixed iteration counts).
 template <class Pair>
-void run_exchange(benchmark::State& state, Pair& pair, const Shape& shape, const char* impl) {
+[[gnu::noinline]] void run_exchange(benchmark::State& state, Pair& pair, const Shape& shape, const char* impl) {
     pair.handshake();
     for (auto _ : state) {
         const Tally& t = pair.exchange(shape);
@@ -873,13 +875,22 @@ std::string body_label(std::size_t body) {
     return body >= (std::size_t{1} << 20) ? std::to_string(body >> 20) + "MiB" : std::to_string(body);
 }
 
+/// H2WIRE_BENCH_ITERATIONS=n runs every exchange benchmark exactly n times:
+/// instruction counts under callgrind are then comparable between
+/// implementations.
+benchmark::internal::Benchmark* fixed_iterations(benchmark::internal::Benchmark* b) {
+    if (const char* n = std::getenv("H2WIRE_BENCH_ITERATIONS"); n != nullptr && std::atoi(n) > 0)
+        b->Iterations(std::atoi(n));
+    return b;
+}
+
 void register_all() {
     const Impl impls[] = {Impl::h2wire, Impl::nghttp2};
     for (const Impl impl : impls) {
         const std::string name = std::string("exchange_headers/") + impl_name(impl) + "/streams:100";
         const Shape shape{100, 0, Body::none};
-        benchmark::RegisterBenchmark(name.c_str(),
-                                     [name, impl, shape](benchmark::State& s) { exchange_bench(s, name, impl, shape); });
+        fixed_iterations(benchmark::RegisterBenchmark(
+            name.c_str(), [name, impl, shape](benchmark::State& s) { exchange_bench(s, name, impl, shape); }));
     }
     const std::pair<std::uint32_t, std::size_t> bodies[] = {{1, std::size_t{64} << 20}, {100, std::size_t{1} << 20}};
     for (const Body mode : {Body::zero_copy, Body::copy}) {
@@ -889,9 +900,9 @@ void register_all() {
                                          impl_name(impl) + "/streams:" + std::to_string(streams) +
                                          "/body:" + body_label(body);
                 const Shape shape{streams, body, mode};
-                benchmark::RegisterBenchmark(
-                    name.c_str(), [name, impl, shape](benchmark::State& s) { exchange_bench(s, name, impl, shape); })
-                    ->Unit(benchmark::kMillisecond);
+                fixed_iterations(benchmark::RegisterBenchmark(name.c_str(), [name, impl, shape](benchmark::State& s) {
+                    exchange_bench(s, name, impl, shape);
+                }))->Unit(benchmark::kMillisecond);
             }
         }
     }

@@ -261,6 +261,28 @@ TEST_CASE("connection messages: responses, 1xx any number of times, then the fin
     CHECK(lines[5].rfind("Trailers", 0) == 0);
 }
 
+TEST_CASE("connection messages: a flood of 1xx responses is cut at Limits::max_informational_responses") {
+    Config c;
+    c.limits.max_informational_responses = 3;
+    Session s(Role::client, c);
+    s.handshake();
+    const std::uint32_t id = s.request(get(), true);
+    for (int i = 0; i < 3; ++i) s.feed(s.peer.headers(id, response(103, {{"link", "</a.css>"}}), false));
+    expect_no_error(s, s.drain());
+    CHECK(s.events.count<ev::Informational>() == 3);
+    // The fourth goes past the limit: ENHANCE_YOUR_CALM on the stream, the
+    // connection goes on.
+    const std::size_t before = s.events.size();
+    s.feed(s.peer.headers(id, response(103), false));
+    expect_stream_error(s, s.drain(), id, ErrorCode::enhance_your_calm, before);
+    CHECK(s.events.count<ev::Informational>() == 3);
+    const std::uint32_t next = s.request(get(), true);
+    s.feed(s.peer.headers(next, response(100), false));
+    s.feed(s.peer.headers(next, response(200), true));
+    expect_no_error(s, s.drain(), s.events.size());
+    CHECK(s.events.on<ev::Response>(next).has_value());
+}
+
 TEST_CASE("connection messages: malformed responses are reset with PROTOCOL_ERROR") {
     SUBCASE("header blocks") for (const Malformed& m : malformed_responses()) {
         INFO(m.name);

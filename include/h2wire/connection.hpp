@@ -61,6 +61,16 @@ struct Limits {
     /// END_STREAM, zero-length CONTINUATION, unknown frames, PRIORITY) over
     /// the connection's life, per 1000 useful frames. Stops empty-frame floods.
     std::uint32_t max_empty_frames = 10000;
+    /// 1xx responses the client accepts on one stream before the final one
+    /// (RFC 9113 §8.1 sets no number; real servers send one or two, e.g. 100
+    /// Continue, 103 Early Hints). Past it: stream error ENHANCE_YOUR_CALM.
+    /// Stops a server that streams endless interim responses, each decoded
+    /// into the events of one receive() call. At most 255.
+    std::uint32_t max_informational_responses = 16;
+    // Together these bound what one receive() call can hold as events: at
+    // most (max_concurrent_streams, or our requests) x (2 header sections, +
+    // max_informational_responses on a client) x max_header_list_size, plus
+    // the views of the input itself.
 };
 
 enum class FlowControl : std::uint8_t {

@@ -35,6 +35,15 @@ std::string_view to_string(ApiError e) noexcept {
 // --- Impl: construction ----------------------------------------------------------
 
 namespace {
+// Send blocks the limits let be in use at once: every stream (ours or the
+// peer's, whichever bound is larger) holding its max_buffered_per_stream.
+std::uint32_t pool_keep(const Limits& l) {
+    const std::uint64_t per_stream = (std::uint64_t{l.max_buffered_per_stream} + detail::Block::capacity - 1) /
+                                     detail::Block::capacity + 1;
+    const std::uint64_t streams = std::max<std::uint64_t>(l.max_concurrent_streams, 100);
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(per_stream * streams, UINT32_MAX));
+}
+
 hpack::DecoderLimits decoder_limits(const Limits& l) {
     hpack::DecoderLimits d;
     // RFC 9113 §6.5.2: SETTINGS_HEADER_TABLE_SIZE starts at 4096 and ours
@@ -63,7 +72,7 @@ Connection::Impl::Impl(const Config& config)
       events(mr),
       deferred(mr),
       block_fields(mr),
-      pool(mr),
+      pool(mr, pool_keep(config.limits)),
       out(mr),
       ctrl(mr),
       scratch(mr),

@@ -284,6 +284,12 @@ void Connection::Impl::deliver_response(Stream* s, std::span<const Field> fields
             stream_error(s->id, s, ErrorCode::protocol_error, "informational response with END_STREAM");
             return;
         }
+        const std::uint32_t seen = s->flags >> sf::informational_shift;
+        if (seen >= std::min<std::uint32_t>(cfg.limits.max_informational_responses, 255)) {
+            stream_error(s->id, s, ErrorCode::enhance_your_calm, "too many informational responses");
+            return;
+        }
+        s->flags += sf::informational_one;
         report(InformationalResponseReceived{s->id, info.status, fields});
         if (block.end_stream) peer_end_stream(s);
         return;

@@ -53,7 +53,7 @@ Block* BlockPool::get() {
 }
 
 void BlockPool::put(Block* b) noexcept {
-    if (free_count_ < keep) {
+    if (free_count_ < keep_) {
         b->next_free = free_;
         free_ = b;
         ++free_count_;

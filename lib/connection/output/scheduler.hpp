@@ -22,13 +22,14 @@
 
 namespace h2wire::detail {
 
-/// Pool of send blocks shared by all streams of a connection. Keeps up to
-/// `keep` free blocks for reuse; the rest go back to the memory resource.
+/// Pool of send blocks shared by all streams of a connection. Freed blocks
+/// are kept for reuse up to `keep`: as many as the limits let be in use at
+/// once (every stream's max_buffered_per_stream), so a connection that
+/// reaches a steady state allocates nothing more, and holds no more than its
+/// own peak. Past `keep` they go back to the memory resource.
 class BlockPool {
 public:
-    static constexpr std::uint32_t keep = 1024;  // at most 16 MiB of 16 KiB blocks, if ever used at once
-
-    explicit BlockPool(std::pmr::memory_resource* mr) noexcept : mr_(mr), seg_slabs_(mr) {}
+    BlockPool(std::pmr::memory_resource* mr, std::uint32_t keep) noexcept : mr_(mr), keep_(keep), seg_slabs_(mr) {}
     ~BlockPool();
     BlockPool(const BlockPool&) = delete;
     BlockPool& operator=(const BlockPool&) = delete;
@@ -50,6 +51,7 @@ private:
     void put(Block* b) noexcept;
 
     std::pmr::memory_resource* mr_;
+    std::uint32_t keep_;
     Block* free_ = nullptr;
     std::uint32_t free_count_ = 0;
     SendSeg* free_segs_ = nullptr;
