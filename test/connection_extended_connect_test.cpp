@@ -1093,3 +1093,57 @@ TEST_CASE("extended connect: WebSocket frames cut at every octet parse the same"
     CHECK(back.peer_close_code() == ws::close_code::going_away);
     CHECK(!back.failed());
 }
+
+TEST_CASE("extended connect: the WebSocket parser on hostile octets stays within its limits") {
+    // Valid frames with random octets flipped, and plain noise, fed in random
+    // pieces: no crash (the sanitizer builds watch), no message past the
+    // limit, nothing accepted after a failure.
+    Rng rng(77);
+    constexpr std::size_t limit = 2048;
+    std::size_t failures = 0, messages = 0;
+    for (int round = 0; round < 3000; ++round) {
+        const ws::Role role = rng.one_in(2) ? ws::Role::server : ws::Role::client;
+        ws::Endpoint peer({role == ws::Role::server ? ws::Role::client : ws::Role::server, 1 << 20, rng.next() | 1});
+        for (int k = 0, n = static_cast<int>(rng.between(1, 6)); k < n; ++k) {
+            const std::string payload = rng.letters(rng.one_in(4) ? rng.between(100, 3000) : rng.below(130));
+            switch (rng.below(4)) {
+                case 0:
+                    peer.send_text(payload, rng.between(1, 200));
+                    break;
+                case 1:
+                    peer.send(ws::Opcode::binary, bytes_view(payload));
+                    break;
+                case 2:
+                    peer.ping(bytes_view(payload.substr(0, 125)));
+                    break;
+                default:
+                    peer.close(1000, payload.substr(0, 50));
+                    break;
+            }
+        }
+        Bytes wire = peer.output();
+        if (rng.one_in(3)) wire = rng.bytes(rng.between(1, 400));
+        for (int flips = static_cast<int>(rng.below(4)); flips > 0 && !wire.empty(); --flips)
+            wire[rng.below(wire.size())] ^= static_cast<std::uint8_t>(1u << rng.below(8));
+        ws::Endpoint ep({role, limit, 5});
+        std::size_t at = 0, seen = 0;
+        bool failed_before = false;
+        while (at < wire.size()) {
+            const std::size_t k = std::min(wire.size() - at, rng.between(1, 64));
+            ep.receive(std::span<const std::uint8_t>(wire).subspan(at, k));
+            at += k;
+            if (failed_before) CHECK(ep.messages().size() == seen);
+            seen = ep.messages().size();
+            failed_before = ep.failed();
+        }
+        for (const ws::Message& m : ep.messages()) {
+            CHECK(m.data.size() <= limit);
+            if (m.opcode == ws::Opcode::text) CHECK(ws::valid_utf8(m.data));
+        }
+        messages += ep.messages().size();
+        failures += ep.failed();
+    }
+    MESSAGE(messages << " messages accepted, " << failures << " inputs refused");
+    CHECK(messages > 0);
+    CHECK(failures > 0);
+}
