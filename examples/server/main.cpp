@@ -14,6 +14,8 @@
 //     bytes = read(fd)            -> session.receive(bytes)
 //     pieces = session.output()   -> n = writev(fd, pieces) -> session.written(n)
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -322,6 +324,10 @@ int main(int argc, char** argv) {
             for (;;) {
                 const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0) break;
+                // No Nagle: small writes (TLS sends a record per piece) must
+                // not wait for the peer's delayed ACK.
+                const int one = 1;
+                ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 #ifdef H2WIRE_EXAMPLES_TLS
                 if (tls) {
                     Client& c = clients.emplace_back(example::tls_transport(fd, tls, true, {}), opt.app);
