@@ -88,7 +88,7 @@ std::vector<h2wire::Field> h2_fields(const example::Http1Head& h) {
     out.push_back({":path", h.target});
     for (const auto& [name, value] : h.fields) {
         if (name == "host" || name == "connection" || name == "upgrade" || name == "http2-settings" ||
-            name == "keep-alive" || name == "proxy-connection" || name == "transfer-encoding" ||
+            name == "expect" || name == "keep-alive" || name == "proxy-connection" || name == "transfer-encoding" ||
             (name == "te" && value != "trailers"))
             continue;
         out.push_back({name, value});
@@ -97,9 +97,9 @@ std::vector<h2wire::Field> h2_fields(const example::Http1Head& h) {
 }
 
 void refuse(Client& c, std::string_view status, std::string_view why) {
-    c.text = "HTTP/1.1 " + std::string(status) +
-             "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(why.size()) +
-             "\r\nConnection: close\r\n\r\n" + std::string(why);
+    c.text += "HTTP/1.1 " + std::string(status) +
+              "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(why.size()) +
+              "\r\nConnection: close\r\n\r\n" + std::string(why);
     c.close_after_text = true;
 }
 
@@ -136,17 +136,26 @@ void detect(Client& c, std::span<const std::uint8_t> bytes) {
         if (n > max_upgrade_body) return refuse(c, "413 Content Too Large", "upgrade requests carry at most 8 MiB\n");
         body_size = static_cast<std::size_t>(n);
     }
-    if (c.early.size() < head.size + body_size) return;  // the body is still coming
+    if (c.early.size() < head.size + body_size) {  // the body is still coming
+        // RFC 9110 §10.1.1: a client that sent Expect: 100-continue waits
+        // for this before the body (curl does, for bodies over 1 MiB).
+        if (head.lists("expect", "100-continue") && c.text.empty()) c.text = "HTTP/1.1 100 Continue\r\n\r\n";
+        return;
+    }
     const std::vector<h2wire::Field> fields = h2_fields(head);
     const auto body = std::span(reinterpret_cast<const std::uint8_t*>(c.early.data()) + head.size, body_size);
     if (c.session.upgrade(*settings, fields, body) != h2wire::ApiError::none)
         return refuse(c, "400 Bad Request", "bad h2c upgrade request\n");
-    c.text = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+    c.text += "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
     c.mode = Client::Mode::h2;
     // Whatever followed the request is HTTP/2 already (the client preface).
+    // The request itself is reported by the first receive(); until the
+    // client's preface arrives only the 101 and our SETTINGS go out. (The
+    // response could go at once, but curl 7.88 drops the connection when
+    // more than 32 KiB follow the 101 in one read.)
     const std::string rest = c.early.substr(head.size + body_size);
     c.early.clear();
-    c.session.receive(std::span(reinterpret_cast<const std::uint8_t*>(rest.data()), rest.size()));
+    if (!rest.empty()) c.session.receive(std::span(reinterpret_cast<const std::uint8_t*>(rest.data()), rest.size()));
 }
 
 void on_readable(Client& c, std::vector<std::uint8_t>& buf) {
