@@ -9,11 +9,12 @@
 // "listening on ADDRESS:PORT". SIGINT/SIGTERM: graceful shutdown (GOAWAY,
 // open streams finish, then exit 0); a second signal stops at once.
 //
-// The one rule to keep in an asynchronous (proactor) loop: the pieces from
-// ServerSession::output() are views into the connection and stay valid only
-// until the next call on the session. While async_write holds them, nothing
-// else may touch the session: bytes read meanwhile wait in the read buffer
-// (and no new read is started) until the write completes.
+// Reads are Asio's async_read_some. Writes go out at once, as much as the
+// socket takes (write_some on a non-blocking socket), and only when it is
+// full do we wait for it to drain (async_wait). That keeps the rule
+// h2wire's output has: the pieces from ServerSession::output() are views
+// into the connection, valid until the next call on the session, so they
+// must not be lent to an async_write that outlives this call.
 #include <asio.hpp>
 
 #include <array>
@@ -42,30 +43,31 @@ public:
     ~Session();
 
     void start() {
+        asio::error_code ignored;
+        socket_.non_blocking(true, ignored);
         read();
-        write();
+        flush();
     }
-    /// Graceful shutdown (RFC 9113 §6.8); deferred while a write holds the
-    /// session's output.
+    /// Graceful shutdown (RFC 9113 §6.8): GOAWAY; open streams finish.
     void shutdown() {
-        shutdown_due_ = true;
-        write();
+        if (closed_) return;
+        app_.shutdown();
+        flush();
     }
 
 private:
     void read();
     void on_read(const asio::error_code& ec, std::size_t n);
-    void write();
-    void on_written(const asio::error_code& ec, std::size_t n);
+    void flush();
     void close();
 
     tcp::socket socket_;
     example::ServerSession app_;
     Server& server_;
     std::array<std::uint8_t, 64 * 1024> in_{};
-    std::size_t held_ = 0;  // octets read while a write was in flight, not yet received
     std::vector<asio::const_buffer> out_;
-    bool reading_ = false, writing_ = false, closed_ = false, shutdown_due_ = false;
+    bool waiting_write_ = false;  // the socket was full: async_wait for it to drain
+    bool fin_sent_ = false, closed_ = false;
 };
 
 /// The listening socket, the live sessions and the signals.
@@ -138,61 +140,56 @@ Session::Session(tcp::socket socket, const example::ServerConfig& config, Server
 Session::~Session() { server_.remove(this); }
 
 void Session::read() {
-    if (reading_ || closed_ || held_ > 0) return;
-    reading_ = true;
     socket_.async_read_some(asio::buffer(in_), [self = shared_from_this()](const asio::error_code& ec,
                                                                             std::size_t n) { self->on_read(ec, n); });
 }
 
 void Session::on_read(const asio::error_code& ec, std::size_t n) {
-    reading_ = false;
     if (closed_) return;
     if (ec) {  // end of stream or an error: the peer is gone
         close();
         return;
     }
-    if (writing_) {  // the session's output is lent to async_write: feed these later
-        held_ = n;
-        return;
-    }
     app_.receive(std::span<const std::uint8_t>(in_.data(), n));
-    write();
+    flush();
     read();
 }
 
-void Session::write() {
-    if (writing_ || closed_) return;
-    if (shutdown_due_) {
-        shutdown_due_ = false;
-        app_.shutdown();
+void Session::flush() {
+    if (waiting_write_ || closed_) return;
+    for (;;) {
+        const std::span<const h2wire::OutputChunk> chunks = app_.output();
+        if (chunks.empty()) break;
+        out_.clear();
+        for (const h2wire::OutputChunk& c : chunks) out_.emplace_back(c.data, c.size);
+        asio::error_code ec;
+        const std::size_t n = socket_.write_some(out_, ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+            waiting_write_ = true;
+            socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](const asio::error_code& wec) {
+                self->waiting_write_ = false;
+                if (wec) {
+                    self->close();
+                    return;
+                }
+                self->flush();
+            });
+            return;
+        }
+        if (ec) {
+            close();
+            return;
+        }
+        app_.written(n);
     }
-    const std::span<const h2wire::OutputChunk> chunks = app_.output();
-    if (chunks.empty()) {
-        if (app_.finished()) close();
-        return;
+    if (app_.finished() && !fin_sent_) {
+        // Everything up to our last GOAWAY is out: send FIN and read on
+        // until the peer closes (closing with its input unread would make
+        // the kernel answer with RST, which can destroy our last bytes).
+        fin_sent_ = true;
+        asio::error_code ignored;
+        socket_.shutdown(tcp::socket::shutdown_send, ignored);
     }
-    out_.clear();
-    for (const h2wire::OutputChunk& c : chunks) out_.emplace_back(c.data, c.size);
-    writing_ = true;
-    asio::async_write(socket_, out_, [self = shared_from_this()](const asio::error_code& wec, std::size_t n) {
-        self->on_written(wec, n);
-    });
-}
-
-void Session::on_written(const asio::error_code& ec, std::size_t n) {
-    writing_ = false;
-    if (closed_) return;
-    if (ec) {
-        close();
-        return;
-    }
-    app_.written(n);
-    if (held_ > 0) {
-        const std::size_t k = std::exchange(held_, 0);
-        app_.receive(std::span<const std::uint8_t>(in_.data(), k));
-        read();
-    }
-    write();
 }
 
 void Session::close() {
