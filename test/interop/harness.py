@@ -274,8 +274,13 @@ class Server:
                     return int(m.group(2))
         sel.close()
         self.lines.append(buf.decode("utf-8", "replace"))
-        raise StartError(f"{self.name} did not print 'listening on 127.0.0.1:PORT' within {timeout} s "
-             f"(exit status {self.proc.poll()}); its output: {self.lines!r}")
+        try:
+            status = self.proc.wait(timeout=1)  # closed its output: it is exiting
+            when = f"before it exited with status {status}"
+        except subprocess.TimeoutExpired:
+            when = f"within {timeout} s"
+        raise StartError(f"{self.name} did not print 'listening on 127.0.0.1:PORT' {when}; "
+                         f"its output: {self.lines!r}")
 
     def _drain(self):
         rest = self._rest
