@@ -190,6 +190,70 @@ TEST_CASE("connection messages: malformed requests are reset with PROTOCOL_ERROR
     }
 }
 
+// Regular fields found valid once are remembered with their HPACK table
+// entry (hpack::FieldSink memo) and not checked again when the peer indexes
+// them: a field that failed must fail again when it comes back indexed, and a
+// remembered field must not hide a misplaced pseudo-header or a bad
+// content-length.
+TEST_CASE("connection messages: checks hold when the peer sends a field again from its HPACK table") {
+    for (const Malformed& m : malformed_requests()) {
+        INFO(m.name);
+        Session s(Role::server);
+        s.handshake();
+        for (const std::uint32_t id : {1u, 3u, 5u}) {  // literal, then indexed (when the peer indexed it)
+            const std::size_t before = s.events.size();
+            s.open(id, m.headers, true);
+            expect_malformed(s, id, before);
+        }
+        CHECK(s.events.count<ev::Request>() == 0);
+    }
+    SUBCASE("requests") {
+        Session s(Role::server);
+        s.handshake();
+        const Hdrs fields{{"accept", "*/*"}, {"user-agent", "h2wire-test/1.0"}, {"content-length", "0"}};
+        s.open(1, get() + fields, true);
+        s.open(3, get() + fields, true);
+        expect_no_error(s, s.drain());
+        REQUIRE(s.events.count<ev::Request>() == 2);
+        // The same, now indexed, around a pseudo-header in the wrong place.
+        std::size_t before = s.events.size();
+        s.open(5,
+               {{":method", "GET"}, {":scheme", "https"}, {"accept", "*/*"}, {":authority", "example.com"}, {":path", "/"}},
+               true);
+        expect_malformed(s, 5, before);
+        // Indexed fields with a content-length that disagrees with the body.
+        before = s.events.size();
+        s.feed(cat({s.peer.headers(7, request("POST", "/") + fields, false), s.peer.data(7, "xyz", true)}));
+        expect_malformed(s, 7, before);
+        s.open(9, get() + fields, true);
+        expect_no_error(s, s.drain(), s.events.size());
+        CHECK(s.events.on<ev::Request>(9).has_value());
+    }
+    SUBCASE("responses and trailers") {
+        Session s(Role::client);
+        s.handshake();
+        const Hdrs bad{{"x-ok", "1"}, {"Set-Cookie", "a=b"}};
+        for (int i = 0; i < 3; ++i) {
+            const std::uint32_t id = s.request(get(), true);
+            const std::size_t before = s.events.size();
+            s.feed(s.peer.headers(id, response(200, bad), true));
+            expect_malformed(s, id, before);
+        }
+        for (int i = 0; i < 3; ++i) {
+            const std::uint32_t id = s.request(get(), true);
+            s.feed(s.peer.headers(id, response(200, {{"x-ok", "1"}}), false));
+            const std::size_t before = s.events.size();
+            s.feed(s.peer.headers(id, {{"x-ok", "1"}, {"X-Sum", "9"}}, true));
+            expect_malformed(s, id, before);
+        }
+        const std::uint32_t id = s.request(get(), true);
+        s.feed(s.peer.headers(id, response(200, {{"x-ok", "1"}}), false));
+        s.feed(s.peer.headers(id, {{"x-ok", "1"}}, true));
+        expect_no_error(s, s.drain(), s.events.size());
+        CHECK(s.events.on<ev::Trailers>(id).has_value());
+    }
+}
+
 TEST_CASE("connection messages: malformed trailers") {
     struct Case {
         const char* name;

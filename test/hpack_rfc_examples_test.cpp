@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -314,4 +315,40 @@ TEST_CASE("hpack rfc C.6 encoded: the RFC's bytes after a size update to 256, bu
     // (3 bytes either way); "Huffman only when shorter" sends it plain, so
     // 48 83 640eff becomes 48 03 333037.
     check_encoding_256(kC6, true, {std::string("3fe101") + kC6[0].wire, "4803333037c1c0bf", kC6[2].wire});
+}
+
+// FieldSink memo (hpack.hpp): one byte kept with each table entry for the
+// caller. A literal with incremental indexing is marked, then comes back
+// indexed from the dynamic table with its memo; a static entry keeps its memo
+// too; a literal without indexing starts at 0 every time.
+TEST_CASE("hpack decoder: FieldSink memo bytes stay with table entries") {
+    using h2wire::Field;
+    h2wire::hpack::Decoder dec;
+    std::vector<std::pair<std::string, int>> seen;
+    auto sink = [&](const Field& f, std::uint8_t& memo) {
+        seen.emplace_back(std::string(f.name), memo);
+        memo = static_cast<std::uint8_t>(memo + 1);
+    };
+    // Block 1: 0x82 (static :method GET), a literal "custom-key: custom-header"
+    // with incremental indexing (0x40), a literal without indexing (0x00).
+    std::vector<std::uint8_t> b1{0x82, 0x40, 10};
+    for (char c : std::string("custom-key")) b1.push_back(static_cast<std::uint8_t>(c));
+    b1.push_back(13);
+    for (char c : std::string("custom-header")) b1.push_back(static_cast<std::uint8_t>(c));
+    b1.insert(b1.end(), {0x00, 1, 'x', 1, 'y'});
+    REQUIRE(dec.decode_block(b1, sink) == h2wire::hpack::Error::none);
+    // Block 2: the same three again: static 2, dynamic 62, the literal again.
+    const std::vector<std::uint8_t> b2{0x82, 0xbe, 0x00, 1, 'x', 1, 'y'};
+    REQUIRE(dec.decode_block(b2, sink) == h2wire::hpack::Error::none);
+    // And once more, to see the counts climb.
+    REQUIRE(dec.decode_block(b2, sink) == h2wire::hpack::Error::none);
+    const std::vector<std::pair<std::string, int>> want{
+        {":method", 0}, {"custom-key", 0}, {"x", 0},  //
+        {":method", 1}, {"custom-key", 1}, {"x", 0},  //
+        {":method", 2}, {"custom-key", 2}, {"x", 0}};
+    CHECK(seen == want);
+    // A sink without the memo argument still works.
+    int plain = 0;
+    CHECK(dec.decode_block(b2, [&](const Field&) { ++plain; }) == h2wire::hpack::Error::none);
+    CHECK(plain == 3);
 }

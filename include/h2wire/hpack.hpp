@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <memory_resource>
@@ -58,22 +59,42 @@ struct DecoderLimits {
 
 /// Called once per decoded field, in block order. The views are valid only
 /// during the call.
+///
+/// A sink may also take a second argument, `std::uint8_t& memo`: one byte the
+/// decoder keeps with every table entry on the caller's behalf, starting at
+/// 0. A field that is a table entry (an indexed field, static or dynamic)
+/// gets that entry's byte; a literal gets a fresh 0, which is stored with the
+/// new entry when the literal is indexed (§6.2.1). What the sink writes stays
+/// with the entry. It lets a caller remember what it already worked out about
+/// a field (e.g. "checked, valid") and skip the work when the peer indexes it
+/// again.
 class FieldSink {
 public:
-    /// Wraps any callable taking `const Field&`; it must outlive the call
-    /// that the sink is passed to (a lambda written in the call does).
+    /// Wraps any callable taking `const Field&` (or `const Field&,
+    /// std::uint8_t&`); it must outlive the call that the sink is passed to (a
+    /// lambda written in the call does).
     template <class F>
         requires(!std::is_same_v<std::remove_cvref_t<F>, FieldSink>)
     FieldSink(F&& f) noexcept  // NOLINT(google-explicit-constructor)
         : obj_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
-          call_([](void* o, const Field& field) {
-              (*static_cast<std::remove_reference_t<F>*>(o))(field);
+          call_([](void* o, const Field& field, std::uint8_t& memo) {
+              auto& fn = *static_cast<std::remove_reference_t<F>*>(o);
+              if constexpr (std::is_invocable_v<decltype(fn), const Field&, std::uint8_t&>) {
+                  fn(field, memo);
+              } else {
+                  (void)memo;
+                  fn(field);
+              }
           }) {}
-    void operator()(const Field& field) const { call_(obj_, field); }
+    void operator()(const Field& field, std::uint8_t& memo) const { call_(obj_, field, memo); }
+    void operator()(const Field& field) const {
+        std::uint8_t memo = 0;
+        call_(obj_, field, memo);
+    }
 
 private:
     void* obj_;
-    void (*call_)(void*, const Field&);
+    void (*call_)(void*, const Field&, std::uint8_t&);
 };
 
 namespace detail {
@@ -128,16 +149,18 @@ public:
 private:
     struct Status;
     Status decode_one(const std::uint8_t* p, const std::uint8_t* end, FieldSink& on_field);
-    Error emit(std::string_view name, std::string_view value, bool never_indexed, FieldSink& on_field);
+    Error emit(std::string_view name, std::string_view value, bool never_indexed, std::uint8_t& memo,
+               FieldSink& on_field);
     Error finish_block();
     Error begin_field() const noexcept;
-    bool lookup(std::uint32_t index, std::string_view& name, std::string_view& value) const noexcept;
+    bool lookup(std::uint32_t index, std::string_view& name, std::string_view& value, std::uint8_t*& memo) noexcept;
     Error fail(Error e);
 
     DecoderLimits limits_;
     detail::DynamicTable* table_;
     std::pmr::vector<std::uint8_t> pending_;  // a representation split across fragments
     std::pmr::vector<std::uint8_t> scratch_;  // Huffman-decoded name and value
+    std::array<std::uint8_t, 61> static_memo_{};  // FieldSink memos of the static table's entries
     std::uint32_t required_update_max_ = 0;  // the §4.2 bound the next block must meet
     std::uint64_t list_size_ = 0;
     Error fatal_ = Error::none;

@@ -100,6 +100,9 @@ struct InboundBlock {
     Stream* target = nullptr;  ///< the stream the block is for (promised stream for a push)
     std::uint32_t bytes = 0;   ///< field block octets so far
     std::uint32_t continuations = 0;
+    /// Regular fields already known valid (RFC 9113 §8.2.1, §8.2.2) from the
+    /// HPACK memo of their table entry: the message checks skip them.
+    std::uint32_t prechecked = 0;
 };
 
 }  // namespace detail

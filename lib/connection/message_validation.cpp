@@ -241,9 +241,14 @@ std::string_view check_request(std::span<const Field> fields, const RequestRules
         default: break;
         }
     }
+    // Every regular field known valid already (RequestRules::prechecked): a
+    // pseudo-header among them would not be, so the count tells.
+    const bool checked = rules.prechecked == fields.size() - i;
     for (; i < fields.size(); ++i) {
         const Field& f = fields[i];
-        if (const std::string_view why = check_regular_field(f); !why.empty()) return why;
+        if (!checked) {
+            if (const std::string_view why = check_regular_field(f); !why.empty()) return why;
+        }
         if (is_content_length(f.name) && !merge_content_length(f.value, info.content_length))
             return "invalid content-length";
     }
@@ -279,7 +284,7 @@ std::string_view check_request(std::span<const Field> fields, const RequestRules
     return {};
 }
 
-std::string_view check_response(std::span<const Field> fields, ResponseInfo& info) noexcept {
+std::string_view check_response(std::span<const Field> fields, ResponseInfo& info, std::size_t prechecked) noexcept {
     info = ResponseInfo{};
     std::size_t i = 0;
     bool have_status = false;
@@ -292,9 +297,12 @@ std::string_view check_response(std::span<const Field> fields, ResponseInfo& inf
         info.status = parse_status(f.value);
         if (info.status == 0) return "invalid :status";
     }
+    const bool checked = prechecked == fields.size() - i;  // as in check_request
     for (; i < fields.size(); ++i) {
         const Field& f = fields[i];
-        if (const std::string_view why = check_regular_field(f); !why.empty()) return why;
+        if (!checked) {
+            if (const std::string_view why = check_regular_field(f); !why.empty()) return why;
+        }
         if (is_content_length(f.name) && !merge_content_length(f.value, info.content_length))
             return "invalid content-length";
     }
@@ -304,7 +312,8 @@ std::string_view check_response(std::span<const Field> fields, ResponseInfo& inf
     return {};
 }
 
-std::string_view check_trailers(std::span<const Field> fields) noexcept {
+std::string_view check_trailers(std::span<const Field> fields, std::size_t prechecked) noexcept {
+    if (prechecked == fields.size()) return {};  // all regular and valid
     for (const Field& f : fields) {
         // RFC 9113 §8.1: trailers MUST NOT include pseudo-header fields.
         if (!f.name.empty() && f.name.front() == ':') return "pseudo-header field in trailers";

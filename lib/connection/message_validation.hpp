@@ -42,6 +42,10 @@ struct RequestRules {
     /// A pushed request (RFC 9113 §8.4): it must be safe and cacheable
     /// (GET or HEAD here) and carry no content.
     bool promised = false;
+    /// How many of the regular fields are already known to pass
+    /// check_regular_field(); when all of them are, they are not checked
+    /// again (content-length is still read).
+    std::size_t prechecked = 0;
 };
 
 /// Checks one regular field (not a pseudo-header) per RFC 9113 §8.2.1 and
@@ -57,10 +61,11 @@ std::string_view check_request(std::span<const Field> fields, const RequestRules
 
 /// RFC 9113 §8.3.2, §8.6. Fills `info` and returns an empty view when the
 /// response (informational or final) is well formed, else a static reason.
-std::string_view check_response(std::span<const Field> fields, ResponseInfo& info) noexcept;
+std::string_view check_response(std::span<const Field> fields, ResponseInfo& info,
+                                std::size_t prechecked = 0) noexcept;
 
 /// RFC 9113 §8.1: trailers carry no pseudo-header field.
-std::string_view check_trailers(std::span<const Field> fields) noexcept;
+std::string_view check_trailers(std::span<const Field> fields, std::size_t prechecked = 0) noexcept;
 
 /// Without validation: takes the pseudo-headers and content-length as they
 /// come (first of each), never fails.

@@ -17,6 +17,9 @@ using detail::StreamState;
 namespace sf = detail::stream_flag;
 
 namespace {
+// hpack::FieldSink memo bit: the field passed detail::check_regular_field.
+constexpr std::uint8_t memo_valid_field = 1;
+
 
 constexpr std::string_view idle_headers = "HEADERS on a stream we have not opened";
 
@@ -185,8 +188,20 @@ void Connection::Impl::on_continuation(const frame::Continuation& f) {
 
 bool Connection::Impl::decode_fragment(std::span<const std::uint8_t> fragment, bool end) {
     const bool keep_fields = block.fate == detail::BlockFate::deliver;
-    const hpack::Error e = decoder.decode(fragment, end, [&](const Field& f) {
+    const bool validate = cfg.validate_messages;
+    const hpack::Error e = decoder.decode(fragment, end, [&](const Field& f, std::uint8_t& memo) {
         if (!keep_fields) return;
+        // A regular field checked once stays valid (the check looks at the
+        // field alone): the memo kept with its HPACK table entry says so when
+        // the peer indexes it again, and the message checks then skip it.
+        if (validate && !f.name.empty() && f.name.front() != ':') {
+            if (memo & memo_valid_field) {
+                ++block.prechecked;
+            } else if (detail::check_regular_field(f).empty()) {
+                memo |= memo_valid_field;
+                ++block.prechecked;
+            }
+        }
         // Copied into the arena: the decoder's views last only for this call.
         const std::size_t n = f.name.size() + f.value.size();
         char* p = n ? static_cast<char*>(arena.allocate(n, 1)) : nullptr;
@@ -248,6 +263,7 @@ void Connection::Impl::deliver_request(Stream* s, std::span<const Field> fields)
         detail::RequestRules rules;
         // RFC 8441 §3: :protocol is fine once we announced the setting.
         rules.connect_protocol = local_sent.enable_connect_protocol || local.enable_connect_protocol;
+        rules.prechecked = block.prechecked;
         std::string_view why = detail::check_request(fields, rules, info);
         // RFC 9113 §8.1.1: END_STREAM with a non-zero content-length.
         if (why.empty() && block.end_stream && info.content_length > 0 && !info.is_connect)
@@ -271,7 +287,7 @@ void Connection::Impl::deliver_request(Stream* s, std::span<const Field> fields)
 void Connection::Impl::deliver_response(Stream* s, std::span<const Field> fields) {
     detail::ResponseInfo info;
     if (cfg.validate_messages) {
-        if (const std::string_view why = detail::check_response(fields, info); !why.empty()) {
+        if (const std::string_view why = detail::check_response(fields, info, block.prechecked); !why.empty()) {
             stream_error(s->id, s, ErrorCode::protocol_error, why);
             return;
         }
@@ -315,7 +331,7 @@ void Connection::Impl::deliver_trailers(Stream* s, std::span<const Field> fields
         // carries trailers and ends the stream; §8.5: none on a tunnel.
         if (!block.end_stream) why = "trailers without END_STREAM";
         else if (s->has(sf::tunnel)) why = "HEADERS on a CONNECT tunnel";
-        else why = detail::check_trailers(fields);
+        else why = detail::check_trailers(fields, block.prechecked);
         if (why.empty() && s->content_length >= 0 && !s->has(sf::no_length_check) &&
             s->data_received != static_cast<std::uint64_t>(s->content_length))
             why = "DATA shorter than content-length";
@@ -342,6 +358,7 @@ void Connection::Impl::deliver_push(std::span<const Field> fields) {
     if (cfg.validate_messages) {
         detail::RequestRules rules;
         rules.promised = true;
+        rules.prechecked = block.prechecked;
         // RFC 9113 §8.4: a malformed or unsafe promise is a stream error on
         // the promised stream.
         if (const std::string_view why = detail::check_request(fields, rules, info); !why.empty()) {

@@ -94,6 +94,7 @@ Decoder::Decoder(Decoder&& o) noexcept
       table_(std::exchange(o.table_, nullptr)),
       pending_(std::move(o.pending_)),
       scratch_(std::move(o.scratch_)),
+      static_memo_(o.static_memo_),
       required_update_max_(o.required_update_max_),
       list_size_(o.list_size_),
       fatal_(o.fatal_),
@@ -136,26 +137,30 @@ Error Decoder::begin_field() const noexcept {
     return update_required_ ? Error::table_size_update_missing : Error::none;
 }
 
-inline bool Decoder::lookup(std::uint32_t index, std::string_view& name, std::string_view& value) const noexcept {
+inline bool Decoder::lookup(std::uint32_t index, std::string_view& name, std::string_view& value,
+                            std::uint8_t*& memo) noexcept {
     // RFC 7541 §2.3.3: 1..61 static, then the dynamic table, newest first.
     if (index <= detail::kStaticTableSize) {
         name = detail::kStaticTable[index - 1].name;
         value = detail::kStaticTable[index - 1].value;
+        memo = &static_memo_[index - 1];
         return true;
     }
     const std::size_t d = index - detail::kStaticTableSize - 1;
     if (d >= table_->count()) return false;
     name = table_->name(d);
     value = table_->value(d);
+    memo = &table_->memo(d);
     return true;
 }
 
-inline Error Decoder::emit(std::string_view name, std::string_view value, bool never_indexed, FieldSink& on_field) {
+inline Error Decoder::emit(std::string_view name, std::string_view value, bool never_indexed, std::uint8_t& memo,
+                           FieldSink& on_field) {
     if (name.size() + value.size() > limits_.max_field_size) return Error::field_too_large;
     // RFC 9113 §6.5.2: the list size counts name + value + 32 per field.
     list_size_ += name.size() + value.size() + 32;
     if (list_size_ > limits_.max_header_list_size) list_too_large_ = true;
-    if (!list_too_large_) on_field(Field{name, value, never_indexed});
+    if (!list_too_large_) on_field(Field{name, value, never_indexed}, memo);
     return Error::none;
 }
 
@@ -175,9 +180,10 @@ Decoder::Status Decoder::decode_one(const std::uint8_t* const p, const std::uint
         if (const Error e = begin_field(); e != Error::none) return failed(e);
         if (index == 0) return failed(Error::index_zero);
         std::string_view name, value;
-        if (!lookup(index, name, value)) return failed(Error::index_out_of_range);
+        std::uint8_t* memo = nullptr;
+        if (!lookup(index, name, value, memo)) return failed(Error::index_out_of_range);
         saw_field_ = true;
-        if (const Error e = emit(name, value, false, on_field); e != Error::none) return failed(e);
+        if (const Error e = emit(name, value, false, *memo, on_field); e != Error::none) return failed(e);
         return {Status::done, Error::none, std::size_t(q - p)};
     }
 
@@ -215,7 +221,8 @@ Decoder::Status Decoder::decode_one(const std::uint8_t* const p, const std::uint
     if (const Error e = begin_field(); e != Error::none) return failed(e);
 
     std::string_view name, value;
-    if (index != 0 && !lookup(index, name, value)) return failed(Error::index_out_of_range);
+    std::uint8_t* name_memo = nullptr;  // the name's entry: not this field's memo
+    if (index != 0 && !lookup(index, name, value, name_memo)) return failed(Error::index_out_of_range);
     const std::size_t name_room = strings[0].huffman ? huffman_capacity(strings[0].len) : 0;
     const std::size_t room = name_room + (strings[1].huffman ? huffman_capacity(strings[1].len) : 0);
     if (scratch_.size() < room) scratch_.resize(std::max(room, scratch_.size() * 2));
@@ -233,8 +240,9 @@ Decoder::Status Decoder::decode_one(const std::uint8_t* const p, const std::uint
         *views[i] = {reinterpret_cast<const char*>(out[i]), n};
     }
     saw_field_ = true;
-    if (const Error e = emit(name, value, never_indexed, on_field); e != Error::none) return failed(e);
-    if (indexing) table_->insert(name, value);  // §6.2.1
+    std::uint8_t memo = 0;  // a new field: nothing known of it yet
+    if (const Error e = emit(name, value, never_indexed, memo, on_field); e != Error::none) return failed(e);
+    if (indexing) table_->insert(name, value, memo);  // §6.2.1
     return {Status::done, Error::none, std::size_t(q - p)};
 }
 
@@ -264,9 +272,10 @@ Error Decoder::decode(std::span<const std::uint8_t> fragment, bool end_of_block,
         // index fits the 7-bit prefix (§6.1).
         if (const std::uint8_t b = *p; b > 0x80 && b != 0xff && !update_required_) {
             std::string_view name, value;
-            if (lookup(b & 0x7fu, name, value)) {
+            std::uint8_t* memo = nullptr;
+            if (lookup(b & 0x7fu, name, value, memo)) {
                 saw_field_ = true;
-                if (const Error e = emit(name, value, false, on_field); e != Error::none) return fail(e);
+                if (const Error e = emit(name, value, false, *memo, on_field); e != Error::none) return fail(e);
                 ++p;
                 continue;
             }

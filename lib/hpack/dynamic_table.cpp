@@ -30,7 +30,7 @@ void DynamicTable::reserve_for(std::uint32_t max_size) {
     for (std::uint64_t id = first_id_; id != next_id_; ++id) {
         const Slot& s = slots_[id & slot_mask_];
         std::memcpy(bytes.data() + at, bytes_.data() + s.offset, s.name_len + s.value_len);
-        slots[id & mask] = {at, s.name_len, s.value_len};
+        slots[id & mask] = {at, s.name_len, s.value_len, s.memo};
         at += s.name_len + s.value_len;
     }
     bytes_.swap(bytes);
@@ -54,7 +54,7 @@ void DynamicTable::set_max_size(std::uint32_t max_size) {
     if (!bytes_.empty()) reserve_for(max_size_);
 }
 
-void DynamicTable::insert(std::string_view name, std::string_view value) {
+void DynamicTable::insert(std::string_view name, std::string_view value, std::uint8_t memo) {
     const std::uint64_t entry = std::uint64_t{name.size()} + value.size() + kEntryOverhead;
     if (entry > max_size_) {
         // RFC 7541 §4.4: an entry larger than the table empties it.
@@ -70,7 +70,7 @@ void DynamicTable::insert(std::string_view name, std::string_view value) {
     if (!name.empty()) std::memmove(dst, name.data(), name.size());
     if (!value.empty()) std::memcpy(dst + name.size(), value.data(), value.size());
     slots_[next_id_ & slot_mask_] = {head_, static_cast<std::uint32_t>(name.size()),
-                                     static_cast<std::uint32_t>(value.size())};
+                                     static_cast<std::uint32_t>(value.size()), memo};
     ++next_id_;
     head_ += n;
     size_ += static_cast<std::uint32_t>(entry);

@@ -37,7 +37,7 @@ public:
     /// Adds an entry, evicting as needed (§4.4). An entry larger than the
     /// maximum empties the table and is not added. `name` may point into this
     /// table (into an entry this insertion evicts); `value` must not.
-    void insert(std::string_view name, std::string_view value);
+    void insert(std::string_view name, std::string_view value, std::uint8_t memo = 0);
 
     /// Entry by relative index, 0 the newest (HPACK index - 62).
     std::string_view name(std::size_t i) const noexcept { return name_of(next_id_ - 1 - i); }
@@ -51,12 +51,16 @@ public:
         const Slot& s = slots_[id & slot_mask_];
         return {bytes_.data() + s.offset + s.name_len, s.value_len};
     }
+    /// The user's memo byte of an entry (see hpack::FieldSink), by relative
+    /// index as name()/value().
+    std::uint8_t& memo(std::size_t i) noexcept { return slots_[(next_id_ - 1 - i) & slot_mask_].memo; }
 
 private:
     struct Slot {
         std::uint32_t offset;
         std::uint32_t name_len;
         std::uint32_t value_len;
+        std::uint8_t memo;
     };
     void reserve_for(std::uint32_t max_size);
 
