@@ -115,10 +115,9 @@ private:
             stopping_ = true;
             asio::error_code ignored;
             acceptor_.close(ignored);
-            // shutdown() may close a session (and so erase it from live_).
-            const std::vector<Session*> sessions(live_.begin(), live_.end());
-            for (Session* s : sessions)
-                if (live_.count(s)) s->shutdown();
+            // A session leaves live_ only when destroyed, after its pending
+            // handlers ran, so none goes away during this loop.
+            for (Session* s : live_) s->shutdown();
             if (live_.empty()) return;
             wait_signal();
         });

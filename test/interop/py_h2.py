@@ -123,18 +123,19 @@ class _Endpoint:
             return []
         if self._frames is not None:
             data = self._split_at_goaway(data)
-        if not data:
-            self.flush()
-            return []
-        try:
-            events = self.conn.receive_data(data)
-        except h2.exceptions.ProtocolError as e:
-            self.errors.append(f"h2 rejected the peer's bytes: {e!r}")
-            self.closed = True
-            return []
-        for ev in events:
-            self._record(ev)
-        self.on_events(events)
+        events = []
+        if data:
+            try:
+                events = self.conn.receive_data(data)
+            except h2.exceptions.ProtocolError as e:
+                self.errors.append(f"h2 rejected the peer's bytes: {e!r}")
+                self.closed = True
+                return []
+            for ev in events:
+                self._record(ev)
+            self.on_events(events)
+        if self._raw:
+            self._drain_raw()  # after h2 had the frames before the GOAWAY: order kept
         self.flush()
         return events
 
@@ -143,10 +144,10 @@ class _Endpoint:
 
     def _split_at_goaway(self, data):
         """Returns the part of `data` for h2: all of it until a GOAWAY frame,
-        which h2 still gets; what follows is handled by _raw_frame()."""
+        which h2 still gets; what follows waits in _frames for _drain_raw(),
+        which runs after h2 has had its part (so DATA stays in order)."""
         if self._raw:
             self._frames += data
-            self._drain_raw()
             return b""
         start = len(self._frames)
         self._frames += data
@@ -161,7 +162,6 @@ class _Endpoint:
                 self._raw = True
                 cut = at - start  # the end of the GOAWAY frame within `data`
                 self._frames = self._frames[at:]
-                self._drain_raw()
                 return data[:cut]
         self._frames = self._frames[at:]
         return data
