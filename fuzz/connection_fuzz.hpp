@@ -8,7 +8,11 @@
 //                      bit 2: message validation off; bit 3: small limits and
 //                      windows; bit 4: max frame size 2^24-1 announced;
 //                      bit 5: client enables push; bit 6: a server answers
-//                      every request at once with a 3000-octet body
+//                      every request at once with a 3000-octet body;
+//                      bit 7: start from an h2c upgrade (RFC 7540 §3.2): a
+//                      server gets an HTTP2-Settings value (u8 length, then
+//                      the octets, taken as text) and a body (u8 length); a
+//                      client upgrades a GET or HEAD (u8 bit 0)
 //   then ops until the input ends; each op is one byte:
 //     0-3  feed the next (u8 + 1) input octets to receive()
 //     4    pull pending_output() and consume all or part of it (u8)
@@ -31,6 +35,7 @@
 #include <memory_resource>
 #include <span>
 #include <string_view>
+#include <string>
 #include <vector>
 
 #include "h2wire/connection.hpp"
@@ -193,6 +198,7 @@ public:
         {
             Connection conn(make_config(role_, setup, &memory_));
             if (role_ == Role::client) checker_.expect_client_preface();
+            if (setup & 128) upgrade(conn);
             if (setup & 1) feed(conn, peer_preface(role_));
             if (role_ == Role::client) start_requests(conn);
             while (!in_.empty()) step(conn);
@@ -263,6 +269,20 @@ private:
             checker_.feed(out.first(total));
         }
         conn.consume_output(total);
+    }
+
+    void upgrade(Connection& conn) {
+        if (role_ == Role::server) {
+            const std::span<const std::uint8_t> value = in_.bytes(in_.u8());
+            const std::string text(value.begin(), value.end());
+            const std::span<const std::uint8_t> body = in_.bytes(in_.u8());
+            const std::array<Field, 4> get{Field{":method", "POST"}, Field{":scheme", "http"},
+                                           Field{":authority", "example.com"}, Field{":path", "/"}};
+            (void)conn.upgrade_server(text, get, body);
+        } else {
+            (void)conn.upgrade_settings_header();
+            (void)conn.upgrade_client((in_.u8() & 1) ? "HEAD" : "GET");
+        }
     }
 
     void start_requests(Connection& conn) {
