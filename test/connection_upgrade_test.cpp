@@ -57,8 +57,9 @@ struct Seen {
             [&](const auto& ev) {
                 using E = std::decay_t<decltype(ev)>;
                 if constexpr (std::is_same_v<E, RequestReceived>) {
-                    Message m{ev.stream, 0, std::string(ev.method), std::string(ev.path), std::string(ev.authority),
-                              {}, ev.end_stream};
+                    Message m{
+                        ev.stream,    0, std::string(ev.method), std::string(ev.path), std::string(ev.authority), {},
+                        ev.end_stream};
                     for (const Field& f : ev.headers) m.fields.emplace_back(f.name, f.value);
                     requests.push_back(m);
                 } else if constexpr (std::is_same_v<E, ResponseReceived>) {
@@ -103,8 +104,11 @@ struct Upgraded {
     }
 };
 
-const Field get_request[] = {{":method", "GET"}, {":scheme", "http"}, {":authority", "example.org"},
-                             {":path", "/index.html"}, {"user-agent", "test"}};
+const Field get_request[] = {{":method", "GET"},
+                             {":scheme", "http"},
+                             {":authority", "example.org"},
+                             {":path", "/index.html"},
+                             {"user-agent", "test"}};
 
 }  // namespace
 
@@ -232,8 +236,11 @@ TEST_CASE("h2c upgrade: GET as stream 1, then a request on stream 3") {
 
 TEST_CASE("h2c upgrade: a request with a body") {
     Upgraded u;
-    const Field post[] = {{":method", "POST"}, {":scheme", "http"}, {":authority", "example.org"},
-                          {":path", "/echo"}, {"content-length", "11"}};
+    const Field post[] = {{":method", "POST"},
+                          {":scheme", "http"},
+                          {":authority", "example.org"},
+                          {":path", "/echo"},
+                          {"content-length", "11"}};
     const std::string settings(u.client.upgrade_settings_header());
     // content-length must match the body.
     CHECK(u.server.upgrade_server(settings, post, bytes_of("hello")) == ApiError::invalid_argument);

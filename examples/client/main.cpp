@@ -497,8 +497,7 @@ int main(int argc, char** argv) {
             if (!u) return usage();
             opt.websocket = true;
             opt.urls.push_back(*u);
-        }
-        else if (!a.empty() && a[0] == '-')
+        } else if (!a.empty() && a[0] == '-')
             return usage();
         else if (auto u = parse_url(a))
             opt.urls.push_back(*u);

@@ -17,7 +17,9 @@
 namespace h2wire::h2c {
 
 /// Characters of the base64url encoding of `n` octets without padding.
-constexpr std::size_t base64url_size(std::size_t n) noexcept { return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0); }
+constexpr std::size_t base64url_size(std::size_t n) noexcept {
+    return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
+}
 
 /// base64url (RFC 4648 §5) without '=' padding, as RFC 7540 §3.2.1 wants for
 /// HTTP2-Settings. `out` must hold base64url_size(in.size()) characters;

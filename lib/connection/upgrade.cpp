@@ -108,9 +108,9 @@ ErrorCode parse_settings_header(std::string_view value, Settings& settings, std:
         entry[have++] = b;
         if (have < 6) return true;
         have = 0;
-        const Setting s{static_cast<SettingId>(entry[0] << 8 | entry[1]),
-                        std::uint32_t{entry[2]} << 24 | std::uint32_t{entry[3]} << 16 |
-                            std::uint32_t{entry[4]} << 8 | entry[5]};
+        const Setting s{static_cast<SettingId>(entry[0] << 8 | entry[1]), std::uint32_t{entry[2]} << 24 |
+                                                                              std::uint32_t{entry[3]} << 16 |
+                                                                              std::uint32_t{entry[4]} << 8 | entry[5]};
         err = check_setting(s, reason);
         if (err != ErrorCode::no_error) return false;
         settings.apply(s);  // unknown identifiers are ignored (RFC 9113 §6.5.2)
@@ -176,9 +176,9 @@ static std::size_t settings_payload(const Settings& s, bool client, std::span<st
     auto add = [&](SettingId id, std::uint32_t v, std::uint32_t initial, bool always = false) {
         if (v == initial && !always) return;
         const auto i = static_cast<std::uint16_t>(id);
-        const std::uint8_t e[6] = {static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i),
+        const std::uint8_t e[6] = {static_cast<std::uint8_t>(i >> 8),  static_cast<std::uint8_t>(i),
                                    static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
-                                   static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
+                                   static_cast<std::uint8_t>(v >> 8),  static_cast<std::uint8_t>(v)};
         std::memcpy(out.data() + n, e, 6);
         n += 6;
     };
