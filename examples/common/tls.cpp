@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 
 #include <cstring>
+#include <vector>
 
 #include "common/net.hpp"
 
@@ -70,19 +71,23 @@ public:
         return fail(rc);
     }
     IoResult write(std::span<const h2wire::OutputChunk> pieces) override {
-        // No writev in TLS: piece by piece, each at most a few records.
-        std::size_t total = 0;
+        // No writev in TLS. The pieces (frame headers, control frames, DATA
+        // payloads) are gathered into one buffer so that records come out
+        // full: a record per 9-octet frame header would cost a record header,
+        // a MAC and often a packet each. After a WANT_WRITE the next call
+        // starts with the same octets (nothing was consumed), as OpenSSL
+        // requires of a retried SSL_write.
+        std::size_t n = 0;
         for (const h2wire::OutputChunk& c : pieces) {
-            const int rc = SSL_write(ssl_, c.data, static_cast<int>(std::min<std::size_t>(c.size, 1 << 30)));
-            if (rc <= 0) {
-                if (total > 0) return {IoResult::ok, total};
-                return fail(rc);
-            }
-            total += static_cast<std::size_t>(rc);
-            if (static_cast<std::size_t>(rc) < c.size) break;
+            const std::size_t k = std::min(c.size, stage_.size() - n);
+            std::memcpy(stage_.data() + n, c.data, k);
+            n += k;
+            if (n == stage_.size()) break;
         }
+        const int rc = SSL_write(ssl_, stage_.data(), static_cast<int>(n));
+        if (rc <= 0) return fail(rc);
         want_write_ = false;
-        return {IoResult::ok, total};
+        return {IoResult::ok, static_cast<std::size_t>(rc)};
     }
     bool wants_write() const override { return want_write_; }
     void close_write() override {
@@ -115,6 +120,7 @@ private:
     std::shared_ptr<TlsContext> ctx_;
     SSL* ssl_;
     bool want_write_ = false;
+    std::vector<std::uint8_t> stage_ = std::vector<std::uint8_t>(64 * 1024);
 };
 
 }  // namespace
