@@ -1,8 +1,6 @@
 // The example server's application (see app.hpp for the hook points).
 #include "server/app.hpp"
 
-#include "websocket/h2_tunnel.hpp"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +9,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <variant>
+
+#include "websocket/h2_tunnel.hpp"
 
 namespace example {
 
@@ -290,9 +290,8 @@ void ServerSession::on_connect(const h2wire::RequestReceived& r) {
         conn_.send_data(r.stream, std::span(reinterpret_cast<const std::uint8_t*>(why.data()), why.size()), true);
     }
     if (cfg_.log)
-        std::fprintf(stderr, "stream %u CONNECT %.*s :protocol %.*s -> %d\n", r.stream,
-                     static_cast<int>(r.path.size()), r.path.data(), static_cast<int>(r.protocol.size()),
-                     r.protocol.data(), status);
+        std::fprintf(stderr, "stream %u CONNECT %.*s :protocol %.*s -> %d\n", r.stream, static_cast<int>(r.path.size()),
+                     r.path.data(), static_cast<int>(r.protocol.size()), r.protocol.data(), status);
 }
 
 void ServerSession::respond_simple(std::uint32_t id, Stream& s, int status, std::string_view body, bool head) {
@@ -355,6 +354,27 @@ bool ServerSession::pump_file(std::uint32_t id, Stream& s) {
         s.lent_total -= s.lent.front().size;
         s.free_buffers.push_back(s.lent.front().buffer);
         s.lent.pop_front();
+    }
+    if (!s.ended && s.lent.empty() && s.remaining <= 16 * 1024) {
+        // A small file (or the tail of one): copied into the connection's
+        // send buffer in one go, no buffer of our own to allocate and lend.
+        std::uint8_t small[16 * 1024];
+        const ssize_t n = ::pread(s.fd, small, static_cast<std::size_t>(s.remaining), static_cast<off_t>(s.offset));
+        if (n != static_cast<ssize_t>(s.remaining)) {  // the file changed under us
+            conn_.reset_stream(id, h2wire::ErrorCode::internal_error);
+            return true;
+        }
+        const std::span<const std::uint8_t> chunk(small, static_cast<std::size_t>(n));
+        s.body_length += chunk.size();
+        if (s.trailers) s.hash = fnv1a(s.hash, chunk);
+        s.offset += chunk.size();
+        s.remaining = 0;
+        conn_.send_data(id, chunk, !s.trailers);
+        ::close(s.fd);
+        s.fd = -1;
+        if (s.trailers) end_response(id, s);
+        s.ended = true;
+        return s.input_done && conn_.buffered(id) == 0;
     }
     while (!s.ended && s.lent.size() < cfg_.file_chunks_in_flight) {
         if (s.free_buffers.empty()) {
