@@ -144,6 +144,11 @@ def main():
             rc, out, err = client(client_bin, "--upgrade", base + "/index.html", base + "/page.html")
             check("upgrade: GET as stream 1, then stream 3",
                   rc == 0 and "[1] :status: 200" in err and "[3] :status: 200" in err, err)
+            dest = os.path.join(work, "upgrade-big.out")
+            rc, out, err = client(client_bin, "-q", "--upgrade", "-o", dest, base + "/big.bin")
+            check("upgrade: 3 MB file as stream 1", rc == 0 and sha(dest) == sha(os.path.join(root, "big.bin")), err)
+            rc, out, err = client(client_bin, "--upgrade", "-X", "HEAD", base + "/big.bin")
+            check("upgrade: HEAD as stream 1", rc == 0 and "content-length: 3000000" in err and "0 octets" in err, err)
             small = os.path.join(work, "small.bin")
             with open(small, "wb") as f:
                 f.write(os.urandom(100000))

@@ -249,6 +249,8 @@ ApiError Connection::upgrade_server(std::string_view http2_settings, std::span<c
         // RFC 9113 §8.1.1: the body matches content-length.
         if (info.content_length >= 0 && static_cast<std::uint64_t>(info.content_length) != body.size())
             return ApiError::invalid_argument;
+    } else {
+        detail::extract_request(request, info);
     }
     // The client's settings, as if its SETTINGS frame had arrived (without
     // an ACK: the 101 is the acknowledgement). Its preface still starts with
