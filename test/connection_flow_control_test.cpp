@@ -460,6 +460,47 @@ TEST_CASE(
     CHECK(plain(out[1].headers) == Hdrs{{"x-t", "1"}});
 }
 
+// A caller polls for writability while wants_write(): it must turn false
+// when all that waits is DATA blocked on a window, or the loop spins.
+TEST_CASE("connection flow control: wants_write() is false while all that waits is DATA blocked on windows") {
+    SUBCASE("stream windows") {
+        Session s(Role::server);
+        s.handshake({{SettingId::initial_window_size, 10}});
+        s.open(1, get(), true);
+        s.open(3, get(), true);
+        for (const std::uint32_t id : {1u, 3u}) {
+            REQUIRE(s.conn.submit_response(id, fields(response()), false) == ApiError::none);
+            REQUIRE(s.conn.send_data(id, Bytes(100, 'x'), true) == ApiError::none);
+        }
+        s.drain();
+        CHECK(!s.conn.wants_write());
+        CHECK(s.conn.pending_output().empty());
+        // The peer lowers the initial window below what was sent: windows go
+        // negative (RFC 9113 §6.9.2), still nothing to write.
+        s.feed(s.peer.settings({{SettingId::initial_window_size, 4}}));
+        s.drain();
+        CHECK(!s.conn.wants_write());
+        s.feed(s.peer.window_update(1, 20));
+        CHECK(s.conn.wants_write());
+        const auto out = s.drain();
+        CHECK(count(out, Type::data, 1) == 1);
+        CHECK(!s.conn.wants_write());
+    }
+    SUBCASE("the connection window") {
+        Session s(Role::server);
+        s.handshake({{SettingId::initial_window_size, 1 << 20}});
+        s.open(1, get(), true);
+        REQUIRE(s.conn.submit_response(1, fields(response()), false) == ApiError::none);
+        REQUIRE(s.conn.send_data(1, Bytes(100000, 'x'), true) == ApiError::none);  // past 65,535
+        s.drain();
+        CHECK(!s.conn.wants_write());
+        s.feed(s.peer.window_update(0, 1000));
+        CHECK(s.conn.wants_write());
+        s.drain();
+        CHECK(!s.conn.wants_write());
+    }
+}
+
 TEST_CASE("connection flow control: lowering our initial window mid-transfer applies to the peer after its ACK") {
     // RFC 9113 §6.9.2: the receiver's stream windows change by the
     // difference once the peer acknowledged the new SETTINGS_INITIAL_WINDOW_SIZE;
