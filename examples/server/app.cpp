@@ -129,7 +129,12 @@ struct ServerSession::Stream {
     std::vector<std::uint8_t> pending;
     std::size_t pending_head = 0;
     std::uint64_t echo_queued = 0;    // octets given to send_data
-    std::uint64_t echo_consumed = 0;  // body octets handed back with consume()
+    // Window octets of the request's DATA (DataReceived::flow_controlled_length,
+    // padding included): what consume() must hand back in all. A frame split
+    // across reads charges its whole length to its first chunk, so this runs
+    // ahead of body_length; counting in these units keeps consume() exact.
+    std::uint64_t window_owed = 0;
+    std::uint64_t echo_consumed = 0;  // window octets handed back with consume()
 
     ~Stream() {
         if (fd >= 0) ::close(fd);
@@ -313,8 +318,7 @@ void ServerSession::on_data(std::uint32_t id, std::span<const std::uint8_t> data
         return;
     }
     Stream& s = *it->second;
-    // Padding is never echoed: its window comes back now.
-    if (flow_controlled > data.size()) conn_.consume(id, flow_controlled - data.size());
+    s.window_owed += flow_controlled;  // handed back in pump_echo() as the echo leaves
     s.body_length += data.size();
     s.hash = fnv1a(s.hash, data);
     // Straight into the connection's send buffer while it has room; the rest
@@ -430,13 +434,13 @@ bool ServerSession::pump_echo(std::uint32_t id, Stream& s) {
     const std::size_t still = conn_.buffered(id);
     const std::uint64_t held = still + (s.pending.size() - s.pending_head);
     const std::uint64_t over = held > cfg_.echo_buffer ? held - cfg_.echo_buffer : 0;
-    const std::uint64_t target = s.body_length - std::min(over, s.body_length);
+    const std::uint64_t target = s.window_owed - std::min(over, s.window_owed);
     if (target > s.echo_consumed) {
         conn_.consume(id, static_cast<std::size_t>(target - s.echo_consumed));
         s.echo_consumed = target;
     }
     if (s.input_done && s.pending.empty() && !s.ended) end_response(id, s);
-    return s.ended && still == 0 && s.echo_consumed == s.body_length;
+    return s.ended && still == 0 && s.echo_consumed == s.window_owed;
 }
 
 void ServerSession::pump() {

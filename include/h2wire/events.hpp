@@ -70,7 +70,10 @@ struct DataReceived {
     std::uint32_t stream = 0;
     std::span<const std::uint8_t> data;
     /// Octets this chunk costs in the flow-control windows (padding included).
-    /// In manual flow control, hand them back with Connection::consume().
+    /// A frame that arrives over several receive() calls charges its whole
+    /// length to its first chunk (later chunks say 0), so this is not
+    /// data.size(): in manual flow control, count these and hand that sum back
+    /// with Connection::consume(), never data.size() plus a guess at padding.
     std::uint32_t flow_controlled_length = 0;
     bool end_stream = false;
 };
