@@ -69,6 +69,18 @@ public:
     /// A stream with an entry went away; its entry is now stale.
     void forget() noexcept { --live_; }
     bool empty() const noexcept { return live_ == 0; }
+    /// Drops every entry front() would skip (so no entry names a stream
+    /// object that is no longer in use) and gives back spare capacity.
+    void compact_and_shrink() {
+        std::size_t kept = 0;
+        for (std::size_t i = head_; i < items_.size(); ++i) {
+            const Entry& e = items_[i];
+            if (e.s->id == e.id && e.id != 0) items_[kept++] = e;
+        }
+        items_.resize(kept);
+        items_.shrink_to_fit();
+        head_ = 0;
+    }
 
 private:
     struct Entry {
