@@ -115,6 +115,17 @@ struct InboundBlock {
     /// Regular fields already known valid (RFC 9113 §8.2.1, §8.2.2) from the
     /// HPACK memo of their table entry: the message checks skip them.
     std::uint32_t prechecked = 0;
+
+    /// The stream may go away between two fragments of the block (the
+    /// application resets it; its object is then recycled, maybe for another
+    /// stream, or freed by trim()): the rest of the block is decoded for
+    /// HPACK's sake only.
+    void drop_gone_target() noexcept {
+        if (target && target->id != (push ? promised_id : stream_id)) {
+            target = nullptr;
+            fate = BlockFate::discard;
+        }
+    }
 };
 
 }  // namespace detail
