@@ -41,6 +41,9 @@ public:
         if (--b->refs == 0) put(b);
     }
 
+    /// Frees the spare blocks (Connection::trim()).
+    void trim() noexcept;
+
     SendSeg* get_seg();
     void put_seg(SendSeg* s) noexcept {
         s->next = free_segs_;
