@@ -298,6 +298,20 @@ public:
     ApiError upgrade_server(std::string_view http2_settings, std::span<const Field> request,
                             std::span<const std::uint8_t> body = {});
 
+    // ---- memory ----------------------------------------------------------------
+
+    /// Gives back memory the connection keeps for reuse: the storage of the
+    /// last receive()'s events (their views end here, as they would at the
+    /// next receive()), stream objects of finished streams, spare header
+    /// buffers, output buffers that are empty, and lookup tables a burst of
+    /// streams grew. A busy connection keeps that memory so that it allocates
+    /// nothing per request; call trim() when the connection goes quiet (your
+    /// idle timer decides when) or after an unusual burst. Nothing the peer
+    /// sees changes, and nothing queued is dropped. Not needed for
+    /// correctness. Events caused by API calls since the last receive() are
+    /// kept for the next one.
+    void trim() noexcept;
+
     // ---- state for the caller's timers and logs ------------------------------
 
     Role role() const noexcept;

@@ -117,6 +117,15 @@ public:
         cap = std::max(need, smallest);
         return static_cast<std::uint8_t*>(mr_->allocate(cap, 8));
     }
+    /// Frees every spare buffer.
+    void trim() noexcept {
+        while (head_) {
+            Spare* s = head_;
+            head_ = s->next;
+            mr_->deallocate(s, s->cap, 8);
+        }
+        count_ = 0;
+    }
     /// Takes back a buffer from take().
     void give(std::uint8_t* p, std::size_t cap) noexcept {
         if (count_ >= keep || cap > largest) {
@@ -195,6 +204,18 @@ public:
             link = &c->next;
         }
         cur_ = head_;
+        used_ = 0;
+    }
+
+    /// Frees every chunk. Everything allocated from the arena is gone.
+    void trim() noexcept {
+        Chunk* c = head_;
+        while (c) {
+            Chunk* n = c->next;
+            mr_->deallocate(c, sizeof(Chunk) + c->size, alignof(Chunk));
+            c = n;
+        }
+        head_ = cur_ = nullptr;
         used_ = 0;
     }
 

@@ -187,6 +187,7 @@ void Connection::Impl::on_continuation(const frame::Continuation& f) {
 }
 
 bool Connection::Impl::decode_fragment(std::span<const std::uint8_t> fragment, bool end) {
+    block.drop_gone_target();
     const bool keep_fields = block.fate == detail::BlockFate::deliver;
     const bool validate = cfg.validate_messages;
     const hpack::Error e = decoder.decode(fragment, end, [&](const Field& f, std::uint8_t& memo) {

@@ -44,12 +44,24 @@ void StreamMap::erase(std::uint32_t id) noexcept {
     --size_;
 }
 
-void StreamMap::grow() {
+void StreamMap::grow() { rehash(cap_ ? cap_ * 2 : 16); }
+
+void StreamMap::shrink() {
+    std::size_t want = 16;
+    while (size_ * 2 > want) want *= 2;
+    if (size_ == 0) want = 0;
+    if (want < cap_) rehash(want);
+}
+
+void StreamMap::rehash(std::size_t new_cap) {
     const std::size_t old_cap = cap_;
     Stream** old = slots_;
-    cap_ = old_cap ? old_cap * 2 : 16;
-    slots_ = static_cast<Stream**>(mr_->allocate(cap_ * sizeof(Stream*), alignof(Stream*)));
-    std::memset(slots_, 0, cap_ * sizeof(Stream*));
+    cap_ = new_cap;
+    slots_ = nullptr;
+    if (cap_) {
+        slots_ = static_cast<Stream**>(mr_->allocate(cap_ * sizeof(Stream*), alignof(Stream*)));
+        std::memset(slots_, 0, cap_ * sizeof(Stream*));
+    }
     size_ = 0;
     for (std::size_t i = 0; i < old_cap; ++i)
         if (old[i]) {

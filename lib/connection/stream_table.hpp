@@ -202,6 +202,9 @@ public:
     void insert(Stream* s);
     void erase(std::uint32_t id) noexcept;
     std::size_t size() const noexcept { return size_; }
+    /// Gives back slots a burst left: the smallest capacity that keeps the
+    /// map at most half full (none when empty).
+    void shrink();
 
     /// Calls f(Stream*) for every stream (order unspecified). `f` must not
     /// insert or erase.
@@ -217,6 +220,7 @@ private:
         return static_cast<std::size_t>(((id >> 1) ^ (id << 31)) * 0x9E3779B1u) & (cap_ - 1);
     }
     void grow();
+    void rehash(std::size_t new_cap);
 
     std::pmr::memory_resource* mr_;
     Stream** slots_ = nullptr;

@@ -1,0 +1,270 @@
+// Memory a connection holds (issue 4 §8): trim() gives back what is kept for
+// reuse, in every state a connection can be in between two calls, without
+// changing what goes on the wire; and a stream that goes away in the middle
+// of its header block neither receives the rest nor lends its recycled
+// object to another stream.
+#include <doctest/doctest.h>
+
+#include <memory_resource>
+
+#include "support/connection_harness.hpp"
+
+namespace {
+
+using namespace h2wire;
+using namespace h2wire::conn_test;
+
+/// Counts the octets live in it.
+class LiveResource : public std::pmr::memory_resource {
+public:
+    std::size_t live = 0;
+    std::size_t allocations = 0;
+
+private:
+    void* do_allocate(std::size_t n, std::size_t align) override {
+        ++allocations;
+        live += n;
+        return std::pmr::new_delete_resource()->allocate(n, align);
+    }
+    void do_deallocate(void* p, std::size_t n, std::size_t align) override {
+        live -= n;
+        std::pmr::new_delete_resource()->deallocate(p, n, align);
+    }
+    bool do_is_equal(const std::pmr::memory_resource& o) const noexcept override { return this == &o; }
+};
+
+Hdrs big_request(std::uint32_t i) {
+    return get("/asset/" + num(i)) + Hdrs{{"user-agent", "h2wire-test/1.0"},
+                                          {"cookie", "session=" + std::string(60, static_cast<char>('a' + i % 26))},
+                                          {"x-request", std::string(40, 'r') + num(i)}};
+}
+
+}  // namespace
+
+TEST_CASE("connection memory: trim() after a burst gives back what the burst left, and the connection goes on") {
+    LiveResource client_mem, server_mem;
+    Config cc, sc;
+    cc.memory = &client_mem;
+    sc.memory = &server_mem;
+    sc.limits.max_concurrent_streams = 1000;
+    Pair pair(cc, sc, 7, false);
+    std::size_t responses = 0;
+    std::vector<std::uint32_t> requests;
+    pair.on_server = [&](Connection&, const Event& e) {
+        if (const auto* r = std::get_if<RequestReceived>(&e)) requests.push_back(r->stream);
+    };
+    pair.on_client = [&](Connection&, const Event& e) {
+        if (std::holds_alternative<StreamEnded>(e)) ++responses;
+    };
+    REQUIRE(pair.run(100));
+    // One request first, so that the HPACK tables have their storage (it is
+    // allocated at the first insertion and stays).
+    {
+        const auto f = fields(big_request(1000));
+        REQUIRE(pair.client.submit_request(f, true));
+        REQUIRE(pair.run(100));
+        REQUIRE(requests.size() == 1);
+        const auto resp = fields(response(200, {{"content-type", "text/plain"}}));
+        REQUIRE(pair.server.submit_response(requests[0], resp, true) == ApiError::none);
+        REQUIRE(pair.run(100));
+        requests.clear();
+        responses = 0;
+    }
+    pair.client.trim();
+    pair.server.trim();
+    const std::size_t client_idle = client_mem.live, server_idle = server_mem.live;
+
+    // 500 streams opened and left open: the server holds their events and
+    // stream objects; the client its output and streams.
+    for (std::uint32_t i = 0; i < 500; ++i) {
+        const auto f = fields(big_request(i));
+        REQUIRE(pair.client.submit_request(f, false));
+    }
+    REQUIRE(pair.run(1000));
+    REQUIRE(requests.size() == 500);
+    const std::size_t server_open = server_mem.live;
+    pair.server.trim();
+    const std::size_t server_open_trimmed = server_mem.live;
+    CHECK(server_open_trimmed < server_open);
+    // What is left per open stream is the stream itself and its map slot.
+    CHECK((server_open_trimmed - server_idle) / 500 < 256);
+
+    // The streams end: every object and buffer they used is spare now.
+    const auto resp = fields(response(200, {{"content-type", "text/plain"}}));
+    for (const std::uint32_t id : requests) {
+        REQUIRE(pair.server.submit_response(id, resp, false) == ApiError::none);
+        REQUIRE(pair.server.send_data(id, span_of("done"), true) == ApiError::none);
+        REQUIRE(pair.client.send_data(id, {}, true) == ApiError::none);
+    }
+    REQUIRE(pair.run(10000));
+    CHECK(responses == 500);
+    CHECK(pair.client.open_streams() == 0);
+    CHECK(pair.server.open_streams() == 0);
+    const std::size_t client_warm = client_mem.live, server_warm = server_mem.live;
+    pair.client.trim();
+    pair.server.trim();
+    CHECK(client_mem.live < client_warm);
+    CHECK(server_mem.live < server_warm);
+    // Back to where the idle connection was, give or take the HPACK tables'
+    // rings of entry descriptors, which grow with the number of entries (up
+    // to what the 4096-octet tables can hold) and stay.
+    CHECK(client_mem.live <= client_idle + 8192);
+    CHECK(server_mem.live <= server_idle + 8192);
+
+    // Trimming twice, or with nothing to trim, changes nothing.
+    const std::size_t c1 = client_mem.live, s1 = server_mem.live;
+    pair.client.trim();
+    pair.server.trim();
+    CHECK(client_mem.live == c1);
+    CHECK(server_mem.live == s1);
+
+    // And the connection still works: another round, byte-exact.
+    requests.clear();
+    responses = 0;
+    for (std::uint32_t i = 0; i < 50; ++i) {
+        const auto f = fields(big_request(i));
+        REQUIRE(pair.client.submit_request(f, true));
+    }
+    std::vector<std::string> bodies;
+    pair.on_server = [&](Connection& c, const Event& e) {
+        if (const auto* r = std::get_if<RequestReceived>(&e)) {
+            REQUIRE(c.submit_response(r->stream, resp, false) == ApiError::none);
+            REQUIRE(c.send_data(r->stream, span_of(std::string(r->path)), true) == ApiError::none);
+        }
+    };
+    pair.on_client = [&](Connection&, const Event& e) {
+        if (const auto* d = std::get_if<DataReceived>(&e)) bodies.push_back(string_of(d->data));
+        if (std::holds_alternative<StreamEnded>(e)) ++responses;
+    };
+    REQUIRE(pair.run(10000));
+    CHECK(responses == 50);
+    REQUIRE(bodies.size() == 50);
+    for (std::uint32_t i = 0; i < 50; ++i) CHECK(bodies[i] == "/asset/" + num(i));
+}
+
+TEST_CASE("connection memory: trim() between any two calls keeps every byte and event") {
+    // The same exchange with trim() after every step on both sides and
+    // without: the wire and the events are identical.
+    auto run = [](bool trim_each_step) {
+        Config cc, sc;
+        Pair pair(cc, sc, 99, true);
+        pair.keep_wire(true);
+        std::vector<std::string> log;
+        pair.on_server = [&](Connection& c, const Event& e) {
+            if (const auto* r = std::get_if<RequestReceived>(&e)) {
+                log.push_back("req " + num(r->stream) + " " + std::string(r->path) + " " + num(r->headers.size()));
+                const auto resp = fields(response(200, {{"x-path", std::string(r->path)}}));
+                REQUIRE(c.submit_response(r->stream, resp, false) == ApiError::none);
+                const std::string body(3000 + r->stream * 7, static_cast<char>('a' + r->stream % 26));
+                REQUIRE(c.send_data(r->stream, span_of(body), false) == ApiError::none);
+                const auto tr = fields({{"x-trailer", num(r->stream)}});
+                REQUIRE(c.send_trailers(r->stream, tr) == ApiError::none);
+            }
+            if (const auto* d = std::get_if<DataReceived>(&e)) log.push_back("s-data " + num(d->data.size()));
+        };
+        pair.on_client = [&](Connection&, const Event& e) {
+            if (const auto* r = std::get_if<ResponseReceived>(&e))
+                log.push_back("resp " + num(r->stream) + " " + describe(owned(r->headers)));
+            if (const auto* d = std::get_if<DataReceived>(&e))
+                log.push_back("c-data " + num(d->stream) + " " + string_of(d->data).substr(0, 3));
+            if (const auto* t = std::get_if<TrailersReceived>(&e))
+                log.push_back("trailers " + num(t->stream) + " " + describe(owned(t->headers)));
+        };
+        for (std::uint32_t i = 0; i < 40; ++i) {
+            // Big enough that some blocks need CONTINUATION (16 KiB frames).
+            Hdrs h = big_request(i);
+            if (i % 5 == 0) h.push_back({"x-large", std::string(20000, 'L')});
+            const auto f = fields(h);
+            REQUIRE(pair.client.submit_request(f, i % 2 == 0));
+            if (i % 2 == 1) {
+                const std::string body(2000, 'u');
+                REQUIRE(pair.client.send_data(i * 2 + 1, span_of(body), true) == ApiError::none);
+            }
+        }
+        for (int i = 0; i < 100000; ++i) {
+            const std::size_t moved = pair.step();
+            if (trim_each_step) {
+                pair.client.trim();
+                pair.server.trim();
+            }
+            if (moved == 0 && !pair.client.wants_write() && !pair.server.wants_write()) break;
+        }
+        return std::make_tuple(log, pair.client_wire, pair.server_wire);
+    };
+    const auto plain_run = run(false);
+    const auto trimmed_run = run(true);
+    CHECK(std::get<0>(plain_run).size() > 100);
+    CHECK(std::get<0>(plain_run) == std::get<0>(trimmed_run));
+    CHECK(std::get<1>(plain_run) == std::get<1>(trimmed_run));
+    CHECK(std::get<2>(plain_run) == std::get<2>(trimmed_run));
+}
+
+TEST_CASE("connection memory: trim() in the middle of a header block keeps the fields decoded so far") {
+    for (const Split split : all_splits()) {
+        CAPTURE(split.name());
+        Session s(Role::server);
+        s.handshake();
+        const Hdrs h = big_request(1) + Hdrs{{"x-one", std::string(3000, 'x')}, {"x-two", "end"}};
+        const Bytes block = s.peer.encode(h);
+        const std::size_t half = block.size() / 2;
+        const Bytes first = s.peer.headers_frame(1, std::span(block).first(half), true, false);
+        const Bytes rest = s.peer.continuation(1, std::span(block).subspan(half), true);
+        s.feed(first, split);
+        s.conn.trim();
+        const Events got = s.feed(rest, split);
+        const auto req = got.on<ev::Request>(1);
+        REQUIRE(req);
+        CHECK(req->headers == h);
+    }
+}
+
+TEST_CASE("connection memory: a stream reset between the fragments of its header block gets none of it") {
+    for (const bool trim : {false, true}) {
+        CAPTURE(trim);
+        Session s(Role::client);
+        s.handshake();
+        const std::uint32_t first_id = s.request(get("/one"));
+        REQUIRE(first_id == 1);
+        const Hdrs resp1 = response(200, {{"x-first", "1"}, {"x-pad", std::string(200, 'p')}});
+        const Bytes block = s.peer.encode(resp1);
+        s.feed(s.peer.headers_frame(1, std::span(block).first(10), false, false));
+        REQUIRE(s.conn.reset_stream(1, ErrorCode::cancel) == ApiError::none);
+        s.drain();
+        if (trim) s.conn.trim();
+        // A new stream may take over the recycled stream object.
+        const std::uint32_t second_id = s.request(get("/two"));
+        REQUIRE(second_id == 3);
+        const Events rest = s.feed(s.peer.continuation(1, std::span(block).subspan(10), true));
+        INFO(rest.str());
+        CHECK(rest.count<ev::Response>() == 0);
+        CHECK(!s.conn.is_closed());
+        // HPACK stayed in step: the peer's table has resp1's entries, which
+        // the next response uses.
+        const Hdrs resp3 = response(200, {{"x-first", "1"}, {"x-third", "3"}});
+        const Events third = s.feed(s.peer.headers(3, resp3, true));
+        const auto r = third.on<ev::Response>(3);
+        REQUIRE(r);
+        CHECK(r->headers == resp3);
+        CHECK(s.events.count_on<ev::Response>(1) == 0);
+    }
+}
+
+TEST_CASE("connection memory: trim() with output not yet written keeps it") {
+    Session s(Role::server);
+    s.handshake();
+    s.open(1, get("/x"), true);
+    const auto resp = fields(response(200));
+    REQUIRE(s.conn.submit_response(1, resp, false) == ApiError::none);
+    const std::string body(30000, 'b');  // within the peer's initial window
+    REQUIRE(s.conn.send_data(1, span_of(body), true) == ApiError::none);
+    // Part of the output is built and partly written, then trim().
+    const auto out = s.conn.pending_output();
+    REQUIRE(out.size() > 100);
+    s.peer.read(out.first(100));
+    s.conn.consume_output(100);
+    s.conn.trim();
+    s.drain();
+    s.conn.trim();
+    CHECK(s.peer.frames().size() > 0);
+    CHECK(data_of(s.frames_since_handshake(), 1) == bytes_of(body));
+}
