@@ -33,6 +33,14 @@
 //         *_conn_bytes_warm     idle again after 100 header-only requests
 //         *_conn_bytes_data     and then after 100 x 1 MiB zero-copy bodies
 //       (pools of recycled objects and buffers kept for reuse count as live)
+//       and the same after Connection::trim(), which an application calls
+//       when a connection goes quiet (nghttp2 has no such call; it frees as
+//       streams end, so its figures are the same with and without):
+//         *_bytes_per_stream_trimmed  per idle open stream once its events
+//                               were handled (trim() ends their lifetime, as
+//                               the next receive() would)
+//         *_conn_bytes_trimmed  the warm connection after the data round
+//       The per-stream baseline is taken after a trim() too.
 //
 // Both libraries: 16 MiB stream and connection receive windows, 16 KiB frames,
 // 4 KiB HPACK tables, MAX_CONCURRENT_STREAMS 100 (1000 for the memory cases),
@@ -355,6 +363,8 @@ public:
 
     /// Opens `n` requests without END_STREAM; returns once the server has
     /// seen them all (it does not answer).
+    /// nghttp2 has no such call: it frees memory as streams end.
+    void trim() {}
     void open_idle(std::uint32_t n) {
         const Workload& w = workload();
         tally_ = {};
@@ -565,6 +575,11 @@ public:
         return tally_;
     }
 
+    /// Connection::trim() on both sides: memory kept for reuse goes back.
+    void trim() {
+        client_.trim();
+        server_.trim();
+    }
     void open_idle(std::uint32_t n) {
         const Workload& w = workload();
         tally_ = {};
@@ -817,6 +832,12 @@ struct MemoryFigures {
     double server_connection_warm = 0;
     double client_connection_data = 0;  // idle again after 100 x 1 MiB zero-copy responses
     double server_connection_data = 0;
+    // After Connection::trim() (h2wire; nghttp2 has no such call, the same
+    // figures as without):
+    double client_per_stream_trimmed = 0;  // per idle open stream, its events handled
+    double server_per_stream_trimmed = 0;
+    double client_connection_trimmed = 0;  // the warm connection after the data round
+    double server_connection_trimmed = 0;
     double untracked_new = 0;           // global operator new calls meanwhile
 };
 
@@ -835,10 +856,14 @@ MemoryFigures memory_figures(Impl impl, std::uint32_t idle) {
         m.server_connection = static_cast<double>(server.live);
         const Shape one{1, 0, Body::none};
         check_tally(impl_name(impl), one, pair.exchange(one));
+        pair.trim();
         const std::int64_t c0 = client.live, s0 = server.live;
         pair.open_idle(idle);
         m.client_per_stream = static_cast<double>(client.live - c0) / idle;
         m.server_per_stream = static_cast<double>(server.live - s0) / idle;
+        pair.trim();
+        m.client_per_stream_trimmed = static_cast<double>(client.live - c0) / idle;
+        m.server_per_stream_trimmed = static_cast<double>(server.live - s0) / idle;
     });
     with_counted_pair(impl, memory_max_streams, [&](auto& pair, AllocStats& client, AllocStats& server) {
         pair.handshake();
@@ -850,6 +875,9 @@ MemoryFigures memory_figures(Impl impl, std::uint32_t idle) {
         check_tally(impl_name(impl), data, pair.exchange(data));
         m.client_connection_data = static_cast<double>(client.live);
         m.server_connection_data = static_cast<double>(server.live);
+        pair.trim();
+        m.client_connection_trimmed = static_cast<double>(client.live);
+        m.server_connection_trimmed = static_cast<double>(server.live);
     });
     m.untracked_new = static_cast<double>(global_new_calls.load(std::memory_order_relaxed) - news0);
     return m;
@@ -866,6 +894,10 @@ void memory_bench(benchmark::State& state, Impl impl, std::uint32_t idle) {
     state.counters["server_conn_bytes_data"] = m.server_connection_data;
     state.counters["client_bytes_per_stream"] = m.client_per_stream;
     state.counters["server_bytes_per_stream"] = m.server_per_stream;
+    state.counters["client_bytes_per_stream_trimmed"] = m.client_per_stream_trimmed;
+    state.counters["server_bytes_per_stream_trimmed"] = m.server_per_stream_trimmed;
+    state.counters["client_conn_bytes_trimmed"] = m.client_connection_trimmed;
+    state.counters["server_conn_bytes_trimmed"] = m.server_connection_trimmed;
     state.counters["untracked_new"] = m.untracked_new;
 }
 
