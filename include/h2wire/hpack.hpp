@@ -205,14 +205,31 @@ public:
 
     /// Encodes one header block into `out`, which must have room for
     /// max_encoded_size(fields) bytes. Returns the number of bytes written.
-    std::size_t encode(std::span<const Field> fields, std::uint8_t* out);
+    std::size_t encode(std::span<const Field> fields, std::uint8_t* out) { return encode(fields, out, nullptr); }
+
+    /// Looks each field up without changing the table or any state the peer
+    /// sees. `memos[i]` receives the memo byte stored with field i's full
+    /// match (name and value) in the static or dynamic table, or 0 when it
+    /// has none or is sensitive; `memos` may be null. The results are kept:
+    /// an encode() that directly follows, of the same span (same data pointer
+    /// and size, the fields unchanged), reuses them instead of hashing and
+    /// probing again. Any other encode() or set_peer_max_table_size() in
+    /// between discards them. No allocation once the encoder has seen a
+    /// block this long.
+    void lookup(std::span<const Field> fields, std::uint8_t* memos);
+
+    /// As encode(fields, out); when `memos` is not null, `memos[i]` is OR-ed
+    /// into the memo byte of the table entry that field i fully matches or is
+    /// inserted as (nothing for a field sent as a literal without indexing).
+    /// The static table's 61 memo bytes are this encoder's own.
+    std::size_t encode(std::span<const Field> fields, std::uint8_t* out, const std::uint8_t* memos);
 
     /// Encodes one header block and appends it to `out`.
     template <class ByteContainer>
     std::size_t encode(std::span<const Field> fields, ByteContainer& out) {
         const std::size_t old = out.size();
         out.resize(old + max_encoded_size(fields));
-        const std::size_t n = encode(fields, reinterpret_cast<std::uint8_t*>(out.data()) + old);
+        const std::size_t n = encode(fields, reinterpret_cast<std::uint8_t*>(out.data()) + old, nullptr);
         out.resize(old + n);
         return n;
     }
@@ -223,7 +240,10 @@ public:
 
 private:
     struct Index;
-    std::uint8_t* encode_field(const Field& f, std::uint8_t* out);
+    struct Probe;
+    void probe(const Field& f, Probe& p) const noexcept;
+    bool find_full(const Field& f, std::uint64_t full_hash, std::uint64_t& id) const noexcept;
+    std::uint8_t* encode_field(const Field& f, Probe& p, bool recheck, std::uint8_t* out, std::uint8_t memo);
     std::uint8_t* encode_pending_updates(std::uint8_t* out);
     void evict_oldest();
 

@@ -54,6 +54,8 @@ public:
     /// The user's memo byte of an entry (see hpack::FieldSink), by relative
     /// index as name()/value().
     std::uint8_t& memo(std::size_t i) noexcept { return slots_[(next_id_ - 1 - i) & slot_mask_].memo; }
+    /// The same by id, first_id() <= id < next_id().
+    std::uint8_t& memo_of(std::uint64_t id) noexcept { return slots_[id & slot_mask_].memo; }
 
 private:
     struct Slot {

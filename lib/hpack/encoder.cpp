@@ -1,5 +1,6 @@
 // HPACK encoding (RFC 7541 §6) and the integer primitive (§5.1).
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -12,13 +13,12 @@
 
 namespace h2wire::hpack {
 
-namespace wire {
-std::uint8_t* encode_integer(std::uint8_t* out, std::uint32_t value, int prefix_bits, std::uint8_t first) noexcept {
-    const std::uint32_t max_prefix = (1u << prefix_bits) - 1;
-    if (value < max_prefix) {
-        *out++ = static_cast<std::uint8_t>(first | value);
-        return out;
-    }
+namespace {
+
+// RFC 7541 §5.1: the N-bit prefix integer. The one-byte case (nearly every
+// index and string length) is inline; longer values take the loop.
+std::uint8_t* encode_integer_long(std::uint8_t* out, std::uint32_t value, std::uint32_t max_prefix,
+                                  std::uint8_t first) noexcept {
     *out++ = static_cast<std::uint8_t>(first | max_prefix);
     value -= max_prefix;
     while (value >= 128) {
@@ -27,6 +27,22 @@ std::uint8_t* encode_integer(std::uint8_t* out, std::uint32_t value, int prefix_
     }
     *out++ = static_cast<std::uint8_t>(value);
     return out;
+}
+
+inline std::uint8_t* put_integer(std::uint8_t* out, std::uint32_t value, int prefix_bits, std::uint8_t first) noexcept {
+    const std::uint32_t max_prefix = (1u << prefix_bits) - 1;
+    if (value < max_prefix) [[likely]] {
+        *out = static_cast<std::uint8_t>(first | value);
+        return out + 1;
+    }
+    return encode_integer_long(out, value, max_prefix, first);
+}
+
+}  // namespace
+
+namespace wire {
+std::uint8_t* encode_integer(std::uint8_t* out, std::uint32_t value, int prefix_bits, std::uint8_t first) noexcept {
+    return put_integer(out, value, prefix_bits, first);
 }
 }  // namespace wire
 
@@ -48,7 +64,12 @@ bool worth_indexing(std::string_view name) noexcept {
 
 /// RFC 7541 §7.1.3: secrets that must not enter a compression table.
 bool sensitive_by_default(std::string_view name, std::string_view value) noexcept {
-    return name == "authorization" || name == "proxy-authorization" || (name == "cookie" && value.size() < 20);
+    switch (name.size()) {
+    case 6: return value.size() < 20 && name == "cookie";
+    case 13: return name == "authorization";
+    case 19: return name == "proxy-authorization";
+    default: return false;
+    }
 }
 
 /// §5.2 string literal, Huffman-coded only when that is shorter. The output
@@ -64,16 +85,27 @@ std::uint8_t* write_string(std::uint8_t* out, std::string_view s, bool huffman) 
     } else if (huffman) {
         const std::size_t len = wire::huffman_encoded_size(s);
         if (len < s.size()) {
-            out = wire::encode_integer(out, static_cast<std::uint32_t>(len), 7, 0x80);
+            out = put_integer(out, static_cast<std::uint32_t>(len), 7, 0x80);
             return wire::huffman_encode(out, s);
         }
     }
-    out = wire::encode_integer(out, static_cast<std::uint32_t>(s.size()), 7, 0);
+    out = put_integer(out, static_cast<std::uint32_t>(s.size()), 7, 0);
     if (!s.empty()) std::memcpy(out, s.data(), s.size());
     return out + s.size();
 }
 
 }  // namespace
+
+/// What the encoder learned of one field before choosing its representation,
+/// found by lookup() or just before the field is encoded.
+struct Encoder::Probe {
+    std::uint64_t name_hash = 0;     // hash_bytes(name)
+    std::uint64_t full_hash = 0;     // hash_bytes(value, name_hash): the full-match key
+    std::uint64_t id = 0;            // the dynamic entry holding name and value, when `dynamic`
+    std::uint32_t static_index = 0;  // the static entry holding name and value, 0 if none
+    bool dynamic = false;            // `id` matched (it may have been evicted since)
+    bool sensitive = false;          // RFC 7541 §7.1.3: never matched, never indexed
+};
 
 /// Finds dynamic-table entries by name and by name + value: two
 /// open-addressing tables (linear probing) from a key's hash to the entry's
@@ -101,7 +133,7 @@ struct Encoder::Index {
         std::size_t used = 0;  // non-empty slots, live or dead
     };
 
-    explicit Index(std::pmr::memory_resource* mr) : by_name(mr), by_full(mr), hashes(mr) {}
+    explicit Index(std::pmr::memory_resource* mr) : by_name(mr), by_full(mr), hashes(mr), probes(mr) {}
 
     static std::uint32_t tag(std::uint64_t h) noexcept { return static_cast<std::uint32_t>(h) | 1u; }
     static bool live(std::uint32_t id32, const detail::DynamicTable& t) noexcept {
@@ -178,6 +210,15 @@ struct Encoder::Index {
     Map by_name;
     Map by_full;
     std::pmr::vector<EntryHashes> hashes;  // ring by id, as many as the table can hold
+
+    // What lookup() found, for the encode() of the same span that follows.
+    std::pmr::vector<Probe> probes;  // grows to the longest block, never shrinks
+    const Field* probed_data = nullptr;
+    std::size_t probed_size = 0;
+    std::uint64_t probed_next_id = 0;  // the table's next_id() when they were found
+    bool probed = false;               // false: nothing to reuse
+
+    std::array<std::uint8_t, detail::kStaticTableSize> static_memo{};  // memos of the static entries
 };
 
 Encoder::Encoder(const EncoderOptions& options, std::pmr::memory_resource* mr) : options_(options) {
@@ -224,6 +265,7 @@ void Encoder::set_peer_max_table_size(std::uint32_t size) {
     const std::uint32_t effective = std::min(size, options_.max_table_size);
     min_since_block_ = update_pending_ ? std::min(min_since_block_, effective) : effective;
     update_pending_ = true;  // encode_pending_updates() works out what, if anything, to send
+    index_->probed = false;
 }
 
 std::size_t Encoder::max_encoded_size(std::span<const Field> fields) noexcept {
@@ -238,7 +280,7 @@ std::uint8_t* Encoder::encode_pending_updates(std::uint8_t* out) {
         while (table_->size() > max) evict_oldest();
         table_->set_max_size(max);
         index_->reserve(max, *table_);
-        out = wire::encode_integer(out, max, 5, 0x20);  // §6.3
+        out = put_integer(out, max, 5, 0x20);  // §6.3
     };
     // RFC 7541 §4.2: signal the smallest maximum since the last block when it
     // is below the final one (the peer's decoder needs it to stay in step),
@@ -253,52 +295,100 @@ std::uint8_t* Encoder::encode_pending_updates(std::uint8_t* out) {
 
 void Encoder::evict_oldest() { table_->evict_oldest(); }  // the index forgets lazily
 
-std::uint8_t* Encoder::encode_field(const Field& f, std::uint8_t* out) {
-    const std::uint64_t name_hash = detail::hash_bytes(f.name);
-    const detail::StaticMatch sm = detail::static_lookup(f.name, f.value, name_hash);
-    const bool sensitive = f.sensitive || sensitive_by_default(f.name, f.value);
-    // §6.1: a field in the static table goes out as its index.
-    if (sm.full_index != 0 && !sensitive) return wire::encode_integer(out, sm.full_index, 7, 0x80);
+bool Encoder::find_full(const Field& f, std::uint64_t full_hash, std::uint64_t& id) const noexcept {
+    return table_->count() != 0 &&
+           Index::find(index_->by_full, full_hash, *table_,
+                       [&](std::uint64_t c) {
+                           return detail::same(table_->name_of(c), f.name) && detail::same(table_->value_of(c), f.value);
+                       },
+                       id);
+}
 
-    const bool use_table = table_->max_size() != 0;
-    const std::uint64_t full_hash = use_table ? detail::hash_bytes(f.value, name_hash) : 0;
-    const std::uint64_t newest = table_->next_id() - 1;
-    std::uint64_t id = 0;
-    if (use_table && !sensitive && table_->count() != 0 &&
-        Index::find(index_->by_full, full_hash, *table_,
-                    [&](std::uint64_t c) { return table_->name_of(c) == f.name && table_->value_of(c) == f.value; },
-                    id)) {
-        return wire::encode_integer(out, static_cast<std::uint32_t>(detail::kStaticTableSize + 1 + (newest - id)), 7,
-                                    0x80);
+void Encoder::probe(const Field& f, Probe& p) const noexcept {
+    p.sensitive = f.sensitive || sensitive_by_default(f.name, f.value);
+    p.name_hash = detail::hash_bytes(f.name);
+    p.full_hash = detail::hash_bytes(f.value, p.name_hash);
+    p.static_index = p.sensitive ? 0 : detail::static_full_lookup(f.name, f.value, p.full_hash);
+    p.dynamic = !p.sensitive && p.static_index == 0 && find_full(f, p.full_hash, p.id);
+}
+
+std::uint8_t* Encoder::encode_field(const Field& f, Probe& p, bool recheck, std::uint8_t* out, std::uint8_t memo) {
+    // §6.1: a field in the static table goes out as its index (1..61: one byte).
+    if (p.static_index != 0) {
+        index_->static_memo[p.static_index - 1] |= memo;
+        *out = static_cast<std::uint8_t>(0x80 | p.static_index);
+        return out + 1;
     }
-    std::uint32_t name_index = sm.name_index;
-    if (name_index == 0 && use_table && table_->count() != 0 &&
-        Index::find(index_->by_name, name_hash, *table_, [&](std::uint64_t c) { return table_->name_of(c) == f.name; },
-                    id)) {
+    if (recheck && !p.sensitive) {
+        // Found by lookup(): an earlier field of this block may have evicted
+        // the match, or inserted one where there was none.
+        const bool evicted = p.dynamic && p.id < table_->first_id();
+        if (evicted || (!p.dynamic && table_->next_id() != index_->probed_next_id))
+            p.dynamic = find_full(f, p.full_hash, p.id);
+    }
+    const std::uint64_t newest = table_->next_id() - 1;
+    if (p.dynamic) {  // §6.1, a dynamic entry
+        table_->memo_of(p.id) |= memo;
+        return put_integer(out, static_cast<std::uint32_t>(detail::kStaticTableSize + 1 + (newest - p.id)), 7, 0x80);
+    }
+
+    std::uint32_t name_index = detail::static_name_lookup(f.name, p.name_hash);
+    std::uint64_t id = 0;
+    if (name_index == 0 && table_->count() != 0 &&
+        Index::find(index_->by_name, p.name_hash, *table_,
+                    [&](std::uint64_t c) { return detail::same(table_->name_of(c), f.name); }, id)) {
         name_index = static_cast<std::uint32_t>(detail::kStaticTableSize + 1 + (newest - id));
     }
 
     const std::uint64_t entry_size = f.name.size() + f.value.size() + 32;
-    const bool index_it = !sensitive && use_table && entry_size <= table_->max_size() / 4 * 3 && worth_indexing(f.name);
-    if (sensitive) out = wire::encode_integer(out, name_index, 4, 0x10);  // §6.2.3 never indexed
-    else if (index_it) out = wire::encode_integer(out, name_index, 6, 0x40);  // §6.2.1 incremental indexing
-    else out = wire::encode_integer(out, name_index, 4, 0x00);  // §6.2.2 without indexing
+    const bool index_it = !p.sensitive && table_->max_size() != 0 && entry_size <= table_->max_size() / 4 * 3 &&
+                          worth_indexing(f.name);
+    if (p.sensitive) out = put_integer(out, name_index, 4, 0x10);  // §6.2.3 never indexed
+    else if (index_it) out = put_integer(out, name_index, 6, 0x40);  // §6.2.1 incremental indexing
+    else out = put_integer(out, name_index, 4, 0x00);  // §6.2.2 without indexing
     if (name_index == 0) out = write_string(out, f.name, options_.huffman);
     out = write_string(out, f.value, options_.huffman);
 
     if (index_it) {
         while (table_->count() != 0 && table_->size() + entry_size > table_->max_size()) evict_oldest();
         const std::uint64_t new_id = table_->next_id();
-        table_->insert(f.name, f.value);
-        index_->add(name_hash, full_hash, new_id, *table_);
+        table_->insert(f.name, f.value, memo);
+        index_->add(p.name_hash, p.full_hash, new_id, *table_);
     }
     return out;
 }
 
-std::size_t Encoder::encode(std::span<const Field> fields, std::uint8_t* out) {
+void Encoder::lookup(std::span<const Field> fields, std::uint8_t* memos) {
+    Index& ix = *index_;
+    if (ix.probes.size() < fields.size()) ix.probes.resize(fields.size());
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        Probe& p = ix.probes[i];
+        probe(fields[i], p);
+        if (memos == nullptr) continue;
+        memos[i] = p.static_index != 0 ? ix.static_memo[p.static_index - 1] : p.dynamic ? table_->memo_of(p.id) : 0;
+    }
+    ix.probed_data = fields.data();
+    ix.probed_size = fields.size();
+    ix.probed_next_id = table_->next_id();
+    ix.probed = true;
+}
+
+std::size_t Encoder::encode(std::span<const Field> fields, std::uint8_t* out, const std::uint8_t* memos) {
     std::uint8_t* const start = out;
+    Index& ix = *index_;
+    const bool reuse = ix.probed && ix.probed_data == fields.data() && ix.probed_size == fields.size();
+    ix.probed = false;
     if (update_pending_) out = encode_pending_updates(out);
-    for (const Field& f : fields) out = encode_field(f, out);
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        const std::uint8_t memo = memos != nullptr ? memos[i] : 0;
+        if (reuse) {
+            out = encode_field(fields[i], ix.probes[i], true, out, memo);
+        } else {
+            Probe p;
+            probe(fields[i], p);
+            out = encode_field(fields[i], p, false, out, memo);
+        }
+    }
     return static_cast<std::size_t>(out - start);
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 
 namespace h2wire::hpack::detail {
 
@@ -51,6 +52,28 @@ constexpr std::uint64_t hash_bytes(std::string_view s, std::uint64_t seed = 0) n
             std::uint64_t{static_cast<unsigned char>(p[n - 1])} << 16;
     }
     return hash_mix(h, w);
+}
+
+/// Whether the `n` bytes at `a` and `b` are equal: a few word compares,
+/// inline, where memcmp would be a call through the PLT for what is usually a
+/// header name or a value of a few dozen bytes.
+inline bool equal_bytes(const char* a, const char* b, std::size_t n) noexcept {
+    if (n >= 8) {
+        for (std::size_t i = 0; i + 8 < n; i += 8)
+            if (load_le<8, std::uint64_t>(a + i) != load_le<8, std::uint64_t>(b + i)) return false;
+        // The last 1..8 bytes: one overlapping load.
+        return load_le<8, std::uint64_t>(a + n - 8) == load_le<8, std::uint64_t>(b + n - 8);
+    }
+    if (n >= 4) {
+        return load_le<4, std::uint32_t>(a) == load_le<4, std::uint32_t>(b) &&
+               load_le<4, std::uint32_t>(a + n - 4) == load_le<4, std::uint32_t>(b + n - 4);
+    }
+    // 0..3 bytes: the first, middle and last cover them all.
+    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+}
+
+inline bool same(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && equal_bytes(a.data(), b.data(), a.size());
 }
 
 }  // namespace h2wire::hpack::detail

@@ -3,7 +3,7 @@
 
 #include <array>
 #include <cstdint>
-#include <cstring>
+#include <cstddef>
 #include <string_view>
 
 #include "hpack/hash.hpp"
@@ -83,22 +83,51 @@ inline constexpr StaticEntry kStaticTable[61] = {
 
 constexpr std::uint32_t kStaticTableSize = 61;
 
-struct StaticMatch {
-    std::uint32_t name_index = 0;  ///< first index with this name, 0 if none
-    std::uint32_t full_index = 0;  ///< index with this name and value, 0 if none
-};
+// Lookup by name and value: an open-addressing table of 256 slots built at
+// compile time from kStaticTable, keyed by the field's full hash,
+// hash_bytes(value, hash_bytes(name)), the key the encoder's dynamic index
+// uses too. A slot is one 64-bit word: the hash with its low byte replaced by
+// the static index (0: empty). The home slot comes from bits 8..15 of the
+// hash, so with 61 entries in 256 slots a miss (nearly every field that is
+// not `:method GET` and the like) usually costs one load and one compare.
+constexpr std::size_t kFullSlots = 256;
 
-/// Finds `name` (whose hash_bytes is `name_hash`) and `value` in the static table.
+constexpr std::uint64_t full_hash(std::string_view name, std::string_view value) noexcept {
+    return hash_bytes(value, hash_bytes(name));
+}
+
+constexpr std::array<std::uint64_t, kFullSlots> build_full_index() noexcept {
+    std::array<std::uint64_t, kFullSlots> slots{};
+    for (std::uint32_t i = 0; i < kStaticTableSize; ++i) {
+        const std::uint64_t h = full_hash(kStaticTable[i].name, kStaticTable[i].value);
+        std::size_t s = (h >> 8) & (kFullSlots - 1);
+        while (slots[s] != 0) s = (s + 1) & (kFullSlots - 1);
+        slots[s] = (h & ~std::uint64_t{0xff}) | (i + 1);
+    }
+    return slots;
+}
+inline constexpr std::array<std::uint64_t, kFullSlots> kFullIndex = build_full_index();
+
+/// The static index of `name` and `value` (whose full_hash is `hash`), 0 if
+/// the static table does not hold them.
+inline std::uint32_t static_full_lookup(std::string_view name, std::string_view value, std::uint64_t hash) noexcept {
+    const std::uint64_t want = hash & ~std::uint64_t{0xff};
+    for (std::size_t s = (hash >> 8) & (kFullSlots - 1); kFullIndex[s] != 0; s = (s + 1) & (kFullSlots - 1)) {
+        if ((kFullIndex[s] & ~std::uint64_t{0xff}) != want) continue;
+        const auto index = static_cast<std::uint32_t>(kFullIndex[s] & 0xff);
+        if (same(kStaticTable[index - 1].name, name) && same(kStaticTable[index - 1].value, value)) return index;
+    }
+    return 0;
+}
 
 // Lookup by name: an open-addressing table of 512 slots built at compile time
-// from kStaticTable, keyed by hash_bytes(name). A slot holds the name's hash,
-// the first static index with that name (entries of one name are adjacent in
-// Appendix A) and how many entries share it, so a miss usually costs one
-// comparison of two integers and a hit one memcmp of the name.
+// from kStaticTable, keyed by hash_bytes(name). A slot holds the name's hash
+// and the first static index with that name (entries of one name are adjacent
+// in Appendix A), so a miss usually costs one comparison of two integers and a
+// hit one comparison of the name.
 struct NameSlot {
     std::uint64_t hash = 0;
-    std::uint8_t index = 0;  // 0: empty
-    std::uint8_t count = 0;  // entries with this name
+    std::uint32_t index = 0;  // 0: empty
 };
 constexpr std::size_t kNameSlots = 512;  // sparse: a miss usually ends at the first slot
 
@@ -106,38 +135,23 @@ constexpr std::array<NameSlot, kNameSlots> build_name_index() noexcept {
     std::array<NameSlot, kNameSlots> slots{};
     for (std::uint32_t i = 0; i < kStaticTableSize; ++i) {
         if (i > 0 && kStaticTable[i].name == kStaticTable[i - 1].name) continue;
-        std::uint8_t count = 1;
-        while (i + count < kStaticTableSize && kStaticTable[i + count].name == kStaticTable[i].name) ++count;
         const std::uint64_t h = hash_bytes(kStaticTable[i].name);
         std::size_t s = h & (kNameSlots - 1);
         while (slots[s].index != 0) s = (s + 1) & (kNameSlots - 1);
-        slots[s] = {h, static_cast<std::uint8_t>(i + 1), count};
+        slots[s] = {h, i + 1};
     }
     return slots;
 }
 inline constexpr std::array<NameSlot, kNameSlots> kNameIndex = build_name_index();
 
-inline bool same(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
-}
-
-
-inline StaticMatch static_lookup(std::string_view name, std::string_view value, std::uint64_t name_hash) noexcept {
-    StaticMatch m;
+/// The first static index named `name` (whose hash_bytes is `name_hash`), 0
+/// if none.
+inline std::uint32_t static_name_lookup(std::string_view name, std::uint64_t name_hash) noexcept {
     for (std::size_t s = name_hash & (kNameSlots - 1); kNameIndex[s].index != 0; s = (s + 1) & (kNameSlots - 1)) {
         const NameSlot& slot = kNameIndex[s];
-        if (slot.hash != name_hash || !same(kStaticTable[slot.index - 1].name, name)) continue;
-        m.name_index = slot.index;
-        for (std::uint32_t i = slot.index; i < slot.index + slot.count; ++i) {
-            if (same(kStaticTable[i - 1].value, value)) {
-                m.full_index = i;
-                break;
-            }
-        }
-        break;
+        if (slot.hash == name_hash && same(kStaticTable[slot.index - 1].name, name)) return slot.index;
     }
-    return m;
+    return 0;
 }
-
 
 }  // namespace h2wire::hpack::detail
