@@ -593,3 +593,53 @@ TEST_CASE("connection messages: unusual but valid fields are sent and received u
     REQUIRE(r.has_value());
     CHECK(plain(r->headers) == response(200, extra));
 }
+
+TEST_CASE("connection messages: the send-side memo never lets an invalid field through") {
+    // Fields that passed the checks once are marked in the encoder's table
+    // and not checked again when sent again; anything that differs from a
+    // marked entry is checked afresh. A refused submit encodes nothing, even
+    // when the next block lives in the same memory.
+    Session s(Role::client);
+    s.handshake({{SettingId::max_concurrent_streams, 1000}});
+    const Hdrs good = get("/memo") + Hdrs{{"te", "trailers"},
+                                          {"x-token", "abc"},
+                                          {"cookie", "session=0123456789abcdef0123456789"},
+                                          {"accept-encoding", "gzip, deflate"}};
+    const std::vector<Hdrs> bad{
+        get("/memo") + Hdrs{{"te", "gzip"}},                      // same name as a marked entry
+        get("/memo") + Hdrs{{"x-token", "abc "}},                 // trailing space
+        get("/memo") + Hdrs{{"x-token", "abc"}, {"X-Token", "abc"}},  // uppercase twin
+        get("/memo") + Hdrs{{"transfer-encoding", ""}},          // a static-table entry, never valid
+        get("/memo") + Hdrs{{"connection", "close"}},
+        get("/memo") + Hdrs{{"x-token", std::string("a\nb")}},
+    };
+    std::vector<Field> array;  // one array the application rewrites each time
+    auto load = [&](const Hdrs& h) {
+        array.clear();
+        for (const Hdr& x : h) array.push_back(Field{x.name, x.value, x.sensitive});
+    };
+    Rng rng(5);
+    std::vector<std::uint32_t> sent;
+    for (int round = 0; round < 200; ++round) {
+        const bool valid = rng.one_in(2);
+        const Hdrs& h = valid ? good : bad[rng.below(bad.size())];
+        load(h);
+        const Submitted sub = s.conn.submit_request(array, true);
+        if (valid) {
+            REQUIRE(sub);
+            sent.push_back(sub.stream);
+        } else {
+            INFO(describe(h));
+            CHECK(sub.error == ApiError::invalid_header);
+        }
+        if (rng.one_in(3)) s.drain();
+    }
+    s.drain();
+    const auto hs = only(s.frames_since_handshake(), Type::headers);
+    REQUIRE(hs.size() == sent.size());
+    for (std::size_t i = 0; i < hs.size(); ++i) {
+        CHECK(hs[i].stream() == sent[i]);
+        CHECK(plain(hs[i].headers) == good);
+    }
+    CHECK(s.peer.problems().empty());
+}

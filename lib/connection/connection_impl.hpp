@@ -303,9 +303,13 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     void output_done(Stream* s, std::size_t n);
     Stream* find(std::uint32_t id) const noexcept { return streams.find(id); }
     Stream* sendable_stream(std::uint32_t id, ApiError& err);
+    /// `memos`, when not null: the block is encoded right after (commit_block
+    /// with the same memos), so its fields are looked up in the encoder first
+    /// and the checks skip fields known valid (see send.cpp).
     ApiError check_outbound(std::span<const Field> fields, detail::BlockKind kind, Stream* s,
-                            detail::RequestInfo* req, detail::ResponseInfo* resp) const;
-    void commit_block(Stream* s, std::span<const Field> fields, bool end_stream, std::uint32_t promised);
+                            detail::RequestInfo* req, detail::ResponseInfo* resp, detail::SendMemos* memos = nullptr);
+    void commit_block(Stream* s, std::span<const Field> fields, bool end_stream, std::uint32_t promised,
+                      const detail::SendMemos* memos = nullptr);
     ApiError queue_data(std::uint32_t id, std::span<const std::uint8_t> data, bool end_stream, bool borrowed);
     Submitted submit_request(std::span<const Field> headers, bool end_stream);
     ApiError submit_response(std::uint32_t id, std::span<const Field> headers, bool end_stream);

@@ -88,7 +88,7 @@ QueuedBlock HeaderStore::pop(std::pmr::vector<Field>& fields) {
 
 std::size_t write_header_block(ByteBuffer& out, ByteBuffer& scratch, hpack::Encoder& encoder,
                                std::span<const Field> fields, std::uint32_t stream, bool end_stream, bool push,
-                               std::uint32_t promised, std::uint32_t max_frame_size) {
+                               std::uint32_t promised, std::uint32_t max_frame_size, const std::uint8_t* memos) {
     const std::size_t bound = hpack::Encoder::max_encoded_size(fields);
     const std::size_t fixed = push ? 4 : 0;
     const std::size_t start = out.size();
@@ -96,7 +96,7 @@ std::size_t write_header_block(ByteBuffer& out, ByteBuffer& scratch, hpack::Enco
         // Common case: the block surely fits one frame. Encode in place after
         // room for the frame header, then write the header.
         std::uint8_t* p = out.grow(frame::header_size + fixed + bound);
-        const std::size_t n = encoder.encode(fields, p + frame::header_size + fixed);
+        const std::size_t n = encoder.encode(fields, p + frame::header_size + fixed, memos);
         const auto length = static_cast<std::uint32_t>(fixed + n);
         std::uint8_t fl = frame::flags::end_headers;
         if (end_stream && !push) fl |= frame::flags::end_stream;
@@ -116,7 +116,7 @@ std::size_t write_header_block(ByteBuffer& out, ByteBuffer& scratch, hpack::Enco
     // CONTINUATION frames written back to back (RFC 9113 §4.3, §6.10).
     scratch.clear();
     std::uint8_t* s = scratch.grow(bound);
-    const std::size_t n = encoder.encode(fields, s);
+    const std::size_t n = encoder.encode(fields, s, memos);
     const frame::Bytes block(s, n);
     std::size_t size = 0;
     if (push) {

@@ -4,6 +4,8 @@
 // writer that turns fields into HEADERS or PUSH_PROMISE plus CONTINUATIONs.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory_resource>
 #include <span>
@@ -68,13 +70,23 @@ private:
     std::uint32_t read_ = 0;
 };
 
+/// Memo bytes of a header block's fields on the way to the HPACK encoder
+/// (hpack::Encoder::lookup and encode). Bit memo_valid_field: the field
+/// passed the RFC 9113 §8.2 checks. Blocks of more fields than fit here go
+/// without (checked in full every time).
+struct SendMemos {
+    static constexpr std::size_t capacity = 64;
+    std::array<std::uint8_t, capacity> bytes;
+};
+
 /// Encodes `fields` with `encoder` and appends the frames that carry the
 /// block to `out`: one HEADERS (or PUSH_PROMISE promising `promised` when
 /// `push`) when it fits the peer's `max_frame_size`, else that frame and
 /// CONTINUATIONs, back to back (RFC 9113 §4.3). Returns the octets appended.
 std::size_t write_header_block(ByteBuffer& out, ByteBuffer& scratch, hpack::Encoder& encoder,
                                std::span<const Field> fields, std::uint32_t stream, bool end_stream, bool push,
-                               std::uint32_t promised, std::uint32_t max_frame_size);
+                               std::uint32_t promised, std::uint32_t max_frame_size,
+                               const std::uint8_t* memos = nullptr);
 
 }  // namespace h2wire::detail
 

@@ -48,6 +48,12 @@ struct RequestRules {
     std::size_t prechecked = 0;
 };
 
+/// The bit a field's HPACK table entry carries (hpack::FieldSink memo on
+/// receive, hpack::Encoder memos on send) once the field passed
+/// check_regular_field(): the check looks at the field alone, so it holds
+/// whenever the entry is used again.
+inline constexpr std::uint8_t memo_valid_field = 1;
+
 /// Checks one regular field (not a pseudo-header) per RFC 9113 §8.2.1 and
 /// §8.2.2: name not empty, no octet in 0x00-0x20, 'A'-'Z', 0x7f-0xff or ':';
 /// value without NUL, CR, LF and without leading or trailing SP/HTAB; not a

@@ -17,9 +17,6 @@ using detail::StreamState;
 namespace sf = detail::stream_flag;
 
 namespace {
-// hpack::FieldSink memo bit: the field passed detail::check_regular_field.
-constexpr std::uint8_t memo_valid_field = 1;
-
 
 constexpr std::string_view idle_headers = "HEADERS on a stream we have not opened";
 
@@ -196,10 +193,10 @@ bool Connection::Impl::decode_fragment(std::span<const std::uint8_t> fragment, b
         // field alone): the memo kept with its HPACK table entry says so when
         // the peer indexes it again, and the message checks then skip it.
         if (validate && !f.name.empty() && f.name.front() != ':') {
-            if (memo & memo_valid_field) {
+            if (memo & detail::memo_valid_field) {
                 ++block.prechecked;
             } else if (detail::check_regular_field(f).empty()) {
-                memo |= memo_valid_field;
+                memo |= detail::memo_valid_field;
                 ++block.prechecked;
             }
         }

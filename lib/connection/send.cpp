@@ -14,6 +14,20 @@ using detail::StreamState;
 namespace sf = detail::stream_flag;
 
 namespace {
+
+/// What hpack::Encoder::lookup() found is kept for the encode() that follows
+/// (see check_outbound). A submit refused after the lookup encodes nothing:
+/// this makes sure no later encode() of other fields can take the stale
+/// results for its own (an empty lookup replaces them; after an encode()
+/// there is nothing left to replace).
+struct ForgetLookup {
+    explicit ForgetLookup(hpack::Encoder& e) noexcept : encoder(e) {}
+    hpack::Encoder& encoder;
+    ForgetLookup(const ForgetLookup&) = delete;
+    ForgetLookup& operator=(const ForgetLookup&) = delete;
+    ~ForgetLookup() { encoder.lookup({}, nullptr); }
+};
+
 }  // namespace
 
 // --- lifecycle ---------------------------------------------------------------
@@ -131,23 +145,50 @@ void Connection::Impl::output_done(Stream* s, std::size_t n) {
 // --- checks ------------------------------------------------------------------
 
 ApiError Connection::Impl::check_outbound(std::span<const Field> fields, detail::BlockKind kind, Stream* s,
-                                          detail::RequestInfo* req, detail::ResponseInfo* resp) const {
+                                          detail::RequestInfo* req, detail::ResponseInfo* resp,
+                                          detail::SendMemos* memos) {
     (void)s;
     if (!cfg.validate_messages) {
         if (req) detail::extract_request(fields, *req);
         if (resp) detail::extract_response(fields, *resp);
+        if (memos && fields.size() <= detail::SendMemos::capacity) memos->bytes.fill(0);
         return ApiError::none;
+    }
+    // The send-side memo (the receive side has its own, receive_headers.cpp):
+    // when the block is encoded right after this, the encoder looks its
+    // fields up first (and keeps what it found for the encoding). A regular
+    // field whose table entry says it passed the §8.2 checks before is not
+    // checked again; one that passes now gets its entry marked as it goes
+    // out. Any failure leaves the count short and the full check below finds
+    // and names it.
+    std::size_t prechecked = 0;
+    if (memos && fields.size() <= detail::SendMemos::capacity) {
+        encoder.lookup(fields, memos->bytes.data());
+        for (std::size_t i = 0; i < fields.size(); ++i) {
+            const Field& f = fields[i];
+            std::uint8_t& m = memos->bytes[i];
+            if (!f.name.empty() && f.name.front() == ':') {
+                m = 0;
+                continue;
+            }
+            if ((m & detail::memo_valid_field) == 0) {
+                if (!detail::check_regular_field(f).empty()) continue;
+                m |= detail::memo_valid_field;
+            }
+            ++prechecked;
+        }
     }
     std::string_view why;
     if (req) {
         detail::RequestRules rules;
         rules.connect_protocol = true;  // whether the peer allows it is checked by the caller
         rules.promised = kind == detail::BlockKind::push_promise;
+        rules.prechecked = prechecked;
         why = detail::check_request(fields, rules, *req);
     } else if (resp) {
-        why = detail::check_response(fields, *resp);
+        why = detail::check_response(fields, *resp, prechecked);
     } else {
-        why = detail::check_trailers(fields);
+        why = detail::check_trailers(fields, prechecked);
     }
     return why.empty() ? ApiError::none : ApiError::invalid_header;
 }
@@ -188,23 +229,30 @@ Stream* Connection::Impl::sendable_stream(std::uint32_t id, ApiError& err) {
 // sent after our ACK of it (RFC 9113 §6.5.3), which the queue puts after
 // this block.
 void Connection::Impl::commit_block(Stream* s, std::span<const Field> fields, bool end_stream,
-                                    std::uint32_t promised) {
+                                    std::uint32_t promised, const detail::SendMemos* memos) {
+    const std::uint8_t* m = memos && fields.size() <= detail::SendMemos::capacity ? memos->bytes.data() : nullptr;
     if (promised) {
         detail::write_header_block(ctrl, scratch, encoder, fields, s->id, false, true, promised,
-                                   peer.max_frame_size);
+                                   peer.max_frame_size, m);
         highest_local_sent = std::max(highest_local_sent, promised);
         if (Stream* p = find(promised)) set_state(p, StreamState::reserved_local);
         return;
     }
-    detail::write_header_block(ctrl, scratch, encoder, fields, s->id, end_stream, false, 0, peer.max_frame_size);
+    detail::write_header_block(ctrl, scratch, encoder, fields, s->id, end_stream, false, 0, peer.max_frame_size, m);
     after_send_headers(s, end_stream);
 }
 
 Submitted Connection::Impl::submit_request(std::span<const Field> headers, bool end_stream) {
     if (!is_client()) return {0, ApiError::wrong_role};
     if (closed || goaway_received || shutdown_phase != Shutdown::none) return {0, ApiError::connection_closed};
+    // A slot is free and no request waits: the HEADERS is encoded at once
+    // (else it waits in the stream's header store).
+    const bool direct = open_fifo.empty() && active_local < peer_max_concurrent();
     detail::RequestInfo info;
-    if (const ApiError e = check_outbound(headers, detail::BlockKind::headers, nullptr, &info, nullptr);
+    detail::SendMemos memos;
+    const ForgetLookup forget(encoder);
+    if (const ApiError e =
+            check_outbound(headers, detail::BlockKind::headers, nullptr, &info, nullptr, direct ? &memos : nullptr);
         e != ApiError::none)
         return {0, e};
     // RFC 8441 §3: :protocol only once the server enabled extended CONNECT.
@@ -223,10 +271,9 @@ Submitted Connection::Impl::submit_request(std::span<const Field> headers, bool 
     if (info.is_connect) s->set(sf::connect);
     s->set(sf::final_submitted);
     if (end_stream) s->set(sf::end_submitted);
-    if (open_fifo.empty() && active_local < peer_max_concurrent()) {
-        // A slot is free and no request waits: the HEADERS is encoded now.
+    if (direct) {
         highest_local_sent = id;
-        commit_block(s, headers, end_stream, 0);
+        commit_block(s, headers, end_stream, 0, &memos);
         return {id, ApiError::none};
     }
     s->set(sf::in_fifo);
@@ -245,8 +292,13 @@ ApiError Connection::Impl::submit_response(std::uint32_t id, std::span<const Fie
     // Responses go on streams the client opened, or on streams we promised.
     if (s->has(sf::local) && !s->has(sf::pushed)) return ApiError::invalid_stream;
     if (s->has(sf::final_submitted)) return ApiError::invalid_stream;
+    const bool direct = s->leading_blocks == 0 && s->state != StreamState::idle;
     detail::ResponseInfo info;
-    if (const ApiError e = check_outbound(headers, detail::BlockKind::headers, s, nullptr, &info); e != ApiError::none)
+    detail::SendMemos memos;
+    const ForgetLookup forget(encoder);
+    if (const ApiError e =
+            check_outbound(headers, detail::BlockKind::headers, s, nullptr, &info, direct ? &memos : nullptr);
+        e != ApiError::none)
         return e;
     const bool informational = info.status >= 100 && info.status < 200;
     // RFC 9113 §8.1: an informational response cannot end the stream.
@@ -261,8 +313,8 @@ ApiError Connection::Impl::submit_response(std::uint32_t id, std::span<const Fie
     }
     if (!informational) s->set(sf::final_submitted);
     if (end_stream) s->set(sf::end_submitted);
-    if (s->leading_blocks == 0 && s->state != StreamState::idle) {
-        commit_block(s, headers, end_stream, 0);
+    if (direct) {
+        commit_block(s, headers, end_stream, 0, &memos);
         return ApiError::none;
     }
     // Behind a block still queued (a promise not yet sent): keep the order.
@@ -348,13 +400,18 @@ ApiError Connection::Impl::send_trailers(std::uint32_t id, std::span<const Field
     // RFC 9113 §8.5: only DATA and stream management frames on a CONNECT
     // tunnel (our CONNECT request, or our 2xx to one).
     if (s->has(sf::tunnel) || (s->has(sf::connect) && s->has(sf::local))) return ApiError::invalid_stream;
-    if (const ApiError e = check_outbound(trailers, detail::BlockKind::trailers, s, nullptr, nullptr);
+    // No DATA waits before them: the trailers are encoded at once.
+    const bool direct =
+        s->queued == 0 && !s->has(sf::end_after_data) && s->leading_blocks == 0 && detail::can_send(s->state);
+    detail::SendMemos memos;
+    const ForgetLookup forget(encoder);
+    if (const ApiError e =
+            check_outbound(trailers, detail::BlockKind::trailers, s, nullptr, nullptr, direct ? &memos : nullptr);
         e != ApiError::none)
         return e;
     s->set(sf::end_submitted);
-    if (s->queued == 0 && !s->has(sf::end_after_data) && s->leading_blocks == 0 && detail::can_send(s->state)) {
-        // No DATA waits before them: the trailers are encoded now.
-        commit_block(s, trailers, true, 0);
+    if (direct) {
+        commit_block(s, trailers, true, 0, &memos);
         return ApiError::none;
     }
     s->hdr.push(buffers, detail::BlockKind::trailers, true, 0, trailers);
