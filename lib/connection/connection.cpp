@@ -281,7 +281,12 @@ std::span<const OutputChunk> Connection::pending_output_vectors() {
 
 void Connection::consume_output(std::size_t n) {
     if (n) impl_->io_started = true;  // h2c upgrade (upgrade.cpp): too late from now on
-    impl_->out.consume(n, [this](Stream* s, std::size_t k) { impl_->output_done(s, k); });
+    impl_->out.consume(n, [this](Stream* s, std::size_t k) {
+        // Most DATA chunks leave more of their stream in flight: nothing
+        // else to do (output_done() handles the last one).
+        if (k < s->inflight) s->inflight -= k;
+        else impl_->output_done(s, k);
+    });
 }
 
 bool Connection::wants_write() const noexcept { return impl_->wants_write(); }

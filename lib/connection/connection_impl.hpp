@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "connection/buffers.hpp"
+#include "connection/flow_control.hpp"
 #include "connection/message_validation.hpp"
 #include "connection/output/scheduler.hpp"
 #include "connection/stream.hpp"
@@ -191,9 +192,11 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
         std::uint32_t stream = 0;
         std::uint32_t length = 0;
         std::uint32_t left = 0;     // payload octets still to come
+        bool active = false;        // a frame is in progress: payload or its first report to come
+        bool first = false;         // no chunk of it reported yet
         bool end_stream = false;
-        bool pending_first = false; // no chunk of it reported yet
     } fast_data;
+    bool reader_idle = false;       // the reader is between frames, outside a header block (read_frame())
     Stream* data_stream = nullptr;  // DATA frame in progress: its stream, or null to drop
     std::uint32_t data_stream_id = 0;
     bool in_receive = false;
@@ -260,7 +263,8 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     std::span<const Event> receive(std::span<const std::uint8_t> bytes);
     bool consume_preface(std::span<const std::uint8_t>& in);
     bool fast_data_start(std::span<const std::uint8_t>& bytes);
-    bool fast_data_step(std::span<const std::uint8_t>& bytes);
+    void fast_data_chunk(std::span<const std::uint8_t> data);
+    bool read_frame(std::span<const std::uint8_t>& bytes);
     void dispatch(const frame::ReadResult& r);
     void on_frame_stream_error(const StreamError& e, frame::Type type);
     void on_data(const frame::DataChunk& d);
@@ -333,6 +337,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     bool send_leading_blocks(Stream* s);
     void build_data(bool copy_data);
     bool send_one(Stream* s, bool copy_data);
+    bool send_middle_frame(Stream* s, std::uint32_t frame_cap);
     void send_trailers_now(Stream* s);
     void make_ready(Stream* s);
     void unready(Stream* s);
@@ -340,6 +345,24 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     void after_send_end_stream(Stream* s);
     bool wants_write() const noexcept;
 };
+
+// Called once per received DATA frame: inline.
+inline void Connection::Impl::credit(Stream* s, std::uint64_t n) {
+    if (n == 0) return;
+    conn_credit += n;
+    if (!s) return;
+    s->recv_credit += static_cast<std::uint32_t>(std::min<std::uint64_t>(n, UINT32_MAX - s->recv_credit));
+    // Coalesce: one WINDOW_UPDATE once half the stream's window is consumed
+    // (never one per DATA frame). The window the peer counts from is ours in
+    // force or, once it has seen our latest SETTINGS, that one: take the
+    // smaller so the peer never waits on credit we hold back.
+    if (s->has(detail::stream_flag::in_wu)) return;
+    const std::uint32_t target = std::min(local.initial_window_size, local_sent.initial_window_size);
+    if (detail::update_due(s->recv_credit, target)) {
+        s->set(detail::stream_flag::in_wu);
+        wu_fifo.push(s);
+    }
+}
 
 }  // namespace h2wire
 

@@ -91,22 +91,6 @@ void Connection::Impl::apply_local_initial_window(std::uint32_t old_value, std::
     streams.for_each([&](Stream* s) { detail::apply_delta(s->recv_window, delta); });
 }
 
-void Connection::Impl::credit(Stream* s, std::uint64_t n) {
-    if (n == 0) return;
-    conn_credit += n;
-    if (!s) return;
-    s->recv_credit += static_cast<std::uint32_t>(std::min<std::uint64_t>(n, UINT32_MAX - s->recv_credit));
-    // Coalesce: one WINDOW_UPDATE once half the stream's window is consumed.
-    // The window the peer counts from is ours in force or, once it has seen
-    // our latest SETTINGS, that one: take the smaller so the peer never
-    // waits on credit we hold back.
-    const std::uint32_t target = std::min(local.initial_window_size, local_sent.initial_window_size);
-    if (!s->has(sf::in_wu) && detail::update_due(s->recv_credit, target)) {
-        s->set(sf::in_wu);
-        wu_fifo.push(s);
-    }
-}
-
 ApiError Connection::Impl::consume(std::uint32_t id, std::size_t n) {
     if (cfg.flow_control != FlowControl::manual || n == 0) return ApiError::none;
     if (n > conn_unconsumed) return ApiError::invalid_argument;

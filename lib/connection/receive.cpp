@@ -16,47 +16,62 @@ std::span<const Event> Connection::Impl::receive(std::span<const std::uint8_t> b
     // h2c upgrade (upgrade.cpp): too late once bytes arrived; the upgraded
     // request's copy is freed once its events' views have expired.
     if (!bytes.empty()) io_started = true;
-    if (!upgrade.empty()) upgrade.on_receive();
+    if (!upgrade.empty()) [[unlikely]] upgrade.on_receive();
     events.clear();
     // Views handed out by the previous call die now, except the fields of a
     // header block still being received (no other frame can interleave with
     // it, so the arena then holds little else).
     if (!block.active) arena.reset();
-    if (!deferred.empty()) {
+    if (!deferred.empty()) [[unlikely]] {
         events.insert(events.end(), deferred.begin(), deferred.end());
         deferred.clear();
     }
     if (closed) return events;
     in_receive = true;
-    if (!is_client() && preface_matched < frame::client_preface.size() && !consume_preface(bytes)) {
+    if (!is_client() && preface_matched < frame::client_preface.size() && !consume_preface(bytes)) [[unlikely]] {
         in_receive = false;
         return events;
     }
     while (!closed) {
-        if (fast_data.left > 0 || fast_data.pending_first) {
-            if (!fast_data_step(bytes)) break;
+        if (fast_data.active) {
+            // Like the reader: no empty chunk while payload is still to come.
+            if (bytes.empty() && fast_data.left > 0) break;
+            const std::size_t n = std::min<std::size_t>(fast_data.left, bytes.size());
+            fast_data_chunk(bytes.first(n));
+            bytes = bytes.subspan(n);
             continue;
         }
         if (bytes.empty()) break;  // the reader returns items only as input completes them
-        if (bytes.size() >= frame::header_size && fast_data_start(bytes)) continue;
-        const frame::ReadResult r = reader.read(bytes);
-        bytes = bytes.subspan(r.consumed);
-        if (r.status == frame::ReadStatus::need_input) break;
-        dispatch(r);
+        if (reader_idle && bytes.size() >= frame::header_size && fast_data_start(bytes)) continue;
+        if (!read_frame(bytes)) break;
     }
     in_receive = false;
     return events;
 }
 
+// One item from the reader (kept out of receive() so the DATA path stays
+// small). False when the reader needs more input.
+[[gnu::noinline]] bool Connection::Impl::read_frame(std::span<const std::uint8_t>& bytes) {
+    const frame::ReadResult r = reader.read(bytes);
+    bytes = bytes.subspan(r.consumed);
+    if (r.status != frame::ReadStatus::need_input) dispatch(r);
+    // Only reader.read() moves the reader, and the peer's SETTINGS only
+    // arrive through it: what fast_data_start() needs is known until the next
+    // call.
+    reader_idle =
+        peer_settings_seen && reader.at_frame_boundary() && !reader.in_header_block() && !reader.failed();
+    return r.status != frame::ReadStatus::need_input;
+}
+
 // DATA fast path. The bulk of a connection's input is DATA, and the reader's
 // general result type costs more than the frame itself; so an unpadded DATA
-// frame whose header arrives whole at a frame boundary is taken here, with
-// the reader's own checks for it (RFC 9113 §4.2 size, §6.1 stream 0, §6.2
-// and §6.10 no DATA inside a header block), and its payload handed to
-// on_data() as views of the input, exactly as the reader would cut it.
-// Anything else (padding, a split header, an error) goes to the reader.
-bool Connection::Impl::fast_data_start(std::span<const std::uint8_t>& bytes) {
-    if (!peer_settings_seen || !reader.at_frame_boundary() || reader.in_header_block() || reader.failed()) return false;
+// frame whose header arrives whole at a frame boundary (`reader_idle`: the
+// reader holds no part of a frame, and the peer's SETTINGS came first) is
+// taken here, with the reader's own checks for it (RFC 9113 §4.2 size, §6.1
+// stream 0, §6.2 and §6.10 no DATA inside a header block), and its payload
+// cut into chunks exactly as the reader would cut it. Anything else
+// (padding, a split header, an error) goes to the reader.
+inline bool Connection::Impl::fast_data_start(std::span<const std::uint8_t>& bytes) {
     const std::uint8_t* p = bytes.data();
     if (p[3] != static_cast<std::uint8_t>(frame::Type::data) || (p[4] & frame::flags::padded)) return false;
     const std::uint32_t length = std::uint32_t{p[0]} << 16 | std::uint32_t{p[1]} << 8 | p[2];
@@ -68,27 +83,75 @@ bool Connection::Impl::fast_data_start(std::span<const std::uint8_t>& bytes) {
     fast_data.length = length;
     fast_data.left = length;
     fast_data.end_stream = (p[4] & frame::flags::end_stream) != 0;
+    fast_data.first = true;
+    fast_data.active = true;
     bytes = bytes.subspan(frame::header_size);
-    fast_data.pending_first = true;
     return true;
 }
 
-bool Connection::Impl::fast_data_step(std::span<const std::uint8_t>& bytes) {
-    // Like the reader: no empty chunk while payload is still to come.
-    if (fast_data.left > 0 && bytes.empty()) return false;
-    const std::size_t n = std::min<std::size_t>(fast_data.left, bytes.size());
-    frame::DataChunk d;
-    d.stream_id = fast_data.stream;
-    d.data = bytes.first(n);
-    d.first = fast_data.pending_first;
-    d.flow_controlled_length = fast_data.pending_first ? fast_data.length : 0;
-    fast_data.left -= static_cast<std::uint32_t>(n);
-    d.last = fast_data.left == 0;
-    d.end_stream = d.last && fast_data.end_stream;
-    fast_data.pending_first = false;
-    bytes = bytes.subspan(n);
-    on_data(d);
-    return true;
+// One chunk of the fast-path DATA frame: what on_data() does with it, with
+// the common case (a flow-controlled frame within both windows on a stream
+// that may receive, no content-length trouble) done here without the
+// general bookkeeping. Every other case is handed to on_data() untouched, so
+// errors and their events are the same whichever path a frame takes.
+inline void Connection::Impl::fast_data_chunk(std::span<const std::uint8_t> data) {
+    FastData& f = fast_data;
+    const bool first = f.first;
+    f.first = false;
+    f.left -= static_cast<std::uint32_t>(data.size());
+    const bool last = f.left == 0;
+    if (last) f.active = false;
+    const bool end_stream = last && f.end_stream;
+    const std::uint32_t flc = first ? f.length : 0;
+    auto general = [&] {
+        on_data(frame::DataChunk{.stream_id = f.stream, .data = data, .first = first, .last = last,
+                                 .end_stream = end_stream, .flow_controlled_length = flc, .pad_length = {}});
+    };
+    Stream* s = data_stream;
+    if (first) {
+        // RFC 9113 §6.9.1: the frame counts against both windows; §5.1: DATA
+        // is allowed in "open" and "half-closed (local)"; §8.1: after the
+        // final header section. The cached stream is the last DATA frame's:
+        // stream objects are only reused under a new id, never freed while
+        // the connection lives, so a matching id proves it is the same one.
+        if (!s || s->id != f.stream) s = find(f.stream);
+        if (flc == 0 || flc > conn_recv_window || !s || !detail::can_receive(s->state) ||
+            (cfg.validate_messages && s->recv_phase != detail::RecvPhase::body) ||
+            static_cast<std::int64_t>(flc) > s->recv_window) [[unlikely]] {
+            general();
+            return;
+        }
+    } else if (!s || s->id != data_stream_id) {
+        return;  // the frame is dropped (see on_data)
+    }
+    // RFC 9113 §8.1.1: content-length trouble goes the general way.
+    const std::uint64_t received = s->data_received + data.size();
+    if (cfg.validate_messages && s->content_length >= 0 && !s->has(sf::no_length_check) &&
+        (received > static_cast<std::uint64_t>(s->content_length) ||
+         (end_stream && received != static_cast<std::uint64_t>(s->content_length)))) [[unlikely]] {
+        general();
+        return;
+    }
+    if (first) {
+        ++useful_frames;
+        conn_recv_window -= flc;
+        s->recv_window -= static_cast<std::int32_t>(flc);
+        data_stream = s;
+        data_stream_id = f.stream;
+        // The window the frame took goes with its first event.
+        if (cfg.flow_control == FlowControl::manual) {
+            s->unconsumed += flc;
+            conn_unconsumed += flc;
+        } else {
+            credit(s, flc);
+        }
+    }
+    s->data_received = received;
+    events.emplace_back(DataReceived{s->id, data, flc, end_stream});
+    if (end_stream) {
+        data_stream = nullptr;
+        peer_end_stream(s);
+    }
 }
 
 bool Connection::Impl::consume_preface(std::span<const std::uint8_t>& in) {

@@ -17,6 +17,8 @@
 #include "connection/output/scheduler.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <new>
 
 #include "connection/connection_impl.hpp"
@@ -107,14 +109,22 @@ void Output::compact() {
 }
 
 std::span<const OutputChunk> Output::vectors() {
-    vecs.clear();
-    for (std::size_t i = head; i < chunks.size(); ++i) {
-        const OutChunk& c = chunks[i];
-        const std::size_t skip = i == head ? head_off : 0;
-        const std::uint8_t* p = c.ptr ? c.ptr : buf.data() + c.off;
-        vecs.push_back(OutputChunk{p + skip, c.len - skip});
+    // `vecs` only grows: its elements are overwritten, never constructed
+    // again (the span returned covers the ones in use).
+    const std::size_t count = chunks.size() - head;
+    if (count == 0) return {};
+    if (vecs.size() < count) vecs.resize(std::max(count, vecs.size() * 2));
+    OutputChunk* v = vecs.data();
+    const OutChunk* c = chunks.data() + head;
+    const std::uint8_t* base = buf.data();
+    for (std::size_t i = 0; i < count; ++i) {
+        // External chunks have off 0; chunks of `buf` have no ptr.
+        v[i].data = (c[i].ptr ? c[i].ptr : base) + c[i].off;
+        v[i].size = c[i].len;
     }
-    return vecs;
+    v[0].data += head_off;
+    v[0].size -= head_off;
+    return {v, count};
 }
 
 std::uint64_t Output::detach(Stream* s) {
@@ -150,6 +160,19 @@ constexpr std::size_t budget_copy = 128 * 1024;
 constexpr std::size_t budget_vectors = 1024 * 1024;
 // Largest DATA payload per frame and turn of the round robin.
 constexpr std::uint32_t max_data_frame = 64 * 1024;
+
+// A DATA frame header without flags (RFC 9113 §4.1, §6.1): length, type 0,
+// flags 0, reserved bit 0, stream; the first eight octets in one store.
+inline void write_data_header(std::uint8_t* p, std::uint32_t length, std::uint32_t stream) noexcept {
+    if constexpr (std::endian::native == std::endian::little) {
+        const std::uint64_t head = std::uint64_t{length} << 40 | ((stream >> 8) & 0x7fffffu);
+        const std::uint64_t wire = __builtin_bswap64(head);
+        std::memcpy(p, &wire, 8);
+        p[8] = static_cast<std::uint8_t>(stream);
+    } else {
+        detail::put_frame_header(p, length, static_cast<std::uint8_t>(frame::Type::data), 0, stream);
+    }
+}
 }  // namespace
 
 void Connection::Impl::build(bool copy_data) {
@@ -277,11 +300,12 @@ void Connection::Impl::unready(Stream* s) {
 
 void Connection::Impl::build_data(bool copy_data) {
     const std::size_t budget = copy_data ? budget_copy : budget_vectors;
+    const std::uint32_t frame_cap = std::min(peer.max_frame_size, max_data_frame);
     std::uint32_t stuck = 0;  // streams in a row that could not send
     while (ready && out.pending < budget && stuck < ready_count) {
         Stream* s = ready;
         const Stream* next = s->ready_next;
-        if (send_one(s, copy_data)) {
+        if ((!copy_data && send_middle_frame(s, frame_cap)) || send_one(s, copy_data)) {
             stuck = 0;
         } else {
             ++stuck;
@@ -290,6 +314,35 @@ void Connection::Impl::build_data(bool copy_data) {
         // was removed, `ready` has already moved on).
         if (ready == s) ready = const_cast<Stream*>(next);
     }
+}
+
+// The common turn of a stream with a long body, zero copy: one full DATA
+// frame out of the first queued segment, which has more left after it (so
+// the frame is not the stream's last and nothing else changes). What
+// send_one() does in that case, without its general bookkeeping. False when
+// the turn is not such a frame (send_one() then takes it).
+inline bool Connection::Impl::send_middle_frame(Stream* s, std::uint32_t frame_cap) {
+    detail::SendSeg* seg = s->seg_head;
+    if (!seg) return false;
+    // RFC 9113 §6.9.1: within both send windows.
+    std::int64_t n = std::min<std::int64_t>(s->send_window, conn_send_window);
+    if (n > static_cast<std::int64_t>(frame_cap)) n = frame_cap;
+    if (n <= 0 || seg->size <= static_cast<std::uint64_t>(n)) return false;
+    const auto len = static_cast<std::uint32_t>(n);
+    const std::size_t from = out.buf.size();
+    write_data_header(out.buf.grow(frame::header_size), len, s->id);
+    out.add_frame(from, seg->data, len, seg->block, s);
+    if (seg->block) {
+        ++seg->block->refs;
+        s->queued_owned -= len;
+    }
+    seg->data += len;
+    seg->size -= len;
+    s->inflight += len;
+    s->queued -= len;
+    s->send_window -= static_cast<std::int32_t>(len);
+    conn_send_window -= n;
+    return true;
 }
 
 // One turn of stream `s`: at most one DATA frame (and its trailers). Returns

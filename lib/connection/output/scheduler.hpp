@@ -104,6 +104,22 @@ public:
         pending += n;
         chunks.push_back(OutChunk{p, 0, n, b, s, nullptr});
     }
+    /// A DATA frame: its header was appended to `buf` at `from`, its payload
+    /// is outside (note_buf() and add_external() in one step).
+    void add_frame(std::size_t from, const std::uint8_t* p, std::size_t n, Block* b, Stream* s) {
+        const std::size_t h = buf.size() - from;
+        pending += h + n;
+        if (!chunks.empty()) {
+            OutChunk& last = chunks.back();
+            if (!last.ptr && last.off + last.len == from) {
+                last.len += h;
+                chunks.push_back(OutChunk{p, 0, n, b, s, nullptr});
+                return;
+            }
+        }
+        chunks.push_back(OutChunk{nullptr, from, h, nullptr, nullptr, nullptr});
+        chunks.push_back(OutChunk{p, 0, n, b, s, nullptr});
+    }
     bool empty() const noexcept { return pending == 0; }
 
     /// Drops fully consumed chunks and the front of `buf` they used, so both
@@ -114,9 +130,14 @@ public:
     /// completed DATA chunk of a stream.
     template <class Done>
     void consume(std::size_t n, Done&& done) {
-        if (n > pending) n = pending;
+        if (n >= pending) {
+            // All of it: the common case of a caller that keeps up.
+            pending = 0;
+            reset_all(done);
+            return;
+        }
         pending -= n;
-        while (n > 0 && head < chunks.size()) {
+        while (n > 0) {  // n < pending: some chunk stays
             OutChunk& c = chunks[head];
             const std::size_t left = c.len - head_off;
             if (n < left) {
@@ -124,11 +145,10 @@ public:
                 return;
             }
             n -= left;
-            finish(c, done);
             ++head;
             head_off = 0;
+            finish(c, done);
         }
-        if (pending == 0) reset_all(done);
     }
 
     /// The unconsumed output as one span, copying it together first when it
@@ -169,17 +189,19 @@ public:
 private:
     template <class Done>
     void finish(OutChunk& c, Done& done) {
-        if (c.block) {
-            pool->release(c.block);
-            c.block = nullptr;
-        }
         if (c.stream) {
             done(c.stream, c.len);
             c.stream = nullptr;
         }
-        if (c.owned) {
-            mr_->deallocate(c.owned, c.len, 1);
-            c.owned = nullptr;
+        if (c.block || c.owned) [[unlikely]] {
+            if (c.block) {
+                pool->release(c.block);
+                c.block = nullptr;
+            }
+            if (c.owned) {
+                mr_->deallocate(c.owned, c.len, 1);
+                c.owned = nullptr;
+            }
         }
     }
     template <class Done>
