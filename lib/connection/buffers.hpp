@@ -17,6 +17,40 @@
 
 namespace h2wire::detail {
 
+/// memcpy for the short strings of header fields: up to 32 octets with
+/// two overlapping loads and stores (no call), longer ones by memcpy.
+inline void copy_bytes(void* dst, const void* src, std::size_t n) noexcept {
+    auto* d = static_cast<unsigned char*>(dst);
+    const auto* s = static_cast<const unsigned char*>(src);
+    if (n >= 16) {
+        if (n > 32) {
+            std::memcpy(d, s, n);
+            return;
+        }
+        unsigned char a[16], b[16];
+        std::memcpy(a, s, 16);
+        std::memcpy(b, s + n - 16, 16);
+        std::memcpy(d, a, 16);
+        std::memcpy(d + n - 16, b, 16);
+    } else if (n >= 8) {
+        std::uint64_t a, b;
+        std::memcpy(&a, s, 8);
+        std::memcpy(&b, s + n - 8, 8);
+        std::memcpy(d, &a, 8);
+        std::memcpy(d + n - 8, &b, 8);
+    } else if (n >= 4) {
+        std::uint32_t a, b;
+        std::memcpy(&a, s, 4);
+        std::memcpy(&b, s + n - 4, 4);
+        std::memcpy(d, &a, 4);
+        std::memcpy(d + n - 4, &b, 4);
+    } else if (n > 0) {
+        d[0] = s[0];
+        d[n / 2] = s[n / 2];
+        d[n - 1] = s[n - 1];
+    }
+}
+
 /// A byte buffer like std::vector<uint8_t>, but growing leaves the new octets
 /// uninitialized and the capacity is never given back until destruction or
 /// release().

@@ -201,14 +201,17 @@ bool Connection::Impl::decode_fragment(std::span<const std::uint8_t> fragment, b
             }
         }
         // Copied into the arena: the decoder's views last only for this call.
-        const std::size_t n = f.name.size() + f.value.size();
-        char* p = n ? static_cast<char*>(arena.allocate(n, 1)) : nullptr;
-        if (n) {
-            std::memcpy(p, f.name.data(), f.name.size());
-            std::memcpy(p + f.name.size(), f.value.data(), f.value.size());
+        // A dynamic table entry keeps its name and value side by side: one
+        // copy then.
+        const std::size_t nn = f.name.size(), nv = f.value.size();
+        char* p = static_cast<char*>(arena.allocate(nn + nv, 1));
+        if (f.value.data() == f.name.data() + nn) {
+            detail::copy_bytes(p, f.name.data(), nn + nv);
+        } else {
+            detail::copy_bytes(p, f.name.data(), nn);
+            detail::copy_bytes(p + nn, f.value.data(), nv);
         }
-        block_fields.push_back(Field{std::string_view(p ? p : "", f.name.size()),
-                                     std::string_view(p ? p + f.name.size() : "", f.value.size()), f.sensitive});
+        block_fields.push_back(Field{std::string_view(p, nn), std::string_view(p + nn, nv), f.sensitive});
     });
     if (hpack::is_fatal(e)) {
         // RFC 9113 §4.3: a decoding error is a connection COMPRESSION_ERROR.
