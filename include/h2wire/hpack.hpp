@@ -239,13 +239,8 @@ public:
     std::size_t table_entries() const noexcept;
 
 private:
-    struct Index;
-    struct Probe;
-    void probe(const Field& f, Probe& p) const noexcept;
-    bool find_full(const Field& f, std::uint64_t full_hash, std::uint64_t& id) const noexcept;
-    std::uint8_t* encode_field(const Field& f, Probe& p, bool recheck, std::uint8_t* out, std::uint8_t memo);
+    struct Index;  // lookups into both tables, and what lookup() found
     std::uint8_t* encode_pending_updates(std::uint8_t* out);
-    void evict_oldest();
 
     EncoderOptions options_;
     detail::DynamicTable* table_;

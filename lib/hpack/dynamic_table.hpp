@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "hpack/hash.hpp"
+
 namespace h2wire::hpack::detail {
 
 /// Entries live in one byte buffer of twice the table's maximum size, each
@@ -50,6 +52,13 @@ public:
     std::string_view value_of(std::uint64_t id) const noexcept {
         const Slot& s = slots_[id & slot_mask_];
         return {bytes_.data() + s.offset + s.name_len, s.value_len};
+    }
+    /// Whether entry `id` (first_id() <= id < next_id()) is `name` and `value`.
+    bool holds(std::uint64_t id, std::string_view name, std::string_view value) const noexcept {
+        const Slot& s = slots_[id & slot_mask_];
+        if (s.name_len != name.size() || s.value_len != value.size()) return false;
+        const char* p = bytes_.data() + s.offset;
+        return equal_bytes(p + s.name_len, value.data(), value.size()) && equal_bytes(p, name.data(), name.size());
     }
     /// The user's memo byte of an entry (see hpack::FieldSink), by relative
     /// index as name()/value().

@@ -62,7 +62,9 @@ bool worth_indexing(std::string_view name) noexcept {
     }
 }
 
-/// RFC 7541 §7.1.3: secrets that must not enter a compression table.
+/// RFC 7541 §7.1.3: secrets that must not enter a compression table. Such a
+/// field is never inserted, and the static full-match index leaves out these
+/// names (build_full_index), so the encoder asks only after both lookups missed.
 bool sensitive_by_default(std::string_view name, std::string_view value) noexcept {
     switch (name.size()) {
     case 6: return value.size() < 20 && name == "cookie";
@@ -96,17 +98,6 @@ std::uint8_t* write_string(std::uint8_t* out, std::string_view s, bool huffman) 
 
 }  // namespace
 
-/// What the encoder learned of one field before choosing its representation,
-/// found by lookup() or just before the field is encoded.
-struct Encoder::Probe {
-    std::uint64_t name_hash = 0;     // hash_bytes(name)
-    std::uint64_t full_hash = 0;     // hash_bytes(value, name_hash): the full-match key
-    std::uint64_t id = 0;            // the dynamic entry holding name and value, when `dynamic`
-    std::uint32_t static_index = 0;  // the static entry holding name and value, 0 if none
-    bool dynamic = false;            // `id` matched (it may have been evicted since)
-    bool sensitive = false;          // RFC 7541 §7.1.3: never matched, never indexed
-};
-
 /// Finds dynamic-table entries by name and by name + value: two
 /// open-addressing tables (linear probing) from a key's hash to the entry's
 /// id. Eviction costs nothing here: a slot whose entry has been evicted is
@@ -130,7 +121,18 @@ struct Encoder::Index {
     struct Map {
         explicit Map(std::pmr::memory_resource* mr) : slots(mr) {}
         std::pmr::vector<Slot> slots;
+        std::size_t mask = 0;  // slots.size() - 1
         std::size_t used = 0;  // non-empty slots, live or dead
+    };
+
+    /// What the encoder learned of one field before choosing its
+    /// representation, found by lookup() or just before the field is encoded.
+    struct Probe {
+        std::uint64_t name_hash = 0;     // hash_bytes(name)
+        std::uint64_t full_hash = 0;     // hash_bytes(value, name_hash): the full-match key
+        std::uint64_t id = 0;            // the dynamic entry holding name and value, when `dynamic`
+        std::uint32_t static_index = 0;  // the static entry holding name and value, 0 if none
+        bool dynamic = false;            // `id` matched (it may have been evicted since)
     };
 
     explicit Index(std::pmr::memory_resource* mr) : by_name(mr), by_full(mr), hashes(mr), probes(mr) {}
@@ -151,8 +153,10 @@ struct Encoder::Index {
             for (std::uint64_t id = table.first_id(); id != table.next_id(); ++id)
                 hashes[id & (entries - 1)] = old[id & (old.size() - 1)];
         }
-        by_name.slots.resize(entries * 4);
-        by_full.slots.resize(entries * 4);
+        for (Map* m : {&by_name, &by_full}) {
+            m->slots.resize(entries * 4);
+            m->mask = m->slots.size() - 1;
+        }
         rebuild(table);
     }
 
@@ -182,7 +186,7 @@ struct Encoder::Index {
     }
 
     static void place(Map& m, std::uint64_t h, std::uint64_t id, const detail::DynamicTable& table) noexcept {
-        const std::size_t mask = m.slots.size() - 1;
+        const std::size_t mask = m.mask;
         const std::uint32_t t = tag(h);
         std::size_t s = t & mask;
         while (m.slots[s].hash != 0 && live(m.slots[s].id, table)) s = (s + 1) & mask;
@@ -190,21 +194,106 @@ struct Encoder::Index {
         m.slots[s] = {t, static_cast<std::uint32_t>(id)};
     }
 
+    /// Some live entry under key `h` for which `match(id)` holds. The table
+    /// must not be empty.
     template <class Match>
     static bool find(const Map& m, std::uint64_t h, const detail::DynamicTable& table, Match&& match,
                      std::uint64_t& id) noexcept {
-        const std::size_t mask = m.slots.size() - 1;
+        const Slot* const slots = m.slots.data();
+        const std::size_t mask = m.mask;
         const std::uint32_t want = tag(h);
         const std::uint64_t first = table.first_id();
-        for (std::size_t s = want & mask; m.slots[s].hash != 0; s = (s + 1) & mask) {
-            if (m.slots[s].hash != want || !live(m.slots[s].id, table)) continue;
-            const std::uint64_t cand = first + static_cast<std::uint32_t>(m.slots[s].id - static_cast<std::uint32_t>(first));
-            if (match(cand)) {
-                id = cand;
+        const auto first32 = static_cast<std::uint32_t>(first);
+        const auto count = static_cast<std::uint32_t>(table.count());  // at most max_size / 32
+        for (std::size_t s = want & mask; slots[s].hash != 0; s = (s + 1) & mask) {
+            if (slots[s].hash != want) continue;
+            const std::uint32_t age = slots[s].id - first32;  // its distance from the oldest entry
+            if (age >= count) continue;                        // evicted
+            if (match(first + age)) {
+                id = first + age;
                 return true;
             }
         }
         return false;
+    }
+
+    /// A dynamic entry holding `f`'s name and value.
+    bool find_full(const detail::DynamicTable& table, const Field& f, std::uint64_t full_hash,
+                   std::uint64_t& id) const noexcept {
+        return table.count() != 0 &&
+               find(by_full, full_hash, table, [&](std::uint64_t c) { return table.holds(c, f.name, f.value); }, id);
+    }
+
+    /// Hashes `f` and looks for its full match: first in the static table,
+    /// then in the dynamic one. A sensitive field never matches: a field
+    /// marked so is not looked up, and those sensitive by default
+    /// (sensitive_by_default) are neither in the static full-match index nor
+    /// ever inserted.
+    void probe(const detail::DynamicTable& table, const Field& f, Probe& p) const noexcept {
+        p.name_hash = detail::hash_bytes(f.name);
+        p.full_hash = detail::hash_bytes(f.value, p.name_hash);
+        p.static_index = 0;
+        p.dynamic = false;
+        if (f.sensitive) return;
+        p.static_index = detail::static_full_lookup(f.name, f.value, p.full_hash);
+        if (p.static_index == 0) p.dynamic = find_full(table, f, p.full_hash, p.id);
+    }
+
+    /// Writes `f`'s representation (RFC 7541 §6) given its probe, and indexes
+    /// it when worth it. `recheck`: the probe came from lookup(), and earlier
+    /// fields of this block may have changed the table since. The indexed
+    /// cases, nearly every field once the table is warm, are inline.
+    std::uint8_t* encode_field(detail::DynamicTable& table, const Field& f, Probe& p, bool recheck,
+                               std::uint8_t* out, std::uint8_t memo, bool huffman) {
+        // §6.1: a field in the static table goes out as its index (1..61: one byte).
+        if (p.static_index != 0) {
+            static_memo[p.static_index - 1] |= memo;
+            *out = static_cast<std::uint8_t>(0x80 | p.static_index);
+            return out + 1;
+        }
+        if (recheck && !f.sensitive) {
+            // The match may have been evicted, or a field inserted where there
+            // was none.
+            if (p.dynamic ? p.id < table.first_id() : table.next_id() != probed_next_id)
+                p.dynamic = find_full(table, f, p.full_hash, p.id);
+        }
+        if (p.dynamic) {  // §6.1, a dynamic entry
+            table.memo_of(p.id) |= memo;
+            const std::uint64_t index = detail::kStaticTableSize + table.next_id() - p.id;
+            return put_integer(out, static_cast<std::uint32_t>(index), 7, 0x80);
+        }
+        return encode_literal(table, f, p, out, memo, huffman);
+    }
+
+    /// §6.2: a field with no full match, as a literal.
+    [[gnu::noinline]] std::uint8_t* encode_literal(detail::DynamicTable& table, const Field& f, const Probe& p,
+                                                   std::uint8_t* out, std::uint8_t memo, bool huffman) {
+        const bool sensitive = f.sensitive || sensitive_by_default(f.name, f.value);
+        std::uint32_t name_index = detail::static_name_lookup(f.name, p.name_hash);
+        std::uint64_t id = 0;
+        if (name_index == 0 && table.count() != 0 &&
+            find(by_name, p.name_hash, table, [&](std::uint64_t c) { return detail::same(table.name_of(c), f.name); },
+                 id)) {
+            name_index = static_cast<std::uint32_t>(detail::kStaticTableSize + table.next_id() - id);
+        }
+
+        const std::uint64_t entry_size = f.name.size() + f.value.size() + 32;
+        const bool index_it = !sensitive && table.max_size() != 0 && entry_size <= table.max_size() / 4 * 3 &&
+                              worth_indexing(f.name);
+        if (sensitive) out = put_integer(out, name_index, 4, 0x10);  // §6.2.3 never indexed
+        else if (index_it) out = put_integer(out, name_index, 6, 0x40);  // §6.2.1 incremental indexing
+        else out = put_integer(out, name_index, 4, 0x00);  // §6.2.2 without indexing
+        if (name_index == 0) out = write_string(out, f.name, huffman);
+        out = write_string(out, f.value, huffman);
+
+        if (index_it) {
+            // The index forgets evicted entries lazily.
+            while (table.count() != 0 && table.size() + entry_size > table.max_size()) table.evict_oldest();
+            const std::uint64_t new_id = table.next_id();
+            table.insert(f.name, f.value, memo);
+            add(p.name_hash, p.full_hash, new_id, table);
+        }
+        return out;
     }
 
     Map by_name;
@@ -277,7 +366,7 @@ std::size_t Encoder::max_encoded_size(std::span<const Field> fields) noexcept {
 std::uint8_t* Encoder::encode_pending_updates(std::uint8_t* out) {
     const std::uint32_t final_size = std::min(peer_max_, options_.max_table_size);
     const auto resize = [&](std::uint32_t max) {
-        while (table_->size() > max) evict_oldest();
+        while (table_->size() > max) table_->evict_oldest();  // the index forgets lazily
         table_->set_max_size(max);
         index_->reserve(max, *table_);
         out = put_integer(out, max, 5, 0x20);  // §6.3
@@ -293,77 +382,12 @@ std::uint8_t* Encoder::encode_pending_updates(std::uint8_t* out) {
     return out;
 }
 
-void Encoder::evict_oldest() { table_->evict_oldest(); }  // the index forgets lazily
-
-bool Encoder::find_full(const Field& f, std::uint64_t full_hash, std::uint64_t& id) const noexcept {
-    return table_->count() != 0 &&
-           Index::find(index_->by_full, full_hash, *table_,
-                       [&](std::uint64_t c) {
-                           return detail::same(table_->name_of(c), f.name) && detail::same(table_->value_of(c), f.value);
-                       },
-                       id);
-}
-
-void Encoder::probe(const Field& f, Probe& p) const noexcept {
-    p.sensitive = f.sensitive || sensitive_by_default(f.name, f.value);
-    p.name_hash = detail::hash_bytes(f.name);
-    p.full_hash = detail::hash_bytes(f.value, p.name_hash);
-    p.static_index = p.sensitive ? 0 : detail::static_full_lookup(f.name, f.value, p.full_hash);
-    p.dynamic = !p.sensitive && p.static_index == 0 && find_full(f, p.full_hash, p.id);
-}
-
-std::uint8_t* Encoder::encode_field(const Field& f, Probe& p, bool recheck, std::uint8_t* out, std::uint8_t memo) {
-    // §6.1: a field in the static table goes out as its index (1..61: one byte).
-    if (p.static_index != 0) {
-        index_->static_memo[p.static_index - 1] |= memo;
-        *out = static_cast<std::uint8_t>(0x80 | p.static_index);
-        return out + 1;
-    }
-    if (recheck && !p.sensitive) {
-        // Found by lookup(): an earlier field of this block may have evicted
-        // the match, or inserted one where there was none.
-        const bool evicted = p.dynamic && p.id < table_->first_id();
-        if (evicted || (!p.dynamic && table_->next_id() != index_->probed_next_id))
-            p.dynamic = find_full(f, p.full_hash, p.id);
-    }
-    const std::uint64_t newest = table_->next_id() - 1;
-    if (p.dynamic) {  // §6.1, a dynamic entry
-        table_->memo_of(p.id) |= memo;
-        return put_integer(out, static_cast<std::uint32_t>(detail::kStaticTableSize + 1 + (newest - p.id)), 7, 0x80);
-    }
-
-    std::uint32_t name_index = detail::static_name_lookup(f.name, p.name_hash);
-    std::uint64_t id = 0;
-    if (name_index == 0 && table_->count() != 0 &&
-        Index::find(index_->by_name, p.name_hash, *table_,
-                    [&](std::uint64_t c) { return detail::same(table_->name_of(c), f.name); }, id)) {
-        name_index = static_cast<std::uint32_t>(detail::kStaticTableSize + 1 + (newest - id));
-    }
-
-    const std::uint64_t entry_size = f.name.size() + f.value.size() + 32;
-    const bool index_it = !p.sensitive && table_->max_size() != 0 && entry_size <= table_->max_size() / 4 * 3 &&
-                          worth_indexing(f.name);
-    if (p.sensitive) out = put_integer(out, name_index, 4, 0x10);  // §6.2.3 never indexed
-    else if (index_it) out = put_integer(out, name_index, 6, 0x40);  // §6.2.1 incremental indexing
-    else out = put_integer(out, name_index, 4, 0x00);  // §6.2.2 without indexing
-    if (name_index == 0) out = write_string(out, f.name, options_.huffman);
-    out = write_string(out, f.value, options_.huffman);
-
-    if (index_it) {
-        while (table_->count() != 0 && table_->size() + entry_size > table_->max_size()) evict_oldest();
-        const std::uint64_t new_id = table_->next_id();
-        table_->insert(f.name, f.value, memo);
-        index_->add(p.name_hash, p.full_hash, new_id, *table_);
-    }
-    return out;
-}
-
 void Encoder::lookup(std::span<const Field> fields, std::uint8_t* memos) {
     Index& ix = *index_;
     if (ix.probes.size() < fields.size()) ix.probes.resize(fields.size());
     for (std::size_t i = 0; i < fields.size(); ++i) {
-        Probe& p = ix.probes[i];
-        probe(fields[i], p);
+        Index::Probe& p = ix.probes[i];
+        ix.probe(*table_, fields[i], p);
         if (memos == nullptr) continue;
         memos[i] = p.static_index != 0 ? ix.static_memo[p.static_index - 1] : p.dynamic ? table_->memo_of(p.id) : 0;
     }
@@ -379,14 +403,17 @@ std::size_t Encoder::encode(std::span<const Field> fields, std::uint8_t* out, co
     const bool reuse = ix.probed && ix.probed_data == fields.data() && ix.probed_size == fields.size();
     ix.probed = false;
     if (update_pending_) out = encode_pending_updates(out);
-    for (std::size_t i = 0; i < fields.size(); ++i) {
-        const std::uint8_t memo = memos != nullptr ? memos[i] : 0;
-        if (reuse) {
-            out = encode_field(fields[i], ix.probes[i], true, out, memo);
-        } else {
-            Probe p;
-            probe(fields[i], p);
-            out = encode_field(fields[i], p, false, out, memo);
+    const bool huffman = options_.huffman;
+    detail::DynamicTable& table = *table_;
+    const std::size_t n = fields.size();
+    if (reuse) {
+        for (std::size_t i = 0; i < n; ++i)
+            out = ix.encode_field(table, fields[i], ix.probes[i], true, out, memos != nullptr ? memos[i] : 0, huffman);
+    } else {
+        for (std::size_t i = 0; i < n; ++i) {
+            Index::Probe p;
+            ix.probe(table, fields[i], p);
+            out = ix.encode_field(table, fields[i], p, false, out, memos != nullptr ? memos[i] : 0, huffman);
         }
     }
     return static_cast<std::size_t>(out - start);

@@ -99,7 +99,12 @@ constexpr std::uint64_t full_hash(std::string_view name, std::string_view value)
 constexpr std::array<std::uint64_t, kFullSlots> build_full_index() noexcept {
     std::array<std::uint64_t, kFullSlots> slots{};
     for (std::uint32_t i = 0; i < kStaticTableSize; ++i) {
-        const std::uint64_t h = full_hash(kStaticTable[i].name, kStaticTable[i].value);
+        // RFC 7541 §7.1.3: these go out as never-indexed literals whatever
+        // their value (the encoder's sensitive_by_default), so they must not
+        // be found as full matches.
+        const std::string_view name = kStaticTable[i].name;
+        if (name == "authorization" || name == "proxy-authorization" || name == "cookie") continue;
+        const std::uint64_t h = full_hash(name, kStaticTable[i].value);
         std::size_t s = (h >> 8) & (kFullSlots - 1);
         while (slots[s] != 0) s = (s + 1) & (kFullSlots - 1);
         slots[s] = (h & ~std::uint64_t{0xff}) | (i + 1);
@@ -108,9 +113,18 @@ constexpr std::array<std::uint64_t, kFullSlots> build_full_index() noexcept {
 }
 inline constexpr std::array<std::uint64_t, kFullSlots> kFullIndex = build_full_index();
 
+/// The longest value in the static table ("gzip, deflate"): a longer one
+/// cannot be a static full match, so its lookup is skipped.
+constexpr std::size_t kMaxStaticValue = [] {
+    std::size_t n = 0;
+    for (const StaticEntry& e : kStaticTable) n = e.value.size() > n ? e.value.size() : n;
+    return n;
+}();
+
 /// The static index of `name` and `value` (whose full_hash is `hash`), 0 if
 /// the static table does not hold them.
 inline std::uint32_t static_full_lookup(std::string_view name, std::string_view value, std::uint64_t hash) noexcept {
+    if (value.size() > kMaxStaticValue) return 0;
     const std::uint64_t want = hash & ~std::uint64_t{0xff};
     for (std::size_t s = (hash >> 8) & (kFullSlots - 1); kFullIndex[s] != 0; s = (s + 1) & (kFullSlots - 1)) {
         if ((kFullIndex[s] & ~std::uint64_t{0xff}) != want) continue;
