@@ -67,6 +67,7 @@ struct Client {
     bool close_after_text = false;
     bool write_blocked = false;  // the last write would have blocked: wait for POLLOUT
     bool dead = false;
+    int quiet_rounds = 0;  // poll() timeouts in a row without traffic (trim() once at 2)
 
     Client(std::unique_ptr<example::Transport> t, const example::ServerConfig& cfg) : io(std::move(t)), session(cfg) {}
 };
@@ -311,7 +312,15 @@ int main(int argc, char** argv) {
             fds.push_back({c.io->fd(), static_cast<short>(POLLIN | (wants_write(c) ? POLLOUT : 0)), 0});
             polled.push_back(&c);
         }
-        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) break;
+        // A one-second tick: a connection quiet for two ticks gives back the
+        // memory it kept for reuse (Connection::trim()); traffic resets it.
+        const int ready = ::poll(fds.data(), fds.size(), clients.empty() ? -1 : 1000);
+        if (ready < 0 && errno != EINTR) break;
+        if (ready == 0) {
+            for (Client& c : clients)
+                if (c.mode == Client::Mode::h2 && ++c.quiet_rounds == 2) c.session.connection().trim();
+            continue;
+        }
 
         if (fds[0].revents & POLLIN) {
             char drain[16];
@@ -364,6 +373,7 @@ int main(int argc, char** argv) {
             } else if (ev & (POLLIN | POLLHUP | POLLERR)) {
                 on_readable(c, buf);
             }
+            if (ev) c.quiet_rounds = 0;
             if (!c.dead) on_writable(c);  // flush what reading produced, or what POLLOUT allows
         }
         clients.remove_if([](const Client& c) { return c.dead; });
