@@ -309,7 +309,9 @@ public:
     /// idle timer decides when) or after an unusual burst. Nothing the peer
     /// sees changes, and nothing queued is dropped. Not needed for
     /// correctness. Events caused by API calls since the last receive() are
-    /// kept for the next one.
+    /// kept for the next one. Like receive(), it must not be called while
+    /// you are still going through the span of events the last receive()
+    /// returned.
     void trim() noexcept;
 
     // ---- state for the caller's timers and logs ------------------------------
