@@ -311,7 +311,7 @@ private:
         std::array<Field, 5> big{Field{":status", "200"}, Field{"x-big", big_value()}, Field{"x-big2", big_value()},
                                  Field{"x-big3", big_value()}, Field{"x-big4", big_value()}};
         const auto body = std::span<const std::uint8_t>(body_.data(), std::size_t{arg} * 257 % body_.size());
-        switch (which % 18) {
+        switch (which % 19) {
         case 0: conn.submit_response(id, response, arg & 1); break;
         case 1: conn.submit_response(id, informational, false); break;
         case 2: conn.send_data(id, body, arg & 1); break;
@@ -349,6 +349,7 @@ private:
             (void)conn.settings_ack_pending();
             (void)conn.wants_write();
             break;
+        case 17: conn.trim(); break;  // between any two calls, whatever is in progress
         default: feed(conn, {}); break;
         }
     }
