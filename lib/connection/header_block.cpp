@@ -29,13 +29,17 @@ void HeaderStore::push(BufferPool& pool, BlockKind kind, bool end_stream, std::u
                        std::span<const Field> fields) {
     std::size_t total = sizeof(BlockHead);
     for (const Field& f : fields) total += sizeof(FieldHead) + f.name.size() + f.value.size();
-    if (size_ + total > cap_) {
-        std::size_t cap = 0;
-        std::uint8_t* q = pool.take(std::max<std::size_t>(size_ + total, std::size_t{cap_} * 2), cap);
-        if (size_) std::memcpy(q, p_, size_);
-        if (p_) pool.give(p_, cap_);
+    const std::size_t cap = capacity();
+    if (size_ + total > cap) {
+        std::size_t got = 0;
+        std::uint8_t* q = pool.take(std::max<std::size_t>(size_ + total, cap * 2), got);
+        if (p_) {
+            std::memcpy(q + first, p_ + first, size_ - first);
+            pool.give(p_, cap);
+        }
+        const std::uint64_t c = got;
+        std::memcpy(q, &c, sizeof c);
         p_ = q;
-        cap_ = static_cast<std::uint32_t>(cap);
     }
     std::uint8_t* p = p_ + size_;
     size_ += static_cast<std::uint32_t>(total);
@@ -81,7 +85,7 @@ QueuedBlock HeaderStore::pop(std::pmr::vector<Field>& fields) {
     if (read_ == size_) {
         // Everything taken: rewind so the buffer is reused from the start.
         // The views handed out stay valid until the next push() or recycle().
-        size_ = read_ = 0;
+        size_ = read_ = first;
     }
     return QueuedBlock{static_cast<BlockKind>(bh.kind), bh.end_stream != 0, bh.promised};
 }

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory_resource>
 #include <span>
 
@@ -35,8 +36,9 @@ struct QueuedBlock {
 
 /// A FIFO of header blocks with copies of their fields, in one buffer
 /// borrowed from the connection's BufferPool while it holds anything.
-/// Compact (24 octets) because every stream has one; the pool is passed to
-/// the calls that need it.
+/// Compact (16 octets) because every stream has one: the buffer's capacity
+/// is kept in its first 8 octets, records follow. The pool is passed to the
+/// calls that need it.
 class HeaderStore {
 public:
     HeaderStore() = default;
@@ -52,22 +54,27 @@ public:
     /// into the store, valid until the next push() or recycle().
     QueuedBlock pop(std::pmr::vector<Field>& fields);
     /// Drops every block.
-    void clear() noexcept { size_ = read_ = 0; }
+    void clear() noexcept { size_ = read_ = first; }
     /// Once empty, returns the buffer to the pool (call after the views of
     /// the last pop() are done with).
     void recycle(BufferPool& pool) noexcept {
         if (!empty()) return;
-        size_ = read_ = 0;
-        if (p_) pool.give(p_, cap_);
+        if (p_) pool.give(p_, capacity());
         p_ = nullptr;
-        cap_ = 0;
+        size_ = read_ = first;
     }
 
 private:
+    static constexpr std::uint32_t first = 8;  // where records start (after the capacity)
+    std::size_t capacity() const noexcept {
+        std::uint64_t cap = 0;
+        if (p_) std::memcpy(&cap, p_, sizeof cap);
+        return static_cast<std::size_t>(cap);
+    }
+
     std::uint8_t* p_ = nullptr;
-    std::uint32_t size_ = 0;
-    std::uint32_t cap_ = 0;
-    std::uint32_t read_ = 0;
+    std::uint32_t size_ = first;  // end of the records
+    std::uint32_t read_ = first;  // start of the first record not popped
 };
 
 /// Memo bytes of a header block's fields on the way to the HPACK encoder
