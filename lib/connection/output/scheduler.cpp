@@ -84,7 +84,7 @@ Output::~Output() {
     for (std::size_t i = head; i < chunks.size(); ++i) {
         OutChunk& c = chunks[i];
         if (c.block) pool->release(c.block);
-        if (c.owned) mr_->deallocate(c.owned, c.len, 1);
+        if (c.owned) mr_->deallocate(const_cast<std::uint8_t*>(c.ptr), c.len, 1);
     }
 }
 
@@ -94,18 +94,18 @@ void Output::compact() {
     head = 0;
     std::size_t base = SIZE_MAX;
     for (const OutChunk& c : chunks)
-        if (!c.ptr) {
+        if (c.buf_len) {
             base = c.off;
             break;
         }
     if (base == SIZE_MAX) {
         buf.clear();
+        for (OutChunk& c : chunks) c.off = 0;
         return;
     }
     if (base == 0 || base * 2 < buf.size()) return;
     buf.erase_front(base);
-    for (OutChunk& c : chunks)
-        if (!c.ptr) c.off -= base;
+    for (OutChunk& c : chunks) c.off = c.off >= base ? c.off - base : 0;
 }
 
 std::span<const OutputChunk> Output::vectors() {
@@ -113,18 +113,26 @@ std::span<const OutputChunk> Output::vectors() {
     // again (the span returned covers the ones in use).
     const std::size_t count = chunks.size() - head;
     if (count == 0) return {};
-    if (vecs.size() < count) vecs.resize(std::max(count, vecs.size() * 2));
-    OutputChunk* v = vecs.data();
+    if (vecs.size() < 2 * count) vecs.resize(std::max(2 * count, vecs.size() * 2));
+    OutputChunk* const first = vecs.data();
+    OutputChunk* v = first;
     const OutChunk* c = chunks.data() + head;
+    const OutChunk* const end = chunks.data() + chunks.size();
     const std::uint8_t* base = buf.data();
-    for (std::size_t i = 0; i < count; ++i) {
-        // External chunks have off 0; chunks of `buf` have no ptr.
-        v[i].data = (c[i].ptr ? c[i].ptr : base) + c[i].off;
-        v[i].size = c[i].len;
+    // The first chunk may be partly written.
+    std::size_t skip = head_off;
+    if (skip < c->buf_len) {
+        *v++ = OutputChunk{base + c->off + skip, c->buf_len - skip};
+        skip = 0;
+    } else {
+        skip -= c->buf_len;
     }
-    v[0].data += head_off;
-    v[0].size -= head_off;
-    return {v, count};
+    if (c->len > skip) *v++ = OutputChunk{c->ptr + skip, c->len - skip};
+    for (++c; c != end; ++c) {
+        if (c->buf_len) *v++ = OutputChunk{base + c->off, c->buf_len};
+        if (c->len) *v++ = OutputChunk{c->ptr, c->len};
+    }
+    return {first, static_cast<std::size_t>(v - first)};
 }
 
 std::uint64_t Output::detach(Stream* s) {
@@ -137,7 +145,7 @@ std::uint64_t Output::detach(Stream* s) {
             // is reset, so keep a copy for the octets still to be written.
             auto* copy = static_cast<std::uint8_t*>(mr_->allocate(c.len, 1));
             std::memcpy(copy, c.ptr, c.len);
-            c.owned = copy;
+            c.owned = true;
             c.ptr = copy;
         }
         n += c.len;

@@ -61,14 +61,20 @@ private:
     std::pmr::vector<void*> seg_slabs_;
 };
 
-/// One piece of built output.
+/// One piece of built output: `buf_len` octets of Output::buf from `off`,
+/// then `len` octets of memory outside it (a DATA payload in a send block or
+/// in borrowed application memory), either part possibly empty. A DATA frame
+/// is one piece: its header in `buf`, its payload outside.
 struct OutChunk {
-    const std::uint8_t* ptr = nullptr;  // external memory, or null: `off` into Output::buf
     std::size_t off = 0;
+    const std::uint8_t* ptr = nullptr;  // the outside part, or null
     std::size_t len = 0;
     Block* block = nullptr;    // reference released once consumed
-    Stream* stream = nullptr;  // DATA payload of this stream (Stream::inflight)
-    std::uint8_t* owned = nullptr;  // a rescued copy, freed once consumed
+    Stream* stream = nullptr;  // the outside part is DATA of this stream (Stream::inflight)
+    std::uint32_t buf_len = 0;
+    bool owned = false;  // `ptr` is a rescued copy, freed once consumed
+
+    std::size_t size() const noexcept { return buf_len + len; }
 };
 
 class Output {
@@ -87,38 +93,59 @@ public:
 
     /// Octets [from, buf.size()) were appended to `buf`.
     void note_buf(std::size_t from) {
-        const std::size_t n = buf.size() - from;
+        std::size_t n = buf.size() - from;
         if (n == 0) return;
         pending += n;
-        if (!chunks.empty() && head < chunks.size()) {
+        if (!chunks.empty()) {
             OutChunk& last = chunks.back();
-            if (!last.ptr && !last.owned && last.off + last.len == from) {
-                last.len += n;
+            // Joins the last piece when that one ends in `buf` where these
+            // octets start.
+            if (!last.ptr && last.off + last.buf_len == from && n <= UINT32_MAX - last.buf_len) {
+                last.buf_len += static_cast<std::uint32_t>(n);
                 return;
             }
         }
-        chunks.push_back(OutChunk{nullptr, from, n, nullptr, nullptr, nullptr});
+        while (n > 0) {
+            const auto k = static_cast<std::uint32_t>(std::min<std::size_t>(n, UINT32_MAX));
+            chunks.push_back(OutChunk{from, nullptr, 0, nullptr, nullptr, k, false});
+            from += k;
+            n -= k;
+        }
     }
-    /// A DATA payload piece outside `buf` (the caller took a block reference).
+    /// A DATA payload piece outside `buf` (the caller took a block
+    /// reference); it follows the last piece's `buf` octets when that one has
+    /// no outside part yet.
     void add_external(const std::uint8_t* p, std::size_t n, Block* b, Stream* s) {
         pending += n;
-        chunks.push_back(OutChunk{p, 0, n, b, s, nullptr});
+        if (!chunks.empty()) {
+            OutChunk& last = chunks.back();
+            if (!last.ptr) {
+                last.ptr = p;
+                last.len = n;
+                last.block = b;
+                last.stream = s;
+                return;
+            }
+        }
+        chunks.push_back(OutChunk{buf.size(), p, n, b, s, 0, false});
     }
-    /// A DATA frame: its header was appended to `buf` at `from`, its payload
-    /// is outside (note_buf() and add_external() in one step).
+    /// A DATA frame whose header was just appended to `buf` at `from`, with
+    /// its payload outside: note_buf() and add_external() in one step.
     void add_frame(std::size_t from, const std::uint8_t* p, std::size_t n, Block* b, Stream* s) {
-        const std::size_t h = buf.size() - from;
+        const auto h = static_cast<std::uint32_t>(buf.size() - from);
         pending += h + n;
         if (!chunks.empty()) {
             OutChunk& last = chunks.back();
-            if (!last.ptr && last.off + last.len == from) {
-                last.len += h;
-                chunks.push_back(OutChunk{p, 0, n, b, s, nullptr});
+            if (!last.ptr && last.off + last.buf_len == from && last.buf_len <= UINT32_MAX - h) [[unlikely]] {
+                last.buf_len += h;
+                last.ptr = p;
+                last.len = n;
+                last.block = b;
+                last.stream = s;
                 return;
             }
         }
-        chunks.push_back(OutChunk{nullptr, from, h, nullptr, nullptr, nullptr});
-        chunks.push_back(OutChunk{p, 0, n, b, s, nullptr});
+        chunks.push_back(OutChunk{from, p, n, b, s, h, false});
     }
     bool empty() const noexcept { return pending == 0; }
 
@@ -127,7 +154,7 @@ public:
     void compact();
 
     /// Marks `n` octets written. `done(stream, octets)` is called for every
-    /// completed DATA chunk of a stream.
+    /// completed DATA payload of a stream.
     template <class Done>
     void consume(std::size_t n, Done&& done) {
         if (n >= pending) {
@@ -139,7 +166,7 @@ public:
         pending -= n;
         while (n > 0) {  // n < pending: some chunk stays
             OutChunk& c = chunks[head];
-            const std::size_t left = c.len - head_off;
+            const std::size_t left = c.size() - head_off;
             if (n < left) {
                 head_off += n;
                 return;
@@ -158,23 +185,32 @@ public:
         if (pending == 0) return {};
         if (chunks.size() - head == 1 && !chunks[head].ptr) {
             const OutChunk& c = chunks[head];
-            return {buf.data() + c.off + head_off, c.len - head_off};
+            return {buf.data() + c.off + head_off, c.buf_len - head_off};
         }
         flat.clear();
         std::uint8_t* p = flat.grow(pending);
         for (std::size_t i = head; i < chunks.size(); ++i) {
             OutChunk& c = chunks[i];
-            const std::size_t skip = i == head ? head_off : 0;
-            const std::uint8_t* src = (c.ptr ? c.ptr : buf.data() + c.off) + skip;
-            std::memcpy(p, src, c.len - skip);
-            p += c.len - skip;
+            std::size_t skip = i == head ? head_off : 0;
+            if (skip < c.buf_len) {
+                std::memcpy(p, buf.data() + c.off + skip, c.buf_len - skip);
+                p += c.buf_len - skip;
+                skip = 0;
+            } else {
+                skip -= c.buf_len;
+            }
+            if (c.len > skip) {
+                std::memcpy(p, c.ptr + skip, c.len - skip);
+                p += c.len - skip;
+            }
             finish(c, done);
         }
         const std::size_t n = pending;
         chunks.clear();
         head = head_off = 0;
         buf.swap(flat);
-        chunks.push_back(OutChunk{nullptr, 0, n, nullptr, nullptr, nullptr});
+        note_buf(0);
+        pending = n;
         return {buf.data(), n};
     }
 
@@ -199,14 +235,18 @@ private:
                 c.block = nullptr;
             }
             if (c.owned) {
-                mr_->deallocate(c.owned, c.len, 1);
-                c.owned = nullptr;
+                mr_->deallocate(const_cast<std::uint8_t*>(c.ptr), c.len, 1);
+                c.owned = false;
             }
         }
     }
     template <class Done>
     void reset_all(Done& done) {
-        for (std::size_t i = head; i < chunks.size(); ++i) finish(chunks[i], done);
+        // `done` may release a stream, which looks at the chunks from `head`
+        // (detach()): it finds them finished, and none is added meanwhile.
+        OutChunk* c = chunks.data() + head;
+        OutChunk* const end = chunks.data() + chunks.size();
+        for (; c != end; ++c) finish(*c, done);
         chunks.clear();
         buf.clear();
         head = head_off = 0;
