@@ -8,6 +8,7 @@
 #include <memory_resource>
 
 #include "support/connection_harness.hpp"
+#include "support/counting_resource.hpp"
 
 namespace {
 
@@ -375,30 +376,7 @@ TEST_CASE("connection exchange: automatic flow control, small windows, whole tra
     x.verify();
 }
 
-namespace {
-
-/// Counts what goes through it.
-class CountingResource : public std::pmr::memory_resource {
-public:
-    std::size_t allocations = 0;
-    std::size_t bytes = 0;
-    std::size_t live = 0;
-
-private:
-    void* do_allocate(std::size_t n, std::size_t align) override {
-        ++allocations;
-        bytes += n;
-        live += n;
-        return std::pmr::new_delete_resource()->allocate(n, align);
-    }
-    void do_deallocate(void* p, std::size_t n, std::size_t align) override {
-        live -= n;
-        std::pmr::new_delete_resource()->deallocate(p, n, align);
-    }
-    bool do_is_equal(const std::pmr::memory_resource& o) const noexcept override { return this == &o; }
-};
-
-}  // namespace
+using test_support::CountingResource;
 
 TEST_CASE("connection exchange: allocations go through Config::memory, none per request once warm") {
     CountingResource client_mem, server_mem, default_guard;

@@ -8,30 +8,14 @@
 #include <memory_resource>
 
 #include "support/connection_harness.hpp"
+#include "support/counting_resource.hpp"
 
 namespace {
 
 using namespace h2wire;
 using namespace h2wire::conn_test;
 
-/// Counts the octets live in it.
-class LiveResource : public std::pmr::memory_resource {
-public:
-    std::size_t live = 0;
-    std::size_t allocations = 0;
-
-private:
-    void* do_allocate(std::size_t n, std::size_t align) override {
-        ++allocations;
-        live += n;
-        return std::pmr::new_delete_resource()->allocate(n, align);
-    }
-    void do_deallocate(void* p, std::size_t n, std::size_t align) override {
-        live -= n;
-        std::pmr::new_delete_resource()->deallocate(p, n, align);
-    }
-    bool do_is_equal(const std::pmr::memory_resource& o) const noexcept override { return this == &o; }
-};
+using LiveResource = test_support::CountingResource;
 
 Hdrs big_request(std::uint32_t i) {
     return get("/asset/" + num(i)) + Hdrs{{"user-agent", "h2wire-test/1.0"},

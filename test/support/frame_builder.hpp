@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "h2wire/frame.hpp"
+#include "support/counting_resource.hpp"
 
 namespace h2wire::frame_test {
 
@@ -325,21 +326,6 @@ inline frame::ReadResult read_one(frame::Reader& reader, std::span<const std::ui
 }
 
 /// Counts allocations, to check the no-allocation-when-warm rule.
-class CountingResource : public std::pmr::memory_resource {
-public:
-    std::size_t allocations = 0;
-    std::size_t bytes = 0;
-
-private:
-    void* do_allocate(std::size_t n, std::size_t align) override {
-        ++allocations;
-        bytes += n;
-        return std::pmr::new_delete_resource()->allocate(n, align);
-    }
-    void do_deallocate(void* p, std::size_t n, std::size_t align) override {
-        std::pmr::new_delete_resource()->deallocate(p, n, align);
-    }
-    bool do_is_equal(const std::pmr::memory_resource& o) const noexcept override { return this == &o; }
-};
+using CountingResource = test_support::CountingResource;
 
 }  // namespace h2wire::frame_test
