@@ -197,6 +197,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
         bool end_stream = false;
     } fast_data;
     bool reader_idle = false;       // the reader is between frames, outside a header block (read_frame())
+    bool arena_dirty = false;       // the arena may hold something (a reader item came since its reset)
     Stream* data_stream = nullptr;  // DATA frame in progress: its stream, or null to drop
     std::uint32_t data_stream_id = 0;
     bool in_receive = false;
@@ -261,10 +262,20 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
 
     // ---- receive.cpp ---------------------------------------------------------------
     std::span<const Event> receive(std::span<const std::uint8_t> bytes);
-    bool consume_preface(std::span<const std::uint8_t>& in);
+    std::span<const Event> receive_general(std::span<const std::uint8_t> bytes);
+    bool quick_data_header(std::span<const std::uint8_t> bytes);
+    bool quick_data_payload(std::span<const std::uint8_t> bytes);
+    std::span<const Event> receive_data_payload(std::span<const std::uint8_t> bytes);
+    std::size_t consume_preface(std::span<const std::uint8_t> in);
     bool fast_data_start(std::span<const std::uint8_t>& bytes);
     void fast_data_chunk(std::span<const std::uint8_t> data);
-    bool read_frame(std::span<const std::uint8_t>& bytes);
+    void on_data_chunk(std::uint32_t stream, std::span<const std::uint8_t> data, bool first, bool last, bool end_stream,
+                       std::uint32_t flc);
+    struct ReadStep {
+        std::size_t consumed;
+        bool more;  // false: the reader needs more input
+    };
+    ReadStep read_frame(std::span<const std::uint8_t> bytes);
     void dispatch(const frame::ReadResult& r);
     void on_frame_stream_error(const StreamError& e, frame::Type type);
     void on_data(const frame::DataChunk& d);

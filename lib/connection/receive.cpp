@@ -12,7 +12,112 @@ using detail::Stream;
 using detail::StreamState;
 namespace sf = detail::stream_flag;
 
+// receive() comes in two layers. The first one takes, without a call (so
+// without a stack frame), the two pieces a writev() peer sends a DATA frame
+// in: its 9-octet header alone, or payload of the frame in progress, each in
+// the common case (see quick_data_header() and quick_data_payload()). It
+// changes nothing unless it takes the call whole; everything else goes to
+// receive_general(), which handles any input.
 std::span<const Event> Connection::Impl::receive(std::span<const std::uint8_t> bytes) {
+    // What receive_general() would first do with state to clean up: upgrade
+    // store, arena, deferred events, a closed connection, the preface.
+    if (arena_dirty || closed || bytes.empty() || !deferred.empty() || !upgrade.empty() ||
+        (!is_client() && preface_matched < frame::client_preface.size())) [[unlikely]]
+        return receive_general(bytes);
+    if (fast_data.active) return receive_data_payload(bytes);
+    if (quick_data_header(bytes)) return events;
+    return receive_general(bytes);
+}
+
+// Out of line: the header's path above then needs no saved registers.
+[[gnu::noinline]] std::span<const Event> Connection::Impl::receive_data_payload(std::span<const std::uint8_t> bytes) {
+    if (quick_data_payload(bytes)) return events;
+    return receive_general(bytes);
+}
+
+// A DATA frame header arriving alone at a frame boundary: what
+// fast_data_start() does, for a frame with payload to come.
+inline bool Connection::Impl::quick_data_header(std::span<const std::uint8_t> bytes) {
+    if (bytes.size() != frame::header_size || !reader_idle) return false;
+    const std::uint8_t* p = bytes.data();
+    if (p[3] != static_cast<std::uint8_t>(frame::Type::data) || (p[4] & frame::flags::padded)) return false;
+    const std::uint32_t length = std::uint32_t{p[0]} << 16 | std::uint32_t{p[1]} << 8 | p[2];
+    // The reserved bit is ignored (RFC 9113 §4.1).
+    const std::uint32_t stream =
+        (std::uint32_t{p[5]} << 24 | std::uint32_t{p[6]} << 16 | std::uint32_t{p[7]} << 8 | p[8]) & 0x7fffffffu;
+    if (stream == 0 || length == 0 || length > reader.max_frame_size()) return false;
+    io_started = true;
+    events.clear();
+    fast_data.stream = stream;
+    fast_data.length = length;
+    fast_data.left = length;
+    fast_data.end_stream = (p[4] & frame::flags::end_stream) != 0;
+    fast_data.first = true;
+    fast_data.active = true;
+    return true;
+}
+
+// Payload of the fast-path frame in progress, no more than it has left:
+// what fast_data_chunk() does in its common case, when the chunk neither
+// ends the stream nor makes a stream owed a WINDOW_UPDATE (both of which
+// call out), and this receive()'s event fits in the list as it is.
+inline bool Connection::Impl::quick_data_payload(std::span<const std::uint8_t> bytes) {
+    FastData& f = fast_data;
+    if (bytes.size() > f.left || events.capacity() == 0) return false;
+    const auto n = static_cast<std::uint32_t>(bytes.size());
+    const bool last = n == f.left;
+    if (last && f.end_stream) return false;
+    Stream* s = data_stream;
+    const std::uint32_t flc = f.first ? f.length : 0;
+    if (f.first) {
+        // As in fast_data_chunk().
+        if (!s || s->id != f.stream) s = find(f.stream);
+        if (flc > conn_recv_window || !s || !detail::can_receive(s->state) ||
+            (cfg.validate_messages && s->recv_phase != detail::RecvPhase::body) ||
+            static_cast<std::int64_t>(flc) > s->recv_window)
+            return false;
+    } else if (!s || s->id != data_stream_id) {
+        return false;
+    }
+    const std::uint64_t received = s->data_received + n;
+    if (cfg.validate_messages && s->content_length >= 0 && !s->has(sf::no_length_check) &&
+        received > static_cast<std::uint64_t>(s->content_length))
+        return false;
+    const bool automatic = cfg.flow_control != FlowControl::manual;
+    std::uint32_t recv_credit = s->recv_credit;
+    if (flc > 0 && automatic) {
+        // credit(): a stream that would now be owed a WINDOW_UPDATE goes the
+        // general way (it joins a list, which may allocate).
+        recv_credit += static_cast<std::uint32_t>(std::min<std::uint64_t>(flc, UINT32_MAX - recv_credit));
+        const std::uint32_t target = std::min(local.initial_window_size, local_sent.initial_window_size);
+        if (!s->has(sf::in_wu) && detail::update_due(recv_credit, target)) return false;
+    }
+    // Taken: from here on what receive_general() would do.
+    io_started = true;
+    events.clear();
+    f.left -= n;
+    f.first = false;
+    if (last) f.active = false;
+    if (flc > 0) {
+        ++useful_frames;
+        conn_recv_window -= flc;
+        s->recv_window -= static_cast<std::int32_t>(flc);
+        data_stream = s;
+        data_stream_id = f.stream;
+        if (automatic) {
+            conn_credit += flc;
+            s->recv_credit = recv_credit;
+        } else {
+            s->unconsumed += flc;
+            conn_unconsumed += flc;
+        }
+    }
+    s->data_received = received;
+    events.emplace_back(DataReceived{s->id, bytes, flc, false});
+    return true;
+}
+
+[[gnu::noinline]] std::span<const Event> Connection::Impl::receive_general(std::span<const std::uint8_t> bytes) {
     // h2c upgrade (upgrade.cpp): too late once bytes arrived; the upgraded
     // request's copy is freed once its events' views have expired.
     if (!bytes.empty()) io_started = true;
@@ -20,17 +125,24 @@ std::span<const Event> Connection::Impl::receive(std::span<const std::uint8_t> b
     events.clear();
     // Views handed out by the previous call die now, except the fields of a
     // header block still being received (no other frame can interleave with
-    // it, so the arena then holds little else).
-    if (!block.active) arena.reset();
+    // it, so the arena then holds little else). Only reader items put
+    // anything in the arena (`arena_dirty`).
+    if (!block.active) {
+        arena.reset();
+        arena_dirty = false;
+    }
     if (!deferred.empty()) [[unlikely]] {
         events.insert(events.end(), deferred.begin(), deferred.end());
         deferred.clear();
     }
     if (closed) return events;
     in_receive = true;
-    if (!is_client() && preface_matched < frame::client_preface.size() && !consume_preface(bytes)) [[unlikely]] {
-        in_receive = false;
-        return events;
+    if (!is_client() && preface_matched < frame::client_preface.size()) [[unlikely]] {
+        bytes = bytes.subspan(consume_preface(bytes));
+        if (closed || preface_matched < frame::client_preface.size()) {
+            in_receive = false;
+            return events;
+        }
     }
     while (!closed) {
         if (fast_data.active) {
@@ -43,24 +155,27 @@ std::span<const Event> Connection::Impl::receive(std::span<const std::uint8_t> b
         }
         if (bytes.empty()) break;  // the reader returns items only as input completes them
         if (reader_idle && bytes.size() >= frame::header_size && fast_data_start(bytes)) continue;
-        if (!read_frame(bytes)) break;
+        const ReadStep step = read_frame(bytes);
+        bytes = bytes.subspan(step.consumed);
+        if (!step.more) break;
     }
     in_receive = false;
     return events;
 }
 
 // One item from the reader (kept out of receive() so the DATA path stays
-// small). False when the reader needs more input.
-[[gnu::noinline]] bool Connection::Impl::read_frame(std::span<const std::uint8_t>& bytes) {
+// small): the octets it took, and false when it needs more input.
+[[gnu::noinline]] Connection::Impl::ReadStep Connection::Impl::read_frame(std::span<const std::uint8_t> bytes) {
+    arena_dirty = true;
     const frame::ReadResult r = reader.read(bytes);
-    bytes = bytes.subspan(r.consumed);
-    if (r.status != frame::ReadStatus::need_input) dispatch(r);
+    const bool more = r.status != frame::ReadStatus::need_input;
+    if (more) dispatch(r);
     // Only reader.read() moves the reader, and the peer's SETTINGS only
     // arrive through it: what fast_data_start() needs is known until the next
     // call.
     reader_idle =
         peer_settings_seen && reader.at_frame_boundary() && !reader.in_header_block() && !reader.failed();
-    return r.status != frame::ReadStatus::need_input;
+    return ReadStep{r.consumed, more};
 }
 
 // DATA fast path. The bulk of a connection's input is DATA, and the reader's
@@ -103,10 +218,6 @@ inline void Connection::Impl::fast_data_chunk(std::span<const std::uint8_t> data
     if (last) f.active = false;
     const bool end_stream = last && f.end_stream;
     const std::uint32_t flc = first ? f.length : 0;
-    auto general = [&] {
-        on_data(frame::DataChunk{.stream_id = f.stream, .data = data, .first = first, .last = last,
-                                 .end_stream = end_stream, .flow_controlled_length = flc, .pad_length = {}});
-    };
     Stream* s = data_stream;
     if (first) {
         // RFC 9113 §6.9.1: the frame counts against both windows; §5.1: DATA
@@ -118,7 +229,7 @@ inline void Connection::Impl::fast_data_chunk(std::span<const std::uint8_t> data
         if (flc == 0 || flc > conn_recv_window || !s || !detail::can_receive(s->state) ||
             (cfg.validate_messages && s->recv_phase != detail::RecvPhase::body) ||
             static_cast<std::int64_t>(flc) > s->recv_window) [[unlikely]] {
-            general();
+            on_data_chunk(f.stream, data, first, last, end_stream, flc);
             return;
         }
     } else if (!s || s->id != data_stream_id) {
@@ -129,7 +240,7 @@ inline void Connection::Impl::fast_data_chunk(std::span<const std::uint8_t> data
     if (cfg.validate_messages && s->content_length >= 0 && !s->has(sf::no_length_check) &&
         (received > static_cast<std::uint64_t>(s->content_length) ||
          (end_stream && received != static_cast<std::uint64_t>(s->content_length)))) [[unlikely]] {
-        general();
+        on_data_chunk(f.stream, data, first, last, end_stream, flc);
         return;
     }
     if (first) {
@@ -154,7 +265,7 @@ inline void Connection::Impl::fast_data_chunk(std::span<const std::uint8_t> data
     }
 }
 
-bool Connection::Impl::consume_preface(std::span<const std::uint8_t>& in) {
+std::size_t Connection::Impl::consume_preface(std::span<const std::uint8_t> in) {
     // RFC 9113 §3.4: the server checks the client preface octet by octet; an
     // invalid preface is a connection PROTOCOL_ERROR.
     const std::string_view pf = frame::client_preface;
@@ -162,13 +273,12 @@ bool Connection::Impl::consume_preface(std::span<const std::uint8_t>& in) {
     while (preface_matched < pf.size() && i < in.size()) {
         if (in[i] != static_cast<std::uint8_t>(pf[preface_matched])) {
             connection_error(ErrorCode::protocol_error, "invalid connection preface");
-            return false;
+            return i;
         }
         ++preface_matched;
         ++i;
     }
-    in = in.subspan(i);
-    return preface_matched == pf.size();
+    return i;
 }
 
 detail::StreamState Connection::Impl::implied_state(std::uint32_t id) const noexcept {
@@ -384,6 +494,13 @@ void Connection::Impl::on_data(const frame::DataChunk& d) {
         data_stream = nullptr;
         peer_end_stream(s);
     }
+}
+
+// on_data() for a chunk of a fast-path frame (out of line: the unusual case).
+[[gnu::noinline]] void Connection::Impl::on_data_chunk(std::uint32_t stream, std::span<const std::uint8_t> data,
+                                                       bool first, bool last, bool end_stream, std::uint32_t flc) {
+    on_data(frame::DataChunk{.stream_id = stream, .data = data, .first = first, .last = last, .end_stream = end_stream,
+                             .flow_controlled_length = flc, .pad_length = {}});
 }
 
 void Connection::Impl::peer_end_stream(Stream* s) {

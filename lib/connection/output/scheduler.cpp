@@ -313,7 +313,13 @@ void Connection::Impl::build_data(bool copy_data) {
     while (ready && out.pending < budget && stuck < ready_count) {
         Stream* s = ready;
         const Stream* next = s->ready_next;
-        if ((!copy_data && send_middle_frame(s, frame_cap)) || send_one(s, copy_data)) {
+        if (!copy_data && send_middle_frame(s, frame_cap)) {
+            // Alone on the round robin: its turns follow one another.
+            if (next == s)
+                while (out.pending < budget && send_middle_frame(s, frame_cap)) {
+                }
+            stuck = 0;
+        } else if (send_one(s, copy_data)) {
             stuck = 0;
         } else {
             ++stuck;
