@@ -4,6 +4,10 @@
 //                                  decoder per story, header_table_size honoured
 //   hpack_encode/<impl>/raw-data   every raw-data story, a fresh encoder per
 //                                  story, table size 4096
+//   hpack_encode/h2wire-lookup/raw-data
+//                                  the same with Encoder::lookup() before each
+//                                  encode() (the memo bytes a Connection uses);
+//                                  the output is the same
 //
 // items/s counts header fields. Both sides do the same work: the vectors are
 // loaded and hex-decoded once, outside the timed loops; every decoded field's
@@ -219,15 +223,22 @@ struct NoBlockCheck {
 };
 
 template <class Check = NoBlockCheck>
-std::size_t encode_h2wire(const Data& d, std::uint8_t* buf, Check check = {}) {
+std::size_t encode_h2wire(const Data& d, std::uint8_t* buf, Check check = {}, bool with_lookup = false) {
     std::size_t total = 0;
     std::size_t s = 0;
+    std::uint8_t memos[512];
     for (const RawStory& rs : d.raw) {
         hpack::Encoder encoder(hpack::EncoderOptions{.max_table_size = 4096});
         for (std::size_t b = 0; b < rs.h2wire_blocks.size(); ++b) {
             const auto& fields = rs.h2wire_blocks[b];
-            if (hpack::Encoder::max_encoded_size(fields) > d.max_bound) return SIZE_MAX;
-            const std::size_t n = encoder.encode(fields, buf);
+            if (hpack::Encoder::max_encoded_size(fields) > d.max_bound || fields.size() > sizeof memos) return SIZE_MAX;
+            std::size_t n = 0;
+            if (with_lookup) {
+                encoder.lookup(fields, memos);
+                n = encoder.encode(fields, buf, memos);
+            } else {
+                n = encoder.encode(fields, buf);
+            }
             total += n;
             check(s, b, buf, n);
         }
@@ -335,6 +346,15 @@ void check_encoders(Data& d, std::vector<std::vector<std::vector<nghttp2_nv>>>& 
     if (encode_h2wire(d, buf.data(), decode_with_nghttp2) == SIZE_MAX) die("h2wire's encoder failed");
     for (auto* inf : inflaters) nghttp2_hd_inflate_del(inf);
 
+    // lookup() before encode() changes no byte of the output.
+    std::vector<std::uint8_t> encoded, looked_up;
+    const auto keep_in = [](std::vector<std::uint8_t>& v) {
+        return [&v](std::size_t, std::size_t, const std::uint8_t* p, std::size_t n) { v.insert(v.end(), p, p + n); };
+    };
+    if (encode_h2wire(d, buf.data(), keep_in(encoded)) == SIZE_MAX ||
+        encode_h2wire(d, buf.data(), keep_in(looked_up), true) == SIZE_MAX || encoded != looked_up)
+        die("h2wire's encoder writes other bytes after lookup()");
+
     // nghttp2's output, with and without the no-copy flags, decoded by h2wire.
     auto run = [&](std::uint8_t flags, std::vector<std::uint8_t>& out) {
         for (auto& story : nvs)
@@ -392,12 +412,13 @@ void decode_bench(benchmark::State& state, const WireFolder* f, bool nghttp2) {
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(f->fields));
 }
 
-void encode_bench(benchmark::State& state, bool nghttp2) {
+void encode_bench(benchmark::State& state, bool nghttp2, bool with_lookup = false) {
     const Data& d = data();
     std::vector<std::uint8_t> buf(std::max<std::size_t>(d.max_bound, 1) * 4 + 4096);
     std::size_t bytes = 0;
     for (auto _ : state) {
-        bytes = nghttp2 ? encode_nghttp2(buf.data(), buf.size(), nghttp2_input()) : encode_h2wire(d, buf.data());
+        bytes = nghttp2 ? encode_nghttp2(buf.data(), buf.size(), nghttp2_input())
+                        : encode_h2wire(d, buf.data(), NoBlockCheck{}, with_lookup);
         if (bytes == SIZE_MAX) {
             state.SkipWithError("encoding failed");
             break;
@@ -428,6 +449,8 @@ const int registered = [] {
     for (const bool ng : {false, true})
         benchmark::RegisterBenchmark((std::string("hpack_encode/") + (ng ? "nghttp2" : "h2wire") + "/raw-data").c_str(),
                                      [ng](benchmark::State& st) { encode_bench(st, ng); });
+    benchmark::RegisterBenchmark("hpack_encode/h2wire-lookup/raw-data",
+                                 [](benchmark::State& st) { encode_bench(st, false, true); });
     return 0;
 }();
 

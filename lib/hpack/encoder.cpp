@@ -358,8 +358,10 @@ void Encoder::set_peer_max_table_size(std::uint32_t size) {
 }
 
 std::size_t Encoder::max_encoded_size(std::span<const Field> fields) noexcept {
-    std::size_t n = 2 * kMaxIntegerBytes;  // size updates
-    for (const Field& f : fields) n += 1 + 2 * kMaxIntegerBytes + f.name.size() + f.value.size();
+    // Two size updates; per field a representation byte, then the name and the
+    // value, each at most one length integer longer than itself.
+    std::size_t n = 2 * kMaxIntegerBytes + fields.size() * (1 + 2 * kMaxIntegerBytes);
+    for (const Field& f : fields) n += f.name.size() + f.value.size();
     return n;
 }
 
@@ -384,12 +386,16 @@ std::uint8_t* Encoder::encode_pending_updates(std::uint8_t* out) {
 
 void Encoder::lookup(std::span<const Field> fields, std::uint8_t* memos) {
     Index& ix = *index_;
-    if (ix.probes.size() < fields.size()) ix.probes.resize(fields.size());
-    for (std::size_t i = 0; i < fields.size(); ++i) {
-        Index::Probe& p = ix.probes[i];
-        ix.probe(*table_, fields[i], p);
-        if (memos == nullptr) continue;
-        memos[i] = p.static_index != 0 ? ix.static_memo[p.static_index - 1] : p.dynamic ? table_->memo_of(p.id) : 0;
+    detail::DynamicTable& table = *table_;
+    const std::size_t n = fields.size();
+    if (ix.probes.size() < n) ix.probes.resize(n);
+    Index::Probe* const probes = ix.probes.data();
+    for (std::size_t i = 0; i < n; ++i) ix.probe(table, fields[i], probes[i]);
+    if (memos != nullptr) {
+        for (std::size_t i = 0; i < n; ++i) {
+            const Index::Probe& p = probes[i];
+            memos[i] = p.static_index != 0 ? ix.static_memo[p.static_index - 1] : p.dynamic ? table.memo_of(p.id) : 0;
+        }
     }
     ix.probed_data = fields.data();
     ix.probed_size = fields.size();
@@ -406,9 +412,10 @@ std::size_t Encoder::encode(std::span<const Field> fields, std::uint8_t* out, co
     const bool huffman = options_.huffman;
     detail::DynamicTable& table = *table_;
     const std::size_t n = fields.size();
-    if (reuse) {
-        for (std::size_t i = 0; i < n; ++i)
-            out = ix.encode_field(table, fields[i], ix.probes[i], true, out, memos != nullptr ? memos[i] : 0, huffman);
+    if (reuse && memos != nullptr) {
+        for (std::size_t i = 0; i < n; ++i) out = ix.encode_field(table, fields[i], ix.probes[i], true, out, memos[i], huffman);
+    } else if (reuse) {
+        for (std::size_t i = 0; i < n; ++i) out = ix.encode_field(table, fields[i], ix.probes[i], true, out, 0, huffman);
     } else {
         for (std::size_t i = 0; i < n; ++i) {
             Index::Probe p;
