@@ -457,16 +457,24 @@ std::vector<WireFrame> drain_partially(Session& s, Rng& rng) {
 
 enum class Drain { copy, vectors, partial };
 
-/// A server sends three bodies (borrowed or copied) under small windows that
-/// the peer keeps reopening; returns every frame it wrote.
-std::vector<std::string> send_bodies(Drain how, bool borrowed, std::uint64_t seed) {
+struct SendShape {
+    std::vector<std::size_t> sizes;  // one body per stream
+    std::uint32_t initial_window = 20000;
+    std::uint32_t reopen = 9000;     // per stream and round; the connection gets 25,000
+};
+
+/// A server sends bodies (borrowed or copied) under windows that the peer
+/// keeps reopening; returns every frame it wrote.
+std::vector<std::string> send_bodies(Drain how, bool borrowed, std::uint64_t seed,
+                                     const SendShape& shape = {{70000, 17, 40000}}) {
     Session s(Role::server);
-    s.handshake({{SettingId::initial_window_size, 20000}, {SettingId::max_frame_size, 16384}});
-    const std::vector<std::uint32_t> ids{1, 3, 5};
+    s.handshake({{SettingId::initial_window_size, shape.initial_window}, {SettingId::max_frame_size, 16384}});
+    std::vector<std::uint32_t> ids;
+    for (std::size_t i = 0; i < shape.sizes.size(); ++i) ids.push_back(static_cast<std::uint32_t>(2 * i + 1));
     std::vector<Bytes> bodies;
     Rng rng(seed);
     for (const std::uint32_t id : ids) s.open(id, get(), true);
-    for (const std::size_t size : {std::size_t{70000}, std::size_t{17}, std::size_t{40000}}) bodies.push_back(rng.bytes(size));
+    for (const std::size_t size : shape.sizes) bodies.push_back(rng.bytes(size));
     for (std::size_t i = 0; i < ids.size(); ++i) {
         const auto f = fields(response(200));
         REQUIRE(s.conn.submit_response(ids[i], f, false) == ApiError::none);
@@ -490,7 +498,7 @@ std::vector<std::string> send_bodies(Drain how, bool borrowed, std::uint64_t see
         if (s.conn.open_streams() == 0) break;
         // Reopen the windows: some to the connection, some to each stream.
         Bytes wu = s.peer.window_update(0, 25000);
-        for (const std::uint32_t id : ids) append(wu, s.peer.window_update(id, 9000));
+        for (const std::uint32_t id : ids) append(wu, s.peer.window_update(id, shape.reopen));
         s.feed(wu);
     }
     CHECK(s.conn.open_streams() == 0);
@@ -509,6 +517,22 @@ TEST_CASE("data path: zero-copy output carries the same frames as the copying on
             INFO(join(ref));
             CHECK(join(send_bodies(Drain::vectors, borrowed, seed)) == join(ref));
             CHECK(join(send_bodies(Drain::partial, borrowed, seed)) == join(ref));
+        }
+    }
+}
+
+TEST_CASE("data path: one stream alone sends its frames in a row, the same whichever output is used") {
+    // Large windows: the stream's turns follow one another until the
+    // connection window or the build budget stops them.
+    const SendShape one{{250000}, 1 << 20, 1 << 20};
+    const SendShape two{{200000, 5000}, 1 << 20, 1 << 20};
+    for (const SendShape& shape : {one, two}) {
+        for (const bool borrowed : {true, false}) {
+            CAPTURE(borrowed);
+            const auto ref = send_bodies(Drain::copy, borrowed, 9, shape);
+            INFO(join(ref).substr(0, 2000));
+            CHECK(join(send_bodies(Drain::vectors, borrowed, 9, shape)) == join(ref));
+            CHECK(join(send_bodies(Drain::partial, borrowed, 9, shape)) == join(ref));
         }
     }
 }

@@ -349,6 +349,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     void build_data(bool copy_data);
     bool send_one(Stream* s, bool copy_data);
     bool send_middle_frame(Stream* s, std::uint32_t frame_cap);
+    void send_middle_burst(Stream* s, std::uint32_t frame_cap, std::size_t budget);
     void send_trailers_now(Stream* s);
     void make_ready(Stream* s);
     void unready(Stream* s);

@@ -25,13 +25,13 @@ std::span<const Event> Connection::Impl::receive(std::span<const std::uint8_t> b
         (!is_client() && preface_matched < frame::client_preface.size())) [[unlikely]]
         return receive_general(bytes);
     if (fast_data.active) return receive_data_payload(bytes);
-    if (quick_data_header(bytes)) return events;
+    if (quick_data_header(bytes)) return {events.data(), 0};
     return receive_general(bytes);
 }
 
 // Out of line: the header's path above then needs no saved registers.
 [[gnu::noinline]] std::span<const Event> Connection::Impl::receive_data_payload(std::span<const std::uint8_t> bytes) {
-    if (quick_data_payload(bytes)) return events;
+    if (quick_data_payload(bytes)) return {events.data(), 1};  // its DataReceived
     return receive_general(bytes);
 }
 
@@ -222,9 +222,10 @@ inline void Connection::Impl::fast_data_chunk(std::span<const std::uint8_t> data
     if (first) {
         // RFC 9113 §6.9.1: the frame counts against both windows; §5.1: DATA
         // is allowed in "open" and "half-closed (local)"; §8.1: after the
-        // final header section. The cached stream is the last DATA frame's:
-        // stream objects are only reused under a new id, never freed while
-        // the connection lives, so a matching id proves it is the same one.
+        // final header section. The cached stream is the last DATA frame's
+        // (data_stream): a released stream object is recycled with id 0 and
+        // reused only under a new id, and trim() drops the cache before it
+        // frees one, so a matching id proves it is the same live stream.
         if (!s || s->id != f.stream) s = find(f.stream);
         if (flc == 0 || flc > conn_recv_window || !s || !detail::can_receive(s->state) ||
             (cfg.validate_messages && s->recv_phase != detail::RecvPhase::body) ||

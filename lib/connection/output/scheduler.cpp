@@ -315,9 +315,7 @@ void Connection::Impl::build_data(bool copy_data) {
         const Stream* next = s->ready_next;
         if (!copy_data && send_middle_frame(s, frame_cap)) {
             // Alone on the round robin: its turns follow one another.
-            if (next == s)
-                while (out.pending < budget && send_middle_frame(s, frame_cap)) {
-                }
+            if (next == s) send_middle_burst(s, frame_cap, budget);
             stuck = 0;
         } else if (send_one(s, copy_data)) {
             stuck = 0;
@@ -344,7 +342,7 @@ inline bool Connection::Impl::send_middle_frame(Stream* s, std::uint32_t frame_c
     if (n <= 0 || seg->size <= static_cast<std::uint64_t>(n)) return false;
     const auto len = static_cast<std::uint32_t>(n);
     const std::size_t from = out.buf.size();
-    write_data_header(out.buf.grow(frame::header_size), len, s->id);
+    std::uint8_t* header = out.buf.grow(frame::header_size);
     out.add_frame(from, seg->data, len, seg->block, s);
     if (seg->block) {
         ++seg->block->refs;
@@ -356,6 +354,8 @@ inline bool Connection::Impl::send_middle_frame(Stream* s, std::uint32_t frame_c
     s->queued -= len;
     s->send_window -= static_cast<std::int32_t>(len);
     conn_send_window -= n;
+    // Last: octet stores may alias anything, and nothing is read after them.
+    write_data_header(header, len, s->id);
     return true;
 }
 
@@ -428,6 +428,58 @@ bool Connection::Impl::send_one(Stream* s, bool copy_data) {
     if (trailers) send_trailers_now(s);
     else if (end_stream) after_send_end_stream(s);
     return true;
+}
+
+// Stream `s` is alone on the round robin right after a middle frame: its
+// turns follow one another, each what send_middle_frame() would do, for as
+// long as the budget, the windows and the segment allow. Written in one go:
+// the frame lengths first (all frame_cap but perhaps the last, which the
+// window cuts), then the chunks, then the headers, then the accounts.
+void Connection::Impl::send_middle_burst(Stream* s, std::uint32_t frame_cap, std::size_t budget) {
+    detail::SendSeg* seg = s->seg_head;
+    std::int64_t window = std::min<std::int64_t>(s->send_window, conn_send_window);
+    std::uint64_t seg_left = seg->size;
+    std::size_t pending = out.pending;
+    std::size_t frames = 0;
+    std::uint64_t total = 0;
+    std::uint32_t last_len = 0;
+    while (pending < budget) {
+        const std::int64_t n = std::min<std::int64_t>(window, frame_cap);
+        if (n <= 0 || seg_left <= static_cast<std::uint64_t>(n)) break;
+        window -= n;
+        seg_left -= static_cast<std::uint64_t>(n);
+        pending += frame::header_size + static_cast<std::size_t>(n);
+        total += static_cast<std::uint64_t>(n);
+        last_len = static_cast<std::uint32_t>(n);
+        ++frames;
+    }
+    if (frames == 0) return;
+    const std::size_t from = out.buf.size();
+    out.buf.grow(frame::header_size * frames);
+    if (out.chunks.capacity() < out.chunks.size() + frames)
+        out.chunks.reserve(std::max(out.chunks.size() + frames, 2 * out.chunks.capacity()));
+    const std::uint8_t* payload = seg->data;
+    for (std::size_t i = 0; i < frames; ++i) {
+        const std::uint32_t len = i + 1 == frames ? last_len : frame_cap;
+        out.chunks.push_back(detail::OutChunk{from + i * frame::header_size, payload, len, seg->block, s,
+                                              frame::header_size, false});
+        payload += len;
+    }
+    std::uint8_t* header = out.buf.data() + from;
+    const std::uint32_t id = s->id;
+    for (std::size_t i = 0; i < frames; ++i, header += frame::header_size)
+        write_data_header(header, i + 1 == frames ? last_len : frame_cap, id);
+    out.pending = pending;
+    if (seg->block) {
+        seg->block->refs += static_cast<std::uint32_t>(frames);
+        s->queued_owned -= static_cast<std::uint32_t>(total);
+    }
+    seg->data += total;
+    seg->size -= static_cast<std::uint32_t>(total);
+    s->inflight += total;
+    s->queued -= total;
+    s->send_window -= static_cast<std::int32_t>(total);  // total <= window <= 2^31-1
+    conn_send_window -= static_cast<std::int64_t>(total);
 }
 
 void Connection::Impl::send_trailers_now(Stream* s) {
