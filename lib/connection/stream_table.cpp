@@ -46,22 +46,29 @@ void StreamMap::erase(std::uint32_t id) noexcept {
 
 void StreamMap::grow() { rehash(cap_ ? cap_ * 2 : 16); }
 
-void StreamMap::shrink() {
+void StreamMap::shrink() noexcept {
     std::size_t want = 16;
     while (size_ * 2 > want) want *= 2;
     if (size_ == 0) want = 0;
-    if (want < cap_) rehash(want);
+    if (want >= cap_) return;
+    try {
+        rehash(want);
+    } catch (...) {
+        // Out of memory for the smaller array: the map stays as it is.
+    }
 }
 
 void StreamMap::rehash(std::size_t new_cap) {
+    // The new array first: if that fails, the map is unchanged.
+    Stream** fresh = nullptr;
+    if (new_cap) {
+        fresh = static_cast<Stream**>(mr_->allocate(new_cap * sizeof(Stream*), alignof(Stream*)));
+        std::memset(fresh, 0, new_cap * sizeof(Stream*));
+    }
     const std::size_t old_cap = cap_;
     Stream** old = slots_;
     cap_ = new_cap;
-    slots_ = nullptr;
-    if (cap_) {
-        slots_ = static_cast<Stream**>(mr_->allocate(cap_ * sizeof(Stream*), alignof(Stream*)));
-        std::memset(slots_, 0, cap_ * sizeof(Stream*));
-    }
+    slots_ = fresh;
     size_ = 0;
     for (std::size_t i = 0; i < old_cap; ++i)
         if (old[i]) {

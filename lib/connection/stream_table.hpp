@@ -203,8 +203,9 @@ public:
     void erase(std::uint32_t id) noexcept;
     std::size_t size() const noexcept { return size_; }
     /// Gives back slots a burst left: the smallest capacity that keeps the
-    /// map at most half full (none when empty).
-    void shrink();
+    /// map at most half full (none when empty). When the smaller array cannot
+    /// be had, the map stays as it is.
+    void shrink() noexcept;
 
     /// Calls f(Stream*) for every stream (order unspecified). `f` must not
     /// insert or erase.
