@@ -252,3 +252,46 @@ TEST_CASE("connection memory: trim() with output not yet written keeps it") {
     CHECK(s.peer.frames().size() > 0);
     CHECK(data_of(s.frames_since_handshake(), 1) == bytes_of(body));
 }
+
+TEST_CASE("connection memory: streams blocked on their window resume in id order, trimmed or not") {
+    // A larger SETTINGS_INITIAL_WINDOW_SIZE lets every blocked stream send
+    // again (RFC 9113 §6.9.2); they resume in stream id order, whatever the
+    // stream map's layout (which trim() may change).
+    for (const bool trim : {false, true}) {
+        CAPTURE(trim);
+        Session s(Role::server);
+        s.handshake({{SettingId::initial_window_size, 1000}});
+        const std::string body(5000, 'w');
+        std::vector<std::uint32_t> ids;
+        for (std::uint32_t i = 0; i < 60; ++i) {
+            const std::uint32_t id = 1 + 2 * i;
+            s.open(id, get("/" + num(id)), true);
+            REQUIRE(s.conn.submit_response(id, fields(response()), false) == ApiError::none);
+            REQUIRE(s.conn.send_data(id, span_of(body), true) == ApiError::none);
+            ids.push_back(id);
+        }
+        s.drain();
+        // The peer resets most of them, so a trim() has a map to shrink.
+        Bytes resets;
+        std::vector<std::uint32_t> left;
+        for (const std::uint32_t id : ids) {
+            if (id % 10 == 9) left.push_back(id);
+            else append(resets, s.peer.rst(id, ErrorCode::cancel));
+        }
+        s.feed(resets);
+        s.drain();
+        if (trim) s.conn.trim();
+        const Events got = s.feed(cat({s.peer.window_update(0, 1 << 20),
+                                       s.peer.settings({{SettingId::initial_window_size, 100000}})}));
+        std::vector<std::uint32_t> resumed;
+        for (const StreamWritable& w : got.all<StreamWritable>()) resumed.push_back(w.stream);
+        CHECK(resumed == left);
+        const auto out = s.drain();
+        std::vector<std::uint32_t> first_data;
+        for (const WireFrame& f : only(out, Type::data))
+            if (std::find(first_data.begin(), first_data.end(), f.stream()) == first_data.end())
+                first_data.push_back(f.stream());
+        CHECK(first_data == left);
+        for (const std::uint32_t id : left) CHECK(data_of(s.frames_since_handshake(), id) == bytes_of(body));
+    }
+}

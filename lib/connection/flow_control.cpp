@@ -2,6 +2,10 @@
 // out, SETTINGS_INITIAL_WINDOW_SIZE changes, consume().
 #include "connection/flow_control.hpp"
 
+#include <algorithm>
+#include <memory_resource>
+#include <vector>
+
 #include "connection/connection_impl.hpp"
 
 namespace h2wire {
@@ -76,11 +80,16 @@ void Connection::Impl::apply_peer_initial_window(std::uint32_t value) {
         return;
     }
     if (delta > 0) {
-        // Streams that waited for window can send again. Collected first:
-        // notify_writable() does not touch the map, but keep it simple.
+        // Streams that waited for window can send again: in stream id order,
+        // so that the order they resume in (their StreamWritable events,
+        // their place in the DATA round robin) does not depend on the map's
+        // layout. A SETTINGS frame, not a request: the list may allocate.
+        std::pmr::vector<Stream*> waiting(mr);
         streams.for_each([&](Stream* s) {
-            if (s->has(sf::want_writable) && s->send_window > 0) notify_writable(s);
+            if (s->has(sf::want_writable) && s->send_window > 0) waiting.push_back(s);
         });
+        std::sort(waiting.begin(), waiting.end(), [](const Stream* a, const Stream* b) { return a->id < b->id; });
+        for (Stream* s : waiting) notify_writable(s);
     }
 }
 
