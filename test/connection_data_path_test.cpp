@@ -85,8 +85,8 @@ using Between = std::function<void(Session&, std::size_t)>;
 
 /// A server Session after the handshake receives `script` in `pieces`, then
 /// drains its answers.
-Outcome run(const Config& config, const Script& script, const std::function<std::vector<std::size_t>(const Bytes&)>& pieces,
-            const Between& between = {}) {
+Outcome run(const Config& config, const Script& script,
+            const std::function<std::vector<std::size_t>(const Bytes&)>& pieces, const Between& between = {}) {
     Session s(Role::server, config);
     s.handshake({{SettingId::initial_window_size, 1 << 20}});
     const Bytes in = script(s.peer);
@@ -169,14 +169,14 @@ TEST_CASE("data path: ordinary DATA (content-length, padding, empty frames, END_
         Rng rng(7);
         Bytes in = p.headers(1, post(300), false);
         append(in, p.data(1, rng.bytes(100), false));
-        append(in, p.data(1, Bytes{}, false));                 // empty, not the end
-        append(in, p.data(1, rng.bytes(50), false, 10));       // padded
-        append(in, p.headers(3, request(), false));            // no content-length
+        append(in, p.data(1, Bytes{}, false));            // empty, not the end
+        append(in, p.data(1, rng.bytes(50), false, 10));  // padded
+        append(in, p.headers(3, request(), false));       // no content-length
         append(in, p.data(3, rng.bytes(70), false));
-        append(in, p.data(1, rng.bytes(150), true));           // completes 300
-        append(in, p.data(3, Bytes{}, true));                  // END_STREAM on an empty frame
+        append(in, p.data(1, rng.bytes(150), true));  // completes 300
+        append(in, p.data(3, Bytes{}, true));         // END_STREAM on an empty frame
         append(in, p.headers(5, post(12), false));
-        append(in, p.data(5, rng.bytes(12), true, 0));         // padded with no padding octets
+        append(in, p.data(5, rng.bytes(12), true, 0));  // padded with no padding octets
         append(in, p.headers(7, post(0), false));
         append(in, p.data(7, Bytes{}, true));
         return in;
@@ -194,13 +194,13 @@ TEST_CASE("data path: content-length exceeded or not reached, on the first chunk
         append(in, p.data(1, Bytes(60, 'b'), false));  // past content-length: PROTOCOL_ERROR
         append(in, p.data(1, Bytes(10, 'c'), false));  // after our reset: ignored
         append(in, p.headers(3, post(100), false));
-        append(in, p.data(3, Bytes(50, 'd'), true));   // ends short of content-length
+        append(in, p.data(3, Bytes(50, 'd'), true));  // ends short of content-length
         append(in, p.headers(5, post(20), false));
         append(in, p.data(5, Bytes(20, 'e'), false));
-        append(in, p.data(5, Bytes(1, 'f'), false));   // one octet too many
+        append(in, p.data(5, Bytes(1, 'f'), false));  // one octet too many
         append(in, p.headers(7, post(30), false));
         append(in, p.data(7, Bytes(30, 'g'), false));
-        append(in, p.data(7, Bytes{}, true));          // exactly content-length
+        append(in, p.data(7, Bytes{}, true));  // exactly content-length
         return in;
     };
     for (const FlowControl mode : {FlowControl::automatic, FlowControl::manual}) {
@@ -238,7 +238,7 @@ TEST_CASE("data path: DATA past the stream window is a stream FLOW_CONTROL_ERROR
         append(in, p.data(1, Bytes(100, 'c'), false));      // 1051 > 1000
         append(in, p.data(1, Bytes(10, 'd'), true));        // ignored
         append(in, p.headers(3, request(), false));
-        append(in, p.data(3, Bytes(1000, 'e'), true));      // exactly the window
+        append(in, p.data(3, Bytes(1000, 'e'), true));  // exactly the window
         return in;
     };
     for (const FlowControl mode : {FlowControl::automatic, FlowControl::manual}) {
@@ -316,8 +316,7 @@ TEST_CASE("data path: frames the fast path leaves to the reader give the reader'
         Script script;
     };
     const std::vector<Case> cases{
-        {"DATA on stream 0",
-         [](Peer& p) { return p.raw(Type::data, 0, 0, bytes_of("zero")); }},
+        {"DATA on stream 0", [](Peer& p) { return p.raw(Type::data, 0, 0, bytes_of("zero")); }},
         {"DATA larger than SETTINGS_MAX_FRAME_SIZE",
          [](Peer& p) {
              Bytes in = p.headers(1, request(), false);
@@ -388,10 +387,9 @@ TEST_CASE("data path: a stream reset by the application between two chunks of a 
         // The same with the reader cutting the frame.
         auto bytewise_reset = [](const Bytes& b) { return std::vector<std::size_t>(b.size(), 1); };
         const std::size_t reset_at = pieces(in)[0] + pieces(in)[1];
-        const Outcome r = run(with_mode(mode), script, bytewise_reset,
-                              [reset_at](Session& x, std::size_t k) {
-                                  if (k == reset_at) CHECK(x.conn.reset_stream(1, ErrorCode::cancel) == ApiError::none);
-                              });
+        const Outcome r = run(with_mode(mode), script, bytewise_reset, [reset_at](Session& x, std::size_t k) {
+            if (k == reset_at) CHECK(x.conn.reset_stream(1, ErrorCode::cancel) == ApiError::none);
+        });
         CHECK(join(o.events) == join(r.events));
         CHECK(join(o.wire) == join(r.wire));
     }
@@ -409,7 +407,8 @@ TEST_CASE("data path: WINDOW_UPDATEs are the same whichever path the DATA took")
         Rng rng(3);
         for (int i = 0; i < 60; ++i) {
             const std::uint32_t stream = i % 3 == 2 ? 3 : 1;
-            const Bytes frame = s.peer.data(stream, rng.bytes(rng.between(1, 9000)), false, i % 7 == 0 ? std::optional<std::uint8_t>(5) : std::nullopt);
+            const Bytes frame = s.peer.data(stream, rng.bytes(rng.between(1, 9000)), false,
+                                            i % 7 == 0 ? std::optional<std::uint8_t>(5) : std::nullopt);
             if (fast) {
                 s.receive_piece(std::span<const std::uint8_t>(frame).first(frame::header_size));
                 s.receive_piece(std::span<const std::uint8_t>(frame).subspan(frame::header_size));
@@ -460,7 +459,7 @@ enum class Drain { copy, vectors, partial };
 struct SendShape {
     std::vector<std::size_t> sizes;  // one body per stream
     std::uint32_t initial_window = 20000;
-    std::uint32_t reopen = 9000;     // per stream and round; the connection gets 25,000
+    std::uint32_t reopen = 9000;  // per stream and round; the connection gets 25,000
 };
 
 /// A server sends bodies (borrowed or copied) under windows that the peer
@@ -492,9 +491,11 @@ std::vector<std::string> send_bodies(Drain how, bool borrowed, std::uint64_t see
     std::vector<std::string> out;
     Rng drain_rng(seed * 31 + 1);
     for (int round = 0; round < 100; ++round) {
-        const std::vector<WireFrame> frames =
-            how == Drain::copy ? s.drain() : how == Drain::vectors ? s.drain_vectors() : drain_partially(s, drain_rng);
-        for (const WireFrame& f : frames) out.push_back(f.describe() + (f.type() == Type::data ? " " + hex(f.data) : ""));
+        const std::vector<WireFrame> frames = how == Drain::copy      ? s.drain()
+                                              : how == Drain::vectors ? s.drain_vectors()
+                                                                      : drain_partially(s, drain_rng);
+        for (const WireFrame& f : frames)
+            out.push_back(f.describe() + (f.type() == Type::data ? " " + hex(f.data) : ""));
         if (s.conn.open_streams() == 0) break;
         // Reopen the windows: some to the connection, some to each stream.
         Bytes wu = s.peer.window_update(0, 25000);
@@ -538,7 +539,8 @@ TEST_CASE("data path: one stream alone sends its frames in a row, the same which
 }
 
 TEST_CASE("data path: a stream reset while its borrowed DATA waits in the output sends what was built, from a copy") {
-    for (const std::size_t written : {std::size_t{0}, std::size_t{5}, std::size_t{9}, std::size_t{100}, std::size_t{16393}}) {
+    for (const std::size_t written :
+         {std::size_t{0}, std::size_t{5}, std::size_t{9}, std::size_t{100}, std::size_t{16393}}) {
         CAPTURE(written);
         Session s(Role::server);
         s.handshake();

@@ -173,8 +173,7 @@ inline bool Connection::Impl::quick_data_payload(std::span<const std::uint8_t> b
     // Only reader.read() moves the reader, and the peer's SETTINGS only
     // arrive through it: what fast_data_start() needs is known until the next
     // call.
-    reader_idle =
-        peer_settings_seen && reader.at_frame_boundary() && !reader.in_header_block() && !reader.failed();
+    reader_idle = peer_settings_seen && reader.at_frame_boundary() && !reader.in_header_block() && !reader.failed();
     return ReadStep{r.consumed, more};
 }
 

@@ -461,8 +461,8 @@ void Connection::Impl::send_middle_burst(Stream* s, std::uint32_t frame_cap, std
     const std::uint8_t* payload = seg->data;
     for (std::size_t i = 0; i < frames; ++i) {
         const std::uint32_t len = i + 1 == frames ? last_len : frame_cap;
-        out.chunks.push_back(detail::OutChunk{from + i * frame::header_size, payload, len, seg->block, s,
-                                              frame::header_size, false});
+        out.chunks.push_back(
+            detail::OutChunk{from + i * frame::header_size, payload, len, seg->block, s, frame::header_size, false});
         payload += len;
     }
     std::uint8_t* header = out.buf.data() + from;
