@@ -12,6 +12,35 @@ using detail::Stream;
 using detail::StreamState;
 namespace sf = detail::stream_flag;
 
+namespace {
+
+/// What the DATA fast paths read of a frame header (RFC 9113 §4.1).
+struct DataHeader {
+    std::uint32_t length;
+    std::uint32_t stream;  // the reserved bit ignored
+    bool plain;            // type DATA without PADDED
+    bool end_stream;
+};
+
+inline DataHeader read_data_header(const std::uint8_t* p) noexcept {
+    return DataHeader{
+        std::uint32_t{p[0]} << 16 | std::uint32_t{p[1]} << 8 | p[2],
+        (std::uint32_t{p[5]} << 24 | std::uint32_t{p[6]} << 16 | std::uint32_t{p[7]} << 8 | p[8]) & 0x7fffffffu,
+        p[3] == static_cast<std::uint8_t>(frame::Type::data) && (p[4] & frame::flags::padded) == 0,
+        (p[4] & frame::flags::end_stream) != 0};
+}
+
+inline void begin_fast_data(Connection::Impl::FastData& f, const DataHeader& h) noexcept {
+    f.stream = h.stream;
+    f.length = h.length;
+    f.left = h.length;
+    f.end_stream = h.end_stream;
+    f.first = true;
+    f.active = true;
+}
+
+}  // namespace
+
 // receive() comes in two layers. The first one takes, without a call (so
 // without a stack frame), the two pieces a writev() peer sends a DATA frame
 // in: its 9-octet header alone, or payload of the frame in progress, each in
@@ -39,21 +68,11 @@ std::span<const Event> Connection::Impl::receive(std::span<const std::uint8_t> b
 // fast_data_start() does, for a frame with payload to come.
 inline bool Connection::Impl::quick_data_header(std::span<const std::uint8_t> bytes) {
     if (bytes.size() != frame::header_size || !reader_idle) return false;
-    const std::uint8_t* p = bytes.data();
-    if (p[3] != static_cast<std::uint8_t>(frame::Type::data) || (p[4] & frame::flags::padded)) return false;
-    const std::uint32_t length = std::uint32_t{p[0]} << 16 | std::uint32_t{p[1]} << 8 | p[2];
-    // The reserved bit is ignored (RFC 9113 §4.1).
-    const std::uint32_t stream =
-        (std::uint32_t{p[5]} << 24 | std::uint32_t{p[6]} << 16 | std::uint32_t{p[7]} << 8 | p[8]) & 0x7fffffffu;
-    if (stream == 0 || length == 0 || length > reader.max_frame_size()) return false;
+    const DataHeader h = read_data_header(bytes.data());
+    if (!h.plain || h.stream == 0 || h.length == 0 || h.length > reader.max_frame_size()) return false;
     io_started = true;
     events.clear();
-    fast_data.stream = stream;
-    fast_data.length = length;
-    fast_data.left = length;
-    fast_data.end_stream = (p[4] & frame::flags::end_stream) != 0;
-    fast_data.first = true;
-    fast_data.active = true;
+    begin_fast_data(fast_data, h);
     return true;
 }
 
@@ -186,19 +205,9 @@ inline bool Connection::Impl::quick_data_payload(std::span<const std::uint8_t> b
 // cut into chunks exactly as the reader would cut it. Anything else
 // (padding, a split header, an error) goes to the reader.
 inline bool Connection::Impl::fast_data_start(std::span<const std::uint8_t>& bytes) {
-    const std::uint8_t* p = bytes.data();
-    if (p[3] != static_cast<std::uint8_t>(frame::Type::data) || (p[4] & frame::flags::padded)) return false;
-    const std::uint32_t length = std::uint32_t{p[0]} << 16 | std::uint32_t{p[1]} << 8 | p[2];
-    // The reserved bit is ignored (RFC 9113 §4.1).
-    const std::uint32_t stream =
-        (std::uint32_t{p[5]} << 24 | std::uint32_t{p[6]} << 16 | std::uint32_t{p[7]} << 8 | p[8]) & 0x7fffffffu;
-    if (stream == 0 || length > reader.max_frame_size()) return false;
-    fast_data.stream = stream;
-    fast_data.length = length;
-    fast_data.left = length;
-    fast_data.end_stream = (p[4] & frame::flags::end_stream) != 0;
-    fast_data.first = true;
-    fast_data.active = true;
+    const DataHeader h = read_data_header(bytes.data());
+    if (!h.plain || h.stream == 0 || h.length > reader.max_frame_size()) return false;
+    begin_fast_data(fast_data, h);
     bytes = bytes.subspan(frame::header_size);
     return true;
 }
