@@ -1,11 +1,13 @@
-// The DATA paths against each other. Receiving: a DATA frame whose header
+// The DATA and HEADERS paths against each other. Receiving: a DATA frame whose header
 // arrives whole is taken by a fast path, anything else by the frame reader;
 // both must give the same events and the same answers, whatever the split
 // (every single cut point, the frame header and payload in separate
 // receive() calls as a writev() peer delivers them, random cuts), with
 // padding, empty frames, content-length, flow-control errors, frames on
 // streams in every state, both flow-control modes, and a stream reset by the
-// application between two chunks of a frame. Sending: the zero-copy output
+// application between two chunks of a frame. HEADERS likewise: a whole
+// frame that ends its block without padding or priority fields is taken
+// without the reader. Sending: the zero-copy output
 // (pending_output_vectors(), consumed whole or at random offsets) carries
 // the same frames as the copying one, within the windows, in round robin;
 // a stream reset while its borrowed DATA waits in the output still sends
@@ -342,6 +344,107 @@ TEST_CASE("data path: frames the fast path leaves to the reader give the reader'
     for (const Case& c : cases) {
         CAPTURE(c.name);
         check_all_cuts(with_mode(FlowControl::automatic), c.script, 4);
+    }
+}
+
+// HEADERS: a frame whole in the input, with END_HEADERS and neither padding
+// nor priority fields, skips the reader (receive.cpp fast_headers); the
+// same frames cut anywhere go through it. Both must agree on everything.
+TEST_CASE("headers path: requests, trailers, refusals and malformed messages under every cut") {
+    const Script script = [](Peer& p) {
+        Bytes in = p.headers(1, get(), true);
+        append(in, p.headers(3, post(4), false));
+        append(in, p.data(3, "body", false));
+        append(in, p.headers(3, {{"x-trailer", "done"}}, true));                  // trailers
+        append(in, p.headers(5, request() + Hdrs{{"connection", "close"}}, true));  // malformed: reset
+        append(in, p.headers(7, Hdrs{{":method", "GET"}, {":path", "/"}}, true));   // no :scheme
+        append(in, p.headers(9, get("/a"), false));                                 // open
+        append(in, p.headers(9, {{"x-trailer", "no END_STREAM"}}, false));          // trailers without END_STREAM
+        HeadersOptions prio, padded, split;
+        prio.priority = frame::PriorityFields{0, 16, false};
+        padded.pad = 7;
+        split.max_fragment = 40;
+        append(in, p.headers(13, get("/c"), true, prio));    // the reader's
+        append(in, p.headers(15, get("/d"), true, padded));  // the reader's
+        append(in, p.headers(17, get("/e") + Hdrs{{"x-long", std::string(300, 'v')}}, true,
+                             split));  // HEADERS + CONTINUATIONs: the reader's
+        append(in, p.headers(19, get("/f"), false));
+        append(in, p.headers(19, get("/g"), true));  // a second header section that is no trailer section
+        return in;
+    };
+    check_all_cuts(with_mode(FlowControl::automatic), script, 8);
+    const Outcome o = run(with_mode(FlowControl::automatic), script, frame_pieces);
+    INFO(join(o.events));
+    INFO(join(o.wire));
+    CHECK(!o.closed);
+    CHECK(join(o.events).find("/f") != std::string::npos);
+
+    // Over SETTINGS_MAX_CONCURRENT_STREAMS: refused, and the block still
+    // decoded (the next request uses what it indexed).
+    const Script refusals = [](Peer& p) {
+        Bytes in = p.headers(1, get("/a") + Hdrs{{"x-indexed", "once"}}, false);
+        append(in, p.headers(3, get("/b") + Hdrs{{"x-indexed", "twice"}}, false));
+        append(in, p.data(1, "end", true));
+        append(in, p.headers(5, get("/c") + Hdrs{{"x-indexed", "twice"}}, true));
+        return in;
+    };
+    Config c = with_mode(FlowControl::automatic);
+    c.limits.max_concurrent_streams = 1;
+    check_all_cuts(c, refusals, 8);
+    const Outcome r = run(c, refusals, frame_pieces);
+    INFO(join(r.events));
+    INFO(join(r.wire));
+    CHECK(join(r.wire).find("RST_STREAM s=3 REFUSED_STREAM") != std::string::npos);
+    CHECK(join(r.wire).find("RST_STREAM s=5 REFUSED_STREAM") != std::string::npos);
+}
+
+TEST_CASE("headers path: HEADERS that end the connection give the same GOAWAY on either path") {
+    struct Case {
+        const char* name;
+        Script script;
+    };
+    const std::vector<Case> cases{
+        {"HEADERS on stream 0",
+         [](Peer& p) { return p.raw(Type::headers, fl::end_headers | fl::end_stream, 0, p.encode(get())); }},
+        {"HEADERS on a stream id below one already opened",
+         [](Peer& p) {
+             Bytes in = p.headers(5, get(), true);
+             append(in, p.headers(3, get(), true));
+             return in;
+         }},
+        {"HEADERS on an even (server) stream id", [](Peer& p) { return p.headers(2, get(), true); }},
+        {"HEADERS after END_STREAM of a closed stream",
+         [](Peer& p) {
+             Bytes in = p.headers(1, get(), true);
+             append(in, p.headers(3, get(), true));
+             append(in, p.rst(3, ErrorCode::cancel));
+             append(in, p.headers(3, get(), true));
+             return in;
+         }},
+        {"HEADERS larger than SETTINGS_MAX_FRAME_SIZE",
+         [](Peer& p) { return p.headers(1, get() + Hdrs{{"x-big", std::string(17000, '~')}}, true); }},
+        {"HEADERS with an HPACK index past the tables",
+         [](Peer& p) {
+             const Bytes block{0xbf, 0x7f};  // indexed field 126 (the dynamic table is empty)
+             return p.headers_block(1, block, true);
+         }},
+        {"HEADERS inside an open header block",
+         [](Peer& p) {
+             HeadersOptions open;
+             open.leave_open = true;
+             Bytes in = p.headers(1, get(), true, open);
+             append(in, p.headers(3, get(), true));
+             return in;
+         }},
+    };
+    for (const Case& c : cases) {
+        const std::string name = c.name;
+        CAPTURE(name);
+        check_all_cuts(with_mode(FlowControl::automatic), c.script, 4);
+        const Outcome o = run(with_mode(FlowControl::automatic), c.script, frame_pieces);
+        INFO(join(o.wire));
+        CHECK(o.closed);
+        CHECK(join(o.wire).find("GOAWAY") != std::string::npos);
     }
 }
 

@@ -268,6 +268,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     std::span<const Event> receive_data_payload(std::span<const std::uint8_t> bytes);
     std::size_t consume_preface(std::span<const std::uint8_t> in);
     bool fast_data_start(std::span<const std::uint8_t>& bytes);
+    bool fast_headers(std::span<const std::uint8_t>& bytes);
     void fast_data_chunk(std::span<const std::uint8_t> data);
     void on_data_chunk(std::uint32_t stream, std::span<const std::uint8_t> data, bool first, bool last, bool end_stream,
                        std::uint32_t flc);

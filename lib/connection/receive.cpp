@@ -173,7 +173,8 @@ inline bool Connection::Impl::quick_data_payload(std::span<const std::uint8_t> b
             continue;
         }
         if (bytes.empty()) break;  // the reader returns items only as input completes them
-        if (reader_idle && bytes.size() >= frame::header_size && fast_data_start(bytes)) continue;
+        if (reader_idle && bytes.size() >= frame::header_size && (fast_data_start(bytes) || fast_headers(bytes)))
+            continue;
         const ReadStep step = read_frame(bytes);
         bytes = bytes.subspan(step.consumed);
         if (!step.more) break;
@@ -209,6 +210,32 @@ inline bool Connection::Impl::fast_data_start(std::span<const std::uint8_t>& byt
     if (!h.plain || h.stream == 0 || h.length > reader.max_frame_size()) return false;
     begin_fast_data(fast_data, h);
     bytes = bytes.subspan(frame::header_size);
+    return true;
+}
+
+// HEADERS fast path: a HEADERS frame that lies whole in the input at a frame
+// boundary, ends its header block (END_HEADERS) and has neither padding nor
+// priority fields is the field block fragment itself, so it goes straight to
+// on_headers() with the reader's checks for it (RFC 9113 §4.2 size, §6.2
+// stream 0; `reader_idle` means no header block is open, §6.10). The reader
+// stays where it is: between frames, outside a block. Anything else takes
+// the reader's path.
+inline bool Connection::Impl::fast_headers(std::span<const std::uint8_t>& bytes) {
+    const std::uint8_t* p = bytes.data();
+    constexpr std::uint8_t shape = frame::flags::padded | frame::flags::priority | frame::flags::end_headers;
+    if (p[3] != static_cast<std::uint8_t>(frame::Type::headers) || (p[4] & shape) != frame::flags::end_headers)
+        return false;
+    const std::uint32_t length = std::uint32_t{p[0]} << 16 | std::uint32_t{p[1]} << 8 | p[2];
+    const std::uint32_t stream =
+        (std::uint32_t{p[5]} << 24 | std::uint32_t{p[6]} << 16 | std::uint32_t{p[7]} << 8 | p[8]) & 0x7fffffffu;
+    if (stream == 0 || length > reader.max_frame_size() || bytes.size() - frame::header_size < length) return false;
+    frame::Headers h;
+    h.stream_id = stream;
+    h.end_stream = (p[4] & frame::flags::end_stream) != 0;
+    h.fragment = bytes.subspan(frame::header_size, length);
+    bytes = bytes.subspan(frame::header_size + length);
+    arena_dirty = true;  // the block's fields go to the arena
+    on_headers(h);
     return true;
 }
 
