@@ -254,6 +254,91 @@ TEST_CASE("connection messages: checks hold when the peer sends a field again fr
     }
 }
 
+// Pseudo-headers are remembered too (which one, and that the value passed):
+// an indexed one then skips the checks of its name and value, but never
+// those of its place in the message. content-length is never skipped, even
+// when the peer indexes it.
+TEST_CASE("connection messages: remembered pseudo-headers and an indexed content-length are still checked in place") {
+    // HPACK blocks written by hand (RFC 7541 §6): 0x82 ":method GET", 0x87
+    // ":scheme https", 0x84 ":path /", 0x88 ":status 200" (static indexes);
+    // 0x41 + literal value: ":authority" with incremental indexing.
+    const Bytes authority_literal = cat({{0x41, 0x0b}, bytes_of("example.com")});
+    const Bytes content_length_5 = cat({{0x40, 0x0e}, bytes_of("content-length"), {0x01, '5'}});
+    SUBCASE("requests") {
+        Session s(Role::server);
+        s.handshake();
+        // Indexes ":authority example.com" (dynamic 62); the four pseudo-headers
+        // are now remembered in the server's decoder.
+        s.feed(s.peer.headers_block(1, cat({{0x82, 0x87}, authority_literal, {0x84}}), true));
+        expect_no_error(s, s.drain());
+        REQUIRE(s.events.on<ev::Request>(1).has_value());
+        CHECK(s.events.on<ev::Request>(1)->authority == "example.com");
+        struct Case {
+            const char* name;
+            Bytes block;
+        };
+        const std::vector<Case> cases{
+            {"duplicate :method", {0x82, 0x82, 0x87, 0xbe, 0x84}},
+            {"duplicate :authority", {0x82, 0x87, 0xbe, 0xbe, 0x84}},
+            // "accept: */*" as a literal without indexing (static name 19).
+            {":authority after a regular field", cat({{0x82, 0x87, 0x84}, {0x0f, 0x04, 0x03}, bytes_of("*/*"), {0xbe}})},
+            {":status in a request", {0x82, 0x87, 0xbe, 0x84, 0x88}},
+        };
+        std::uint32_t id = 3;
+        for (const Case& c : cases) {
+            CAPTURE(c.name);
+            const std::size_t before = s.events.size();
+            s.feed(s.peer.headers_block(id, c.block, true));
+            expect_malformed(s, id, before);
+            id += 2;
+        }
+        // Trailers that repeat an indexed pseudo-header.
+        std::size_t before = s.events.size();
+        s.feed(s.peer.headers_block(id, Bytes{0x82, 0x87, 0xbe, 0x84}, false));
+        s.feed(s.peer.headers_block(id, Bytes{0xbe}, true));
+        expect_malformed(s, id, before);
+        id += 2;
+        // content-length indexed (dynamic 62, :authority now 63), then sent
+        // from the table: both times it must match the body.
+        for (const bool first : {true, false}) {
+            CAPTURE(first);
+            const Bytes cl = first ? content_length_5 : Bytes{0xbe};
+            const Bytes auth{static_cast<std::uint8_t>(first ? 0xbe : 0xbf)};
+            before = s.events.size();
+            s.feed(cat({s.peer.headers_block(id, cat({{0x83, 0x87}, auth, {0x84}, cl}), false),
+                        s.peer.data(id, "abc", true)}));
+            expect_malformed(s, id, before);
+            id += 2;
+            s.feed(cat({s.peer.headers_block(id, cat({{0x83, 0x87}, Bytes{0xbf}, {0x84}, Bytes{0xbe}}), false),
+                        s.peer.data(id, "12345", true)}));
+            expect_no_error(s, s.drain(), s.events.size());
+            CHECK(s.events.on<ev::Request>(id).has_value());
+            CHECK(s.events.count_on<StreamEnded>(id) == 1);
+            id += 2;
+        }
+    }
+    SUBCASE("responses") {
+        Session s(Role::client);
+        s.handshake();
+        std::uint32_t id = s.request(get(), true);
+        s.feed(s.peer.headers_block(id, Bytes{0x88}, true));  // ":status 200": now remembered
+        expect_no_error(s, s.drain());
+        REQUIRE(s.events.on<ev::Response>(id).has_value());
+        // Duplicate; after "content-type: x" (a literal without indexing).
+        for (const Bytes& bad : {Bytes{0x88, 0x88}, cat({{0x0f, 0x10, 0x01}, bytes_of("x"), {0x88}})}) {
+            id = s.request(get(), true);
+            const std::size_t before = s.events.size();
+            s.feed(s.peer.headers_block(id, bad, true));
+            expect_malformed(s, id, before);
+        }
+        id = s.request(get(), true);
+        s.feed(s.peer.headers_block(id, Bytes{0x88}, false));
+        const std::size_t before = s.events.size();
+        s.feed(s.peer.headers_block(id, Bytes{0x88}, true));  // in trailers
+        expect_malformed(s, id, before);
+    }
+}
+
 TEST_CASE("connection messages: malformed trailers") {
     struct Case {
         const char* name;

@@ -113,9 +113,6 @@ struct InboundBlock {
     Stream* target = nullptr;  ///< the stream the block is for (promised stream for a push)
     std::uint32_t bytes = 0;   ///< field block octets so far
     std::uint32_t continuations = 0;
-    /// Regular fields already known valid (RFC 9113 §8.2.1, §8.2.2) from the
-    /// HPACK memo of their table entry: the message checks skip them.
-    std::uint32_t prechecked = 0;
 
     /// The stream may go away between two fragments of the block (the
     /// application resets it; its object is then recycled, maybe for another
@@ -188,6 +185,10 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     std::pmr::vector<Event> deferred;  // caused by API calls, reported by the next receive()
     std::pmr::vector<Field> block_fields;
     detail::InboundBlock block;
+    /// The message checks (RFC 9113 §8) of the block being received, fed
+    /// each field as it is decoded; reset for the kind of message once the
+    /// block's stream is known (apart from `block`, which is reset whole).
+    detail::MessageScan block_scan;
     struct FastData {               // DATA frame parsed without the reader (receive.cpp)
         std::uint32_t stream = 0;
         std::uint32_t length = 0;

@@ -78,9 +78,9 @@ private:
 };
 
 /// Memo bytes of a header block's fields on the way to the HPACK encoder
-/// (hpack::Encoder::lookup and encode). Bit memo_valid_field: the field
-/// passed the RFC 9113 §8.2 checks. Blocks of more fields than fit here go
-/// without (checked in full every time).
+/// (hpack::Encoder::lookup and encode): the bits of message_validation.hpp
+/// (memo_valid_field, memo_plain_field) that MessageScan adds. Blocks of
+/// more fields than fit here go without (checked in full every time).
 struct SendMemos {
     static constexpr std::size_t capacity = 64;
     std::array<std::uint8_t, capacity> bytes;

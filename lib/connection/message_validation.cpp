@@ -113,9 +113,6 @@ bool valid_value(std::string_view v) noexcept {
     return true;
 }
 
-// Which pseudo-header a name is; none for anything else.
-enum Pseudo : std::uint8_t { p_method, p_scheme, p_authority, p_path, p_protocol, p_status, p_unknown };
-
 Pseudo classify(std::string_view n) noexcept {
     switch (n.size()) {
     case 5:
@@ -219,43 +216,68 @@ std::string_view check_regular_field(const Field& f) noexcept {
     return {};
 }
 
-std::string_view check_request(std::span<const Field> fields, const RequestRules& rules, RequestInfo& info) noexcept {
-    info = RequestInfo{};
-    unsigned seen = 0;
-    std::size_t i = 0;
-    // RFC 9113 §8.3: pseudo-header fields come first, each at most once, and
-    // only the ones defined for requests.
-    for (; i < fields.size() && !fields[i].name.empty() && fields[i].name.front() == ':'; ++i) {
-        const Field& f = fields[i];
-        const Pseudo p = classify(f.name);
-        if (p == p_unknown || p == p_status) return "pseudo-header field not defined for requests";
-        if (seen & (1u << p)) return "duplicate pseudo-header field";
-        seen |= 1u << p;
-        if (!valid_value(f.value)) return "invalid pseudo-header field value";
-        switch (p) {
-        case p_method: info.method = f.value; break;
-        case p_scheme: info.scheme = f.value; break;
-        case p_authority: info.authority = f.value; break;
-        case p_path: info.path = f.value; break;
-        case p_protocol: info.protocol = f.value; break;
-        default: break;
-        }
+void MessageScan::add_field(const Field& f, std::uint8_t& memo) noexcept {
+    if (!error_.empty()) return;  // malformed already: the first reason stands
+    if (!f.name.empty() && f.name.front() == ':') {
+        // RFC 9113 §8.1: trailers carry no pseudo-header field; §8.3: they
+        // all come before the regular fields.
+        if (kind_ == MessageKind::trailers) fail("pseudo-header field in trailers");
+        else if (regular_seen_) fail("pseudo-header field after a regular field");
+        else add_pseudo(f, memo);
+        return;
     }
-    // Every regular field known valid already (RequestRules::prechecked): a
-    // pseudo-header among them would not be, so the count tells.
-    const bool checked = rules.prechecked == fields.size() - i;
-    for (; i < fields.size(); ++i) {
-        const Field& f = fields[i];
-        if (!checked) {
-            if (const std::string_view why = check_regular_field(f); !why.empty()) return why;
+    regular_seen_ = true;
+    if ((memo & memo_valid_field) == 0) {
+        if (const std::string_view why = check_regular_field(f); !why.empty()) {
+            fail(why);
+            return;
         }
-        if (is_content_length(f.name) && !merge_content_length(f.value, info.content_length))
-            return "invalid content-length";
+        memo |= memo_valid_field;
     }
-    if (!(seen & (1u << p_method)) || info.method.empty()) return "missing :method";
+    if (!is_content_length(f.name)) {
+        memo |= memo_plain_field;
+        return;
+    }
+    if (!merge_content_length(f.value, content_length_)) fail("invalid content-length");
+}
+
+void MessageScan::add_pseudo(const Field& f, std::uint8_t& memo) noexcept {
+    const Pseudo p = classify(f.name);
+    if (kind_ == MessageKind::response) {
+        // RFC 9113 §8.3.2: :status is the only response pseudo-header.
+        if (p != p_status) fail("pseudo-header field not defined for responses");
+        else if (seen_ & (1u << p_status)) fail("duplicate :status");
+        else if (parse_status(f.value) == 0) fail("invalid :status");
+    } else if (p == p_unknown || p == p_status) {
+        // RFC 9113 §8.3.1: each defined request pseudo-header at most once.
+        fail("pseudo-header field not defined for requests");
+    } else if (seen_ & (1u << p)) {
+        fail("duplicate pseudo-header field");
+    } else if (!valid_value(f.value)) {
+        fail("invalid pseudo-header field value");
+    }
+    if (!error_.empty()) return;
+    memo |= static_cast<std::uint8_t>(memo_valid_field | (p + 1) << memo_pseudo_shift);
+    seen_ |= static_cast<std::uint8_t>(1u << p);
+    pseudo_[p] = f.value;
+}
+
+std::string_view MessageScan::finish_request(const RequestRules& rules, RequestInfo& info) const noexcept {
+    const auto has = [&](Pseudo p) { return (seen_ & (1u << p)) != 0; };
+    const auto value = [&](Pseudo p) { return has(p) ? pseudo_[p] : std::string_view{}; };
+    info.method = value(p_method);
+    info.scheme = value(p_scheme);
+    info.authority = value(p_authority);
+    info.path = value(p_path);
+    info.protocol = value(p_protocol);
+    info.content_length = content_length_;
+    info.is_connect = false;
+    info.is_head = false;
+    if (!error_.empty()) return error_;
+    if (!has(p_method) || info.method.empty()) return "missing :method";
     info.is_connect = info.method == "CONNECT";
     info.is_head = info.method == "HEAD";
-    if (seen & (1u << p_protocol)) {
+    if (has(p_protocol)) {
         // RFC 8441 §4: :protocol only on CONNECT, and only once we enabled it
         // (§3); :scheme and :path are then required.
         if (!info.is_connect) return ":protocol on a request other than CONNECT";
@@ -263,17 +285,17 @@ std::string_view check_request(std::span<const Field> fields, const RequestRules
         if (info.protocol.empty()) return "empty :protocol";
         // RFC 8441 §5: the host travels in :authority, "required on every
         // HTTP/2 transaction" that bootstraps a protocol this way.
-        if (!(seen & (1u << p_authority)) || info.authority.empty()) return "extended CONNECT without :authority";
+        if (!has(p_authority) || info.authority.empty()) return "extended CONNECT without :authority";
     } else if (info.is_connect) {
         // RFC 9113 §8.5: CONNECT carries :method and :authority only.
-        if (seen & ((1u << p_scheme) | (1u << p_path))) return "CONNECT with :scheme or :path";
-        if (!(seen & (1u << p_authority)) || info.authority.empty()) return "CONNECT without :authority";
+        if (has(p_scheme) || has(p_path)) return "CONNECT with :scheme or :path";
+        if (!has(p_authority) || info.authority.empty()) return "CONNECT without :authority";
         return {};
     }
     // RFC 9113 §8.3.1: exactly one :method, :scheme and :path; :path not
     // empty (for http and https, "/" or "*" at least).
-    if (!(seen & (1u << p_scheme)) || info.scheme.empty()) return "missing :scheme";
-    if (!(seen & (1u << p_path))) return "missing :path";
+    if (!has(p_scheme) || info.scheme.empty()) return "missing :scheme";
+    if (!has(p_path)) return "missing :path";
     if (info.path.empty()) return "empty :path";
     if (rules.promised) {
         // RFC 9113 §8.4: promised requests are safe and cacheable and have no
@@ -284,42 +306,33 @@ std::string_view check_request(std::span<const Field> fields, const RequestRules
     return {};
 }
 
-std::string_view check_response(std::span<const Field> fields, ResponseInfo& info, std::size_t prechecked) noexcept {
+std::string_view MessageScan::finish_response(ResponseInfo& info) const noexcept {
     info = ResponseInfo{};
-    std::size_t i = 0;
-    bool have_status = false;
-    for (; i < fields.size() && !fields[i].name.empty() && fields[i].name.front() == ':'; ++i) {
-        const Field& f = fields[i];
-        // RFC 9113 §8.3.2: :status is the only response pseudo-header.
-        if (classify(f.name) != p_status) return "pseudo-header field not defined for responses";
-        if (have_status) return "duplicate :status";
-        have_status = true;
-        info.status = parse_status(f.value);
-        if (info.status == 0) return "invalid :status";
-    }
-    const bool checked = prechecked == fields.size() - i;  // as in check_request
-    for (; i < fields.size(); ++i) {
-        const Field& f = fields[i];
-        if (!checked) {
-            if (const std::string_view why = check_regular_field(f); !why.empty()) return why;
-        }
-        if (is_content_length(f.name) && !merge_content_length(f.value, info.content_length))
-            return "invalid content-length";
-    }
-    if (!have_status) return "response without :status";
+    info.content_length = content_length_;
+    if (!error_.empty()) return error_;
+    if ((seen_ & (1u << p_status)) == 0) return "response without :status";
+    info.status = parse_status(pseudo_[p_status]);
     // RFC 9113 §8.6: HTTP/2 has no 101 (Switching Protocols).
     if (info.status == 101) return ":status 101 in HTTP/2";
     return {};
 }
 
-std::string_view check_trailers(std::span<const Field> fields, std::size_t prechecked) noexcept {
-    if (prechecked == fields.size()) return {};  // all regular and valid
-    for (const Field& f : fields) {
-        // RFC 9113 §8.1: trailers MUST NOT include pseudo-header fields.
-        if (!f.name.empty() && f.name.front() == ':') return "pseudo-header field in trailers";
-        if (const std::string_view why = check_regular_field(f); !why.empty()) return why;
-    }
-    return {};
+std::string_view check_request(std::span<const Field> fields, const RequestRules& rules, RequestInfo& info) noexcept {
+    MessageScan scan(MessageKind::request);
+    for (const Field& f : fields) scan.add(f);
+    return scan.finish_request(rules, info);
+}
+
+std::string_view check_response(std::span<const Field> fields, ResponseInfo& info) noexcept {
+    MessageScan scan(MessageKind::response);
+    for (const Field& f : fields) scan.add(f);
+    return scan.finish_response(info);
+}
+
+std::string_view check_trailers(std::span<const Field> fields) noexcept {
+    MessageScan scan(MessageKind::trailers);
+    for (const Field& f : fields) scan.add(f);
+    return scan.finish_trailers();
 }
 
 void extract_request(std::span<const Field> fields, RequestInfo& info) noexcept {

@@ -1,8 +1,10 @@
 // HTTP message checks of RFC 9113 §8 (with RFC 9110 and RFC 8441 §4): what
-// makes a request, response or trailer section well formed. Each check looks
-// at a complete field list and either extracts what the connection needs
-// (method, status, content-length...) or says why the message is malformed.
-// Usable on their own: they know nothing of streams or frames.
+// makes a request, response or trailer section well formed. Fields are
+// checked one at a time as they come (MessageScan), so the receive path
+// checks each field once while it is at hand, and a field whose HPACK table
+// entry already passed is skipped; the message then either yields what the
+// connection needs (method, status, content-length...) or says why it is
+// malformed. Usable on their own: they know nothing of streams or frames.
 #pragma once
 
 #include <cstdint>
@@ -42,17 +44,26 @@ struct RequestRules {
     /// A pushed request (RFC 9113 §8.4): it must be safe and cacheable
     /// (GET or HEAD here) and carry no content.
     bool promised = false;
-    /// How many of the regular fields are already known to pass
-    /// check_regular_field(); when all of them are, they are not checked
-    /// again (content-length is still read).
-    std::size_t prechecked = 0;
 };
 
-/// The bit a field's HPACK table entry carries (hpack::FieldSink memo on
-/// receive, hpack::Encoder memos on send) once the field passed
-/// check_regular_field(): the check looks at the field alone, so it holds
-/// whenever the entry is used again.
+/// Bits a field's HPACK table entry carries (hpack::FieldSink memo on
+/// receive, hpack::Encoder memos on send) about what the checks found. They
+/// look at the field alone, so what they found holds whenever the peer (or
+/// the application) uses the entry again.
+/// memo_valid_field: a regular field passed check_regular_field(); a
+/// pseudo-header's value passed the value checks (its name is checked for
+/// the message each time).
 inline constexpr std::uint8_t memo_valid_field = 1;
+/// memo_plain_field: valid, and the message checks need nothing from it (it
+/// is not content-length): MessageScan skips it entirely.
+inline constexpr std::uint8_t memo_plain_field = 2;
+/// Bits 2-4 of a pseudo-header's memo: which one it is (Pseudo + 1), set
+/// with memo_valid_field once its value passed.
+inline constexpr int memo_pseudo_shift = 2;
+inline constexpr std::uint8_t memo_pseudo_mask = 7 << memo_pseudo_shift;
+
+/// The pseudo-header fields (RFC 9113 §8.3), and none.
+enum Pseudo : std::uint8_t { p_method, p_scheme, p_authority, p_path, p_protocol, p_status, p_unknown };
 
 /// Checks one regular field (not a pseudo-header) per RFC 9113 §8.2.1 and
 /// §8.2.2: name not empty, no octet in 0x00-0x20, 'A'-'Z', 0x7f-0xff or ':';
@@ -61,17 +72,86 @@ inline constexpr std::uint8_t memo_valid_field = 1;
 /// fine, else a static reason.
 std::string_view check_regular_field(const Field& f) noexcept;
 
-/// RFC 9113 §8.3.1, §8.5, RFC 8441 §4. Fills `info` and returns an empty view
-/// when the request is well formed, else a static reason.
+enum class MessageKind : std::uint8_t { request, response, trailers };
+
+/// The message checks, one field at a time, in the order the fields come
+/// (as the HPACK decoder produces them, or as the application submitted
+/// them): RFC 9113 §8.1 (no pseudo-headers in trailers), §8.2 (each regular
+/// field), §8.3 (pseudo-headers first, each once, only the defined ones),
+/// and content-length (RFC 9110 §8.6). The first problem is kept; the
+/// finish_*() call for the kind adds the whole-message checks (required
+/// pseudo-headers, CONNECT, :protocol) and fills the info. Views of the
+/// fields are kept: they must outlive the finish call.
+class MessageScan {
+public:
+    MessageScan() noexcept = default;
+    explicit MessageScan(MessageKind kind) noexcept : kind_(kind) {}
+    /// Starts over for a new message.
+    void reset(MessageKind kind) noexcept {
+        error_ = {};
+        content_length_ = -1;
+        kind_ = kind;
+        seen_ = 0;
+        regular_seen_ = false;
+    }
+
+    /// One field. `memo` is its HPACK entry's byte (0 for a field without
+    /// one); the bits above are added as the field earns them. A field
+    /// marked plain costs one test.
+    void add(const Field& f, std::uint8_t& memo) noexcept {
+        if (memo & memo_plain_field) {
+            regular_seen_ = true;
+            return;
+        }
+        if (const unsigned m = memo & memo_pseudo_mask; m != 0) {
+            // A pseudo-header known by name and valid by value: what is left
+            // is where it stands in the message.
+            const unsigned p = (m >> memo_pseudo_shift) - 1;
+            const bool fits = kind_ == MessageKind::response ? p == p_status
+                                                             : kind_ == MessageKind::request && p != p_status;
+            if (fits && error_.empty() && !regular_seen_ && (seen_ & (1u << p)) == 0) {
+                seen_ |= static_cast<std::uint8_t>(1u << p);
+                pseudo_[p] = f.value;
+                return;
+            }
+        }
+        add_field(f, memo);
+    }
+    void add(const Field& f) noexcept {
+        std::uint8_t memo = 0;
+        add_field(f, memo);
+    }
+
+    /// RFC 9113 §8.3.1, §8.5, RFC 8441 §4 (and §8.4 for a promise). Fills
+    /// `info`; returns an empty view when the request is well formed, else a
+    /// static reason.
+    std::string_view finish_request(const RequestRules& rules, RequestInfo& info) const noexcept;
+    /// RFC 9113 §8.3.2, §8.6, for informational and final responses.
+    std::string_view finish_response(ResponseInfo& info) const noexcept;
+    /// RFC 9113 §8.1.
+    std::string_view finish_trailers() const noexcept { return error_; }
+
+private:
+    void add_field(const Field& f, std::uint8_t& memo) noexcept;
+    void add_pseudo(const Field& f, std::uint8_t& memo) noexcept;
+    void fail(std::string_view why) noexcept {
+        if (error_.empty()) error_ = why;
+    }
+
+    std::string_view error_;  // the first problem, empty while there is none
+    // The pseudo-headers' values, by Pseudo; each set when its seen_ bit is
+    // (reset() leaves them).
+    std::string_view pseudo_[p_unknown];
+    std::int64_t content_length_ = -1;
+    MessageKind kind_ = MessageKind::request;
+    std::uint8_t seen_ = 0;  // pseudo-headers seen, one bit each
+    bool regular_seen_ = false;
+};
+
+/// The whole-list forms (each field scanned in turn, without memos).
 std::string_view check_request(std::span<const Field> fields, const RequestRules& rules, RequestInfo& info) noexcept;
-
-/// RFC 9113 §8.3.2, §8.6. Fills `info` and returns an empty view when the
-/// response (informational or final) is well formed, else a static reason.
-std::string_view check_response(std::span<const Field> fields, ResponseInfo& info,
-                                std::size_t prechecked = 0) noexcept;
-
-/// RFC 9113 §8.1: trailers carry no pseudo-header field.
-std::string_view check_trailers(std::span<const Field> fields, std::size_t prechecked = 0) noexcept;
+std::string_view check_response(std::span<const Field> fields, ResponseInfo& info) noexcept;
+std::string_view check_trailers(std::span<const Field> fields) noexcept;
 
 /// Without validation: takes the pseudo-headers and content-length as they
 /// come (first of each), never fails.

@@ -56,6 +56,11 @@ void Connection::Impl::on_headers(const frame::Headers& f) {
             set_state(s, t.next);
             block.target = s;
             block.fate = detail::BlockFate::deliver;
+            // What finish_block() will make of it (it looks at the same phase).
+            const bool first = s->recv_phase == detail::RecvPhase::headers;
+            block_scan.reset(!first        ? detail::MessageKind::trailers
+                             : is_client() ? detail::MessageKind::response
+                                           : detail::MessageKind::request);
         }
     } else if (is_local_id(id) || id <= highest_peer_id) {
         // Not in the map: closed below the highest id of its initiator, idle above.
@@ -96,6 +101,7 @@ void Connection::Impl::on_headers(const frame::Headers& f) {
             block.target = new_stream(id, StreamState::open, false);
             block.opens = true;
             block.fate = detail::BlockFate::deliver;
+            block_scan.reset(detail::MessageKind::request);
         }
     }
     if (closed) return;
@@ -151,6 +157,7 @@ void Connection::Impl::on_push_promise(const frame::PushPromise& f) {
         p->set(sf::pushed);
         block.target = p;
         block.fate = detail::BlockFate::deliver;
+        block_scan.reset(detail::MessageKind::request);
     } else {
         queue_rst(f.promised_stream_id, accept ? ErrorCode::cancel : ErrorCode::refused_stream);
         ledger.add(f.promised_stream_id);
@@ -189,17 +196,6 @@ bool Connection::Impl::decode_fragment(std::span<const std::uint8_t> fragment, b
     const bool validate = cfg.validate_messages;
     const hpack::Error e = decoder.decode(fragment, end, [&](const Field& f, std::uint8_t& memo) {
         if (!keep_fields) return;
-        // A regular field checked once stays valid (the check looks at the
-        // field alone): the memo kept with its HPACK table entry says so when
-        // the peer indexes it again, and the message checks then skip it.
-        if (validate && !f.name.empty() && f.name.front() != ':') {
-            if (memo & detail::memo_valid_field) {
-                ++block.prechecked;
-            } else if (detail::check_regular_field(f).empty()) {
-                memo |= detail::memo_valid_field;
-                ++block.prechecked;
-            }
-        }
         // Copied into the arena: the decoder's views last only for this call.
         // A dynamic table entry keeps its name and value side by side: one
         // copy then.
@@ -211,7 +207,13 @@ bool Connection::Impl::decode_fragment(std::span<const std::uint8_t> fragment, b
             detail::copy_bytes(p, f.name.data(), nn);
             detail::copy_bytes(p + nn, f.value.data(), nv);
         }
-        block_fields.push_back(Field{std::string_view(p, nn), std::string_view(p + nn, nv), f.sensitive});
+        const Field kept{std::string_view(p, nn), std::string_view(p + nn, nv), f.sensitive};
+        block_fields.push_back(kept);
+        // Checked as it comes, from the copy (the scan keeps views of the
+        // pseudo-headers). What a check found stays with the field's HPACK
+        // table entry (`memo`): when the peer indexes the field again, it
+        // is not checked again.
+        if (validate) block_scan.add(kept, memo);
     });
     if (hpack::is_fatal(e)) {
         // RFC 9113 §4.3: a decoding error is a connection COMPRESSION_ERROR.
@@ -264,8 +266,7 @@ void Connection::Impl::deliver_request(Stream* s, std::span<const Field> fields)
         detail::RequestRules rules;
         // RFC 8441 §3: :protocol is fine once we announced the setting.
         rules.connect_protocol = local_sent.enable_connect_protocol || local.enable_connect_protocol;
-        rules.prechecked = block.prechecked;
-        std::string_view why = detail::check_request(fields, rules, info);
+        std::string_view why = block_scan.finish_request(rules, info);
         // RFC 9113 §8.1.1: END_STREAM with a non-zero content-length.
         if (why.empty() && block.end_stream && info.content_length > 0 && !info.is_connect)
             why = "content-length without DATA";
@@ -288,7 +289,7 @@ void Connection::Impl::deliver_request(Stream* s, std::span<const Field> fields)
 void Connection::Impl::deliver_response(Stream* s, std::span<const Field> fields) {
     detail::ResponseInfo info;
     if (cfg.validate_messages) {
-        if (const std::string_view why = detail::check_response(fields, info, block.prechecked); !why.empty()) {
+        if (const std::string_view why = block_scan.finish_response(info); !why.empty()) {
             stream_error(s->id, s, ErrorCode::protocol_error, why);
             return;
         }
@@ -332,7 +333,7 @@ void Connection::Impl::deliver_trailers(Stream* s, std::span<const Field> fields
         // carries trailers and ends the stream; §8.5: none on a tunnel.
         if (!block.end_stream) why = "trailers without END_STREAM";
         else if (s->has(sf::tunnel)) why = "HEADERS on a CONNECT tunnel";
-        else why = detail::check_trailers(fields, block.prechecked);
+        else why = block_scan.finish_trailers();
         if (why.empty() && s->content_length >= 0 && !s->has(sf::no_length_check) &&
             s->data_received != static_cast<std::uint64_t>(s->content_length))
             why = "DATA shorter than content-length";
@@ -359,10 +360,9 @@ void Connection::Impl::deliver_push(std::span<const Field> fields) {
     if (cfg.validate_messages) {
         detail::RequestRules rules;
         rules.promised = true;
-        rules.prechecked = block.prechecked;
         // RFC 9113 §8.4: a malformed or unsafe promise is a stream error on
         // the promised stream.
-        if (const std::string_view why = detail::check_request(fields, rules, info); !why.empty()) {
+        if (const std::string_view why = block_scan.finish_request(rules, info); !why.empty()) {
             stream_error(p->id, p, ErrorCode::protocol_error, why);
             return;
         }

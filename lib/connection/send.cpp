@@ -156,39 +156,29 @@ ApiError Connection::Impl::check_outbound(std::span<const Field> fields, detail:
     }
     // The send-side memo (the receive side has its own, receive_headers.cpp):
     // when the block is encoded right after this, the encoder looks its
-    // fields up first (and keeps what it found for the encoding). A regular
-    // field whose table entry says it passed the §8.2 checks before is not
-    // checked again; one that passes now gets its entry marked as it goes
-    // out. Any failure leaves the count short and the full check below finds
-    // and names it.
-    std::size_t prechecked = 0;
+    // fields up first (and keeps what it found for the encoding). What the
+    // checks found about a field stays with its table entry as it goes out
+    // (detail::memo_valid_field, memo_plain_field), so a field the
+    // application sends again is not checked again.
+    detail::MessageScan scan(req ? detail::MessageKind::request
+                             : resp ? detail::MessageKind::response
+                                    : detail::MessageKind::trailers);
     if (memos && fields.size() <= detail::SendMemos::capacity) {
         encoder.lookup(fields, memos->bytes.data());
-        for (std::size_t i = 0; i < fields.size(); ++i) {
-            const Field& f = fields[i];
-            std::uint8_t& m = memos->bytes[i];
-            if (!f.name.empty() && f.name.front() == ':') {
-                m = 0;
-                continue;
-            }
-            if ((m & detail::memo_valid_field) == 0) {
-                if (!detail::check_regular_field(f).empty()) continue;
-                m |= detail::memo_valid_field;
-            }
-            ++prechecked;
-        }
+        for (std::size_t i = 0; i < fields.size(); ++i) scan.add(fields[i], memos->bytes[i]);
+    } else {
+        for (const Field& f : fields) scan.add(f);
     }
     std::string_view why;
     if (req) {
         detail::RequestRules rules;
         rules.connect_protocol = true;  // whether the peer allows it is checked by the caller
         rules.promised = kind == detail::BlockKind::push_promise;
-        rules.prechecked = prechecked;
-        why = detail::check_request(fields, rules, *req);
+        why = scan.finish_request(rules, *req);
     } else if (resp) {
-        why = detail::check_response(fields, *resp, prechecked);
+        why = scan.finish_response(*resp);
     } else {
-        why = detail::check_trailers(fields, prechecked);
+        why = scan.finish_trailers();
     }
     return why.empty() ? ApiError::none : ApiError::invalid_header;
 }
