@@ -184,18 +184,18 @@ int parse_status(std::string_view v) noexcept {
     return s >= 100 ? s : 0;
 }
 
-std::string_view check_regular_field(const Field& f) noexcept {
-    if (!valid_name(f.name)) {
-        if (!f.name.empty() && f.name.front() == ':') return "pseudo-header field after a regular field";
+std::string_view check_regular_field(std::string_view name, std::string_view value) noexcept {
+    if (!valid_name(name)) {
+        if (!name.empty() && name.front() == ':') return "pseudo-header field after a regular field";
         return "invalid field name";
     }
-    if (!valid_value(f.value)) return "invalid field value";
+    if (!valid_value(value)) return "invalid field value";
     // RFC 9113 §8.2.2: connection-specific fields make a message malformed;
     // TE may only carry "trailers". (The first octet screens before comparing.)
-    const std::string_view n = f.name;
+    const std::string_view n = name;
     switch (n.size()) {
     case 2:
-        if (n[0] == 't' && n == "te" && f.value != "trailers") return "TE other than \"trailers\"";
+        if (n[0] == 't' && n == "te" && value != "trailers") return "TE other than \"trailers\"";
         break;
     case 7:
         if (n[0] == 'u' && n == "upgrade") return "connection-specific field upgrade";
@@ -216,50 +216,50 @@ std::string_view check_regular_field(const Field& f) noexcept {
     return {};
 }
 
-void MessageScan::add_field(const Field& f, std::uint8_t& memo) noexcept {
+void MessageScan::add_field(std::string_view name, std::string_view value, std::uint8_t& memo) noexcept {
     if (!error_.empty()) return;  // malformed already: the first reason stands
-    if (!f.name.empty() && f.name.front() == ':') {
+    if (!name.empty() && name.front() == ':') {
         // RFC 9113 §8.1: trailers carry no pseudo-header field; §8.3: they
         // all come before the regular fields.
         if (kind_ == MessageKind::trailers) fail("pseudo-header field in trailers");
         else if (regular_seen_) fail("pseudo-header field after a regular field");
-        else add_pseudo(f, memo);
+        else add_pseudo(name, value, memo);
         return;
     }
     regular_seen_ = true;
     if ((memo & memo_valid_field) == 0) {
-        if (const std::string_view why = check_regular_field(f); !why.empty()) {
+        if (const std::string_view why = check_regular_field(name, value); !why.empty()) {
             fail(why);
             return;
         }
         memo |= memo_valid_field;
     }
-    if (!is_content_length(f.name)) {
+    if (!is_content_length(name)) {
         memo |= memo_plain_field;
         return;
     }
-    if (!merge_content_length(f.value, content_length_)) fail("invalid content-length");
+    if (!merge_content_length(value, content_length_)) fail("invalid content-length");
 }
 
-void MessageScan::add_pseudo(const Field& f, std::uint8_t& memo) noexcept {
-    const Pseudo p = classify(f.name);
+void MessageScan::add_pseudo(std::string_view name, std::string_view value, std::uint8_t& memo) noexcept {
+    const Pseudo p = classify(name);
     if (kind_ == MessageKind::response) {
         // RFC 9113 §8.3.2: :status is the only response pseudo-header.
         if (p != p_status) fail("pseudo-header field not defined for responses");
         else if (seen_ & (1u << p_status)) fail("duplicate :status");
-        else if (parse_status(f.value) == 0) fail("invalid :status");
+        else if (parse_status(value) == 0) fail("invalid :status");
     } else if (p == p_unknown || p == p_status) {
         // RFC 9113 §8.3.1: each defined request pseudo-header at most once.
         fail("pseudo-header field not defined for requests");
     } else if (seen_ & (1u << p)) {
         fail("duplicate pseudo-header field");
-    } else if (!valid_value(f.value)) {
+    } else if (!valid_value(value)) {
         fail("invalid pseudo-header field value");
     }
     if (!error_.empty()) return;
     memo |= static_cast<std::uint8_t>(memo_valid_field | (p + 1) << memo_pseudo_shift);
     seen_ |= static_cast<std::uint8_t>(1u << p);
-    pseudo_[p] = f.value;
+    pseudo_[p] = value;
 }
 
 std::string_view MessageScan::finish_request(const RequestRules& rules, RequestInfo& info) const noexcept {

@@ -70,7 +70,7 @@ enum Pseudo : std::uint8_t { p_method, p_scheme, p_authority, p_path, p_protocol
 /// value without NUL, CR, LF and without leading or trailing SP/HTAB; not a
 /// connection-specific field; TE only "trailers". Returns an empty view when
 /// fine, else a static reason.
-std::string_view check_regular_field(const Field& f) noexcept;
+std::string_view check_regular_field(std::string_view name, std::string_view value) noexcept;
 
 enum class MessageKind : std::uint8_t { request, response, trailers };
 
@@ -98,7 +98,14 @@ public:
     /// One field. `memo` is its HPACK entry's byte (0 for a field without
     /// one); the bits above are added as the field earns them. A field
     /// marked plain costs one test.
-    void add(const Field& f, std::uint8_t& memo) noexcept {
+    void add(const Field& f, std::uint8_t& memo) noexcept { add(f.name, f.value, memo); }
+    void add(const Field& f) noexcept {
+        std::uint8_t memo = 0;
+        add_field(f.name, f.value, memo);
+    }
+    /// The same with the name and value apart (kept in registers by the
+    /// caller: a Field read back right after it was written stalls).
+    void add(std::string_view name, std::string_view value, std::uint8_t& memo) noexcept {
         if (memo & memo_plain_field) {
             regular_seen_ = true;
             return;
@@ -111,15 +118,11 @@ public:
                                                              : kind_ == MessageKind::request && p != p_status;
             if (fits && error_.empty() && !regular_seen_ && (seen_ & (1u << p)) == 0) {
                 seen_ |= static_cast<std::uint8_t>(1u << p);
-                pseudo_[p] = f.value;
+                pseudo_[p] = value;
                 return;
             }
         }
-        add_field(f, memo);
-    }
-    void add(const Field& f) noexcept {
-        std::uint8_t memo = 0;
-        add_field(f, memo);
+        add_field(name, value, memo);
     }
 
     /// RFC 9113 §8.3.1, §8.5, RFC 8441 §4 (and §8.4 for a promise). Fills
@@ -132,8 +135,8 @@ public:
     std::string_view finish_trailers() const noexcept { return error_; }
 
 private:
-    void add_field(const Field& f, std::uint8_t& memo) noexcept;
-    void add_pseudo(const Field& f, std::uint8_t& memo) noexcept;
+    void add_field(std::string_view name, std::string_view value, std::uint8_t& memo) noexcept;
+    void add_pseudo(std::string_view name, std::string_view value, std::uint8_t& memo) noexcept;
     void fail(std::string_view why) noexcept {
         if (error_.empty()) error_ = why;
     }
