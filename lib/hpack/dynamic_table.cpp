@@ -18,25 +18,45 @@ std::size_t pow2_at_least(std::size_t n) {
 DynamicTable::DynamicTable(std::uint32_t max_size, std::pmr::memory_resource* mr)
     : slots_(mr), bytes_(mr), max_size_(max_size) {}
 
-void DynamicTable::reserve_for(std::uint32_t max_size) {
-    const std::size_t want_bytes = std::size_t{max_size} * 2;
-    const std::size_t want_slots = pow2_at_least(max_size / kEntryOverhead + 1);
-    if (bytes_.size() >= want_bytes && slots_.size() >= want_slots) return;
-    // Repack the live entries, oldest first, into larger storage.
-    std::pmr::vector<char> bytes(std::max(want_bytes, bytes_.size()), bytes_.get_allocator());
-    std::pmr::vector<Slot> slots(std::max(want_slots, slots_.size()), Slot{}, slots_.get_allocator());
-    const std::uint64_t mask = slots.size() - 1;
+std::pmr::vector<char> DynamicTable::repack(std::size_t bytes, std::size_t slots) {
+    std::pmr::vector<char> b(bytes, bytes_.get_allocator());
+    std::pmr::vector<Slot> sl(pow2_at_least(slots), Slot{}, slots_.get_allocator());
+    const std::uint64_t mask = sl.size() - 1;
     std::uint32_t at = 0;
     for (std::uint64_t id = first_id_; id != next_id_; ++id) {
         const Slot& s = slots_[id & slot_mask_];
-        std::memcpy(bytes.data() + at, bytes_.data() + s.offset, s.name_len + s.value_len);
-        slots[id & mask] = {at, s.name_len, s.value_len, s.memo};
+        if (s.name_len + s.value_len != 0) std::memcpy(b.data() + at, bytes_.data() + s.offset, s.name_len + s.value_len);
+        sl[id & mask] = {at, s.name_len, s.value_len, s.memo};
         at += s.name_len + s.value_len;
     }
-    bytes_.swap(bytes);
-    slots_.swap(slots);
+    bytes_.swap(b);
+    slots_.swap(sl);
     slot_mask_ = mask;
     head_ = at;
+    return b;  // the old octets
+}
+
+bool DynamicTable::room_for(std::uint32_t n, std::uint32_t& at) const noexcept {
+    const auto cap = static_cast<std::uint32_t>(bytes_.size());
+    if (count() == 0) {  // head_ is 0
+        at = 0;
+        return n <= cap;
+    }
+    const std::uint32_t tail = slots_[first_id_ & slot_mask_].offset;
+    const std::uint32_t live = size_ - static_cast<std::uint32_t>(count()) * kEntryOverhead;
+    // Live octets run from the oldest entry's offset up to head_, through the
+    // end of the buffer and on from 0 when they wrapped.
+    const bool wrapped = head_ < tail || (head_ == tail && live != 0);
+    if (!wrapped) {
+        if (std::uint64_t{head_} + n <= cap) {
+            at = head_;
+            return true;
+        }
+        at = 0;
+        return n <= tail;
+    }
+    at = head_;
+    return std::uint64_t{head_} + n <= tail;
 }
 
 void DynamicTable::evict_oldest() noexcept {
@@ -47,11 +67,9 @@ void DynamicTable::evict_oldest() noexcept {
 }
 
 void DynamicTable::set_max_size(std::uint32_t max_size) {
+    // Storage follows the entries (insert()); a smaller maximum only evicts.
     max_size_ = max_size;
     while (size_ > max_size_) evict_oldest();
-    // Grow here, never in insert() once storage exists: insert()'s name may
-    // point into the storage.
-    if (!bytes_.empty()) reserve_for(max_size_);
 }
 
 void DynamicTable::insert(std::string_view name, std::string_view value, std::uint8_t memo) {
@@ -62,17 +80,33 @@ void DynamicTable::insert(std::string_view name, std::string_view value, std::ui
         return;
     }
     while (size_ + entry > max_size_) evict_oldest();
-    if (bytes_.empty()) reserve_for(max_size_);  // first use; nothing can point into it yet
     const auto n = static_cast<std::uint32_t>(name.size() + value.size());
-    if (head_ + n > bytes_.size()) head_ = 0;
-    char* dst = bytes_.data() + head_;
-    // The name may be an evicted entry's bytes that this write overlaps.
+    std::uint32_t at = 0;
+    std::pmr::vector<char> old(bytes_.get_allocator());  // keeps the octets `name` may point into
+    if (count() + 1 > slots_.size() || !room_for(n, at)) {
+        // Grow: twice the buffer, or twice what the entries need, up to twice
+        // the maximum (where there is always room, so this is then a plain
+        // repack, which only a table shrunk and grown again can need).
+        const std::uint32_t live = size_ - static_cast<std::uint32_t>(count()) * kEntryOverhead;
+        const std::size_t want = std::max<std::size_t>({256, bytes_.size() * 2, (std::size_t{live} + n) * 2});
+        const std::size_t bytes = std::min(want, std::max<std::size_t>(std::size_t{max_size_} * 2, std::size_t{live} + n));
+        const std::size_t slots = count() + 1 > slots_.size() ? std::max<std::size_t>(slots_.size() * 2, 8) : slots_.size();
+        old = repack(bytes, slots);
+        at = head_;
+    }
+    char* dst = bytes_.data() + at;
+    // The name may be an evicted entry's octets, which this write may overlap.
     if (!name.empty()) std::memmove(dst, name.data(), name.size());
     if (!value.empty()) std::memcpy(dst + name.size(), value.data(), value.size());
-    slots_[next_id_ & slot_mask_] = {head_, static_cast<std::uint32_t>(name.size()),
-                                     static_cast<std::uint32_t>(value.size()), memo};
+    add_slot(at, name.size(), value.size(), memo, entry);
+}
+
+void DynamicTable::add_slot(std::uint32_t at, std::size_t name_len, std::size_t value_len, std::uint8_t memo,
+                            std::uint64_t entry) noexcept {
+    slots_[next_id_ & slot_mask_] = {at, static_cast<std::uint32_t>(name_len), static_cast<std::uint32_t>(value_len),
+                                     memo};
     ++next_id_;
-    head_ += n;
+    head_ = at + static_cast<std::uint32_t>(name_len + value_len);
     size_ += static_cast<std::uint32_t>(entry);
 }
 

@@ -10,16 +10,17 @@
 
 namespace h2wire::hpack::detail {
 
-/// Entries live in one byte buffer of twice the table's maximum size, each
-/// entry's name and value stored contiguously and never split by the end of
-/// the buffer: an entry that does not fit before the end goes to offset 0.
-/// With the buffer at least twice the maximum, that space is always free
-/// (the live bytes are at most the maximum minus 32 per entry, and the end
-/// we wrapped at lies past the buffer's midpoint), so inserting never moves
-/// other entries and every name and value is one string_view. A ring of
-/// descriptors, indexed by an entry's absolute insertion number (its id),
-/// locates them. No allocation happens after the first insertion unless the
-/// maximum size grows.
+/// Entries live in one byte buffer used as a ring, each entry's name and
+/// value stored contiguously and never split by the end of the buffer: an
+/// entry that does not fit before the end goes to offset 0 if there is room
+/// before the oldest entry. A ring of descriptors, indexed by an entry's
+/// absolute insertion number (its id), locates them. Both grow with what the
+/// table really holds, not with its maximum: a table the peer fills with a
+/// few hundred octets of fields costs about that. When an entry finds no
+/// room, the live entries are repacked, oldest first, into a buffer twice as
+/// large (at most twice the maximum size, where room always exists: the live
+/// octets are at most the maximum minus 32 per entry). No allocation happens
+/// once the buffer has grown to what the peer's fields need.
 class DynamicTable {
 public:
     explicit DynamicTable(std::uint32_t max_size, std::pmr::memory_resource* mr);
@@ -73,10 +74,17 @@ private:
         std::uint32_t value_len;
         std::uint8_t memo;
     };
-    void reserve_for(std::uint32_t max_size);
+    /// Where `n` octets go in the buffer as it is, or false if nowhere.
+    bool room_for(std::uint32_t n, std::uint32_t& at) const noexcept;
+    /// Repacks the live entries, oldest first, into a buffer of `bytes`
+    /// octets and a ring of at least `slots` descriptors; returns the old
+    /// buffer.
+    std::pmr::vector<char> repack(std::size_t bytes, std::size_t slots);
+    void add_slot(std::uint32_t at, std::size_t name_len, std::size_t value_len, std::uint8_t memo,
+                  std::uint64_t entry) noexcept;
 
     std::pmr::vector<Slot> slots_;  // ring of descriptors, power-of-two size
-    std::pmr::vector<char> bytes_;  // 2 * the largest max_size so far
+    std::pmr::vector<char> bytes_;  // grows on demand up to 2 * max_size
     std::uint64_t slot_mask_ = 0;
     std::uint64_t first_id_ = 0;
     std::uint64_t next_id_ = 0;
