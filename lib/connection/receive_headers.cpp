@@ -211,7 +211,10 @@ bool Connection::Impl::decode_fragment(std::span<const std::uint8_t> fragment, b
         // store-forwarding stall per field (8-octet stores read back 16 at a
         // time).
         const std::string_view name(p, nn), value(p + nn, nv);
-        block_fields.emplace_back(name, value, f.sensitive);
+        Field& kept = block_fields.emplace_back();  // (clang 14 lacks C++20 aggregate emplace)
+        kept.name = name;
+        kept.value = value;
+        kept.sensitive = f.sensitive;
         // Checked as it comes, from the copy (the scan keeps views of the
         // pseudo-headers). What a check found stays with the field's HPACK
         // table entry (`memo`): when the peer indexes the field again, it
