@@ -227,6 +227,16 @@ void MessageScan::add_field(std::string_view name, std::string_view value, std::
         return;
     }
     regular_seen_ = true;
+    const bool length = is_content_length(name);
+    if (length && !value.empty() && !is_ws(value.front()) && !is_ws(value.back()) &&
+        merge_content_length(value, content_length_)) {
+        // A valid content-length is digits, commas and blanks inside: it
+        // passes the value checks, and its name is known.
+        memo |= memo_valid_field;
+        return;
+    }
+    // (Any other content-length goes through the checks below, which name
+    // what is wrong with it.)
     if ((memo & memo_valid_field) == 0) {
         if (const std::string_view why = check_regular_field(name, value); !why.empty()) {
             fail(why);
@@ -234,7 +244,7 @@ void MessageScan::add_field(std::string_view name, std::string_view value, std::
         }
         memo |= memo_valid_field;
     }
-    if (!is_content_length(name)) {
+    if (!length) {
         memo |= memo_plain_field;
         return;
     }
