@@ -59,6 +59,12 @@ std::vector<Malformed> malformed_requests() {
         {"trailing tab in a value", ok + Hdrs{{"x-v", "a\t"}}},
         {"NUL in a pseudo-header value", {{":method", "GET"}, {":scheme", "https"}, {":path", std::string("/\0", 2)}}},
         {"content-length not a number", get() + Hdrs{{"content-length", "ten"}}},
+        {"content-length with a leading space", get() + Hdrs{{"content-length", " 0"}}},
+        {"content-length with a trailing tab", get() + Hdrs{{"content-length", "0\t"}}},
+        {"content-length empty", get() + Hdrs{{"content-length", ""}}},
+        {"content-length with a NUL", get() + Hdrs{{"content-length", std::string("0\0", 2)}}},
+        {"two differing content-lengths", get() + Hdrs{{"content-length", "0"}, {"content-length", "1"}}},
+        {"a content-length list of differing values", get() + Hdrs{{"content-length", "0, 1"}}},
     };
 }
 
@@ -337,6 +343,25 @@ TEST_CASE("connection messages: remembered pseudo-headers and an indexed content
         s.feed(s.peer.headers_block(id, Bytes{0x88}, true));  // in trailers
         expect_malformed(s, id, before);
     }
+}
+
+// RFC 9110 §8.6: a list of equal values, or several equal fields, is one
+// content-length.
+TEST_CASE("connection messages: equal content-length values fold into one") {
+    Session s(Role::server);
+    s.handshake();
+    s.feed(cat({s.peer.headers(1, request() + Hdrs{{"content-length", "3, 3"}}, false), s.peer.data(1, "abc", true)}));
+    s.feed(cat({s.peer.headers(3, request() + Hdrs{{"content-length", "3"}, {"content-length", "3"}}, false),
+                s.peer.data(3, "abc", true)}));
+    expect_no_error(s, s.drain());
+    for (const std::uint32_t id : {1u, 3u}) {
+        CHECK(s.events.on<ev::Request>(id).has_value());
+        CHECK(s.events.count_on<StreamEnded>(id) == 1);
+    }
+    // And a short body against it is still caught.
+    const std::size_t before = s.events.size();
+    s.feed(cat({s.peer.headers(5, request() + Hdrs{{"content-length", "3, 3"}}, false), s.peer.data(5, "ab", true)}));
+    expect_malformed(s, 5, before);
 }
 
 TEST_CASE("connection messages: malformed trailers") {
