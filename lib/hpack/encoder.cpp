@@ -50,28 +50,36 @@ namespace {
 
 constexpr std::size_t kMaxIntegerBytes = 6;  // a 32-bit value with a 1-bit prefix... at most 6 bytes
 
-/// Fields whose values rarely repeat: indexing them would only push useful
-/// entries out of the table.
-bool worth_indexing(std::string_view name) noexcept {
-    switch (name.size()) {
-    case 3: return name != "age";
-    case 4: return name != "etag";
-    case 5: return name != ":path";
-    case 14: return name != "content-length";
-    default: return true;
-    }
-}
+/// What the encoder does with a field by its name, for the names of the
+/// static table (by their first static index); other names get 0.
+enum NamePolicy : std::uint8_t {
+    /// RFC 7541 §7.1.3: secrets that must not enter a compression table: sent
+    /// as never-indexed literals, never inserted. The static full-match
+    /// lookup leaves these names out (detail::kStaticValues), so a field
+    /// reaches this policy only as a literal.
+    kSecret = 1,
+    kShortSecret = 2,  ///< kSecret when the value is under 20 bytes (short cookies)
+    /// Fields whose values rarely repeat: indexing them would only push useful
+    /// entries out of the table.
+    kUnique = 4,
+};
 
-/// RFC 7541 §7.1.3: secrets that must not enter a compression table. Such a
-/// field is never inserted, and the static full-match index leaves out these
-/// names (build_full_index), so the encoder asks only after both lookups missed.
-bool sensitive_by_default(std::string_view name, std::string_view value) noexcept {
-    switch (name.size()) {
-    case 6: return value.size() < 20 && name == "cookie";
-    case 13: return name == "authorization";
-    case 19: return name == "proxy-authorization";
-    default: return false;
+constexpr std::array<std::uint8_t, detail::kStaticTableSize + 1> kNamePolicy = [] {
+    std::array<std::uint8_t, detail::kStaticTableSize + 1> policy{};
+    for (std::uint32_t i = 1; i <= detail::kStaticTableSize; ++i) {
+        const std::string_view name = detail::kStaticTable[i - 1].name;
+        if (name == "authorization" || name == "proxy-authorization") policy[i] = kSecret;
+        if (name == "cookie") policy[i] = kShortSecret;
+        if (name == "age" || name == "etag" || name == ":path" || name == "content-length") policy[i] = kUnique;
     }
+    return policy;
+}();
+
+/// Whether `f` (whose name's first static index is `name_index`, 0 if none)
+/// is sent as a never-indexed literal.
+bool sensitive(const Field& f, std::uint32_t name_index) noexcept {
+    const std::uint8_t policy = kNamePolicy[name_index];
+    return f.sensitive || (policy & kSecret) != 0 || ((policy & kShortSecret) != 0 && f.value.size() < 20);
 }
 
 /// §5.2 string literal, Huffman-coded only when that is shorter. The output
@@ -104,8 +112,19 @@ std::uint8_t* write_string(std::uint8_t* out, std::string_view s, bool huffman) 
 /// dead (its id fell out of the table's live range), lookups step over it and
 /// insertions reuse it. Slots are never emptied except by a rebuild, which
 /// happens when live and dead slots together pass 3/4 of the capacity (every
-/// few hundred insertions), so probe sequences stay short. Several entries may
-/// share a key; a lookup returns any live one, which is as good an index.
+/// few hundred insertions), so probe sequences stay short.
+///
+/// In front of them, for names in the static table, the newest entry with
+/// that name: once the table is warm most fields are that entry (a header
+/// whose value does not change between blocks), found with one comparison of
+/// the bytes and no hashing. Entries are evicted oldest first, so when the
+/// newest entry with a name has gone, no entry has that name: such a field
+/// (`:path`, `content-length`, whose values are never indexed) needs no
+/// lookup by hash either.
+///
+/// The encoder never inserts a field it has a full match for, so at most one
+/// entry holds a given name and value: every way of finding it gives the same
+/// index.
 struct Encoder::Index {
     /// The low 32 bits of a key's hash, forced odd so that 0 marks an empty
     /// slot (the home slot is derived from this tag), and the low 32 bits of
@@ -128,14 +147,20 @@ struct Encoder::Index {
     /// What the encoder learned of one field before choosing its
     /// representation, found by lookup() or just before the field is encoded.
     struct Probe {
-        std::uint64_t name_hash = 0;     // hash_bytes(name)
-        std::uint64_t full_hash = 0;     // hash_bytes(value, name_hash): the full-match key
-        std::uint64_t id = 0;            // the dynamic entry holding name and value, when `dynamic`
-        std::uint32_t static_index = 0;  // the static entry holding name and value, 0 if none
-        bool dynamic = false;            // `id` matched (it may have been evicted since)
+        std::uint64_t name_hash;    // hash_bytes(name), when `hashed`
+        std::uint64_t full_hash;    // hash_bytes(value, name_hash), the full-match key, when `hashed`
+        std::uint64_t id;           // the dynamic entry holding name and value, when `dynamic`
+        std::uint8_t name_index;    // the first static entry with this name, 0 if none
+        std::uint8_t static_index;  // the static entry holding name and value, 0 if none
+        bool dynamic;               // `id` matched (it may have been evicted since)
+        bool hashed;                // name_hash and full_hash are set
     };
 
-    explicit Index(std::pmr::memory_resource* mr) : by_name(mr), by_full(mr), hashes(mr), probes(mr) {}
+    explicit Index(std::pmr::memory_resource* mr) : by_name(mr), by_full(mr), hashes(mr), probes(mr) {
+        newest.fill(kNone);
+    }
+
+    static constexpr std::uint64_t kNone = ~std::uint64_t{0};  // an id that is never live
 
     static std::uint32_t tag(std::uint64_t h) noexcept { return static_cast<std::uint32_t>(h) | 1u; }
     static bool live(std::uint32_t id32, const detail::DynamicTable& t) noexcept {
@@ -217,26 +242,69 @@ struct Encoder::Index {
         return false;
     }
 
-    /// A dynamic entry holding `f`'s name and value.
-    bool find_full(const detail::DynamicTable& table, const Field& f, std::uint64_t full_hash,
-                   std::uint64_t& id) const noexcept {
-        return table.count() != 0 &&
-               find(by_full, full_hash, table, [&](std::uint64_t c) { return table.holds(c, f.name, f.value); }, id);
+    /// Sets `p`'s hashes, if not yet done.
+    static void hash(const Field& f, Probe& p) noexcept {
+        if (p.hashed) return;
+        p.name_hash = p.name_index != 0 ? detail::kStaticNameHash[p.name_index] : detail::hash_bytes(f.name);
+        p.full_hash = detail::hash_bytes(f.value, p.name_hash);
+        p.hashed = true;
     }
 
-    /// Hashes `f` and looks for its full match: first in the static table,
-    /// then in the dynamic one. A sensitive field never matches: a field
+    /// Looks for a dynamic entry holding `f`'s name and value (`f` not
+    /// sensitive, `p.name_index` set): the newest entry with a static name
+    /// first, then by hash.
+    bool find_dynamic(const detail::DynamicTable& table, const Field& f, Probe& p) const noexcept {
+        if (p.name_index != 0) {
+            const std::uint64_t id = newest[p.name_index];
+            if (id - table.first_id() >= table.count()) return false;  // no entry has this name
+            // The entry was inserted as a field whose name matched the same
+            // static name as f.name did, byte for byte: only the value is left
+            // to compare.
+            if (detail::same(table.value_of(id), f.value)) {
+                p.id = id;
+                return true;
+            }
+        } else if (table.count() == 0) {
+            return false;
+        }
+        hash(f, p);
+        const auto holds = [&](std::uint64_t c) { return table.holds(c, f.name, f.value); };
+        return find(by_full, p.full_hash, table, holds, p.id);
+    }
+
+    /// Looks `f` up: its name in the static table, then its full match, first
+    /// in the static table, then in the dynamic one. Returns the memo byte of
+    /// the full match, 0 if none. A sensitive field never matches: a field
     /// marked so is not looked up, and those sensitive by default
-    /// (sensitive_by_default) are neither in the static full-match index nor
-    /// ever inserted.
-    void probe(const detail::DynamicTable& table, const Field& f, Probe& p) const noexcept {
-        p.name_hash = detail::hash_bytes(f.name);
-        p.full_hash = detail::hash_bytes(f.value, p.name_hash);
+    /// (kNamePolicy) are neither full matches in the static table
+    /// (kStaticValues) nor ever inserted.
+    ///
+    /// `p` holds what the previous block found at this position (or a zeroed
+    /// probe): header blocks of a connection tend to repeat their fields in
+    /// the same order, so that match is tried first, compared byte for byte.
+    /// If it is still a full match, the rest of `p` still describes `f` (it
+    /// was worked out for the same name and value) and stays as it is.
+    std::uint8_t probe(detail::DynamicTable& table, const Field& f, Probe& p) const noexcept {
+        if (!f.sensitive) {
+            if (p.static_index != 0) {
+                const detail::StaticEntry& e = detail::kStaticTable[p.static_index - 1];
+                if (detail::same(e.value, f.value) && detail::same(e.name, f.name))
+                    return static_memo[p.static_index - 1];
+            } else if (p.dynamic && p.id - table.first_id() < table.count() && table.holds(p.id, f.name, f.value)) {
+                return table.memo_of(p.id);
+            }
+        }
+        p.name_index = static_cast<std::uint8_t>(detail::static_name_index(f.name));
         p.static_index = 0;
         p.dynamic = false;
-        if (f.sensitive) return;
-        p.static_index = detail::static_full_lookup(f.name, f.value, p.full_hash);
-        if (p.static_index == 0) p.dynamic = find_full(table, f, p.full_hash, p.id);
+        p.hashed = false;
+        if (f.sensitive) return 0;
+        if (p.name_index != 0) {
+            p.static_index = static_cast<std::uint8_t>(detail::static_value_lookup(p.name_index, f.value));
+            if (p.static_index != 0) return static_memo[p.static_index - 1];
+        }
+        p.dynamic = find_dynamic(table, f, p);
+        return p.dynamic ? table.memo_of(p.id) : 0;
     }
 
     /// Writes `f`'s representation (RFC 7541 §6) given its probe, and indexes
@@ -255,7 +323,7 @@ struct Encoder::Index {
             // The match may have been evicted, or a field inserted where there
             // was none.
             if (p.dynamic ? p.id < table.first_id() : table.next_id() != probed_next_id)
-                p.dynamic = find_full(table, f, p.full_hash, p.id);
+                p.dynamic = find_dynamic(table, f, p);
         }
         if (p.dynamic) {  // §6.1, a dynamic entry
             table.memo_of(p.id) |= memo;
@@ -266,32 +334,38 @@ struct Encoder::Index {
     }
 
     /// §6.2: a field with no full match, as a literal.
-    [[gnu::noinline]] std::uint8_t* encode_literal(detail::DynamicTable& table, const Field& f, const Probe& p,
+    [[gnu::noinline]] std::uint8_t* encode_literal(detail::DynamicTable& table, const Field& f, Probe& p,
                                                    std::uint8_t* out, std::uint8_t memo, bool huffman) {
-        const bool sensitive = f.sensitive || sensitive_by_default(f.name, f.value);
-        std::uint32_t name_index = detail::static_name_lookup(f.name, p.name_hash);
+        const bool secret = sensitive(f, p.name_index);
+        std::uint32_t name_index = p.name_index;
         std::uint64_t id = 0;
-        if (name_index == 0 && table.count() != 0 &&
-            find(by_name, p.name_hash, table, [&](std::uint64_t c) { return detail::same(table.name_of(c), f.name); },
-                 id)) {
-            name_index = static_cast<std::uint32_t>(detail::kStaticTableSize + table.next_id() - id);
+        if (name_index == 0 && table.count() != 0) {
+            hash(f, p);
+            const auto named = [&](std::uint64_t c) { return detail::same(table.name_of(c), f.name); };
+            if (find(by_name, p.name_hash, table, named, id))
+                name_index = static_cast<std::uint32_t>(detail::kStaticTableSize + table.next_id() - id);
         }
 
         const std::uint64_t entry_size = f.name.size() + f.value.size() + 32;
-        const bool index_it = !sensitive && table.max_size() != 0 && entry_size <= table.max_size() / 4 * 3 &&
-                              worth_indexing(f.name);
-        if (sensitive) out = put_integer(out, name_index, 4, 0x10);  // §6.2.3 never indexed
+        const bool index_it = !secret && table.max_size() != 0 && entry_size <= table.max_size() / 4 * 3 &&
+                              (kNamePolicy[p.name_index] & kUnique) == 0;
+        if (secret) out = put_integer(out, name_index, 4, 0x10);  // §6.2.3 never indexed
         else if (index_it) out = put_integer(out, name_index, 6, 0x40);  // §6.2.1 incremental indexing
         else out = put_integer(out, name_index, 4, 0x00);  // §6.2.2 without indexing
         if (name_index == 0) out = write_string(out, f.name, huffman);
         out = write_string(out, f.value, huffman);
 
         if (index_it) {
+            hash(f, p);
             // The index forgets evicted entries lazily.
             while (table.count() != 0 && table.size() + entry_size > table.max_size()) table.evict_oldest();
             const std::uint64_t new_id = table.next_id();
             table.insert(f.name, f.value, memo);
+            if (table.next_id() != new_id + 1) return out;  // not inserted (cannot happen: it fits)
             add(p.name_hash, p.full_hash, new_id, table);
+            if (p.name_index != 0) newest[p.name_index] = new_id;
+            p.dynamic = true;  // for the next block's probe at this position
+            p.id = new_id;
         }
         return out;
     }
@@ -299,8 +373,13 @@ struct Encoder::Index {
     Map by_name;
     Map by_full;
     std::pmr::vector<EntryHashes> hashes;  // ring by id, as many as the table can hold
+    // By first static index of a name: the id of the newest dynamic entry with
+    // that name (kNone or evicted: there is none).
+    std::array<std::uint64_t, detail::kStaticTableSize + 1> newest;
 
-    // What lookup() found, for the encode() of the same span that follows.
+    // What lookup() found, for the encode() of the same span that follows;
+    // after encode(), what the block's fields were found or inserted as, for
+    // the next block's probes.
     std::pmr::vector<Probe> probes;  // grows to the longest block, never shrinks
     const Field* probed_data = nullptr;
     std::size_t probed_size = 0;
@@ -390,16 +469,13 @@ void Encoder::lookup(std::span<const Field> fields, std::uint8_t* memos) {
     const std::size_t n = fields.size();
     if (ix.probes.size() < n) ix.probes.resize(n);
     Index::Probe* const probes = ix.probes.data();
-    for (std::size_t i = 0; i < n; ++i) ix.probe(table, fields[i], probes[i]);
-    if (memos != nullptr) {
-        for (std::size_t i = 0; i < n; ++i) {
-            const Index::Probe& p = probes[i];
-            memos[i] = p.static_index != 0 ? ix.static_memo[p.static_index - 1] : p.dynamic ? table.memo_of(p.id) : 0;
-        }
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint8_t memo = ix.probe(table, fields[i], probes[i]);
+        if (memos != nullptr) memos[i] = memo;
     }
     ix.probed_data = fields.data();
     ix.probed_size = fields.size();
-    ix.probed_next_id = table_->next_id();
+    ix.probed_next_id = table.next_id();
     ix.probed = true;
 }
 
@@ -417,8 +493,9 @@ std::size_t Encoder::encode(std::span<const Field> fields, std::uint8_t* out, co
     } else if (reuse) {
         for (std::size_t i = 0; i < n; ++i) out = ix.encode_field(table, fields[i], ix.probes[i], true, out, 0, huffman);
     } else {
+        if (ix.probes.size() < n) ix.probes.resize(n);
         for (std::size_t i = 0; i < n; ++i) {
-            Index::Probe p;
+            Index::Probe& p = ix.probes[i];
             ix.probe(table, fields[i], p);
             out = ix.encode_field(table, fields[i], p, false, out, memos != nullptr ? memos[i] : 0, huffman);
         }

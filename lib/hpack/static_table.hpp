@@ -83,88 +83,97 @@ inline constexpr StaticEntry kStaticTable[61] = {
 
 constexpr std::uint32_t kStaticTableSize = 61;
 
-// Lookup by name and value: an open-addressing table of 256 slots built at
-// compile time from kStaticTable, keyed by the field's full hash,
-// hash_bytes(value, hash_bytes(name)), the key the encoder's dynamic index
-// uses too. A slot is one 64-bit word: the hash with its low byte replaced by
-// the static index (0: empty). The home slot comes from bits 8..15 of the
-// hash, so with 61 entries in 256 slots a miss (nearly every field that is
-// not `:method GET` and the like) usually costs one load and one compare.
-constexpr std::size_t kFullSlots = 256;
+// Lookup by name: a perfect hash from a name's length, first and last byte
+// (the 52 distinct names of Appendix A differ in that triple) to the first
+// static index with that name, in 256 one-byte slots built at compile time.
+// The slot's candidate is then compared with the name byte for byte, so a
+// name that is not in the table costs a load and usually a zero test. This
+// is nghttp2's lookup_token idea without the generated switch: a name that
+// resolves needs no hashing, and the encoder seeds its full-match key with
+// the name's hash taken from kStaticNameHash.
+constexpr std::size_t kMaxStaticName = 27;  // "access-control-allow-origin"
+constexpr std::size_t kNameSlots = 256;
 
-constexpr std::uint64_t full_hash(std::string_view name, std::string_view value) noexcept {
-    return hash_bytes(value, hash_bytes(name));
+constexpr std::size_t name_slot(std::size_t size, unsigned char first, unsigned char last) noexcept {
+    return ((std::size_t{last} << 3) + (std::size_t{first} << 4) + size) & (kNameSlots - 1);
 }
 
-constexpr std::array<std::uint64_t, kFullSlots> build_full_index() noexcept {
-    std::array<std::uint64_t, kFullSlots> slots{};
-    for (std::uint32_t i = 0; i < kStaticTableSize; ++i) {
-        // RFC 7541 §7.1.3: these go out as never-indexed literals whatever
-        // their value (the encoder's sensitive_by_default), so they must not
-        // be found as full matches.
-        const std::string_view name = kStaticTable[i].name;
-        if (name == "authorization" || name == "proxy-authorization" || name == "cookie") continue;
-        const std::uint64_t h = full_hash(name, kStaticTable[i].value);
-        std::size_t s = (h >> 8) & (kFullSlots - 1);
-        while (slots[s] != 0) s = (s + 1) & (kFullSlots - 1);
-        slots[s] = (h & ~std::uint64_t{0xff}) | (i + 1);
+/// Whether static index `i` (1..61) is the first entry with its name
+/// (entries of one name are adjacent in Appendix A).
+constexpr bool first_of_name(std::uint32_t i) noexcept {
+    return i == 1 || kStaticTable[i - 1].name != kStaticTable[i - 2].name;
+}
+
+struct NameSlots {
+    std::array<std::uint8_t, kNameSlots> index{};  // 0: no static name here
+    bool perfect = true;                           // no two names share a slot
+};
+
+constexpr NameSlots build_name_slots() noexcept {
+    NameSlots t;
+    for (std::uint32_t i = 1; i <= kStaticTableSize; ++i) {
+        if (!first_of_name(i)) continue;
+        const std::string_view name = kStaticTable[i - 1].name;
+        std::uint8_t& slot = t.index[name_slot(name.size(), static_cast<unsigned char>(name.front()),
+                                               static_cast<unsigned char>(name.back()))];
+        if (slot != 0 || name.size() > kMaxStaticName) t.perfect = false;
+        slot = static_cast<std::uint8_t>(i);
     }
-    return slots;
+    return t;
 }
-inline constexpr std::array<std::uint64_t, kFullSlots> kFullIndex = build_full_index();
+inline constexpr NameSlots kNameSlotTable = build_name_slots();
+static_assert(kNameSlotTable.perfect, "two static names share a slot: change name_slot()");
 
-/// The longest value in the static table ("gzip, deflate"): a longer one
-/// cannot be a static full match, so its lookup is skipped.
-constexpr std::size_t kMaxStaticValue = [] {
-    std::size_t n = 0;
-    for (const StaticEntry& e : kStaticTable) n = e.value.size() > n ? e.value.size() : n;
-    return n;
+/// The first static index named `name`, 0 if the static table has no such
+/// name.
+inline std::uint32_t static_name_index(std::string_view name) noexcept {
+    const std::size_t n = name.size();
+    if (n - 1 >= kMaxStaticName) return 0;  // also n == 0
+    const auto first = static_cast<unsigned char>(name[0]);
+    const auto last = static_cast<unsigned char>(name[n - 1]);
+    const std::uint32_t i = kNameSlotTable.index[name_slot(n, first, last)];
+    if (i == 0) return 0;
+    const std::string_view s = kStaticTable[i - 1].name;
+    return s.size() == n && equal_bytes(s.data(), name.data(), n) ? i : 0;
+}
+
+/// kStaticNameHash[i] is hash_bytes() of static entry i's name (index 0
+/// unused): the seed of the full-match key of a field with that name.
+inline constexpr std::array<std::uint64_t, kStaticTableSize + 1> kStaticNameHash = [] {
+    std::array<std::uint64_t, kStaticTableSize + 1> h{};
+    for (std::uint32_t i = 1; i <= kStaticTableSize; ++i) h[i] = hash_bytes(kStaticTable[i - 1].name);
+    return h;
 }();
 
-/// The static index of `name` and `value` (whose full_hash is `hash`), 0 if
-/// the static table does not hold them.
-inline std::uint32_t static_full_lookup(std::string_view name, std::string_view value, std::uint64_t hash) noexcept {
-    if (value.size() > kMaxStaticValue) return 0;
-    const std::uint64_t want = hash & ~std::uint64_t{0xff};
-    for (std::size_t s = (hash >> 8) & (kFullSlots - 1); kFullIndex[s] != 0; s = (s + 1) & (kFullSlots - 1)) {
-        if ((kFullIndex[s] & ~std::uint64_t{0xff}) != want) continue;
-        const auto index = static_cast<std::uint32_t>(kFullIndex[s] & 0xff);
-        if (same(kStaticTable[index - 1].name, name) && same(kStaticTable[index - 1].value, value)) return index;
-    }
-    return 0;
-}
-
-// Lookup by name: an open-addressing table of 512 slots built at compile time
-// from kStaticTable, keyed by hash_bytes(name). A slot holds the name's hash
-// and the first static index with that name (entries of one name are adjacent
-// in Appendix A), so a miss usually costs one comparison of two integers and a
-// hit one comparison of the name.
-struct NameSlot {
-    std::uint64_t hash = 0;
-    std::uint32_t index = 0;  // 0: empty
+/// For the first static index i of a name: kStaticValues[i].run entries from
+/// i on share that name and may be full matches, and `limit` is one more than
+/// the longest of their values, so a longer value needs no comparison. Both
+/// are 0 for the names whose fields are sent never-indexed whatever their
+/// value (RFC 7541 §7.1.3, the encoder's kNamePolicy): they are
+/// never found as full matches.
+struct StaticValues {
+    std::uint8_t run = 0;
+    std::uint8_t limit = 0;
 };
-constexpr std::size_t kNameSlots = 512;  // sparse: a miss usually ends at the first slot
-
-constexpr std::array<NameSlot, kNameSlots> build_name_index() noexcept {
-    std::array<NameSlot, kNameSlots> slots{};
-    for (std::uint32_t i = 0; i < kStaticTableSize; ++i) {
-        if (i > 0 && kStaticTable[i].name == kStaticTable[i - 1].name) continue;
-        const std::uint64_t h = hash_bytes(kStaticTable[i].name);
-        std::size_t s = h & (kNameSlots - 1);
-        while (slots[s].index != 0) s = (s + 1) & (kNameSlots - 1);
-        slots[s] = {h, i + 1};
+inline constexpr std::array<StaticValues, kStaticTableSize + 1> kStaticValues = [] {
+    std::array<StaticValues, kStaticTableSize + 1> v{};
+    for (std::uint32_t i = kStaticTableSize; i >= 1; --i) {
+        const StaticEntry& e = kStaticTable[i - 1];
+        if (e.name == "authorization" || e.name == "proxy-authorization" || e.name == "cookie") continue;
+        const StaticValues next = i < kStaticTableSize && kStaticTable[i].name == e.name ? v[i + 1] : StaticValues{};
+        const auto limit = static_cast<std::uint8_t>(e.value.size() + 1);
+        v[i] = {static_cast<std::uint8_t>(next.run + 1), limit > next.limit ? limit : next.limit};
     }
-    return slots;
-}
-inline constexpr std::array<NameSlot, kNameSlots> kNameIndex = build_name_index();
+    return v;
+}();
 
-/// The first static index named `name` (whose hash_bytes is `name_hash`), 0
-/// if none.
-inline std::uint32_t static_name_lookup(std::string_view name, std::uint64_t name_hash) noexcept {
-    for (std::size_t s = name_hash & (kNameSlots - 1); kNameIndex[s].index != 0; s = (s + 1) & (kNameSlots - 1)) {
-        const NameSlot& slot = kNameIndex[s];
-        if (slot.hash == name_hash && same(kStaticTable[slot.index - 1].name, name)) return slot.index;
-    }
+/// The static index holding `value` under the name whose first static index
+/// is `name_index`, 0 if none.
+inline std::uint32_t static_value_lookup(std::uint32_t name_index, std::string_view value) noexcept {
+    const StaticValues v = kStaticValues[name_index];
+    if (value.size() >= v.limit) return 0;  // nearly every field
+    for (std::uint32_t i = name_index; i < name_index + v.run; ++i)
+        if (same(kStaticTable[i - 1].value, value)) return i;
     return 0;
 }
 
