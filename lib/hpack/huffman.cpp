@@ -1,28 +1,25 @@
 // Huffman coding of string literals (RFC 7541 §5.2, Appendix B).
+#include "hpack/huffman.hpp"
+
 #include <algorithm>
-#include <array>
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
 #include "h2wire/hpack.hpp"
-#include "hpack/huffman.hpp"
 
 namespace h2wire::hpack {
 namespace {
 #include "hpack/huffman_table.inc"
 
-constexpr int kPeekBits = 13;
-static_assert(std::size(kHuffmanDecode) == std::size_t{1} << kPeekBits);
-
-// How many bits each kHuffmanDecode entry uses, as its own byte table: the
-// decode loop's critical path is load -> shift, and a byte load needs no
-// extraction. Derived from kHuffmanDecode at compile time.
-constexpr auto kHuffmanDecodeUsed = [] {
-    std::array<std::uint8_t, std::size(kHuffmanDecode)> used{};
-    for (std::size_t i = 0; i < used.size(); ++i) used[i] = static_cast<std::uint8_t>((kHuffmanDecode[i] >> 24) & 31);
-    return used;
-}();  // kHuffmanDecode is indexed by this many bits
+constexpr int kPeek = kHuffmanPeekBits;
+static_assert(std::size(kHuffmanDecodeBits) == std::size_t{1} << kPeek);
+static_assert(std::size(kHuffmanDecodeSymbols) == std::size_t{1} << kPeek);
+// A bit buffer at or above this begins with a code longer than kPeek bits.
+constexpr std::uint64_t kLongFrom = std::uint64_t{kHuffmanLongFrom} << (64 - kPeek);
+// Lookups per refill: a refill leaves at least 56 bits, each lookup uses at most kPeek.
+constexpr int kGroup = 56 / kPeek;
 
 inline std::uint64_t load_be64(const std::uint8_t* p) noexcept {
     std::uint64_t w;
@@ -31,18 +28,23 @@ inline std::uint64_t load_be64(const std::uint8_t* p) noexcept {
     return w;
 }
 
-inline std::uint64_t ones(int n) noexcept { return (std::uint64_t{1} << n) - 1; }
+inline void store_be32(std::uint8_t* p, std::uint32_t w) noexcept {
+    if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap32(w);
+    std::memcpy(p, &w, 4);
+}
 
-/// Stores the (up to three) symbols of a kHuffmanDecode entry; the output
-/// has room for four bytes.
-inline void store_symbols(std::uint8_t* o, std::uint32_t e) noexcept {
-    if constexpr (std::endian::native == std::endian::little) {
-        std::memcpy(o, &e, 4);  // the symbols are the low bytes
-    } else {
-        o[0] = static_cast<std::uint8_t>(e);
-        o[1] = static_cast<std::uint8_t>(e >> 8);
-        o[2] = static_cast<std::uint8_t>(e >> 16);
-    }
+/// The `left` (1..7) bytes at `p`, first at the top of the word, zeros below;
+/// reads only those bytes.
+inline std::uint64_t load_short(const std::uint8_t* p, std::size_t left) noexcept {
+    const auto be = [](const std::uint8_t* q, int n) {
+        std::uint64_t w = 0;
+        for (int i = 0; i < n; ++i) w = (w << 8) | q[i];
+        return w;
+    };
+    const int tail_shift = static_cast<int>(64 - 8 * left);
+    if (left >= 4) return (be(p, 4) << 32) | (be(p + left - 4, 4) << tail_shift);
+    if (left >= 2) return (be(p, 2) << 48) | (be(p + left - 2, 2) << tail_shift);
+    return std::uint64_t{p[0]} << 56;
 }
 
 /// The code (from kHuffmanLong) that begins the 32-bit window `v`.
@@ -50,10 +52,50 @@ inline const HuffmanLongCode& long_code(std::uint32_t v) noexcept {
     std::size_t lo = 0, hi = std::size(kHuffmanLong);  // kHuffmanLong[lo].code <= v always
     while (hi - lo > 1) {
         const std::size_t mid = (lo + hi) / 2;
-        if (kHuffmanLong[mid].code <= v) lo = mid;
-        else hi = mid;
+        if (kHuffmanLong[mid].code <= v)
+            lo = mid;
+        else
+            hi = mid;
     }
     return kHuffmanLong[lo];
+}
+
+/// Unread input bits, first at the top of `acc`; the `n` (0..63) at the top
+/// are counted; below them, either zeros or the input that follows them.
+struct BitBuffer {
+    std::uint64_t acc = 0;
+    unsigned n = 0;
+
+    void consume(unsigned bits) noexcept {
+        acc <<= bits;
+        n -= bits;
+    }
+};
+
+/// One lookup: stores both symbol bytes (the output has slack for the
+/// second) and advances past the symbols the peeked bits hold. An entry for a
+/// long code uses nothing. `b.n` is left right modulo 64 only (the symbol
+/// count, above bit 5 of the entry, is subtracted too): the caller masks it.
+inline void decode_step(BitBuffer& b, std::uint8_t*& o) noexcept {
+    const std::size_t i = b.acc >> (64 - kPeek);
+    const unsigned e = kHuffmanDecodeBits[i];
+    std::memcpy(o, kHuffmanDecodeSymbols[i], 2);
+    o += e >> 6;
+    b.acc <<= e & 63;
+    b.n -= e;
+}
+
+enum class LongResult { decoded, incomplete, eos };
+
+/// Decodes the code longer than kPeek bits that begins the buffer, if it lies
+/// within the counted bits (all of it is, unless the input ends sooner).
+inline LongResult decode_long(BitBuffer& b, std::uint8_t*& o) noexcept {
+    const HuffmanLongCode& c = long_code(static_cast<std::uint32_t>(b.acc >> 32));
+    if (c.bits > b.n) return LongResult::incomplete;
+    if (c.symbol == 256) return LongResult::eos;  // §5.2: EOS in a string is a decoding error
+    *o++ = static_cast<std::uint8_t>(c.symbol);
+    b.consume(c.bits);
+    return LongResult::decoded;
 }
 }  // namespace
 
@@ -67,136 +109,139 @@ std::size_t huffman_encoded_size(std::string_view s) noexcept {
 
 }  // namespace wire
 
-namespace detail {
-std::uint8_t* huffman_encode_shorter(std::uint8_t* out, std::string_view s, std::size_t limit) noexcept {
-    std::uint8_t* const start = out;
-    std::uint64_t acc = 0;  // pending bits in the low `n` bits
-    int n = 0;
-    for (const char c : s) {
+namespace {
+/// The encoder behind huffman_encode (`bounded` false: `out` has room for the
+/// exact result) and huffman_encode_shorter (`bounded`: gives up once the
+/// result reaches `limit` bytes; may write up to limit + 3 bytes).
+template <bool bounded>
+inline std::uint8_t* encode(std::uint8_t* out, std::string_view s, std::size_t limit) noexcept {
+    // Bytes that may still go out before the result is no longer shorter.
+    // Each 4-byte store below starts under `limit`, so ends by limit + 3.
+    auto budget = static_cast<std::ptrdiff_t>(std::min<std::size_t>(limit, PTRDIFF_MAX));
+    if (bounded && budget == 0) return nullptr;
+    std::uint64_t acc = 0;  // pending bits in the low `n` (0..31 between symbols)
+    unsigned n = 0;
+    // Appends one code; every 32 bits go out in one store. False: over `limit`.
+    const auto put = [&](char c) {
         const auto sym = static_cast<std::uint8_t>(c);
         acc = (acc << kHuffmanBits[sym]) | kHuffmanCode[sym];
         n += kHuffmanBits[sym];
         if (n >= 32) {
             n -= 32;
-            const auto w = static_cast<std::uint32_t>(acc >> n);
-            out[0] = static_cast<std::uint8_t>(w >> 24);
-            out[1] = static_cast<std::uint8_t>(w >> 16);
-            out[2] = static_cast<std::uint8_t>(w >> 8);
-            out[3] = static_cast<std::uint8_t>(w);
+            store_be32(out, static_cast<std::uint32_t>(acc >> n));
             out += 4;
-            if (static_cast<std::size_t>(out - start) >= limit) return nullptr;
+            budget -= 4;
+            if (bounded && budget <= 0) return false;
         }
+        return true;
+    };
+    const char* p = s.data();
+    const char* const end = p + s.size();
+    for (; end - p >= 4; p += 4)
+        if (!put(p[0]) || !put(p[1]) || !put(p[2]) || !put(p[3])) return nullptr;
+    for (; p != end; ++p)
+        if (!put(*p)) return nullptr;
+    // §5.2: pad to an octet boundary with the most significant bits of EOS (all ones).
+    const unsigned pad = (0u - n) & 7;
+    acc = (acc << pad) | ((1u << pad) - 1);
+    n += pad;  // 0, 8, 16, 24 or 32
+    if (bounded) {
+        if (static_cast<std::ptrdiff_t>(n / 8) >= budget) return nullptr;
+        // One store of all four bytes: at most limit + 3 from the start.
+        store_be32(out, static_cast<std::uint32_t>(acc << (32 - n)));
+        return out + n / 8;
     }
-    if (n % 8 != 0) {
-        // §5.2: pad to an octet boundary with the most significant bits of EOS (all ones).
-        const int pad = 8 - n % 8;
-        acc = (acc << pad) | ones(pad);
-        n += pad;
-    }
-    if (static_cast<std::size_t>(out - start) + static_cast<std::size_t>(n / 8) >= limit) return nullptr;
-    while (n > 0) {
-        n -= 8;
-        *out++ = static_cast<std::uint8_t>(acc >> n);
-    }
+    for (; n > 0; n -= 8) *out++ = static_cast<std::uint8_t>(acc >> (n - 8));
     return out;
+}
+}  // namespace
+
+namespace detail {
+std::uint8_t* huffman_encode_shorter(std::uint8_t* out, std::string_view s, std::size_t limit) noexcept {
+    return encode<true>(out, s, limit);
 }
 }  // namespace detail
 
 namespace wire {
 std::uint8_t* huffman_encode(std::uint8_t* out, std::string_view s) noexcept {
-    return detail::huffman_encode_shorter(out, s, SIZE_MAX);
+    return encode<false>(out, s, 0);
 }
 
 std::size_t huffman_decode(std::span<const std::uint8_t> in, std::uint8_t* out, Error& error) noexcept {
     const std::uint8_t* p = in.data();
     const std::uint8_t* const end = p + in.size();
     std::uint8_t* o = out;
-    // Unread bits sit at the top of `acc`, `nbits` of them; the bits below are zero.
-    std::uint64_t acc = 0;
-    int nbits = 0;
+    BitBuffer b;
     error = Error::none;
 
     for (;;) {
-        if (nbits < 30 && p != end) {
-            if (end - p >= 8) {
-                const int take = (63 - nbits) >> 3;  // 4..7 bytes
-                acc |= (load_be64(p) >> (64 - take * 8)) << (64 - nbits - take * 8);
-                p += take;
-                nbits += take * 8;
-            } else if (end - in.data() >= 8) {
-                // Under 8 bytes left of a longer string: one load of the last
-                // 8 bytes, shifted so the unread ones come first.
-                const int left = static_cast<int>(end - p);
-                const int take = std::min(left, (63 - nbits) >> 3);
-                const std::uint64_t w = load_be64(end - 8) << (8 * (8 - left));
-                acc |= (w >> (64 - take * 8)) << (64 - nbits - take * 8);
-                p += take;
-                nbits += take * 8;
-            } else {
-                while (nbits <= 56 && p != end) {
-                    acc |= std::uint64_t{*p++} << (56 - nbits);
-                    nbits += 8;
-                }
-            }
+        if (end - p >= 8) {
+            // Branch-free refill to 56..63 bits; the bytes past the counted
+            // ones are loaded again, to the same place, next time.
+            b.acc |= load_be64(p) >> b.n;
+            p += (63 - b.n) >> 3;
+            b.n |= 56;
+        } else if (p != end) {
+            // Under 8 bytes left: as many of them as fit.
+            const auto left = static_cast<std::size_t>(end - p);
+            const std::size_t take = std::min<std::size_t>(left, (63 - b.n) >> 3);
+            const std::uint64_t w = in.size() >= 8 ? load_be64(end - 8) << (8 * (8 - left)) : load_short(p, left);
+            b.acc |= (w & ~(~std::uint64_t{0} >> (8 * take))) >> b.n;
+            p += take;
+            b.n += static_cast<unsigned>(8 * take);
         }
-        if (nbits >= 30) [[likely]] {
-            // At least one whole code of any length is buffered: up to three
-            // symbols per lookup, stored as one 4-byte write (the output has
-            // slack for it).
-            const std::size_t i = acc >> (64 - kPeekBits);
-            const int used = kHuffmanDecodeUsed[i];
-            if (used != 0) [[likely]] {
-                const std::uint32_t e = kHuffmanDecode[i];
-                store_symbols(o, e);
-                o += e >> 29;
-                acc <<= used;
-                nbits -= used;
+        if (b.n < kGroup * kPeek) break;  // the input is all in the buffer (p == end)
+        for (int i = 0; i < kGroup; ++i) decode_step(b, o);
+        b.n &= 63;
+        if (b.acc < kLongFrom) [[likely]]
+            continue;
+        // A long code (the steps above stopped at it): decode it once all of
+        // it is buffered.
+        if (b.n < 30 && p != end) continue;
+        switch (decode_long(b, o)) {
+            case LongResult::decoded:
                 continue;
-            }
-            const HuffmanLongCode& c = long_code(static_cast<std::uint32_t>(acc >> 32));
-            if (c.symbol == 256) {  // §5.2: EOS in a string is a decoding error
+            case LongResult::eos:
                 error = Error::huffman_eos;
                 return 0;
+            case LongResult::incomplete:
+                break;  // p == end: padding, checked below
+        }
+        break;
+    }
+    // The last bits, all in the buffer: whole lookups while they last...
+    while (b.n >= kPeek) {
+        if (b.acc < kLongFrom) {
+            decode_step(b, o);
+            b.n &= 63;
+            continue;
+        }
+        const LongResult r = decode_long(b, o);
+        if (r == LongResult::eos) {
+            error = Error::huffman_eos;
+            return 0;
+        }
+        if (r == LongResult::incomplete) break;
+    }
+    // ...then the codes that end within the last (under kPeek) bits, if any.
+    if (b.n < kPeek && b.acc < kLongFrom) {
+        const std::size_t i = b.acc >> (64 - kPeek);
+        const std::uint8_t* const symbols = kHuffmanDecodeSymbols[i];
+        const unsigned first_bits = kHuffmanBits[symbols[0]];
+        const unsigned e = kHuffmanDecodeBits[i];
+        if (first_bits <= b.n) {
+            *o++ = symbols[0];
+            if ((e >> 6) == 2 && (e & 63) <= b.n) {
+                *o++ = symbols[1];
+                b.consume(e & 63);
+            } else {
+                b.consume(first_bits);
             }
-            *o++ = static_cast<std::uint8_t>(c.symbol);
-            acc <<= c.bits;
-            nbits -= c.bits;
-            continue;
         }
-        // The last bits of the string, with no more input: look them up with
-        // the missing bits taken as ones and keep only codes that end within
-        // the real bits. Whatever is left is padding.
-        if (nbits == 0) break;
-        // Up to 7 one-bits are padding: no code is that short and all ones.
-        if (nbits <= 7 && (acc >> (64 - nbits)) == ones(nbits)) break;
-        const std::uint64_t window = acc | (~std::uint64_t{0} >> nbits);
-        const std::uint32_t e = kHuffmanDecode[window >> (64 - kPeekBits)];
-        if ((e >> 29) != 0 && static_cast<int>((e >> 24) & 31) <= nbits) {
-            store_symbols(o, e);
-            o += e >> 29;
-            const int used = static_cast<int>((e >> 24) & 31);
-            acc <<= used;
-            nbits -= used;
-            continue;
-        }
-        int len;
-        std::uint8_t sym;
-        if (e >> 29) {
-            sym = static_cast<std::uint8_t>(e);
-            len = kHuffmanBits[sym];
-        } else {
-            const HuffmanLongCode& c = long_code(static_cast<std::uint32_t>(window >> 32));
-            sym = static_cast<std::uint8_t>(c.symbol);  // never EOS: EOS is 30 bits, more than we have
-            len = c.bits;
-        }
-        if (len > nbits) break;  // an incomplete code: padding
-        *o++ = sym;
-        acc <<= len;
-        nbits -= len;
     }
     // §5.2: padding longer than 7 bits, or not the most significant bits of
     // EOS (all ones), is a decoding error.
-    if (nbits > 7 || (nbits > 0 && (acc >> (64 - nbits)) != ones(nbits))) {
+    if (b.n > 7 || (~b.acc & ~(~std::uint64_t{0} >> b.n)) != 0) {
         error = Error::huffman_padding;
         return 0;
     }
