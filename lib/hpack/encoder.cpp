@@ -112,15 +112,12 @@ std::uint8_t* write_string(std::uint8_t* out, std::string_view s, bool huffman) 
 /// dead (its id fell out of the table's live range), lookups step over it and
 /// insertions reuse it. Slots are never emptied except by a rebuild, which
 /// happens when live and dead slots together pass 3/4 of the capacity (every
-/// few hundred insertions), so probe sequences stay short.
+/// few hundred insertions), so probe sequences stay short. A field whose name
+/// is in the static table is keyed by the precomputed hash of that name
+/// (detail::kStaticNameHash), so only its value is hashed.
 ///
-/// In front of them, for names in the static table, the newest entry with
-/// that name: once the table is warm most fields are that entry (a header
-/// whose value does not change between blocks), found with one comparison of
-/// the bytes and no hashing. Entries are evicted oldest first, so when the
-/// newest entry with a name has gone, no entry has that name: such a field
-/// (`:path`, `content-length`, whose values are never indexed) needs no
-/// lookup by hash either.
+/// In front of them, probe() tries what the previous block had at the
+/// same position, which is what a warm connection's fields usually are.
 ///
 /// The encoder never inserts a field it has a full match for, so at most one
 /// entry holds a given name and value: every way of finding it gives the same
@@ -156,11 +153,7 @@ struct Encoder::Index {
         bool hashed;                // name_hash and full_hash are set
     };
 
-    explicit Index(std::pmr::memory_resource* mr) : by_name(mr), by_full(mr), hashes(mr), probes(mr) {
-        newest.fill(kNone);
-    }
-
-    static constexpr std::uint64_t kNone = ~std::uint64_t{0};  // an id that is never live
+    explicit Index(std::pmr::memory_resource* mr) : by_name(mr), by_full(mr), hashes(mr), probes(mr) {}
 
     static std::uint32_t tag(std::uint64_t h) noexcept { return static_cast<std::uint32_t>(h) | 1u; }
     static bool live(std::uint32_t id32, const detail::DynamicTable& t) noexcept {
@@ -251,22 +244,16 @@ struct Encoder::Index {
     }
 
     /// Looks for a dynamic entry holding `f`'s name and value (`f` not
-    /// sensitive, `p.name_index` set): the newest entry with a static name
-    /// first, then by hash.
+    /// sensitive, `p.name_index` set). Fields whose names are never indexed
+    /// (kNamePolicy: `:path`, `content-length`, secrets, ...) cannot be in the
+    /// table, which holds only what this encoder inserted, and need no lookup.
     bool find_dynamic(const detail::DynamicTable& table, const Field& f, Probe& p) const noexcept {
-        if (p.name_index != 0) {
-            const std::uint64_t id = newest[p.name_index];
-            if (id - table.first_id() >= table.count()) return false;  // no entry has this name
-            // The entry was inserted as a field whose name matched the same
-            // static name as f.name did, byte for byte: only the value is left
-            // to compare.
-            if (detail::same(table.value_of(id), f.value)) {
-                p.id = id;
-                return true;
-            }
-        } else if (table.count() == 0) {
-            return false;
-        }
+        if (table.count() == 0 || (kNamePolicy[p.name_index] & (kUnique | kSecret)) != 0) return false;
+        return find_hashed(table, f, p);
+    }
+
+    /// find_dynamic() by the full-match key (the table is not empty).
+    [[gnu::noinline]] bool find_hashed(const detail::DynamicTable& table, const Field& f, Probe& p) const noexcept {
         hash(f, p);
         const auto holds = [&](std::uint64_t c) { return table.holds(c, f.name, f.value); };
         return find(by_full, p.full_hash, table, holds, p.id);
@@ -363,7 +350,6 @@ struct Encoder::Index {
             table.insert(f.name, f.value, memo);
             if (table.next_id() != new_id + 1) return out;  // not inserted (cannot happen: it fits)
             add(p.name_hash, p.full_hash, new_id, table);
-            if (p.name_index != 0) newest[p.name_index] = new_id;
             p.dynamic = true;  // for the next block's probe at this position
             p.id = new_id;
         }
@@ -373,9 +359,6 @@ struct Encoder::Index {
     Map by_name;
     Map by_full;
     std::pmr::vector<EntryHashes> hashes;  // ring by id, as many as the table can hold
-    // By first static index of a name: the id of the newest dynamic entry with
-    // that name (kNone or evicted: there is none).
-    std::array<std::uint64_t, detail::kStaticTableSize + 1> newest;
 
     // What lookup() found, for the encode() of the same span that follows;
     // after encode(), what the block's fields were found or inserted as, for
