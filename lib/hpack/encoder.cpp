@@ -266,8 +266,8 @@ struct Encoder::Index {
     /// (kNamePolicy) are neither full matches in the static table
     /// (kStaticValues) nor ever inserted.
     ///
-    /// `p` holds what the previous block found at this position (or a zeroed
-    /// probe): header blocks of a connection tend to repeat their fields in
+    /// `p` holds what the previous looked-up block found at this position (or
+    /// no match): header blocks of a connection tend to repeat their fields in
     /// the same order, so that match is tried first, compared byte for byte.
     /// If it is still a full match, the rest of `p` still describes `f` (it
     /// was worked out for the same name and value) and stays as it is.
@@ -361,8 +361,8 @@ struct Encoder::Index {
     std::pmr::vector<EntryHashes> hashes;  // ring by id, as many as the table can hold
 
     // What lookup() found, for the encode() of the same span that follows;
-    // after encode(), what the block's fields were found or inserted as, for
-    // the next block's probes.
+    // after that encode(), what the block's fields were found or inserted as,
+    // the hints of the next lookup()'s probes.
     std::pmr::vector<Probe> probes;  // grows to the longest block, never shrinks
     const Field* probed_data = nullptr;
     std::size_t probed_size = 0;
@@ -476,9 +476,13 @@ std::size_t Encoder::encode(std::span<const Field> fields, std::uint8_t* out, co
     } else if (reuse) {
         for (std::size_t i = 0; i < n; ++i) out = ix.encode_field(table, fields[i], ix.probes[i], true, out, 0, huffman);
     } else {
-        if (ix.probes.size() < n) ix.probes.resize(n);
+        // No hint from an earlier block here: on blocks that do not repeat
+        // (the raw-data stories) keeping hints for encode() alone cost more
+        // time than they saved; the connection calls lookup() first.
         for (std::size_t i = 0; i < n; ++i) {
-            Index::Probe& p = ix.probes[i];
+            Index::Probe p;
+            p.static_index = 0;
+            p.dynamic = false;
             ix.probe(table, fields[i], p);
             out = ix.encode_field(table, fields[i], p, false, out, memos != nullptr ? memos[i] : 0, huffman);
         }
