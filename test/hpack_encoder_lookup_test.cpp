@@ -231,11 +231,7 @@ TEST_CASE("hpack encoder lookup: a table size update between lookup() and encode
 }
 
 TEST_CASE("hpack encoder lookup: lookup() + encode() writes what encode() alone writes on the raw-data stories") {
-    const fs::path folder = fs::path(vectors_dir()) / "raw-data";
-    std::vector<fs::path> files;
-    for (const auto& entry : fs::directory_iterator(folder))
-        if (entry.path().extension() == ".json") files.push_back(entry.path());
-    std::sort(files.begin(), files.end());
+    const std::vector<fs::path> files = story_files("raw-data");
     REQUIRE(files.size() == 32);
 
     // 4096 keeps most fields; 256 and 1000 evict all the time, so lookup()

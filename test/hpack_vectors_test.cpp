@@ -310,40 +310,6 @@ TEST_CASE("hpack vectors: raw-data encoded by h2wire decodes back exactly") {
 
 namespace {
 
-std::vector<Header> load_rfc_static_table() {
-    const std::string path = std::string(H2WIRE_SHARED_DIR) + "/specs/rfc7541-hpack.txt";
-    std::ifstream in(path);
-    REQUIRE_MESSAGE(in.good(), "cannot open " << path);
-    std::vector<Header> table;
-    std::string line;
-    bool in_appendix = false;
-    auto trim = [](std::string s) {
-        while (!s.empty() && s.back() == ' ') s.pop_back();
-        while (!s.empty() && s.front() == ' ') s.erase(s.begin());
-        return s;
-    };
-    while (std::getline(in, line)) {
-        if (line.rfind("Appendix A.", 0) == 0) in_appendix = true;
-        if (line.rfind("Appendix B.", 0) == 0) break;
-        if (!in_appendix) continue;
-        // | 2     | :method                     | GET           |
-        std::vector<std::string> cells;
-        std::stringstream ss(line);
-        std::string cell;
-        while (std::getline(ss, cell, '|')) cells.push_back(trim(cell));
-        if (cells.size() < 4 || cells[1].empty() || !std::isdigit(static_cast<unsigned char>(cells[1][0]))) continue;
-        REQUIRE(std::stoul(cells[1]) == table.size() + 1);
-        table.push_back(Header{cells[2], cells[3]});
-    }
-    REQUIRE(table.size() == 61);
-    return table;
-}
-
-const std::vector<Header>& rfc_static_table() {
-    static const std::vector<Header> t = load_rfc_static_table();
-    return t;
-}
-
 /// The decoder's tables as RFC 7541 §2.3 and §4 describe them.
 struct ModelTables {
     std::deque<Header> dynamic;  // front: newest (index 62)

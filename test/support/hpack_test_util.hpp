@@ -9,9 +9,12 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -253,6 +256,15 @@ inline std::string vectors_dir() {
     return std::string(H2WIRE_SHARED_DIR) + "/testdata/hpack-test-case";
 }
 
+/// The story files of one hpack-test-case folder (e.g. "raw-data"), sorted.
+inline std::vector<std::filesystem::path> story_files(std::string_view folder) {
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(vectors_dir()) / folder))
+        if (entry.path().extension() == ".json") files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
 /// `[{"name": "value"}, ...]` to a header list.
 inline Headers headers_from_json(const json::Value& list) {
     Headers out;
@@ -316,6 +328,44 @@ inline std::array<HuffmanCode, 257> load_rfc_huffman() {
 /// The 257 codes of RFC 7541 Appendix B (index 256 = EOS).
 inline const std::array<HuffmanCode, 257>& rfc_huffman() {
     static const std::array<HuffmanCode, 257> table = detail::load_rfc_huffman();
+    return table;
+}
+
+namespace detail {
+/// RFC 7541 Appendix A, read from the RFC text, independent of the library.
+inline std::vector<Header> load_rfc_static_table() {
+    const std::string path = std::string(H2WIRE_SHARED_DIR) + "/specs/rfc7541-hpack.txt";
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot open " + path);
+    const auto trim = [](std::string t) {
+        const auto b = t.find_first_not_of(' ');
+        if (b == std::string::npos) return std::string();
+        return t.substr(b, t.find_last_not_of(' ') - b + 1);
+    };
+    std::vector<Header> table;
+    std::string line;
+    bool in_appendix = false;
+    while (std::getline(in, line)) {
+        if (line.rfind("Appendix A.", 0) == 0) in_appendix = true;
+        if (line.rfind("Appendix B.", 0) == 0) break;
+        if (!in_appendix) continue;
+        // Lines look like:   | 16    | accept-encoding             | gzip, deflate |
+        std::vector<std::string> cells;
+        std::istringstream row(line);
+        for (std::string cell; std::getline(row, cell, '|');) cells.push_back(cell);
+        if (cells.size() < 4 || trim(cells[1]).empty() || !std::isdigit(static_cast<unsigned char>(trim(cells[1])[0])))
+            continue;
+        if (std::stoul(trim(cells[1])) != table.size() + 1) throw std::runtime_error("Appendix A out of order: " + line);
+        table.push_back(Header{trim(cells[2]), trim(cells[3])});
+    }
+    if (table.size() != 61) throw std::runtime_error("Appendix A: expected 61 entries");
+    return table;
+}
+}  // namespace detail
+
+/// The 61 entries of RFC 7541 Appendix A, index 1 first.
+inline const std::vector<Header>& rfc_static_table() {
+    static const auto table = detail::load_rfc_static_table();
     return table;
 }
 
