@@ -364,6 +364,36 @@ TEST_CASE("connection messages: equal content-length values fold into one") {
     expect_malformed(s, 5, before);
 }
 
+// A content-length in trailers is not framing (RFC 9110 §6.5.1): it is
+// checked as an ordinary field and otherwise ignored, and the same field
+// coming back from the HPACK table in a header section is still read there.
+TEST_CASE("connection messages: content-length in trailers is an ordinary field, and still framing in headers") {
+    Session s(Role::server);
+    s.handshake();
+    // "content-length: 3" indexed (literal with incremental indexing, new
+    // name) in the trailers of stream 1, then sent from the table (index 62)
+    // in the header section of stream 3, whose body is too short for it.
+    const Bytes indexed = cat({{0x40, 0x0e}, bytes_of("content-length"), {0x01, '3'}});
+    s.feed(cat({s.peer.headers(1, request(), false), s.peer.data(1, "abcdef", false),
+                s.peer.headers_block(1, indexed, true)}));
+    expect_no_error(s, s.drain());
+    REQUIRE(s.events.on<ev::Trailers>(1).has_value());
+    CHECK(s.events.count_on<StreamEnded>(1) == 1);
+    std::size_t before = s.events.size();
+    s.feed(cat({s.peer.headers_block(3, cat({{0x83, 0x87, 0x84}, Bytes{0x41, 0x01, 'x'}, Bytes{0xbf}}), false),
+                s.peer.data(3, "ab", true)}));
+    expect_malformed(s, 3, before);
+    // Anything but a number there is fine too; a field that is invalid as a
+    // field is not.
+    before = s.events.size();
+    s.feed(cat({s.peer.headers(5, request(), false), s.peer.headers(5, {{"content-length", "abc"}}, true)}));
+    expect_no_error(s, s.drain(), before);
+    CHECK(s.events.on<ev::Trailers>(5).has_value());
+    before = s.events.size();
+    s.feed(cat({s.peer.headers(7, request(), false), s.peer.headers(7, {{"content-length", " 1"}}, true)}));
+    expect_malformed(s, 7, before);
+}
+
 TEST_CASE("connection messages: malformed trailers") {
     struct Case {
         const char* name;

@@ -228,6 +228,20 @@ void MessageScan::add_field(std::string_view name, std::string_view value, std::
     }
     regular_seen_ = true;
     const bool length = is_content_length(name);
+    if (length && kind_ == MessageKind::trailers) {
+        // Not framing in trailers (RFC 9110 §6.5.1: such fields are not
+        // merged into the header section): an ordinary field there, checked
+        // as one. Never marked plain: the same table entry may come back in
+        // a header section, where it must be read.
+        if ((memo & memo_valid_field) == 0) {
+            if (const std::string_view why = check_regular_field(name, value); !why.empty()) {
+                fail(why);
+                return;
+            }
+            memo |= memo_valid_field;
+        }
+        return;
+    }
     if (length && !value.empty() && !is_ws(value.front()) && !is_ws(value.back()) &&
         merge_content_length(value, content_length_)) {
         // A valid content-length is digits, commas and blanks inside: it
