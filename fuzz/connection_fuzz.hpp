@@ -166,7 +166,7 @@ inline Config make_config(Role role, std::uint8_t setup, std::pmr::memory_resour
         c.limits.max_field_size = 2048;
         c.limits.max_queued_control_frames = 20;
         c.limits.max_reset_streams = 8;
-        c.limits.max_peer_resets = 20;
+        c.limits.max_rapid_resets = 20;
         c.limits.max_buffered_per_stream = 20000;
         c.limits.max_queued_requests = 10;
         c.limits.max_empty_frames = 50;

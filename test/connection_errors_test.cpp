@@ -251,39 +251,6 @@ TEST_CASE("connection errors: a PING flood without reading output → ENHANCE_YO
     }
 }
 
-TEST_CASE("connection errors: rapid reset → ENHANCE_YOUR_CALM") {
-    Config c;
-    c.limits.max_peer_resets = 5;
-    SUBCASE("five resets are fine, the sixth is not") {
-        Session s(Role::server, c);
-        s.handshake();
-        std::uint32_t id = 1;
-        for (int i = 0; i < 5; ++i, id += 2)
-            s.feed(cat({s.peer.headers(id, get(), false), s.peer.rst(id, ErrorCode::cancel)}));
-        auto out = s.drain();
-        CHECK(count(out, Type::goaway) == 0);
-        CHECK(s.events.count<ev::Reset>() == 5);
-        s.feed(cat({s.peer.headers(id, get(), false), s.peer.rst(id, ErrorCode::cancel)}));
-        expect_connection_error(s, s.drain(), ErrorCode::enhance_your_calm);
-    }
-    SUBCASE("streams that complete normally earn resets back") {
-        Session s(Role::server, c);
-        s.handshake();
-        std::uint32_t id = 1;
-        for (int i = 0; i < 3; ++i, id += 2) {
-            s.open(id, get(), true);
-            REQUIRE(s.conn.submit_response(id, fields(response()), true) == ApiError::none);
-            s.drain();
-        }
-        for (int i = 0; i < 8; ++i, id += 2)
-            s.feed(cat({s.peer.headers(id, get(), false), s.peer.rst(id, ErrorCode::cancel)}));
-        INFO("peer resets accepted: " << s.events.count<ev::Reset>());
-        CHECK(count(s.drain(), Type::goaway) == 0);
-        s.feed(cat({s.peer.headers(id, get(), false), s.peer.rst(id, ErrorCode::cancel)}));
-        expect_connection_error(s, s.drain(), ErrorCode::enhance_your_calm);
-    }
-}
-
 TEST_CASE("connection errors: header list and field size limits") {
     SUBCASE("a header list over max_header_list_size: stream error, the connection goes on") {
         Config c;

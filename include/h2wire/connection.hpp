@@ -47,10 +47,15 @@ struct Limits {
     /// (RFC 9113 §5.1) rather than treat them as errors. Older ones are
     /// forgotten (their late frames then get STREAM_CLOSED).
     std::uint32_t max_reset_streams = 1024;
-    /// Streams the peer may reset (or get refused) before the connection ends
-    /// with ENHANCE_YOUR_CALM, counted over the connection's life minus the
-    /// streams that completed normally. Stops "rapid reset" (CVE-2023-44487).
-    std::uint32_t max_peer_resets = 1000;
+    /// Streams the peer resets, gets refused, or makes us reset (malformed
+    /// messages, "MadeYouReset") within the same receive() call that opened
+    /// them: the application was handed work it could never act on. Past
+    /// this many, plus one for every four receive() calls with input, the
+    /// connection ends with ENHANCE_YOUR_CALM. Stops "rapid reset"
+    /// (CVE-2023-44487) however it is mixed with completed requests, and
+    /// never counts a stream cancelled after the call that opened it (long
+    /// polls, hedged requests, deadlines, navigation), however many.
+    std::uint32_t max_rapid_resets = 1000;
     /// Octets of body one stream may hold queued for sending beyond what the
     /// peer's windows let out. send_data() accepts no more: backpressure.
     std::uint32_t max_buffered_per_stream = 256 * 1024;
@@ -67,6 +72,19 @@ struct Limits {
     /// Stops a server that streams endless interim responses, each decoded
     /// into the events of one receive() call. At most 255.
     std::uint32_t max_informational_responses = 16;
+    /// Hard budget for everything the connection holds from Config::memory
+    /// (its own object, tables, streams, buffers, the events of one
+    /// receive() call, queued output). Input that would take the connection
+    /// past it ends the connection with ENHANCE_YOUR_CALM instead (checked
+    /// after each frame, so the overshoot is at most what one frame needs);
+    /// send_data() past it returns buffer_full. See memory_used().
+    std::size_t max_connection_memory = 8 * 1024 * 1024;
+    /// Work whose cost grows with the number of open streams (a change of
+    /// SETTINGS_INITIAL_WINDOW_SIZE, a GOAWAY that lowers its last stream
+    /// id) is paid from a budget of stream visits: this many, plus one per
+    /// octet received. Past it: ENHANCE_YOUR_CALM. Stops SETTINGS floods that
+    /// make every entry walk every stream.
+    std::uint32_t stream_walk_budget = 64 * 1024;
     // Together these bound what one receive() call can hold as events: at
     // most (max_concurrent_streams, or our requests) x (2 header sections, +
     // max_informational_responses on a client) x max_header_list_size, plus
@@ -328,6 +346,11 @@ public:
     bool is_closed() const noexcept;
     /// Highest stream id the peer opened that we processed (for GOAWAY).
     std::uint32_t last_peer_stream() const noexcept;
+    /// Octets the connection holds from Config::memory right now (its own
+    /// object included), and the most it ever held. Sum memory_used() over
+    /// your connections to enforce a process-wide cap.
+    std::size_t memory_used() const noexcept;
+    std::size_t memory_peak() const noexcept;
 
     struct Impl;
 

@@ -57,7 +57,8 @@ hpack::DecoderLimits decoder_limits(const Limits& l) {
 
 Connection::Impl::Impl(const Config& config)
     : cfg(config),
-      mr(config.memory ? config.memory : std::pmr::get_default_resource()),
+      account(config.memory ? config.memory : std::pmr::get_default_resource(), config.limits.max_connection_memory),
+      mr(&account),
       reader(frame::ReaderOptions{frame::default_max_frame_size,
                                   config.role == Role::server ? frame::PeerRole::client : frame::PeerRole::server,
                                   true},
@@ -80,7 +81,8 @@ Connection::Impl::Impl(const Config& config)
       header_fifo(mr),
       open_fifo(mr),
       wu_fifo(mr) {
-    cfg.memory = mr;
+    cfg.memory = account.upstream();
+    account.add_external(sizeof(Impl));
     out.pool = &pool;
     // RFC 9113 §3.4: the client's preface is the magic string then SETTINGS;
     // the server's is SETTINGS. Both go out first.
@@ -253,7 +255,7 @@ Connection::Connection(const Config& config) {
 
 Connection::~Connection() {
     if (!impl_) return;
-    std::pmr::polymorphic_allocator<Impl> a(impl_->mr);
+    std::pmr::polymorphic_allocator<Impl> a(impl_->account.upstream());
     a.delete_object(impl_);
 }
 
@@ -413,5 +415,7 @@ const Settings& Connection::peer_settings() const noexcept { return impl_->peer;
 std::size_t Connection::open_streams() const noexcept { return impl_->active_local + impl_->active_peer; }
 bool Connection::is_closed() const noexcept { return impl_->closed; }
 std::uint32_t Connection::last_peer_stream() const noexcept { return impl_->last_peer_processed; }
+std::size_t Connection::memory_used() const noexcept { return impl_->account.live(); }
+std::size_t Connection::memory_peak() const noexcept { return impl_->account.peak(); }
 
 }  // namespace h2wire

@@ -17,6 +17,7 @@
 
 #include "connection/buffers.hpp"
 #include "connection/flow_control.hpp"
+#include "connection/memory_account.hpp"
 #include "connection/message_validation.hpp"
 #include "connection/output/scheduler.hpp"
 #include "connection/stream.hpp"
@@ -138,7 +139,8 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
 
     // ---- configuration and layers -------------------------------------------
     Config cfg;
-    std::pmr::memory_resource* mr;
+    detail::MemoryAccount account;  // Limits::max_connection_memory; every allocation goes through it
+    std::pmr::memory_resource* mr;  // &account
     frame::Reader reader;
     hpack::Decoder decoder;
     hpack::Encoder encoder;
@@ -167,7 +169,15 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     std::uint32_t active_peer = 0;         // the peer's, open or half-closed
     std::uint32_t reserved_local = 0;      // promised by us, not yet answered
     std::uint32_t queued_requests = 0;     // client requests waiting for a slot
-    std::int64_t peer_resets = 0;          // peer resets/refusals minus completed streams (Limits::max_peer_resets)
+    // Limits::max_rapid_resets: streams reset within the receive() call that
+    // opened them. A call "opened" peer ids from call_first_peer_id up when
+    // call_open_stamp == input_calls.
+    std::uint64_t input_calls = 0;         // receive() calls with input
+    std::uint64_t bytes_received = 0;      // octets given to receive() (Limits::stream_walk_budget refill)
+    std::uint64_t call_open_stamp = ~std::uint64_t{0};
+    std::uint32_t call_first_peer_id = 0;
+    std::uint64_t rapid_resets = 0;
+    std::uint64_t stream_walks = 0;        // stream visits paid (Limits::stream_walk_budget)
     std::uint64_t useful_frames = 0;
     std::uint64_t empty_frames = 0;
 
@@ -311,12 +321,16 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
 
     // ---- send.cpp ---------------------------------------------------------------------
     Stream* new_stream(std::uint32_t id, detail::StreamState state, bool local);
-    void set_state(Stream* s, detail::StreamState next, bool normal = true);
+    void set_state(Stream* s, detail::StreamState next);
     void release_stream(Stream* s);
     void drop_send_queue(Stream* s);
     void reset_local(Stream* s, ErrorCode code, bool peer_caused);  // RST_STREAM sent by us, stream gone
     void drop_stream(Stream* s);  // gone without RST_STREAM (reset by the peer, refused by GOAWAY, never sent)
-    void note_peer_abort();       // Limits::max_peer_resets
+    void note_peer_open(std::uint32_t id) noexcept;  // a peer stream opened (or refused) in this call
+    void note_peer_abort(std::uint32_t id);          // Limits::max_rapid_resets
+    /// Limits::stream_walk_budget: pays for visiting `visits` streams; false
+    /// (and ENHANCE_YOUR_CALM) when the budget is spent.
+    bool pay_stream_walk(std::size_t visits);
     void output_done(Stream* s, std::size_t n);
     Stream* find(std::uint32_t id) const noexcept { return streams.find(id); }
     Stream* sendable_stream(std::uint32_t id, ApiError& err);
@@ -337,7 +351,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     // ---- flow_control.cpp ---------------------------------------------------------------
     void on_window_update(const frame::WindowUpdate& f);
     void credit(Stream* s, std::uint64_t n);  // octets handed back to the windows
-    void apply_peer_initial_window(std::uint32_t value);
+    void apply_peer_initial_window(std::uint32_t value, std::uint32_t largest);
     void apply_local_initial_window(std::uint32_t old_value, std::uint32_t new_value);
     void notify_writable(Stream* s);
     ApiError consume(std::uint32_t id, std::size_t n);

@@ -65,20 +65,28 @@ void Connection::Impl::notify_writable(Stream* s) {
     make_ready(s);
 }
 
-void Connection::Impl::apply_peer_initial_window(std::uint32_t value) {
+void Connection::Impl::apply_peer_initial_window(std::uint32_t value, std::uint32_t largest) {
     // RFC 9113 §6.9.2: the difference applies to every stream's send window;
     // it may go negative, but past 2^31-1 is a connection FLOW_CONTROL_ERROR.
-    const std::int64_t delta = static_cast<std::int64_t>(value) - static_cast<std::int64_t>(peer.initial_window_size);
+    // `largest` is the largest value the frame passed through on the way.
+    const std::int64_t old_value = peer.initial_window_size;
+    const std::int64_t delta = static_cast<std::int64_t>(value) - old_value;
+    const std::int64_t worst = std::max<std::int64_t>(static_cast<std::int64_t>(largest) - old_value, delta);
     peer.initial_window_size = value;
-    if (delta == 0) return;
+    if (worst <= 0 && delta == 0) return;
+    // Every stream is visited: Limits::stream_walk_budget pays for it.
+    if (!pay_stream_walk(streams.size())) return;
     bool overflow = false;
     streams.for_each([&](Stream* s) {
-        if (!detail::apply_delta(s->send_window, delta)) overflow = true;
+        std::int32_t probe = s->send_window;
+        if (!detail::apply_delta(probe, worst)) overflow = true;
     });
     if (overflow) {
         connection_error(ErrorCode::flow_control_error, "SETTINGS_INITIAL_WINDOW_SIZE takes a window past 2^31-1");
         return;
     }
+    if (delta == 0) return;
+    streams.for_each([&](Stream* s) { detail::apply_delta(s->send_window, delta); });
     if (delta > 0) {
         // Streams that waited for window can send again: in stream id order,
         // so that the order they resume in (their StreamWritable events,

@@ -48,6 +48,8 @@ inline void begin_fast_data(Connection::Impl::FastData& f, const DataHeader& h) 
 // changes nothing unless it takes the call whole; everything else goes to
 // receive_general(), which handles any input.
 std::span<const Event> Connection::Impl::receive(std::span<const std::uint8_t> bytes) {
+    input_calls += !bytes.empty();
+    bytes_received += bytes.size();
     // What receive_general() would first do with state to clean up: upgrade
     // store, arena, deferred events, a closed connection, the preface.
     if (arena_dirty || closed || bytes.empty() || !deferred.empty() || !upgrade.empty() ||
@@ -542,7 +544,7 @@ void Connection::Impl::on_data(const frame::DataChunk& d) {
 void Connection::Impl::peer_end_stream(Stream* s) {
     const detail::Transition t = detail::transition(s->state, detail::StreamInput::recv_end_stream);
     report(StreamEnded{s->id});
-    if (t.outcome == detail::Outcome::accept) set_state(s, t.next, true);
+    if (t.outcome == detail::Outcome::accept) set_state(s, t.next);
 }
 
 // --- SETTINGS (RFC 9113 §6.5) ------------------------------------------------
@@ -557,7 +559,14 @@ void Connection::Impl::on_settings(const frame::Settings& f) {
     else ++useful_frames;
     if (closed) return;
     peer_settings_seen = true;
-    // RFC 9113 §6.5.3: values are processed in the order they appear.
+    // RFC 9113 §6.5.3: values are processed in the order they appear. A
+    // change of SETTINGS_INITIAL_WINDOW_SIZE reaches every stream, so the
+    // frame's entries for it are applied together, once: windows move by the
+    // last value, and the check that none passes 2^31-1 (§6.9.2) uses the
+    // largest, which is where any of them, in order, would have failed
+    // first. The other settings do not depend on it.
+    bool window_changed = false;
+    std::uint32_t window_last = 0, window_max = 0;
     for (const Setting s : f.entries) {
         switch (s.id) {
         case SettingId::header_table_size:
@@ -565,8 +574,9 @@ void Connection::Impl::on_settings(const frame::Settings& f) {
             peer.header_table_size = s.value;
             break;
         case SettingId::initial_window_size:
-            apply_peer_initial_window(s.value);
-            if (closed) return;
+            window_max = window_changed ? std::max(window_max, s.value) : s.value;
+            window_last = s.value;
+            window_changed = true;
             break;
         case SettingId::enable_connect_protocol:
             // RFC 8441 §3: once 1, it MUST NOT go back to 0.
@@ -580,6 +590,10 @@ void Connection::Impl::on_settings(const frame::Settings& f) {
             peer.apply(s);  // unknown identifiers are ignored (§6.5.2)
             break;
         }
+    }
+    if (window_changed) {
+        apply_peer_initial_window(window_last, window_max);
+        if (closed) return;
     }
     // RFC 9113 §6.5.3: acknowledge once applied.
     std::uint8_t* p = ctrl.grow(frame::header_size);
@@ -622,18 +636,25 @@ void Connection::Impl::on_ping(const frame::Ping& f) {
 
 void Connection::Impl::on_goaway(const frame::Goaway& f) {
     ++useful_frames;
-    goaway_received = true;
     // "Endpoints MUST NOT increase the value they send in the last stream
     // identifier": keep the smallest.
+    const bool lowered = !goaway_received || f.last_stream_id < goaway_last_received;
+    goaway_received = true;
     goaway_last_received = std::min(goaway_last_received, f.last_stream_id);
     const std::span<const std::uint8_t> debug = keep(f.debug_data);
     report(GoawayReceived{f.last_stream_id, f.error_code, debug});
     // Streams we opened above last_stream_id were not processed: they may be
     // retried on another connection (RFC 9113 §8.7). Queued requests too.
+    // Only a lower last id can refuse more; the visit of every stream is
+    // paid from Limits::stream_walk_budget.
     std::pmr::vector<Stream*> refused(mr);
-    streams.for_each([&](Stream* s) {
-        if (s->has(sf::local) && s->id > goaway_last_received && s->state != StreamState::closed) refused.push_back(s);
-    });
+    if (lowered && std::uint64_t{next_local_id} > std::uint64_t{f.last_stream_id} + 2) {
+        if (!pay_stream_walk(streams.size())) return;
+        streams.for_each([&](Stream* s) {
+            if (s->has(sf::local) && s->id > goaway_last_received && s->state != StreamState::closed)
+                refused.push_back(s);
+        });
+    }
     std::sort(refused.begin(), refused.end(), [](const Stream* a, const Stream* b) { return a->id < b->id; });
     for (Stream* s : refused) {
         report(StreamReset{s->id, ErrorCode::refused_stream, Initiator::peer, true,
@@ -669,7 +690,7 @@ void Connection::Impl::on_rst_stream(const frame::RstStream& f) {
     }
     if (s->state == StreamState::closed) return;
     report(StreamReset{s->id, f.error_code, Initiator::peer, f.error_code == ErrorCode::refused_stream, {}});
-    if (!s->has(sf::local)) note_peer_abort();
+    if (!s->has(sf::local)) note_peer_abort(s->id);
     drop_stream(s);
 }
 

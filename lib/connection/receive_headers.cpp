@@ -87,6 +87,7 @@ void Connection::Impl::on_headers(const frame::Headers& f) {
         // it used before (checked: id > highest_peer_id), and opening it
         // closes the idle ones below.
         highest_peer_id = id;
+        note_peer_open(id);
         if (goaway_sent && id > goaway_last_sent) {
             // RFC 9113 §6.8: streams above our GOAWAY are ignored.
         } else if (active_peer >= local_max_concurrent()) {
@@ -95,7 +96,7 @@ void Connection::Impl::on_headers(const frame::Headers& f) {
             ledger.add(id);
             report(StreamReset{id, ErrorCode::refused_stream, Initiator::local, true,
                                "over SETTINGS_MAX_CONCURRENT_STREAMS"});
-            note_peer_abort();
+            note_peer_abort(id);
             if (!closed) control_budget_ok();
         } else {
             block.target = new_stream(id, StreamState::open, false);
@@ -133,6 +134,7 @@ void Connection::Impl::on_push_promise(const frame::PushPromise& f) {
         return;
     }
     highest_peer_id = f.promised_stream_id;
+    note_peer_open(f.promised_stream_id);
     bool accept = true;
     if (Stream* s = find(f.stream_id)) {
         const detail::Transition t = detail::transition(s->state, detail::StreamInput::recv_push_promise);

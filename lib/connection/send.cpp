@@ -50,7 +50,7 @@ Stream* Connection::Impl::new_stream(std::uint32_t id, StreamState state, bool l
     return s;
 }
 
-void Connection::Impl::set_state(Stream* s, StreamState next, bool normal) {
+void Connection::Impl::set_state(Stream* s, StreamState next) {
     const StreamState prev = s->state;
     if (prev == next) return;
     const bool local_initiated = s->has(sf::local);
@@ -60,8 +60,6 @@ void Connection::Impl::set_state(Stream* s, StreamState next, bool normal) {
     if (next == StreamState::reserved_local) ++reserved_local;
     s->state = next;
     if (next != StreamState::closed) return;
-    // Both sides ended normally: one stream off the rapid-reset count.
-    if (normal && !local_initiated) --peer_resets;
     unready(s);
     if (s->inflight == 0) release_stream(s);
     maybe_finish_shutdown();
@@ -83,7 +81,7 @@ void Connection::Impl::drop_send_queue(Stream* s) {
         send_fields.clear();
         const detail::QueuedBlock b = s->hdr.pop(send_fields);
         if (b.kind != detail::BlockKind::push_promise) continue;
-        if (Stream* p = find(b.promised); p && p->state == StreamState::idle) set_state(p, StreamState::closed, false);
+        if (Stream* p = find(b.promised); p && p->state == StreamState::idle) set_state(p, StreamState::closed);
     }
     s->hdr.recycle(buffers);
     s->leading_blocks = 0;
@@ -114,7 +112,7 @@ void Connection::Impl::drop_stream(Stream* s) {
         open_fifo.forget();
         --queued_requests;
     }
-    set_state(s, StreamState::closed, false);
+    set_state(s, StreamState::closed);
     if (s->state == StreamState::closed && s->id != 0 && find(s->id) == s) release_stream(s);
 }
 
@@ -125,16 +123,44 @@ void Connection::Impl::reset_local(Stream* s, ErrorCode code, bool peer_caused) 
         queue_rst(s->id, code);
         ledger.add(s->id);
     }
-    if (peer_caused && !s->has(sf::local)) note_peer_abort();
+    if (peer_caused && !s->has(sf::local)) note_peer_abort(s->id);
     drop_stream(s);
 }
 
-void Connection::Impl::note_peer_abort() {
-    // Limits::max_peer_resets: streams the peer resets or gets refused,
-    // minus those that completed, over the connection's life
-    // (CVE-2023-44487, "rapid reset").
-    if (++peer_resets > static_cast<std::int64_t>(cfg.limits.max_peer_resets))
-        connection_error(ErrorCode::enhance_your_calm, "too many streams reset or refused");
+void Connection::Impl::note_peer_open(std::uint32_t id) noexcept {
+    // Ids only grow (RFC 9113 §5.1.1): the first peer id opened in this call
+    // marks the rest.
+    if (call_open_stamp != input_calls) {
+        call_open_stamp = input_calls;
+        call_first_peer_id = id;
+    }
+}
+
+void Connection::Impl::note_peer_abort(std::uint32_t id) {
+    // Limits::max_rapid_resets (CVE-2023-44487 "rapid reset", and
+    // "MadeYouReset": a stream the peer makes us reset). What makes a reset
+    // abuse is that the application was handed a request it could not act
+    // on: it came and went in the same receive() call. A stream cancelled in
+    // a later call, however soon, the application has seen and may have
+    // answered: that is ordinary use and costs nothing. Resets and completed
+    // requests are not netted against each other (completions are cheap for
+    // an attacker to make); the allowance grows only with receive() calls,
+    // which each cost the peer a round of its own input.
+    const bool rapid = call_open_stamp == input_calls && id >= call_first_peer_id;
+    if (!rapid) return;
+    ++rapid_resets;
+    if (rapid_resets > cfg.limits.max_rapid_resets + input_calls / 4)
+        connection_error(ErrorCode::enhance_your_calm, "too many streams reset in the call that opened them (rapid reset)");
+}
+
+bool Connection::Impl::pay_stream_walk(std::size_t visits) {
+    // Limits::stream_walk_budget: per received octet the connection does
+    // constant work, except where a frame's effect reaches every stream; that
+    // work is paid from a budget that grows by one stream visit per octet.
+    stream_walks += visits;
+    if (stream_walks <= cfg.limits.stream_walk_budget + bytes_received) return true;
+    connection_error(ErrorCode::enhance_your_calm, "too much work across all streams (SETTINGS or GOAWAY flood)");
+    return false;
 }
 
 void Connection::Impl::output_done(Stream* s, std::size_t n) {

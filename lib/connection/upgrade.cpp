@@ -256,7 +256,7 @@ ApiError Connection::upgrade_server(std::string_view http2_settings, std::span<c
     // an ACK: the 101 is the acknowledgement). Its preface still starts with
     // a SETTINGS frame, which is handled as usual.
     c.encoder.set_peer_max_table_size(peer.header_table_size);
-    c.apply_peer_initial_window(peer.initial_window_size);
+    c.apply_peer_initial_window(peer.initial_window_size, peer.initial_window_size);
     c.peer = peer;
 
     // RFC 7540 §3.2: the request is stream 1, "half-closed" from the client

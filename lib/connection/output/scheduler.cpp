@@ -262,14 +262,14 @@ bool Connection::Impl::send_leading_blocks(Stream* s) {
 
 void Connection::Impl::after_send_headers(Stream* s, bool end_stream) {
     const detail::Transition t = detail::transition(s->state, detail::StreamInput::send_headers);
-    if (t.outcome == detail::Outcome::accept) set_state(s, t.next, true);
+    if (t.outcome == detail::Outcome::accept) set_state(s, t.next);
     if (end_stream) after_send_end_stream(s);
 }
 
 void Connection::Impl::after_send_end_stream(Stream* s) {
     s->clear(sf::end_after_data | sf::trailers_queued);
     const detail::Transition t = detail::transition(s->state, detail::StreamInput::send_end_stream);
-    if (t.outcome == detail::Outcome::accept) set_state(s, t.next, true);
+    if (t.outcome == detail::Outcome::accept) set_state(s, t.next);
 }
 
 void Connection::Impl::make_ready(Stream* s) {
