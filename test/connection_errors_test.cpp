@@ -217,12 +217,23 @@ TEST_CASE("connection errors: a PING flood without reading output → ENHANCE_YO
         CHECK(count(out, Type::ping) == 10);
         CHECK(count(out, Type::goaway) == 0);
     }
-    SUBCASE("the 11th is one too many") {
+    SUBCASE("more in one receive() are all answered: the caller had no chance to write") {
+        Session s(Role::server, c);
+        s.handshake();
+        Bytes in;
+        for (int i = 0; i < 500; ++i) append(in, s.peer.ping(opaque("flood" + std::to_string(100 + i))));
+        s.feed(in);
+        const auto out = s.drain();
+        CHECK(count(out, Type::ping) == 500);
+        CHECK(count(out, Type::goaway) == 0);
+    }
+    SUBCASE("11 left unsent into the next receive() are one too many") {
         Session s(Role::server, c);
         s.handshake();
         Bytes in;
         for (int i = 0; i < 11; ++i) append(in, s.peer.ping(opaque("flood" + std::to_string(100 + i))));
         s.feed(in);
+        s.feed(s.peer.ping(opaque("pingpong")));
         expect_connection_error(s, s.drain(), ErrorCode::enhance_your_calm, 0u);
     }
     SUBCASE("one PING per receive(), never draining") {
@@ -246,7 +257,8 @@ TEST_CASE("connection errors: a PING flood without reading output → ENHANCE_YO
         s.handshake();
         Bytes in;
         for (int i = 0; i < 50; ++i) append(in, s.peer.settings({}));
-        s.feed(in);
+        s.feed(in);  // answered: the caller could not write in between
+        s.feed(s.peer.settings({}));  // the answers to the first 50 are still unsent
         expect_connection_error(s, s.drain(), ErrorCode::enhance_your_calm, 0u);
     }
 }

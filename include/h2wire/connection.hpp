@@ -76,9 +76,10 @@ struct Limits {
     /// (its own object, tables, streams, buffers, the events of one
     /// receive() call, queued output). Input that would take the connection
     /// past it ends the connection with ENHANCE_YOUR_CALM instead (checked
-    /// after each frame, so the overshoot is at most what one frame needs);
-    /// send_data() past it returns buffer_full. See memory_used().
-    std::size_t max_connection_memory = 8 * 1024 * 1024;
+    /// after each frame, so the overshoot is at most what one frame needs).
+    /// send_data() returns buffer_full rather than copy into the last quarter
+    /// of it, which is kept for what the peer sends. See memory_used().
+    std::size_t max_connection_memory = 16 * 1024 * 1024;
     /// Work whose cost grows with the number of open streams (a change of
     /// SETTINGS_INITIAL_WINDOW_SIZE, a GOAWAY that lowers its last stream
     /// id) is paid from a budget of stream visits: this many, plus one per

@@ -241,6 +241,53 @@ public:
         used_ = 0;
     }
 
+    /// Where the next allocation will go: everything allocated after it can
+    /// be kept by keep_from() while everything before it is given up.
+    struct Mark {
+        const void* chunk = nullptr;
+        std::size_t used = 0;
+    };
+    Mark mark() const noexcept { return Mark{cur_, used_}; }
+
+    /// Ends everything allocated before `m` and keeps what came after it:
+    /// the chunks wholly before the mark's chunk are rewound for reuse (the
+    /// mark's own chunk keeps its dead head until the next reset()). So a
+    /// header block whose fields are still being received keeps them while
+    /// the events of earlier calls are let go, however the input is split.
+    void keep_from(const Mark& m) noexcept {
+        if (!m.chunk) {
+            // The mark came before the first chunk: everything is kept.
+            return;
+        }
+        if (m.chunk == head_) return;
+        // Move the chunks [head_, mark chunk) behind the list's tail, then
+        // apply the retained cap to the spare ones.
+        Chunk* first = head_;
+        Chunk* before = head_;
+        while (before->next != m.chunk) before = before->next;
+        head_ = before->next;
+        before->next = nullptr;
+        Chunk* tail = head_;
+        while (tail->next) tail = tail->next;
+        tail->next = first;
+        // The chunks after the current one are spare: keep them up to the
+        // retained total, counted from the head.
+        std::size_t kept = 0;
+        bool spare = false;
+        Chunk** link = &head_;
+        while (*link) {
+            Chunk* c = *link;
+            if (spare && kept + c->size > retained) {
+                *link = c->next;
+                mr_->deallocate(c, sizeof(Chunk) + c->size, alignof(Chunk));
+                continue;
+            }
+            kept += c->size;
+            if (c == cur_) spare = true;
+            link = &c->next;
+        }
+    }
+
     /// Frees every chunk. Everything allocated from the arena is gone.
     void trim() noexcept {
         Chunk* c = head_;

@@ -41,7 +41,9 @@ std::uint32_t pool_keep(const Limits& l) {
     const std::uint64_t per_stream = (std::uint64_t{l.max_buffered_per_stream} + detail::Block::capacity - 1) /
                                      detail::Block::capacity + 1;
     const std::uint64_t streams = std::max<std::uint64_t>(l.max_concurrent_streams, 100);
-    return static_cast<std::uint32_t>(std::min<std::uint64_t>(per_stream * streams, UINT32_MAX));
+    // No more spare blocks than the memory budget lets send data use.
+    const std::uint64_t budget = l.max_connection_memory / 4 * 3 / sizeof(detail::Block);
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>({per_stream * streams, budget, UINT32_MAX}));
 }
 
 hpack::DecoderLimits decoder_limits(const Limits& l) {
@@ -213,9 +215,13 @@ void Connection::Impl::queue_goaway(std::uint32_t last, ErrorCode code, std::spa
 
 bool Connection::Impl::control_budget_ok() {
     // Limits::max_queued_control_frames: answers the peer makes us queue
-    // while the caller does not drain output (PING, SETTINGS floods).
-    if (ctrl_frames <= cfg.limits.max_queued_control_frames) return true;
-    connection_error(ErrorCode::enhance_your_calm, "too many control frames queued (output not drained)");
+    // (PING and SETTINGS ACKs, RST_STREAM) while earlier answers are still
+    // unsent. Those queued in this receive() call are not counted: the
+    // caller has had no chance to write them, and they take no more memory
+    // than the input that asked for them. A peer that does not read its
+    // answers leaves them unsent into the next call, and is stopped there.
+    if (ctrl_stale <= cfg.limits.max_queued_control_frames) return true;
+    connection_error(ErrorCode::enhance_your_calm, "too many control frames unsent: the peer does not read");
     return false;
 }
 
@@ -331,7 +337,10 @@ std::size_t Connection::send_capacity(std::uint32_t stream) const noexcept {
     const Stream* s = impl_->find(stream);
     if (!s || impl_->closed || s->has(detail::stream_flag::end_submitted) || s->state == StreamState::closed) return 0;
     const std::uint64_t max = impl_->cfg.limits.max_buffered_per_stream;
-    return s->queued_owned >= max ? 0 : static_cast<std::size_t>(max - s->queued_owned);
+    std::size_t n = s->queued_owned >= max ? 0 : static_cast<std::size_t>(max - s->queued_owned);
+    // Limits::max_connection_memory as well: the most send_data() would take.
+    while (n > 0 && !impl_->copy_fits(s, n)) n = n > detail::Block::capacity ? n - detail::Block::capacity : 0;
+    return n;
 }
 
 std::size_t Connection::buffered(std::uint32_t stream) const noexcept {

@@ -114,6 +114,7 @@ struct InboundBlock {
     Stream* target = nullptr;  ///< the stream the block is for (promised stream for a push)
     std::uint32_t bytes = 0;   ///< field block octets so far
     std::uint32_t continuations = 0;
+    Arena::Mark fields_from;   ///< where the block's fields start in the arena
 
     /// The stream may go away between two fragments of the block (the
     /// application resets it; its object is then recycled, maybe for another
@@ -178,7 +179,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     std::uint32_t call_first_peer_id = 0;
     std::uint64_t rapid_resets = 0;
     std::uint64_t stream_walks = 0;        // stream visits paid (Limits::stream_walk_budget)
-    std::uint64_t useful_frames = 0;
+    std::uint64_t useful_frames = 0;  // Limits::max_empty_frames (receive.cpp, count_empty_frame)
     std::uint64_t empty_frames = 0;
 
     // ---- flow control (RFC 9113 §5.2, §6.9) -------------------------------------
@@ -188,6 +189,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     std::uint64_t conn_credit = 0;          // consumed, not yet returned
     std::uint64_t conn_unconsumed = 0;      // manual mode: delivered, not consumed
     bool conn_blocked = false;              // DATA waited for the connection window
+    std::int64_t conn_send_high = 65535;    // the largest the connection send window has been
 
     // ---- receiving --------------------------------------------------------------
     detail::Arena arena;
@@ -218,6 +220,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     detail::Output out;
     detail::ByteBuffer ctrl;        // committed frames, in order: control frames and header blocks
     std::uint32_t ctrl_frames = 0;  // control frames among them (Limits::max_queued_control_frames)
+    std::uint32_t ctrl_stale = 0;   // of those, queued before this receive() call
     detail::ByteBuffer scratch;     // large header blocks before splitting
     std::pmr::vector<Field> send_fields;
     detail::StreamFifo header_fifo;  // streams with leading header blocks to send
@@ -262,6 +265,13 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     void queue_ping(bool ack, const std::array<std::uint8_t, 8>& data);
     void queue_rst(std::uint32_t id, ErrorCode code);
     bool control_budget_ok();  // false after ENHANCE_YOUR_CALM
+    /// Limits::max_connection_memory, checked after each frame received:
+    /// false (and ENHANCE_YOUR_CALM) once the connection holds more.
+    bool memory_budget_ok() {
+        if (!account.over()) [[likely]] return true;
+        connection_error(ErrorCode::enhance_your_calm, "connection memory budget exceeded");
+        return false;
+    }
     void maybe_finish_shutdown();
     std::uint32_t local_max_concurrent() const noexcept;
     /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS; until its SETTINGS arrive,
@@ -274,6 +284,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     // ---- receive.cpp ---------------------------------------------------------------
     std::span<const Event> receive(std::span<const std::uint8_t> bytes);
     std::span<const Event> receive_general(std::span<const std::uint8_t> bytes);
+    void release_events() noexcept;  // the previous call's event storage
     bool quick_data_header(std::span<const std::uint8_t> bytes);
     bool quick_data_payload(std::span<const std::uint8_t> bytes);
     std::span<const Event> receive_data_payload(std::span<const std::uint8_t> bytes);
@@ -341,6 +352,8 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
                             detail::RequestInfo* req, detail::ResponseInfo* resp, detail::SendMemos* memos = nullptr);
     void commit_block(Stream* s, std::span<const Field> fields, bool end_stream, std::uint32_t promised,
                       const detail::SendMemos* memos = nullptr);
+    bool copy_fits(const Stream* s, std::size_t n) const noexcept;  // Limits::max_connection_memory
+    std::size_t receive_reserve() const noexcept { return cfg.limits.max_connection_memory / 4; }
     ApiError queue_data(std::uint32_t id, std::span<const std::uint8_t> data, bool end_stream, bool borrowed);
     Submitted submit_request(std::span<const Field> headers, bool end_stream);
     ApiError submit_response(std::uint32_t id, std::span<const Field> headers, bool end_stream);

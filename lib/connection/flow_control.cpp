@@ -14,15 +14,22 @@ using detail::Stream;
 using detail::StreamState;
 namespace sf = detail::stream_flag;
 
+// Limits::max_empty_frames: a WINDOW_UPDATE is useful when it gives back
+// window our DATA used, or raises a window past its start once (peers that
+// want larger windows do that up front). Any other, such as a stream of
+// 1-octet increments on a window we never used, is counted as empty.
 void Connection::Impl::on_window_update(const frame::WindowUpdate& f) {
-    ++useful_frames;
     if (f.stream_id == 0) {
+        if (conn_send_window < conn_send_high) ++useful_frames;
+        else count_empty_frame();
+        if (closed) return;
         // RFC 9113 §6.9.1: a connection window past 2^31-1 is a connection
         // FLOW_CONTROL_ERROR.
         if (!detail::add_increment(conn_send_window, f.increment)) {
             connection_error(ErrorCode::flow_control_error, "WINDOW_UPDATE takes the connection window past 2^31-1");
             return;
         }
+        conn_send_high = std::max(conn_send_high, conn_send_window);
         if (conn_blocked && conn_send_window > 0) {
             conn_blocked = false;
             report(StreamWritable{0, static_cast<std::uint32_t>(conn_send_window)});
@@ -36,7 +43,17 @@ void Connection::Impl::on_window_update(const frame::WindowUpdate& f) {
         // RST_STREAM and is ignored.
         if (implied_state(f.stream_id) == StreamState::idle)
             connection_error(ErrorCode::protocol_error, "WINDOW_UPDATE on an idle stream");
+        else count_empty_frame();
         return;
+    }
+    if (s->send_window < static_cast<std::int64_t>(peer.initial_window_size)) {
+        ++useful_frames;
+    } else if (!s->has(sf::window_raised)) {
+        s->set(sf::window_raised);
+        ++useful_frames;
+    } else {
+        count_empty_frame();
+        if (closed) return;
     }
     const detail::Transition t = detail::transition(s->state, detail::StreamInput::recv_window_update);
     if (t.outcome == detail::Outcome::connection_error) {

@@ -41,6 +41,8 @@ void Connection::trim() noexcept {
     if (!c.block.active) {
         c.arena.trim();
         std::pmr::vector<Field>(c.mr).swap(c.block_fields);
+    } else {
+        c.arena.keep_from(c.block.fields_from);
     }
     std::pmr::vector<Field>(c.mr).swap(c.send_fields);
 

@@ -138,20 +138,31 @@ inline bool Connection::Impl::quick_data_payload(std::span<const std::uint8_t> b
     return true;
 }
 
+// Views handed out by the previous call die now, except the fields of a
+// header block still being received: they were allocated after its mark,
+// and no other frame can interleave with the block (RFC 9113 §6.10), so
+// everything before the mark is the previous calls' and goes, however the
+// peer splits its blocks across calls. Only reader items and the HEADERS
+// fast path put anything in the arena (`arena_dirty`).
+void Connection::Impl::release_events() noexcept {
+    if (block.active) {
+        arena.keep_from(block.fields_from);
+        return;
+    }
+    arena.reset();
+    arena_dirty = false;
+}
+
 [[gnu::noinline]] std::span<const Event> Connection::Impl::receive_general(std::span<const std::uint8_t> bytes) {
     // h2c upgrade (upgrade.cpp): too late once bytes arrived; the upgraded
     // request's copy is freed once its events' views have expired.
     if (!bytes.empty()) io_started = true;
     if (!upgrade.empty()) [[unlikely]] upgrade.on_receive();
     events.clear();
-    // Views handed out by the previous call die now, except the fields of a
-    // header block still being received (no other frame can interleave with
-    // it, so the arena then holds little else). Only reader items put
-    // anything in the arena (`arena_dirty`).
-    if (!block.active) {
-        arena.reset();
-        arena_dirty = false;
-    }
+    release_events();
+    // Limits::max_queued_control_frames looks at the answers still unsent
+    // from earlier calls: those the caller had the chance to write.
+    ctrl_stale = ctrl_frames;
     if (!deferred.empty()) [[unlikely]] {
         events.insert(events.end(), deferred.begin(), deferred.end());
         deferred.clear();
@@ -165,7 +176,7 @@ inline bool Connection::Impl::quick_data_payload(std::span<const std::uint8_t> b
             return events;
         }
     }
-    while (!closed) {
+    while (!closed && memory_budget_ok()) {
         if (fast_data.active) {
             // Like the reader: no empty chunk while payload is still to come.
             if (bytes.empty() && fast_data.left > 0) break;
@@ -181,6 +192,7 @@ inline bool Connection::Impl::quick_data_payload(std::span<const std::uint8_t> b
         bytes = bytes.subspan(step.consumed);
         if (!step.more) break;
     }
+    if (!closed) memory_budget_ok();  // the frame in progress may have taken its buffer
     in_receive = false;
     return events;
 }
@@ -395,6 +407,9 @@ void Connection::Impl::dispatch(const frame::ReadResult& r) {
 
 void Connection::Impl::count_empty_frame() {
     // Limits::max_empty_frames: frames that carry nothing still cost work.
+    // "Useful" frames are those that move something: a header block, DATA
+    // with payload or END_STREAM, settings, a reset of a live stream, a
+    // WINDOW_UPDATE that gives back window we used (flow_control.cpp).
     ++empty_frames;
     const std::uint64_t allowed = cfg.limits.max_empty_frames + useful_frames * cfg.limits.max_empty_frames / 1000;
     if (empty_frames > allowed) connection_error(ErrorCode::enhance_your_calm, "too many empty frames");
@@ -674,15 +689,17 @@ void Connection::Impl::on_goaway(const frame::Goaway& f) {
 // --- RST_STREAM (RFC 9113 §6.4), PRIORITY (§6.3) -------------------------------
 
 void Connection::Impl::on_rst_stream(const frame::RstStream& f) {
-    ++useful_frames;
     Stream* s = find(f.stream_id);
     if (!s) {
         // RFC 9113 §6.4: RST_STREAM on an idle stream is a connection
-        // PROTOCOL_ERROR; on a closed one it is ignored.
+        // PROTOCOL_ERROR; on a closed one it is ignored (and changes nothing:
+        // Limits::max_empty_frames).
         if (implied_state(f.stream_id) == StreamState::idle)
             connection_error(ErrorCode::protocol_error, "RST_STREAM on an idle stream");
+        else count_empty_frame();
         return;
     }
+    ++useful_frames;
     const detail::Transition t = detail::transition(s->state, detail::StreamInput::recv_rst_stream);
     if (t.outcome == detail::Outcome::connection_error) {
         connection_error(t.code, "RST_STREAM on an idle stream");

@@ -26,6 +26,7 @@ void Connection::Impl::on_headers(const frame::Headers& f) {
     const std::uint32_t id = f.stream_id;
     block = detail::InboundBlock{};
     block.active = true;
+    block.fields_from = arena.mark();
     block.stream_id = id;
     block.end_stream = f.end_stream;
     block.bytes = static_cast<std::uint32_t>(f.fragment.size());
@@ -112,6 +113,7 @@ void Connection::Impl::on_headers(const frame::Headers& f) {
 void Connection::Impl::on_push_promise(const frame::PushPromise& f) {
     block = detail::InboundBlock{};
     block.active = true;
+    block.fields_from = arena.mark();
     block.push = true;
     block.stream_id = f.stream_id;
     block.promised_id = f.promised_stream_id;

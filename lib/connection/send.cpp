@@ -343,6 +343,19 @@ ApiError Connection::Impl::submit_response(std::uint32_t id, std::span<const Fie
     return ApiError::none;
 }
 
+// Limits::max_connection_memory: copying `n` octets into send blocks must
+// leave a quarter of the budget for what the peer sends (the open block's
+// room and spare blocks cost nothing new).
+bool Connection::Impl::copy_fits(const Stream* s, std::size_t n) const noexcept {
+    const std::size_t room = s->open_block ? detail::Block::capacity - s->open_block->used : 0;
+    if (n <= room) return true;
+    const std::size_t fresh = n - room;
+    const std::size_t spare = pool.spare_octets();
+    if (fresh <= spare) return true;
+    const std::size_t blocks = (fresh - spare + detail::Block::capacity - 1) / detail::Block::capacity;
+    return account.fits(blocks * sizeof(detail::Block) + 64 * sizeof(detail::SendSeg) + receive_reserve());
+}
+
 ApiError Connection::Impl::queue_data(std::uint32_t id, std::span<const std::uint8_t> data, bool end_stream,
                                       bool borrowed) {
     ApiError err;
@@ -352,6 +365,7 @@ ApiError Connection::Impl::queue_data(std::uint32_t id, std::span<const std::uin
     if (!s->has(sf::final_submitted)) return ApiError::invalid_stream;
     if (data.empty() && !end_stream) return ApiError::none;
     if (!borrowed && s->queued_owned + data.size() > cfg.limits.max_buffered_per_stream) return ApiError::buffer_full;
+    if (!borrowed && !copy_fits(s, data.size())) return ApiError::buffer_full;
     if (borrowed && !data.empty()) {
         detail::SendSeg* seg = pool.get_seg();
         seg->data = data.data();

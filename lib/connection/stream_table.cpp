@@ -81,34 +81,84 @@ void StreamMap::rehash(std::size_t new_cap) {
 }
 
 // --- ResetLedger -------------------------------------------------------------
+//
+// A ring of ids in the order they were added (the oldest is overwritten once
+// full) and, beside it, an open-addressing set of the same ids for
+// contains(): one probe sequence per late frame, however many streams were
+// reset (a linear search would let a peer make every frame on a closed
+// stream cost max_reset_streams compares).
 
-ResetLedger::~ResetLedger() {
-    if (ids_) mr_->deallocate(ids_, cap_ * sizeof(std::uint32_t), alignof(std::uint32_t));
+ResetLedger::~ResetLedger() { free_storage(); }
+
+void ResetLedger::free_storage() noexcept {
+    if (ring_) mr_->deallocate(ring_, storage_size(cap_), alignof(std::uint32_t));
+    ring_ = table_ = nullptr;
+}
+
+std::size_t ResetLedger::storage_size(std::uint32_t cap) noexcept {
+    return (std::size_t{cap} + table_size(cap)) * sizeof(std::uint32_t);
 }
 
 void ResetLedger::add(std::uint32_t id) {
-    if (max_ == 0) return;
-    if (size_ == cap_ && cap_ < max_) {
-        const std::uint32_t want = std::min<std::uint32_t>(max_, cap_ ? cap_ * 2 : 16);
-        auto* n = static_cast<std::uint32_t*>(mr_->allocate(want * sizeof(std::uint32_t), alignof(std::uint32_t)));
-        if (size_) std::memcpy(n, ids_, size_ * sizeof(std::uint32_t));
-        if (ids_) mr_->deallocate(ids_, cap_ * sizeof(std::uint32_t), alignof(std::uint32_t));
-        ids_ = n;
-        cap_ = want;
-    }
+    if (max_ == 0 || id == 0 || contains(id)) return;
+    if (size_ == cap_ && cap_ < max_) grow(std::min<std::uint32_t>(max_, cap_ ? cap_ * 2 : 16));
     if (size_ < cap_) {
-        ids_[size_++] = id;
-        return;
+        ring_[size_++] = id;
+    } else {
+        // Full at the maximum: the oldest goes.
+        erase_from_table(ring_[next_]);
+        ring_[next_] = id;
+        next_ = (next_ + 1) % cap_;
     }
-    // Full at the maximum: overwrite the oldest.
-    ids_[next_] = id;
-    next_ = (next_ + 1) % cap_;
+    insert_into_table(id);
 }
 
 bool ResetLedger::contains(std::uint32_t id) const noexcept {
-    for (std::uint32_t i = 0; i < size_; ++i)
-        if (ids_[i] == id) return true;
-    return false;
+    if (size_ == 0) return false;
+    const std::uint32_t mask = table_size(cap_) - 1;
+    for (std::uint32_t i = slot_of(id, mask);; i = (i + 1) & mask) {
+        if (table_[i] == id) return true;
+        if (table_[i] == 0) return false;
+    }
+}
+
+void ResetLedger::grow(std::uint32_t cap) {
+    auto* fresh = static_cast<std::uint32_t*>(mr_->allocate(storage_size(cap), alignof(std::uint32_t)));
+    std::memset(fresh, 0, storage_size(cap));
+    if (size_) std::memcpy(fresh, ring_, size_ * sizeof(std::uint32_t));
+    free_storage();
+    cap_ = cap;
+    ring_ = fresh;
+    table_ = fresh + cap;
+    for (std::uint32_t i = 0; i < size_; ++i) insert_into_table(ring_[i]);
+}
+
+void ResetLedger::insert_into_table(std::uint32_t id) noexcept {
+    const std::uint32_t mask = table_size(cap_) - 1;
+    std::uint32_t i = slot_of(id, mask);
+    while (table_[i] != 0) i = (i + 1) & mask;
+    table_[i] = id;
+}
+
+void ResetLedger::erase_from_table(std::uint32_t id) noexcept {
+    // Linear probing without tombstones: after emptying a slot, move back
+    // every later entry of the run that the hole now cuts off from its home.
+    const std::uint32_t mask = table_size(cap_) - 1;
+    std::uint32_t i = slot_of(id, mask);
+    while (table_[i] != id) {
+        if (table_[i] == 0) return;
+        i = (i + 1) & mask;
+    }
+    std::uint32_t hole = i;
+    for (std::uint32_t j = (hole + 1) & mask; table_[j] != 0; j = (j + 1) & mask) {
+        const std::uint32_t home = slot_of(table_[j], mask);
+        // Entry j may fill the hole when its home is not in (hole, j].
+        const bool reachable = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+        if (reachable) continue;
+        table_[hole] = table_[j];
+        hole = j;
+    }
+    table_[hole] = 0;
 }
 
 }  // namespace h2wire::detail

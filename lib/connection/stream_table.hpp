@@ -236,7 +236,8 @@ private:
 /// `capacity` ids; the oldest is forgotten first.
 class ResetLedger {
 public:
-    ResetLedger(std::pmr::memory_resource* mr, std::uint32_t capacity) noexcept : mr_(mr), max_(capacity) {}
+    ResetLedger(std::pmr::memory_resource* mr, std::uint32_t capacity) noexcept
+        : mr_(mr), max_(capacity), key_(reinterpret_cast<std::uintptr_t>(this) * 0xD6E8FEB86659FD93ull) {}
     ~ResetLedger();
     ResetLedger(const ResetLedger&) = delete;
     ResetLedger& operator=(const ResetLedger&) = delete;
@@ -246,12 +247,33 @@ public:
     std::size_t size() const noexcept { return size_; }
 
 private:
+    // The set has at least twice as many slots as the ring (a power of two).
+    static std::uint32_t table_size(std::uint32_t cap) noexcept {
+        std::uint32_t n = 32;
+        while (n < cap * 2) n *= 2;
+        return n;
+    }
+    static std::size_t storage_size(std::uint32_t cap) noexcept;
+    // The peer picks the ids it gets reset: the hash is keyed with where
+    // this object lives (unknown to the peer under ASLR), so it cannot pick
+    // ids that all land in one run.
+    std::uint32_t slot_of(std::uint32_t id, std::uint32_t mask) const noexcept {
+        const std::uint64_t h = (std::uint64_t{id} ^ key_) * 0x9E3779B97F4A7C15ull;
+        return static_cast<std::uint32_t>(h >> 40) & mask;
+    }
+    void grow(std::uint32_t cap);
+    void free_storage() noexcept;
+    void insert_into_table(std::uint32_t id) noexcept;
+    void erase_from_table(std::uint32_t id) noexcept;
+
     std::pmr::memory_resource* mr_;
     std::uint32_t max_;
-    std::uint32_t* ids_ = nullptr;
-    std::uint32_t cap_ = 0;   // allocated slots, grows to max_
+    std::uint64_t key_;
+    std::uint32_t* ring_ = nullptr;   // ids in the order added; `table_` follows in the same allocation
+    std::uint32_t* table_ = nullptr;  // 0 = empty slot (stream 0 is never reset)
+    std::uint32_t cap_ = 0;   // ring slots allocated, grows to max_
     std::uint32_t size_ = 0;
-    std::uint32_t next_ = 0;  // where the next id goes once full
+    std::uint32_t next_ = 0;  // the oldest id once full
 };
 
 }  // namespace h2wire::detail

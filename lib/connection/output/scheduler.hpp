@@ -43,6 +43,8 @@ public:
 
     /// Frees the spare blocks (Connection::trim()).
     void trim() noexcept;
+    /// Octets of spare blocks ready for get() without an allocation.
+    std::size_t spare_octets() const noexcept { return std::size_t{free_count_} * Block::capacity; }
 
     SendSeg* get_seg();
     void put_seg(SendSeg* s) noexcept {
