@@ -288,6 +288,17 @@ public:
         }
     }
 
+    /// Gives back everything allocated since `m` (its chunks stay for reuse).
+    void rewind(const Mark& m) noexcept {
+        if (!m.chunk) {
+            cur_ = head_;
+            used_ = 0;
+            return;
+        }
+        cur_ = static_cast<Chunk*>(const_cast<void*>(m.chunk));
+        used_ = m.used;
+    }
+
     /// Frees every chunk. Everything allocated from the arena is gone.
     void trim() noexcept {
         Chunk* c = head_;

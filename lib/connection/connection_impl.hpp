@@ -324,10 +324,11 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     void on_continuation(const frame::Continuation& f);
     bool decode_fragment(std::span<const std::uint8_t> fragment, bool end);
     void finish_block();
-    void deliver_request(Stream* s, std::span<const Field> fields);
-    void deliver_response(Stream* s, std::span<const Field> fields);
-    void deliver_trailers(Stream* s, std::span<const Field> fields);
-    void deliver_push(std::span<const Field> fields);
+    void forget_block_fields() noexcept;
+    bool deliver_request(Stream* s, std::span<const Field> fields);
+    bool deliver_response(Stream* s, std::span<const Field> fields);
+    bool deliver_trailers(Stream* s, std::span<const Field> fields);
+    bool deliver_push(std::span<const Field> fields);
     void peer_end_stream(Stream* s);
 
     // ---- send.cpp ---------------------------------------------------------------------

@@ -240,6 +240,7 @@ bool Connection::Impl::decode_fragment(std::span<const std::uint8_t> fragment, b
         const std::uint32_t id = block.push ? block.promised_id : block.stream_id;
         stream_error(id, block.target, ErrorCode::protocol_error,
                      "header list larger than SETTINGS_MAX_HEADER_LIST_SIZE");
+        forget_block_fields();
         return true;
     }
     finish_block();
@@ -254,23 +255,26 @@ void Connection::Impl::finish_block() {
     Field* arr = arena.allocate_array<Field>(n ? n : 1);
     std::copy(block_fields.begin(), block_fields.end(), arr);
     const std::span<const Field> fields(arr, n);
+    bool reported;
     if (block.push) {
-        deliver_push(fields);
-        return;
-    }
-    if (block.self_dependent) {
+        reported = deliver_push(fields);
+    } else if (block.self_dependent) {
         stream_error(s->id, s, ErrorCode::protocol_error, "stream depends on itself");
-        return;
-    }
-    if (s->recv_phase == detail::RecvPhase::headers) {
-        if (is_client()) deliver_response(s, fields);
-        else deliver_request(s, fields);
+        reported = false;
+    } else if (s->recv_phase == detail::RecvPhase::headers) {
+        reported = is_client() ? deliver_response(s, fields) : deliver_request(s, fields);
     } else {
-        deliver_trailers(s, fields);
+        reported = deliver_trailers(s, fields);
     }
+    if (!reported) forget_block_fields();
 }
 
-void Connection::Impl::deliver_request(Stream* s, std::span<const Field> fields) {
+// A block that was refused after its fields were kept: nothing points at
+// them (reasons are static text), so the arena goes back to where the block
+// began. A stream of malformed requests then costs no more than one.
+void Connection::Impl::forget_block_fields() noexcept { arena.rewind(block.fields_from); }
+
+bool Connection::Impl::deliver_request(Stream* s, std::span<const Field> fields) {
     detail::RequestInfo info;
     if (cfg.validate_messages) {
         detail::RequestRules rules;
@@ -282,7 +286,7 @@ void Connection::Impl::deliver_request(Stream* s, std::span<const Field> fields)
             why = "content-length without DATA";
         if (!why.empty()) {
             stream_error(s->id, s, ErrorCode::protocol_error, why);
-            return;
+            return false;
         }
     } else {
         detail::extract_request(fields, info);
@@ -294,14 +298,15 @@ void Connection::Impl::deliver_request(Stream* s, std::span<const Field> fields)
     report(RequestReceived{s->id, fields, info.method, info.scheme, info.authority, info.path, info.protocol,
                            block.end_stream});
     if (block.end_stream) peer_end_stream(s);
+    return true;
 }
 
-void Connection::Impl::deliver_response(Stream* s, std::span<const Field> fields) {
+bool Connection::Impl::deliver_response(Stream* s, std::span<const Field> fields) {
     detail::ResponseInfo info;
     if (cfg.validate_messages) {
         if (const std::string_view why = block_scan.finish_response(info); !why.empty()) {
             stream_error(s->id, s, ErrorCode::protocol_error, why);
-            return;
+            return false;
         }
     } else {
         detail::extract_response(fields, info);
@@ -310,17 +315,17 @@ void Connection::Impl::deliver_response(Stream* s, std::span<const Field> fields
         // RFC 9113 §8.1: interim responses never end the stream.
         if (block.end_stream && cfg.validate_messages) {
             stream_error(s->id, s, ErrorCode::protocol_error, "informational response with END_STREAM");
-            return;
+            return false;
         }
         const std::uint32_t seen = s->flags >> sf::informational_shift;
         if (seen >= std::min<std::uint32_t>(cfg.limits.max_informational_responses, 255)) {
             stream_error(s->id, s, ErrorCode::enhance_your_calm, "too many informational responses");
-            return;
+            return false;
         }
         s->flags += sf::informational_one;
         report(InformationalResponseReceived{s->id, info.status, fields});
         if (block.end_stream) peer_end_stream(s);
-        return;
+        return false;
     }
     s->recv_phase = detail::RecvPhase::body;
     s->content_length = info.content_length;
@@ -330,13 +335,14 @@ void Connection::Impl::deliver_response(Stream* s, std::span<const Field> fields
     if (s->has(sf::connect) && info.status / 100 == 2) s->set(sf::tunnel | sf::no_length_check);
     if (cfg.validate_messages && block.end_stream && info.content_length > 0 && !s->has(sf::no_length_check)) {
         stream_error(s->id, s, ErrorCode::protocol_error, "content-length without DATA");
-        return;
+        return false;
     }
     report(ResponseReceived{s->id, info.status, fields, block.end_stream});
     if (block.end_stream) peer_end_stream(s);
+    return true;
 }
 
-void Connection::Impl::deliver_trailers(Stream* s, std::span<const Field> fields) {
+bool Connection::Impl::deliver_trailers(Stream* s, std::span<const Field> fields) {
     if (cfg.validate_messages) {
         std::string_view why;
         // RFC 9113 §8.1: a HEADERS frame after the final header section
@@ -349,15 +355,16 @@ void Connection::Impl::deliver_trailers(Stream* s, std::span<const Field> fields
             why = "DATA shorter than content-length";
         if (!why.empty()) {
             stream_error(s->id, s, ErrorCode::protocol_error, why);
-            return;
+            return false;
         }
     }
     s->recv_phase = detail::RecvPhase::trailers;
     report(TrailersReceived{s->id, fields});
     if (block.end_stream) peer_end_stream(s);
+    return true;
 }
 
-void Connection::Impl::deliver_push(std::span<const Field> fields) {
+bool Connection::Impl::deliver_push(std::span<const Field> fields) {
     Stream* p = block.target;
     detail::RequestInfo info;
     if (Stream* parent = find(block.stream_id); parent && parent->has(sf::connect) && cfg.validate_messages) {
@@ -365,7 +372,7 @@ void Connection::Impl::deliver_push(std::span<const Field> fields) {
         // CONNECT stream is a stream error; the promise is refused with it.
         stream_error(p->id, p, ErrorCode::protocol_error, "PUSH_PROMISE on a CONNECT stream");
         if (!closed) stream_error(parent->id, parent, ErrorCode::protocol_error, "PUSH_PROMISE on a CONNECT stream");
-        return;
+        return false;
     }
     if (cfg.validate_messages) {
         detail::RequestRules rules;
@@ -374,13 +381,14 @@ void Connection::Impl::deliver_push(std::span<const Field> fields) {
         // the promised stream.
         if (const std::string_view why = block_scan.finish_request(rules, info); !why.empty()) {
             stream_error(p->id, p, ErrorCode::protocol_error, why);
-            return;
+            return false;
         }
     } else {
         detail::extract_request(fields, info);
     }
     if (info.is_head) p->set(sf::head_request);
     report(PushPromiseReceived{block.stream_id, p->id, fields});
+    return true;
 }
 
 }  // namespace h2wire
