@@ -325,7 +325,7 @@ bool Connection::Impl::deliver_response(Stream* s, std::span<const Field> fields
         s->flags += sf::informational_one;
         report(InformationalResponseReceived{s->id, info.status, fields});
         if (block.end_stream) peer_end_stream(s);
-        return false;
+        return true;
     }
     s->recv_phase = detail::RecvPhase::body;
     s->content_length = info.content_length;
