@@ -91,8 +91,12 @@ public:
         size_ -= n;
     }
     void reserve(std::size_t n) {
+        if (n > cap_) reserve_exact(std::max<std::size_t>({n, cap_ * 2, 256}));
+    }
+    /// Room for `n` octets in all, without growing past that.
+    void reserve_exact(std::size_t n) {
         if (n <= cap_) return;
-        const std::size_t want = std::max<std::size_t>({n, cap_ * 2, 256});
+        const std::size_t want = n;
         auto* q = static_cast<std::uint8_t*>(mr_->allocate(want, 8));
         if (size_) std::memcpy(q, p_, size_);
         if (p_) mr_->deallocate(p_, cap_, 8);

@@ -88,14 +88,17 @@ Connection::Impl::Impl(const Config& config)
     out.pool = &pool;
     // RFC 9113 §3.4: the client's preface is the magic string then SETTINGS;
     // the server's is SETTINGS. Both go out first.
-    if (is_client()) ctrl.append(frame::client_preface.data(), frame::client_preface.size());
+    if (is_client()) {
+        std::uint8_t* p = ctrl_room(frame::client_preface.size());
+        std::copy(frame::client_preface.begin(), frame::client_preface.end(), p);
+    }
     queue_settings(initial_local_settings(), nullptr);
     // RFC 9113 §6.9.2: the connection window starts at 65,535 and only a
     // WINDOW_UPDATE on stream 0 raises it.
     conn_recv_target = std::max<std::uint64_t>(cfg.connection_window_size, 65535);
     if (conn_recv_target > 65535) {
         conn_recv_target = std::min<std::uint64_t>(conn_recv_target, max_window_size);
-        std::uint8_t* p = ctrl.grow(frame::header_size + 4);
+        std::uint8_t* p = ctrl_room(frame::header_size + 4);
         frame::write(std::span<std::uint8_t>(p, frame::header_size + 4),
                      frame::WindowUpdate{0, static_cast<std::uint32_t>(conn_recv_target - 65535)});
         conn_recv_window = static_cast<std::int64_t>(conn_recv_target);
@@ -165,7 +168,7 @@ void Connection::Impl::queue_settings(const Settings& target, const Settings* pr
         base.no_rfc7540_priorities ? 1 : 0);
     const frame::Settings f{false, std::span<const Setting>(list.data(), n)};
     const std::size_t size = frame::encoded_size(f);
-    std::uint8_t* p = ctrl.grow(size);
+    std::uint8_t* p = ctrl_room(size);
     frame::write(std::span<std::uint8_t>(p, size), f);
     pending_settings[pending_settings_count++] = target;
     local_sent = target;
@@ -190,13 +193,13 @@ void Connection::Impl::on_settings_ack() {
 // --- control frames ----------------------------------------------------------------------
 
 void Connection::Impl::queue_rst(std::uint32_t id, ErrorCode code) {
-    std::uint8_t* p = ctrl.grow(frame::header_size + 4);
+    std::uint8_t* p = ctrl_room(frame::header_size + 4);
     frame::write(std::span<std::uint8_t>(p, frame::header_size + 4), frame::RstStream{id, code});
     ++ctrl_frames;
 }
 
 void Connection::Impl::queue_ping(bool ack, const std::array<std::uint8_t, 8>& data) {
-    std::uint8_t* p = ctrl.grow(frame::header_size + 8);
+    std::uint8_t* p = ctrl_room(frame::header_size + 8);
     frame::write(std::span<std::uint8_t>(p, frame::header_size + 8), frame::Ping{ack, data});
     ++ctrl_frames;
 }
@@ -206,11 +209,40 @@ void Connection::Impl::queue_goaway(std::uint32_t last, ErrorCode code, std::spa
     debug = debug.first(std::min<std::size_t>(debug.size(), 1024));
     const frame::Goaway f{last, code, debug};
     const std::size_t size = frame::encoded_size(f);
-    std::uint8_t* p = ctrl.grow(size);
+    std::uint8_t* p = ctrl_room(size);
     frame::write(std::span<std::uint8_t>(p, size), f);
     ++ctrl_frames;
     goaway_sent = true;
     goaway_last_sent = std::min(goaway_last_sent, last);
+}
+
+// --- Limits::max_connection_memory: the two buffers a flood grows -----------------
+
+std::uint8_t* Connection::Impl::ctrl_room(std::size_t n) {
+    constexpr std::size_t goaway_room = frame::header_size + 8 + 1024;  // queue_goaway's largest
+    const std::size_t need = ctrl.size() + n + goaway_room;
+    if (need > ctrl.capacity()) [[unlikely]] {
+        const std::size_t want = std::max<std::size_t>({need, ctrl.capacity() * 2, 256});
+        if (memory_tripped || !account.fits(want - ctrl.capacity())) {
+            memory_tripped = true;
+            ctrl.reserve_exact(need);
+        } else {
+            ctrl.reserve_exact(want);
+        }
+    }
+    return ctrl.grow(n);
+}
+
+bool Connection::Impl::grow_events() {
+    const std::size_t want = std::max<std::size_t>(16, events.capacity() * 2);
+    if (memory_tripped || !account.fits((want - events.capacity()) * sizeof(Event))) {
+        memory_tripped = true;
+        // One slot for ConnectionTerminated.
+        if (events.size() == events.capacity()) events.reserve(events.size() + 1);
+        return false;
+    }
+    events.reserve(want);
+    return true;
 }
 
 bool Connection::Impl::control_budget_ok() {

@@ -13,6 +13,7 @@
 #include <memory_resource>
 #include <span>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "connection/buffers.hpp"
@@ -256,11 +257,28 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     void terminate(ErrorCode code, Initiator by, std::uint32_t last_stream_id, std::string_view reason);
     /// An event: into this receive()'s list, or kept for the next one when an
     /// API call caused it. Built in place (no Event temporary).
+    ///
+    /// Limits::max_connection_memory: the list of this call's events grows
+    /// only within the budget. When it may not, the budget has tripped: the
+    /// connection ends after the frame in hand, and events other than its
+    /// ConnectionTerminated are dropped (one slot is always kept for it).
     template <class E>
     void report(E&& ev) {
-        if (in_receive) events.emplace_back(std::forward<E>(ev));
-        else deferred.emplace_back(std::forward<E>(ev));
+        if (!in_receive) {
+            deferred.emplace_back(std::forward<E>(ev));
+            return;
+        }
+        if (events.size() + 2 > events.capacity()) [[unlikely]] {
+            if (!grow_events() && !std::is_same_v<std::decay_t<E>, ConnectionTerminated>) return;
+        }
+        events.emplace_back(std::forward<E>(ev));
     }
+    bool grow_events();
+    /// Room for a control frame of `n` octets at the end of `ctrl`, keeping
+    /// room for a GOAWAY behind it. Past the budget it trips it (see
+    /// memory_budget_ok) and grows only by what the frame and the GOAWAY need.
+    std::uint8_t* ctrl_room(std::size_t n);
+    bool memory_tripped = false;  // a buffer could not grow within the budget
     void queue_goaway(std::uint32_t last, ErrorCode code, std::span<const std::uint8_t> debug);
     void queue_ping(bool ack, const std::array<std::uint8_t, 8>& data);
     void queue_rst(std::uint32_t id, ErrorCode code);
@@ -268,7 +286,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     /// Limits::max_connection_memory, checked after each frame received:
     /// false (and ENHANCE_YOUR_CALM) once the connection holds more.
     bool memory_budget_ok() {
-        if (!account.over()) [[likely]] return true;
+        if (!account.over() && !memory_tripped) [[likely]] return true;
         connection_error(ErrorCode::enhance_your_calm, "connection memory budget exceeded");
         return false;
     }

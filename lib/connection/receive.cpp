@@ -84,7 +84,7 @@ inline bool Connection::Impl::quick_data_header(std::span<const std::uint8_t> by
 // call out), and this receive()'s event fits in the list as it is.
 inline bool Connection::Impl::quick_data_payload(std::span<const std::uint8_t> bytes) {
     FastData& f = fast_data;
-    if (bytes.size() > f.left || events.capacity() == 0) return false;
+    if (bytes.size() > f.left || events.capacity() < 2) return false;
     const auto n = static_cast<std::uint32_t>(bytes.size());
     const bool last = n == f.left;
     if (last && f.end_stream) return false;
@@ -308,7 +308,7 @@ inline void Connection::Impl::fast_data_chunk(std::span<const std::uint8_t> data
         }
     }
     s->data_received = received;
-    events.emplace_back(DataReceived{s->id, data, flc, end_stream});
+    report(DataReceived{s->id, data, flc, end_stream});
     if (end_stream) {
         data_stream = nullptr;
         peer_end_stream(s);
@@ -611,7 +611,7 @@ void Connection::Impl::on_settings(const frame::Settings& f) {
         if (closed) return;
     }
     // RFC 9113 §6.5.3: acknowledge once applied.
-    std::uint8_t* p = ctrl.grow(frame::header_size);
+    std::uint8_t* p = ctrl_room(frame::header_size);
     frame::write_header(p, frame::FrameHeader{0, frame::Type::settings, frame::flags::ack, 0, false});
     ++ctrl_frames;
     if (!control_budget_ok()) return;
