@@ -75,10 +75,18 @@ struct Limits {
     /// Hard budget for everything the connection holds from Config::memory
     /// (its own object, tables, streams, buffers, the events of one
     /// receive() call, queued output). Input that would take the connection
-    /// past it ends the connection with ENHANCE_YOUR_CALM instead (checked
-    /// after each frame, so the overshoot is at most what one frame needs).
-    /// send_data() returns buffer_full rather than copy into the last quarter
-    /// of it, which is kept for what the peer sends. See memory_used().
+    /// past it ends the connection with ENHANCE_YOUR_CALM instead. The list
+    /// of events and the buffer of control frames never grow past it; the
+    /// rest is checked after each frame, so a connection never holds more
+    /// than
+    ///
+    ///     max_connection_memory + 2 x SETTINGS_MAX_FRAME_SIZE (ours)
+    ///       + 6 x max_header_list_size + max_field_size + 64 KiB
+    ///
+    /// (Connection::memory_bound() computes it), however the peer splits its
+    /// input. send_data() returns buffer_full rather than copy into the last
+    /// quarter of the budget, which is kept for what the peer sends. See
+    /// memory_used().
     std::size_t max_connection_memory = 16 * 1024 * 1024;
     /// Work whose cost grows with the number of open streams (a change of
     /// SETTINGS_INITIAL_WINDOW_SIZE, a GOAWAY that lowers its last stream
@@ -352,6 +360,9 @@ public:
     /// your connections to enforce a process-wide cap.
     std::size_t memory_used() const noexcept;
     std::size_t memory_peak() const noexcept;
+    /// The most a connection with this configuration can ever hold (see
+    /// Limits::max_connection_memory): what a server needs per connection.
+    static std::size_t memory_bound(const Config& config) noexcept;
 
     struct Impl;
 

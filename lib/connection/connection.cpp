@@ -459,4 +459,15 @@ std::uint32_t Connection::last_peer_stream() const noexcept { return impl_->last
 std::size_t Connection::memory_used() const noexcept { return impl_->account.live(); }
 std::size_t Connection::memory_peak() const noexcept { return impl_->account.peak(); }
 
+std::size_t Connection::memory_bound(const Config& config) noexcept {
+    const Limits& l = config.limits;
+    // The budget, and what one frame may allocate before it is checked: the
+    // reader's buffer for the frame (and its successor), a header block's
+    // fields (copies, the list being built and the array reported), a field
+    // being reassembled, and an arena chunk.
+    const std::size_t frame = std::max<std::size_t>(config.settings.max_frame_size, frame::default_max_frame_size);
+    return l.max_connection_memory + 2 * frame + 6 * std::size_t{l.max_header_list_size} + l.max_field_size +
+           64 * 1024;
+}
+
 }  // namespace h2wire
