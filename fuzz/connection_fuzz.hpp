@@ -21,7 +21,7 @@
 //     7    feed the next (u16 + 1) input octets to receive()
 //
 // Checked on every step: no crash (sanitizers), memory held through
-// Config::memory within a bound derived from the limits, output that a
+// Config::memory within Connection::memory_bound() at every allocation, output that a
 // frame::Reader and an hpack::Decoder accept (our frames are always valid),
 // nothing leaked once the connection is gone.
 #pragma once
@@ -58,6 +58,7 @@ using namespace h2wire;
 class CountingResource : public std::pmr::memory_resource {
 public:
     explicit CountingResource(std::size_t limit) : limit_(limit) {}
+    void set_limit(std::size_t limit) { limit_ = limit; }
     std::size_t in_use() const { return in_use_; }
     std::size_t peak() const { return peak_; }
 
@@ -196,7 +197,11 @@ public:
         const std::uint8_t setup = in_.u8();
         auto_respond_ = (setup & 64) != 0;
         {
-            Connection conn(make_config(role_, setup, &memory_));
+            const Config config = make_config(role_, setup, &memory_);
+            // The documented bound (Limits::max_connection_memory), checked
+            // at every allocation, whatever the input.
+            memory_.set_limit(Connection::memory_bound(config));
+            Connection conn(config);
             if (role_ == Role::client) checker_.expect_client_preface();
             if (setup & 128) upgrade(conn);
             if (setup & 1) feed(conn, peer_preface(role_));
@@ -209,10 +214,7 @@ public:
     }
 
 private:
-    // Memory the connection may hold at once: its buffers, the HPACK tables,
-    // header arenas for the limits above, a few send blocks per stream. With
-    // the default limits this is generous; what it catches is growth without
-    // bound.
+    // Until the configuration is known (run() sets the documented bound).
     static std::size_t bound() { return std::size_t{96} << 20; }
 
     void feed(Connection& conn, std::span<const std::uint8_t> bytes) {

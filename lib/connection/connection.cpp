@@ -223,7 +223,7 @@ std::uint8_t* Connection::Impl::ctrl_room(std::size_t n) {
     const std::size_t need = ctrl.size() + n + goaway_room;
     if (need > ctrl.capacity()) [[unlikely]] {
         const std::size_t want = std::max<std::size_t>({need, ctrl.capacity() * 2, 256});
-        if (memory_tripped || !account.fits(want - ctrl.capacity())) {
+        if (memory_tripped || !account.fits(want)) {  // the old buffer lives until the copy is done
             memory_tripped = true;
             ctrl.reserve_exact(need);
         } else {
@@ -235,7 +235,7 @@ std::uint8_t* Connection::Impl::ctrl_room(std::size_t n) {
 
 bool Connection::Impl::grow_events() {
     const std::size_t want = std::max<std::size_t>(16, events.capacity() * 2);
-    if (memory_tripped || !account.fits((want - events.capacity()) * sizeof(Event))) {
+    if (memory_tripped || !account.fits(want * sizeof(Event))) {  // old and new side by side while moving
         memory_tripped = true;
         // One slot for ConnectionTerminated.
         if (events.size() == events.capacity()) events.reserve(events.size() + 1);
