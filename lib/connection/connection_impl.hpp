@@ -326,6 +326,34 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     void on_rst_stream(const frame::RstStream& f);
     void on_priority(const frame::Priority& f);
     void count_empty_frame();
+    // The rules a DATA frame must meet, each written once and called by every
+    // path that takes DATA (on_data() and the fast paths in receive.cpp).
+    // RFC 9113 §6.9.1: within the connection and the stream windows.
+    bool within_connection_window(std::uint32_t flc) const noexcept { return flc <= conn_recv_window; }
+    static bool within_stream_window(const Stream* s, std::uint32_t flc) noexcept {
+        return static_cast<std::int64_t>(flc) <= s->recv_window;
+    }
+    // RFC 9113 §8.1: DATA only after the final header section.
+    bool expects_body(const Stream* s) const noexcept {
+        return !cfg.validate_messages || s->recv_phase == detail::RecvPhase::body;
+    }
+    // RFC 9113 §8.1.1: the declared content-length, when checked.
+    bool checks_length(const Stream* s) const noexcept {
+        return cfg.validate_messages && s->content_length >= 0 && !s->has(detail::stream_flag::no_length_check);
+    }
+    bool past_content_length(const Stream* s, std::uint64_t received) const noexcept {
+        return checks_length(s) && received > static_cast<std::uint64_t>(s->content_length);
+    }
+    bool short_of_content_length(const Stream* s, std::uint64_t received) const noexcept {
+        return checks_length(s) && received != static_cast<std::uint64_t>(s->content_length);
+    }
+    /// All the rules for the start of a DATA frame on `s` at once (§5.1: a
+    /// state that may receive; the windows; the message phase): true when the
+    /// frame may be taken without a second look.
+    bool data_frame_fits(const Stream* s, std::uint32_t flc) const noexcept {
+        return s && within_connection_window(flc) && detail::can_receive(s->state) && expects_body(s) &&
+               within_stream_window(s, flc);
+    }
     std::string_view keep(std::string_view s) { return {arena.copy(s.data(), s.size()), s.size()}; }
     std::span<const std::uint8_t> keep(std::span<const std::uint8_t> b) {
         return {reinterpret_cast<const std::uint8_t*>(arena.copy(b.data(), b.size())), b.size()};

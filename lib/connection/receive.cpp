@@ -5,6 +5,7 @@
 
 #include "connection/connection_impl.hpp"
 #include "connection/flow_control.hpp"
+#include "frame/parse.hpp"
 
 namespace h2wire {
 
@@ -28,6 +29,13 @@ inline DataHeader read_data_header(const std::uint8_t* p) noexcept {
         (std::uint32_t{p[5]} << 24 | std::uint32_t{p[6]} << 16 | std::uint32_t{p[7]} << 8 | p[8]) & 0x7fffffffu,
         p[3] == static_cast<std::uint8_t>(frame::Type::data) && (p[4] & frame::flags::padded) == 0,
         (p[4] & frame::flags::end_stream) != 0};
+}
+
+/// The reader's own header check (frame/parse.cpp), for a frame header
+/// the fast paths take without the reader: one rule, one place. Called with
+/// the reader between frames and outside a header block (`reader_idle`).
+inline bool reader_accepts(const frame::Reader& reader, const std::uint8_t* p) noexcept {
+    return detail::check_header(frame::parse_header(p), reader.options(), 0).ok();
 }
 
 inline void begin_fast_data(Connection::Impl::FastData& f, const DataHeader& h) noexcept {
@@ -71,7 +79,7 @@ std::span<const Event> Connection::Impl::receive(std::span<const std::uint8_t> b
 inline bool Connection::Impl::quick_data_header(std::span<const std::uint8_t> bytes) {
     if (bytes.size() != frame::header_size || !reader_idle) return false;
     const DataHeader h = read_data_header(bytes.data());
-    if (!h.plain || h.stream == 0 || h.length == 0 || h.length > reader.max_frame_size()) return false;
+    if (!h.plain || h.length == 0 || !reader_accepts(reader, bytes.data())) return false;
     io_started = true;
     events.clear();
     begin_fast_data(fast_data, h);
@@ -91,19 +99,13 @@ inline bool Connection::Impl::quick_data_payload(std::span<const std::uint8_t> b
     Stream* s = data_stream;
     const std::uint32_t flc = f.first ? f.length : 0;
     if (f.first) {
-        // As in fast_data_chunk().
         if (!s || s->id != f.stream) s = find(f.stream);
-        if (flc > conn_recv_window || !s || !detail::can_receive(s->state) ||
-            (cfg.validate_messages && s->recv_phase != detail::RecvPhase::body) ||
-            static_cast<std::int64_t>(flc) > s->recv_window)
-            return false;
+        if (!data_frame_fits(s, flc)) return false;
     } else if (!s || s->id != data_stream_id) {
         return false;
     }
     const std::uint64_t received = s->data_received + n;
-    if (cfg.validate_messages && s->content_length >= 0 && !s->has(sf::no_length_check) &&
-        received > static_cast<std::uint64_t>(s->content_length))
-        return false;
+    if (past_content_length(s, received)) return false;
     const bool automatic = cfg.flow_control != FlowControl::manual;
     std::uint32_t recv_credit = s->recv_credit;
     if (flc > 0 && automatic) {
@@ -221,7 +223,7 @@ void Connection::Impl::release_events() noexcept {
 // (padding, a split header, an error) goes to the reader.
 inline bool Connection::Impl::fast_data_start(std::span<const std::uint8_t>& bytes) {
     const DataHeader h = read_data_header(bytes.data());
-    if (!h.plain || h.stream == 0 || h.length > reader.max_frame_size()) return false;
+    if (!h.plain || !reader_accepts(reader, bytes.data())) return false;
     begin_fast_data(fast_data, h);
     bytes = bytes.subspan(frame::header_size);
     return true;
@@ -242,7 +244,7 @@ inline bool Connection::Impl::fast_headers(std::span<const std::uint8_t>& bytes)
     const std::uint32_t length = std::uint32_t{p[0]} << 16 | std::uint32_t{p[1]} << 8 | p[2];
     const std::uint32_t stream =
         (std::uint32_t{p[5]} << 24 | std::uint32_t{p[6]} << 16 | std::uint32_t{p[7]} << 8 | p[8]) & 0x7fffffffu;
-    if (stream == 0 || length > reader.max_frame_size() || bytes.size() - frame::header_size < length) return false;
+    if (bytes.size() - frame::header_size < length || !reader_accepts(reader, p)) return false;
     frame::Headers h;
     h.stream_id = stream;
     h.end_stream = (p[4] & frame::flags::end_stream) != 0;
@@ -276,9 +278,7 @@ inline void Connection::Impl::fast_data_chunk(std::span<const std::uint8_t> data
         // reused only under a new id, and trim() drops the cache before it
         // frees one, so a matching id proves it is the same live stream.
         if (!s || s->id != f.stream) s = find(f.stream);
-        if (flc == 0 || flc > conn_recv_window || !s || !detail::can_receive(s->state) ||
-            (cfg.validate_messages && s->recv_phase != detail::RecvPhase::body) ||
-            static_cast<std::int64_t>(flc) > s->recv_window) [[unlikely]] {
+        if (flc == 0 || !data_frame_fits(s, flc)) [[unlikely]] {
             on_data_chunk(f.stream, data, first, last, end_stream, flc);
             return;
         }
@@ -287,9 +287,7 @@ inline void Connection::Impl::fast_data_chunk(std::span<const std::uint8_t> data
     }
     // RFC 9113 §8.1.1: content-length trouble goes the general way.
     const std::uint64_t received = s->data_received + data.size();
-    if (cfg.validate_messages && s->content_length >= 0 && !s->has(sf::no_length_check) &&
-        (received > static_cast<std::uint64_t>(s->content_length) ||
-         (end_stream && received != static_cast<std::uint64_t>(s->content_length)))) [[unlikely]] {
+    if (past_content_length(s, received) || (end_stream && short_of_content_length(s, received))) [[unlikely]] {
         on_data_chunk(f.stream, data, first, last, end_stream, flc);
         return;
     }
@@ -460,7 +458,7 @@ void Connection::Impl::on_data(const frame::DataChunk& d) {
         if (closed) return;
         // RFC 9113 §6.9.1: the whole frame counts against the connection
         // window, whatever becomes of the stream.
-        if (flc > conn_recv_window) {
+        if (!within_connection_window(flc)) {
             connection_error(ErrorCode::flow_control_error, "DATA exceeds the connection window");
             return;
         }
@@ -492,7 +490,7 @@ void Connection::Impl::on_data(const frame::DataChunk& d) {
             return;
         }
         // RFC 9113 §8.1: DATA comes after the final header section.
-        if (cfg.validate_messages && s->recv_phase != detail::RecvPhase::body) {
+        if (!expects_body(s)) {
             credit(nullptr, flc);
             stream_error(s->id, s, ErrorCode::protocol_error,
                          s->recv_phase == detail::RecvPhase::headers ? "DATA before the final header section"
@@ -500,7 +498,7 @@ void Connection::Impl::on_data(const frame::DataChunk& d) {
             return;
         }
         // RFC 9113 §6.9.1: the peer may not send more than the stream window.
-        if (static_cast<std::int64_t>(flc) > s->recv_window) {
+        if (!within_stream_window(s, flc)) {
             credit(nullptr, flc);
             stream_error(s->id, s, ErrorCode::flow_control_error, "DATA exceeds the stream window");
             return;
@@ -522,12 +520,10 @@ void Connection::Impl::on_data(const frame::DataChunk& d) {
         }
     };
     s->data_received += d.data.size();
-    const bool checked = cfg.validate_messages && s->content_length >= 0 && !s->has(sf::no_length_check);
     // RFC 9113 §8.1.1: DATA past content-length, or END_STREAM short of it,
     // makes the message malformed.
-    const bool over = checked && s->data_received > static_cast<std::uint64_t>(s->content_length);
-    const bool short_end =
-        checked && d.end_stream && s->data_received != static_cast<std::uint64_t>(s->content_length);
+    const bool over = past_content_length(s, s->data_received);
+    const bool short_end = d.end_stream && short_of_content_length(s, s->data_received);
     if (over) {
         credit(nullptr, flc);
         data_stream = nullptr;
