@@ -268,9 +268,8 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
             deferred.emplace_back(std::forward<E>(ev));
             return;
         }
-        if (events.size() + 2 > events.capacity()) [[unlikely]] {
-            if (!grow_events() && !std::is_same_v<std::decay_t<E>, ConnectionTerminated>) return;
-        }
+        constexpr bool terminal = std::is_same_v<std::decay_t<E>, ConnectionTerminated>;
+        if (events.size() + 2 > events.capacity() && !grow_events() && !terminal) return;
         events.emplace_back(std::forward<E>(ev));
     }
     bool grow_events();
