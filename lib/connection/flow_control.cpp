@@ -90,20 +90,21 @@ void Connection::Impl::apply_peer_initial_window(std::uint32_t value, std::uint3
     const std::int64_t delta = static_cast<std::int64_t>(value) - old_value;
     const std::int64_t worst = std::max<std::int64_t>(static_cast<std::int64_t>(largest) - old_value, delta);
     peer.initial_window_size = value;
-    if (worst <= 0 && delta == 0) return;
+    if (worst <= 0 && delta == 0) return;  // nothing moves, nothing can pass 2^31-1
     // Every stream is visited: Limits::stream_walk_budget pays for it.
     if (!pay_stream_walk(streams.size())) return;
+    // One pass: an overflow ends the connection, so windows changed before
+    // it is found no longer matter.
     bool overflow = false;
     streams.for_each([&](Stream* s) {
-        std::int32_t probe = s->send_window;
-        if (!detail::apply_delta(probe, worst)) overflow = true;
+        if (static_cast<std::int64_t>(s->send_window) + worst > static_cast<std::int64_t>(max_window_size))
+            overflow = true;
+        detail::apply_delta(s->send_window, delta);
     });
     if (overflow) {
         connection_error(ErrorCode::flow_control_error, "SETTINGS_INITIAL_WINDOW_SIZE takes a window past 2^31-1");
         return;
     }
-    if (delta == 0) return;
-    streams.for_each([&](Stream* s) { detail::apply_delta(s->send_window, delta); });
     if (delta > 0) {
         // Streams that waited for window can send again: in stream id order,
         // so that the order they resume in (their StreamWritable events,
