@@ -3,6 +3,7 @@
 #include "h2wire/connection.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <new>
 #include <utility>
 
@@ -89,8 +90,10 @@ Connection::Impl::Impl(const Config& config)
     // RFC 9113 §3.4: the client's preface is the magic string then SETTINGS;
     // the server's is SETTINGS. Both go out first.
     if (is_client()) {
-        std::uint8_t* p = ctrl_room(frame::client_preface.size());
-        std::copy(frame::client_preface.begin(), frame::client_preface.end(), p);
+        // memcpy, not std::copy from char to uint8_t: in the clang fuzz
+        // build that copy, instantiated in another translation unit too,
+        // wrote nothing here (not understood; memcpy is plain).
+        std::memcpy(ctrl_room(frame::client_preface.size()), frame::client_preface.data(), frame::client_preface.size());
     }
     queue_settings(initial_local_settings(), nullptr);
     // RFC 9113 §6.9.2: the connection window starts at 65,535 and only a
