@@ -11,7 +11,9 @@ install_packages meson ninja-build g++ pkg-config doctest-dev libbenchmark-dev l
     libssl-dev openssl libasio-dev curl nghttp2-client nghttp2-server nodejs chromium
 
 builddir=${H2WIRE_BUILD_DIR:-build}
-[ -f "$builddir/build.ninja" ] || meson setup "$builddir" -Dbenchmarks=true
+# Extra meson options, e.g. H2WIRE_MESON_ARGS=-Dwerror=true (CI).
+# shellcheck disable=SC2086
+[ -f "$builddir/build.ninja" ] || meson setup "$builddir" -Dbenchmarks=true ${H2WIRE_MESON_ARGS:-}
 ninja -C "$builddir"
 set +e
 meson test -C "$builddir" --print-errorlogs --num-processes 2 | tee "$builddir/test-summary.txt"
