@@ -39,9 +39,13 @@ struct Limits {
     /// buffered across frames (connection error COMPRESSION_ERROR, as HPACK
     /// cannot resync).
     std::uint32_t max_field_size = 64 * 1024;
-    /// Control frames we must answer (PING ACK, SETTINGS ACK, RST_STREAM) that
-    /// may wait unsent because the caller is not draining output. Past it:
-    /// connection error ENHANCE_YOUR_CALM. Stops PING/SETTINGS floods.
+    /// Answers we must send (PING ACK, SETTINGS ACK, RST_STREAM) still
+    /// unsent from an earlier receive() call: the peer is not reading them.
+    /// Past it, the next answer is a connection error ENHANCE_YOUR_CALM.
+    /// Answers queued within one call do not count (the caller could not
+    /// write in between, and they take no more than the input that asked for
+    /// them), so a peer that reads may pipeline any number of PINGs. Stops
+    /// PING/SETTINGS floods (CVE-2019-9512, CVE-2019-9515).
     std::uint32_t max_queued_control_frames = 1000;
     /// Streams whose reset we remember, to ignore their late frames
     /// (RFC 9113 §5.1) rather than treat them as errors. Older ones are
@@ -63,8 +67,11 @@ struct Limits {
     /// SETTINGS_MAX_CONCURRENT_STREAMS). Past it submit_request() fails.
     std::uint32_t max_queued_requests = 1000;
     /// Frames the peer may send that carry nothing (empty DATA without
-    /// END_STREAM, zero-length CONTINUATION, unknown frames, PRIORITY) over
-    /// the connection's life, per 1000 useful frames. Stops empty-frame floods.
+    /// END_STREAM, zero-length CONTINUATION, unknown frames, PRIORITY,
+    /// RST_STREAM on a closed stream, a WINDOW_UPDATE that gives back no
+    /// window our DATA used) over the connection's life, plus this many per
+    /// 1000 useful frames. Stops empty-frame floods (CVE-2019-9513,
+    /// CVE-2019-9518).
     std::uint32_t max_empty_frames = 10000;
     /// 1xx responses the client accepts on one stream before the final one
     /// (RFC 9113 §8.1 sets no number; real servers send one or two, e.g. 100
@@ -94,10 +101,6 @@ struct Limits {
     /// octet received. Past it: ENHANCE_YOUR_CALM. Stops SETTINGS floods that
     /// make every entry walk every stream.
     std::uint32_t stream_walk_budget = 64 * 1024;
-    // Together these bound what one receive() call can hold as events: at
-    // most (max_concurrent_streams, or our requests) x (2 header sections, +
-    // max_informational_responses on a client) x max_header_list_size, plus
-    // the views of the input itself.
 };
 
 enum class FlowControl : std::uint8_t {
