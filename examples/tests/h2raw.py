@@ -1,13 +1,13 @@
 """A raw HTTP/2 peer for the defence tests: frames built and parsed by hand
-(RFC 9113 §4.1, §6), header blocks with python3-hpack. It behaves badly on
-purpose (never ACKs SETTINGS, keeps windows at 0, sends junk), which a
-well-behaved client library would not let us do.
+(RFC 9113 §4.1, §6), header blocks as HPACK literals (RFC 7541 §6.2.2), no
+module beyond the standard library. It behaves badly on purpose (never ACKs
+SETTINGS, keeps windows at 0, sends junk), which a well-behaved client
+library would not let us do. Only frame types and error codes are read
+back; header blocks from the server are not decoded.
 """
 import socket
 import struct
 import time
-
-import hpack
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
@@ -30,6 +30,30 @@ def settings(entries=(), ack=False):
 
 def window_update(stream, increment):
     return frame(WINDOW_UPDATE, 0, stream, struct.pack(">I", increment))
+
+
+def hpack_int(value, prefix_bits, first=0):
+    """RFC 7541 §5.1: an integer with an N-bit prefix."""
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes([first | value])
+    out = [first | limit]
+    value -= limit
+    while value >= 128:
+        out.append(value % 128 + 128)
+        value //= 128
+    out.append(value)
+    return bytes(out)
+
+
+def header_block(fields):
+    """RFC 7541 §6.2.2: each field a literal without indexing, new name, no
+    Huffman coding."""
+    out = b""
+    for name, value in fields:
+        n, v = name.encode(), value.encode()
+        out += b"\0" + hpack_int(len(n), 7) + n + hpack_int(len(v), 7) + v
+    return out
 
 
 def data(stream, payload, end=False):
@@ -57,8 +81,6 @@ class Peer:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.eof = False
-        self.encoder = hpack.Encoder()
-        self.decoder = hpack.Decoder()
         self.next_stream = 1
 
     def close(self):
@@ -76,8 +98,8 @@ class Peer:
     def request(self, method, path, end=True, extra=()):
         sid = self.next_stream
         self.next_stream += 2
-        block = self.encoder.encode([(":method", method), (":scheme", "http"), (":authority", "localhost"),
-                                     (":path", path), *extra])
+        block = header_block([(":method", method), (":scheme", "http"), (":authority", "localhost"),
+                              (":path", path), *extra])
         self.send(frame(HEADERS, END_HEADERS | (END_STREAM if end else 0), sid, block))
         return sid
 
