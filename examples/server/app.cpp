@@ -233,7 +233,7 @@ std::size_t ServerSession::memory_used() const {
         n += sizeof(Stream) + s->pending.capacity();
         if (s->spare) n += cfg_.file_chunk;
     }
-    for (const auto& [id, t] : websockets_) n += sizeof(ws::Tunnel) + t->pending();
+    for (const auto& [id, t] : websockets_) n += sizeof(ws::Tunnel) + t->memory();
     return n;
 }
 
@@ -567,9 +567,14 @@ bool ServerSession::pump_echo(std::uint32_t id, Stream& s, std::uint64_t& connec
 
 void ServerSession::pump() {
     if (closed_) return;
-    // WebSockets: echo output into their streams; window back as it leaves.
+    // WebSockets: echo output into their streams; window back as it leaves,
+    // while the connection's WebSockets hold less than connection_memory (a
+    // message is assembled whole, up to 1 MiB, so half-sent messages on many
+    // streams would otherwise add up).
+    std::size_t ws_memory = 0;
+    for (const auto& [id, t] : websockets_) ws_memory += t->memory();
     for (auto it = websockets_.begin(); it != websockets_.end();) {
-        it->second->pump(conn_, true);
+        it->second->pump(conn_, true, ws_memory < cfg_.connection_memory);
         if (it->second->done() && conn_.buffered(it->first) == 0) {
             ws_progress_.erase(it->first);
             it = websockets_.erase(it);

@@ -386,9 +386,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "h2wire-server: %s\n", err.c_str());
         return 1;
     }
-    std::printf("listening on %s:%u\n", opt.host.c_str(), opt.port);
-    std::fflush(stdout);
-
+    // Signals are handled before anyone learns where we listen.
     if (::pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
     struct sigaction sa {};
     sa.sa_handler = on_signal;
@@ -396,6 +394,8 @@ int main(int argc, char** argv) {
     ::sigaction(SIGTERM, &sa, nullptr);
     ::sigaction(SIGUSR1, &sa, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
+    std::printf("listening on %s:%u\n", opt.host.c_str(), opt.port);
+    std::fflush(stdout);
 
     std::list<Client> clients;
     std::vector<pollfd> fds;

@@ -73,9 +73,9 @@ class Server:
             return None
 
 
-def ready_peer(port, entries=()):
+def ready_peer(port, entries=(), tls=False):
     """A connection that did its preface and ACKed the server's SETTINGS."""
-    p = h2.Peer(port)
+    p = h2.Peer(port, tls=tls)
     p.start(entries)
     p.wait_for(lambda f: f.type == h2.SETTINGS and not f.flags & h2.ACK, timeout=3)
     return p
@@ -188,6 +188,52 @@ def garbage_preface(check, binary, kind, root):
         srv.stop()
 
 
+def fill_echo(p, streams, seconds=8):
+    """Sends DATA on the echo `streams` as far as the server's windows allow,
+    reading everything and never sending WINDOW_UPDATE (so the echo cannot
+    leave the server). Returns the octets sent once no window came for 1 s."""
+    conn_window = 65535
+    initial = p.server_settings.get(h2.INITIAL_WINDOW_SIZE, 65535)
+    stream_window = {sid: initial for sid in streams}
+    sent = 0
+    chunk = b"e" * 16384
+    idle_since = time.monotonic()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and time.monotonic() - idle_since < 1.0:
+        progressed = False
+        for sid in streams:
+            n = min(len(chunk), conn_window, stream_window[sid])
+            if n > 0:
+                p.send(h2.data(sid, chunk[:n]))
+                conn_window -= n
+                stream_window[sid] -= n
+                sent += n
+                progressed = True
+        if progressed:
+            idle_since = time.monotonic()
+        f = p.read_frame(timeout=0 if progressed else 0.2)
+        while f is not None:
+            now_initial = p.server_settings.get(h2.INITIAL_WINDOW_SIZE, initial)
+            if now_initial != initial:  # RFC 9113 §6.9.2
+                for sid in streams:
+                    stream_window[sid] += now_initial - initial
+                initial = now_initial
+            if f.type == h2.WINDOW_UPDATE:
+                inc = int.from_bytes(f.payload[:4], "big") & 0x7FFFFFFF
+                if f.stream == 0:
+                    conn_window += inc
+                elif f.stream in stream_window:
+                    stream_window[f.stream] += inc
+                idle_since = time.monotonic()
+            elif f.type == h2.GOAWAY:
+                p.goaway = f.error_code()
+                return sent
+            f = p.read_frame(timeout=0)
+        if p.eof:
+            break
+    return sent
+
+
 def echo_slack(check, binary, kind, root):
     """Uploads to POST /echo on 4 streams that never let the echo out (the
     client reads everything but never opens its receive window): the server
@@ -198,51 +244,14 @@ def echo_slack(check, binary, kind, root):
     try:
         base = srv.stats()["total"]
         p = ready_peer(srv.port)
-        conn_window = 65535
-        stream_window = {}
-        streams = [p.request("POST", "/echo", end=False) for _ in range(4)]
-        for sid in streams:
-            stream_window[sid] = 65535  # until the server's SETTINGS say otherwise
-        initial = 65535
-        sent = 0
-        chunk = b"e" * 16384
-        idle_since = time.monotonic()
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline and time.monotonic() - idle_since < 1.0:
-            progressed = False
-            for sid in streams:
-                n = min(len(chunk), conn_window, stream_window[sid])
-                if n > 0:
-                    p.send(h2.data(sid, chunk[:n]))
-                    conn_window -= n
-                    stream_window[sid] -= n
-                    sent += n
-                    progressed = True
-            if progressed:
-                idle_since = time.monotonic()
-            f = p.read_frame(timeout=0 if progressed else 0.2)
-            while f is not None:
-                if f.type == h2.SETTINGS and not f.flags & h2.ACK:
-                    for i in range(0, len(f.payload), 6):
-                        k, v = int.from_bytes(f.payload[i:i + 2], "big"), int.from_bytes(f.payload[i + 2:i + 6], "big")
-                        if k == h2.INITIAL_WINDOW_SIZE:
-                            for sid in streams:
-                                stream_window[sid] += v - initial
-                            initial = v
-                elif f.type == h2.WINDOW_UPDATE:
-                    inc = int.from_bytes(f.payload[:4], "big") & 0x7FFFFFFF
-                    if f.stream == 0:
-                        conn_window += inc
-                    elif f.stream in stream_window:
-                        stream_window[f.stream] += inc
-                    idle_since = time.monotonic()
-                f = p.read_frame(timeout=0)
+        sent = fill_echo(p, [p.request("POST", "/echo", end=False) for _ in range(4)])
         stats = srv.stats()
+        grown = stats["total"] - base if stats else -1
+        print("     %s: echo held back after %d octets, server memory %+d" % (kind, sent, grown))
         limit = (1 << 20) + 65535 + (512 << 10) + 65536
         check("%s: echo slack bounded: a client that never reads the echo is held back" % kind,
-              sent <= limit and stats is not None and stats["total"] - base < (3 << 20),
-              "client sent %d octets (limit %d), server memory %+d" % (sent, limit, stats["total"] - base
-                                                                       if stats else -1))
+              sent <= limit and 0 <= grown < (2 << 20),
+              "client sent %d octets (limit %d), server memory %+d" % (sent, limit, grown))
         p.close()
     finally:
         srv.stop()
@@ -375,7 +384,20 @@ def emfile_backoff(check, binary, kind, root):
 def flood_fairness(check, binary, kind, root):
     """One connection floods WINDOW_UPDATE frames (valid, cheap to send,
     each one processed) while a legitimate client fetches a page 30 times:
-    its median latency stays under 50 ms."""
+    its median latency stays under 50 ms. Measured twice at most: a machine
+    busy with other work can spoil one run."""
+    for attempt in (1, 2):
+        p50, answers = measure_flood(binary, root)
+        if p50 is not None:
+            print("     %s: legitimate GET p50 %.1f ms during the flood" % (kind, p50 * 1000))
+        if answers == 30 and p50 < 0.05:
+            break
+    check("%s: a flooding connection leaves others p50 < 50 ms" % kind, answers == 30 and p50 < 0.05,
+          "p50 %s over %d answers" % (p50 and "%.1f ms" % (p50 * 1000), answers))
+
+
+def measure_flood(binary, root):
+    """(median GET latency, answers) with one connection flooding."""
     srv = Server(binary, root, FAST)
     stop = threading.Event()
 
@@ -420,11 +442,7 @@ def flood_fairness(check, binary, kind, root):
                 lats.append(lat)
         stop.set()
         t.join(timeout=5)
-        p50 = statistics.median(lats) if lats else None
-        if p50 is not None:
-            print("     %s: legitimate GET p50 %.1f ms during the flood" % (kind, p50 * 1000))
-        check("%s: a flooding connection leaves others p50 < 50 ms" % kind,
-              len(lats) == 30 and p50 < 0.05, "p50 %s over %d answers" % (p50 and "%.1f ms" % (p50 * 1000), len(lats)))
+        return (statistics.median(lats) if lats else None), len(lats)
     finally:
         stop.set()
         srv.stop()
@@ -480,12 +498,107 @@ def upgrade_limits(check, binary, kind, root):
         srv.stop()
 
 
+def memory_cap(check, binary, kind, root):
+    """Process memory over --memory-cap (1 MiB here): the largest connection
+    (one holding echo octets) gets GOAWAY ENHANCE_YOUR_CALM; a small one
+    keeps working."""
+    srv = Server(binary, root, FAST + ["--memory-cap", "1M"])
+    try:
+        small = ready_peer(srv.port)
+        big = ready_peer(srv.port)
+        big.goaway = None
+        fill_echo(big, [big.request("POST", "/echo", end=False) for _ in range(4)], seconds=4)
+        if big.goaway is None:
+            f, _ = big.wait_for(lambda f: f.type == h2.GOAWAY, timeout=2)
+            big.goaway = f.error_code() if f else None
+        sid = small.request("GET", "/index.html")
+        f, _ = small.wait_for(lambda f: f.stream == sid and f.flags & h2.END_STREAM, timeout=3)
+        check("%s: over --memory-cap the largest connection gets GOAWAY ENHANCE_YOUR_CALM" % kind,
+              big.goaway == h2.ENHANCE_YOUR_CALM, "goaway %s" % big.goaway)
+        check("%s: over --memory-cap a small connection keeps working" % kind, f is not None)
+        big.close()
+        small.close()
+    finally:
+        srv.stop()
+
+
+def max_connections(check, binary, kind, root):
+    """--max-connections 2: a third connection waits in the backlog (no
+    SETTINGS) until one of the first two closes."""
+    srv = Server(binary, root, FAST + ["--max-connections", "2", "--settings-timeout", "10"])
+    try:
+        a, b = ready_peer(srv.port), ready_peer(srv.port)
+        c = h2.Peer(srv.port)
+        c.start()
+        f, _ = c.wait_for(lambda f: f.type == h2.SETTINGS, timeout=1)
+        check("%s: past --max-connections a connection waits" % kind, f is None, "served at once")
+        a.close()
+        f, _ = c.wait_for(lambda f: f.type == h2.SETTINGS, timeout=3)
+        check("%s: and is served once another closes" % kind, f is not None)
+        for p in (b, c):
+            p.close()
+    finally:
+        srv.stop()
+
+
+def tls_connections(check, binary, kind, root):
+    """The same defences over TLS: a handshake that never starts is closed at
+    --settings-timeout; SETTINGS never ACKed gets GOAWAY SETTINGS_TIMEOUT;
+    junk after GOAWAY does not keep the connection."""
+    if not TLS_FILES:
+        return
+    cert, key = TLS_FILES
+    srv = Server(binary, root, FAST + ["--tls", "--cert", cert, "--key", key])
+    try:
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        start = time.monotonic()
+        s.settimeout(4)
+        try:
+            closed = s.recv(1) == b""
+        except OSError:
+            closed = True
+        took = time.monotonic() - start
+        check("%s: tls: no handshake, closed at --settings-timeout" % kind, closed and took < 2.5,
+              "closed %s after %.2fs" % (closed, took))
+        s.close()
+
+        p = h2.Peer(srv.port, tls=True)
+        p.start(ack=False)
+        f, _ = p.wait_for(lambda f: f.type == h2.GOAWAY, timeout=4)
+        closed = p.wait_eof(timeout=3)
+        check("%s: tls: SETTINGS never ACKed: GOAWAY SETTINGS_TIMEOUT, closed" % kind,
+              f is not None and f.error_code() == h2.SETTINGS_TIMEOUT and closed is not None,
+              "goaway %s, closed %s" % (f and f.error_code(), closed))
+        p.close()
+
+        p = ready_peer(srv.port, tls=True)
+        p.send(h2.data(0, b"x"))
+        start = time.monotonic()
+        closed_after = None
+        junk = b"\0" * 16384
+        while time.monotonic() - start < 4:
+            try:
+                p.send(junk)
+            except OSError:
+                closed_after = time.monotonic() - start
+                break
+        check("%s: tls: junk after GOAWAY: connection closed promptly" % kind,
+              closed_after is not None and closed_after < 2.5, "still open after %.1fs" % (time.monotonic() - start))
+        p.close()
+    finally:
+        srv.stop()
+
+
 POLL_ONLY = {upgrade_limits}
 ALL = [half_preface, settings_never_acked, junk_after_goaway, garbage_preface, echo_slack, window_zero_files,
-       stalled_stream, idle_connection, shutdown_deadline, emfile_backoff, flood_fairness, upgrade_limits]
+       stalled_stream, idle_connection, shutdown_deadline, emfile_backoff, flood_fairness, upgrade_limits,
+       memory_cap, max_connections, tls_connections]
+TLS_FILES = None  # (certificate, key) for tls_connections, set by run_all
 
 
-def run_all(check, binary, kind, root):
+def run_all(check, binary, kind, root, tls_files=None):
+    global TLS_FILES
+    TLS_FILES = tls_files
     for test in ALL:
         if kind != "poll" and test in POLL_ONLY:
             continue

@@ -143,10 +143,16 @@ def main():
             f.write(os.urandom(6 * 1024 * 1024))
 
         servers = []
+        cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+        if tls:
+            subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                            "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=TIMEOUT)
         try:
-            defences.run_all(check, server_bin, "poll", root)
+            tls_files = (cert, key) if tls else None
+            defences.run_all(check, server_bin, "poll", root, tls_files)
             if asio:
-                defences.run_all(check, asio, "asio", root)
+                defences.run_all(check, asio, "asio", root, tls_files)
             if only_defences:
                 raise StopIteration
             srv = Server(server_bin, root)
@@ -189,10 +195,6 @@ def main():
                   "client %s server %s: %s" % (rc, status, proc.stderr.read().decode(errors="replace")))
 
             if tls:
-                cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
-                subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                                "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=TIMEOUT)
                 tsrv = Server(server_bin, root, ["--tls", "--cert", cert, "--key", key])
                 servers.append(tsrv)
                 tbase = "https://localhost:%d" % tsrv.port

@@ -6,6 +6,7 @@ library would not let us do. Only frame types and error codes are read
 back; header blocks from the server are not decoded.
 """
 import socket
+import ssl
 import struct
 import time
 
@@ -76,11 +77,18 @@ class Frame:
 class Peer:
     """One TCP connection to the server under test."""
 
-    def __init__(self, port, host="127.0.0.1"):
+    def __init__(self, port, host="127.0.0.1", tls=False):
         self.sock = socket.create_connection((host, port), timeout=5)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls:  # ALPN h2 (RFC 9113 §3.2); the test certificate is not verified
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.set_alpn_protocols(["h2"])
+            self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
         self.buf = b""
         self.eof = False
+        self.server_settings = {}  # every SETTINGS entry the server sent, last value wins
         self.next_stream = 1
 
     def close(self):
@@ -113,7 +121,7 @@ class Peer:
             b = self.sock.recv(65536)
         except socket.timeout:
             return False
-        except (ConnectionResetError, BrokenPipeError):
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
             b = b""
         if not b:
             self.eof = True
@@ -132,8 +140,12 @@ class Peer:
                     stream = struct.unpack(">I", self.buf[5:9])[0] & 0x7FFFFFFF
                     f = Frame(ftype, flags, stream, self.buf[9:9 + n])
                     self.buf = self.buf[9 + n:]
-                    if f.type == SETTINGS and not f.flags & ACK and getattr(self, "ack", False):
-                        self.send(settings(ack=True))
+                    if f.type == SETTINGS and not f.flags & ACK:
+                        for i in range(0, len(f.payload) - 5, 6):
+                            k, v = struct.unpack(">HI", f.payload[i:i + 6])
+                            self.server_settings[k] = v
+                        if getattr(self, "ack", False):
+                            self.send(settings(ack=True))
                     return f
             if not self._fill(deadline):
                 return None
