@@ -126,7 +126,10 @@ struct ServerSession::Stream {
     };
     std::deque<Lent> lent;
     std::uint64_t lent_total = 0;
-    std::unique_ptr<std::uint8_t[]> spare;  // one free chunk, kept while the stream is sending
+    // One free chunk of file_chunk octets, kept while the stream is sending
+    // full chunks. Smaller reads get a buffer of their own size, so what a
+    // stream holds is what it lent.
+    std::unique_ptr<std::uint8_t[]> spare;
 
     // echo: body octets the connection's send buffer could not take yet.
     std::vector<std::uint8_t> pending;
@@ -449,7 +452,7 @@ bool ServerSession::pump_file(std::uint32_t id, Stream& s) {
     while (!s.lent.empty() && s.lent_total - s.lent.front().size >= still) {
         s.lent_total -= s.lent.front().size;
         file_lent_ -= s.lent.front().size;
-        if (!s.spare) s.spare = std::move(s.lent.front().buffer);
+        if (!s.spare && s.lent.front().size == cfg_.file_chunk) s.spare = std::move(s.lent.front().buffer);
         s.lent.pop_front();
     }
     constexpr std::size_t small_max = 16 * 1024;
@@ -474,8 +477,8 @@ bool ServerSession::pump_file(std::uint32_t id, Stream& s) {
         std::uint8_t small[small_max];
         std::unique_ptr<std::uint8_t[]> chunk_buffer;
         if (!copy)
-            chunk_buffer =
-                s.spare ? std::move(s.spare) : std::make_unique_for_overwrite<std::uint8_t[]>(cfg_.file_chunk);
+            chunk_buffer = s.spare && n == cfg_.file_chunk ? std::move(s.spare)
+                                                           : std::make_unique_for_overwrite<std::uint8_t[]>(n);
         std::uint8_t* const into = copy ? small : chunk_buffer.get();
         const ssize_t got = ::pread(s.fd, into, n, static_cast<off_t>(s.offset));
         if (got != static_cast<ssize_t>(n)) {  // the file shrank or failed under us
