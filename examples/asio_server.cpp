@@ -5,21 +5,32 @@
 //
 //     h2wire-asio-server [--root DIR] [--host 127.0.0.1] [--port 8080] [--log]
 //                        [--tls --cert FILE --key FILE]
+//                        [timeouts and budgets: as h2wire-server, server/guard.cpp]
 //
 // With --port 0 the kernel picks a port; the first line on stdout is always
 // "listening on ADDRESS:PORT". SIGINT/SIGTERM: graceful shutdown (GOAWAY,
-// open streams finish, then exit 0); a second signal stops at once.
+// open streams finish, the rest closed after --shutdown-timeout, then exit
+// 0); a second signal closes everything at once. SIGUSR1: one line of memory
+// figures on stderr.
 //
-// Reads are Asio's async_read_some. The pieces from ServerSession::output()
-// are views into the connection, valid until the next call on the session,
-// so they are never lent to an operation that outlives the call:
+// Reads: plain TCP waits for readability (async_wait) and then reads, without
+// blocking, into one buffer that all sessions share: an idle session holds no
+// input buffer. TLS reads with async_read_some into a 16 KiB buffer (one TLS
+// record) of its own, made when the handshake is done. The pieces from
+// ServerSession::output() are views into the connection, valid until the next
+// call on the session, so they are never lent to an operation that outlives
+// the call:
 //   plain TCP: they go out at once, as much as the socket takes (write_some
 //     on a non-blocking socket); only when it is full do we wait for it to
 //     drain (async_wait), then ask for the output again;
 //   TLS (asio::ssl, when built with OpenSSL; ALPN h2 only, RFC 9113 §3.2):
-//     encryption copies anyway, so up to 256 KiB of output is copied,
-//     handed back with written(), and sent with async_write.
-// h2c upgrade (HTTP/1.1 Upgrade: h2c) is left to the poll() server.
+//     encryption copies anyway, so up to 64 KiB of output is copied, handed
+//     back with written(), and sent with async_write.
+// The defences are the poll server's (server/guard.hpp, server/budget.hpp):
+// one timer for the whole server ticks every session's ConnectionGuard, a
+// bounded drain after GOAWAY, accept backs off on EMFILE, and a process
+// memory cap sheds the largest session. h2c upgrade (HTTP/1.1 Upgrade: h2c)
+// is left to the poll() server.
 #include <asio.hpp>
 #ifdef H2WIRE_ASIO_TLS
 #include <openssl/ssl.h>
@@ -27,8 +38,7 @@
 #include <asio/ssl.hpp>
 #endif
 
-#include <array>
-#include <charconv>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -40,10 +50,12 @@
 #include <vector>
 
 #include "server/app.hpp"
+#include "server/guard.hpp"
 
 namespace {
 
 using asio::ip::tcp;
+using example::Clock;
 
 class Server;
 
@@ -57,6 +69,14 @@ public:
     virtual ~SessionBase() = default;
     /// Graceful shutdown (RFC 9113 §6.8): GOAWAY; open streams finish.
     virtual void shutdown() = 0;
+    /// The server's timer: the session's ConnectionGuard, then its output.
+    virtual void tick(Clock::time_point now) = 0;
+    /// Over the process memory cap: GOAWAY ENHANCE_YOUR_CALM.
+    virtual void shed(Clock::time_point now) = 0;
+    virtual void close() = 0;
+    virtual bool draining() const = 0;
+    virtual std::size_t memory() const = 0;
+    virtual std::size_t library_memory() const = 0;
 };
 
 /// One accepted connection: a stream (a socket, or TLS over one) and the
@@ -64,9 +84,11 @@ public:
 template <class Stream>
 class Session final : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
     static constexpr bool tls = !std::is_same_v<Stream, tcp::socket>;
+    static constexpr std::size_t tls_read_size = 16 * 1024;   // one TLS record
+    static constexpr std::size_t tls_write_size = 64 * 1024;  // copied per async_write
 
 public:
-    Session(Stream stream, const example::ServerConfig& config, Server& server);
+    Session(Stream stream, Server& server);
     ~Session() override;
 
     void start();
@@ -75,6 +97,17 @@ public:
         app_.shutdown();
         flush();
     }
+    void tick(Clock::time_point now) override;
+    void shed(Clock::time_point now) override {
+        if (closed_) return;
+        app_.goaway(h2wire::ErrorCode::enhance_your_calm, "server memory cap");
+        guard_.start_drain(now);
+        flush();
+    }
+    void close() override;
+    bool draining() const override { return guard_.draining() || closed_; }
+    std::size_t memory() const override { return share_.held(); }
+    std::size_t library_memory() const override { return app_.connection().memory_used(); }
 
 private:
     tcp::socket& socket() {
@@ -84,101 +117,222 @@ private:
             return stream_;
     }
     void read();
+    void on_readable(const asio::error_code& ec);
     void on_read(const asio::error_code& ec, std::size_t n);
+    bool take(std::span<const std::uint8_t> bytes, Clock::time_point now);
     void flush();
     void flush_plain();
     void flush_tls();
     void output_done();
-    void close();
+    void update_share();
 
     Stream stream_;
-    example::ServerSession app_;
     Server& server_;
-    std::array<std::uint8_t, 64 * 1024> in_{};
-    std::vector<asio::const_buffer> out_;  // plain: the output pieces for write_some
-    std::vector<std::uint8_t> copy_;       // TLS: output copied for async_write
-    bool waiting_write_ = false;           // socket full (plain) or async_write in flight (TLS)
+    example::ServerSession app_;
+    example::ConnectionGuard guard_;
+    example::MemoryShare share_;
+    std::vector<asio::const_buffer> out_;     // plain: the output pieces for write_some
+    std::vector<std::uint8_t> copy_;          // TLS: output copied for async_write
+    std::unique_ptr<std::uint8_t[]> tls_in_;  // TLS: what async_read_some fills
+    bool handshake_done_ = !tls;
+    bool reading_ = false;        // a read (or a wait for readability) is in flight
+    bool waiting_write_ = false;  // socket full (plain) or async_write in flight (TLS)
     bool fin_sent_ = false, closed_ = false;
 };
 
-/// The listening socket, the live sessions and the signals.
+/// The listening socket, the live sessions, the signals and the timers.
 class Server {
 public:
-    Server(asio::io_context& io, const tcp::endpoint& at, example::ServerConfig config)
-        : io_(io), acceptor_(io, at), signals_(io, SIGINT, SIGTERM), config_(std::move(config)) {}
+    Server(asio::io_context& io, const tcp::endpoint& at, example::ServerOptions& opt)
+        : io_(io),
+          acceptor_(io, at),
+          signals_(io, SIGINT, SIGTERM, SIGUSR1),
+          tick_timer_(io),
+          accept_timer_(io),
+          opt_(opt),
+          read_buffer_(std::min<std::size_t>(opt.guard.read_budget, 64 * 1024)) {
+        opt_.app.budget = &opt_.budget;
+    }
 #ifdef H2WIRE_ASIO_TLS
-    void use_tls(asio::ssl::context* tls) { tls_ = tls; }
+    void use_tls(asio::ssl::context* tls) {
+        tls_ = tls;
+    }
 #endif
 
-    std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+    std::uint16_t port() const {
+        return acceptor_.local_endpoint().port();
+    }
+    asio::io_context& io() {
+        return io_;
+    }
+    const example::ServerOptions& options() const {
+        return opt_;
+    }
+    example::ProcessBudget& budget() {
+        return opt_.budget;
+    }
+    /// Plain sessions read into this, one at a time (one thread), and
+    /// receive() copies what it keeps.
+    std::span<std::uint8_t> read_buffer() {
+        return read_buffer_;
+    }
 
     void start() {
         accept();
         wait_signal();
+        arm_tick();
     }
-    void add(SessionBase* s) { live_.insert(s); }
+    void add(SessionBase* s) {
+        live_.insert(s);
+    }
     void remove(SessionBase* s) {
         live_.erase(s);
-        if (stopping_ && live_.empty()) signals_.cancel();  // nothing left: let run() return
+        if (stopping_ && live_.empty()) stop_waiting();  // nothing left: let run() return
     }
 
 private:
     void accept() {
+        if (stopping_) return;
+        // Under the connection and memory caps only; otherwise the
+        // connection waits in the backlog and we look again shortly.
+        if (!opt_.budget.may_accept()) return accept_later();
         acceptor_.async_accept([this](const asio::error_code& ec, tcp::socket socket) {
             if (ec) {
                 if (ec == asio::error::operation_aborted || stopping_) return;
-                std::fprintf(stderr, "accept: %s\n", ec.message().c_str());
-            } else {
-                asio::error_code ignored;
-                socket.set_option(tcp::no_delay(true), ignored);
-#ifdef H2WIRE_ASIO_TLS
-                if (tls_) {
-                    std::make_shared<Session<TlsStream>>(TlsStream(std::move(socket), *tls_), config_, *this)->start();
-                    accept();
-                    return;
+                const int e = ec.value();
+                if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+                    // Out of descriptors: the connection stays in the
+                    // backlog and the listener stays readable. Accepting
+                    // again at once would spin; back off instead.
+                    const Clock::time_point now = Clock::now();
+                    if (now - last_accept_error_ >= std::chrono::seconds(1)) {
+                        std::fprintf(stderr, "accept: %s (backing off)\n", ec.message().c_str());
+                        last_accept_error_ = now;
+                    }
+                    return accept_later();
                 }
-#endif
-                std::make_shared<Session<tcp::socket>>(std::move(socket), config_, *this)->start();
+                std::fprintf(stderr, "accept: %s\n", ec.message().c_str());
+                return accept();
             }
+            asio::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
+#ifdef H2WIRE_ASIO_TLS
+            if (tls_) {
+                std::make_shared<Session<TlsStream>>(TlsStream(std::move(socket), *tls_), *this)->start();
+                return accept();
+            }
+#endif
+            std::make_shared<Session<tcp::socket>>(std::move(socket), *this)->start();
             accept();
         });
+    }
+    void accept_later() {
+        accept_timer_.expires_after(opt_.guard.accept_backoff);
+        accept_timer_.async_wait([this](const asio::error_code& ec) {
+            if (!ec) accept();
+        });
+    }
+
+    void arm_tick() {
+        tick_timer_.expires_after(opt_.guard.tick());
+        tick_timer_.async_wait([this](const asio::error_code& ec) {
+            if (ec) return;
+            on_tick(Clock::now());
+            arm_tick();
+        });
+    }
+
+    // Every session's timers; the shutdown deadline; the memory cap. A
+    // session leaves live_ only when destroyed, after its pending handlers
+    // ran, so none goes away during these loops.
+    void on_tick(Clock::time_point now) {
+        for (SessionBase* s : live_) s->tick(now);
+        if (stopping_ && now >= shutdown_deadline_) {
+            std::fprintf(stderr, "shutdown: %zu connection(s) still open after the deadline: closing\n", live_.size());
+            for (SessionBase* s : live_) s->close();
+        }
+        if (opt_.budget.over_memory()) shed(now);
+    }
+
+    // Over the process memory cap: the largest sessions get GOAWAY
+    // ENHANCE_YOUR_CALM until what is left fits. Draining sessions are on
+    // their way out and do not count.
+    void shed(Clock::time_point now) {
+        std::size_t held = 0;
+        for (const SessionBase* s : live_)
+            if (!s->draining()) held += s->memory();
+        while (held > opt_.budget.memory_cap) {
+            SessionBase* largest = nullptr;
+            for (SessionBase* s : live_)
+                if (!s->draining() && (!largest || s->memory() > largest->memory())) largest = s;
+            if (!largest) return;
+            held -= largest->memory();
+            std::fprintf(stderr, "memory cap: shedding a connection holding %zu octets\n", largest->memory());
+            largest->shed(now);
+        }
     }
 
     void wait_signal() {
         signals_.async_wait([this](const asio::error_code& ec, int signo) {
             if (ec) return;  // cancelled: the last session is gone
+            if (signo == SIGUSR1) {
+                print_stats();
+                return wait_signal();
+            }
             if (stopping_) {
-                std::fprintf(stderr, "signal %d again: stopping now\n", signo);
-                io_.stop();
+                std::fprintf(stderr, "signal %d again: closing every connection now\n", signo);
+                for (SessionBase* s : live_) s->close();
                 return;
             }
             std::fprintf(stderr, "signal %d: shutting down (%zu connection(s) open)\n", signo, live_.size());
             stopping_ = true;
+            shutdown_deadline_ = Clock::now() + opt_.guard.shutdown_timeout;
             asio::error_code ignored;
             acceptor_.close(ignored);
-            // A session leaves live_ only when destroyed, after its pending
-            // handlers ran, so none goes away during this loop.
+            accept_timer_.cancel();
             for (SessionBase* s : live_) s->shutdown();
-            if (live_.empty()) return;
+            if (live_.empty()) return stop_waiting();
             wait_signal();
         });
+    }
+
+    void stop_waiting() {
+        signals_.cancel();
+        tick_timer_.cancel();
+        accept_timer_.cancel();
+    }
+
+    void print_stats() const {
+        std::size_t library = 0;
+        for (const SessionBase* s : live_) library += s->library_memory();
+        std::fprintf(stderr, "memory: connections=%zu total=%zu library=%zu echo=%zu upgrade=%zu\n", live_.size(),
+                     opt_.budget.memory, library, opt_.budget.echo, opt_.budget.upgrade);
     }
 
     asio::io_context& io_;
     tcp::acceptor acceptor_;
     asio::signal_set signals_;
-    example::ServerConfig config_;
+    asio::steady_timer tick_timer_, accept_timer_;
+    example::ServerOptions& opt_;
+    std::vector<std::uint8_t> read_buffer_;
     std::unordered_set<SessionBase*> live_;
     bool stopping_ = false;
+    Clock::time_point shutdown_deadline_ = Clock::time_point::max();
+    Clock::time_point last_accept_error_{};
 #ifdef H2WIRE_ASIO_TLS
     asio::ssl::context* tls_ = nullptr;
 #endif
 };
 
 template <class Stream>
-Session<Stream>::Session(Stream stream, const example::ServerConfig& config, Server& server)
-    : stream_(std::move(stream)), app_(config), server_(server) {
+Session<Stream>::Session(Stream stream, Server& server)
+    : stream_(std::move(stream)),
+      server_(server),
+      app_(server.options().app),
+      guard_(server.options().guard, Clock::now()),
+      share_(&server.budget()) {
     server_.add(this);
+    update_share();
 }
 
 template <class Stream>
@@ -187,12 +341,17 @@ Session<Stream>::~Session() {
 }
 
 template <class Stream>
+void Session<Stream>::update_share() {
+    share_.set(sizeof(*this) + app_.memory_used() + copy_.capacity() + (tls_in_ ? tls_read_size : 0));
+}
+
+template <class Stream>
 void Session<Stream>::start() {
     if constexpr (tls) {
 #ifdef H2WIRE_ASIO_TLS
         stream_.async_handshake(asio::ssl::stream_base::server,
                                 [self = this->shared_from_this()](const asio::error_code& ec) {
-                                    if (ec) {
+                                    if (ec || self->closed_) {
                                         self->close();
                                         return;
                                     }
@@ -204,6 +363,9 @@ void Session<Stream>::start() {
                                         self->close();
                                         return;
                                     }
+                                    self->handshake_done_ = true;
+                                    self->tls_in_ = std::make_unique_for_overwrite<std::uint8_t[]>(tls_read_size);
+                                    self->guard_.traffic(Clock::now());
                                     self->read();
                                     self->flush();
                                 });
@@ -218,10 +380,78 @@ void Session<Stream>::start() {
 
 template <class Stream>
 void Session<Stream>::read() {
-    stream_.async_read_some(asio::buffer(in_), [self = this->shared_from_this()](const asio::error_code& ec,
-                                                                                  std::size_t n) { self->on_read(ec, n); });
+    if (reading_ || closed_) return;
+    reading_ = true;
+    if constexpr (tls) {
+        stream_.async_read_some(asio::buffer(tls_in_.get(), tls_read_size),
+                                [self = this->shared_from_this()](const asio::error_code& ec, std::size_t n) {
+                                    self->reading_ = false;
+                                    self->on_read(ec, n);
+                                });
+    } else {
+        // Wait for readability, not for a read: no buffer is tied up while
+        // the connection is quiet.
+        stream_.async_wait(tcp::socket::wait_read, [self = this->shared_from_this()](const asio::error_code& ec) {
+            self->reading_ = false;
+            self->on_readable(ec);
+        });
+    }
 }
 
+// Bytes that arrived: to the session, or, once the connection is over,
+// discarded within the drain budget. False: close now.
+template <class Stream>
+bool Session<Stream>::take(std::span<const std::uint8_t> bytes, Clock::time_point now) {
+    guard_.traffic(now);
+    if (guard_.draining()) return guard_.discard(bytes.size());
+    app_.receive(bytes);
+    if (app_.connection().is_closed()) guard_.start_drain(now);
+    return true;
+}
+
+// Plain TCP: read what is there into the shared buffer, at most the read
+// budget; then yield to the other sessions (post) if there may be more.
+template <class Stream>
+void Session<Stream>::on_readable(const asio::error_code& ec) {
+    if (closed_) return;
+    if (ec) {
+        close();
+        return;
+    }
+    const Clock::time_point now = Clock::now();
+    const std::size_t budget = server_.options().guard.read_budget;
+    const std::span<std::uint8_t> buf = server_.read_buffer();
+    std::size_t got = 0;
+    bool more = false;
+    for (;;) {
+        if (got >= budget) {
+            more = true;
+            break;
+        }
+        asio::error_code rec;
+        const std::size_t n = socket().read_some(asio::buffer(buf.data(), std::min(buf.size(), budget - got)), rec);
+        if (rec == asio::error::would_block || rec == asio::error::try_again) break;
+        if (rec) {  // end of stream or an error: the peer is gone
+            close();
+            return;
+        }
+        got += n;
+        if (!take(std::span<const std::uint8_t>(buf.data(), n), now)) {
+            close();
+            return;
+        }
+    }
+    flush();
+    update_share();
+    if (!more) return read();
+    reading_ = true;
+    asio::post(server_.io(), [self = this->shared_from_this()] {
+        self->reading_ = false;
+        self->on_readable({});
+    });
+}
+
+// TLS: one record's worth per completion.
 template <class Stream>
 void Session<Stream>::on_read(const asio::error_code& ec, std::size_t n) {
     if (closed_) return;
@@ -229,14 +459,33 @@ void Session<Stream>::on_read(const asio::error_code& ec, std::size_t n) {
         close();
         return;
     }
-    app_.receive(std::span<const std::uint8_t>(in_.data(), n));
+    if (!take(std::span<const std::uint8_t>(tls_in_.get(), n), Clock::now())) {
+        close();
+        return;
+    }
     flush();
+    update_share();
     read();
 }
 
 template <class Stream>
+void Session<Stream>::tick(Clock::time_point now) {
+    if (closed_) return;
+    if (!handshake_done_) {
+        if (guard_.handshake_expired(now)) close();  // the TLS handshake never finished
+        return;
+    }
+    if (!guard_.check(app_, now)) {  // drain deadline: flushed or not, the peer had its chance
+        close();
+        return;
+    }
+    flush();  // RST_STREAM, GOAWAY the timers queued
+    update_share();
+}
+
+template <class Stream>
 void Session<Stream>::flush() {
-    if (waiting_write_ || closed_) return;
+    if (waiting_write_ || closed_ || fin_sent_ || !handshake_done_) return;
     if constexpr (tls)
         flush_tls();
     else
@@ -261,6 +510,7 @@ void Session<Stream>::flush_plain() {
                     return;
                 }
                 self->flush();
+                self->update_share();
             });
             return;
         }
@@ -269,6 +519,7 @@ void Session<Stream>::flush_plain() {
             return;
         }
         app_.written(n);
+        guard_.traffic(Clock::now());
     }
     output_done();
 }
@@ -276,17 +527,20 @@ void Session<Stream>::flush_plain() {
 template <class Stream>
 void Session<Stream>::flush_tls() {
     copy_.clear();
-    while (copy_.size() < 256 * 1024) {
+    while (copy_.size() < tls_write_size) {
         const std::span<const h2wire::OutputChunk> chunks = app_.output();
         if (chunks.empty()) break;
         std::size_t n = 0;
         for (const h2wire::OutputChunk& c : chunks) {
-            copy_.insert(copy_.end(), c.data, c.data + c.size);
-            n += c.size;
+            const std::size_t k = std::min(c.size, tls_write_size - copy_.size());
+            copy_.insert(copy_.end(), c.data, c.data + k);
+            n += k;
+            if (copy_.size() == tls_write_size) break;
         }
         app_.written(n);
     }
     if (copy_.empty()) {
+        std::vector<std::uint8_t>().swap(copy_);  // nothing to send: hold no copy
         output_done();
         return;
     }
@@ -298,18 +552,26 @@ void Session<Stream>::flush_tls() {
                               self->close();
                               return;
                           }
+                          self->guard_.traffic(Clock::now());
                           self->flush();
+                          self->update_share();
                       });
 }
 
 template <class Stream>
 void Session<Stream>::output_done() {
+    if (app_.connection().is_closed()) guard_.start_drain(Clock::now());
     if (app_.finished() && !fin_sent_) {
-        // Everything up to our last GOAWAY is out: send FIN and read on
-        // until the peer closes (closing with its input unread would make
-        // the kernel answer with RST, which can destroy our last bytes).
+        // Everything up to our last GOAWAY is out: send FIN and read (and
+        // discard, within the drain budget) until the peer closes or the
+        // drain deadline (closing with its input unread would make the
+        // kernel answer with RST, which can destroy our last bytes).
         fin_sent_ = true;
         asio::error_code ignored;
+        if constexpr (tls) {
+            // close_notify (RFC 8446 §6.1) would need an async_shutdown in
+            // flight beside the read; FIN alone ends the connection too.
+        }
         socket().shutdown(tcp::socket::shutdown_send, ignored);
     }
 }
@@ -336,66 +598,32 @@ int select_h2(SSL*, const unsigned char** out, unsigned char* outlen, const unsi
 }
 #endif
 
-int usage(const char* argv0) {
-    std::fprintf(stderr, "usage: %s [--root DIR] [--host ADDR] [--port N] [--log] [--tls --cert FILE --key FILE]\n",
-                 argv0);
-    return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-    example::ServerConfig config;
-    std::string address = "127.0.0.1";
-    unsigned port = 8080;
-    bool use_tls = false;
-    std::string cert, key;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        const bool has_value = i + 1 < argc;
-        if (arg == "--root" && has_value) {
-            config.root = argv[++i];
-        } else if (arg == "--host" && has_value) {
-            address = argv[++i];
-        } else if (arg == "--port" && has_value) {
-            const std::string_view v = argv[++i];
-            const auto [end, err] = std::from_chars(v.data(), v.data() + v.size(), port);
-            if (err != std::errc{} || end != v.data() + v.size() || port > 65535) return usage(argv[0]);
-        } else if (arg == "--log") {
-            config.log = true;
-        } else if (arg == "--tls") {
-            use_tls = true;
-        } else if (arg == "--cert" && has_value) {
-            cert = argv[++i];
-        } else if (arg == "--key" && has_value) {
-            key = argv[++i];
-        } else {
-            return usage(argv[0]);
-        }
-    }
-    while (config.root.size() > 1 && config.root.back() == '/') config.root.pop_back();
-
+    example::ServerOptions opt;
+    if (!example::parse_server_args(argc, argv, "h2wire-asio-server", opt)) return 2;
 #ifndef H2WIRE_ASIO_TLS
-    if (use_tls) {
+    if (opt.tls) {
         std::fprintf(stderr, "h2wire-asio-server: built without TLS (needs libssl-dev)\n");
         return 1;
     }
 #endif
     try {
         asio::io_context io{1};  // one thread: sessions need no locks
-        Server server(io, tcp::endpoint(asio::ip::make_address(address), static_cast<std::uint16_t>(port)), config);
+        Server server(io, tcp::endpoint(asio::ip::make_address(opt.host), opt.port), opt);
 #ifdef H2WIRE_ASIO_TLS
         asio::ssl::context tls_context(asio::ssl::context::tls_server);
-        if (use_tls) {
+        if (opt.tls) {
             // RFC 9113 §9.2: TLS 1.2 or later.
             SSL_CTX_set_min_proto_version(tls_context.native_handle(), TLS1_2_VERSION);
-            tls_context.use_certificate_chain_file(cert);
-            tls_context.use_private_key_file(key, asio::ssl::context::pem);
+            tls_context.use_certificate_chain_file(opt.cert);
+            tls_context.use_private_key_file(opt.key, asio::ssl::context::pem);
             SSL_CTX_set_alpn_select_cb(tls_context.native_handle(), select_h2, nullptr);
             server.use_tls(&tls_context);
         }
 #endif
-        std::printf("listening on %s:%u\n", address.c_str(), static_cast<unsigned>(server.port()));
+        std::printf("listening on %s:%u\n", opt.host.c_str(), static_cast<unsigned>(server.port()));
         std::fflush(stdout);
         server.start();
         io.run();

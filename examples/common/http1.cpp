@@ -60,6 +60,28 @@ Http1Parse parse_head(std::string_view in, Http1Head& head, std::size_t max_size
 
 }  // namespace
 
+bool may_be_request_line(std::string_view in) {
+    std::size_t i = 0;
+    while (i < in.size() && is_tchar(in[i])) ++i;  // method = token
+    if (i == in.size()) return true;
+    if (i == 0 || in[i] != ' ') return false;
+    const std::size_t target = ++i;
+    while (i < in.size() && in[i] > ' ' && in[i] < 0x7f) ++i;  // request-target: visible characters
+    if (i == in.size()) return true;
+    if (i == target || in[i] != ' ') return false;
+    // HTTP-version = "HTTP/" DIGIT "." DIGIT; only 1.x can be a request here.
+    const std::string_view rest = in.substr(i + 1);
+    constexpr std::string_view version = "HTTP/1.";
+    const std::size_t k = std::min(rest.size(), version.size());
+    if (rest.substr(0, k) != version.substr(0, k)) return false;
+    if (rest.size() <= version.size()) return true;
+    if (!std::isdigit(static_cast<unsigned char>(rest[version.size()]))) return false;
+    constexpr std::string_view crlf = "\r\n";
+    const std::string_view end = rest.substr(version.size() + 1);
+    const std::size_t m = std::min(end.size(), crlf.size());
+    return end.substr(0, m) == crlf.substr(0, m);
+}
+
 const std::string* Http1Head::one(std::string_view name) const {
     const std::string* found = nullptr;
     for (const auto& [n, v] : fields) {

@@ -25,6 +25,12 @@ struct Http1Head {
 
 enum class Http1Parse { incomplete, done, bad };
 
+/// Whether `in` can still be the start of an HTTP/1.x request line
+/// (RFC 9112 §3: method SP request-target SP HTTP-version CRLF). Bytes that
+/// cannot (binary data, another protocol) are better answered as what else
+/// the port speaks (on an h2c port: an invalid HTTP/2 preface).
+bool may_be_request_line(std::string_view in);
+
 /// Parses the head at the start of `in`. Heads longer than `max_size` octets
 /// or with more than 100 fields are `bad`.
 Http1Parse parse_request_head(std::string_view in, Http1Head& head, std::size_t max_size = 16 * 1024);

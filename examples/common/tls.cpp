@@ -77,6 +77,9 @@ public:
         // a MAC and often a packet each. After a WANT_WRITE the next call
         // starts with the same octets (nothing was consumed), as OpenSSL
         // requires of a retried SSL_write.
+        // One record's worth (16 KiB), made at the first write: an idle
+        // connection holds no staging buffer of its own size.
+        if (stage_.empty()) stage_.resize(16 * 1024);
         std::size_t n = 0;
         for (const h2wire::OutputChunk& c : pieces) {
             const std::size_t k = std::min(c.size, stage_.size() - n);
@@ -120,7 +123,7 @@ private:
     std::shared_ptr<TlsContext> ctx_;
     SSL* ssl_;
     bool want_write_ = false;
-    std::vector<std::uint8_t> stage_ = std::vector<std::uint8_t>(64 * 1024);
+    std::vector<std::uint8_t> stage_;
 };
 
 }  // namespace

@@ -112,23 +112,29 @@ struct ServerSession::Stream {
     bool input_done = false;  // the peer ended its side
     std::uint64_t body_length = 0;
     std::uint64_t hash = fnv_basis;
+    Progress progress;  // for the stalled-stream timer (cancel_stalled)
 
-    // file: a few buffers lent to the connection (send_data_borrowed); a
-    // buffer is free again once buffered() shows its octets were written.
+    // file: chunks lent to the connection (send_data_borrowed); a chunk is
+    // free again once buffered() shows its octets were written. Only what
+    // the stream can send now is read, so a stream whose window is closed
+    // holds no file data.
     int fd = -1;
     std::uint64_t offset = 0, remaining = 0;
-    std::vector<std::unique_ptr<std::uint8_t[]>> buffers;
-    std::vector<std::size_t> free_buffers;
     struct Lent {
-        std::size_t buffer, size;
+        std::unique_ptr<std::uint8_t[]> buffer;
+        std::size_t size;
     };
     std::deque<Lent> lent;
     std::uint64_t lent_total = 0;
+    // One free chunk of file_chunk octets, kept while the stream is sending
+    // full chunks. Smaller reads get a buffer of their own size, so what a
+    // stream holds is what it lent.
+    std::unique_ptr<std::uint8_t[]> spare;
 
     // echo: body octets the connection's send buffer could not take yet.
     std::vector<std::uint8_t> pending;
     std::size_t pending_head = 0;
-    std::uint64_t echo_queued = 0;    // octets given to send_data
+    std::uint64_t echo_queued = 0;  // octets given to send_data
     // Window octets of the request's DATA (DataReceived::flow_controlled_length,
     // padding included): what consume() must hand back in all. A frame split
     // across reads charges its whole length to its first chunk, so this runs
@@ -139,6 +145,7 @@ struct ServerSession::Stream {
     ~Stream() {
         if (fd >= 0) ::close(fd);
     }
+    std::size_t pending_size() const { return pending.size() - pending_head; }
 };
 
 static h2wire::Config connection_config(const ServerConfig& cfg) {
@@ -146,11 +153,14 @@ static h2wire::Config connection_config(const ServerConfig& cfg) {
     c.role = h2wire::Role::server;
     c.flow_control = h2wire::FlowControl::manual;  // consume() as the echo leaves
     c.settings.initial_window_size = cfg.stream_window;
+    c.connection_window_size = cfg.connection_window;
     c.settings.enable_connect_protocol = true;  // RFC 8441 §3: the /ws WebSocket endpoint
+    c.limits.max_connection_memory = cfg.connection_memory;
     return c;
 }
 
-ServerSession::ServerSession(const ServerConfig& config) : cfg_(config), conn_(connection_config(config)) {}
+ServerSession::ServerSession(const ServerConfig& config)
+    : cfg_(config), conn_(connection_config(config)), echo_held_(config.budget ? &config.budget->echo : nullptr) {}
 
 ServerSession::~ServerSession() = default;
 
@@ -175,8 +185,10 @@ void ServerSession::receive(std::span<const std::uint8_t> bytes) {
                            on_request(r.stream, r.headers, r.method, r.path, r.end_stream);
                        },
                        [&](const h2wire::DataReceived& d) {
-                           if (const auto it = websockets_.find(d.stream); it != websockets_.end())
+                           if (const auto it = websockets_.find(d.stream); it != websockets_.end()) {
+                               ws_progress_[d.stream].in += d.data.size();
                                return it->second->on_data(d.data, d.flow_controlled_length);
+                           }
                            on_data(d.stream, d.data, d.flow_controlled_length);
                        },
                        [&](const h2wire::StreamEnded& e) {
@@ -186,8 +198,9 @@ void ServerSession::receive(std::span<const std::uint8_t> bytes) {
                                it->second->input_done = true;
                        },
                        [&](const h2wire::StreamReset& r) {
-                           streams_.erase(r.stream);
+                           if (const auto it = streams_.find(r.stream); it != streams_.end()) drop(it);
                            websockets_.erase(r.stream);
+                           ws_progress_.erase(r.stream);
                        },
                        [&](const h2wire::ConnectionTerminated&) { closed_ = true; },
                        [&](const auto&) {},
@@ -205,6 +218,76 @@ std::span<const h2wire::OutputChunk> ServerSession::output() {
 void ServerSession::written(std::size_t n) {
     conn_.consume_output(n);
     pump();
+}
+
+void ServerSession::goaway(h2wire::ErrorCode code, std::string_view debug) {
+    conn_.goaway(code, debug);
+    receive({});  // collects ConnectionTerminated
+}
+
+void ServerSession::drop(std::map<std::uint32_t, std::unique_ptr<Stream>>::iterator it) {
+    file_lent_ -= it->second->lent_total;
+    streams_.erase(it);
+}
+
+std::size_t ServerSession::memory_used() const {
+    std::size_t n = conn_.memory_used() + file_lent_ + sizeof(*this);
+    for (const auto& [id, s] : streams_) {
+        n += sizeof(Stream) + s->pending.capacity();
+        if (s->spare) n += cfg_.file_chunk;
+    }
+    for (const auto& [id, t] : websockets_) n += sizeof(ws::Tunnel) + t->memory();
+    return n;
+}
+
+// --- timers the loop drives ----------------------------------------------------------
+
+bool ServerSession::Progress::stalled(std::chrono::steady_clock::time_point now, std::chrono::milliseconds timeout,
+                                      std::size_t buffered) {
+    if (since == std::chrono::steady_clock::time_point{} || in != seen_in || out != seen_out ||
+        buffered != seen_buffered) {
+        seen_in = in;
+        seen_out = out;
+        seen_buffered = buffered;
+        since = now;
+        return false;
+    }
+    return now - since >= timeout;
+}
+
+std::size_t ServerSession::cancel_stalled(std::chrono::steady_clock::time_point now,
+                                          std::chrono::milliseconds timeout) {
+    if (closed_) return 0;
+    std::size_t n = 0;
+    for (auto it = streams_.begin(); it != streams_.end();) {
+        const std::uint32_t id = it->first;
+        if (!it->second->progress.stalled(now, timeout, conn_.buffered(id))) {
+            ++it;
+            continue;
+        }
+        // Nothing moved either way for `timeout`: a slow-read or slow-send
+        // client holding a stream (and its buffers) open.
+        conn_.reset_stream(id, h2wire::ErrorCode::cancel);
+        const auto next = std::next(it);
+        drop(it);
+        it = next;
+        ++n;
+    }
+    for (auto it = websockets_.begin(); it != websockets_.end();) {
+        const std::uint32_t id = it->first;
+        Progress& p = ws_progress_[id];
+        p.out = it->second->pending();
+        if (!p.stalled(now, timeout, conn_.buffered(id))) {
+            ++it;
+            continue;
+        }
+        conn_.reset_stream(id, h2wire::ErrorCode::cancel);
+        ws_progress_.erase(id);
+        it = websockets_.erase(it);
+        ++n;
+    }
+    if (n > 0) receive({});  // collects the StreamReset events
+    return n;
 }
 
 // --- requests ------------------------------------------------------------------
@@ -312,6 +395,7 @@ void ServerSession::respond_simple(std::uint32_t id, Stream& s, int status, std:
 
 void ServerSession::on_data(std::uint32_t id, std::span<const std::uint8_t> data, std::uint32_t flow_controlled) {
     const auto it = streams_.find(id);
+    if (it != streams_.end()) it->second->progress.in += data.size();
     if (it == streams_.end() || it->second->kind != Stream::Kind::echo) {
         // Nobody wants these octets: hand their window back at once.
         conn_.consume(id, flow_controlled);
@@ -322,15 +406,17 @@ void ServerSession::on_data(std::uint32_t id, std::span<const std::uint8_t> data
     s.body_length += data.size();
     s.hash = fnv1a(s.hash, data);
     // Straight into the connection's send buffer while it has room; the rest
-    // waits here (bounded by our stream window, since we consume() only what
-    // has been written back).
+    // waits here (bounded by our windows, since we consume() only what has
+    // been written back, plus the slack pump_echo() allows).
     std::size_t direct = 0;
-    if (s.pending_head == s.pending.size()) {
-        direct = std::min(data.size(), conn_.send_capacity(id));
-        if (direct > 0 && conn_.send_data(id, data.first(direct), false) == h2wire::ApiError::none)
+    if (s.pending_size() == 0) {
+        direct = std::min({data.size(), conn_.send_capacity(id), send_room()});
+        if (direct > 0 && conn_.send_data(id, data.first(direct), false) == h2wire::ApiError::none) {
             s.echo_queued += direct;
-        else
+            s.progress.out += direct;
+        } else {
             direct = 0;
+        }
     }
     s.pending.insert(s.pending.end(), data.begin() + static_cast<std::ptrdiff_t>(direct), data.end());
 }
@@ -350,106 +436,159 @@ void ServerSession::end_response(std::uint32_t id, Stream& s) {
     conn_.send_trailers(id, trailers);
 }
 
+// Octets the application may still put into the connection's own send
+// buffers (copies): up to half of Limits::max_connection_memory, so that
+// input (header blocks, control frames) always finds room in the rest.
+std::size_t ServerSession::send_room() const {
+    const std::size_t limit = cfg_.connection_memory / 2;
+    const std::size_t used = conn_.memory_used();
+    return used < limit ? limit - used : 0;
+}
+
 bool ServerSession::pump_file(std::uint32_t id, Stream& s) {
-    // Buffers whose octets were all written are free again (the connection
-    // sends a stream's DATA in order, so they finish oldest first).
-    const std::size_t still = conn_.buffered(id);
+    // Chunks whose octets were all written come back (the connection sends
+    // a stream's DATA in order, so they finish oldest first).
+    std::size_t still = conn_.buffered(id);
     while (!s.lent.empty() && s.lent_total - s.lent.front().size >= still) {
         s.lent_total -= s.lent.front().size;
-        s.free_buffers.push_back(s.lent.front().buffer);
+        file_lent_ -= s.lent.front().size;
+        if (!s.spare && s.lent.front().size == cfg_.file_chunk) s.spare = std::move(s.lent.front().buffer);
         s.lent.pop_front();
     }
-    if (!s.ended && s.lent.empty() && s.remaining <= 16 * 1024) {
-        // A small file (or the tail of one): copied into the connection's
-        // send buffer in one go, no buffer of our own to allocate and lend.
-        std::uint8_t small[16 * 1024];
-        const ssize_t n = ::pread(s.fd, small, static_cast<std::size_t>(s.remaining), static_cast<off_t>(s.offset));
-        if (n != static_cast<ssize_t>(s.remaining)) {  // the file changed under us
+    constexpr std::size_t small_max = 16 * 1024;
+    while (!s.ended) {
+        // Read only what the stream can send now: its send window (stream
+        // and connection) less what is queued already. A client that keeps
+        // its window at 0 makes us read nothing; WINDOW_UPDATE brings us
+        // back here (receive() pumps).
+        const std::size_t window = conn_.send_window(id);
+        const std::size_t queued = conn_.buffered(id);
+        const std::size_t n = static_cast<std::size_t>(
+            std::min<std::uint64_t>({window > queued ? window - queued : 0, cfg_.file_chunk, s.remaining}));
+        if (n == 0) {
+            s.spare.reset();  // waiting for the peer: hold nothing
+            break;
+        }
+        // A small piece (a small file, or the tail of one) is copied into the
+        // connection's send buffer: no chunk of our own to allocate and lend.
+        const bool copy = n <= small_max && s.lent.empty() && n <= conn_.send_capacity(id) && n <= send_room();
+        if (!copy && (s.lent.size() >= cfg_.file_chunks_in_flight || file_lent_ + n > cfg_.file_connection_buffer))
+            break;  // written() brings us back as chunks come back
+        std::uint8_t small[small_max];
+        std::unique_ptr<std::uint8_t[]> chunk_buffer;
+        if (!copy)
+            chunk_buffer = s.spare && n == cfg_.file_chunk ? std::move(s.spare)
+                                                           : std::make_unique_for_overwrite<std::uint8_t[]>(n);
+        std::uint8_t* const into = copy ? small : chunk_buffer.get();
+        const ssize_t got = ::pread(s.fd, into, n, static_cast<off_t>(s.offset));
+        if (got != static_cast<ssize_t>(n)) {  // the file shrank or failed under us
             conn_.reset_stream(id, h2wire::ErrorCode::internal_error);
             return true;
         }
-        const std::span<const std::uint8_t> chunk(small, static_cast<std::size_t>(n));
-        s.body_length += chunk.size();
-        if (s.trailers) s.hash = fnv1a(s.hash, chunk);
-        s.offset += chunk.size();
-        s.remaining = 0;
-        conn_.send_data(id, chunk, !s.trailers);
-        ::close(s.fd);
-        s.fd = -1;
-        if (s.trailers) end_response(id, s);
-        s.ended = true;
-        return s.input_done && conn_.buffered(id) == 0;
-    }
-    while (!s.ended && s.lent.size() < cfg_.file_chunks_in_flight) {
-        if (s.free_buffers.empty()) {
-            s.buffers.push_back(std::make_unique_for_overwrite<std::uint8_t[]>(cfg_.file_chunk));
-            s.free_buffers.push_back(s.buffers.size() - 1);
-        }
-        const std::size_t b = s.free_buffers.back();
-        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(cfg_.file_chunk, s.remaining));
-        const ssize_t n = ::pread(s.fd, s.buffers[b].get(), want, static_cast<off_t>(s.offset));
-        if (n <= 0) {  // the file shrank or failed under us: the response cannot be completed
-            conn_.reset_stream(id, h2wire::ErrorCode::internal_error);
-            return true;
-        }
-        const std::span<const std::uint8_t> chunk(s.buffers[b].get(), static_cast<std::size_t>(n));
-        s.free_buffers.pop_back();
-        s.offset += chunk.size();
-        s.remaining -= chunk.size();
-        s.body_length += chunk.size();
+        const std::span<const std::uint8_t> chunk(into, n);
+        s.offset += n;
+        s.remaining -= n;
+        s.body_length += n;
+        s.progress.out += n;
         if (s.trailers) s.hash = fnv1a(s.hash, chunk);
         const bool last = s.remaining == 0;
-        conn_.send_data_borrowed(id, chunk, last && !s.trailers);
-        s.lent.push_back({b, chunk.size()});
-        s.lent_total += chunk.size();
+        if (copy) {
+            conn_.send_data(id, chunk, last && !s.trailers);
+        } else {
+            conn_.send_data_borrowed(id, chunk, last && !s.trailers);
+            s.lent.push_back({std::move(chunk_buffer), n});
+            s.lent_total += n;
+            file_lent_ += n;
+        }
         if (last) {
             ::close(s.fd);
             s.fd = -1;
+            s.spare.reset();
             if (s.trailers) end_response(id, s);
             s.ended = true;
         }
     }
+    still = conn_.buffered(id);
     return s.ended && s.input_done && still == 0 && s.lent.empty();
 }
 
-bool ServerSession::pump_echo(std::uint32_t id, Stream& s) {
-    while (s.pending_head < s.pending.size()) {
-        const std::size_t n = std::min(s.pending.size() - s.pending_head, conn_.send_capacity(id));
+// Echo octets the stream holds beyond the window octets it has not handed
+// back: what consume() allowed the client to send on top of what is held.
+std::uint64_t ServerSession::echo_slack(std::uint32_t id, const Stream& s) const {
+    const std::uint64_t held = conn_.buffered(id) + s.pending_size();
+    const std::uint64_t unconsumed = s.window_owed - s.echo_consumed;
+    return held > unconsumed ? held - unconsumed : 0;
+}
+
+bool ServerSession::pump_echo(std::uint32_t id, Stream& s, std::uint64_t& connection_slack) {
+    while (s.pending_size() > 0) {
+        const std::size_t n = std::min({s.pending_size(), conn_.send_capacity(id), send_room()});
         if (n == 0 ||
             conn_.send_data(id, std::span(s.pending).subspan(s.pending_head, n), false) != h2wire::ApiError::none)
             break;
         s.pending_head += n;
         s.echo_queued += n;
+        s.progress.out += n;
     }
-    if (s.pending_head == s.pending.size()) {
-        s.pending.clear();
+    if (s.pending_size() == 0) {
+        if (s.pending.capacity() > 64 * 1024)
+            std::vector<std::uint8_t>().swap(s.pending);  // give a burst's memory back
+        else
+            s.pending.clear();
         s.pending_head = 0;
     } else if (s.pending_head > 64 * 1024 && s.pending_head * 2 > s.pending.size()) {
         s.pending.erase(s.pending.begin(), s.pending.begin() + static_cast<std::ptrdiff_t>(s.pending_head));
         s.pending_head = 0;
     }
-    // Manual flow control: the window goes back as the echo leaves, plus up
-    // to cfg_.echo_buffer octets held here. So a stream holds at most
-    // echo_buffer + our stream window, whatever the upload's size.
+    // Manual flow control: the window goes back as the echo leaves, plus
+    // some slack (octets held beyond the window) for clients that read the
+    // response late: at most echo_buffer per stream, echo_connection_buffer
+    // for the connection and ProcessBudget::echo_cap for the process. So the
+    // echo streams of a connection hold at most connection_window +
+    // echo_connection_buffer, whatever the uploads' sizes.
+    const std::uint64_t mine = echo_slack(id, s);
+    connection_slack -= std::min(mine, connection_slack);
+    std::uint64_t allowed = std::min<std::uint64_t>(
+        cfg_.echo_buffer,
+        connection_slack < cfg_.echo_connection_buffer ? cfg_.echo_connection_buffer - connection_slack : 0);
+    if (cfg_.budget) {
+        const std::uint64_t others = cfg_.budget->echo - echo_held_.held() + connection_slack;
+        allowed = std::min<std::uint64_t>(allowed, others < cfg_.budget->echo_cap ? cfg_.budget->echo_cap - others : 0);
+    }
     const std::size_t still = conn_.buffered(id);
-    const std::uint64_t held = still + (s.pending.size() - s.pending_head);
-    const std::uint64_t over = held > cfg_.echo_buffer ? held - cfg_.echo_buffer : 0;
+    const std::uint64_t held = still + s.pending_size();
+    const std::uint64_t over = held > allowed ? held - allowed : 0;
     const std::uint64_t target = s.window_owed - std::min(over, s.window_owed);
     if (target > s.echo_consumed) {
         conn_.consume(id, static_cast<std::size_t>(target - s.echo_consumed));
         s.echo_consumed = target;
     }
-    if (s.input_done && s.pending.empty() && !s.ended) end_response(id, s);
+    connection_slack += echo_slack(id, s);
+    if (s.input_done && s.pending_size() == 0 && !s.ended) end_response(id, s);
     return s.ended && still == 0 && s.echo_consumed == s.window_owed;
 }
 
 void ServerSession::pump() {
     if (closed_) return;
-    // WebSockets: echo output into their streams; window back as it leaves.
+    // WebSockets: echo output into their streams; window back as it leaves,
+    // while the connection's WebSockets hold less than connection_memory (a
+    // message is assembled whole, up to 1 MiB, so half-sent messages on many
+    // streams would otherwise add up).
+    std::size_t ws_memory = 0;
+    for (const auto& [id, t] : websockets_) ws_memory += t->memory();
     for (auto it = websockets_.begin(); it != websockets_.end();) {
-        it->second->pump(conn_, true);
-        it = it->second->done() && conn_.buffered(it->first) == 0 ? websockets_.erase(it) : std::next(it);
+        it->second->pump(conn_, true, ws_memory < cfg_.connection_memory);
+        if (it->second->done() && conn_.buffered(it->first) == 0) {
+            ws_progress_.erase(it->first);
+            it = websockets_.erase(it);
+        } else {
+            ++it;
+        }
     }
+    std::uint64_t echo_slack_total = 0;
+    for (const auto& [id, s] : streams_)
+        if (s->kind == Stream::Kind::echo) echo_slack_total += echo_slack(id, *s);
+    echo_held_.set(echo_slack_total);
     for (auto it = streams_.begin(); it != streams_.end();) {
         Stream& s = *it->second;
         bool done = false;
@@ -458,14 +597,23 @@ void ServerSession::pump() {
                 done = pump_file(it->first, s);
                 break;
             case Stream::Kind::echo:
-                done = pump_echo(it->first, s);
+                done = pump_echo(it->first, s, echo_slack_total);
+                echo_held_.set(echo_slack_total);
                 break;
             case Stream::Kind::simple:
                 done = s.ended && s.input_done;
                 break;
         }
-        it = done ? streams_.erase(it) : std::next(it);
+        if (done) {
+            if (s.kind == Stream::Kind::echo) echo_slack_total -= std::min(echo_slack_total, echo_slack(it->first, s));
+            const auto next = std::next(it);
+            drop(it);
+            it = next;
+        } else {
+            ++it;
+        }
     }
+    echo_held_.set(echo_slack_total);
 }
 
 }  // namespace example

@@ -30,6 +30,7 @@
 //                    (RFC 6455 framing in websocket/); other CONNECTs: 501.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -41,6 +42,7 @@
 #include <vector>
 
 #include "h2wire/connection.hpp"
+#include "server/budget.hpp"
 
 namespace example {
 
@@ -50,19 +52,36 @@ class Tunnel;  // websocket/h2_tunnel.hpp
 
 struct ServerConfig {
     std::string root = ".";  ///< directory served
-    /// Octets read from a file per DATA chunk, and chunks in flight per
-    /// stream: what one file download holds in memory.
-    std::size_t file_chunk = 64 * 1024;
+    /// File octets are read only as the stream can send them now (its send
+    /// window), in chunks of at most file_chunk, at most
+    /// file_chunks_in_flight per stream, and at most file_connection_buffer
+    /// per connection: a client that does not open its window, or does not
+    /// read, costs no file data.
+    std::size_t file_chunk = 32 * 1024;
     std::size_t file_chunks_in_flight = 2;
-    /// Our receive window per stream. In manual flow control it is also the
-    /// most an echo stream can hold (the peer cannot send past it).
+    std::size_t file_connection_buffer = 256 * 1024;
+    /// Our receive window per stream and for the connection. In manual flow
+    /// control they bound what a client can make us hold without our
+    /// consent: the connection window bounds all echo streams together.
     std::uint32_t stream_window = 256 * 1024;
+    std::uint32_t connection_window = 1024 * 1024;
+    /// h2wire Limits::max_connection_memory: the library's hard budget for
+    /// one connection. The application puts echo octets into the
+    /// connection's send buffers only while it holds less than half of it,
+    /// so that input always has room.
+    std::size_t connection_memory = 2 * 1024 * 1024;
     /// Echo body octets a stream may hold beyond what its window bounds
     /// before the window stops coming back. 0 is strict backpressure (the
     /// window returns only as the echo is written). Some clients (curl 7.88)
-    /// stop reading the response until their upload is done; with them an
-    /// echo larger than their receive window needs this much slack.
-    std::uint64_t echo_buffer = 16 * 1024 * 1024;
+    /// read the response slowly until their upload is done; slack helps
+    /// them. No stream gets slack while its connection holds more than
+    /// echo_connection_buffer echo octets, or all connections more than
+    /// ProcessBudget::echo_cap.
+    std::uint64_t echo_buffer = 256 * 1024;
+    std::size_t echo_connection_buffer = 512 * 1024;
+    /// Process-wide counters shared by every session of the loop (echo
+    /// octets); null: no process-wide echo cap.
+    ProcessBudget* budget = nullptr;
     bool log = false;  ///< one line per request on stderr
 };
 
@@ -92,28 +111,56 @@ public:
     /// The connection is over and everything was written: close it.
     bool finished() const;
     bool wants_write() const { return conn_.wants_write(); }
+    /// Immediate GOAWAY (e.g. SETTINGS_TIMEOUT, ENHANCE_YOUR_CALM when the
+    /// process is over its memory cap); the connection is over.
+    void goaway(h2wire::ErrorCode code, std::string_view debug);
+    /// Resets (RST_STREAM CANCEL) every stream that moved no octet in either
+    /// direction since `now - timeout`. The session reads no clock: the loop
+    /// passes its time. Returns how many were reset.
+    std::size_t cancel_stalled(std::chrono::steady_clock::time_point now, std::chrono::milliseconds timeout);
+    /// Octets held for this connection: the library's (memory_used()) plus
+    /// the application's own buffers (file chunks lent, echo octets waiting).
+    std::size_t memory_used() const;
 
     h2wire::Connection& connection() { return conn_; }
+    const h2wire::Connection& connection() const { return conn_; }
 
 private:
     struct Stream;
+    // What a stream moved so far, for the stalled-stream timer.
+    struct Progress {
+        std::uint64_t in = 0, out = 0;  // octets received; octets queued to send
+        // What cancel_stalled() saw last (in, out, buffered), and since when.
+        std::uint64_t seen_in = 0, seen_out = 0;
+        std::size_t seen_buffered = 0;
+        std::chrono::steady_clock::time_point since{};
+        /// Records the stream's state; true when it has not changed for `timeout`.
+        bool stalled(std::chrono::steady_clock::time_point now, std::chrono::milliseconds timeout,
+                     std::size_t buffered);
+    };
+    void drop(std::map<std::uint32_t, std::unique_ptr<Stream>>::iterator it);
     void on_request(std::uint32_t id, std::span<const h2wire::Field> headers, std::string_view method,
                     std::string_view path, bool end_stream);
     void on_data(std::uint32_t id, std::span<const std::uint8_t> data, std::uint32_t flow_controlled);
     void respond_simple(std::uint32_t id, Stream& s, int status, std::string_view body, bool head);
     void pump();
     bool pump_file(std::uint32_t id, Stream& s);
-    bool pump_echo(std::uint32_t id, Stream& s);
+    bool pump_echo(std::uint32_t id, Stream& s, std::uint64_t& connection_slack);
+    std::uint64_t echo_slack(std::uint32_t id, const Stream& s) const;
+    std::size_t send_room() const;
     void end_response(std::uint32_t id, Stream& s);
     // WebSocket over HTTP/2 (issue 6): the /ws echo, one tunnel per stream.
     void on_connect(const h2wire::RequestReceived& r);
     std::map<std::uint32_t, std::unique_ptr<ws::Tunnel>> websockets_;
+    std::map<std::uint32_t, Progress> ws_progress_;
 
     ServerConfig cfg_;
     // Declared before conn_: the connection may still refer to borrowed file
     // buffers while it is destroyed, so the buffers outlive it.
     std::map<std::uint32_t, std::unique_ptr<Stream>> streams_;
     h2wire::Connection conn_;
+    std::size_t file_lent_ = 0;  // file octets lent to the connection, all streams
+    Holding echo_held_;          // echo octets held, all streams (in ProcessBudget::echo)
     bool closed_ = false;
 };
 

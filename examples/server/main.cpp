@@ -1,18 +1,22 @@
 // h2wire-server: an HTTP/2 file and echo server on POSIX poll().
 //
 //     h2wire-server [--root DIR] [--host ADDR] [--port N] [--tls --cert FILE --key FILE] [--log]
-//                   [--echo-buffer OCTETS]
+//                   [timeouts and budgets: --help, server/guard.cpp, docs/hardening.md]
 //
 // h2c with prior knowledge (RFC 9113 §3.3) or via an HTTP/1.1 upgrade
 // (RFC 7540 §3.2), or h2 over TLS with ALPN when built with OpenSSL. Binds
 // 127.0.0.1:8080 by default; --port 0 lets the kernel choose, and the first
 // line on stdout says where it listens. SIGINT/SIGTERM: graceful shutdown
-// (GOAWAY on every connection, open streams finish), then exit; a second
-// signal exits at once. What it serves is in server/app.hpp.
+// (GOAWAY on every connection, open streams finish, the rest closed after
+// --shutdown-timeout), then exit; a second signal exits at once. SIGUSR1:
+// one line of memory figures on stderr. What it serves is in server/app.hpp.
 //
 // The loop, per connection, is the whole of embedding h2wire:
 //     bytes = read(fd)            -> session.receive(bytes)
 //     pieces = session.output()   -> n = writev(fd, pieces) -> session.written(n)
+// and around it the loop's own defences (server/guard.hpp): at most
+// --read-budget octets per connection per turn, timers checked every tick,
+// a bounded drain after GOAWAY, and process-wide caps (server/budget.hpp).
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -33,49 +38,49 @@
 #include "common/http1.hpp"
 #include "common/net.hpp"
 #include "server/app.hpp"
+#include "server/guard.hpp"
 
 namespace {
 
+using example::Clock;
 using example::IoResult;
 
 int signal_pipe[2] = {-1, -1};
 
-void on_signal(int) {
-    const char c = 's';
+void on_signal(int signo) {
+    const char c = signo == SIGUSR1 ? 'u' : 's';
     [[maybe_unused]] const ssize_t n = ::write(signal_pipe[1], &c, 1);
 }
-
-struct Options {
-    example::ServerConfig app;
-    std::string host = "127.0.0.1";
-    std::uint16_t port = 8080;
-    bool tls = false;
-    std::string cert, key;
-};
 
 // One accepted connection. Before HTTP/2 starts it may be an HTTP/1.1
 // request asking for an h2c upgrade (RFC 7540 §3.2).
 struct Client {
-    // closing: everything is written and our FIN sent; input is discarded
-    // until the peer closes too.
-    enum class Mode : std::uint8_t { handshake, detect, h2, closing } mode = Mode::detect;
+    enum class Mode : std::uint8_t { handshake, detect, h2 } mode = Mode::detect;
     std::unique_ptr<example::Transport> io;
     example::ServerSession session;
-    std::string early;  // bytes before HTTP/2: the preface so far, or an HTTP/1.1 request
-    std::string text;   // HTTP/1.1 text to write first (101, or an error)
+    example::ConnectionGuard guard;
+    example::MemoryShare share;     // this connection in ProcessBudget::memory
+    example::Holding upgrade_held;  // `early` in ProcessBudget::upgrade
+    std::string early;              // bytes before HTTP/2: the preface so far, or an HTTP/1.1 request
+    std::string text;               // HTTP/1.1 text to write first (101, or an error)
     std::size_t text_sent = 0;
     bool close_after_text = false;
+    bool fin_sent = false;
     bool write_blocked = false;  // the last write would have blocked: wait for POLLOUT
+    bool more_input = false;     // the read budget ran out before the socket did
     bool dead = false;
-    int quiet_rounds = 0;  // poll() timeouts in a row without traffic (trim() once at 2)
 
-    Client(std::unique_ptr<example::Transport> t, const example::ServerConfig& cfg) : io(std::move(t)), session(cfg) {}
+    Client(std::unique_ptr<example::Transport> t, const example::ServerOptions& opt, example::ProcessBudget& budget,
+           Clock::time_point now)
+        : io(std::move(t)), session(opt.app), guard(opt.guard, now), share(&budget), upgrade_held(&budget.upgrade) {}
+
+    void update_share() {
+        share.set(session.memory_used() + early.capacity() + text.capacity() + sizeof(Client));
+        upgrade_held.set(early.capacity());
+    }
 };
 
 constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-// An upgrade request's body arrives in HTTP/1.1 before HTTP/2 starts and is
-// held whole (the library reports it as stream 1's DATA): bounded.
-constexpr std::size_t max_upgrade_body = 8 * 1024 * 1024;
 
 // The HTTP/1.1 request as HTTP/2 fields (RFC 9113 §8.3.1): pseudo-headers
 // from the request line and Host, then the fields minus the connection-specific
@@ -97,44 +102,79 @@ std::vector<h2wire::Field> h2_fields(const example::Http1Head& h) {
     return out;
 }
 
-void refuse(Client& c, std::string_view status, std::string_view why) {
+void forget_early(Client& c) {
+    std::string().swap(c.early);  // clear() would keep the capacity
+    c.upgrade_held.set(0);
+}
+
+// An HTTP/1.1 answer, then close: input from now on is only drained.
+void refuse(Client& c, std::string_view status, std::string_view why, Clock::time_point now) {
     c.text += "HTTP/1.1 " + std::string(status) +
               "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(why.size()) +
               "\r\nConnection: close\r\n\r\n" + std::string(why);
     c.close_after_text = true;
+    forget_early(c);
+    c.guard.start_drain(now);
+}
+
+// HTTP/2 from here: `bytes` (a preface, or what should have been one) go to
+// the library, which answers an invalid preface with SETTINGS and GOAWAY
+// PROTOCOL_ERROR (RFC 9113 §3.4).
+void start_h2(Client& c, std::string_view bytes, Clock::time_point now) {
+    c.mode = Client::Mode::h2;
+    // After an upgrade with nothing more yet, no receive(): it would report
+    // the upgraded request before the client's preface (see detect()).
+    if (bytes.empty()) return;
+    c.session.receive(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+    if (c.session.connection().is_closed()) c.guard.start_drain(now);
 }
 
 // Bytes that came before HTTP/2: either the start of the client preface
-// (prior knowledge) or an HTTP/1.1 request with Upgrade: h2c.
-void detect(Client& c, std::span<const std::uint8_t> bytes) {
+// (prior knowledge) or an HTTP/1.1 request with Upgrade: h2c. Anything
+// else is an invalid preface.
+void detect(Client& c, std::span<const std::uint8_t> bytes, const example::ServerOptions& opt,
+            example::ProcessBudget& budget, Clock::time_point now) {
+    // Requests waiting for their upgrade are held whole: bounded per
+    // connection (head, body) and for the process.
+    if (budget.upgrade + bytes.size() > budget.upgrade_cap)
+        return refuse(c, "503 Service Unavailable", "too many pending upgrade requests\n", now);
     c.early.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    c.upgrade_held.set(c.early.capacity());
     const std::size_t k = std::min(c.early.size(), preface.size());
     if (std::string_view(c.early).substr(0, k) == preface.substr(0, k)) {
         if (c.early.size() < preface.size()) return;
-        c.mode = Client::Mode::h2;
-        c.session.receive(std::span(reinterpret_cast<const std::uint8_t*>(c.early.data()), c.early.size()));
-        c.early.clear();
-        return;
+        const std::string early = std::move(c.early);
+        forget_early(c);
+        return start_h2(c, early, now);
+    }
+    if (!example::may_be_request_line(c.early)) {  // h2spec http2/3.5/2
+        const std::string early = std::move(c.early);
+        forget_early(c);
+        return start_h2(c, early, now);
     }
     example::Http1Head head;
     const example::Http1Parse r = example::parse_request_head(c.early, head);
     if (r == example::Http1Parse::incomplete) return;
-    if (r == example::Http1Parse::bad) return refuse(c, "400 Bad Request", "bad HTTP/1.1 request\n");
+    if (r == example::Http1Parse::bad) return refuse(c, "400 Bad Request", "bad HTTP/1.1 request\n", now);
     const std::string* settings = head.one("http2-settings");
     // RFC 7540 §3.2, §3.2.1: Upgrade: h2c, exactly one HTTP2-Settings, both
     // named in Connection.
     if (!head.lists("upgrade", "h2c") || !settings || !head.lists("connection", "upgrade") ||
         !head.lists("connection", "http2-settings"))
         return refuse(c, "505 HTTP Version Not Supported",
-                      "this server speaks HTTP/2: prior knowledge or h2c upgrade\n");
+                      "this server speaks HTTP/2: prior knowledge or h2c upgrade\n", now);
     std::size_t body_size = 0;
-    if (head.one("transfer-encoding")) return refuse(c, "411 Length Required", "send content-length\n");
+    if (head.one("transfer-encoding")) return refuse(c, "411 Length Required", "send content-length\n", now);
     if (const std::string* cl = head.one("content-length")) {
         char* end = nullptr;
         const unsigned long long n = std::strtoull(cl->c_str(), &end, 10);
-        if (cl->empty() || *end != '\0') return refuse(c, "400 Bad Request", "bad content-length\n");
+        if (cl->empty() || *end != '\0') return refuse(c, "400 Bad Request", "bad content-length\n", now);
         // The body comes with the HTTP/1.1 request and is held whole: bounded.
-        if (n > max_upgrade_body) return refuse(c, "413 Content Too Large", "upgrade requests carry at most 8 MiB\n");
+        if (n > opt.guard.upgrade_body)
+            return refuse(c, "413 Content Too Large",
+                          "upgrade request bodies are limited to " + std::to_string(opt.guard.upgrade_body) +
+                              " octets: send it over HTTP/2\n",
+                          now);
         body_size = static_cast<std::size_t>(n);
     }
     if (c.early.size() < head.size + body_size) {  // the body is still coming
@@ -146,47 +186,86 @@ void detect(Client& c, std::span<const std::uint8_t> bytes) {
     const std::vector<h2wire::Field> fields = h2_fields(head);
     const auto body = std::span(reinterpret_cast<const std::uint8_t*>(c.early.data()) + head.size, body_size);
     if (c.session.upgrade(*settings, fields, body) != h2wire::ApiError::none)
-        return refuse(c, "400 Bad Request", "bad h2c upgrade request\n");
+        return refuse(c, "400 Bad Request", "bad h2c upgrade request\n", now);
     c.text += "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
-    c.mode = Client::Mode::h2;
     // Whatever followed the request is HTTP/2 already (the client preface).
     // The request itself is reported by the first receive(); until the
     // client's preface arrives only the 101 and our SETTINGS go out. (The
     // response could go at once, but curl 7.88 drops the connection when
     // more than 32 KiB follow the 101 in one read.)
     const std::string rest = c.early.substr(head.size + body_size);
-    c.early.clear();
-    if (!rest.empty()) c.session.receive(std::span(reinterpret_cast<const std::uint8_t*>(rest.data()), rest.size()));
+    forget_early(c);
+    start_h2(c, rest, now);
 }
 
-void on_readable(Client& c, std::vector<std::uint8_t>& buf) {
-    while (!c.dead) {  // until the socket (and the TLS layer) has nothing more
-        const IoResult r = c.io->read(buf);
+// The SETTINGS timeout ran out before HTTP/2 started.
+void handshake_timeout(Client& c, Clock::time_point now) {
+    if (c.mode == Client::Mode::handshake) {  // TLS never finished
+        c.dead = true;
+        return;
+    }
+    const std::size_t k = std::min(c.early.size(), preface.size());
+    if (std::string_view(c.early).substr(0, k) == preface.substr(0, k)) {
+        // Nothing, or part of the preface: answer as HTTP/2 does (nghttpd
+        // too), SETTINGS then GOAWAY SETTINGS_TIMEOUT.
+        const std::string early = std::move(c.early);
+        forget_early(c);
+        start_h2(c, early, now);
+        c.session.goaway(h2wire::ErrorCode::settings_timeout, "preface not received in time");
+        c.guard.start_drain(now);
+        return;
+    }
+    refuse(c, "408 Request Timeout", "the upgrade request took too long\n", now);
+}
+
+void on_readable(Client& c, std::vector<std::uint8_t>& buf, const example::ServerOptions& opt,
+                 example::ProcessBudget& budget, Clock::time_point now) {
+    // At most read_budget octets per turn: a connection that floods us
+    // cannot keep the loop from the others. What is left is read next turn
+    // (more_input: the TLS layer may hold it, where poll() cannot see it).
+    std::size_t got = 0;
+    c.more_input = false;
+    while (!c.dead) {
+        if (got >= opt.guard.read_budget) {
+            c.more_input = true;
+            return;
+        }
+        const std::size_t want = std::min(buf.size(), opt.guard.read_budget - got);
+        const IoResult r = c.io->read(std::span(buf).first(want));
         if (r.status == IoResult::again) return;
         if (r.status != IoResult::ok) {
             c.dead = true;  // the peer closed or the socket failed
             return;
         }
+        got += r.n;
+        c.guard.traffic(now);
         const std::span<const std::uint8_t> bytes(buf.data(), r.n);
-        if (c.mode == Client::Mode::closing) continue;
-        if (c.mode == Client::Mode::h2)
+        if (c.guard.draining()) {
+            // After GOAWAY (or an HTTP/1.1 refusal) input is not processed:
+            // a bounded amount is read so that our last words can arrive.
+            if (!c.guard.discard(r.n)) c.dead = true;
+            continue;
+        }
+        if (c.mode == Client::Mode::h2) {
             c.session.receive(bytes);
-        else if (!c.close_after_text)
-            detect(c, bytes);
+            if (c.session.connection().is_closed()) c.guard.start_drain(now);
+        } else {
+            detect(c, bytes, opt, budget, now);
+        }
     }
 }
 
 // Everything is written (an HTTP/1.1 refusal, or the output up to our last
-// GOAWAY): FIN, then read until the peer closes. Closing with its input
-// unread would make the kernel answer with RST, and the peer could lose the
-// end of our output.
-void close_gracefully(Client& c) {
+// GOAWAY): FIN, then read (and discard, within the drain budget) until the
+// peer closes or the drain deadline. Closing with its input unread would make
+// the kernel answer with RST, and the peer could lose the end of our output.
+void send_fin(Client& c) {
+    if (c.fin_sent) return;
+    c.fin_sent = true;
     c.io->close_write();
-    c.mode = Client::Mode::closing;
-    c.close_after_text = false;
 }
 
-void on_writable(Client& c) {
+void on_writable(Client& c, Clock::time_point now) {
     c.write_blocked = true;
     while (c.text_sent < c.text.size()) {
         const IoResult r = example::write_bytes(*c.io, std::string_view(c.text).substr(c.text_sent));
@@ -196,13 +275,18 @@ void on_writable(Client& c) {
             return;
         }
         c.text_sent += r.n;
+        c.guard.traffic(now);
     }
-    if (c.close_after_text) {
-        close_gracefully(c);
-        return;
+    if (c.text_sent > 0) {
+        std::string().swap(c.text);
+        c.text_sent = 0;
     }
     c.write_blocked = false;
-    if (c.mode != Client::Mode::h2) return;
+    if (c.close_after_text) {
+        send_fin(c);
+        return;
+    }
+    if (c.mode != Client::Mode::h2 || c.fin_sent) return;
     c.write_blocked = true;
     for (;;) {
         const std::span<const h2wire::OutputChunk> out = c.session.output();
@@ -214,9 +298,11 @@ void on_writable(Client& c) {
             return;
         }
         c.session.written(r.n);
+        c.guard.traffic(now);
     }
     c.write_blocked = false;
-    if (c.session.finished()) close_gracefully(c);
+    if (c.session.connection().is_closed()) c.guard.start_drain(now);
+    if (c.session.finished()) send_fin(c);
 }
 
 // POLLOUT only while a write is blocked: output that can be written is
@@ -225,45 +311,59 @@ bool wants_write(const Client& c) {
     return c.write_blocked || c.io->wants_write();
 }
 
-int usage() {
-    std::fprintf(stderr,
-                 "usage: h2wire-server [--root DIR] [--host ADDR] [--port N] [--log] [--echo-buffer OCTETS]"
-#ifdef H2WIRE_EXAMPLES_TLS
-                 " [--tls --cert FILE --key FILE]"
-#endif
-                 "\n");
-    return 2;
+// The timers of one connection, on every tick.
+void check_timers(Client& c, Clock::time_point now) {
+    if (c.guard.draining()) {
+        if (c.guard.drain_expired(now)) c.dead = true;  // flushed or not: the peer had its chance
+        return;
+    }
+    if (c.mode != Client::Mode::h2) {
+        if (c.guard.handshake_expired(now)) handshake_timeout(c, now);
+        return;
+    }
+    if (!c.guard.check(c.session, now)) c.dead = true;
+}
+
+// Over the process memory cap: the largest connections get GOAWAY
+// ENHANCE_YOUR_CALM (or an HTTP/1.1 503) until what is left fits. Draining
+// connections are on their way out and do not count.
+void shed(std::list<Client>& clients, example::ProcessBudget& budget, Clock::time_point now) {
+    std::size_t live = 0;
+    for (const Client& c : clients)
+        if (!c.guard.draining() && !c.dead) live += c.share.held();
+    while (live > budget.memory_cap) {
+        Client* largest = nullptr;
+        for (Client& c : clients)
+            if (!c.guard.draining() && !c.dead && (!largest || c.share.held() > largest->share.held())) largest = &c;
+        if (!largest) return;
+        Client& c = *largest;
+        live -= c.share.held();
+        std::fprintf(stderr, "memory cap: shedding a connection holding %zu octets\n", c.share.held());
+        if (c.mode == Client::Mode::h2) {
+            c.session.goaway(h2wire::ErrorCode::enhance_your_calm, "server memory cap");
+            c.guard.start_drain(now);
+        } else if (c.mode == Client::Mode::detect && !c.close_after_text) {
+            refuse(c, "503 Service Unavailable", "server busy\n", now);
+        } else {
+            c.dead = true;
+        }
+    }
+}
+
+void print_stats(const std::list<Client>& clients, const example::ProcessBudget& budget) {
+    std::size_t library = 0;
+    for (const Client& c : clients) library += c.session.connection().memory_used();
+    std::fprintf(stderr, "memory: connections=%zu total=%zu library=%zu echo=%zu upgrade=%zu\n", clients.size(),
+                 budget.memory, library, budget.echo, budget.upgrade);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    Options opt;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) std::exit(usage());
-            return argv[++i];
-        };
-        if (a == "--root")
-            opt.app.root = value();
-        else if (a == "--host")
-            opt.host = value();
-        else if (a == "--port")
-            opt.port = static_cast<std::uint16_t>(std::stoul(value()));
-        else if (a == "--log")
-            opt.app.log = true;
-        else if (a == "--echo-buffer")
-            opt.app.echo_buffer = std::stoull(value());
-        else if (a == "--tls")
-            opt.tls = true;
-        else if (a == "--cert")
-            opt.cert = value();
-        else if (a == "--key")
-            opt.key = value();
-        else
-            return usage();
-    }
+    example::ServerOptions opt;
+    if (!example::parse_server_args(argc, argv, "h2wire-server", opt)) return 2;
+    example::ProcessBudget& budget = opt.budget;
+    opt.app.budget = &budget;
 #ifdef H2WIRE_EXAMPLES_TLS
     std::shared_ptr<example::TlsContext> tls;
     if (opt.tls) {
@@ -286,95 +386,159 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "h2wire-server: %s\n", err.c_str());
         return 1;
     }
-    std::printf("listening on %s:%u\n", opt.host.c_str(), opt.port);
-    std::fflush(stdout);
-
+    // Signals are handled before anyone learns where we listen.
     if (::pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     ::sigaction(SIGINT, &sa, nullptr);
     ::sigaction(SIGTERM, &sa, nullptr);
+    ::sigaction(SIGUSR1, &sa, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
+    std::printf("listening on %s:%u\n", opt.host.c_str(), opt.port);
+    std::fflush(stdout);
 
     std::list<Client> clients;
     std::vector<pollfd> fds;
     std::vector<Client*> polled;
-    std::vector<std::uint8_t> buf(256 * 1024);
+    // One buffer for every connection: what a read brings is handed to
+    // receive() at once, and the session copies what it keeps.
+    std::vector<std::uint8_t> buf(std::min<std::size_t>(opt.guard.read_budget, 64 * 1024));
     int signals = 0;
     int listen_fd = listener;
+    const example::Millis tick = opt.guard.tick();
+    Clock::time_point now = Clock::now();
+    Clock::time_point next_tick = now + tick;
+    Clock::time_point accept_paused_until{};
+    Clock::time_point last_accept_error{};
+    Clock::time_point shutdown_deadline = Clock::time_point::max();
 
     while (listen_fd >= 0 || !clients.empty()) {
         fds.clear();
         polled.clear();
         fds.push_back({signal_pipe[0], POLLIN, 0});
-        if (listen_fd >= 0) fds.push_back({listen_fd, POLLIN, 0});
+        // The listener is polled only while we may accept: under the
+        // connection and memory caps, and not backing off after EMFILE.
+        const bool accepting = listen_fd >= 0 && budget.may_accept() && now >= accept_paused_until;
+        if (accepting) fds.push_back({listen_fd, POLLIN, 0});
+        bool more_input = false;
         for (Client& c : clients) {
             fds.push_back({c.io->fd(), static_cast<short>(POLLIN | (wants_write(c) ? POLLOUT : 0)), 0});
             polled.push_back(&c);
+            more_input = more_input || c.more_input;
         }
-        // A one-second tick: a connection quiet for two ticks gives back the
-        // memory it kept for reuse (Connection::trim()); traffic resets it.
-        const int ready = ::poll(fds.data(), fds.size(), clients.empty() ? -1 : 1000);
+        int timeout = -1;
+        if (!clients.empty() || (listen_fd >= 0 && !accepting))
+            timeout = static_cast<int>(
+                std::max<std::int64_t>(std::chrono::duration_cast<example::Millis>(next_tick - now).count() + 1, 0));
+        if (more_input) timeout = 0;
+        const int ready = ::poll(fds.data(), fds.size(), timeout);
         if (ready < 0 && errno != EINTR) break;
-        if (ready == 0) {
-            for (Client& c : clients)
-                if (c.mode == Client::Mode::h2 && ++c.quiet_rounds == 2) c.session.connection().trim();
-            continue;
-        }
+        now = Clock::now();
 
-        if (fds[0].revents & POLLIN) {
+        if (ready > 0 && (fds[0].revents & POLLIN)) {
             char drain[16];
-            while (::read(signal_pipe[0], drain, sizeof drain) > 0) ++signals;
+            ssize_t n;
+            bool stop = false;
+            while ((n = ::read(signal_pipe[0], drain, sizeof drain)) > 0) {
+                for (ssize_t i = 0; i < n; ++i) {
+                    if (drain[i] == 'u')
+                        print_stats(clients, budget);
+                    else
+                        stop = true, ++signals;
+                }
+            }
             if (signals > 1) break;  // second signal: now
-            // Graceful shutdown: no new connections; GOAWAY on each (RFC 9113
-            // §6.8); connections close as their last streams finish.
-            if (listen_fd >= 0) ::close(listen_fd);
-            listen_fd = -1;
-            for (Client& c : clients) {
-                if (c.mode == Client::Mode::h2)
-                    c.session.shutdown();
-                else if (c.mode != Client::Mode::closing)
-                    c.dead = true;
+            if (stop) {
+                // Graceful shutdown: no new connections; GOAWAY on each (RFC
+                // 9113 §6.8); connections close as their last streams finish,
+                // or at the shutdown deadline.
+                if (listen_fd >= 0) ::close(listen_fd);
+                listen_fd = -1;
+                shutdown_deadline = now + opt.guard.shutdown_timeout;
+                for (Client& c : clients) {
+                    if (c.mode == Client::Mode::h2)
+                        c.session.shutdown();
+                    else if (!c.guard.draining())
+                        c.dead = true;
+                    if (!c.dead) on_writable(c, now);
+                }
             }
         }
-        const std::size_t first_client = listen_fd >= 0 ? 2 : 1;
-        if (listen_fd >= 0 && (fds[1].revents & POLLIN)) {
-            for (;;) {
+        const std::size_t first_client = accepting ? 2 : 1;
+        if (accepting && listen_fd >= 0 && (fds[1].revents & POLLIN)) {
+            while (budget.may_accept()) {
                 const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (fd < 0) break;
+                if (fd < 0) {
+                    if (errno == EINTR || errno == ECONNABORTED) continue;
+                    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                        // Out of descriptors (or memory): the pending
+                        // connection stays in the backlog and the listener
+                        // stays readable. Retrying at once would spin; stop
+                        // polling it for a while instead.
+                        accept_paused_until = now + opt.guard.accept_backoff;
+                        if (now - last_accept_error >= std::chrono::seconds(1)) {
+                            std::fprintf(stderr, "accept: %s (backing off)\n", std::strerror(errno));
+                            last_accept_error = now;
+                        }
+                    }
+                    break;
+                }
                 // No Nagle: small writes (TLS sends a record per piece) must
                 // not wait for the peer's delayed ACK.
                 const int one = 1;
                 ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 #ifdef H2WIRE_EXAMPLES_TLS
                 if (tls) {
-                    Client& c = clients.emplace_back(example::tls_transport(fd, tls, true, {}), opt.app);
+                    Client& c = clients.emplace_back(example::tls_transport(fd, tls, true, {}), opt, budget, now);
                     c.mode = Client::Mode::handshake;
+                    c.update_share();
                     continue;
                 }
 #endif
-                clients.emplace_back(std::make_unique<example::Transport>(fd), opt.app);
+                clients.emplace_back(std::make_unique<example::Transport>(fd), opt, budget, now).update_share();
             }
         }
         for (std::size_t i = 0; i < polled.size(); ++i) {
             Client& c = *polled[i];
-            const short ev = fds[first_client + i].revents;
-            if (c.mode == Client::Mode::handshake && ev) {
+            if (c.dead) continue;
+            const short ev = ready > 0 ? fds[first_client + i].revents : 0;
+            if (!ev && !c.more_input) continue;
+            if (c.mode == Client::Mode::handshake) {
                 const IoResult r = c.io->handshake();
                 if (r.status == IoResult::ok) {
                     // RFC 9113 §3.2: over TLS, HTTP/2 only with ALPN "h2".
                     if (c.io->alpn() != "h2") c.dead = true;
                     c.mode = Client::Mode::h2;
+                    c.guard.traffic(now);
                 } else if (r.status != IoResult::again) {
                     c.dead = true;
                 }
                 if (c.mode == Client::Mode::handshake || c.dead) continue;
-                on_readable(c, buf);  // the TLS layer may hold application data already
-            } else if (ev & (POLLIN | POLLHUP | POLLERR)) {
-                on_readable(c, buf);
+                on_readable(c, buf, opt, budget, now);  // the TLS layer may hold application data already
+            } else if ((ev & (POLLIN | POLLHUP | POLLERR)) || c.more_input) {
+                on_readable(c, buf, opt, budget, now);
             }
-            if (ev) c.quiet_rounds = 0;
-            if (!c.dead) on_writable(c);  // flush what reading produced, or what POLLOUT allows
+            if (!c.dead) on_writable(c, now);  // flush what reading produced, or what POLLOUT allows
+            c.update_share();
+        }
+        if (now >= next_tick) {
+            next_tick = now + tick;
+            for (Client& c : clients) {
+                if (c.dead) continue;
+                check_timers(c, now);
+                if (!c.dead && c.mode != Client::Mode::handshake) on_writable(c, now);  // RST_STREAM, GOAWAY
+                c.update_share();
+            }
+            if (now >= shutdown_deadline) {
+                std::fprintf(stderr, "shutdown: %zu connection(s) still open after the deadline: closing\n",
+                             clients.size());
+                break;
+            }
+        }
+        if (budget.over_memory()) {
+            shed(clients, budget, now);
+            for (Client& c : clients)
+                if (!c.dead) on_writable(c, now);
         }
         clients.remove_if([](const Client& c) { return c.dead; });
     }

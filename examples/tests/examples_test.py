@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """h2wire-server and h2wire-client against each other, over loopback.
 
-    examples_test.py SERVER CLIENT [--tls] [--openssl PATH]
+    examples_test.py SERVER CLIENT [--tls] [--openssl PATH] [--asio ASIO_SERVER] [--only-defences]
 
 Starts the server on 127.0.0.1 with --port 0 and a temporary root, runs the
 client for each check, and stops the server (SIGTERM, graceful shutdown; it
@@ -11,6 +11,10 @@ must exit 0). With --tls a self-signed certificate is made at run time with
 and the same checks run over TLS (ALPN h2), the client verifying that
 certificate with --cacert. Every child is killed when the script ends; each
 step has a generous timeout only so that a hang cannot block the suite.
+
+Then the defences against hostile peers (defences.py: timeouts, drain after
+GOAWAY, echo and file budgets, EMFILE, fairness, h2c upgrade bounds) run
+against SERVER and, with --asio, against the Asio server too.
 """
 import hashlib
 import os
@@ -19,6 +23,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import defences  # noqa: E402
 
 TIMEOUT = 120  # seconds; a guard against hangs, never a performance check
 
@@ -118,6 +125,8 @@ def main():
     server_bin, client_bin = args[0], args[1]
     tls = "--tls" in args
     openssl = args[args.index("--openssl") + 1] if "--openssl" in args else "openssl"
+    asio = args[args.index("--asio") + 1] if "--asio" in args else None
+    only_defences = "--only-defences" in args
 
     with tempfile.TemporaryDirectory(prefix="h2wire-examples-") as work:
         root = os.path.join(work, "root")
@@ -134,7 +143,18 @@ def main():
             f.write(os.urandom(6 * 1024 * 1024))
 
         servers = []
+        cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+        if tls:
+            subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                            "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=TIMEOUT)
         try:
+            tls_files = (cert, key) if tls else None
+            defences.run_all(check, server_bin, "poll", root, tls_files)
+            if asio:
+                defences.run_all(check, asio, "asio", root, tls_files)
+            if only_defences:
+                raise StopIteration
             srv = Server(server_bin, root)
             servers.append(srv)
             base = "http://127.0.0.1:%d" % srv.port
@@ -175,10 +195,6 @@ def main():
                   "client %s server %s: %s" % (rc, status, proc.stderr.read().decode(errors="replace")))
 
             if tls:
-                cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
-                subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                                "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                                "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=TIMEOUT)
                 tsrv = Server(server_bin, root, ["--tls", "--cert", cert, "--key", key])
                 servers.append(tsrv)
                 tbase = "https://localhost:%d" % tsrv.port
@@ -186,6 +202,8 @@ def main():
                 rc, out, err = client(client_bin, tbase + "/index.html")
                 check("tls: unknown certificate refused without --cacert", rc == 1, err)
                 check("tls: server exits 0 on SIGTERM", tsrv.stop() == 0)
+        except StopIteration:
+            pass
         finally:
             for s in servers:
                 s.kill()

@@ -124,8 +124,10 @@ public:
     void on_end() { peer_ended_ = true; }
 
     /// Moves WebSocket output into the stream and hands window back while
-    /// the backlog is small. Call after each batch of events and API calls.
-    h2wire::ApiError pump(h2wire::Connection& c, bool manual_flow_control) {
+    /// the backlog is small and `grant` (the caller's budget: false holds
+    /// the window back whatever the backlog). Call after each batch of
+    /// events and API calls.
+    h2wire::ApiError pump(h2wire::Connection& c, bool manual_flow_control, bool grant = true) {
         if (!ep_.output().empty()) {
             writer_.append(ep_.output());
             ep_.output().clear();
@@ -134,7 +136,7 @@ public:
         // handshake is done (or the peer already ended its side).
         if ((ep_.closed() || peer_ended_) && !writer_.ended()) writer_.end();
         const h2wire::ApiError e = writer_.flush(c, stream_);
-        if (manual_flow_control && owed_ > 0 && writer_.pending() < cfg_.max_pending) {
+        if (manual_flow_control && grant && owed_ > 0 && writer_.pending() < cfg_.max_pending) {
             c.consume(stream_, owed_);
             owed_ = 0;
         }
@@ -143,6 +145,8 @@ public:
     /// Our END_STREAM went out.
     bool done() const { return writer_.ended(); }
     std::size_t pending() const { return writer_.pending(); }
+    /// Octets held for this WebSocket (endpoint buffers and our backlog).
+    std::size_t memory() const { return ep_.memory() + writer_.pending(); }
 
 private:
     std::uint32_t stream_;

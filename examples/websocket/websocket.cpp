@@ -310,4 +310,10 @@ void Endpoint::close(std::uint16_t code, std::string_view reason) {
     close_sent_ = true;
 }
 
+std::size_t Endpoint::memory() const {
+    std::size_t n = message_.capacity() + out_.capacity() + control_.capacity();
+    for (const Message& m : messages_) n += m.data.capacity();
+    return n;
+}
+
 }  // namespace example::ws

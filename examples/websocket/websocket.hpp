@@ -122,6 +122,9 @@ public:
     std::string_view failure() const { return failure_; }
     /// Pongs received so far (answers to ping(), or unsolicited).
     std::size_t pongs_received() const { return pongs_; }
+    /// Octets held: the message being assembled, messages not taken yet,
+    /// output not taken yet (for memory budgets).
+    std::size_t memory() const;
 
 private:
     enum class State : std::uint8_t { header, extended_length, mask_key, payload };
