@@ -31,11 +31,17 @@ inline DataHeader read_data_header(const std::uint8_t* p) noexcept {
         (p[4] & frame::flags::end_stream) != 0};
 }
 
-/// The reader's own header check (frame/parse.cpp), for a frame header
-/// the fast paths take without the reader: one rule, one place. Called with
-/// the reader between frames and outside a header block (`reader_idle`).
-inline bool reader_accepts(const frame::Reader& reader, const std::uint8_t* p) noexcept {
-    return detail::check_header(frame::parse_header(p), reader.options(), 0).ok();
+/// The reader's own rules for a DATA or HEADERS frame header
+/// (detail::check_size_and_stream, which check_header() applies first), for
+/// the frames the fast paths take without the reader: one rule, one place.
+/// What else check_header() looks at (padding and priority lengths, the
+/// CONTINUATION sequence) the fast paths leave to the reader: they take
+/// only unpadded frames with the reader between frames and outside a header
+/// block (`reader_idle`).
+inline bool reader_accepts(const frame::Reader& reader, std::uint32_t length, frame::Type type,
+                           std::uint32_t stream) noexcept {
+    return detail::check_size_and_stream(frame::FrameHeader{length, type, 0, stream, false}, reader.max_frame_size())
+        .ok();
 }
 
 inline void begin_fast_data(Connection::Impl::FastData& f, const DataHeader& h) noexcept {
@@ -79,7 +85,7 @@ std::span<const Event> Connection::Impl::receive(std::span<const std::uint8_t> b
 inline bool Connection::Impl::quick_data_header(std::span<const std::uint8_t> bytes) {
     if (bytes.size() != frame::header_size || !reader_idle) return false;
     const DataHeader h = read_data_header(bytes.data());
-    if (!h.plain || h.length == 0 || !reader_accepts(reader, bytes.data())) return false;
+    if (!h.plain || h.length == 0 || !reader_accepts(reader, h.length, frame::Type::data, h.stream)) return false;
     io_started = true;
     events.clear();
     begin_fast_data(fast_data, h);
@@ -223,7 +229,7 @@ void Connection::Impl::release_events() noexcept {
 // (padding, a split header, an error) goes to the reader.
 inline bool Connection::Impl::fast_data_start(std::span<const std::uint8_t>& bytes) {
     const DataHeader h = read_data_header(bytes.data());
-    if (!h.plain || !reader_accepts(reader, bytes.data())) return false;
+    if (!h.plain || !reader_accepts(reader, h.length, frame::Type::data, h.stream)) return false;
     begin_fast_data(fast_data, h);
     bytes = bytes.subspan(frame::header_size);
     return true;
@@ -244,7 +250,8 @@ inline bool Connection::Impl::fast_headers(std::span<const std::uint8_t>& bytes)
     const std::uint32_t length = std::uint32_t{p[0]} << 16 | std::uint32_t{p[1]} << 8 | p[2];
     const std::uint32_t stream =
         (std::uint32_t{p[5]} << 24 | std::uint32_t{p[6]} << 16 | std::uint32_t{p[7]} << 8 | p[8]) & 0x7fffffffu;
-    if (bytes.size() - frame::header_size < length || !reader_accepts(reader, p)) return false;
+    if (bytes.size() - frame::header_size < length || !reader_accepts(reader, length, frame::Type::headers, stream))
+        return false;
     frame::Headers h;
     h.stream_id = stream;
     h.end_stream = (p[4] & frame::flags::end_stream) != 0;

@@ -50,9 +50,7 @@ FrameCheck split_padding(const FrameHeader& h, Bytes& rest, std::size_t fixed, s
 }  // namespace
 
 FrameCheck check_header(const FrameHeader& h, const frame::ReaderOptions& o, std::uint32_t block_stream) noexcept {
-    // RFC 9113 §4.2: a frame over our SETTINGS_MAX_FRAME_SIZE is a
-    // FRAME_SIZE_ERROR, rejected before any of its payload is held.
-    if (h.length > o.max_frame_size) return conn(frame_size, "frame larger than SETTINGS_MAX_FRAME_SIZE");
+    if (const FrameCheck c = check_size_and_stream(h, o.max_frame_size); !c.ok()) return c;
 
     if (o.check_continuation) {
         if (block_stream != 0) {
@@ -70,14 +68,10 @@ FrameCheck check_header(const FrameHeader& h, const frame::ReaderOptions& o, std
     const bool padded = h.has(frame::flags::padded);
     switch (h.type) {
         case Type::data:
-            // RFC 9113 §6.1: DATA on stream 0 is a connection PROTOCOL_ERROR.
-            if (h.stream_id == 0) return conn(protocol, "DATA on stream 0");
             // RFC 9113 §4.2: too small to hold Pad Length.
             if (padded && h.length < 1) return conn(frame_size, "padded DATA without Pad Length");
             break;
         case Type::headers: {
-            // RFC 9113 §6.2: HEADERS on stream 0 is a connection PROTOCOL_ERROR.
-            if (h.stream_id == 0) return conn(protocol, "HEADERS on stream 0");
             const std::uint32_t min = (padded ? 1u : 0u) + (h.has(frame::flags::priority) ? 5u : 0u);
             // RFC 9113 §4.2: too small for Pad Length and priority fields; a
             // field block frame, hence a connection error.

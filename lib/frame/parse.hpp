@@ -25,6 +25,21 @@ struct FrameCheck {
     bool ok() const noexcept { return kind == Kind::ok; }
 };
 
+/// The rules of a frame header that the receive fast paths also apply
+/// (connection/receive.cpp): RFC 9113 §4.2, a frame over our
+/// SETTINGS_MAX_FRAME_SIZE is a FRAME_SIZE_ERROR, rejected before any of its
+/// payload is held; §6.1, §6.2: DATA or HEADERS on stream 0 is a connection
+/// PROTOCOL_ERROR. check_header() starts with it. Inline, for the fast paths.
+inline FrameCheck check_size_and_stream(const frame::FrameHeader& h, std::uint32_t max_frame_size) noexcept {
+    if (h.length > max_frame_size)
+        return FrameCheck::connection(ErrorCode::frame_size_error, "frame larger than SETTINGS_MAX_FRAME_SIZE");
+    if (h.stream_id == 0 && h.type == frame::Type::data)
+        return FrameCheck::connection(ErrorCode::protocol_error, "DATA on stream 0");
+    if (h.stream_id == 0 && h.type == frame::Type::headers)
+        return FrameCheck::connection(ErrorCode::protocol_error, "HEADERS on stream 0");
+    return FrameCheck::pass();
+}
+
 /// Checks what the 9-octet header alone decides (length limits, stream 0
 /// rules, fixed lengths, minimum lengths, the CONTINUATION sequence given the
 /// stream of the open header block or 0, role rules), before any payload is
