@@ -92,43 +92,35 @@ Bytes flood_settings_one() {
     }
     return out;
 }
-Bytes flood_window_update_connection() {
+/// `count` frames of one type, the i-th with the payload and stream that
+/// `make(i, payload)` gives.
+template <class Make>
+Bytes repeat(int count, std::uint8_t type, Make make) {
     Bytes out;
-    for (int f = 0; f < 5000; ++f) {
+    for (int i = 0; i < count; ++i) {
         Bytes p;
-        u32(p, 1);
-        frame(out, 8, 0, 0, p);
+        const std::uint32_t stream = make(i, p);
+        frame(out, type, 0, stream, p);
     }
     return out;
 }
+Bytes flood_window_update_connection() {
+    return repeat(5000, 8, [](int, Bytes& p) { return u32(p, 1), 0u; });
+}
 Bytes flood_window_update_streams() {
-    Bytes out;
-    for (int f = 0; f < 5000; ++f) {
-        Bytes p;
-        u32(p, 1);
-        frame(out, 8, 0, 1 + 2 * static_cast<std::uint32_t>(f % 100), p);
-    }
-    return out;
+    return repeat(5000, 8, [](int i, Bytes& p) { return u32(p, 1), 1 + 2 * static_cast<std::uint32_t>(i % 100); });
 }
 Bytes flood_priority_update() {
     // RFC 9218 §7.1 on stream 0, naming the open streams in turn.
-    Bytes out;
-    for (int f = 0; f < 3000; ++f) {
-        Bytes p;
-        u32(p, 1 + 2 * static_cast<std::uint32_t>(f % 100));
-        const std::string v = "u=1, i";
+    return repeat(3000, 0x10, [](int i, Bytes& p) {
+        u32(p, 1 + 2 * static_cast<std::uint32_t>(i % 100));
+        const std::string_view v = "u=1, i";
         p.insert(p.end(), v.begin(), v.end());
-        frame(out, 0x10, 0, 0, p);
-    }
-    return out;
+        return 0u;
+    });
 }
 Bytes flood_ping() {
-    Bytes out;
-    for (int f = 0; f < 3000; ++f) {
-        Bytes p(8, static_cast<std::uint8_t>(f));
-        frame(out, 6, 0, 0, p);
-    }
-    return out;
+    return repeat(3000, 6, [](int i, Bytes& p) { return p.assign(8, static_cast<std::uint8_t>(i)), 0u; });
 }
 Bytes normal_requests() {
     // Header-only GETs on new streams (the 100 open ones stay).

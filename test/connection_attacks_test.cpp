@@ -222,8 +222,7 @@ TEST_CASE("attacks: rapid reset (CVE-2023-44487) and the cancellations real clie
             HostileClient::append(w, c.get(1 + 2 * k, true));
             HostileClient::append(w, c.rst(1 + 2 * k));
         }
-        for (std::size_t at = 0; at < w.size() && !s.terminated; at += 16384)
-            s.feed(std::span(w).subspan(at, std::min<std::size_t>(16384, w.size() - at)));
+        s.feed_reads(w);
         CHECK(s.terminated);
         CHECK(s.goaway_code == enhance_your_calm);
         CHECK(s.requests <= 1100);
@@ -304,8 +303,7 @@ TEST_CASE("attacks: rapid reset (CVE-2023-44487) and the cancellations real clie
                     HostileClient::append(w, c.data(id, Bytes(2, 'x'), true));
                 }
             }
-            for (std::size_t at = 0; at < w.size() && !s.terminated; at += 16384)
-                s.feed(std::span(w).subspan(at, std::min<std::size_t>(16384, w.size() - at)));
+            s.feed_reads(w);
             CHECK(s.terminated);
             CHECK(s.goaway_code == enhance_your_calm);
             CHECK(s.local_resets <= 1100);
@@ -320,8 +318,7 @@ TEST_CASE("attacks: rapid reset (CVE-2023-44487) and the cancellations real clie
             b.get().literal("Upper-Case", "x");  // RFC 9113 §8.2.1: malformed
             HostileClient::append(w, c.headers(1 + 2 * k, b.b, true));
         }
-        for (std::size_t at = 0; at < w.size() && !s.terminated; at += 16384)
-            s.feed(std::span(w).subspan(at, std::min<std::size_t>(16384, w.size() - at)));
+        s.feed_reads(w);
         CHECK(s.terminated);
         CHECK(s.goaway_code == enhance_your_calm);
         CHECK(s.frames_out[type::rst_stream] <= 1100);

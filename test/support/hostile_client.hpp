@@ -208,6 +208,12 @@ struct ServerUnderAttack {
         }
         feed(in.subspan(at));
     }
+    /// Feeds `in` the way a server reading `read_size` octets at a time
+    /// would, until the connection ends.
+    void feed_reads(std::span<const std::uint8_t> in, std::size_t read_size = 16384) {
+        for (std::size_t at = 0; at < in.size() && !terminated; at += read_size)
+            feed(in.subspan(at, std::min(read_size, in.size() - at)));
+    }
     void feed_bytewise(std::span<const std::uint8_t> in) {
         for (std::size_t i = 0; i < in.size(); ++i) feed(in.subspan(i, 1));
     }
