@@ -49,16 +49,21 @@ struct Limits {
     std::uint32_t max_queued_control_frames = 1000;
     /// Streams whose reset we remember, to ignore their late frames
     /// (RFC 9113 §5.1) rather than treat them as errors. Older ones are
-    /// forgotten (their late frames then get STREAM_CLOSED).
+    /// forgotten (their late frames then get STREAM_CLOSED). At most 2^20.
     std::uint32_t max_reset_streams = 1024;
     /// Streams the peer resets, gets refused, or makes us reset (malformed
-    /// messages, "MadeYouReset") within the same receive() call that opened
-    /// them: the application was handed work it could never act on. Past
-    /// this many, plus one for every four receive() calls with input, the
-    /// connection ends with ENHANCE_YOUR_CALM. Stops "rapid reset"
-    /// (CVE-2023-44487) however it is mixed with completed requests, and
-    /// never counts a stream cancelled after the call that opened it (long
-    /// polls, hedged requests, deadlines, navigation), however many.
+    /// messages, "MadeYouReset") are paid from two allowances of this many:
+    ///  - reset within the receive() call that opened them (the application
+    ///    was handed work it could never act on): refilled by one per four
+    ///    receive() calls with input, never by completed requests;
+    ///  - reset later but before the application answered (submitted its
+    ///    final response): refilled by one per receive() call and two per
+    ///    stream that completes.
+    /// Either spent: the connection ends with ENHANCE_YOUR_CALM. Stops "rapid
+    /// reset" (CVE-2023-44487) however it is mixed with completed requests,
+    /// and the same spread over reads; never trips on long polls cancelled
+    /// one at a time, or on clients that cancel up to two requests for every
+    /// one they let complete (hedging, deadlines, navigation).
     std::uint32_t max_rapid_resets = 1000;
     /// Octets of body one stream may hold queued for sending beyond what the
     /// peer's windows let out. send_data() accepts no more: backpressure.
@@ -87,13 +92,14 @@ struct Limits {
     /// rest is checked after each frame, so a connection never holds more
     /// than
     ///
-    ///     max_connection_memory + 2 x SETTINGS_MAX_FRAME_SIZE (ours)
+    ///     max_connection_memory + 10 x SETTINGS_MAX_FRAME_SIZE (ours)
     ///       + 6 x max_header_list_size + max_field_size + 64 KiB
     ///
     /// (Connection::memory_bound() computes it), however the peer splits its
     /// input. send_data() returns buffer_full rather than copy into the last
     /// quarter of the budget, which is kept for what the peer sends. See
-    /// memory_used().
+    /// memory_used(). Values below min_connection_memory (64 KiB, about
+    /// three times what a fresh connection holds) count as that.
     std::size_t max_connection_memory = 16 * 1024 * 1024;
     /// Work whose cost grows with the number of open streams (a change of
     /// SETTINGS_INITIAL_WINDOW_SIZE, a GOAWAY that lowers its last stream
@@ -102,6 +108,9 @@ struct Limits {
     /// make every entry walk every stream.
     std::uint32_t stream_walk_budget = 64 * 1024;
 };
+
+/// The smallest Limits::max_connection_memory that takes effect.
+inline constexpr std::size_t min_connection_memory = 64 * 1024;
 
 enum class FlowControl : std::uint8_t {
     /// Received DATA is handed back to the windows as soon as it is reported

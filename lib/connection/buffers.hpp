@@ -227,22 +227,9 @@ public:
     }
 
     void reset() noexcept {
-        if (cur_ == head_ && used_ == 0) return;  // nothing allocated since the last reset
-        // Keep the first chunks up to `retained` octets; free the rest.
-        std::size_t kept = 0;
-        Chunk** link = &head_;
-        while (*link) {
-            Chunk* c = *link;
-            if (kept + c->size > retained && kept > 0) {
-                *link = c->next;
-                mr_->deallocate(c, sizeof(Chunk) + c->size, alignof(Chunk));
-                continue;
-            }
-            kept += c->size;
-            link = &c->next;
-        }
         cur_ = head_;
         used_ = 0;
+        if (total_ > retained) drop_spare(head_);  // keep the first chunks up to `retained` octets
     }
 
     /// Where the next allocation will go: everything allocated after it can
@@ -259,48 +246,27 @@ public:
     /// header block whose fields are still being received keeps them while
     /// the events of earlier calls are let go, however the input is split.
     void keep_from(const Mark& m) noexcept {
-        if (!m.chunk) {
-            // The mark came before the first chunk: everything is kept.
-            return;
+        if (m.chunk && m.chunk != head_) {
+            // Move the chunks [head_, mark chunk) behind the list's tail.
+            Chunk* first = head_;
+            Chunk* before = head_;
+            while (before->next != m.chunk) before = before->next;
+            head_ = before->next;
+            before->next = nullptr;
+            Chunk* tail = head_;
+            while (tail->next) tail = tail->next;
+            tail->next = first;
         }
-        if (m.chunk == head_) return;
-        // Move the chunks [head_, mark chunk) behind the list's tail, then
-        // apply the retained cap to the spare ones.
-        Chunk* first = head_;
-        Chunk* before = head_;
-        while (before->next != m.chunk) before = before->next;
-        head_ = before->next;
-        before->next = nullptr;
-        Chunk* tail = head_;
-        while (tail->next) tail = tail->next;
-        tail->next = first;
-        // The chunks after the current one are spare: keep them up to the
-        // retained total, counted from the head.
-        std::size_t kept = 0;
-        bool spare = false;
-        Chunk** link = &head_;
-        while (*link) {
-            Chunk* c = *link;
-            if (spare && kept + c->size > retained) {
-                *link = c->next;
-                mr_->deallocate(c, sizeof(Chunk) + c->size, alignof(Chunk));
-                continue;
-            }
-            kept += c->size;
-            if (c == cur_) spare = true;
-            link = &c->next;
-        }
+        // (A mark before the first chunk keeps everything.)
+        if (total_ > retained) drop_spare(cur_);
     }
 
-    /// Gives back everything allocated since `m` (its chunks stay for reuse).
+    /// Gives back everything allocated since `m` (its chunks stay for reuse,
+    /// up to the retained total).
     void rewind(const Mark& m) noexcept {
-        if (!m.chunk) {
-            cur_ = head_;
-            used_ = 0;
-            return;
-        }
-        cur_ = static_cast<Chunk*>(const_cast<void*>(m.chunk));
-        used_ = m.used;
+        cur_ = m.chunk ? static_cast<Chunk*>(const_cast<void*>(m.chunk)) : head_;
+        used_ = m.chunk ? m.used : 0;
+        if (total_ > retained && cur_) drop_spare(cur_);
     }
 
     /// Frees every chunk. Everything allocated from the arena is gone.
@@ -313,14 +279,11 @@ public:
         }
         head_ = cur_ = nullptr;
         used_ = 0;
+        total_ = 0;
     }
 
     /// Total octets of the chunks held (for tests and memory accounting).
-    std::size_t footprint() const noexcept {
-        std::size_t n = 0;
-        for (const Chunk* c = head_; c; c = c->next) n += c->size;
-        return n;
-    }
+    std::size_t footprint() const noexcept { return total_; }
 
 private:
     struct alignas(16) Chunk {
@@ -328,6 +291,28 @@ private:
         std::size_t size;
         std::uint8_t* bytes() noexcept { return reinterpret_cast<std::uint8_t*>(this + 1); }
     };
+
+    /// Frees the chunks after `last_used` (spare ones) beyond the retained
+    /// total, counted from the head. Every chunk is either in use (up to
+    /// `last_used`) or spare, so the arena holds what is in use plus at most
+    /// `retained` octets, however allocations came and went.
+    void drop_spare(Chunk* last_used) noexcept {
+        std::size_t kept = 0;
+        bool spare = last_used == nullptr;
+        Chunk** link = &head_;
+        while (*link) {
+            Chunk* c = *link;
+            if (spare && kept + c->size > retained) {
+                *link = c->next;
+                total_ -= c->size;
+                mr_->deallocate(c, sizeof(Chunk) + c->size, alignof(Chunk));
+                continue;
+            }
+            kept += c->size;
+            if (c == last_used) spare = true;
+            link = &c->next;
+        }
+    }
 
     void next_chunk(std::size_t need) {
         // Reuse the following chunk when it is big enough; otherwise insert a
@@ -341,6 +326,7 @@ private:
         const std::size_t size = std::max(need, chunk_size);
         auto* c = static_cast<Chunk*>(mr_->allocate(sizeof(Chunk) + size, alignof(Chunk)));
         c->size = size;
+        total_ += size;
         c->next = following;
         if (cur_) cur_->next = c;
         else head_ = c;
@@ -352,6 +338,7 @@ private:
     Chunk* head_ = nullptr;
     Chunk* cur_ = nullptr;
     std::size_t used_ = 0;
+    std::size_t total_ = 0;  // octets of all chunks
 };
 
 }  // namespace h2wire::detail

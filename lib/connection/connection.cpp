@@ -60,7 +60,8 @@ hpack::DecoderLimits decoder_limits(const Limits& l) {
 
 Connection::Impl::Impl(const Config& config)
     : cfg(config),
-      account(config.memory ? config.memory : std::pmr::get_default_resource(), config.limits.max_connection_memory),
+      account(config.memory ? config.memory : std::pmr::get_default_resource(),
+              std::max(config.limits.max_connection_memory, min_connection_memory)),
       mr(&account),
       reader(frame::ReaderOptions{frame::default_max_frame_size,
                                   config.role == Role::server ? frame::PeerRole::client : frame::PeerRole::server,
@@ -70,7 +71,7 @@ Connection::Impl::Impl(const Config& config)
       encoder(hpack::EncoderOptions{config.encoder_table_size, true}, mr),
       buffers(mr),
       streams(mr),
-      ledger(mr, config.limits.max_reset_streams),
+      ledger(mr, std::min<std::uint32_t>(config.limits.max_reset_streams, 1u << 20)),
       next_local_id(config.role == Role::client ? 1 : 2),
       arena(mr),
       events(mr),
@@ -372,10 +373,9 @@ std::size_t Connection::send_capacity(std::uint32_t stream) const noexcept {
     const Stream* s = impl_->find(stream);
     if (!s || impl_->closed || s->has(detail::stream_flag::end_submitted) || s->state == StreamState::closed) return 0;
     const std::uint64_t max = impl_->cfg.limits.max_buffered_per_stream;
-    std::size_t n = s->queued_owned >= max ? 0 : static_cast<std::size_t>(max - s->queued_owned);
+    const std::size_t n = s->queued_owned >= max ? 0 : static_cast<std::size_t>(max - s->queued_owned);
     // Limits::max_connection_memory as well: the most send_data() would take.
-    while (n > 0 && !impl_->copy_fits(s, n)) n = n > detail::Block::capacity ? n - detail::Block::capacity : 0;
-    return n;
+    return std::min(n, impl_->copy_capacity(s));
 }
 
 std::size_t Connection::buffered(std::uint32_t stream) const noexcept {
@@ -465,12 +465,14 @@ std::size_t Connection::memory_peak() const noexcept { return impl_->account.pea
 std::size_t Connection::memory_bound(const Config& config) noexcept {
     const Limits& l = config.limits;
     // The budget, and what one frame may allocate before it is checked: the
-    // reader's buffer for the frame (and its successor), a header block's
-    // fields (copies, the list being built and the array reported), a field
-    // being reassembled, and an arena chunk.
+    // reader's buffer for the frame and its parsed form (an ORIGIN frame of
+    // empty entries becomes 16 octets of views per 2 octets, plus copies),
+    // a header block's fields (copies, the list being built and the array
+    // reported), a field being reassembled, and an arena chunk. Saturating.
     const std::size_t frame = std::max<std::size_t>(config.settings.max_frame_size, frame::default_max_frame_size);
-    return l.max_connection_memory + 2 * frame + 6 * std::size_t{l.max_header_list_size} + l.max_field_size +
-           64 * 1024;
+    const std::size_t slack = 10 * frame + 6 * std::size_t{l.max_header_list_size} + l.max_field_size + 64 * 1024;
+    const std::size_t budget = std::max(l.max_connection_memory, min_connection_memory);
+    return budget > SIZE_MAX - slack ? SIZE_MAX : budget + slack;
 }
 
 }  // namespace h2wire

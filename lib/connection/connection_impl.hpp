@@ -171,14 +171,16 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     std::uint32_t active_peer = 0;         // the peer's, open or half-closed
     std::uint32_t reserved_local = 0;      // promised by us, not yet answered
     std::uint32_t queued_requests = 0;     // client requests waiting for a slot
-    // Limits::max_rapid_resets: streams reset within the receive() call that
-    // opened them. A call "opened" peer ids from call_first_peer_id up when
-    // call_open_stamp == input_calls.
+    // Limits::max_rapid_resets (send.cpp, note_peer_abort). A call "opened"
+    // peer ids from call_first_peer_id up when call_open_stamp == input_calls.
     std::uint64_t input_calls = 0;         // receive() calls with input
     std::uint64_t bytes_received = 0;      // octets given to receive() (Limits::stream_walk_budget refill)
     std::uint64_t call_open_stamp = ~std::uint64_t{0};
     std::uint32_t call_first_peer_id = 0;
-    std::uint64_t rapid_resets = 0;
+    std::int64_t allowance_cap() const noexcept { return cfg.limits.max_rapid_resets; }
+    std::int64_t rapid_allowance = 4 * std::int64_t{cfg.limits.max_rapid_resets};  // in quarters
+    std::int64_t cancel_allowance = cfg.limits.max_rapid_resets;
+    std::uint64_t allowance_calls = 0;     // input_calls when the allowances were last refilled
     std::uint64_t stream_walks = 0;        // stream visits paid (Limits::stream_walk_budget)
     std::uint64_t useful_frames = 0;  // Limits::max_empty_frames (receive.cpp, count_empty_frame)
     std::uint64_t empty_frames = 0;
@@ -191,6 +193,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     std::uint64_t conn_unconsumed = 0;      // manual mode: delivered, not consumed
     bool conn_blocked = false;              // DATA waited for the connection window
     std::int64_t conn_send_high = 65535;    // the largest the connection send window has been
+    bool conn_window_raised = false;        // the peer has sent a WINDOW_UPDATE on stream 0
 
     // ---- receiving --------------------------------------------------------------
     detail::Arena arena;
@@ -378,13 +381,15 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
 
     // ---- send.cpp ---------------------------------------------------------------------
     Stream* new_stream(std::uint32_t id, detail::StreamState state, bool local);
-    void set_state(Stream* s, detail::StreamState next);
+    /// `normal`: both sides ended it (not a reset, a refusal or a withdrawn
+    /// promise).
+    void set_state(Stream* s, detail::StreamState next, bool normal = true);
     void release_stream(Stream* s);
     void drop_send_queue(Stream* s);
     void reset_local(Stream* s, ErrorCode code, bool peer_caused);  // RST_STREAM sent by us, stream gone
     void drop_stream(Stream* s);  // gone without RST_STREAM (reset by the peer, refused by GOAWAY, never sent)
     void note_peer_open(std::uint32_t id) noexcept;  // a peer stream opened (or refused) in this call
-    void note_peer_abort(std::uint32_t id);          // Limits::max_rapid_resets
+    void note_peer_abort(std::uint32_t id, const Stream* s);  // Limits::max_rapid_resets; `s` null if refused
     /// Limits::stream_walk_budget: pays for visiting `visits` streams; false
     /// (and ENHANCE_YOUR_CALM) when the budget is spent.
     bool pay_stream_walk(std::size_t visits);
@@ -398,7 +403,11 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
                             detail::RequestInfo* req, detail::ResponseInfo* resp, detail::SendMemos* memos = nullptr);
     void commit_block(Stream* s, std::span<const Field> fields, bool end_stream, std::uint32_t promised,
                       const detail::SendMemos* memos = nullptr);
-    bool copy_fits(const Stream* s, std::size_t n) const noexcept;  // Limits::max_connection_memory
+    /// Limits::max_connection_memory: octets send_data() may copy into the
+    /// stream's send blocks now (the open block's room, spare blocks, and
+    /// new blocks within the budget less the quarter kept for the peer).
+    std::size_t copy_capacity(const Stream* s) const noexcept;
+    bool copy_fits(const Stream* s, std::size_t n) const noexcept;
     std::size_t receive_reserve() const noexcept { return cfg.limits.max_connection_memory / 4; }
     ApiError queue_data(std::uint32_t id, std::span<const std::uint8_t> data, bool end_stream, bool borrowed);
     Submitted submit_request(std::span<const Field> headers, bool end_stream);

@@ -15,13 +15,15 @@ using detail::StreamState;
 namespace sf = detail::stream_flag;
 
 // Limits::max_empty_frames: a WINDOW_UPDATE is useful when it gives back
-// window our DATA used, or raises a window past its start once (peers that
-// want larger windows do that up front). Any other, such as a stream of
+// window our DATA used (DATA went out on the stream since the last one, or
+// the window is below where it started), or raises a window past its start
+// once (peers that want larger windows do that up front). Any other, such as a stream of
 // 1-octet increments on a window we never used, is counted as empty.
 void Connection::Impl::on_window_update(const frame::WindowUpdate& f) {
     if (f.stream_id == 0) {
-        if (conn_send_window < conn_send_high) ++useful_frames;
+        if (conn_send_window < conn_send_high || !conn_window_raised) ++useful_frames;
         else count_empty_frame();
+        conn_window_raised = true;
         if (closed) return;
         // RFC 9113 §6.9.1: a connection window past 2^31-1 is a connection
         // FLOW_CONTROL_ERROR.
@@ -46,7 +48,8 @@ void Connection::Impl::on_window_update(const frame::WindowUpdate& f) {
         else count_empty_frame();
         return;
     }
-    if (s->send_window < static_cast<std::int64_t>(peer.initial_window_size)) {
+    if (s->has(sf::window_used) || s->send_window < static_cast<std::int64_t>(peer.initial_window_size)) {
+        s->clear(sf::window_used);
         ++useful_frames;
     } else if (!s->has(sf::window_raised)) {
         s->set(sf::window_raised);
@@ -110,6 +113,7 @@ void Connection::Impl::apply_peer_initial_window(std::uint32_t value, std::uint3
         // so that the order they resume in (their StreamWritable events,
         // their place in the DATA round robin) does not depend on the map's
         // layout. A SETTINGS frame, not a request: the list may allocate.
+        if (!pay_stream_walk(streams.size())) return;
         std::pmr::vector<Stream*> waiting(mr);
         streams.for_each([&](Stream* s) {
             if (s->has(sf::want_writable) && s->send_window > 0) waiting.push_back(s);

@@ -599,7 +599,9 @@ void Connection::Impl::on_settings(const frame::Settings& f) {
         case SettingId::enable_connect_protocol:
             // RFC 8441 §3: once 1, it MUST NOT go back to 0.
             if (peer.enable_connect_protocol && s.value == 0) {
-                connection_error(ErrorCode::protocol_error, "SETTINGS_ENABLE_CONNECT_PROTOCOL went back to 0");
+                // An error in a window entry before it comes first (§6.5.3).
+                if (window_changed) apply_peer_initial_window(window_last, window_max);
+                if (!closed) connection_error(ErrorCode::protocol_error, "SETTINGS_ENABLE_CONNECT_PROTOCOL went back to 0");
                 return;
             }
             peer.apply(s);
@@ -710,7 +712,7 @@ void Connection::Impl::on_rst_stream(const frame::RstStream& f) {
     }
     if (s->state == StreamState::closed) return;
     report(StreamReset{s->id, f.error_code, Initiator::peer, f.error_code == ErrorCode::refused_stream, {}});
-    if (!s->has(sf::local)) note_peer_abort(s->id);
+    if (!s->has(sf::local)) note_peer_abort(s->id, s);
     drop_stream(s);
 }
 

@@ -97,7 +97,7 @@ void Connection::Impl::on_headers(const frame::Headers& f) {
             ledger.add(id);
             report(StreamReset{id, ErrorCode::refused_stream, Initiator::local, true,
                                "over SETTINGS_MAX_CONCURRENT_STREAMS"});
-            note_peer_abort(id);
+            note_peer_abort(id, nullptr);
             if (!closed) control_budget_ok();
         } else {
             block.target = new_stream(id, StreamState::open, false);

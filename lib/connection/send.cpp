@@ -50,7 +50,7 @@ Stream* Connection::Impl::new_stream(std::uint32_t id, StreamState state, bool l
     return s;
 }
 
-void Connection::Impl::set_state(Stream* s, StreamState next) {
+void Connection::Impl::set_state(Stream* s, StreamState next, bool normal) {
     const StreamState prev = s->state;
     if (prev == next) return;
     const bool local_initiated = s->has(sf::local);
@@ -60,6 +60,9 @@ void Connection::Impl::set_state(Stream* s, StreamState next) {
     if (next == StreamState::reserved_local) ++reserved_local;
     s->state = next;
     if (next != StreamState::closed) return;
+    // A peer stream that completed: work the application finished
+    // (Limits::max_rapid_resets, the allowance for cancellations).
+    if (normal && !local_initiated) cancel_allowance = std::min(cancel_allowance + 2, allowance_cap());
     unready(s);
     if (s->inflight == 0) release_stream(s);
     maybe_finish_shutdown();
@@ -81,7 +84,8 @@ void Connection::Impl::drop_send_queue(Stream* s) {
         send_fields.clear();
         const detail::QueuedBlock b = s->hdr.pop(send_fields);
         if (b.kind != detail::BlockKind::push_promise) continue;
-        if (Stream* p = find(b.promised); p && p->state == StreamState::idle) set_state(p, StreamState::closed);
+        if (Stream* p = find(b.promised); p && p->state == StreamState::idle)
+            set_state(p, StreamState::closed, false);
     }
     s->hdr.recycle(buffers);
     s->leading_blocks = 0;
@@ -112,7 +116,7 @@ void Connection::Impl::drop_stream(Stream* s) {
         open_fifo.forget();
         --queued_requests;
     }
-    set_state(s, StreamState::closed);
+    set_state(s, StreamState::closed, false);
     if (s->state == StreamState::closed && s->id != 0 && find(s->id) == s) release_stream(s);
 }
 
@@ -123,7 +127,7 @@ void Connection::Impl::reset_local(Stream* s, ErrorCode code, bool peer_caused) 
         queue_rst(s->id, code);
         ledger.add(s->id);
     }
-    if (peer_caused && !s->has(sf::local)) note_peer_abort(s->id);
+    if (peer_caused && !s->has(sf::local)) note_peer_abort(s->id, s);
     drop_stream(s);
 }
 
@@ -136,21 +140,37 @@ void Connection::Impl::note_peer_open(std::uint32_t id) noexcept {
     }
 }
 
-void Connection::Impl::note_peer_abort(std::uint32_t id) {
-    // Limits::max_rapid_resets (CVE-2023-44487 "rapid reset", and
-    // "MadeYouReset": a stream the peer makes us reset). What makes a reset
-    // abuse is that the application was handed a request it could not act
-    // on: it came and went in the same receive() call. A stream cancelled in
-    // a later call, however soon, the application has seen and may have
-    // answered: that is ordinary use and costs nothing. Resets and completed
-    // requests are not netted against each other (completions are cheap for
-    // an attacker to make); the allowance grows only with receive() calls,
-    // which each cost the peer a round of its own input.
-    const bool rapid = call_open_stamp == input_calls && id >= call_first_peer_id;
-    if (!rapid) return;
-    ++rapid_resets;
-    if (rapid_resets > cfg.limits.max_rapid_resets + input_calls / 4)
-        connection_error(ErrorCode::enhance_your_calm, "too many streams reset in the call that opened them (rapid reset)");
+void Connection::Impl::note_peer_abort(std::uint32_t id, const Stream* s) {
+    // Limits::max_rapid_resets (CVE-2023-44487 "rapid reset", CVE-2019-9514,
+    // and "MadeYouReset": a stream the peer makes us reset). Two allowances,
+    // refilled lazily here from the receive() calls since the last time.
+    //
+    // Rapid: the stream came and went within the receive() call that opened
+    // it, so the application was handed work it could never act on.
+    // Completed requests earn nothing back (they are cheap to make), so
+    // mixing them in does not help; the allowance grows by one per four
+    // calls, each of which costs the peer a round of its own input, and is
+    // capped, so quiet calls cannot be banked for a burst.
+    //
+    // Cancelled before answered: a later reset of a request the application
+    // had not answered yet. Long polls, hedged requests, deadlines and
+    // navigation do that, so this one grows by one per call (a request and
+    // its cancellation take two) and by two per stream that completes: an
+    // attacker must complete one request for every two it wastes, or spend
+    // a round of input on each.
+    const std::uint64_t calls = input_calls - allowance_calls;
+    allowance_calls = input_calls;
+    rapid_allowance = std::min(rapid_allowance + static_cast<std::int64_t>(calls), 4 * allowance_cap());
+    cancel_allowance = std::min(cancel_allowance + static_cast<std::int64_t>(calls), allowance_cap());
+    if (call_open_stamp == input_calls && id >= call_first_peer_id) {
+        rapid_allowance -= 4;  // in quarters
+        if (rapid_allowance < 0)
+            connection_error(ErrorCode::enhance_your_calm,
+                             "too many streams reset in the call that opened them (rapid reset)");
+        return;
+    }
+    if (s && !s->has(sf::final_submitted) && --cancel_allowance < 0)
+        connection_error(ErrorCode::enhance_your_calm, "too many streams cancelled before they were answered");
 }
 
 bool Connection::Impl::pay_stream_walk(std::size_t visits) {
@@ -346,15 +366,17 @@ ApiError Connection::Impl::submit_response(std::uint32_t id, std::span<const Fie
 // Limits::max_connection_memory: copying `n` octets into send blocks must
 // leave a quarter of the budget for what the peer sends (the open block's
 // room and spare blocks cost nothing new).
-bool Connection::Impl::copy_fits(const Stream* s, std::size_t n) const noexcept {
+std::size_t Connection::Impl::copy_capacity(const Stream* s) const noexcept {
     const std::size_t room = s->open_block ? detail::Block::capacity - s->open_block->used : 0;
-    if (n <= room) return true;
-    const std::size_t fresh = n - room;
-    const std::size_t spare = pool.spare_octets();
-    if (fresh <= spare) return true;
-    const std::size_t blocks = (fresh - spare + detail::Block::capacity - 1) / detail::Block::capacity;
-    return account.fits(blocks * sizeof(detail::Block) + 64 * sizeof(detail::SendSeg) + receive_reserve());
+    // New blocks, each with its share of segment slabs, in what the budget
+    // has left above the quarter kept for the peer.
+    const std::size_t limit = account.limit(), used = account.live() + receive_reserve();
+    const std::size_t left = used < limit ? limit - used : 0;
+    const std::size_t per_block = sizeof(detail::Block) + 4 * sizeof(detail::SendSeg);
+    return room + pool.spare_octets() + left / per_block * detail::Block::capacity;
 }
+
+bool Connection::Impl::copy_fits(const Stream* s, std::size_t n) const noexcept { return n <= copy_capacity(s); }
 
 ApiError Connection::Impl::queue_data(std::uint32_t id, std::span<const std::uint8_t> data, bool end_stream,
                                       bool borrowed) {

@@ -57,6 +57,7 @@ inline constexpr std::uint32_t no_length_check = 1u << 12; // content-length not
 inline constexpr std::uint32_t ignore_recv = 1u << 13;     // peer's frames dropped (malformed, being reset)
 inline constexpr std::uint32_t pushed = 1u << 14;          // a promised stream
 inline constexpr std::uint32_t window_raised = 1u << 15;   // the peer raised our send window past its initial size
+inline constexpr std::uint32_t window_used = 1u << 16;     // DATA went out since the peer's last WINDOW_UPDATE
 // Bits 24-31 count the 1xx responses received (Limits::max_informational_responses).
 inline constexpr unsigned informational_shift = 24;
 inline constexpr std::uint32_t informational_one = 1u << informational_shift;

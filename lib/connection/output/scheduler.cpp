@@ -353,6 +353,7 @@ inline bool Connection::Impl::send_middle_frame(Stream* s, std::uint32_t frame_c
     s->inflight += len;
     s->queued -= len;
     s->send_window -= static_cast<std::int32_t>(len);
+    s->set(sf::window_used);  // Limits::max_empty_frames: the peer's next WINDOW_UPDATE is useful
     conn_send_window -= n;
     // Last: octet stores may alias anything, and nothing is read after them.
     write_data_header(header, len, s->id);
@@ -424,6 +425,7 @@ bool Connection::Impl::send_one(Stream* s, bool copy_data) {
     if (copy_data) out.note_buf(from);
     s->queued -= n;
     s->send_window -= static_cast<std::int32_t>(n);  // n <= send_window
+    s->set(sf::window_used);
     conn_send_window -= static_cast<std::int64_t>(n);
     if (trailers) send_trailers_now(s);
     else if (end_stream) after_send_end_stream(s);
@@ -479,6 +481,7 @@ void Connection::Impl::send_middle_burst(Stream* s, std::uint32_t frame_cap, std
     s->inflight += total;
     s->queued -= total;
     s->send_window -= static_cast<std::int32_t>(total);  // total <= window <= 2^31-1
+    s->set(sf::window_used);
     conn_send_window -= static_cast<std::int64_t>(total);
 }
 
