@@ -478,3 +478,232 @@ TEST_CASE("attacks: Limits::max_connection_memory is a hard budget") {
     CHECK(s.conn.memory_peak() <= cfg.limits.max_connection_memory + 4 * cfg.limits.max_header_list_size);
     MESSAGE("budget 1 MiB: peak " << s.conn.memory_peak() << " octets, " << s.requests << " requests reported");
 }
+
+TEST_CASE("attacks: rapid-reset allowances, exactly") {
+    HostileClient c;
+    Config cfg;
+    cfg.limits.max_rapid_resets = 5;
+    SUBCASE("five streams reset in the call that opened them are fine, the sixth is not") {
+        ServerUnderAttack s(cfg);
+        s.feed(c.preface());  // one call: a quarter of a reset earned, not a whole one
+        Bytes w;
+        for (std::uint32_t k = 0; k < 5; ++k) {
+            HostileClient::append(w, c.get(1 + 2 * k, false));
+            HostileClient::append(w, c.rst(1 + 2 * k));
+        }
+        s.feed(w);
+        CHECK_MESSAGE(!s.terminated, s.reason);
+        Bytes one = c.get(11, false);
+        HostileClient::append(one, c.rst(11));
+        s.feed(one);
+        CHECK(s.terminated);
+        CHECK(s.code == ErrorCode::enhance_your_calm);
+    }
+    SUBCASE("quiet calls do not bank resets for a burst") {
+        ServerUnderAttack s;  // default: 1000
+        s.feed(c.preface());
+        const Bytes ping = c.ping(7);
+        for (int i = 0; i < 40000; ++i) s.feed(std::span(ping).subspan(static_cast<std::size_t>(i % 17), 1));
+        Bytes w;
+        for (std::uint32_t k = 0; k < 5000; ++k) {
+            HostileClient::append(w, c.get(1 + 2 * k, false));
+            HostileClient::append(w, c.rst(1 + 2 * k));
+        }
+        s.feed_reads(w);
+        CHECK(s.terminated);
+        CHECK(s.peer_resets <= 1100);
+    }
+    SUBCASE("resets spread over reads, each write cancelling the last one's 100 requests") {
+        ServerUnderAttack s;
+        s.answer = false;
+        s.feed(c.preface());
+        std::uint32_t next = 1;
+        int writes = 0;
+        for (; writes < 1000 && !s.terminated; ++writes) {
+            Bytes w;
+            if (writes > 0)
+                for (std::uint32_t i = 0; i < 100; ++i) HostileClient::append(w, c.rst(next - 200 + 2 * i));
+            for (std::uint32_t i = 0; i < 100; ++i) HostileClient::append(w, c.get(next + 2 * i, true));
+            next += 200;
+            s.feed(w);
+        }
+        CHECK(s.terminated);
+        CHECK(s.code == ErrorCode::enhance_your_calm);
+        CHECK(s.peer_resets <= 1100);
+        MESSAGE("cancellations spread over reads: stopped after " << s.peer_resets << " resets, " << writes << " writes");
+    }
+    SUBCASE("MadeYouReset spread over reads: each write makes the server reset the last one's 100 requests") {
+        ServerUnderAttack s;
+        s.answer = false;
+        s.feed(c.preface());
+        std::uint32_t next = 1;
+        int writes = 0;
+        for (; writes < 1000 && !s.terminated; ++writes) {
+            Bytes w;
+            if (writes > 0)  // RFC 9113 §6.9.1: a stream window past 2^31-1
+                for (std::uint32_t i = 0; i < 100; ++i)
+                    HostileClient::append(w, c.window_update(next - 200 + 2 * i, 0x7fffffff));
+            for (std::uint32_t i = 0; i < 100; ++i) HostileClient::append(w, c.get(next + 2 * i, true));
+            next += 200;
+            s.feed(w);
+        }
+        CHECK(s.terminated);
+        CHECK(s.code == ErrorCode::enhance_your_calm);
+        CHECK(s.local_resets <= 1100);
+    }
+    SUBCASE("a malformed request costs the peer a receive() call of its own when it straddles two") {
+        // A block that opens in one call and turns out malformed in the next
+        // never reaches the application; only one block can be open at a time
+        // (RFC 9113 §6.10), so this is at most one request per call.
+        ServerUnderAttack s;
+        s.feed(c.preface());
+        for (std::uint32_t k = 0; k < 3000; ++k) {
+            const std::uint32_t id = 1 + 2 * k;
+            Block b;
+            b.get().literal("Upper", "x");  // RFC 9113 §8.2.1: malformed
+            Bytes head, tail;
+            put_frame(head, type::headers, flag::end_stream, id, std::span(b.b).first(4));
+            put_frame(tail, type::continuation, flag::end_headers, id, std::span(b.b).subspan(4));
+            s.feed(head);
+            s.feed(tail);
+        }
+        CHECK(s.requests == 0);
+        CHECK(s.local_resets == 3000);
+        CHECK(s.peak < 256 * 1024);
+    }
+}
+
+TEST_CASE("attacks: WINDOW_UPDATE and RST_STREAM that change nothing count as empty frames") {
+    HostileClient c;
+    SUBCASE("a client that raised a stream's window once and then returns what each DATA used") {
+        ServerUnderAttack s;
+        s.answer = false;
+        s.feed(c.preface());
+        s.feed(c.window_update(0, 0x7fffffff - 65535));
+        s.feed(c.get(1, true));
+        s.feed(c.window_update(1, 4 * 1024 * 1024));
+        const Field resp[] = {{":status", "200"}};
+        REQUIRE(s.conn.submit_response(1, resp, false) == ApiError::none);
+        const Bytes chunk(1000, 'd');
+        for (int i = 0; i < 20000; ++i) {
+            REQUIRE(s.conn.send_data(1, chunk, false) == ApiError::none);
+            s.drain();
+            s.feed(c.window_update(1, 1000));
+        }
+        CHECK_MESSAGE(!s.terminated, s.reason);
+    }
+    SUBCASE("RST_STREAM again and again on a stream long closed") {
+        ServerUnderAttack s;
+        s.feed(c.preface());
+        s.feed(c.get(1, true));
+        int frames = 0;
+        for (; frames < 100000 && !s.terminated; ++frames) s.feed(c.rst(1));
+        CHECK(s.terminated);
+        CHECK(s.goaway_code == enhance_your_calm);
+        CHECK(frames <= 10100);
+    }
+}
+
+TEST_CASE("attacks: GOAWAYs lowering the last stream id one step at a time (client)") {
+    // Each GOAWAY that lowers the id may refuse streams, so the client looks
+    // at all of them; those visits are paid from Limits::stream_walk_budget.
+    Config cfg;
+    cfg.role = Role::client;
+    test_support::CountingResource memory;
+    cfg.memory = &memory;
+    Connection conn(cfg);
+    auto drain = [&] {
+        for (auto out = conn.pending_output(); !out.empty(); out = conn.pending_output()) conn.consume_output(out.size());
+    };
+    Bytes in;
+    put_frame(in, type::settings, 0, 0, {});
+    (void)conn.receive(in);
+    const Field get[] = {{":method", "GET"}, {":scheme", "https"}, {":authority", "a"}, {":path", "/"}};
+    // 10,000 requests, all still open (no response comes).
+    for (int i = 0; i < 100; ++i) {
+        REQUIRE(conn.submit_request(get, false));
+        drain();
+        for (int k = 0; k < 99; ++k) REQUIRE(conn.submit_request(get, true));
+        drain();
+    }
+    int frames = 0;
+    bool terminated = false;
+    std::string reason;
+    for (std::uint32_t last = 19999; last > 3 && !terminated; last -= 2, ++frames) {
+        Bytes g, p = {static_cast<std::uint8_t>(last >> 24), static_cast<std::uint8_t>(last >> 16),
+                      static_cast<std::uint8_t>(last >> 8), static_cast<std::uint8_t>(last), 0, 0, 0, 0};
+        put_frame(g, type::goaway, 0, 0, p);
+        for (const Event& e : conn.receive(g))
+            if (const auto* t = std::get_if<ConnectionTerminated>(&e)) {
+                terminated = true;
+                reason = std::string(t->reason);
+            }
+    }
+    CHECK(terminated);
+    CHECK(reason.find("across all streams") != std::string::npos);
+    MESSAGE("GOAWAY lowering flood on 10,000 open streams: stopped after " << frames << " frames");
+}
+
+TEST_CASE("attacks: one call of 200,000 PINGs on a 1 MiB budget stays within memory_bound()") {
+    HostileClient c;
+    Config cfg;
+    cfg.limits.max_connection_memory = 1024 * 1024;
+    ServerUnderAttack s(cfg);
+    s.feed(c.preface());
+    Bytes w;
+    for (int i = 0; i < 200000; ++i) HostileClient::append(w, c.ping(static_cast<std::uint64_t>(i)));
+    std::size_t events = 0;
+    bool terminated_last = false;
+    for (const Event& e : s.conn.receive(w)) {
+        ++events;
+        terminated_last = std::holds_alternative<ConnectionTerminated>(e);
+    }
+    CHECK(terminated_last);
+    CHECK(s.conn.memory_peak() <= Connection::memory_bound(s.config));
+    MESSAGE("200,000 PINGs in one call: " << events << " events, peak " << s.conn.memory_peak() << " octets");
+}
+
+TEST_CASE("attacks: rejected requests with ever larger fields do not grow the arena") {
+    // A field a little larger each time makes the arena take a new chunk
+    // each time; the block is rejected, its fields given back, and the
+    // retained total must still hold.
+    HostileClient c;
+    Config cfg;
+    cfg.limits.max_rapid_resets = 100000;  // one malformed request per write: not what this test is about
+    ServerUnderAttack s(cfg);
+    s.feed(c.preface());
+    std::size_t early = 0;
+    for (std::uint32_t k = 0; k < 2000 && !s.terminated; ++k) {
+        Block b;
+        b.get().literal("x-a", std::string(16400 + 16 * k, 'a')).literal("Upper", "x");
+        s.feed(c.headers(1 + 2 * k, b.b, true));
+        if (k == 100) early = s.peak;
+    }
+    CHECK_MESSAGE(!s.terminated, s.reason);
+    CHECK(s.peak <= early + 128 * 1024);
+    MESSAGE("growing rejected fields: peak " << s.peak << " octets");
+}
+
+TEST_CASE("attacks: send_capacity() says what send_data() takes under the memory budget") {
+    HostileClient c;
+    Config cfg;
+    cfg.limits.max_connection_memory = 512 * 1024;
+    cfg.limits.max_buffered_per_stream = 100000;
+    ServerUnderAttack s(cfg);
+    s.answer = false;
+    const std::pair<std::uint16_t, std::uint32_t> zero{4, 0};
+    s.feed(c.preface({&zero, 1}));
+    Bytes w;
+    for (std::uint32_t id = 1; id <= 19; id += 2) HostileClient::append(w, c.get(id, true));
+    s.feed(w);
+    const Field resp[] = {{":status", "200"}};
+    for (std::uint32_t id = 1; id <= 19; id += 2) {
+        REQUIRE(s.conn.submit_response(id, resp, false) == ApiError::none);
+        for (int round = 0; round < 4; ++round) {
+            const std::size_t cap = s.conn.send_capacity(id);
+            if (cap > 0) CHECK(s.conn.send_data(id, Bytes(cap, 'x'), false) == ApiError::none);
+            CHECK(s.conn.send_data(id, Bytes(1, 'x'), false) == ApiError::buffer_full);
+        }
+    }
+    CHECK(s.memory.live <= cfg.limits.max_connection_memory);
+}
