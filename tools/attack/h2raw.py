@@ -183,6 +183,7 @@ class Conn:
         self.ctl = bytearray()
         self.pending = b''
         self.closed = None          # 'eof' | 'reset' | 'error'
+        self.rx_done = False        # nothing more to read (EOF or error on recv)
         self.closed_t = None
         self.blocked = False        # a send() gave up because the server did not read
         self.frames_sent = 0
@@ -265,6 +266,7 @@ class Conn:
                 if ev & select.POLLIN:
                     self.pump()
                     if self.closed:
+                        self.pending = bytes(mv[sent:])
                         return False
             except OSError:
                 self._mark_closed('reset')
@@ -282,8 +284,9 @@ class Conn:
 
     # -- receiving
     def pump(self, timeout=0.0, max_bytes=1 << 22):
-        """Read what is there (waiting up to `timeout` for the first byte)."""
-        if self.closed:
+        """Read what is there (waiting up to `timeout` for the first byte).
+        Reading goes on after a failed send: a GOAWAY may be waiting."""
+        if self.rx_done:
             return 0
         if timeout:
             wait_fd(self.sock, read=True, timeout=timeout)
@@ -295,9 +298,11 @@ class Conn:
                 break
             except OSError:
                 self._mark_closed('reset')
+                self.rx_done = True
                 break
             if not chunk:
                 self._mark_closed('eof')
+                self.rx_done = True
                 break
             got += len(chunk)
             self.buf += chunk
@@ -308,7 +313,7 @@ class Conn:
 
     def pump_until(self, cond, timeout):
         end = time.monotonic() + timeout
-        while not cond() and not self.closed:
+        while not cond() and not self.rx_done:
             left = end - time.monotonic()
             if left <= 0:
                 return False
@@ -319,7 +324,7 @@ class Conn:
         """Read everything for up to `timeout` (end of an attack)."""
         end = time.monotonic() + timeout
         total = 0
-        while not self.closed and total < max_bytes:
+        while not self.rx_done and total < max_bytes:
             left = end - time.monotonic()
             if left <= 0:
                 break
@@ -394,7 +399,9 @@ class Conn:
                 self.goaways.append({'t': round(time.monotonic() - self.t0, 3), 'code': code,
                                      'error': error_name(code), 'last_stream_id': last, 'debug': debug,
                                      'units': self.units, 'frames_sent': self.frames_sent,
-                                     'bytes_sent': self.bytes_sent})
+                                     'bytes_sent': self.bytes_sent, 'ping_acks': self.ping_acks,
+                                     'settings_acks': self.settings_acks, 'responses': self.responses,
+                                     'rst_recv': sum(self.rst.values())})
             elif ftype == WINDOW_UPDATE:
                 if self.track_windows and length >= 4:
                     inc = int.from_bytes(buf[start:start + 4], 'big') & 0x7fffffff
@@ -417,7 +424,7 @@ class Conn:
             self.read_streams.discard(sid)
         if self.auto_window and length:
             self._unacked_conn += length
-            if self._unacked_conn >= 1 << 19:
+            if self._unacked_conn >= 1 << 15:
                 self.ctl += window_update(0, self._unacked_conn)
                 self._unacked_conn = 0
             if sid in self.read_streams:
@@ -454,6 +461,10 @@ class Conn:
             self.ended += 1
             self.read_streams.discard(sid)
 
+    def finished(self):
+        """Streams the server is done with: ended or reset by it."""
+        return self.ended + sum(self.rst.values())
+
     def follow(self, sid, read=False):
         self.watch[sid] = {'headers': False, 'end': False, 'rst': None, 'data': 0, 'status': None}
         if read:
@@ -476,10 +487,10 @@ class Conn:
         }
 
 
-def wait_fd(sock, read=True, write=False, timeout=0.0):
+def wait_fd(sock, read=True, write=False, timeout=0.0, rdhup=False):
     """poll() one socket (select() cannot take descriptors over 1023)."""
     p = select.poll()
-    mask = (select.POLLIN if read else 0) | (select.POLLOUT if write else 0)
+    mask = (select.POLLIN if read else 0) | (select.POLLOUT if write else 0) | (select.POLLRDHUP if rdhup else 0)
     try:
         p.register(sock, mask)
         ev = p.poll(timeout * 1000)
