@@ -298,7 +298,10 @@ def run_one(args, attack, sname, template, root, logdir):
         try:
             res = json.loads(out.decode().strip().splitlines()[-1])
         except (ValueError, IndexError):
-            res = {'reaction': 'attacker crashed', 'error': err.decode(errors='replace')[-2000:]}
+            if capped is None:
+                res = {'reaction': 'attacker crashed', 'error': err.decode(errors='replace')[-2000:]}
+            else:
+                res = {'reaction': 'no reaction seen before', 'notes': []}
         if capped is not None:
             res['reaction'] = (f'STOPPED by the harness at {args.max_rss_growth} MiB growth after {capped} s; '
                                + res.get('reaction', ''))
