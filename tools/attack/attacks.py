@@ -35,12 +35,16 @@ HUGE = b'/huge.bin'         # 1 GiB (sparse): "a large file never read"
 ATTACKS = collections.OrderedDict()
 
 
-def attack(name, title, unit, *, kind='flood', legit=False, timeouts=False, cve=None):
+def attack(name, title, unit, *, kind='flood', legit=False, timeouts=False, cve=None, reconnect=None):
     """kind: what the table calls the attack class; legit: a pattern that
-    must NOT be cut off; timeouts: the reaction is a timeout (runs longer)."""
+    must NOT be cut off; timeouts: the reaction is a timeout (runs longer);
+    reconnect: once cut off, the attacker opens a new connection and starts
+    again until the time is up (default: single-connection attacks that are
+    not legit patterns)."""
     def register(fn):
         ATTACKS[name] = {'fn': fn, 'name': name, 'title': title, 'unit': unit, 'kind': kind,
-                         'legit': legit, 'timeouts': timeouts, 'cve': cve, 'doc': (fn.__doc__ or '').strip()}
+                         'legit': legit, 'timeouts': timeouts, 'cve': cve, 'doc': (fn.__doc__ or '').strip(),
+                         'reconnect': (not legit and not timeouts) if reconnect is None else reconnect}
         return fn
     return register
 
@@ -160,7 +164,7 @@ def result(ctx, conns, unit, must_not_cut_off=False, after=None, **extra):
     parts = []
     if first_goaway:
         g = first_goaway
-        dbg = f' "{g["debug"][:40]}"' if g['debug'] else ''
+        dbg = f' "{g["debug"][:72]}"' if g['debug'] else ''
         if n == 1:
             where = after(g, unit) if after else f'within {fmt(g["units"])} {unit} sent'
             parts.append(f'GOAWAY {g["error"]}{dbg} {where} at {g["t"]:.2f} s')
@@ -172,7 +176,7 @@ def result(ctx, conns, unit, must_not_cut_off=False, after=None, **extra):
     if closed:
         ts = sorted(s['closed_t'] for s in closed)
         if n == 1:
-            parts.append(f'closed at {ts[0]:.1f} s')
+            parts.append(f'{"FIN" if closed[0]["closed"] == "eof" else "reset"} at {ts[0]:.1f} s')
         else:
             parts.append(f'closed {len(closed)}/{n} (first {ts[0]:.1f} s, last {ts[-1]:.1f} s)')
     if not parts:
@@ -657,7 +661,7 @@ def zero_length_headers(ctx):
 
 
 @attack('window0-many-streams', 'Slow reader: 20 connections x 100 streams of 16 MiB at window 0', 'streams',
-        kind='memory', cve='CVE-2019-9517')
+        kind='memory', cve='CVE-2019-9517', reconnect=False)
 def window0_many_streams(ctx):
     """20 connections, each SETTINGS_INITIAL_WINDOW_SIZE 0 and 100 GET
     /big.bin; frames are read, no window is ever given."""
@@ -880,7 +884,7 @@ def settings_no_ack(ctx):
 
 
 @attack('idle-connections', '500 idle connections (handshake done, nothing more)', 'connections',
-        kind='memory')
+        kind='memory', reconnect=False)
 def idle_connections(ctx):
     """500 connections that complete the preface and SETTINGS exchange and
     then say nothing: the memory per idle connection."""
@@ -903,7 +907,7 @@ def idle_connections(ctx):
 
 
 @attack('junk-after-goaway', 'Junk after GOAWAY: keep sending after a connection error', 'MiB',
-        kind='timeouts')
+        kind='timeouts', reconnect=False)
 def junk_after_goaway(ctx):
     """A PING on stream 1 (connection error PROTOCOL_ERROR), then 256 KiB of
     junk per write for as long as the server takes it. Measures what the
@@ -1005,7 +1009,7 @@ def _probe_upgrade(port):
 
 
 @attack('h2c-upgrade-bodies', 'h2c upgrade with large bodies: 40 connections, 8 MiB - 1 of 8 MiB sent',
-        'MiB sent', kind='memory')
+        'MiB sent', kind='memory', reconnect=False)
 def h2c_upgrade_bodies(ctx):
     """40 connections send HTTP/1.1 POST /echo with Upgrade: h2c and
     Content-Length 8 MiB, then all of the body but its last octet, and
@@ -1084,7 +1088,7 @@ def _parse_frames(b):
 
 
 @attack('binary-garbage', 'Binary garbage on the cleartext port (20 connections, 1 KiB each)', 'connections',
-        kind='protocol')
+        kind='protocol', reconnect=False)
 def binary_garbage(ctx):
     """Connections spread over the run, each sending 1 KiB of random octets
     (first octet 0x01: neither a preface nor an HTTP/1.1 request line) and
@@ -1190,19 +1194,56 @@ def main():
     r.add_argument('--port', type=int, required=True)
     r.add_argument('--duration', type=float, default=8.0)
     r.add_argument('--max-upload', type=int, default=2 << 30, help='octets, echo-upload-flood')
+    r.add_argument('--no-reconnect', action='store_true', help='one connection only, even when it is cut off')
     a = ap.parse_args()
     if a.cmd == 'list':
         for name, m in ATTACKS.items():
             print(f'{name:28} {m["title"]}')
         return 0
     ctx = Ctx(a.port, a.duration, a.max_upload)
+    meta = ATTACKS[a.name]
     try:
-        out = ATTACKS[a.name]['fn'](ctx)
+        out = meta['fn'](ctx)
     except (ConnectionError, OSError) as e:
         out = {'error': f'{type(e).__name__}: {e}', 'reaction': f'attack failed: {type(e).__name__}: {e}',
-               'unit': ATTACKS[a.name]['unit'], 'units': 0, 'notes': ctx.notes, 'elapsed': round(ctx.elapsed(), 2)}
+               'unit': meta['unit'], 'units': 0, 'notes': ctx.notes, 'elapsed': round(ctx.elapsed(), 2)}
+    if meta['reconnect'] and not a.no_reconnect and 'error' not in out and not out.get('skipped'):
+        keep_going(ctx, meta, out)
     sys.stdout.write(json.dumps(out) + '\n')
     return 0
+
+
+def _cut_off(r):
+    return bool(r.get('first_goaway') or r.get('closed_conns'))
+
+
+def keep_going(ctx, meta, out, max_conns=5000):
+    """An attacker that is cut off comes back: new connections, the same
+    attack, until the time is up. The table's reaction stays the first
+    connection's; this adds how the others ended."""
+    last = out
+    ends = collections.Counter()
+    more = errors = 0
+    units = out.get('units', 0)
+    while ctx.running() and _cut_off(last) and more < max_conns and errors < 20:
+        sub = Ctx(ctx.port, ctx.duration, ctx.max_upload)
+        sub.deadline = ctx.deadline
+        try:
+            last = meta['fn'](sub)
+        except (ConnectionError, OSError) as e:
+            errors += 1
+            ends[f'connect failed ({type(e).__name__})'] += 1
+            time.sleep(0.05)
+            continue
+        more += 1
+        units += last.get('units', 0)
+        g = last.get('first_goaway')
+        ends[f'GOAWAY {g["error"]}' if g else 'closed' if last.get('closed_conns') else 'not cut off'] += 1
+    if more or errors:
+        out['reconnects'] = {'connections': more, 'ends': dict(ends), 'units_total': units}
+        how = ', '.join(f'{k} {fmt(v)}' for k, v in ends.most_common())
+        out['reaction'] += (f'; the attacker came back: {fmt(more)} more connections until the end '
+                            f'({how}), {fmt(units)} {out.get("unit", "")} in all')
 
 
 if __name__ == '__main__':
