@@ -276,6 +276,8 @@ def run_one(args, attack, sname, template, root, logdir):
         legit.start()
         argv = [sys.executable, os.path.join(HERE, 'attacks.py'), 'run', attack, '--port', str(srv.port),
                 '--duration', str(duration), '--max-upload', str(args.max_upload << 20)]
+        if args.no_reconnect:
+            argv.append('--no-reconnect')
         t0 = time.monotonic()
         att = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         capped = None
@@ -448,6 +450,8 @@ def parse_args(argv=None):
                     help='seconds for attacks whose answer is a timeout (default 13: past a 10 s SETTINGS timeout)')
     ap.add_argument('--quick', action='store_true', help='2 s per attack, timeouts included (smoke runs)')
     ap.add_argument('--legit-interval', type=float, default=0.5)
+    ap.add_argument('--no-reconnect', action='store_true',
+                    help='an attacker that is cut off does not come back with new connections')
     ap.add_argument('--max-rss-growth', type=int, default=6144, metavar='MiB',
                     help='stop an attack when the server has grown this much (protects the machine)')
     ap.add_argument('--max-upload', type=int, default=2048, metavar='MiB', help='cap for echo-upload-flood')
