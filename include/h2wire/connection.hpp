@@ -96,8 +96,12 @@ struct Limits {
     ///       + 6 x max_header_list_size + max_field_size + 64 KiB
     ///
     /// (Connection::memory_bound() computes it), however the peer splits its
-    /// input. send_data() returns buffer_full rather than copy into the last
-    /// quarter of the budget, which is kept for what the peer sends. See
+    /// input. A request that arrives when the events of the same receive()
+    /// call already hold an eighth of the budget is refused (RST_STREAM
+    /// REFUSED_STREAM: the client may retry it), so a burst of huge header
+    /// lists costs refusals, not the connection. send_data() returns
+    /// buffer_full rather than copy into the last quarter of the budget,
+    /// which is kept for what the peer sends. See
     /// memory_used(). Values below min_connection_memory (64 KiB, about
     /// three times what a fresh connection holds) count as that.
     std::size_t max_connection_memory = 16 * 1024 * 1024;

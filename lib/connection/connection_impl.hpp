@@ -281,6 +281,11 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     /// memory_budget_ok) and grows only by what the frame and the GOAWAY need.
     std::uint8_t* ctrl_room(std::size_t n);
     bool memory_tripped = false;  // a buffer could not grow within the budget
+    std::size_t live_at_call = 0;  // memory_used() when this receive() call began
+    /// This call's events hold an eighth of Limits::max_connection_memory:
+    /// new requests are refused rather than let the budget end the
+    /// connection (receive_headers.cpp).
+    bool crowded() const noexcept { return account.live() > live_at_call + account.limit() / 8; }
     void queue_goaway(std::uint32_t last, ErrorCode code, std::span<const std::uint8_t> debug);
     void queue_ping(bool ack, const std::array<std::uint8_t, 8>& data);
     void queue_rst(std::uint32_t id, ErrorCode code);

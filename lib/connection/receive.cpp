@@ -168,6 +168,7 @@ void Connection::Impl::release_events() noexcept {
     if (!upgrade.empty()) [[unlikely]] upgrade.on_receive();
     events.clear();
     release_events();
+    live_at_call = account.live();
     // Limits::max_queued_control_frames looks at the answers still unsent
     // from earlier calls: those the caller had the chance to write.
     ctrl_stale = ctrl_frames;

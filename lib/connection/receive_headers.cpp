@@ -91,12 +91,17 @@ void Connection::Impl::on_headers(const frame::Headers& f) {
         note_peer_open(id);
         if (goaway_sent && id > goaway_last_sent) {
             // RFC 9113 §6.8: streams above our GOAWAY are ignored.
-        } else if (active_peer >= local_max_concurrent()) {
-            // RFC 9113 §5.1.2: over SETTINGS_MAX_CONCURRENT_STREAMS, refused.
+        } else if (active_peer >= local_max_concurrent() || crowded()) {
+            // RFC 9113 §5.1.2: over SETTINGS_MAX_CONCURRENT_STREAMS, refused;
+            // so is a request when this call's events already hold a share
+            // of the memory budget (a burst of huge header lists). §8.7:
+            // REFUSED_STREAM tells the client it may retry.
+            const bool over = active_peer >= local_max_concurrent();
             queue_rst(id, ErrorCode::refused_stream);
             ledger.add(id);
             report(StreamReset{id, ErrorCode::refused_stream, Initiator::local, true,
-                               "over SETTINGS_MAX_CONCURRENT_STREAMS"});
+                               over ? "over SETTINGS_MAX_CONCURRENT_STREAMS"
+                                    : "the requests of this read already hold an eighth of the memory budget"});
             note_peer_abort(id, nullptr);
             if (!closed) control_budget_ok();
         } else {
