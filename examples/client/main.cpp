@@ -58,6 +58,8 @@ template <class... F>
 struct overloaded : F... {
     using F::operator()...;
 };
+template <class... F>
+overloaded(F...) -> overloaded<F...>;  // clang 14 has no aggregate deduction
 
 struct Url {
     std::string scheme, host, authority, path;

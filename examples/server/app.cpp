@@ -20,6 +20,8 @@ template <class... F>
 struct overloaded : F... {
     using F::operator()...;
 };
+template <class... F>
+overloaded(F...) -> overloaded<F...>;  // clang 14 has no aggregate deduction
 
 std::string_view content_type(std::string_view path) {
     static constexpr std::pair<std::string_view, std::string_view> types[] = {
