@@ -765,12 +765,16 @@ void run_bulk(const Bulk& b) {
     INFO("steps " << steps);
     REQUIRE_MESSAGE(errors.empty(), join(errors));
     REQUIRE(finished());
-    for (auto& [id, d] : up) {
+    for (auto& entry : up) {  // no structured bindings: clang 14 cannot capture them in CAPTURE's lambda
+        const auto id = entry.first;
+        auto& d = entry.second;
         CAPTURE(id);
         CHECK(d.received.n == b.each_way);
         CHECK(d.received.h == d.source->hash.h);
     }
-    for (auto& [id, d] : down) {
+    for (auto& entry : down) {
+        const auto id = entry.first;
+        auto& d = entry.second;
         CAPTURE(id);
         CHECK(d.received.n == b.each_way);
         CHECK(d.received.h == d.source->hash.h);

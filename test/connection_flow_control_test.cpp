@@ -325,7 +325,9 @@ TEST_CASE("connection flow control: sending never exceeds a window") {
         if (round == 150) append(in, s.peer.settings({{SettingId::initial_window_size, 30000}}));
         s.feed(in, rng.one_in(4) ? Split::random(round) : Split::whole());
     }
-    for (const auto& [id, body] : bodies) {
+    for (const auto& entry : bodies) {  // no structured bindings: clang 14 cannot capture them in CAPTURE's lambda
+        const auto id = entry.first;
+        const auto& body = entry.second;
         CAPTURE(id);
         CHECK(data_of(s.peer.frames(), id) == body);
         const auto last = only(s.peer.frames(), Type::data, id).back();

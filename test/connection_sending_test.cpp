@@ -354,7 +354,7 @@ TEST_CASE("connection sending: DATA is shared round robin across ready streams")
     for (std::size_t i = 0; i < order.size(); ++i) {
         ++seen[order[i]];
         if (seen.size() == 3) break;
-        for (const auto& [id, n] : seen) CHECK_MESSAGE(n < 3, "stream " << id << " sent 3 frames before all started");
+        for (const auto& e : seen) CHECK_MESSAGE(e.second < 3, "stream " << e.first << " sent 3 frames before all started");
     }
     for (std::uint32_t id : {1u, 3u, 5u}) CHECK(data_of(out, id).size() == 100000);
 }
@@ -687,7 +687,9 @@ TEST_CASE("connection sending: random interleaving of input, API calls and parti
             cat({s.peer.settings({{SettingId::initial_window_size, 1 << 24}}), s.peer.window_update(0, 1 << 30)});
         s.feed(in);
         s.drain(rng.between(1, 10000));
-        for (const auto& [id, body] : bodies) {
+        for (const auto& entry : bodies) {  // no structured bindings: clang 14 cannot capture them
+            const auto id = entry.first;
+            const auto& body = entry.second;
             CAPTURE(id);
             const Bytes got = data_of(s.peer.frames(), id);
             if (reset.count(id)) {

@@ -491,7 +491,14 @@ inline Bytes literal_new_name(std::string_view name, std::string_view value, std
 // library (integers and Huffman by the reference code above; no tables).
 
 struct Rep {
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wshadow"  // Kind::size_update beside size_update() above
+#endif
     enum Kind { indexed, incremental, without_indexing, never_indexed, size_update } kind = indexed;
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
     std::uint32_t index = 0;  // the index, the name index (0 = literal name), or the new size
     std::string name;         // literal name, if any (Huffman decoded)
     std::string value;        // literal value (Huffman decoded)
