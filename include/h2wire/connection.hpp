@@ -8,6 +8,7 @@
 #include <span>
 #include <string_view>
 
+#include "h2wire/export.hpp"
 #include "h2wire/error.hpp"
 #include "h2wire/events.hpp"
 #include "h2wire/header.hpp"
@@ -167,7 +168,7 @@ enum class ApiError : std::uint8_t {
     too_late,                ///< must come before any traffic (the h2c upgrade calls)
 };
 
-std::string_view to_string(ApiError e) noexcept;
+H2WIRE_API std::string_view to_string(ApiError e) noexcept;
 
 /// Result of submit_request / push_promise.
 struct Submitted {
@@ -192,10 +193,10 @@ struct OutputChunk {
 /// One thread at a time; a connection may move between threads.
 class Connection {
 public:
-    explicit Connection(const Config& config = {});
-    ~Connection();
-    Connection(Connection&&) noexcept;
-    Connection& operator=(Connection&&) noexcept;
+    H2WIRE_API explicit Connection(const Config& config = {});
+    H2WIRE_API ~Connection();
+    H2WIRE_API Connection(Connection&&) noexcept;
+    H2WIRE_API Connection& operator=(Connection&&) noexcept;
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
@@ -213,7 +214,7 @@ public:
     /// after goaway(), or when a shutdown() completes as output ends the
     /// last stream) come first in the next receive(), which may be called
     /// with no bytes to collect them.
-    std::span<const Event> receive(std::span<const std::uint8_t> bytes);
+    H2WIRE_API std::span<const Event> receive(std::span<const std::uint8_t> bytes);
 
     // ---- output ------------------------------------------------------------
 
@@ -221,15 +222,15 @@ public:
     /// header blocks, then DATA as windows allow (round robin across ready
     /// streams). Valid until the next non-const call. Empty when there is
     /// nothing to send.
-    std::span<const std::uint8_t> pending_output();
+    H2WIRE_API std::span<const std::uint8_t> pending_output();
     /// The same output as a list of pieces: frame headers and control frames
     /// from the connection's buffer, DATA payload straight from where
     /// send_data() put it (no copy into the output buffer).
-    std::span<const OutputChunk> pending_output_vectors();
+    H2WIRE_API std::span<const OutputChunk> pending_output_vectors();
     /// The caller wrote the first n octets of the pending output.
-    void consume_output(std::size_t n);
+    H2WIRE_API void consume_output(std::size_t n);
     /// True when pending_output() would return something.
-    bool wants_write() const noexcept;
+    H2WIRE_API bool wants_write() const noexcept;
 
     // ---- requests and responses --------------------------------------------
 
@@ -238,59 +239,59 @@ public:
     /// connection and goes out in submission order as streams finish. The
     /// stream id is assigned now; queued requests keep increasing ids on the
     /// wire because they are sent in order.
-    Submitted submit_request(std::span<const Field> headers, bool end_stream);
+    H2WIRE_API Submitted submit_request(std::span<const Field> headers, bool end_stream);
     /// Server: sends a response header block (1xx any number of times, then a
     /// final status).
-    ApiError submit_response(std::uint32_t stream, std::span<const Field> headers, bool end_stream);
+    H2WIRE_API ApiError submit_response(std::uint32_t stream, std::span<const Field> headers, bool end_stream);
     /// Queues body octets (copied into the stream's send buffer, at most
     /// Limits::max_buffered_per_stream held). Returns buffer_full without
     /// taking anything when the buffer cannot take all of `data`; see
     /// send_capacity(). An empty `data` with end_stream sends an empty DATA
     /// frame with END_STREAM.
-    ApiError send_data(std::uint32_t stream, std::span<const std::uint8_t> data, bool end_stream);
+    H2WIRE_API ApiError send_data(std::uint32_t stream, std::span<const std::uint8_t> data, bool end_stream);
     /// Like send_data, but zero copy: the connection refers to `data` until it
     /// has been handed out by pending_output*/consume_output. The caller keeps
     /// it alive and unchanged until buffered(stream) == 0 or the stream is
     /// reset. Not counted against max_buffered_per_stream.
-    ApiError send_data_borrowed(std::uint32_t stream, std::span<const std::uint8_t> data, bool end_stream);
+    H2WIRE_API ApiError send_data_borrowed(std::uint32_t stream, std::span<const std::uint8_t> data, bool end_stream);
     /// Ends the stream with a trailing header block.
-    ApiError send_trailers(std::uint32_t stream, std::span<const Field> trailers);
+    H2WIRE_API ApiError send_trailers(std::uint32_t stream, std::span<const Field> trailers);
     /// RST_STREAM with `code`; queued output of the stream is dropped.
-    ApiError reset_stream(std::uint32_t stream, ErrorCode code = ErrorCode::cancel);
+    H2WIRE_API ApiError reset_stream(std::uint32_t stream, ErrorCode code = ErrorCode::cancel);
     /// Server: PUSH_PROMISE on `stream` for the request in `headers`; returns
     /// the promised (even) stream, on which submit_response follows.
-    Submitted push_promise(std::uint32_t stream, std::span<const Field> headers);
+    H2WIRE_API Submitted push_promise(std::uint32_t stream, std::span<const Field> headers);
 
     // ---- flow control ------------------------------------------------------
 
     /// Manual flow control: the application has processed n octets of the
     /// stream's DATA (flow_controlled_length units). WINDOW_UPDATEs follow,
     /// coalesced. In automatic mode this is not needed.
-    ApiError consume(std::uint32_t stream, std::size_t n);
+    H2WIRE_API ApiError consume(std::uint32_t stream, std::size_t n);
     /// Octets the stream may send right now (min of stream and connection
     /// send windows, never negative).
-    std::size_t send_window(std::uint32_t stream) const noexcept;
+    H2WIRE_API std::size_t send_window(std::uint32_t stream) const noexcept;
     /// Octets the stream may still queue with send_data().
-    std::size_t send_capacity(std::uint32_t stream) const noexcept;
+    H2WIRE_API std::size_t send_capacity(std::uint32_t stream) const noexcept;
     /// Octets queued on the stream: not yet built into output, or built into
     /// output that consume_output() has not passed yet. Borrowed memory
     /// (send_data_borrowed) may be released once this is 0 or the stream was
     /// reset (by either side): a reset copies what the output still needs.
-    std::size_t buffered(std::uint32_t stream) const noexcept;
+    H2WIRE_API std::size_t buffered(std::uint32_t stream) const noexcept;
 
     // ---- connection ----------------------------------------------------------
 
     /// PING with 8 octets of opaque data; PingAcknowledged follows.
-    ApiError ping(std::span<const std::uint8_t, 8> data);
+    H2WIRE_API ApiError ping(std::span<const std::uint8_t, 8> data);
     /// Graceful shutdown: GOAWAY with the highest stream id (2^31-1 first, as
     /// RFC 9113 §6.8 suggests, then the real last id once a PING round trip
     /// shows in-flight streams have arrived); open streams finish; when none
     /// is left, ConnectionTerminated(no_error).
-    ApiError shutdown();
+    H2WIRE_API ApiError shutdown();
     /// Immediate GOAWAY with `code` and `debug` data; then ConnectionTerminated.
-    ApiError goaway(ErrorCode code, std::string_view debug = {});
+    H2WIRE_API ApiError goaway(ErrorCode code, std::string_view debug = {});
     /// New local settings; they apply once the peer ACKs them.
-    ApiError update_settings(const Settings& settings);
+    H2WIRE_API ApiError update_settings(const Settings& settings);
 
     // ---- h2c upgrade (RFC 7540 §3.2; h2c.hpp has the HTTP2-Settings codec) ---
     //
@@ -317,14 +318,14 @@ public:
     /// Client: the HTTP2-Settings header value announcing this connection's
     /// settings (base64url without padding, RFC 7540 §3.2.1). Valid until
     /// upgrade_client() or the connection's end. Empty on a server.
-    std::string_view upgrade_settings_header();
+    H2WIRE_API std::string_view upgrade_settings_header();
     /// Client, after the 101: the request sent in HTTP/1.1 is stream 1,
     /// half-closed (local); its response is reported as on any stream
     /// (`method` "HEAD" means it has no body). The settings sent in
     /// HTTP2-Settings are in force (the 101 acknowledged them). Errors:
     /// wrong_role, too_late (bytes received or written, or a request
     /// submitted), connection_closed.
-    ApiError upgrade_client(std::string_view method = "GET");
+    H2WIRE_API ApiError upgrade_client(std::string_view method = "GET");
     /// Server: the caller parsed an HTTP/1.1 upgrade request. `http2_settings`
     /// is its HTTP2-Settings value (decoded and applied as the client's
     /// settings); `request` its fields in HTTP/2 form (:method, :scheme,
@@ -338,8 +339,8 @@ public:
     /// not a multiple of 6 octets, a value out of range; or content-length
     /// differs from the body), invalid_header (the request is not a valid
     /// HTTP/2 request), wrong_role, too_late, connection_closed.
-    ApiError upgrade_server(std::string_view http2_settings, std::span<const Field> request,
-                            std::span<const std::uint8_t> body = {});
+    H2WIRE_API ApiError upgrade_server(std::string_view http2_settings, std::span<const Field> request,
+                                       std::span<const std::uint8_t> body = {});
 
     // ---- memory ----------------------------------------------------------------
 
@@ -355,30 +356,30 @@ public:
     /// kept for the next one. Like receive(), it must not be called while
     /// you are still going through the span of events the last receive()
     /// returned.
-    void trim() noexcept;
+    H2WIRE_API void trim() noexcept;
 
     // ---- state for the caller's timers and logs ------------------------------
 
-    Role role() const noexcept;
+    H2WIRE_API Role role() const noexcept;
     /// Our SETTINGS sent and not yet ACKed (time it out with SETTINGS_TIMEOUT).
-    bool settings_ack_pending() const noexcept;
+    H2WIRE_API bool settings_ack_pending() const noexcept;
     /// The settings in force on each side.
-    const Settings& local_settings() const noexcept;
-    const Settings& peer_settings() const noexcept;
+    H2WIRE_API const Settings& local_settings() const noexcept;
+    H2WIRE_API const Settings& peer_settings() const noexcept;
     /// Streams open or half-closed (not counting queued requests).
-    std::size_t open_streams() const noexcept;
+    H2WIRE_API std::size_t open_streams() const noexcept;
     /// True once the connection is over (ConnectionTerminated was reported).
-    bool is_closed() const noexcept;
+    H2WIRE_API bool is_closed() const noexcept;
     /// Highest stream id the peer opened that we processed (for GOAWAY).
-    std::uint32_t last_peer_stream() const noexcept;
+    H2WIRE_API std::uint32_t last_peer_stream() const noexcept;
     /// Octets the connection holds from Config::memory right now (its own
     /// object included), and the most it ever held. Sum memory_used() over
     /// your connections to enforce a process-wide cap.
-    std::size_t memory_used() const noexcept;
-    std::size_t memory_peak() const noexcept;
+    H2WIRE_API std::size_t memory_used() const noexcept;
+    H2WIRE_API std::size_t memory_peak() const noexcept;
     /// The most a connection with this configuration can ever hold (see
     /// Limits::max_connection_memory): what a server needs per connection.
-    static std::size_t memory_bound(const Config& config) noexcept;
+    H2WIRE_API static std::size_t memory_bound(const Config& config) noexcept;
 
     struct Impl;
 

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "h2wire/export.hpp"
+
 namespace h2wire {
 
 /// An RFC 9113 §7 error code, as carried by RST_STREAM and GOAWAY. The
@@ -35,7 +37,7 @@ constexpr bool is_known(ErrorCode code) noexcept {
 
 /// The RFC's name of `code` ("PROTOCOL_ERROR", ...), or "UNKNOWN" for a value
 /// RFC 9113 does not define.
-std::string_view to_string(ErrorCode code) noexcept;
+H2WIRE_API std::string_view to_string(ErrorCode code) noexcept;
 
 /// An error that ends the connection (RFC 9113 §5.4.1): the caller sends
 /// GOAWAY with `code` and closes.

@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "h2wire/export.hpp"
 #include "h2wire/error.hpp"
 #include "h2wire/settings.hpp"
 
@@ -45,9 +46,9 @@ enum class Type : std::uint8_t {
 };
 
 /// True for the types named in Type.
-bool is_known(Type t) noexcept;
+H2WIRE_API bool is_known(Type t) noexcept;
 /// "DATA", "HEADERS", ..., "PRIORITY_UPDATE", or "UNKNOWN".
-std::string_view to_string(Type t) noexcept;
+H2WIRE_API std::string_view to_string(Type t) noexcept;
 
 /// Flag bits (RFC 9113 §6). Which ones a type defines: DATA end_stream,
 /// padded; HEADERS end_stream, end_headers, padded, priority; SETTINGS and
@@ -64,7 +65,7 @@ inline constexpr std::uint8_t priority = 0x20;
 /// Names of the flags `type` defines that are set in `flags`, joined by '|'
 /// ("END_STREAM|END_HEADERS"); unused bits as "0x40". Writes into `out`
 /// (64 bytes are always enough) and returns the view of what it wrote.
-std::string_view flag_names(Type type, std::uint8_t flags, std::span<char, 64> out) noexcept;
+H2WIRE_API std::string_view flag_names(Type type, std::uint8_t flags, std::span<char, 64> out) noexcept;
 
 /// Size of the frame header (RFC 9113 §4.1).
 inline constexpr std::size_t header_size = 9;
@@ -96,11 +97,11 @@ struct FrameHeader {
 };
 
 /// Decodes a frame header from 9 bytes at `p`.
-FrameHeader parse_header(const std::uint8_t* p) noexcept;
+H2WIRE_API FrameHeader parse_header(const std::uint8_t* p) noexcept;
 
 /// Encodes `h` into 9 bytes at `p`: exactly the given fields, length
 /// truncated to 24 bits and stream id to 31 bits. Unchecked.
-void write_header(std::uint8_t* p, const FrameHeader& h) noexcept;
+H2WIRE_API void write_header(std::uint8_t* p, const FrameHeader& h) noexcept;
 
 // ---------------------------------------------------------------------------
 // Frame fields and frames. The same structs are read and written. Byte and
@@ -482,24 +483,24 @@ struct ReadResult {
 /// checks `priority->dependency == stream_id` after decoding).
 class Reader {
 public:
-    explicit Reader(const ReaderOptions& options = {},
-                    std::pmr::memory_resource* mr = std::pmr::get_default_resource());
-    ~Reader();
+    H2WIRE_API explicit Reader(const ReaderOptions& options = {},
+                               std::pmr::memory_resource* mr = std::pmr::get_default_resource());
+    H2WIRE_API ~Reader();
     /// A moved-from reader may only be destroyed or assigned to.
-    Reader(Reader&& other) noexcept;
-    Reader& operator=(Reader&& other) noexcept;
+    H2WIRE_API Reader(Reader&& other) noexcept;
+    H2WIRE_API Reader& operator=(Reader&& other) noexcept;
     Reader(const Reader&) = delete;
     Reader& operator=(const Reader&) = delete;
 
     /// Consumes a prefix of `input` and returns the next item. With
     /// need_input, all of `input` was consumed. After a connection error every
     /// call returns that error again with nothing consumed.
-    ReadResult read(Bytes input);
+    H2WIRE_API ReadResult read(Bytes input);
 
     /// Changes the frame size limit (call when the peer ACKs a SETTINGS that
     /// changed our SETTINGS_MAX_FRAME_SIZE). It applies from the next frame
     /// header. Clamped to 2^14..2^24-1.
-    void set_max_frame_size(std::uint32_t size) noexcept;
+    H2WIRE_API void set_max_frame_size(std::uint32_t size) noexcept;
     std::uint32_t max_frame_size() const noexcept { return options_.max_frame_size; }
     void set_peer(PeerRole peer) noexcept { options_.peer = peer; }
     const ReaderOptions& options() const noexcept { return options_; }
@@ -515,7 +516,7 @@ public:
     std::size_t buffer_capacity() const noexcept { return capacity_; }
 
     /// Forgets any partial frame and a failure; keeps options and the buffer.
-    void reset() noexcept;
+    H2WIRE_API void reset() noexcept;
 
 private:
     enum class State : std::uint8_t {
@@ -575,7 +576,7 @@ enum class WriteError : std::uint8_t {
 };
 
 /// A short English description of `e`.
-std::string_view to_string(WriteError e) noexcept;
+H2WIRE_API std::string_view to_string(WriteError e) noexcept;
 
 /// What a checked writer did: `size` octets written, or an error and nothing
 /// written.
@@ -587,67 +588,67 @@ struct WriteResult {
 
 /// Octets the frame takes on the wire, header included. Never fails; a frame
 /// the writer would refuse still has a size.
-std::size_t encoded_size(const Data& f) noexcept;
-std::size_t encoded_size(const Headers& f) noexcept;
-std::size_t encoded_size(const Priority& f) noexcept;
-std::size_t encoded_size(const RstStream& f) noexcept;
-std::size_t encoded_size(const Settings& f) noexcept;
-std::size_t encoded_size(const PushPromise& f) noexcept;
-std::size_t encoded_size(const Ping& f) noexcept;
-std::size_t encoded_size(const Goaway& f) noexcept;
-std::size_t encoded_size(const WindowUpdate& f) noexcept;
-std::size_t encoded_size(const Continuation& f) noexcept;
-std::size_t encoded_size(const Altsvc& f) noexcept;
-std::size_t encoded_size(const Origin& f) noexcept;
-std::size_t encoded_size(const PriorityUpdate& f) noexcept;
-std::size_t encoded_size(const Unknown& f) noexcept;
-std::size_t encoded_size(const Ignored& f) noexcept;
-std::size_t encoded_size(const Frame& f) noexcept;
+H2WIRE_API std::size_t encoded_size(const Data& f) noexcept;
+H2WIRE_API std::size_t encoded_size(const Headers& f) noexcept;
+H2WIRE_API std::size_t encoded_size(const Priority& f) noexcept;
+H2WIRE_API std::size_t encoded_size(const RstStream& f) noexcept;
+H2WIRE_API std::size_t encoded_size(const Settings& f) noexcept;
+H2WIRE_API std::size_t encoded_size(const PushPromise& f) noexcept;
+H2WIRE_API std::size_t encoded_size(const Ping& f) noexcept;
+H2WIRE_API std::size_t encoded_size(const Goaway& f) noexcept;
+H2WIRE_API std::size_t encoded_size(const WindowUpdate& f) noexcept;
+H2WIRE_API std::size_t encoded_size(const Continuation& f) noexcept;
+H2WIRE_API std::size_t encoded_size(const Altsvc& f) noexcept;
+H2WIRE_API std::size_t encoded_size(const Origin& f) noexcept;
+H2WIRE_API std::size_t encoded_size(const PriorityUpdate& f) noexcept;
+H2WIRE_API std::size_t encoded_size(const Unknown& f) noexcept;
+H2WIRE_API std::size_t encoded_size(const Ignored& f) noexcept;
+H2WIRE_API std::size_t encoded_size(const Frame& f) noexcept;
 
 /// Checked writers: validate `f` as RFC 9113 requires of a sender (stream 0
 /// rules, ranges, padding, payload at most `max_frame_size` — the peer's
 /// SETTINGS_MAX_FRAME_SIZE) and write it to `out`. Unused flags and the
 /// reserved bit are written as 0. On error nothing is written.
-WriteResult write(std::span<std::uint8_t> out, const Data& f,
-                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Headers& f,
-                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Priority& f,
-                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const RstStream& f,
-                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Settings& f,
-                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const PushPromise& f,
-                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Ping& f,
-                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Goaway& f,
-                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const WindowUpdate& f,
-                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Continuation& f,
-                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Altsvc& f,
-                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Origin& f,
-                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const PriorityUpdate& f,
-                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Unknown& f,
-                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Data& f,
+                             std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Headers& f,
+                             std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Priority& f,
+                             std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const RstStream& f,
+                             std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Settings& f,
+                             std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const PushPromise& f,
+                             std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Ping& f,
+                             std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Goaway& f,
+                             std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const WindowUpdate& f,
+                             std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Continuation& f,
+                             std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Altsvc& f,
+                             std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Origin& f,
+                             std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const PriorityUpdate& f,
+                             std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Unknown& f,
+                             std::uint32_t max_frame_size = default_max_frame_size) noexcept;
 /// Always WriteError::not_writable.
-WriteResult write(std::span<std::uint8_t> out, const Ignored& f,
-                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write(std::span<std::uint8_t> out, const Frame& f,
-                  std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Ignored& f,
+                             std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Frame& f,
+                             std::uint32_t max_frame_size = default_max_frame_size) noexcept;
 
 /// For scatter-gather output: checks `f` like write() and writes only the
 /// frame header and the Pad Length octet (data_header_size(f) octets). The
 /// caller then sends `f.data` and `f.padding->length` zero octets itself, so
 /// the body is never copied.
-WriteResult write_data_header(std::span<std::uint8_t> out, const Data& f,
-                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write_data_header(std::span<std::uint8_t> out, const Data& f,
+                                         std::uint32_t max_frame_size = default_max_frame_size) noexcept;
 inline std::size_t data_header_size(const Data& f) noexcept {
     return header_size + (f.padding ? 1 : 0);
 }
@@ -657,12 +658,12 @@ inline std::size_t data_header_size(const Data& f) noexcept {
 /// is written as that frame followed by as many CONTINUATION frames as the
 /// block needs, each payload at most `max_frame_size` (RFC 9113 §4.3). The
 /// frames must go out back to back. Padding, if any, goes on the first frame.
-std::size_t encoded_size_split(const Headers& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-std::size_t encoded_size_split(const PushPromise& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write_split(std::span<std::uint8_t> out, const Headers& f,
-                        std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-WriteResult write_split(std::span<std::uint8_t> out, const PushPromise& f,
-                        std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API std::size_t encoded_size_split(const Headers& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API std::size_t encoded_size_split(const PushPromise& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write_split(std::span<std::uint8_t> out, const Headers& f,
+                                   std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+H2WIRE_API WriteResult write_split(std::span<std::uint8_t> out, const PushPromise& f,
+                                   std::uint32_t max_frame_size = default_max_frame_size) noexcept;
 
 /// Appends a checked frame to a byte container (std::vector<std::uint8_t>,
 /// std::pmr::vector<std::uint8_t>, ...). On error the container is unchanged.
@@ -698,6 +699,6 @@ inline std::size_t encoded_size(const RawFrame& f) noexcept {
 /// UNCHECKED: writes `f` exactly as given, with no protocol check at all; the
 /// result may be an invalid frame, which is the point. The only check is that
 /// `out` has room; returns the octets written, or 0 if it has not.
-std::size_t write_raw(std::span<std::uint8_t> out, const RawFrame& f) noexcept;
+H2WIRE_API std::size_t write_raw(std::span<std::uint8_t> out, const RawFrame& f) noexcept;
 
 }  // namespace h2wire::frame

@@ -11,6 +11,7 @@
 #include <span>
 #include <string_view>
 
+#include "h2wire/export.hpp"
 #include "h2wire/error.hpp"
 #include "h2wire/settings.hpp"
 
@@ -24,14 +25,14 @@ constexpr std::size_t base64url_size(std::size_t n) noexcept {
 /// base64url (RFC 4648 §5) without '=' padding, as RFC 7540 §3.2.1 wants for
 /// HTTP2-Settings. `out` must hold base64url_size(in.size()) characters;
 /// returns the number written.
-std::size_t encode_base64url(std::span<const std::uint8_t> in, std::span<char> out) noexcept;
+H2WIRE_API std::size_t encode_base64url(std::span<const std::uint8_t> in, std::span<char> out) noexcept;
 
 /// Decodes base64url. Rejects (nullopt) anything but the 64 alphabet
 /// characters, a length that cannot be an encoding (4k+1), non-zero bits
 /// left over in the last character (a non-canonical encoding), and an `out`
 /// too small. Trailing '=' padding is accepted only where it belongs.
 /// Returns the octets written.
-std::optional<std::size_t> decode_base64url(std::string_view in, std::span<std::uint8_t> out) noexcept;
+H2WIRE_API std::optional<std::size_t> decode_base64url(std::string_view in, std::span<std::uint8_t> out) noexcept;
 
 /// Parses an HTTP2-Settings header value: base64url of a SETTINGS frame
 /// payload (RFC 7540 §3.2.1). Each setting is checked as if it came in a
@@ -40,7 +41,7 @@ std::optional<std::size_t> decode_base64url(std::string_view in, std::span<std::
 /// FRAME_SIZE_ERROR for a payload that is not a multiple of 6 octets
 /// (RFC 9113 §6.5), or the setting's own error code; `reason` receives a
 /// static text. `settings` is left partly updated on error.
-ErrorCode parse_settings_header(std::string_view value, Settings& settings,
-                                std::string_view* reason = nullptr) noexcept;
+H2WIRE_API ErrorCode parse_settings_header(std::string_view value, Settings& settings,
+                                           std::string_view* reason = nullptr) noexcept;
 
 }  // namespace h2wire::h2c

@@ -5,6 +5,8 @@
 #include "h2wire/error.hpp"
 #include "h2wire/events.hpp"
 #include "h2wire/frame.hpp"
+#include "h2wire/h2c.hpp"
 #include "h2wire/header.hpp"
 #include "h2wire/hpack.hpp"
 #include "h2wire/settings.hpp"
+#include "h2wire/version.hpp"

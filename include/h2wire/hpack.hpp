@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "h2wire/export.hpp"
 #include "h2wire/header.hpp"
 
 namespace h2wire::hpack {
@@ -35,7 +36,7 @@ enum class Error : std::uint8_t {
 };
 
 /// A short English description of `e`, for logs.
-std::string_view to_string(Error e) noexcept;
+H2WIRE_API std::string_view to_string(Error e) noexcept;
 
 /// True for errors after which the decoder is unusable.
 constexpr bool is_fatal(Error e) noexcept {
@@ -109,11 +110,11 @@ class DynamicTable;
 /// field once warm).
 class Decoder {
 public:
-    explicit Decoder(const DecoderLimits& limits = {},
-                     std::pmr::memory_resource* mr = std::pmr::get_default_resource());
-    ~Decoder();
-    Decoder(Decoder&&) noexcept;
-    Decoder& operator=(Decoder&&) noexcept;
+    H2WIRE_API explicit Decoder(const DecoderLimits& limits = {},
+                                std::pmr::memory_resource* mr = std::pmr::get_default_resource());
+    H2WIRE_API ~Decoder();
+    H2WIRE_API Decoder(Decoder&&) noexcept;
+    H2WIRE_API Decoder& operator=(Decoder&&) noexcept;
     Decoder(const Decoder&) = delete;
     Decoder& operator=(const Decoder&) = delete;
 
@@ -124,7 +125,7 @@ public:
     /// keep the table in sync, but fields stopped being reported once the list
     /// passed the limit; the caller refuses the message (RFC 9113 §8.2.2 or
     /// 431) and the connection goes on.
-    Error decode(std::span<const std::uint8_t> fragment, bool end_of_block, FieldSink on_field);
+    H2WIRE_API Error decode(std::span<const std::uint8_t> fragment, bool end_of_block, FieldSink on_field);
 
     /// Decodes a whole block.
     Error decode_block(std::span<const std::uint8_t> block, FieldSink on_field) {
@@ -135,14 +136,14 @@ public:
     /// If it falls below the table's current maximum, the next block must
     /// start with a size update no larger than the smallest value set since the
     /// previous block (RFC 7541 §4.2).
-    void set_max_table_size(std::uint32_t limit);
+    H2WIRE_API void set_max_table_size(std::uint32_t limit);
     void set_max_header_list_size(std::uint32_t limit) { limits_.max_header_list_size = limit; }
 
     const DecoderLimits& limits() const noexcept { return limits_; }
     /// Dynamic table: current size in RFC 7541 §4.1 units, its maximum, entries.
-    std::uint32_t table_size() const noexcept;
-    std::uint32_t table_max_size() const noexcept;
-    std::size_t table_entries() const noexcept;
+    H2WIRE_API std::uint32_t table_size() const noexcept;
+    H2WIRE_API std::uint32_t table_max_size() const noexcept;
+    H2WIRE_API std::size_t table_entries() const noexcept;
     /// True between the first and the last fragment of a block.
     bool in_block() const noexcept { return in_block_; }
 
@@ -187,21 +188,21 @@ struct EncoderOptions {
 /// (RFC 7541 §7.1.3).
 class Encoder {
 public:
-    explicit Encoder(const EncoderOptions& options = {},
-                     std::pmr::memory_resource* mr = std::pmr::get_default_resource());
-    ~Encoder();
-    Encoder(Encoder&&) noexcept;
-    Encoder& operator=(Encoder&&) noexcept;
+    H2WIRE_API explicit Encoder(const EncoderOptions& options = {},
+                                std::pmr::memory_resource* mr = std::pmr::get_default_resource());
+    H2WIRE_API ~Encoder();
+    H2WIRE_API Encoder(Encoder&&) noexcept;
+    H2WIRE_API Encoder& operator=(Encoder&&) noexcept;
     Encoder(const Encoder&) = delete;
     Encoder& operator=(const Encoder&) = delete;
 
     /// The peer's SETTINGS_HEADER_TABLE_SIZE changed. The next block starts
     /// with the size update(s) RFC 7541 §4.2 requires: the smallest value since
     /// the last block, then the final one, when they differ.
-    void set_peer_max_table_size(std::uint32_t size);
+    H2WIRE_API void set_peer_max_table_size(std::uint32_t size);
 
     /// Upper bound of the bytes encode() writes for `fields`.
-    static std::size_t max_encoded_size(std::span<const Field> fields) noexcept;
+    H2WIRE_API static std::size_t max_encoded_size(std::span<const Field> fields) noexcept;
 
     /// Encodes one header block into `out`, which must have room for
     /// max_encoded_size(fields) bytes. Returns the number of bytes written.
@@ -216,13 +217,13 @@ public:
     /// probing again. Any other encode() or set_peer_max_table_size() in
     /// between discards them. No allocation once the encoder has seen a
     /// block this long.
-    void lookup(std::span<const Field> fields, std::uint8_t* memos);
+    H2WIRE_API void lookup(std::span<const Field> fields, std::uint8_t* memos);
 
     /// As encode(fields, out); when `memos` is not null, `memos[i]` is OR-ed
     /// into the memo byte of the table entry that field i fully matches or is
     /// inserted as (nothing for a field sent as a literal without indexing).
     /// The static table's 61 memo bytes are this encoder's own.
-    std::size_t encode(std::span<const Field> fields, std::uint8_t* out, const std::uint8_t* memos);
+    H2WIRE_API std::size_t encode(std::span<const Field> fields, std::uint8_t* out, const std::uint8_t* memos);
 
     /// Encodes one header block and appends it to `out`.
     template <class ByteContainer>
@@ -234,9 +235,9 @@ public:
         return n;
     }
 
-    std::uint32_t table_size() const noexcept;
-    std::uint32_t table_max_size() const noexcept;
-    std::size_t table_entries() const noexcept;
+    H2WIRE_API std::uint32_t table_size() const noexcept;
+    H2WIRE_API std::uint32_t table_max_size() const noexcept;
+    H2WIRE_API std::size_t table_entries() const noexcept;
 
 private:
     struct Index;  // lookups into both tables, and what lookup() found
@@ -256,17 +257,17 @@ namespace wire {
 /// Appends `value` with an N-bit prefix; `first` holds the representation's
 /// flag bits in its top 8-N bits. Returns the end of what was written (at most
 /// 6 bytes for 32-bit values).
-std::uint8_t* encode_integer(std::uint8_t* out, std::uint32_t value, int prefix_bits, std::uint8_t first) noexcept;
+H2WIRE_API std::uint8_t* encode_integer(std::uint8_t* out, std::uint32_t value, int prefix_bits, std::uint8_t first) noexcept;
 /// Length in bytes of `s` Huffman-coded (RFC 7541 Appendix B), padding included.
-std::size_t huffman_encoded_size(std::string_view s) noexcept;
+H2WIRE_API std::size_t huffman_encoded_size(std::string_view s) noexcept;
 /// Huffman-codes `s` into `out` (room for huffman_encoded_size(s)); returns the end.
-std::uint8_t* huffman_encode(std::uint8_t* out, std::string_view s) noexcept;
+H2WIRE_API std::uint8_t* huffman_encode(std::uint8_t* out, std::string_view s) noexcept;
 /// Decodes Huffman `in` into `out`, which needs room for
 /// huffman_decoded_capacity(in.size()) bytes (the decoder writes a few bytes
 /// of slack past the result). Returns the decoded length, or an Error (huffman_eos or
 /// huffman_padding) through `error`.
 constexpr std::size_t huffman_decoded_capacity(std::size_t encoded) noexcept { return encoded * 8 / 5 + 4; }
-std::size_t huffman_decode(std::span<const std::uint8_t> in, std::uint8_t* out, Error& error) noexcept;
+H2WIRE_API std::size_t huffman_decode(std::span<const std::uint8_t> in, std::uint8_t* out, Error& error) noexcept;
 }  // namespace wire
 
 }  // namespace h2wire::hpack

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "h2wire/export.hpp"
 #include "h2wire/error.hpp"
 
 namespace h2wire {
@@ -22,7 +23,7 @@ enum class SettingId : std::uint16_t {
 };
 
 /// The RFC's name of `id` ("SETTINGS_MAX_FRAME_SIZE", ...), or "UNKNOWN".
-std::string_view to_string(SettingId id) noexcept;
+H2WIRE_API std::string_view to_string(SettingId id) noexcept;
 
 /// One setting as it travels in a SETTINGS frame.
 struct Setting {
@@ -53,7 +54,7 @@ struct Settings {
     /// Applies one setting (unknown ones are ignored, RFC 9113 §6.5.2). The
     /// value must have passed check_setting(); out-of-range values are
     /// clamped, not rejected.
-    void apply(Setting s) noexcept;
+    H2WIRE_API void apply(Setting s) noexcept;
 
     friend bool operator==(const Settings&, const Settings&) = default;
 };
@@ -64,6 +65,6 @@ struct Settings {
 /// NO_RFC7540_PRIORITIES above 1 and for MAX_FRAME_SIZE outside 2^14..2^24-1;
 /// FLOW_CONTROL_ERROR for INITIAL_WINDOW_SIZE above 2^31-1. `reason`, when
 /// given, receives a static text.
-ErrorCode check_setting(Setting s, std::string_view* reason = nullptr) noexcept;
+H2WIRE_API ErrorCode check_setting(Setting s, std::string_view* reason = nullptr) noexcept;
 
 }  // namespace h2wire
