@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "h2wire/hpack.hpp"
+#include "h2wire/version.hpp"
 #include "support/json.hpp"
 
 namespace {
@@ -30,7 +31,7 @@ namespace hpack = h2wire::hpack;
 constexpr std::string_view usage_text =
     "usage: h2wire-hpack decode\n"
     "       h2wire-hpack encode [--table-size N]\n"
-    "       h2wire-hpack --help\n"
+    "       h2wire-hpack --help | --version\n"
     "\n"
     "Reads one hpack-test-case story (JSON) on stdin and writes it on stdout.\n"
     "\n"
@@ -273,6 +274,9 @@ int main(int argc, char** argv) {
     for (const std::string_view a : args)
         if (a == "--help" || a == "-h") {
             std::cout << usage_text;
+            return 0;
+        } else if (a == "--version") {
+            std::cout << "h2wire-hpack " << h2wire::version() << '\n';
             return 0;
         }
     if (args.empty()) return usage_error("missing command");

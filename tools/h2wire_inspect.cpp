@@ -28,6 +28,7 @@
 
 #include "h2wire/frame.hpp"
 #include "h2wire/hpack.hpp"
+#include "h2wire/version.hpp"
 #include "support/json.hpp"
 
 namespace {
@@ -351,10 +352,27 @@ private:
     int status_ = 0;
 };
 
+constexpr std::string_view usage_text =
+    "usage: h2wire-inspect [--json] [--max-frame-size=N] [--header-table-size=N] [FILE]\n"
+    "       h2wire-inspect --help | --version\n"
+    "\n"
+    "Prints the HTTP/2 frames of one direction of a connection, read from FILE\n"
+    "or standard input (FILE absent or \"-\"). A leading client connection\n"
+    "preface is skipped. One line per frame: offset, type, stream, length, flags\n"
+    "and the frame's fields; header blocks are HPACK-decoded with the dynamic\n"
+    "table kept from block to block.\n"
+    "\n"
+    "  --json                   one JSON object per frame instead of text\n"
+    "  --max-frame-size=N       the SETTINGS_MAX_FRAME_SIZE frames are checked\n"
+    "                           against (16384..16777215, default 16384)\n"
+    "  --header-table-size=N    the decoder's SETTINGS_HEADER_TABLE_SIZE\n"
+    "                           (default 4096)\n"
+    "\n"
+    "Exit status: 0 when every frame is valid, 1 after a protocol error (reported\n"
+    "with its byte offset), 2 for bad usage.\n";
+
 int usage(const char* why) {
-    if (why) std::cerr << "h2wire-inspect: " << why << '\n';
-    std::cerr << "usage: h2wire-inspect [--json] [--max-frame-size=N] [--header-table-size=N] [FILE]\n"
-                 "Prints the HTTP/2 frames of one direction of a connection (FILE or standard input).\n";
+    std::cerr << "h2wire-inspect: " << why << '\n' << usage_text;
     return 2;
 }
 
@@ -380,7 +398,10 @@ int main(int argc, char** argv) {
         if (a == "--json") {
             o.json = true;
         } else if (a == "-h" || a == "--help") {
-            usage(nullptr);
+            std::cout << usage_text;
+            return 0;
+        } else if (a == "--version") {
+            std::cout << "h2wire-inspect " << h2wire::version() << '\n';
             return 0;
         } else if (a.rfind("--max-frame-size=", 0) == 0) {
             if (!parse_number(a.substr(17), o.max_frame_size) || o.max_frame_size < min_max_frame_size ||
