@@ -41,7 +41,7 @@ for kind in shared static; do
         unset LD_LIBRARY_PATH
     fi
     "$prefix/bin/h2wire-inspect" --version
-    MANPATH=$prefix/share/man man -w h2wire-inspect >/dev/null 2>&1 || [ -f "$prefix/share/man/man1/h2wire-inspect.1" ]
+    [ -f "$prefix/share/man/man1/h2wire-inspect.1" ] && [ -f "$prefix/share/man/man1/h2wire-hpack.1" ]
 
     step "pkg-config + make ($kind)"
     mkdir -p "$work/make-$kind"
@@ -51,7 +51,8 @@ for kind in shared static; do
     "$work/make-$kind/exchange"
     if [ "$kind" = shared ]; then
         # It really runs on the installed shared library.
-        ldd "$work/make-$kind/exchange" | grep -q "$prefix/lib/libh2wire.so.0.2"
+        linked=$(ldd "$work/make-$kind/exchange")
+        grep -q "libh2wire.so.0.2 => $prefix/lib/libh2wire.so.0.2" <<<"$linked"
     fi
 
     step "CMake find_package ($kind)"

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 install_packages meson ninja-build g++ pkg-config curl
 
 builddir=${H2WIRE_BUILD_DIR:-build-demo}
-[ -f "$builddir/build.ninja" ] || meson setup "$builddir" -Dtests=false -Dtools=false -Dtls=disabled >/dev/null
+[ -f "$builddir/build.ninja" ] || meson setup "$builddir" -Dtests=disabled -Dtools=disabled -Dtls=disabled >/dev/null
 ninja -C "$builddir" examples/h2wire-server >/dev/null
 
 root=$(mktemp -d)
