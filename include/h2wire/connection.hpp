@@ -1,5 +1,6 @@
-// An HTTP/2 connection (RFC 9113) as a pure state machine: bytes in, events
-// out, bytes to send pulled. No socket, clock, thread or lock.
+/// \file
+/// An HTTP/2 connection (RFC 9113) as a pure state machine: bytes in, events
+/// out, bytes to send pulled. No socket, clock, thread or lock.
 #pragma once
 
 #include <cstddef>

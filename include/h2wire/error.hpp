@@ -1,5 +1,6 @@
-// HTTP/2 error codes (RFC 9113 §7) and the two kinds of protocol error
-// (RFC 9113 §5.4).
+/// \file
+/// HTTP/2 error codes (RFC 9113 §7) and the two kinds of protocol error
+/// (RFC 9113 §5.4).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,5 @@
-// Events a Connection reports from the bytes it received.
+/// \file
+/// Events a Connection reports from the bytes it received.
 #pragma once
 
 #include <array>

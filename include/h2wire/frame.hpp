@@ -1,6 +1,7 @@
-// HTTP/2 frames (RFC 9113 §4, §6; ALTSVC RFC 7838 §4; ORIGIN RFC 8336 §2;
-// PRIORITY_UPDATE RFC 9218 §7.1): an incremental reader and checked writers,
-// plus an unchecked raw writer for crafting invalid frames.
+/// \file
+/// HTTP/2 frames (RFC 9113 §4, §6; ALTSVC RFC 7838 §4; ORIGIN RFC 8336 §2;
+/// PRIORITY_UPDATE RFC 9218 §7.1): an incremental reader and checked writers,
+/// plus an unchecked raw writer for crafting invalid frames.
 #pragma once
 
 #include <array>
@@ -21,6 +22,9 @@
 #include "h2wire/error.hpp"
 #include "h2wire/settings.hpp"
 
+/// Frames on their own, without a connection: an incremental Reader,
+/// checked writers (write(), write_split()) and an unchecked one
+/// (write_raw()). Useful for proxies, tools and tests.
 namespace h2wire::frame {
 
 // ---------------------------------------------------------------------------

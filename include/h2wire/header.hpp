@@ -1,4 +1,5 @@
-// Header fields as the library hands them around.
+/// \file
+/// Header fields as the library hands them around.
 #pragma once
 
 #include <string_view>

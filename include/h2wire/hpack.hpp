@@ -1,4 +1,5 @@
-// HPACK (RFC 7541): header compression for HTTP/2, usable on its own.
+/// \file
+/// HPACK (RFC 7541): header compression for HTTP/2, usable on its own.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +15,8 @@
 #include "h2wire/export.hpp"
 #include "h2wire/header.hpp"
 
+/// HPACK on its own (RFC 7541), for HTTP/2 and for tools: an incremental
+/// Decoder, an Encoder, and the §5 primitives in h2wire::hpack::wire.
 namespace h2wire::hpack {
 
 /// Why decoding a header block failed. Every value except `none` and

@@ -1,4 +1,5 @@
-// SETTINGS parameters (RFC 9113 §6.5.2, RFC 8441 §3, RFC 9218 §2.1).
+/// \file
+/// SETTINGS parameters (RFC 9113 §6.5.2, RFC 8441 §3, RFC 9218 §2.1).
 #pragma once
 
 #include <cstdint>
