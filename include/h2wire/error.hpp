@@ -12,23 +12,23 @@ namespace h2wire {
 
 /// An RFC 9113 §7 error code, as carried by RST_STREAM and GOAWAY. The
 /// enumeration is open: any 32-bit value received from a peer is kept as is
-/// (static_cast<ErrorCode>(v)), and unknown values "MUST NOT trigger any
+/// (`static_cast<ErrorCode>(v)`), and unknown values "MUST NOT trigger any
 /// special behavior" (RFC 9113 §7).
 enum class ErrorCode : std::uint32_t {
-    no_error = 0x0,
-    protocol_error = 0x1,
-    internal_error = 0x2,
-    flow_control_error = 0x3,
-    settings_timeout = 0x4,
-    stream_closed = 0x5,
-    frame_size_error = 0x6,
-    refused_stream = 0x7,
-    cancel = 0x8,
-    compression_error = 0x9,
-    connect_error = 0xa,
-    enhance_your_calm = 0xb,
-    inadequate_security = 0xc,
-    http_1_1_required = 0xd,
+    no_error = 0x0,             ///< not an error: e.g. the GOAWAY of a graceful shutdown
+    protocol_error = 0x1,       ///< a protocol error with no more specific code
+    internal_error = 0x2,       ///< the sender hit an unexpected internal error
+    flow_control_error = 0x3,   ///< the flow-control rules were broken (RFC 9113 §6.9)
+    settings_timeout = 0x4,     ///< SETTINGS not acknowledged in time (RFC 9113 §6.5.3)
+    stream_closed = 0x5,        ///< a frame arrived after the stream was half-closed (remote)
+    frame_size_error = 0x6,     ///< a frame of the wrong size (RFC 9113 §4.2)
+    refused_stream = 0x7,       ///< refused before any processing: safe to retry (RFC 9113 §8.7)
+    cancel = 0x8,               ///< the stream is no longer needed
+    compression_error = 0x9,    ///< the HPACK context cannot be kept in sync (RFC 9113 §4.3)
+    connect_error = 0xa,        ///< the TCP connection of a CONNECT failed (RFC 9113 §8.5)
+    enhance_your_calm = 0xb,    ///< the peer's behaviour may be generating excessive load
+    inadequate_security = 0xc,  ///< the transport is not secure enough (RFC 9113 §9.2)
+    http_1_1_required = 0xd,    ///< retry the request over HTTP/1.1
 };
 
 /// True for the codes RFC 9113 §7 defines.
@@ -43,6 +43,7 @@ H2WIRE_API std::string_view to_string(ErrorCode code) noexcept;
 /// An error that ends the connection (RFC 9113 §5.4.1): the caller sends
 /// GOAWAY with `code` and closes.
 struct ConnectionError {
+    /// The code to send in GOAWAY (never no_error for a real error).
     ErrorCode code = ErrorCode::no_error;
     /// A short static English text (never freed; safe to keep).
     std::string_view reason;
@@ -54,7 +55,10 @@ struct ConnectionError {
 /// An error confined to one stream (RFC 9113 §5.4.2): the caller sends
 /// RST_STREAM with `code` on `stream_id`, and the connection goes on.
 struct StreamError {
+    /// The code to send in RST_STREAM.
     ErrorCode code = ErrorCode::no_error;
+    /// The stream to reset; never 0 (an error on stream 0 is a connection
+    /// error).
     std::uint32_t stream_id = 0;
     /// A short static English text (never freed; safe to keep).
     std::string_view reason;

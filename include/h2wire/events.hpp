@@ -1,5 +1,11 @@
 /// \file
 /// Events a Connection reports from the bytes it received.
+///
+/// Lifetimes: every view (string_view, span) inside an event points into
+/// memory the connection owns and reuses, or, for DataReceived::data, into
+/// the bytes given to Connection::receive(). It stays valid until the next
+/// call to Connection::receive() or Connection::trim(), and no longer. Copy
+/// what you keep.
 #pragma once
 
 #include <array>
@@ -14,10 +20,6 @@
 
 namespace h2wire {
 
-/// Lifetimes: every view (string_view, span) inside an event points into
-/// memory the connection owns and reuses. It stays valid until the next call
-/// to Connection::receive(), and no longer. Copy what you keep.
-
 /// The peer's SETTINGS arrived and was applied (and ACKed, RFC 9113 §6.5.3).
 struct SettingsReceived {
     Settings settings;  ///< the peer's settings now in force
@@ -30,7 +32,7 @@ struct SettingsAcknowledged {
 
 /// A request's header block (server side).
 struct RequestReceived {
-    std::uint32_t stream = 0;
+    std::uint32_t stream = 0;        ///< the new stream: odd, higher than any before (1 after an h2c upgrade)
     std::span<const Field> headers;  ///< all fields, pseudo-headers first, in wire order
     std::string_view method;         ///< :method
     std::string_view scheme;         ///< :scheme (empty for a classic CONNECT, RFC 9113 §8.5)
@@ -46,29 +48,34 @@ struct RequestReceived {
 /// END_STREAM half-closes one direction, RST_STREAM aborts it; any other
 /// status ends the attempt as an ordinary response.
 struct ResponseReceived {
-    std::uint32_t stream = 0;
-    int status = 0;  ///< :status
-    std::span<const Field> headers;
-    bool end_stream = false;
+    std::uint32_t stream = 0;  ///< the stream of our request (or of a promise)
+    /// :status as a number, 200..999 (a 1xx is an
+    /// InformationalResponseReceived); 0 when it is missing or not three
+    /// digits, which only Config::validate_messages off lets through.
+    int status = 0;
+    std::span<const Field> headers;  ///< all fields, :status first, in wire order
+    bool end_stream = false;         ///< no body follows; StreamEnded comes next
 };
 
 /// A 1xx response (client side); any number may precede the final response.
 struct InformationalResponseReceived {
-    std::uint32_t stream = 0;
-    int status = 0;
-    std::span<const Field> headers;
+    std::uint32_t stream = 0;        ///< the stream of our request
+    int status = 0;                  ///< :status, 100..199; 101 (RFC 9113 §8.6) only without validate_messages
+    std::span<const Field> headers;  ///< all fields, :status first, in wire order
 };
 
 /// Trailers: a header block after the body. Always ends the stream.
 struct TrailersReceived {
-    std::uint32_t stream = 0;
-    std::span<const Field> headers;
+    std::uint32_t stream = 0;        ///< StreamEnded for it follows
+    std::span<const Field> headers;  ///< in wire order; no pseudo-headers (unless validate_messages is off)
 };
 
 /// Body bytes, in order, as they arrived: `data` is a view of the input given
 /// to receive() (zero copy).
 struct DataReceived {
-    std::uint32_t stream = 0;
+    std::uint32_t stream = 0;  ///< a stream whose header block was reported before
+    /// The body octets, padding removed; may be empty (a frame with only
+    /// END_STREAM, or padding alone).
     std::span<const std::uint8_t> data;
     /// Octets this chunk costs in the flow-control windows (padding included).
     /// A frame that arrives over several receive() calls charges its whole
@@ -76,13 +83,13 @@ struct DataReceived {
     /// data.size(): in manual flow control, count these and hand that sum back
     /// with Connection::consume(), never data.size() plus a guess at padding.
     std::uint32_t flow_controlled_length = 0;
-    bool end_stream = false;
+    bool end_stream = false;  ///< the last body octets of the stream; StreamEnded comes next
 };
 
 /// The peer ended its side of the stream (END_STREAM). Follows the
 /// Request/Response/Trailers/DataReceived event that carried the flag.
 struct StreamEnded {
-    std::uint32_t stream = 0;
+    std::uint32_t stream = 0;  ///< now half-closed (remote), or closed if our side had ended too
 };
 
 /// Who ended something.
@@ -91,8 +98,13 @@ enum class Initiator : std::uint8_t { local, peer };
 /// A stream ended abnormally: RST_STREAM sent or received, a malformed
 /// message, or a stream the peer's GOAWAY left unprocessed.
 struct StreamReset {
-    std::uint32_t stream = 0;
+    std::uint32_t stream = 0;  ///< closed now: sending on it fails with ApiError::stream_closed
+    /// The RST_STREAM code (as received, possibly an unknown value), or
+    /// REFUSED_STREAM for a stream the peer's GOAWAY left unprocessed.
     ErrorCode code = ErrorCode::no_error;
+    /// peer: its RST_STREAM or GOAWAY. local: our RST_STREAM for its input
+    /// (a malformed message, a refused stream). A reset_stream() call of
+    /// ours is not reported.
     Initiator by = Initiator::peer;
     /// The peer never processed the request (GOAWAY above it, or
     /// REFUSED_STREAM): it may be retried on another connection (RFC 9113 §8.7).
@@ -103,20 +115,29 @@ struct StreamReset {
 /// A stream (or, with stream 0, the connection) that had data waiting for
 /// flow-control window can send again.
 struct StreamWritable {
-    std::uint32_t stream = 0;
+    std::uint32_t stream = 0;  ///< the stream, or 0 when the connection window opened
     std::uint32_t window = 0;  ///< octets it may send now
 };
 
-struct PingReceived {  ///< already answered: the ACK is queued
-    std::array<std::uint8_t, 8> data{};
+/// A PING from the peer (RFC 9113 §6.7), already answered: the ACK is
+/// queued in the output.
+struct PingReceived {
+    std::array<std::uint8_t, 8> data{};  ///< the opaque data, echoed in the ACK
 };
-struct PingAcknowledged {  ///< the peer answered a ping() of ours
-    std::array<std::uint8_t, 8> data{};
+/// The peer answered a ping() of ours. ACKs that match none of our last 16
+/// unanswered PINGs are ignored.
+struct PingAcknowledged {
+    std::array<std::uint8_t, 8> data{};  ///< the data given to ping()
 };
 
+/// GOAWAY from the peer (RFC 9113 §6.8). We open no new streams from now on;
+/// ours above `last_stream_id` follow as StreamReset with REFUSED_STREAM
+/// (safe to retry). With a code other than NO_ERROR, ConnectionTerminated
+/// follows; with NO_ERROR the open streams go on.
 struct GoawayReceived {
-    std::uint32_t last_stream_id = 0;
-    ErrorCode code = ErrorCode::no_error;
+    std::uint32_t last_stream_id = 0;      ///< highest of our streams the peer may have processed
+    ErrorCode code = ErrorCode::no_error;  ///< as received, possibly an unknown value
+    /// Opaque diagnostics, often text; may be empty.
     std::span<const std::uint8_t> debug_data;
 };
 
@@ -124,46 +145,57 @@ struct GoawayReceived {
 /// `promised_stream`, for the request in `headers`.
 struct PushPromiseReceived {
     std::uint32_t stream = 0;  ///< the stream it belongs to
+    /// The even stream reserved for the pushed response, which arrives on it
+    /// as ResponseReceived; refuse it with reset_stream().
     std::uint32_t promised_stream = 0;
-    std::span<const Field> headers;
+    std::span<const Field> headers;  ///< the promised request, pseudo-headers first, in wire order
 };
 
 /// PRIORITY_UPDATE (RFC 9218 §7.1), server side: `field_value` is a Priority
 /// field value (e.g. "u=1, i") for `stream`.
 struct PriorityUpdated {
-    std::uint32_t stream = 0;
-    std::string_view field_value;
+    std::uint32_t stream = 0;      ///< the prioritized stream; it may still be idle
+    std::string_view field_value;  ///< as received, not parsed; may be empty
 };
 
-struct AltsvcReceived {  ///< RFC 7838 §4
-    std::uint32_t stream = 0;
-    std::string_view origin;
-    std::string_view field_value;
+/// ALTSVC (RFC 7838 §4), client side: alternative services for an origin.
+/// Malformed ALTSVC frames are ignored, not reported.
+struct AltsvcReceived {
+    std::uint32_t stream = 0;      ///< 0, or the stream whose origin is meant
+    std::string_view origin;       ///< the origin on stream 0; empty on any other stream
+    std::string_view field_value;  ///< an Alt-Svc field value (RFC 7838 §3), not parsed
 };
 
-struct OriginReceived {  ///< RFC 8336; origins in order
-    std::span<const std::string_view> origins;
+/// ORIGIN (RFC 8336 §2): the origins the server is authoritative for on
+/// this connection. Malformed ORIGIN frames are ignored, not reported.
+struct OriginReceived {
+    std::span<const std::string_view> origins;  ///< in frame order; may be empty
 };
 
 /// A frame of a type RFC 9113 does not define (RFC 9113 §5.5). Reported, then
 /// ignored.
 struct UnknownFrameReceived {
-    std::uint8_t type = 0;
-    std::uint8_t flags = 0;
-    std::uint32_t stream = 0;
-    std::span<const std::uint8_t> payload;
+    std::uint8_t type = 0;                  ///< not one of frame::Type's named values
+    std::uint8_t flags = 0;                 ///< all 8 bits as received
+    std::uint32_t stream = 0;               ///< any stream, in any state, or 0
+    std::span<const std::uint8_t> payload;  ///< the whole payload
 };
 
 /// The connection is over: GOAWAY sent or received with an error, or the
 /// graceful shutdown finished. Nothing more is accepted; flush the output
 /// (it holds our GOAWAY, if we sent one) and close the transport.
 struct ConnectionTerminated {
-    ErrorCode code = ErrorCode::no_error;
-    Initiator by = Initiator::local;
+    ErrorCode code = ErrorCode::no_error;  ///< the GOAWAY's code; NO_ERROR after a graceful shutdown
+    Initiator by = Initiator::local;       ///< who sent the GOAWAY
+    /// The GOAWAY's last stream id: ours (the highest peer stream we
+    /// processed) or the peer's (the highest of our streams it may have
+    /// processed).
     std::uint32_t last_stream_id = 0;
     std::string_view reason;  ///< static text, or the peer's debug data as text
 };
 
+/// One event: one of the structs above. Look inside with std::visit (an
+/// overload set of lambdas) or std::get_if.
 using Event = std::variant<SettingsReceived, SettingsAcknowledged, RequestReceived, ResponseReceived,
                            InformationalResponseReceived, TrailersReceived, DataReceived, StreamEnded, StreamReset,
                            StreamWritable, PingReceived, PingAcknowledged, GoawayReceived, PushPromiseReceived,
