@@ -59,10 +59,16 @@ H2WIRE_API std::string_view to_string(Type t) noexcept;
 /// PING ack; PUSH_PROMISE end_headers, padded; CONTINUATION end_headers.
 /// Other bits are unused and ignored on receipt (RFC 9113 §4.1).
 namespace flags {
+/// END_STREAM: the sender's last frame on the stream (RFC 9113 §6.1, §6.2).
 inline constexpr std::uint8_t end_stream = 0x1;
+/// ACK of SETTINGS and PING; the same bit as end_stream (RFC 9113 §6.5, §6.7).
 inline constexpr std::uint8_t ack = 0x1;
+/// END_HEADERS: the field block ends with this frame; without it,
+/// CONTINUATION frames follow (RFC 9113 §6.2, §6.10).
 inline constexpr std::uint8_t end_headers = 0x4;
+/// PADDED: a Pad Length octet and that much padding are present (RFC 9113 §6.1).
 inline constexpr std::uint8_t padded = 0x8;
+/// PRIORITY: HEADERS carries the 5 octets of PriorityFields (RFC 9113 §6.2).
 inline constexpr std::uint8_t priority = 0x20;
 }  // namespace flags
 
@@ -91,11 +97,14 @@ inline constexpr std::string_view client_preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n
 /// The 9-octet frame header as it is on the wire (RFC 9113 §4.1).
 struct FrameHeader {
     std::uint32_t length = 0;  ///< 24 bits: payload length
+    /// Any 8-bit value; the reader hands out unknown types as Unknown.
     Type type{};
     std::uint8_t flags = 0;       ///< all 8 bits, unused ones included
     std::uint32_t stream_id = 0;  ///< 31 bits
     bool reserved = false;        ///< the reserved bit; ignored on receipt
 
+    /// True if any bit of `flag` is set in `flags`, whether or not `type`
+    /// defines it.
     bool has(std::uint8_t flag) const noexcept { return (flags & flag) != 0; }
     friend bool operator==(const FrameHeader&, const FrameHeader&) = default;
 };
@@ -114,6 +123,8 @@ H2WIRE_API void write_header(std::uint8_t* p, const FrameHeader& h) noexcept;
 // for how long they stay valid. For writing, they are the caller's.
 // ---------------------------------------------------------------------------
 
+/// Octets someone else owns: see ReadResult for how long received ones stay
+/// valid; when writing, the caller's, read during the call only.
 using Bytes = std::span<const std::uint8_t>;
 
 /// Padding of DATA, HEADERS and PUSH_PROMISE (RFC 9113 §6.1).
@@ -128,6 +139,8 @@ struct Padding {
 
 /// The RFC 7540 priority fields of HEADERS and PRIORITY (RFC 9113 §6.3).
 struct PriorityFields {
+    /// The E flag: the stream becomes the sole dependency of `dependency`
+    /// (RFC 7540 §5.3.1).
     bool exclusive = false;
     std::uint32_t dependency = 0;  ///< 31 bits
     /// The octet as on the wire; the RFC 7540 §5.3.2 weight is `weight + 1`.
@@ -137,32 +150,44 @@ struct PriorityFields {
 
 /// DATA (RFC 9113 §6.1), for writing. The reader delivers DATA as DataChunk.
 struct Data {
-    std::uint32_t stream_id = 0;
-    bool end_stream = false;
+    std::uint32_t stream_id = 0;  ///< 1..2^31-1: DATA always belongs to a stream
+    bool end_stream = false;      ///< sets END_STREAM
+    /// Sets PADDED: Pad Length and padding, 1 + length octets more, all of
+    /// them counted by flow control. Absent: no padding, not even Pad Length.
     std::optional<Padding> padding;
-    Bytes data{};
+    Bytes data{};  ///< the payload; write() copies it, write_data_header() leaves it to the caller
 };
 
 /// HEADERS (RFC 9113 §6.2).
 struct Headers {
-    std::uint32_t stream_id = 0;
+    std::uint32_t stream_id = 0;  ///< 1..2^31-1
+    /// Sets END_STREAM: no DATA follows (a message without body, or trailers).
+    /// It may be set while CONTINUATION frames are still to come.
     bool end_stream = false;
+    /// Sets END_HEADERS; false when CONTINUATION frames carry the rest of
+    /// the block (write_split() sets it itself).
     bool end_headers = true;
+    /// Sets PRIORITY: the deprecated RFC 7540 signal (RFC 9113 §5.3.2). On
+    /// receipt it is parsed; the connection only checks it for a dependency
+    /// on the stream itself.
     std::optional<PriorityFields> priority;
+    /// Sets PADDED; see Data::padding.
     std::optional<Padding> padding;
     Bytes fragment{};  ///< field block fragment (RFC 9113 §4.3)
 };
 
 /// PRIORITY (RFC 9113 §6.3).
 struct Priority {
-    std::uint32_t stream_id = 0;
+    std::uint32_t stream_id = 0;  ///< 1..2^31-1; on stream 0 a connection PROTOCOL_ERROR
+    /// A dependency on `stream_id` itself is a stream PROTOCOL_ERROR on
+    /// receipt and WriteError::invalid_priority when writing.
     PriorityFields fields{};
 };
 
 /// RST_STREAM (RFC 9113 §6.4).
 struct RstStream {
-    std::uint32_t stream_id = 0;
-    ErrorCode error_code = ErrorCode::no_error;
+    std::uint32_t stream_id = 0;                 ///< 1..2^31-1
+    ErrorCode error_code = ErrorCode::no_error;  ///< any 32-bit value; unknown ones are kept
 };
 
 /// The settings of a SETTINGS frame: either the wire payload of a received
@@ -186,8 +211,12 @@ public:
         return s;
     }
 
+    /// Number of settings (the payload size / 6 for a wire view).
     std::size_t size() const noexcept { return n_; }
+    /// True when there is no setting (a SETTINGS ACK, or an empty SETTINGS).
     bool empty() const noexcept { return n_ == 0; }
+    /// The setting at `i` in frame order; `i` < size(), unchecked. A wire view
+    /// decodes it on each call.
     Setting operator[](std::size_t i) const noexcept {
         if (list_) return list_[i];
         const std::uint8_t* p = wire_ + 6 * i;
@@ -195,20 +224,32 @@ public:
                        std::uint32_t{p[2]} << 24 | std::uint32_t{p[3]} << 16 | std::uint32_t{p[4]} << 8 | p[5]};
     }
 
+    /// Walks the settings in frame order, yielding each by value. It refers
+    /// to the SettingsList object it came from, which must outlive it, and
+    /// compares by position only: compare iterators of one list.
     class iterator {
     public:
+        /// Forward only: multi-pass, no decrement.
         using iterator_category = std::forward_iterator_tag;
+        /// Each setting is yielded as a Setting value.
         using value_type = Setting;
+        /// Required by the iterator concepts; distances are never computed.
         using difference_type = std::ptrdiff_t;
+        /// void: there is no operator->, the Setting is made on access.
         using pointer = void;
+        /// A value, not a reference: wire entries are decoded on access.
         using reference = Setting;
         iterator() = default;
+        /// The position `i` (0..size()) in `l`; begin() and end() make these.
         iterator(const SettingsList* l, std::size_t i) noexcept : l_(l), i_(i) {}
+        /// The setting at this position; not valid at end().
         Setting operator*() const noexcept { return (*l_)[i_]; }
+        /// Moves to the next setting.
         iterator& operator++() noexcept {
             ++i_;
             return *this;
         }
+        /// Moves to the next setting; returns the old position.
         iterator operator++(int) noexcept {
             iterator t = *this;
             ++i_;
@@ -220,7 +261,9 @@ public:
         const SettingsList* l_ = nullptr;
         std::size_t i_ = 0;
     };
+    /// The first setting, in frame order.
     iterator begin() const noexcept { return {this, 0}; }
+    /// Past the last setting.
     iterator end() const noexcept { return {this, n_}; }
 
 private:
@@ -232,49 +275,61 @@ private:
 /// SETTINGS (RFC 9113 §6.5). Not to be confused with h2wire::Settings, the
 /// values of all settings; this is one frame.
 struct Settings {
+    /// Sets ACK: acknowledges the peer's SETTINGS; `entries` must then be
+    /// empty (RFC 9113 §6.5).
     bool ack = false;
+    /// In frame order; an identifier may repeat, and applied in order the
+    /// last one wins (RFC 9113 §6.5.3). Received entries all passed
+    /// check_setting(); a failure is a connection error.
     SettingsList entries{};
 };
 
 /// PUSH_PROMISE (RFC 9113 §6.6).
 struct PushPromise {
-    std::uint32_t stream_id = 0;
-    bool end_headers = true;
+    std::uint32_t stream_id = 0;  ///< the client's stream the promise rides on
+    bool end_headers = true;      ///< sets END_HEADERS; see Headers::end_headers
+    /// The stream reserved for the push: even, 1..2^31-1. 0 is a connection
+    /// PROTOCOL_ERROR on receipt, WriteError::invalid_promised_stream when
+    /// writing.
     std::uint32_t promised_stream_id = 0;
-    std::optional<Padding> padding;
-    Bytes fragment{};
+    std::optional<Padding> padding;  ///< sets PADDED; see Data::padding
+    Bytes fragment{};                ///< field block fragment of the promised request (RFC 9113 §4.3)
 };
 
 /// PING (RFC 9113 §6.7).
 struct Ping {
-    bool ack = false;
-    std::array<std::uint8_t, 8> opaque_data{};
+    bool ack = false;                           ///< sets ACK: the answer to a PING
+    std::array<std::uint8_t, 8> opaque_data{};  ///< any 8 octets; the ACK echoes them
 };
 
 /// GOAWAY (RFC 9113 §6.8).
 struct Goaway {
+    /// The highest stream id the sender processed or may still process;
+    /// 31 bits (the reserved bit is ignored on receipt).
     std::uint32_t last_stream_id = 0;
-    ErrorCode error_code = ErrorCode::no_error;
-    Bytes debug_data{};
+    ErrorCode error_code = ErrorCode::no_error;  ///< NO_ERROR for a graceful shutdown; any 32-bit value
+    Bytes debug_data{};                          ///< opaque diagnostics, often text; may be empty
 };
 
 /// WINDOW_UPDATE (RFC 9113 §6.9).
 struct WindowUpdate {
-    std::uint32_t stream_id = 0;
+    std::uint32_t stream_id = 0;  ///< 0 for the connection window
     std::uint32_t increment = 0;  ///< 1..2^31-1
 };
 
 /// CONTINUATION (RFC 9113 §6.10).
 struct Continuation {
-    std::uint32_t stream_id = 0;
-    bool end_headers = true;
-    Bytes fragment{};
+    std::uint32_t stream_id = 0;  ///< that of the HEADERS or PUSH_PROMISE it continues
+    bool end_headers = true;      ///< sets END_HEADERS: the block ends with this frame
+    Bytes fragment{};             ///< the next piece of the field block
 };
 
 /// ALTSVC (RFC 7838 §4). On stream 0 the origin is non-empty; on any other
 /// stream it is empty (the stream's origin applies).
 struct Altsvc {
-    std::uint32_t stream_id = 0;
+    std::uint32_t stream_id = 0;  ///< 0, or the stream whose origin is meant
+    /// ASCII serialized origin (RFC 6454), at most 65,535 octets; present
+    /// exactly on stream 0.
     std::string_view origin;
     std::string_view field_value;  ///< an Alt-Svc header field value
 };
@@ -301,6 +356,8 @@ public:
         return o;
     }
 
+    /// True for a view of a received payload (from_wire()), false for a
+    /// caller's array.
     bool is_wire() const noexcept { return wire_ != nullptr; }
     /// Number of origins (walks the payload when it is a wire view).
     std::size_t size() const noexcept {
@@ -309,20 +366,33 @@ public:
         return k;
     }
 
+    /// Walks the origins in frame order. It refers to the OriginList object
+    /// it came from, which must outlive it, and compares by position only:
+    /// compare iterators of one list.
     class iterator {
     public:
+        /// Forward only: a wire view can only be walked from the front.
         using iterator_category = std::forward_iterator_tag;
+        /// Each origin is a view of the payload or of the caller's array.
         using value_type = std::string_view;
+        /// Required by the iterator concepts; distances are never computed.
         using difference_type = std::ptrdiff_t;
+        /// void: there is no operator->, the view is made on access.
         using pointer = void;
+        /// A value, not a reference: wire entries are found on access.
         using reference = std::string_view;
         iterator() = default;
+        /// The position `pos` in `l`: an index into a caller's array, or an
+        /// octet offset into a wire payload. begin() and end() make these.
         iterator(const OriginList* l, std::size_t pos) noexcept : l_(l), pos_(pos) {}
+        /// The origin at this position; not valid at end().
         std::string_view operator*() const noexcept {
             if (l_->list_) return l_->list_[pos_];
             const std::uint8_t* p = l_->wire_ + pos_;
             return {reinterpret_cast<const char*>(p + 2), std::size_t{p[0]} << 8 | p[1]};
         }
+        /// Moves to the next origin (on a wire view, past this one's
+        /// Origin-Len and octets).
         iterator& operator++() noexcept {
             if (l_->list_) {
                 ++pos_;
@@ -332,6 +402,7 @@ public:
             }
             return *this;
         }
+        /// Moves to the next origin; returns the old position.
         iterator operator++(int) noexcept {
             iterator t = *this;
             ++*this;
@@ -343,7 +414,9 @@ public:
         const OriginList* l_ = nullptr;
         std::size_t pos_ = 0;  // index into list_, or byte offset into wire_
     };
+    /// The first origin, in frame order.
     iterator begin() const noexcept { return {this, 0}; }
+    /// Past the last origin.
     iterator end() const noexcept { return {this, n_}; }
 
 private:
@@ -354,11 +427,16 @@ private:
 
 /// ORIGIN (RFC 8336 §2); always on stream 0.
 struct Origin {
+    /// ASCII serialized origins (RFC 6454), each at most 65,535 octets; may
+    /// be empty.
     OriginList origins{};
 };
 
 /// PRIORITY_UPDATE (RFC 9218 §7.1); always on stream 0.
 struct PriorityUpdate {
+    /// The stream whose priority changes, possibly not open yet; never 0 (a
+    /// connection PROTOCOL_ERROR on receipt, WriteError::invalid_stream_id
+    /// when writing).
     std::uint32_t prioritized_stream_id = 0;
     std::string_view field_value;  ///< a Priority header field value
 };
@@ -367,20 +445,20 @@ struct PriorityUpdate {
 /// are ignored by the protocol; the connection may hand them to the
 /// application).
 struct Unknown {
-    std::uint8_t type = 0;
-    std::uint8_t flags = 0;
-    std::uint32_t stream_id = 0;
-    Bytes payload{};
+    std::uint8_t type = 0;        ///< one is_known() is false for; write() refuses the others
+    std::uint8_t flags = 0;       ///< all 8 bits, meaning unknown
+    std::uint32_t stream_id = 0;  ///< any stream, 0 included
+    Bytes payload{};              ///< uninterpreted
 };
 
 /// A frame of a known extension type that its RFC says to ignore (a
 /// malformed or misplaced ALTSVC or ORIGIN frame). Only reported, never
 /// written.
 struct Ignored {
-    Type type{};
-    std::uint32_t stream_id = 0;
-    Bytes payload{};
-    std::string_view reason;  ///< static text
+    Type type{};                  ///< Type::altsvc or Type::origin
+    std::uint32_t stream_id = 0;  ///< as received
+    Bytes payload{};              ///< the whole payload as received
+    std::string_view reason;      ///< static text
 };
 
 /// Every complete non-DATA frame the reader hands out.
@@ -392,10 +470,12 @@ using Frame = std::variant<Headers, Priority, RstStream, Settings, PushPromise, 
 /// last has `last` (one chunk may have both). `data` may be empty (e.g. an
 /// empty frame with END_STREAM).
 struct DataChunk {
-    std::uint32_t stream_id = 0;
+    std::uint32_t stream_id = 0;  ///< never 0: DATA on stream 0 is a connection error
+    /// Data octets of this chunk: always a view of the input given to
+    /// Reader::read(), never of the reader's buffer.
     Bytes data{};
-    bool first = false;
-    bool last = false;
+    bool first = false;  ///< the chunk starts its frame and carries flow_controlled_length
+    bool last = false;   ///< the chunk ends its frame (padding consumed too)
     /// END_STREAM of the frame; set only on the last chunk.
     bool end_stream = false;
     /// Octets to charge to the stream and connection flow-control windows for
