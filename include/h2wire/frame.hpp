@@ -506,6 +506,7 @@ struct ReaderOptions {
     /// Our SETTINGS_MAX_FRAME_SIZE: the largest payload accepted and the most
     /// the reader buffers (RFC 9113 §4.2). Clamped to 2^14..2^24-1.
     std::uint32_t max_frame_size = default_max_frame_size;
+    /// Who sends the input; enables the role checks listed under PeerRole.
     PeerRole peer = PeerRole::unknown;
     /// Enforce RFC 9113 §6.2 and §6.10: after HEADERS or PUSH_PROMISE without
     /// END_HEADERS only CONTINUATION frames of that stream may follow, and a
@@ -530,14 +531,18 @@ enum class ReadStatus : std::uint8_t {
 /// until the next call to read() (or until the reader is destroyed), provided
 /// the caller keeps this call's input alive that long.
 struct ReadResult {
-    ReadStatus status = ReadStatus::need_input;
+    ReadStatus status = ReadStatus::need_input;  ///< which member below holds the item
     /// Input octets consumed by this call; the next call starts after them.
     std::size_t consumed = 0;
     /// Header of the frame the item comes from (not set for need_input).
     FrameHeader header{};
-    Frame frame{};
-    DataChunk data{};
+    Frame frame{};     ///< with ReadStatus::frame: the frame, parsed and checked
+    DataChunk data{};  ///< with ReadStatus::data: the next piece of a DATA frame
+    /// With ReadStatus::stream_error: the stream to reset and the code. The
+    /// frame's payload is skipped and reading goes on with the next frame.
     StreamError stream_error{};
+    /// With ReadStatus::connection_error: what to send in GOAWAY. Every later
+    /// read() returns it again, until reset().
     ConnectionError connection_error{};
 };
 
@@ -567,11 +572,16 @@ struct ReadResult {
 /// checks `priority->dependency == stream_id` after decoding).
 class Reader {
 public:
+    /// `options` is copied, max_frame_size clamped to 2^14..2^24-1. The
+    /// payload buffer comes from `mr`, which must outlive the reader; nothing
+    /// is allocated until a non-DATA frame arrives split across reads.
     H2WIRE_API explicit Reader(const ReaderOptions& options = {},
                                std::pmr::memory_resource* mr = std::pmr::get_default_resource());
     H2WIRE_API ~Reader();
     /// A moved-from reader may only be destroyed or assigned to.
     H2WIRE_API Reader(Reader&& other) noexcept;
+    /// Frees this reader's buffer, then takes over `other`'s state and buffer,
+    /// as the move constructor does.
     H2WIRE_API Reader& operator=(Reader&& other) noexcept;
     Reader(const Reader&) = delete;
     Reader& operator=(const Reader&) = delete;
@@ -585,8 +595,13 @@ public:
     /// changed our SETTINGS_MAX_FRAME_SIZE). It applies from the next frame
     /// header. Clamped to 2^14..2^24-1.
     H2WIRE_API void set_max_frame_size(std::uint32_t size) noexcept;
+    /// The payload limit in force, as clamped.
     std::uint32_t max_frame_size() const noexcept { return options_.max_frame_size; }
+    /// Changes who sends the input, and so the role checks (PeerRole). Call it
+    /// at a frame boundary: a frame in progress would get some checks of each.
     void set_peer(PeerRole peer) noexcept { options_.peer = peer; }
+    /// The options in force: max_frame_size as clamped and last set, peer as
+    /// last set.
     const ReaderOptions& options() const noexcept { return options_; }
 
     /// True after a connection error.
@@ -641,10 +656,10 @@ private:
 
 /// Why a checked writer refused to write.
 enum class WriteError : std::uint8_t {
-    none = 0,
+    none = 0,                 ///< written
     buffer_too_small,         ///< `out` is smaller than encoded_size()
     frame_too_large,          ///< payload over the peer's max frame size
-    invalid_stream_id,        ///< stream id over 2^31-1
+    invalid_stream_id,        ///< stream id over 2^31-1, or a PRIORITY_UPDATE for stream 0
     stream_id_required,       ///< stream 0 where the type needs a stream
     stream_id_forbidden,      ///< a stream where the type needs stream 0
     invalid_padding,          ///< content given but not `length` octets
@@ -665,67 +680,107 @@ H2WIRE_API std::string_view to_string(WriteError e) noexcept;
 /// What a checked writer did: `size` octets written, or an error and nothing
 /// written.
 struct WriteResult {
-    std::size_t size = 0;
-    WriteError error = WriteError::none;
+    std::size_t size = 0;                 ///< octets written at the start of `out`; 0 on error
+    WriteError error = WriteError::none;  ///< none on success
+    /// True when the frame was written.
     explicit operator bool() const noexcept { return error == WriteError::none; }
 };
 
+/// \name Encoded sizes
 /// Octets the frame takes on the wire, header included. Never fails; a frame
 /// the writer would refuse still has a size.
+//@{
+/// DATA: 9 + data, plus 1 + Pad Length when padded.
 H2WIRE_API std::size_t encoded_size(const Data& f) noexcept;
+/// HEADERS: 9 + fragment, plus 5 with priority and 1 + Pad Length when padded.
 H2WIRE_API std::size_t encoded_size(const Headers& f) noexcept;
+/// PRIORITY: always 14.
 H2WIRE_API std::size_t encoded_size(const Priority& f) noexcept;
+/// RST_STREAM: always 13.
 H2WIRE_API std::size_t encoded_size(const RstStream& f) noexcept;
+/// SETTINGS: 9 + 6 per entry.
 H2WIRE_API std::size_t encoded_size(const Settings& f) noexcept;
+/// PUSH_PROMISE: 13 + fragment, plus 1 + Pad Length when padded.
 H2WIRE_API std::size_t encoded_size(const PushPromise& f) noexcept;
+/// PING: always 17.
 H2WIRE_API std::size_t encoded_size(const Ping& f) noexcept;
+/// GOAWAY: 17 + debug data.
 H2WIRE_API std::size_t encoded_size(const Goaway& f) noexcept;
+/// WINDOW_UPDATE: always 13.
 H2WIRE_API std::size_t encoded_size(const WindowUpdate& f) noexcept;
+/// CONTINUATION: 9 + fragment.
 H2WIRE_API std::size_t encoded_size(const Continuation& f) noexcept;
+/// ALTSVC: 11 + origin + field value.
 H2WIRE_API std::size_t encoded_size(const Altsvc& f) noexcept;
+/// ORIGIN: 9, plus 2 + length for each origin.
 H2WIRE_API std::size_t encoded_size(const Origin& f) noexcept;
+/// PRIORITY_UPDATE: 13 + field value.
 H2WIRE_API std::size_t encoded_size(const PriorityUpdate& f) noexcept;
+/// An unknown type: 9 + payload.
 H2WIRE_API std::size_t encoded_size(const Unknown& f) noexcept;
+/// An ignored frame: 9 + its payload as received.
 H2WIRE_API std::size_t encoded_size(const Ignored& f) noexcept;
+/// That of the frame the variant holds.
 H2WIRE_API std::size_t encoded_size(const Frame& f) noexcept;
+//@}
 
+/// \name Checked writers
 /// Checked writers: validate `f` as RFC 9113 requires of a sender (stream 0
 /// rules, ranges, padding, payload at most `max_frame_size` — the peer's
 /// SETTINGS_MAX_FRAME_SIZE) and write it to `out`. Unused flags and the
 /// reserved bit are written as 0. On error nothing is written.
+//@{
+/// DATA (RFC 9113 §6.1): needs a stream; Padding::content empty or `length` octets.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Data& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+/// HEADERS (RFC 9113 §6.2): needs a stream; no priority dependency on itself; padding as for DATA.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Headers& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+/// PRIORITY (RFC 9113 §6.3): needs a stream; no dependency on itself.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Priority& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+/// RST_STREAM (RFC 9113 §6.4): needs a stream.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const RstStream& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+/// SETTINGS (RFC 9113 §6.5), on stream 0: an ACK has no entries, and every value passes check_setting().
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Settings& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+/// PUSH_PROMISE (RFC 9113 §6.6): needs a stream, and a promised stream 1..2^31-1.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const PushPromise& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+/// PING (RFC 9113 §6.7), on stream 0.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Ping& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+/// GOAWAY (RFC 9113 §6.8), on stream 0: last_stream_id at most 2^31-1.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Goaway& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+/// WINDOW_UPDATE (RFC 9113 §6.9), on any stream: an increment of 1..2^31-1.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const WindowUpdate& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+/// CONTINUATION (RFC 9113 §6.10): needs a stream. That it follows the right frame is the caller's concern
+/// (write_split() sees to it).
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Continuation& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+/// ALTSVC (RFC 7838 §4): an origin, at most 65,535 octets, on stream 0 and only there.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Altsvc& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+/// ORIGIN (RFC 8336 §2), on stream 0: no origin over 65,535 octets.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Origin& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+/// PRIORITY_UPDATE (RFC 9218 §7.1), on stream 0: a prioritized stream of 1..2^31-1.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const PriorityUpdate& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+/// A frame of an unknown type, on any stream, its flags as given. A type this library writes itself is refused
+/// (known_type): write_raw() writes anything.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Unknown& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
 /// Always WriteError::not_writable.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Ignored& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+/// The frame the variant holds, checked as its own overload does.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Frame& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+//@}
 
 /// For scatter-gather output: checks `f` like write() and writes only the
 /// frame header and the Pad Length octet (data_header_size(f) octets). The
@@ -733,21 +788,34 @@ H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Frame& f,
 /// the body is never copied.
 H2WIRE_API WriteResult write_data_header(std::span<std::uint8_t> out, const Data& f,
                                          std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+/// Octets write_data_header() writes: 9, plus 1 for Pad Length when padded.
 inline std::size_t data_header_size(const Data& f) noexcept {
     return header_size + (f.padding ? 1 : 0);
 }
 
+/// \name Field blocks split over CONTINUATION
 /// A field block too large for one frame: `f` (HEADERS or PUSH_PROMISE,
 /// whose `fragment` is the whole block and whose `end_headers` is ignored)
 /// is written as that frame followed by as many CONTINUATION frames as the
 /// block needs, each payload at most `max_frame_size` (RFC 9113 §4.3). The
 /// frames must go out back to back. Padding, if any, goes on the first frame.
+//@{
+/// Octets write_split() writes for a HEADERS block: encoded_size() plus 9
+/// for each CONTINUATION.
 H2WIRE_API std::size_t encoded_size_split(const Headers& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+/// Octets write_split() writes for a PUSH_PROMISE block: encoded_size() plus
+/// 9 for each CONTINUATION.
 H2WIRE_API std::size_t encoded_size_split(const PushPromise& f, std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+/// Writes HEADERS and its CONTINUATIONs, all or nothing. The first frame is
+/// checked as write() checks it; `out` needs encoded_size_split() octets.
 H2WIRE_API WriteResult write_split(std::span<std::uint8_t> out, const Headers& f,
                                    std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+/// Writes PUSH_PROMISE and its CONTINUATIONs, all or nothing. The first
+/// frame is checked as write() checks it; `out` needs encoded_size_split()
+/// octets.
 H2WIRE_API WriteResult write_split(std::span<std::uint8_t> out, const PushPromise& f,
                                    std::uint32_t max_frame_size = default_max_frame_size) noexcept;
+//@}
 
 /// Appends a checked frame to a byte container (std::vector<std::uint8_t>,
 /// std::pmr::vector<std::uint8_t>, ...). On error the container is unchanged.
@@ -772,7 +840,7 @@ struct RawFrame {
     /// type, flags, stream id and reserved bit may be anything (length is
     /// truncated to 24 bits, stream id to 31).
     FrameHeader header{};
-    Bytes payload{};
+    Bytes payload{};  ///< written after the header as is, whatever header.length says
 };
 
 /// header_size + payload.size().
