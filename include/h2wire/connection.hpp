@@ -84,8 +84,8 @@ struct Limits {
     /// CVE-2019-9518).
     std::uint32_t max_empty_frames = 10000;
     /// 1xx responses the client accepts on one stream before the final one
-    /// (RFC 9113 §8.1 sets no number; real servers send one or two, e.g. 100
-    /// Continue, 103 Early Hints). Past it: stream error ENHANCE_YOUR_CALM.
+    /// (RFC 9113 §8.1 sets no number; real servers send one or two, such as
+    /// 100 Continue and 103 Early Hints). Past it: stream error ENHANCE_YOUR_CALM.
     /// Stops a server that streams endless interim responses, each decoded
     /// into the events of one receive() call. At most 255.
     std::uint32_t max_informational_responses = 16;

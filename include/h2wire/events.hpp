@@ -152,7 +152,7 @@ struct PushPromiseReceived {
 };
 
 /// PRIORITY_UPDATE (RFC 9218 §7.1), server side: `field_value` is a Priority
-/// field value (e.g. "u=1, i") for `stream`.
+/// field value, such as "u=1, i", for `stream`.
 struct PriorityUpdated {
     std::uint32_t stream = 0;      ///< the prioritized stream; it may still be idle
     std::string_view field_value;  ///< as received, not parsed; may be empty
