@@ -222,6 +222,8 @@ public:
     /// nothing needs to be received first. Allocates from Config::memory and
     /// lets its exceptions (std::bad_alloc) through.
     H2WIRE_API explicit Connection(const Config& config = {});
+    /// Gives back all memory to Config::memory. Nothing is sent: for a clean
+    /// close, call goaway() or shutdown() and write out the output first.
     H2WIRE_API ~Connection();
     /// Takes over the whole connection. The moved-from object may only be
     /// destroyed or assigned to.

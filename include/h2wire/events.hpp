@@ -92,7 +92,7 @@ struct StreamEnded {
     std::uint32_t stream = 0;  ///< now half-closed (remote), or closed if our side had ended too
 };
 
-/// Who ended something.
+/// Who ended something: `local` is this endpoint, `peer` the other one.
 enum class Initiator : std::uint8_t { local, peer };
 
 /// A stream ended abnormally: RST_STREAM sent or received, a malformed

@@ -194,6 +194,7 @@ struct RstStream {
 /// frame (decoded on access, no copy) or a caller's array (for writing).
 class SettingsList {
 public:
+    /// An empty list.
     SettingsList() = default;
     /// A view of `list` (an array, std::vector, std::span... of Setting),
     /// which must outlive this object.
@@ -239,6 +240,7 @@ public:
         using pointer = void;
         /// A value, not a reference: wire entries are decoded on access.
         using reference = Setting;
+        /// A singular iterator: it may only be assigned to.
         iterator() = default;
         /// The position `i` (0..size()) in `l`; begin() and end() make these.
         iterator(const SettingsList* l, std::size_t i) noexcept : l_(l), i_(i) {}
@@ -338,6 +340,7 @@ struct Altsvc {
 /// frame (walked on access, no copy) or a caller's array (for writing).
 class OriginList {
 public:
+    /// An empty list.
     OriginList() = default;
     /// A view of `list` (an array, std::vector, std::span... of
     /// std::string_view), which must outlive this object.
@@ -381,6 +384,7 @@ public:
         using pointer = void;
         /// A value, not a reference: wire entries are found on access.
         using reference = std::string_view;
+        /// A singular iterator: it may only be assigned to.
         iterator() = default;
         /// The position `pos` in `l`: an index into a caller's array, or an
         /// octet offset into a wire payload. begin() and end() make these.
@@ -577,6 +581,7 @@ public:
     /// is allocated until a non-DATA frame arrives split across reads.
     H2WIRE_API explicit Reader(const ReaderOptions& options = {},
                                std::pmr::memory_resource* mr = std::pmr::get_default_resource());
+    /// Gives the payload buffer back to the memory resource.
     H2WIRE_API ~Reader();
     /// A moved-from reader may only be destroyed or assigned to.
     H2WIRE_API Reader(Reader&& other) noexcept;

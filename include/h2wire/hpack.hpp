@@ -124,6 +124,7 @@ public:
     /// (exceptions of `mr` pass through).
     H2WIRE_API explicit Decoder(const DecoderLimits& limits = {},
                                 std::pmr::memory_resource* mr = std::pmr::get_default_resource());
+    /// Gives the table and buffers back to `mr`.
     H2WIRE_API ~Decoder();
     /// Takes over the table, buffers and the state of a block in progress.
     /// The moved-from decoder may only be destroyed or assigned to.
@@ -219,6 +220,7 @@ public:
     /// allocated now (exceptions of `mr` pass through).
     H2WIRE_API explicit Encoder(const EncoderOptions& options = {},
                                 std::pmr::memory_resource* mr = std::pmr::get_default_resource());
+    /// Gives the table and its index back to `mr`.
     H2WIRE_API ~Encoder();
     /// Takes over the table and the pending size updates. The moved-from
     /// encoder may only be destroyed or assigned to.
