@@ -193,7 +193,8 @@ H2WIRE_API std::string_view to_string(ApiError e) noexcept;
 struct Submitted {
     /// The new stream's id (odd for a request, even for a promise); 0 on error.
     std::uint32_t stream = 0;
-    ApiError error = ApiError::none;  ///< none on success; on error nothing was queued
+    /// ApiError::none on success; on error nothing was queued.
+    ApiError error = ApiError::none;
     /// True on success.
     explicit operator bool() const noexcept { return error == ApiError::none; }
 };
@@ -203,7 +204,8 @@ struct OutputChunk {
     /// Points into the connection's buffers or into memory given to
     /// send_data_borrowed(); valid until the next non-const call.
     const std::uint8_t* data = nullptr;
-    std::size_t size = 0;  ///< octets at `data`
+    /// Octets at `data`.
+    std::size_t size = 0;
 };
 
 /// A client or server HTTP/2 connection.

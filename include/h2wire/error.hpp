@@ -15,20 +15,34 @@ namespace h2wire {
 /// (`static_cast<ErrorCode>(v)`), and unknown values "MUST NOT trigger any
 /// special behavior" (RFC 9113 §7).
 enum class ErrorCode : std::uint32_t {
-    no_error = 0x0,             ///< not an error: e.g. the GOAWAY of a graceful shutdown
-    protocol_error = 0x1,       ///< a protocol error with no more specific code
-    internal_error = 0x2,       ///< the sender hit an unexpected internal error
-    flow_control_error = 0x3,   ///< the flow-control rules were broken (RFC 9113 §6.9)
-    settings_timeout = 0x4,     ///< SETTINGS not acknowledged in time (RFC 9113 §6.5.3)
-    stream_closed = 0x5,        ///< a frame arrived after the stream was half-closed (remote)
-    frame_size_error = 0x6,     ///< a frame of the wrong size (RFC 9113 §4.2)
-    refused_stream = 0x7,       ///< refused before any processing: safe to retry (RFC 9113 §8.7)
-    cancel = 0x8,               ///< the stream is no longer needed
-    compression_error = 0x9,    ///< the HPACK context cannot be kept in sync (RFC 9113 §4.3)
-    connect_error = 0xa,        ///< the TCP connection of a CONNECT failed (RFC 9113 §8.5)
-    enhance_your_calm = 0xb,    ///< the peer's behaviour may be generating excessive load
-    inadequate_security = 0xc,  ///< the transport is not secure enough (RFC 9113 §9.2)
-    http_1_1_required = 0xd,    ///< retry the request over HTTP/1.1
+    /// Not an error, as in the GOAWAY of a graceful shutdown.
+    no_error = 0x0,
+    /// A protocol error with no more specific code.
+    protocol_error = 0x1,
+    /// The sender hit an unexpected internal error.
+    internal_error = 0x2,
+    /// The flow-control rules were broken (RFC 9113 §6.9).
+    flow_control_error = 0x3,
+    /// SETTINGS not acknowledged in time (RFC 9113 §6.5.3).
+    settings_timeout = 0x4,
+    /// A frame arrived after the stream was half-closed (remote).
+    stream_closed = 0x5,
+    /// A frame of the wrong size (RFC 9113 §4.2).
+    frame_size_error = 0x6,
+    /// Refused before any processing: safe to retry (RFC 9113 §8.7).
+    refused_stream = 0x7,
+    /// The stream is no longer needed.
+    cancel = 0x8,
+    /// The HPACK context cannot be kept in sync (RFC 9113 §4.3).
+    compression_error = 0x9,
+    /// The TCP connection of a CONNECT failed (RFC 9113 §8.5).
+    connect_error = 0xa,
+    /// The peer's behaviour may be generating excessive load.
+    enhance_your_calm = 0xb,
+    /// The transport is not secure enough (RFC 9113 §9.2).
+    inadequate_security = 0xc,
+    /// Retry the request over HTTP/1.1.
+    http_1_1_required = 0xd,
 };
 
 /// True for the codes RFC 9113 §7 defines.

@@ -32,7 +32,8 @@ struct SettingsAcknowledged {
 
 /// A request's header block (server side).
 struct RequestReceived {
-    std::uint32_t stream = 0;        ///< the new stream: odd, higher than any before (1 after an h2c upgrade)
+    /// The new stream: odd, higher than any before (1 after an h2c upgrade).
+    std::uint32_t stream = 0;
     std::span<const Field> headers;  ///< all fields, pseudo-headers first, in wire order
     std::string_view method;         ///< :method
     std::string_view scheme;         ///< :scheme (empty for a classic CONNECT, RFC 9113 §8.5)
@@ -46,34 +47,42 @@ struct RequestReceived {
 /// (classic or extended, RFC 9113 §8.5, RFC 8441), a 2xx opens a tunnel:
 /// DATA both ways is an opaque byte stream (content-length does not apply),
 /// END_STREAM half-closes one direction, RST_STREAM aborts it; any other
-/// status ends the attempt as an ordinary response.
+/// status ends the attempt as an ordinary response. `status` is 200..999 (a
+/// 1xx is an InformationalResponseReceived), or 0 when :status is missing or
+/// not three digits, which only Config::validate_messages off lets through.
 struct ResponseReceived {
-    std::uint32_t stream = 0;  ///< the stream of our request (or of a promise)
-    /// :status as a number, 200..999 (a 1xx is an
-    /// InformationalResponseReceived); 0 when it is missing or not three
-    /// digits, which only Config::validate_messages off lets through.
-    int status = 0;
-    std::span<const Field> headers;  ///< all fields, :status first, in wire order
-    bool end_stream = false;         ///< no body follows; StreamEnded comes next
+    /// The stream of our request (or of a promise).
+    std::uint32_t stream = 0;
+    int status = 0;  ///< :status
+    /// All fields, :status first, in wire order.
+    std::span<const Field> headers;
+    /// No body follows; StreamEnded comes next.
+    bool end_stream = false;
 };
 
 /// A 1xx response (client side); any number may precede the final response.
 struct InformationalResponseReceived {
-    std::uint32_t stream = 0;        ///< the stream of our request
-    int status = 0;                  ///< :status, 100..199; 101 (RFC 9113 §8.6) only without validate_messages
-    std::span<const Field> headers;  ///< all fields, :status first, in wire order
+    /// The stream of our request.
+    std::uint32_t stream = 0;
+    /// :status, 100..199; 101 (RFC 9113 §8.6) only without validate_messages.
+    int status = 0;
+    /// All fields, :status first, in wire order.
+    std::span<const Field> headers;
 };
 
 /// Trailers: a header block after the body. Always ends the stream.
 struct TrailersReceived {
-    std::uint32_t stream = 0;        ///< StreamEnded for it follows
-    std::span<const Field> headers;  ///< in wire order; no pseudo-headers (unless validate_messages is off)
+    /// The stream; a StreamEnded for it follows.
+    std::uint32_t stream = 0;
+    /// In wire order; no pseudo-headers (unless validate_messages is off).
+    std::span<const Field> headers;
 };
 
 /// Body bytes, in order, as they arrived: `data` is a view of the input given
 /// to receive() (zero copy).
 struct DataReceived {
-    std::uint32_t stream = 0;  ///< a stream whose header block was reported before
+    /// A stream whose header block was reported before.
+    std::uint32_t stream = 0;
     /// The body octets, padding removed; may be empty (a frame with only
     /// END_STREAM, or padding alone).
     std::span<const std::uint8_t> data;
@@ -83,13 +92,15 @@ struct DataReceived {
     /// data.size(): in manual flow control, count these and hand that sum back
     /// with Connection::consume(), never data.size() plus a guess at padding.
     std::uint32_t flow_controlled_length = 0;
-    bool end_stream = false;  ///< the last body octets of the stream; StreamEnded comes next
+    /// The last body octets of the stream; StreamEnded comes next.
+    bool end_stream = false;
 };
 
 /// The peer ended its side of the stream (END_STREAM). Follows the
 /// Request/Response/Trailers/DataReceived event that carried the flag.
 struct StreamEnded {
-    std::uint32_t stream = 0;  ///< now half-closed (remote), or closed if our side had ended too
+    /// Now half-closed (remote), or closed if our side had ended too.
+    std::uint32_t stream = 0;
 };
 
 /// Who ended something: `local` is this endpoint, `peer` the other one.
@@ -98,7 +109,8 @@ enum class Initiator : std::uint8_t { local, peer };
 /// A stream ended abnormally: RST_STREAM sent or received, a malformed
 /// message, or a stream the peer's GOAWAY left unprocessed.
 struct StreamReset {
-    std::uint32_t stream = 0;  ///< closed now: sending on it fails with ApiError::stream_closed
+    /// Closed now: sending on it fails with ApiError::stream_closed.
+    std::uint32_t stream = 0;
     /// The RST_STREAM code (as received, possibly an unknown value), or
     /// REFUSED_STREAM for a stream the peer's GOAWAY left unprocessed.
     ErrorCode code = ErrorCode::no_error;
@@ -115,19 +127,22 @@ struct StreamReset {
 /// A stream (or, with stream 0, the connection) that had data waiting for
 /// flow-control window can send again.
 struct StreamWritable {
-    std::uint32_t stream = 0;  ///< the stream, or 0 when the connection window opened
+    /// The stream, or 0 when the connection window opened.
+    std::uint32_t stream = 0;
     std::uint32_t window = 0;  ///< octets it may send now
 };
 
 /// A PING from the peer (RFC 9113 §6.7), already answered: the ACK is
 /// queued in the output.
 struct PingReceived {
-    std::array<std::uint8_t, 8> data{};  ///< the opaque data, echoed in the ACK
+    /// The opaque data, echoed in the ACK.
+    std::array<std::uint8_t, 8> data{};
 };
 /// The peer answered a ping() of ours. ACKs that match none of our last 16
 /// unanswered PINGs are ignored.
 struct PingAcknowledged {
-    std::array<std::uint8_t, 8> data{};  ///< the data given to ping()
+    /// The data given to ping().
+    std::array<std::uint8_t, 8> data{};
 };
 
 /// GOAWAY from the peer (RFC 9113 §6.8). We open no new streams from now on;
@@ -135,8 +150,10 @@ struct PingAcknowledged {
 /// (safe to retry). With a code other than NO_ERROR, ConnectionTerminated
 /// follows; with NO_ERROR the open streams go on.
 struct GoawayReceived {
-    std::uint32_t last_stream_id = 0;      ///< highest of our streams the peer may have processed
-    ErrorCode code = ErrorCode::no_error;  ///< as received, possibly an unknown value
+    /// Highest of our streams the peer may have processed.
+    std::uint32_t last_stream_id = 0;
+    /// As received, possibly an unknown value.
+    ErrorCode code = ErrorCode::no_error;
     /// Opaque diagnostics, often text; may be empty.
     std::span<const std::uint8_t> debug_data;
 };
@@ -148,45 +165,58 @@ struct PushPromiseReceived {
     /// The even stream reserved for the pushed response, which arrives on it
     /// as ResponseReceived; refuse it with reset_stream().
     std::uint32_t promised_stream = 0;
-    std::span<const Field> headers;  ///< the promised request, pseudo-headers first, in wire order
+    /// The promised request, pseudo-headers first, in wire order.
+    std::span<const Field> headers;
 };
 
 /// PRIORITY_UPDATE (RFC 9218 §7.1), server side: `field_value` is a Priority
 /// field value, such as "u=1, i", for `stream`.
 struct PriorityUpdated {
-    std::uint32_t stream = 0;      ///< the prioritized stream; it may still be idle
-    std::string_view field_value;  ///< as received, not parsed; may be empty
+    /// The prioritized stream; it may still be idle.
+    std::uint32_t stream = 0;
+    /// As received, not parsed; may be empty.
+    std::string_view field_value;
 };
 
 /// ALTSVC (RFC 7838 §4), client side: alternative services for an origin.
 /// Malformed ALTSVC frames are ignored, not reported.
 struct AltsvcReceived {
-    std::uint32_t stream = 0;      ///< 0, or the stream whose origin is meant
-    std::string_view origin;       ///< the origin on stream 0; empty on any other stream
-    std::string_view field_value;  ///< an Alt-Svc field value (RFC 7838 §3), not parsed
+    /// 0, or the stream whose origin is meant.
+    std::uint32_t stream = 0;
+    /// The origin on stream 0; empty on any other stream.
+    std::string_view origin;
+    /// An Alt-Svc field value (RFC 7838 §3), not parsed.
+    std::string_view field_value;
 };
 
 /// ORIGIN (RFC 8336 §2): the origins the server is authoritative for on
 /// this connection. Malformed ORIGIN frames are ignored, not reported.
 struct OriginReceived {
-    std::span<const std::string_view> origins;  ///< in frame order; may be empty
+    /// In frame order; may be empty.
+    std::span<const std::string_view> origins;
 };
 
 /// A frame of a type RFC 9113 does not define (RFC 9113 §5.5). Reported, then
 /// ignored.
 struct UnknownFrameReceived {
-    std::uint8_t type = 0;                  ///< not one of frame::Type's named values
-    std::uint8_t flags = 0;                 ///< all 8 bits as received
-    std::uint32_t stream = 0;               ///< any stream, in any state, or 0
-    std::span<const std::uint8_t> payload;  ///< the whole payload
+    /// Not one of frame::Type's named values.
+    std::uint8_t type = 0;
+    /// All 8 bits as received.
+    std::uint8_t flags = 0;
+    /// Any stream, in any state, or 0.
+    std::uint32_t stream = 0;
+    /// The whole payload, uninterpreted.
+    std::span<const std::uint8_t> payload;
 };
 
 /// The connection is over: GOAWAY sent or received with an error, or the
 /// graceful shutdown finished. Nothing more is accepted; flush the output
 /// (it holds our GOAWAY, if we sent one) and close the transport.
 struct ConnectionTerminated {
-    ErrorCode code = ErrorCode::no_error;  ///< the GOAWAY's code; NO_ERROR after a graceful shutdown
-    Initiator by = Initiator::local;       ///< who sent the GOAWAY
+    /// The GOAWAY's code; NO_ERROR after a graceful shutdown.
+    ErrorCode code = ErrorCode::no_error;
+    /// Who sent the GOAWAY.
+    Initiator by = Initiator::local;
     /// The GOAWAY's last stream id: ours (the highest peer stream we
     /// processed) or the peer's (the highest of our streams it may have
     /// processed).

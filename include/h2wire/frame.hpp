@@ -150,17 +150,21 @@ struct PriorityFields {
 
 /// DATA (RFC 9113 §6.1), for writing. The reader delivers DATA as DataChunk.
 struct Data {
-    std::uint32_t stream_id = 0;  ///< 1..2^31-1: DATA always belongs to a stream
-    bool end_stream = false;      ///< sets END_STREAM
+    /// 1..2^31-1: DATA always belongs to a stream.
+    std::uint32_t stream_id = 0;
+    /// Sets END_STREAM: this side's last frame on the stream.
+    bool end_stream = false;
     /// Sets PADDED: Pad Length and padding, 1 + length octets more, all of
     /// them counted by flow control. Absent: no padding, not even Pad Length.
     std::optional<Padding> padding;
-    Bytes data{};  ///< the payload; write() copies it, write_data_header() leaves it to the caller
+    /// The payload; write() copies it, write_data_header() leaves it to the caller.
+    Bytes data{};
 };
 
 /// HEADERS (RFC 9113 §6.2).
 struct Headers {
-    std::uint32_t stream_id = 0;  ///< 1..2^31-1
+    /// 1..2^31-1: HEADERS always belongs to a stream.
+    std::uint32_t stream_id = 0;
     /// Sets END_STREAM: no DATA follows (a message without body, or trailers).
     /// It may be set while CONTINUATION frames are still to come.
     bool end_stream = false;
@@ -178,7 +182,8 @@ struct Headers {
 
 /// PRIORITY (RFC 9113 §6.3).
 struct Priority {
-    std::uint32_t stream_id = 0;  ///< 1..2^31-1; on stream 0 a connection PROTOCOL_ERROR
+    /// 1..2^31-1; on stream 0 a connection PROTOCOL_ERROR.
+    std::uint32_t stream_id = 0;
     /// A dependency on `stream_id` itself is a stream PROTOCOL_ERROR on
     /// receipt and WriteError::invalid_priority when writing.
     PriorityFields fields{};
@@ -186,8 +191,10 @@ struct Priority {
 
 /// RST_STREAM (RFC 9113 §6.4).
 struct RstStream {
-    std::uint32_t stream_id = 0;                 ///< 1..2^31-1
-    ErrorCode error_code = ErrorCode::no_error;  ///< any 32-bit value; unknown ones are kept
+    /// 1..2^31-1; on stream 0 a connection PROTOCOL_ERROR.
+    std::uint32_t stream_id = 0;
+    /// Any 32-bit value; unknown ones are kept.
+    ErrorCode error_code = ErrorCode::no_error;
 };
 
 /// The settings of a SETTINGS frame: either the wire payload of a received
@@ -288,20 +295,26 @@ struct Settings {
 
 /// PUSH_PROMISE (RFC 9113 §6.6).
 struct PushPromise {
-    std::uint32_t stream_id = 0;  ///< the client's stream the promise rides on
-    bool end_headers = true;      ///< sets END_HEADERS; see Headers::end_headers
+    /// The client's stream the promise rides on.
+    std::uint32_t stream_id = 0;
+    /// Sets END_HEADERS; see Headers::end_headers.
+    bool end_headers = true;
     /// The stream reserved for the push: even, 1..2^31-1. 0 is a connection
     /// PROTOCOL_ERROR on receipt, WriteError::invalid_promised_stream when
     /// writing.
     std::uint32_t promised_stream_id = 0;
-    std::optional<Padding> padding;  ///< sets PADDED; see Data::padding
-    Bytes fragment{};                ///< field block fragment of the promised request (RFC 9113 §4.3)
+    /// Sets PADDED; see Data::padding.
+    std::optional<Padding> padding;
+    /// Field block fragment of the promised request (RFC 9113 §4.3).
+    Bytes fragment{};
 };
 
 /// PING (RFC 9113 §6.7).
 struct Ping {
-    bool ack = false;                           ///< sets ACK: the answer to a PING
-    std::array<std::uint8_t, 8> opaque_data{};  ///< any 8 octets; the ACK echoes them
+    /// Sets ACK: the answer to a PING.
+    bool ack = false;
+    /// Any 8 octets; the ACK echoes them.
+    std::array<std::uint8_t, 8> opaque_data{};
 };
 
 /// GOAWAY (RFC 9113 §6.8).
@@ -309,27 +322,34 @@ struct Goaway {
     /// The highest stream id the sender processed or may still process;
     /// 31 bits (the reserved bit is ignored on receipt).
     std::uint32_t last_stream_id = 0;
-    ErrorCode error_code = ErrorCode::no_error;  ///< NO_ERROR for a graceful shutdown; any 32-bit value
-    Bytes debug_data{};                          ///< opaque diagnostics, often text; may be empty
+    /// NO_ERROR for a graceful shutdown; any 32-bit value.
+    ErrorCode error_code = ErrorCode::no_error;
+    /// Opaque diagnostics, often text; may be empty.
+    Bytes debug_data{};
 };
 
 /// WINDOW_UPDATE (RFC 9113 §6.9).
 struct WindowUpdate {
-    std::uint32_t stream_id = 0;  ///< 0 for the connection window
+    /// 0 for the connection window.
+    std::uint32_t stream_id = 0;
     std::uint32_t increment = 0;  ///< 1..2^31-1
 };
 
 /// CONTINUATION (RFC 9113 §6.10).
 struct Continuation {
-    std::uint32_t stream_id = 0;  ///< that of the HEADERS or PUSH_PROMISE it continues
-    bool end_headers = true;      ///< sets END_HEADERS: the block ends with this frame
-    Bytes fragment{};             ///< the next piece of the field block
+    /// That of the HEADERS or PUSH_PROMISE it continues.
+    std::uint32_t stream_id = 0;
+    /// Sets END_HEADERS: the block ends with this frame.
+    bool end_headers = true;
+    /// The next piece of the field block.
+    Bytes fragment{};
 };
 
 /// ALTSVC (RFC 7838 §4). On stream 0 the origin is non-empty; on any other
 /// stream it is empty (the stream's origin applies).
 struct Altsvc {
-    std::uint32_t stream_id = 0;  ///< 0, or the stream whose origin is meant
+    /// 0, or the stream whose origin is meant.
+    std::uint32_t stream_id = 0;
     /// ASCII serialized origin (RFC 6454), at most 65,535 octets; present
     /// exactly on stream 0.
     std::string_view origin;
@@ -449,20 +469,27 @@ struct PriorityUpdate {
 /// are ignored by the protocol; the connection may hand them to the
 /// application).
 struct Unknown {
-    std::uint8_t type = 0;        ///< one is_known() is false for; write() refuses the others
-    std::uint8_t flags = 0;       ///< all 8 bits, meaning unknown
-    std::uint32_t stream_id = 0;  ///< any stream, 0 included
-    Bytes payload{};              ///< uninterpreted
+    /// A type is_known() is false for; write() refuses the others.
+    std::uint8_t type = 0;
+    /// All 8 bits, meaning unknown.
+    std::uint8_t flags = 0;
+    /// Any stream, 0 included.
+    std::uint32_t stream_id = 0;
+    /// Uninterpreted.
+    Bytes payload{};
 };
 
 /// A frame of a known extension type that its RFC says to ignore (a
 /// malformed or misplaced ALTSVC or ORIGIN frame). Only reported, never
 /// written.
 struct Ignored {
-    Type type{};                  ///< Type::altsvc or Type::origin
-    std::uint32_t stream_id = 0;  ///< as received
-    Bytes payload{};              ///< the whole payload as received
-    std::string_view reason;      ///< static text
+    /// Type::altsvc or Type::origin.
+    Type type{};
+    /// As received.
+    std::uint32_t stream_id = 0;
+    /// The whole payload as received.
+    Bytes payload{};
+    std::string_view reason;  ///< static text
 };
 
 /// Every complete non-DATA frame the reader hands out.
@@ -474,12 +501,15 @@ using Frame = std::variant<Headers, Priority, RstStream, Settings, PushPromise, 
 /// last has `last` (one chunk may have both). `data` may be empty (e.g. an
 /// empty frame with END_STREAM).
 struct DataChunk {
-    std::uint32_t stream_id = 0;  ///< never 0: DATA on stream 0 is a connection error
+    /// Never 0: DATA on stream 0 is a connection error.
+    std::uint32_t stream_id = 0;
     /// Data octets of this chunk: always a view of the input given to
     /// Reader::read(), never of the reader's buffer.
     Bytes data{};
-    bool first = false;  ///< the chunk starts its frame and carries flow_controlled_length
-    bool last = false;   ///< the chunk ends its frame (padding consumed too)
+    /// The chunk starts its frame and carries flow_controlled_length.
+    bool first = false;
+    /// The chunk ends its frame (padding consumed too).
+    bool last = false;
     /// END_STREAM of the frame; set only on the last chunk.
     bool end_stream = false;
     /// Octets to charge to the stream and connection flow-control windows for
@@ -535,13 +565,16 @@ enum class ReadStatus : std::uint8_t {
 /// until the next call to read() (or until the reader is destroyed), provided
 /// the caller keeps this call's input alive that long.
 struct ReadResult {
-    ReadStatus status = ReadStatus::need_input;  ///< which member below holds the item
+    /// Which member below holds the item.
+    ReadStatus status = ReadStatus::need_input;
     /// Input octets consumed by this call; the next call starts after them.
     std::size_t consumed = 0;
     /// Header of the frame the item comes from (not set for need_input).
     FrameHeader header{};
-    Frame frame{};     ///< with ReadStatus::frame: the frame, parsed and checked
-    DataChunk data{};  ///< with ReadStatus::data: the next piece of a DATA frame
+    /// With ReadStatus::frame: the frame, parsed and checked.
+    Frame frame{};
+    /// With ReadStatus::data: the next piece of a DATA frame.
+    DataChunk data{};
     /// With ReadStatus::stream_error: the stream to reset and the code. The
     /// frame's payload is skipped and reading goes on with the next frame.
     StreamError stream_error{};
@@ -661,10 +694,11 @@ private:
 
 /// Why a checked writer refused to write.
 enum class WriteError : std::uint8_t {
-    none = 0,                 ///< written
+    /// The frame was written.
+    none = 0,
     buffer_too_small,         ///< `out` is smaller than encoded_size()
     frame_too_large,          ///< payload over the peer's max frame size
-    invalid_stream_id,        ///< stream id over 2^31-1, or a PRIORITY_UPDATE for stream 0
+    invalid_stream_id,        ///< stream id over 2^31-1
     stream_id_required,       ///< stream 0 where the type needs a stream
     stream_id_forbidden,      ///< a stream where the type needs stream 0
     invalid_padding,          ///< content given but not `length` octets
@@ -685,8 +719,10 @@ H2WIRE_API std::string_view to_string(WriteError e) noexcept;
 /// What a checked writer did: `size` octets written, or an error and nothing
 /// written.
 struct WriteResult {
-    std::size_t size = 0;                 ///< octets written at the start of `out`; 0 on error
-    WriteError error = WriteError::none;  ///< none on success
+    /// Octets written at the start of `out`; 0 on error.
+    std::size_t size = 0;
+    /// WriteError::none on success.
+    WriteError error = WriteError::none;
     /// True when the frame was written.
     explicit operator bool() const noexcept { return error == WriteError::none; }
 };
@@ -735,10 +771,12 @@ H2WIRE_API std::size_t encoded_size(const Frame& f) noexcept;
 /// SETTINGS_MAX_FRAME_SIZE) and write it to `out`. Unused flags and the
 /// reserved bit are written as 0. On error nothing is written.
 //@{
-/// DATA (RFC 9113 §6.1): needs a stream; Padding::content empty or `length` octets.
+/// DATA (RFC 9113 §6.1): needs a stream; Padding::content empty or `length`
+/// octets.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Data& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-/// HEADERS (RFC 9113 §6.2): needs a stream; no priority dependency on itself; padding as for DATA.
+/// HEADERS (RFC 9113 §6.2): needs a stream; no priority dependency on itself;
+/// padding as for DATA.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Headers& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
 /// PRIORITY (RFC 9113 §6.3): needs a stream; no dependency on itself.
@@ -747,7 +785,8 @@ H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Priority& f,
 /// RST_STREAM (RFC 9113 §6.4): needs a stream.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const RstStream& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-/// SETTINGS (RFC 9113 §6.5), on stream 0: an ACK has no entries, and every value passes check_setting().
+/// SETTINGS (RFC 9113 §6.5), on stream 0: an ACK has no entries, and every
+/// value passes check_setting().
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Settings& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
 /// PUSH_PROMISE (RFC 9113 §6.6): needs a stream, and a promised stream 1..2^31-1.
@@ -762,21 +801,24 @@ H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Goaway& f,
 /// WINDOW_UPDATE (RFC 9113 §6.9), on any stream: an increment of 1..2^31-1.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const WindowUpdate& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-/// CONTINUATION (RFC 9113 §6.10): needs a stream. That it follows the right frame is the caller's concern
-/// (write_split() sees to it).
+/// CONTINUATION (RFC 9113 §6.10): needs a stream. That it follows the right
+/// frame is the caller's concern (write_split() sees to it).
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Continuation& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-/// ALTSVC (RFC 7838 §4): an origin, at most 65,535 octets, on stream 0 and only there.
+/// ALTSVC (RFC 7838 §4): an origin, at most 65,535 octets, on stream 0 and
+/// only there.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Altsvc& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
 /// ORIGIN (RFC 8336 §2), on stream 0: no origin over 65,535 octets.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Origin& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-/// PRIORITY_UPDATE (RFC 9218 §7.1), on stream 0: a prioritized stream of 1..2^31-1.
+/// PRIORITY_UPDATE (RFC 9218 §7.1), on stream 0: a prioritized stream of
+/// 1..2^31-1, else invalid_stream_id.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const PriorityUpdate& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
-/// A frame of an unknown type, on any stream, its flags as given. A type this library writes itself is refused
-/// (known_type): write_raw() writes anything.
+/// A frame of an unknown type, on any stream, its flags as given. A type this
+/// library writes itself is refused (known_type): write_raw() writes
+/// anything.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Unknown& f,
                              std::uint32_t max_frame_size = default_max_frame_size) noexcept;
 /// Always WriteError::not_writable.
@@ -845,7 +887,8 @@ struct RawFrame {
     /// type, flags, stream id and reserved bit may be anything (length is
     /// truncated to 24 bits, stream id to 31).
     FrameHeader header{};
-    Bytes payload{};  ///< written after the header as is, whatever header.length says
+    /// Written after the header as is, whatever header.length says.
+    Bytes payload{};
 };
 
 /// header_size + payload.size().

@@ -307,11 +307,11 @@ H2WIRE_API std::uint8_t* huffman_encode(std::uint8_t* out, std::string_view s) n
 /// possible result (a 5-bit code per symbol) plus the few octets of slack the
 /// decoder writes past it.
 constexpr std::size_t huffman_decoded_capacity(std::size_t encoded) noexcept { return encoded * 8 / 5 + 4; }
-/// Decodes Huffman `in` into `out`, which needs room for
-/// huffman_decoded_capacity(in.size()) bytes (the decoder writes a few bytes
-/// of slack past the result). Returns the decoded length and sets `error` to
-/// Error::none; or returns 0 with `error` huffman_eos or huffman_padding
-/// (RFC 7541 §5.2).
+/// Decodes the Huffman string `in` (RFC 7541 §5.2) into `out`, which needs
+/// huffman_decoded_capacity(in.size()) octets of room: the decoder writes a
+/// few octets of slack past the result. Returns the decoded length and sets
+/// `error` to Error::none; or returns 0 and sets it to huffman_eos or
+/// huffman_padding.
 H2WIRE_API std::size_t huffman_decode(std::span<const std::uint8_t> in, std::uint8_t* out, Error& error) noexcept;
 }  // namespace wire
 
