@@ -475,7 +475,7 @@ struct Unknown {
     std::uint8_t flags = 0;
     /// Any stream, 0 included.
     std::uint32_t stream_id = 0;
-    /// Uninterpreted.
+    /// The payload, uninterpreted.
     Bytes payload{};
 };
 
@@ -609,9 +609,9 @@ struct ReadResult {
 /// checks `priority->dependency == stream_id` after decoding).
 class Reader {
 public:
-    /// `options` is copied, max_frame_size clamped to 2^14..2^24-1. The
-    /// payload buffer comes from `mr`, which must outlive the reader; nothing
-    /// is allocated until a non-DATA frame arrives split across reads.
+    /// A reader whose payload buffer comes from `mr`, which must outlive it;
+    /// `options` is copied, max_frame_size clamped to 2^14..2^24-1. Nothing is
+    /// allocated until a non-DATA frame arrives split across reads.
     H2WIRE_API explicit Reader(const ReaderOptions& options = {},
                                std::pmr::memory_resource* mr = std::pmr::get_default_resource());
     /// Gives the payload buffer back to the memory resource.

@@ -118,10 +118,10 @@ class DynamicTable;
 /// field once warm).
 class Decoder {
 public:
+    /// A decoder whose memory all comes from `mr`, which must outlive it;
     /// `limits` is copied. The dynamic table starts at the protocol's 4096
-    /// octets, or at limits.max_table_size if that is lower. All memory comes
-    /// from `mr`, which must outlive the decoder; the table is allocated now
-    /// (exceptions of `mr` pass through).
+    /// octets, or at limits.max_table_size if that is lower, and is allocated
+    /// now (exceptions of `mr` pass through).
     H2WIRE_API explicit Decoder(const DecoderLimits& limits = {},
                                 std::pmr::memory_resource* mr = std::pmr::get_default_resource());
     /// Gives the table and buffers back to `mr`.
@@ -213,10 +213,10 @@ struct EncoderOptions {
 /// (RFC 7541 §7.1.3).
 class Encoder {
 public:
+    /// An encoder whose memory all comes from `mr`, which must outlive it;
     /// `options` is copied. The dynamic table starts at the protocol's 4096
-    /// octets, or at options.max_table_size if that is lower, and then the
-    /// first block starts with a size update saying so (RFC 7541 §4.2). All
-    /// memory comes from `mr`, which must outlive the encoder; the table is
+    /// octets, or at options.max_table_size if that is lower (the first block
+    /// then starts with a size update saying so, RFC 7541 §4.2), and is
     /// allocated now (exceptions of `mr` pass through).
     H2WIRE_API explicit Encoder(const EncoderOptions& options = {},
                                 std::pmr::memory_resource* mr = std::pmr::get_default_resource());
