@@ -133,7 +133,7 @@ enum class FlowControl : std::uint8_t {
     manual,
 };
 
-/// Everything a Connection is built with; fixed for its life. Designated
+/// Everything a Connection is built with, copied at construction. Designated
 /// initializers read best: `Connection conn{{.role = Role::client}}`.
 struct Config {
     /// Client or server; a server by default.

@@ -35,7 +35,8 @@ enum class ErrorCode : std::uint32_t {
     cancel = 0x8,
     /// The HPACK context cannot be kept in sync (RFC 9113 §4.3).
     compression_error = 0x9,
-    /// The TCP connection of a CONNECT failed (RFC 9113 §8.5).
+    /// The connection a CONNECT request set up was reset or closed abnormally
+    /// (RFC 9113 §8.5).
     connect_error = 0xa,
     /// The peer's behaviour may be generating excessive load.
     enhance_your_calm = 0xb,
@@ -57,7 +58,7 @@ H2WIRE_API std::string_view to_string(ErrorCode code) noexcept;
 /// An error that ends the connection (RFC 9113 §5.4.1): the caller sends
 /// GOAWAY with `code` and closes.
 struct ConnectionError {
-    /// The code to send in GOAWAY (never no_error for a real error).
+    /// The code to send in GOAWAY.
     ErrorCode code = ErrorCode::no_error;
     /// A short static English text (never freed; safe to keep).
     std::string_view reason;

@@ -14,5 +14,5 @@
 
 /// \namespace h2wire
 /// Everything public: the Connection, its Config and Limits, the events it
-/// reports, error codes and settings. Internals live in h2wire::detail and
-/// are not part of the API.
+/// reports, error codes and settings. Internals live in `detail` namespaces
+/// and are not part of the API.

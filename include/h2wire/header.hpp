@@ -9,7 +9,7 @@ namespace h2wire {
 /// One header field. The views belong to whoever made the Field; the library
 /// documents, at each place it hands one out, how long they stay valid.
 struct Field {
-    /// Lower case on the wire (RFC 9113 §8.2.1); pseudo-header names start
+    /// Lower case on the wire (RFC 9113 §8.2); pseudo-header names start
     /// with ':' and come before all regular fields (RFC 9113 §8.3).
     std::string_view name;
     /// The octets as given or received. A valid value has no NUL, CR or LF
