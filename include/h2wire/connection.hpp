@@ -1,5 +1,6 @@
-// An HTTP/2 connection (RFC 9113) as a pure state machine: bytes in, events
-// out, bytes to send pulled. No socket, clock, thread or lock.
+/// \file
+/// An HTTP/2 connection (RFC 9113) as a pure state machine: bytes in, events
+/// out, bytes to send pulled. No socket, clock, thread or lock.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +17,9 @@
 
 namespace h2wire {
 
+/// Which end of the connection we are. The client sends the connection
+/// preface and opens odd streams; the server opens even (pushed) streams
+/// (RFC 9113 §3.4, §5.1.1).
 enum class Role : std::uint8_t { client, server };
 
 /// Abuse limits. Each one is a budget counted in octets or frames (never in
@@ -80,8 +84,8 @@ struct Limits {
     /// CVE-2019-9518).
     std::uint32_t max_empty_frames = 10000;
     /// 1xx responses the client accepts on one stream before the final one
-    /// (RFC 9113 §8.1 sets no number; real servers send one or two, e.g. 100
-    /// Continue, 103 Early Hints). Past it: stream error ENHANCE_YOUR_CALM.
+    /// (RFC 9113 §8.1 sets no number; real servers send one or two, such as
+    /// 100 Continue and 103 Early Hints). Past it: stream error ENHANCE_YOUR_CALM.
     /// Stops a server that streams endless interim responses, each decoded
     /// into the events of one receive() call. At most 255.
     std::uint32_t max_informational_responses = 16;
@@ -117,6 +121,8 @@ struct Limits {
 /// The smallest Limits::max_connection_memory that takes effect.
 inline constexpr std::size_t min_connection_memory = 64 * 1024;
 
+/// Who gives received DATA back to the peer's send windows (RFC 9113 §5.2,
+/// §6.9): the connection, or the application through Connection::consume().
 enum class FlowControl : std::uint8_t {
     /// Received DATA is handed back to the windows as soon as it is reported
     /// (the views die at the next receive() anyway); the WINDOW_UPDATEs go
@@ -127,7 +133,10 @@ enum class FlowControl : std::uint8_t {
     manual,
 };
 
+/// Everything a Connection is built with, copied at construction. Designated
+/// initializers read best: `Connection conn{{.role = Role::client}}`.
 struct Config {
+    /// Client or server; a server by default.
     Role role = Role::server;
     /// Our settings, announced in our first SETTINGS frame. The
     /// max_concurrent_streams and max_header_list_size here are overridden by
@@ -139,6 +148,7 @@ struct Config {
     /// Our receive window for the whole connection (RFC 9113 §6.9.2); raised
     /// from 65,535 with a WINDOW_UPDATE on stream 0 right after SETTINGS.
     std::uint32_t connection_window_size = 16 * 1024 * 1024;
+    /// Automatic by default: the windows refill as DATA is reported.
     FlowControl flow_control = FlowControl::automatic;
     /// RFC 9113 §8.1.1, §8.2, §8.3 message checks. Off for proxies that pass
     /// fields through untouched (framing, HPACK and flow control are always
@@ -147,13 +157,20 @@ struct Config {
     /// The most HPACK dynamic table our encoder uses (with the peer's
     /// SETTINGS_HEADER_TABLE_SIZE as a further cap).
     std::uint32_t encoder_table_size = 4096;
+    /// Abuse limits. Its max_concurrent_streams and max_header_list_size
+    /// override those of `settings`.
     Limits limits{};
-    /// Every allocation comes from here.
+    /// Every allocation comes from here (null: the default resource). It must
+    /// outlive the connection.
     std::pmr::memory_resource* memory = std::pmr::get_default_resource();
 };
 
 /// Misuse of the API. Never caused by peer input; the connection stays usable.
+/// too_many_queued also means 8 SETTINGS not yet acknowledged
+/// (update_settings()) or a push over the peer's
+/// SETTINGS_MAX_CONCURRENT_STREAMS (push_promise()).
 enum class ApiError : std::uint8_t {
+    /// Success. Any other value: the call was refused.
     none = 0,
     wrong_role,              ///< e.g. submit_request on a server
     connection_closed,       ///< after GOAWAY or a connection error
@@ -168,18 +185,26 @@ enum class ApiError : std::uint8_t {
     too_late,                ///< must come before any traffic (the h2c upgrade calls)
 };
 
+/// A short English description of `e` ("stream send buffer full", ...), for
+/// logs; static text.
 H2WIRE_API std::string_view to_string(ApiError e) noexcept;
 
 /// Result of submit_request / push_promise.
 struct Submitted {
+    /// The new stream's id (odd for a request, even for a promise); 0 on error.
     std::uint32_t stream = 0;
+    /// ApiError::none on success; on error nothing was queued.
     ApiError error = ApiError::none;
+    /// True on success.
     explicit operator bool() const noexcept { return error == ApiError::none; }
 };
 
 /// One piece of output for scatter-gather writes (writev/sendmsg).
 struct OutputChunk {
+    /// Points into the connection's buffers or into memory given to
+    /// send_data_borrowed(); valid until the next non-const call.
     const std::uint8_t* data = nullptr;
+    /// Octets at `data`.
     std::size_t size = 0;
 };
 
@@ -193,9 +218,20 @@ struct OutputChunk {
 /// One thread at a time; a connection may move between threads.
 class Connection {
 public:
+    /// Starts the connection: the first output (the client preface on a
+    /// client, our SETTINGS, and a WINDOW_UPDATE on stream 0 when
+    /// Config::connection_window_size is above 65,535) is pending at once;
+    /// nothing needs to be received first. Allocates from Config::memory and
+    /// lets its exceptions (std::bad_alloc) through.
     H2WIRE_API explicit Connection(const Config& config = {});
+    /// Gives back all memory to Config::memory. Nothing is sent: for a clean
+    /// close, call goaway() or shutdown() and write out the output first.
     H2WIRE_API ~Connection();
+    /// Takes over the whole connection. The moved-from object may only be
+    /// destroyed or assigned to.
     H2WIRE_API Connection(Connection&&) noexcept;
+    /// Ends this connection, as the destructor does, then takes over the
+    /// other one; see the move constructor.
     H2WIRE_API Connection& operator=(Connection&&) noexcept;
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
@@ -360,11 +396,16 @@ public:
 
     // ---- state for the caller's timers and logs ------------------------------
 
+    /// Config::role, as constructed.
     H2WIRE_API Role role() const noexcept;
     /// Our SETTINGS sent and not yet ACKed (time it out with SETTINGS_TIMEOUT).
     H2WIRE_API bool settings_ack_pending() const noexcept;
-    /// The settings in force on each side.
+    /// Our settings in force: the RFC's initial values until the peer ACKs
+    /// our first SETTINGS, then the last ones it acknowledged.
     H2WIRE_API const Settings& local_settings() const noexcept;
+    /// The peer's settings in force: the RFC's initial values until its first
+    /// SETTINGS arrives. The reference stays valid; its values change in
+    /// receive().
     H2WIRE_API const Settings& peer_settings() const noexcept;
     /// Streams open or half-closed (not counting queued requests).
     H2WIRE_API std::size_t open_streams() const noexcept;
@@ -373,9 +414,10 @@ public:
     /// Highest stream id the peer opened that we processed (for GOAWAY).
     H2WIRE_API std::uint32_t last_peer_stream() const noexcept;
     /// Octets the connection holds from Config::memory right now (its own
-    /// object included), and the most it ever held. Sum memory_used() over
-    /// your connections to enforce a process-wide cap.
+    /// object included). Sum memory_used() over your connections to enforce
+    /// a process-wide cap.
     H2WIRE_API std::size_t memory_used() const noexcept;
+    /// The most memory_used() has ever been; trim() does not lower it.
     H2WIRE_API std::size_t memory_peak() const noexcept;
     /// The most a connection with this configuration can ever hold (see
     /// Limits::max_connection_memory): what a server needs per connection.

@@ -1,4 +1,11 @@
-// Events a Connection reports from the bytes it received.
+/// \file
+/// Events a Connection reports from the bytes it received.
+///
+/// Lifetimes: every view (string_view, span) inside an event points into
+/// memory the connection owns and reuses, or, for DataReceived::data, into
+/// the bytes given to Connection::receive(). It stays valid until the next
+/// call to Connection::receive() or Connection::trim(), and no longer. Copy
+/// what you keep.
 #pragma once
 
 #include <array>
@@ -13,10 +20,6 @@
 
 namespace h2wire {
 
-/// Lifetimes: every view (string_view, span) inside an event points into
-/// memory the connection owns and reuses. It stays valid until the next call
-/// to Connection::receive(), and no longer. Copy what you keep.
-
 /// The peer's SETTINGS arrived and was applied (and ACKed, RFC 9113 §6.5.3).
 struct SettingsReceived {
     Settings settings;  ///< the peer's settings now in force
@@ -29,6 +32,7 @@ struct SettingsAcknowledged {
 
 /// A request's header block (server side).
 struct RequestReceived {
+    /// The new stream: odd, higher than any before (1 after an h2c upgrade).
     std::uint32_t stream = 0;
     std::span<const Field> headers;  ///< all fields, pseudo-headers first, in wire order
     std::string_view method;         ///< :method
@@ -43,31 +47,44 @@ struct RequestReceived {
 /// (classic or extended, RFC 9113 §8.5, RFC 8441), a 2xx opens a tunnel:
 /// DATA both ways is an opaque byte stream (content-length does not apply),
 /// END_STREAM half-closes one direction, RST_STREAM aborts it; any other
-/// status ends the attempt as an ordinary response.
+/// status ends the attempt as an ordinary response. `status` is 200..999 (a
+/// 1xx is an InformationalResponseReceived), or 0 when :status is missing or
+/// not three digits, which only Config::validate_messages off lets through.
 struct ResponseReceived {
+    /// The stream of our request (or of a promise).
     std::uint32_t stream = 0;
     int status = 0;  ///< :status
+    /// All fields, :status first, in wire order.
     std::span<const Field> headers;
+    /// No body follows; StreamEnded comes next.
     bool end_stream = false;
 };
 
 /// A 1xx response (client side); any number may precede the final response.
 struct InformationalResponseReceived {
+    /// The stream of our request.
     std::uint32_t stream = 0;
+    /// :status, 100..199; 101 (RFC 9113 §8.6) only without validate_messages.
     int status = 0;
+    /// All fields, :status first, in wire order.
     std::span<const Field> headers;
 };
 
 /// Trailers: a header block after the body. Always ends the stream.
 struct TrailersReceived {
+    /// The stream; a StreamEnded for it follows.
     std::uint32_t stream = 0;
+    /// In wire order; no pseudo-headers (unless validate_messages is off).
     std::span<const Field> headers;
 };
 
 /// Body bytes, in order, as they arrived: `data` is a view of the input given
 /// to receive() (zero copy).
 struct DataReceived {
+    /// A stream whose header block was reported before.
     std::uint32_t stream = 0;
+    /// The body octets, padding removed; may be empty (a frame with only
+    /// END_STREAM, or padding alone).
     std::span<const std::uint8_t> data;
     /// Octets this chunk costs in the flow-control windows (padding included).
     /// A frame that arrives over several receive() calls charges its whole
@@ -75,23 +92,31 @@ struct DataReceived {
     /// data.size(): in manual flow control, count these and hand that sum back
     /// with Connection::consume(), never data.size() plus a guess at padding.
     std::uint32_t flow_controlled_length = 0;
+    /// The last body octets of the stream; StreamEnded comes next.
     bool end_stream = false;
 };
 
 /// The peer ended its side of the stream (END_STREAM). Follows the
 /// Request/Response/Trailers/DataReceived event that carried the flag.
 struct StreamEnded {
+    /// Now half-closed (remote), or closed if our side had ended too.
     std::uint32_t stream = 0;
 };
 
-/// Who ended something.
+/// Who ended something: `local` is this endpoint, `peer` the other one.
 enum class Initiator : std::uint8_t { local, peer };
 
 /// A stream ended abnormally: RST_STREAM sent or received, a malformed
 /// message, or a stream the peer's GOAWAY left unprocessed.
 struct StreamReset {
+    /// Closed now: sending on it fails with ApiError::stream_closed.
     std::uint32_t stream = 0;
+    /// The RST_STREAM code (as received, possibly an unknown value), or
+    /// REFUSED_STREAM for a stream the peer's GOAWAY left unprocessed.
     ErrorCode code = ErrorCode::no_error;
+    /// peer: its RST_STREAM or GOAWAY. local: our RST_STREAM for its input
+    /// (a malformed message, a refused stream). A reset_stream() call of
+    /// ours is not reported.
     Initiator by = Initiator::peer;
     /// The peer never processed the request (GOAWAY above it, or
     /// REFUSED_STREAM): it may be retried on another connection (RFC 9113 §8.7).
@@ -102,20 +127,34 @@ struct StreamReset {
 /// A stream (or, with stream 0, the connection) that had data waiting for
 /// flow-control window can send again.
 struct StreamWritable {
+    /// The stream, or 0 when the connection window opened.
     std::uint32_t stream = 0;
     std::uint32_t window = 0;  ///< octets it may send now
 };
 
-struct PingReceived {  ///< already answered: the ACK is queued
+/// A PING from the peer (RFC 9113 §6.7), already answered: the ACK is
+/// queued in the output.
+struct PingReceived {
+    /// The opaque data, echoed in the ACK.
     std::array<std::uint8_t, 8> data{};
 };
-struct PingAcknowledged {  ///< the peer answered a ping() of ours
+/// The peer answered a ping() of ours. ACKs that match none of our last 16
+/// unanswered PINGs are ignored.
+struct PingAcknowledged {
+    /// The data given to ping().
     std::array<std::uint8_t, 8> data{};
 };
 
+/// GOAWAY from the peer (RFC 9113 §6.8). We open no new streams from now on;
+/// ours above `last_stream_id` follow as StreamReset with REFUSED_STREAM
+/// (safe to retry). With a code other than NO_ERROR, ConnectionTerminated
+/// follows; with NO_ERROR the open streams go on.
 struct GoawayReceived {
+    /// Highest of our streams the peer may have processed.
     std::uint32_t last_stream_id = 0;
+    /// As received, possibly an unknown value.
     ErrorCode code = ErrorCode::no_error;
+    /// Opaque diagnostics, often text; may be empty.
     std::span<const std::uint8_t> debug_data;
 };
 
@@ -123,33 +162,50 @@ struct GoawayReceived {
 /// `promised_stream`, for the request in `headers`.
 struct PushPromiseReceived {
     std::uint32_t stream = 0;  ///< the stream it belongs to
+    /// The even stream reserved for the pushed response, which arrives on it
+    /// as ResponseReceived; refuse it with reset_stream().
     std::uint32_t promised_stream = 0;
+    /// The promised request, pseudo-headers first, in wire order.
     std::span<const Field> headers;
 };
 
 /// PRIORITY_UPDATE (RFC 9218 §7.1), server side: `field_value` is a Priority
-/// field value (e.g. "u=1, i") for `stream`.
+/// field value, such as "u=1, i", for `stream`.
 struct PriorityUpdated {
+    /// The prioritized stream; it may still be idle.
     std::uint32_t stream = 0;
+    /// As received, not parsed; may be empty.
     std::string_view field_value;
 };
 
-struct AltsvcReceived {  ///< RFC 7838 §4
+/// ALTSVC (RFC 7838 §4), client side: alternative services for an origin.
+/// Malformed ALTSVC frames are ignored, not reported.
+struct AltsvcReceived {
+    /// 0, or the stream whose origin is meant.
     std::uint32_t stream = 0;
+    /// The origin on stream 0; empty on any other stream.
     std::string_view origin;
+    /// An Alt-Svc field value (RFC 7838 §3), not parsed.
     std::string_view field_value;
 };
 
-struct OriginReceived {  ///< RFC 8336; origins in order
+/// ORIGIN (RFC 8336 §2): the origins the server is authoritative for on
+/// this connection. Malformed ORIGIN frames are ignored, not reported.
+struct OriginReceived {
+    /// In frame order; may be empty.
     std::span<const std::string_view> origins;
 };
 
 /// A frame of a type RFC 9113 does not define (RFC 9113 §5.5). Reported, then
 /// ignored.
 struct UnknownFrameReceived {
+    /// Not one of frame::Type's named values.
     std::uint8_t type = 0;
+    /// All 8 bits as received.
     std::uint8_t flags = 0;
+    /// Any stream, in any state, or 0.
     std::uint32_t stream = 0;
+    /// The whole payload, uninterpreted.
     std::span<const std::uint8_t> payload;
 };
 
@@ -157,12 +213,19 @@ struct UnknownFrameReceived {
 /// graceful shutdown finished. Nothing more is accepted; flush the output
 /// (it holds our GOAWAY, if we sent one) and close the transport.
 struct ConnectionTerminated {
+    /// The GOAWAY's code; NO_ERROR after a graceful shutdown.
     ErrorCode code = ErrorCode::no_error;
+    /// Who sent the GOAWAY.
     Initiator by = Initiator::local;
+    /// The GOAWAY's last stream id: ours (the highest peer stream we
+    /// processed) or the peer's (the highest of our streams it may have
+    /// processed).
     std::uint32_t last_stream_id = 0;
     std::string_view reason;  ///< static text, or the peer's debug data as text
 };
 
+/// One event: one of the structs above. Look inside with std::visit (an
+/// overload set of lambdas) or std::get_if.
 using Event = std::variant<SettingsReceived, SettingsAcknowledged, RequestReceived, ResponseReceived,
                            InformationalResponseReceived, TrailersReceived, DataReceived, StreamEnded, StreamReset,
                            StreamWritable, PingReceived, PingAcknowledged, GoawayReceived, PushPromiseReceived,

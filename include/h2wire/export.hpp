@@ -1,6 +1,7 @@
-// Symbol visibility of the shared library. The library is built with
-// -fvisibility=hidden; H2WIRE_API marks what it exports, which is the
-// public API and nothing else (test/abi checks the list).
+/// \file
+/// Symbol visibility of the shared library. The library is built with
+/// -fvisibility=hidden; H2WIRE_API marks what it exports, which is the
+/// public API and nothing else (test/abi checks the list).
 #pragma once
 
 #if defined(__GNUC__) || defined(__clang__)

@@ -1,8 +1,9 @@
-// HTTP/2 over cleartext by HTTP/1.1 upgrade ("h2c", RFC 7540 §3.2). RFC 9113
-// §3.1 deprecates it, but clients still use it (curl --http2 on http://), so
-// h2wire supports it: the codec of the HTTP2-Settings header field lives here,
-// and Connection::upgrade_server / upgrade_client start a connection after
-// the 101 (see connection.hpp). The HTTP/1.1 exchange itself is the caller's.
+/// \file
+/// HTTP/2 over cleartext by HTTP/1.1 upgrade ("h2c", RFC 7540 §3.2). RFC 9113
+/// §3.1 deprecates it, but clients still use it (curl --http2 on http://), so
+/// h2wire supports it: the codec of the HTTP2-Settings header field lives here,
+/// and Connection::upgrade_server / upgrade_client start a connection after
+/// the 101 (see connection.hpp). The HTTP/1.1 exchange itself is the caller's.
 #pragma once
 
 #include <cstddef>
@@ -15,6 +16,7 @@
 #include "h2wire/error.hpp"
 #include "h2wire/settings.hpp"
 
+/// The HTTP2-Settings codec of the h2c upgrade (RFC 7540 §3.2.1).
 namespace h2wire::h2c {
 
 /// Characters of the base64url encoding of `n` octets without padding.

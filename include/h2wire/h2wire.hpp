@@ -1,4 +1,5 @@
-// Umbrella header: everything public in h2wire.
+/// \file
+/// Umbrella header: everything public in h2wire.
 #pragma once
 
 #include "h2wire/connection.hpp"
@@ -10,3 +11,8 @@
 #include "h2wire/hpack.hpp"
 #include "h2wire/settings.hpp"
 #include "h2wire/version.hpp"
+
+/// \namespace h2wire
+/// Everything public: the Connection, its Config and Limits, the events it
+/// reports, error codes and settings. Internals live in `detail` namespaces
+/// and are not part of the API.

@@ -1,4 +1,5 @@
-// HPACK (RFC 7541): header compression for HTTP/2, usable on its own.
+/// \file
+/// HPACK (RFC 7541): header compression for HTTP/2, usable on its own.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +15,8 @@
 #include "h2wire/export.hpp"
 #include "h2wire/header.hpp"
 
+/// HPACK on its own (RFC 7541), for HTTP/2 and for tools: an incremental
+/// Decoder, an Encoder, and the §5 primitives in h2wire::hpack::wire.
 namespace h2wire::hpack {
 
 /// Why decoding a header block failed. Every value except `none` and
@@ -21,6 +24,7 @@ namespace h2wire::hpack {
 /// lost, and an HTTP/2 connection must end with COMPRESSION_ERROR
 /// (RFC 9113 §4.3).
 enum class Error : std::uint8_t {
+    /// The fragment or block decoded without error.
     none = 0,
     index_zero,                  ///< indexed representation with index 0 (RFC 7541 §6.1)
     index_out_of_range,          ///< index past the static and dynamic tables (§2.3.3)
@@ -87,7 +91,11 @@ public:
                   fn(field);
               }
           }) {}
+    /// Calls the wrapped callable; a one-argument callable does not see
+    /// `memo`, which is then left as it is.
     void operator()(const Field& field, std::uint8_t& memo) const { call_(obj_, field, memo); }
+    /// Calls the wrapped callable with a scratch memo of 0; what it writes
+    /// there is dropped.
     void operator()(const Field& field) const {
         std::uint8_t memo = 0;
         call_(obj_, field, memo);
@@ -110,10 +118,19 @@ class DynamicTable;
 /// field once warm).
 class Decoder {
 public:
+    /// A decoder whose memory all comes from `mr`, which must outlive it;
+    /// `limits` is copied. The dynamic table starts at the protocol's 4096
+    /// octets, or at limits.max_table_size if that is lower, and is allocated
+    /// now (exceptions of `mr` pass through).
     H2WIRE_API explicit Decoder(const DecoderLimits& limits = {},
                                 std::pmr::memory_resource* mr = std::pmr::get_default_resource());
+    /// Gives the table and buffers back to `mr`.
     H2WIRE_API ~Decoder();
+    /// Takes over the table, buffers and the state of a block in progress.
+    /// The moved-from decoder may only be destroyed or assigned to.
     H2WIRE_API Decoder(Decoder&&) noexcept;
+    /// Frees this decoder's table, then takes over the other's as the move
+    /// constructor does.
     H2WIRE_API Decoder& operator=(Decoder&&) noexcept;
     Decoder(const Decoder&) = delete;
     Decoder& operator=(const Decoder&) = delete;
@@ -137,12 +154,20 @@ public:
     /// start with a size update no larger than the smallest value set since the
     /// previous block (RFC 7541 §4.2).
     H2WIRE_API void set_max_table_size(std::uint32_t limit);
+    /// Changes DecoderLimits::max_header_list_size (call when the peer ACKs
+    /// our SETTINGS_MAX_HEADER_LIST_SIZE). Takes effect at once, for the rest
+    /// of a block in progress too.
     void set_max_header_list_size(std::uint32_t limit) { limits_.max_header_list_size = limit; }
 
+    /// The limits in force, with the changes of the two setters above.
     const DecoderLimits& limits() const noexcept { return limits_; }
-    /// Dynamic table: current size in RFC 7541 §4.1 units, its maximum, entries.
+    /// Dynamic table: current size in RFC 7541 §4.1 units (name + value + 32
+    /// octets per entry).
     H2WIRE_API std::uint32_t table_size() const noexcept;
+    /// The dynamic table's maximum size: the initial one until the peer's
+    /// first size update (RFC 7541 §6.3), then the last one it sent.
     H2WIRE_API std::uint32_t table_max_size() const noexcept;
+    /// Entries in the dynamic table.
     H2WIRE_API std::size_t table_entries() const noexcept;
     /// True between the first and the last fragment of a block.
     bool in_block() const noexcept { return in_block_; }
@@ -188,10 +213,20 @@ struct EncoderOptions {
 /// (RFC 7541 §7.1.3).
 class Encoder {
 public:
+    /// An encoder whose memory all comes from `mr`, which must outlive it;
+    /// `options` is copied. The dynamic table starts at the protocol's 4096
+    /// octets, or at options.max_table_size if that is lower (the first block
+    /// then starts with a size update saying so, RFC 7541 §4.2), and is
+    /// allocated now (exceptions of `mr` pass through).
     H2WIRE_API explicit Encoder(const EncoderOptions& options = {},
                                 std::pmr::memory_resource* mr = std::pmr::get_default_resource());
+    /// Gives the table and its index back to `mr`.
     H2WIRE_API ~Encoder();
+    /// Takes over the table and the pending size updates. The moved-from
+    /// encoder may only be destroyed or assigned to.
     H2WIRE_API Encoder(Encoder&&) noexcept;
+    /// Frees this encoder's table, then takes over the other's as the move
+    /// constructor does.
     H2WIRE_API Encoder& operator=(Encoder&&) noexcept;
     Encoder(const Encoder&) = delete;
     Encoder& operator=(const Encoder&) = delete;
@@ -235,8 +270,14 @@ public:
         return n;
     }
 
+    /// The dynamic table's current size in RFC 7541 §4.1 units (name + value
+    /// + 32 octets per entry).
     H2WIRE_API std::uint32_t table_size() const noexcept;
+    /// The dynamic table's maximum size: min(4096, EncoderOptions::max_table_size)
+    /// at first; after set_peer_max_table_size(), min(that, the option) once
+    /// the next encode() has announced it.
     H2WIRE_API std::uint32_t table_max_size() const noexcept;
+    /// Entries in the dynamic table.
     H2WIRE_API std::size_t table_entries() const noexcept;
 
 private:
@@ -262,11 +303,15 @@ H2WIRE_API std::uint8_t* encode_integer(std::uint8_t* out, std::uint32_t value, 
 H2WIRE_API std::size_t huffman_encoded_size(std::string_view s) noexcept;
 /// Huffman-codes `s` into `out` (room for huffman_encoded_size(s)); returns the end.
 H2WIRE_API std::uint8_t* huffman_encode(std::uint8_t* out, std::string_view s) noexcept;
-/// Decodes Huffman `in` into `out`, which needs room for
-/// huffman_decoded_capacity(in.size()) bytes (the decoder writes a few bytes
-/// of slack past the result). Returns the decoded length, or an Error (huffman_eos or
-/// huffman_padding) through `error`.
+/// Room huffman_decode() needs for `encoded` octets of input: the longest
+/// possible result (a 5-bit code per symbol) plus the few octets of slack the
+/// decoder writes past it.
 constexpr std::size_t huffman_decoded_capacity(std::size_t encoded) noexcept { return encoded * 8 / 5 + 4; }
+/// Decodes the Huffman string `in` (RFC 7541 §5.2) into `out`, which needs
+/// huffman_decoded_capacity(in.size()) octets of room: the decoder writes a
+/// few octets of slack past the result. Returns the decoded length and sets
+/// `error` to Error::none; or returns 0 and sets it to huffman_eos or
+/// huffman_padding.
 H2WIRE_API std::size_t huffman_decode(std::span<const std::uint8_t> in, std::uint8_t* out, Error& error) noexcept;
 }  // namespace wire
 

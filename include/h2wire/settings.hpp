@@ -1,4 +1,5 @@
-// SETTINGS parameters (RFC 9113 §6.5.2, RFC 8441 §3, RFC 9218 §2.1).
+/// \file
+/// SETTINGS parameters (RFC 9113 §6.5.2, RFC 8441 §3, RFC 9218 §2.1).
 #pragma once
 
 #include <cstdint>
@@ -27,7 +28,10 @@ H2WIRE_API std::string_view to_string(SettingId id) noexcept;
 
 /// One setting as it travels in a SETTINGS frame.
 struct Setting {
+    /// Any 16-bit identifier; unknown ones are kept, not rejected.
     SettingId id{};
+    /// The value as on the wire, unchecked: check_setting() says whether it
+    /// is in range.
     std::uint32_t value = 0;
     friend bool operator==(const Setting&, const Setting&) = default;
 };
@@ -40,15 +44,30 @@ inline constexpr std::uint32_t max_window_size = (1u << 31) - 1;     ///< 2^31-1
 /// The value of every setting an endpoint announces, starting at the RFC's
 /// initial values. The connection keeps one for each side.
 struct Settings {
+    /// SETTINGS_HEADER_TABLE_SIZE: the largest HPACK dynamic table, in
+    /// RFC 7541 §4.1 units, that the sender's decoder allows the other side's
+    /// encoder to use.
     std::uint32_t header_table_size = 4096;
+    /// SETTINGS_ENABLE_PUSH: whether the sender accepts PUSH_PROMISE. Only a
+    /// client's value means anything; a server never sends 1 (RFC 9113 §6.5.2).
     bool enable_push = true;
     /// Initially unlimited (RFC 9113 §6.5.2); UINT32_MAX stands for that.
     std::uint32_t max_concurrent_streams = UINT32_MAX;
+    /// SETTINGS_INITIAL_WINDOW_SIZE: the flow-control window, in octets, each
+    /// stream starts with for the sender's receiving side; at most 2^31-1.
+    /// The connection window is not affected (RFC 9113 §6.9.2).
     std::uint32_t initial_window_size = 65535;
+    /// SETTINGS_MAX_FRAME_SIZE: the largest frame payload, in octets, the
+    /// sender accepts; 2^14..2^24-1 (RFC 9113 §4.2).
     std::uint32_t max_frame_size = min_max_frame_size;
     /// Initially unlimited (RFC 9113 §6.5.2); UINT32_MAX stands for that.
     std::uint32_t max_header_list_size = UINT32_MAX;
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL: the sender accepts extended CONNECT
+    /// requests with :protocol (RFC 8441 §3). Once true it cannot go back.
     bool enable_connect_protocol = false;
+    /// SETTINGS_NO_RFC7540_PRIORITIES: the sender ignores the RFC 7540
+    /// priority signals, PRIORITY frames and the priority fields of HEADERS
+    /// (RFC 9218 §2.1).
     bool no_rfc7540_priorities = false;
 
     /// Applies one setting (unknown ones are ignored, RFC 9113 §6.5.2). The
