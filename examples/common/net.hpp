@@ -69,6 +69,23 @@ std::shared_ptr<TlsContext> tls_server_context(const std::string& cert, const st
 std::shared_ptr<TlsContext> tls_client_context(bool verify, const std::string& ca_file, std::string& err);
 std::unique_ptr<Transport> tls_transport(int fd, std::shared_ptr<TlsContext> ctx, bool server,
                                          const std::string& server_name);
+
+/// TLS over memory buffers, for loops that read and write the socket
+/// themselves (libuv's uv_read_start and uv_write): feed() the ciphertext
+/// that arrived, then handshake(), read() and write() as on a Transport
+/// (they never touch a socket: `again` only means "more ciphertext needed"),
+/// and send what take_ciphertext() hands out. close_write() queues
+/// close_notify; the caller sends it, then ends the TCP stream.
+class TlsMemoryTransport : public Transport {
+public:
+    using Transport::Transport;
+    virtual void feed(std::span<const std::uint8_t> ciphertext) = 0;
+    /// Ciphertext waiting to be sent, in octets.
+    virtual std::size_t pending_ciphertext() const = 0;
+    /// Moves up to out.size() octets of it into `out`; returns how many.
+    virtual std::size_t take_ciphertext(std::span<std::uint8_t> out) = 0;
+};
+std::unique_ptr<TlsMemoryTransport> tls_memory_transport(std::shared_ptr<TlsContext> ctx, bool server);
 #endif
 
 }  // namespace example

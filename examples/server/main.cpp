@@ -324,29 +324,16 @@ void check_timers(Client& c, Clock::time_point now) {
     if (!c.guard.check(c.session, now)) c.dead = true;
 }
 
-// Over the process memory cap: the largest connections get GOAWAY
-// ENHANCE_YOUR_CALM (or an HTTP/1.1 503) until what is left fits. Draining
-// connections are on their way out and do not count.
-void shed(std::list<Client>& clients, example::ProcessBudget& budget, Clock::time_point now) {
-    std::size_t live = 0;
-    for (const Client& c : clients)
-        if (!c.guard.draining() && !c.dead) live += c.share.held();
-    while (live > budget.memory_cap) {
-        Client* largest = nullptr;
-        for (Client& c : clients)
-            if (!c.guard.draining() && !c.dead && (!largest || c.share.held() > largest->share.held())) largest = &c;
-        if (!largest) return;
-        Client& c = *largest;
-        live -= c.share.held();
-        std::fprintf(stderr, "memory cap: shedding a connection holding %zu octets\n", c.share.held());
-        if (c.mode == Client::Mode::h2) {
-            c.session.goaway(h2wire::ErrorCode::enhance_your_calm, "server memory cap");
-            c.guard.start_drain(now);
-        } else if (c.mode == Client::Mode::detect && !c.close_after_text) {
-            refuse(c, "503 Service Unavailable", "server busy\n", now);
-        } else {
-            c.dead = true;
-        }
+// Over the process memory cap: GOAWAY ENHANCE_YOUR_CALM (or an HTTP/1.1 503)
+// for a connection that shed_largest() chose.
+void shed(Client& c, Clock::time_point now) {
+    if (c.mode == Client::Mode::h2) {
+        c.session.goaway(h2wire::ErrorCode::enhance_your_calm, "server memory cap");
+        c.guard.start_drain(now);
+    } else if (c.mode == Client::Mode::detect && !c.close_after_text) {
+        refuse(c, "503 Service Unavailable", "server busy\n", now);
+    } else {
+        c.dead = true;
     }
 }
 
@@ -536,7 +523,11 @@ int main(int argc, char** argv) {
             }
         }
         if (budget.over_memory()) {
-            shed(clients, budget, now);
+            // Draining connections are on their way out and do not count.
+            example::shed_largest(
+                clients, budget.memory_cap,
+                [](const Client& c) { return c.guard.draining() || c.dead ? 0 : c.share.held(); },
+                [now](Client& c) { shed(c, now); });
             for (Client& c : clients)
                 if (!c.dead) on_writable(c, now);
         }

@@ -1,7 +1,7 @@
 """The example servers' defences against hostile peers (issue 12), each
 exercised on 127.0.0.1 with a port chosen at run time, timers shortened by
 flags, every check bounded to a few seconds. Called by examples_test.py for
-h2wire-server and, when built, h2wire-asio-server.
+h2wire-server and, when built, h2wire-asio-server and h2wire-uv-server.
 
 What each check provokes and what it expects is in its docstring; the
 defences themselves are described in docs/hardening.md.
@@ -92,7 +92,7 @@ def get_latency(port, path="/index.html"):
 
 
 # --- the checks -----------------------------------------------------------------------
-# Each takes (check, server binary, kind "poll" or "asio", root) and starts
+# Each takes (check, server binary, kind "poll", "asio" or "uv", root) and starts
 # its own server.
 
 
