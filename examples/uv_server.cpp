@@ -216,8 +216,8 @@ Session::Session(Server& server, int fd)
       guard_(server.options().guard, Clock::now()),
       share_(&server.budget()) {
     server_.add(this);
-    tcp_.data = this;
     uv_tcp_init(server_.loop(), &tcp_);
+    tcp_.data = this;
     if (uv_tcp_open(&tcp_, fd) != 0) {
         ::close(fd);
         close();
