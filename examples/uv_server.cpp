@@ -43,8 +43,10 @@
 // it accepts and closes every waiting connection (its reserve-descriptor
 // trick), or calls back again at once.
 //
-// h2c upgrade (HTTP/1.1 Upgrade: h2c) is left to the poll() server; here
-// bytes that are not a preface get SETTINGS and GOAWAY PROTOCOL_ERROR.
+// Cleartext connections start as the poll() server's do (server/prelude.hpp):
+// the client preface, or an HTTP/1.1 request with Upgrade: h2c (RFC 7540
+// §3.2), bounded; bytes that are neither get SETTINGS and GOAWAY
+// PROTOCOL_ERROR.
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -63,6 +65,7 @@
 #include "common/net.hpp"
 #include "server/app.hpp"
 #include "server/guard.hpp"
+#include "server/prelude.hpp"
 
 namespace {
 
@@ -107,6 +110,14 @@ private:
     static void on_closed(uv_handle_t* h) { delete &of(h); }
 
     uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+    // Plain connections start with the prelude (preface or h2c upgrade), TLS
+    // ones with the handshake.
+    bool in_prelude() const {
+#ifdef H2WIRE_EXAMPLES_TLS
+        if (tls_) return false;
+#endif
+        return !prelude_.done();
+    }
     void on_bytes(std::span<const std::uint8_t> bytes, Clock::time_point now);
     void receive_tls(std::span<const std::uint8_t> ciphertext, Clock::time_point now);
     void flush();
@@ -124,6 +135,7 @@ private:
     example::ServerSession app_;
     example::ConnectionGuard guard_;
     example::MemoryShare share_;
+    example::Prelude prelude_;
     std::vector<uv_buf_t> bufs_;  // the pieces of the write being made
     std::size_t in_flight_ = 0;   // octets of the uv_write in flight
     std::size_t queue_seen_ = 0;  // libuv's write queue at the last tick, and since when
@@ -214,7 +226,8 @@ Session::Session(Server& server, int fd)
     : server_(server),
       app_(server.options().app),
       guard_(server.options().guard, Clock::now()),
-      share_(&server.budget()) {
+      share_(&server.budget()),
+      prelude_(server.options().guard, server.budget()) {
     server_.add(this);
     uv_tcp_init(server_.loop(), &tcp_);
     tcp_.data = this;
@@ -234,7 +247,6 @@ Session::Session(Server& server, int fd)
 #endif
     update_share();
     update_reading();
-    flush();  // our SETTINGS go out at once (TLS: after the handshake)
 }
 
 Session::~Session() {
@@ -242,7 +254,7 @@ Session::~Session() {
 }
 
 void Session::update_share() {
-    std::size_t n = sizeof(*this) + app_.memory_used() + bufs_.capacity() * sizeof(uv_buf_t);
+    std::size_t n = sizeof(*this) + app_.memory_used() + prelude_.memory() + bufs_.capacity() * sizeof(uv_buf_t);
 #ifdef H2WIRE_EXAMPLES_TLS
     n += cipher_.capacity();
 #endif
@@ -311,7 +323,9 @@ void Session::on_bytes(std::span<const std::uint8_t> bytes, Clock::time_point no
         if (closed_) return;
     } else
 #endif
-    {
+    if (in_prelude()) {
+        prelude_.receive(bytes, app_, guard_, now);
+    } else {
         app_.receive(bytes);
     }
     if (app_.connection().is_closed()) guard_.start_drain(now);
@@ -369,6 +383,11 @@ std::span<const uv_buf_t> Session::next_output() {
         return bufs_;
     }
 #endif
+    if (const std::string_view text = prelude_.text(); !text.empty()) {  // HTTP/1.1 first: 100, 101 or a refusal
+        bufs_.push_back(uv_buf_init(const_cast<char*>(text.data()), static_cast<unsigned>(text.size())));
+        return bufs_;
+    }
+    if (!prelude_.done()) return bufs_;
     const std::span<const h2wire::OutputChunk> chunks = app_.output();
     for (const h2wire::OutputChunk& c : chunks.first(std::min(chunks.size(), max_pieces)))
         bufs_.push_back(uv_buf_init(reinterpret_cast<char*>(const_cast<std::uint8_t*>(c.data)),
@@ -384,7 +403,10 @@ void Session::wrote(std::size_t n) {
         return;
     }
 #endif
-    app_.written(n);
+    if (!prelude_.text().empty())
+        prelude_.text_written(n);
+    else
+        app_.written(n);
 }
 
 void Session::flush() {
@@ -436,7 +458,10 @@ void Session::written_async(Clock::time_point now) {
     // What was asked for while the session was frozen.
     if (shed_pending_) {
         shed_pending_ = false;
-        app_.goaway(h2wire::ErrorCode::enhance_your_calm, "server memory cap");
+        if (in_prelude())
+            prelude_.shed(guard_, now);
+        else
+            app_.goaway(h2wire::ErrorCode::enhance_your_calm, "server memory cap");
     }
     if (shutdown_pending_) {
         shutdown_pending_ = false;
@@ -449,7 +474,7 @@ void Session::written_async(Clock::time_point now) {
 
 void Session::output_done() {
     if (app_.connection().is_closed()) guard_.start_drain(Clock::now());
-    if (!app_.finished() || fin_sent_) return;
+    if (!(prelude_.refused() || app_.finished()) || fin_sent_) return;
 #ifdef H2WIRE_EXAMPLES_TLS
     if (tls_ && handshake_done_ && !close_notify_) {
         close_notify_ = true;
@@ -457,7 +482,7 @@ void Session::output_done() {
         return flush();
     }
 #endif
-    // Everything up to our last GOAWAY is out: FIN, and read (discarding,
+    // Everything up to our last GOAWAY (or an HTTP/1.1 refusal) is out: FIN, and read (discarding,
     // within the drain budget) until the peer closes or the drain deadline.
     // Closing with input unread would make the kernel answer with RST,
     // which can destroy our last octets before the peer reads them.
@@ -485,6 +510,17 @@ void Session::tick(Clock::time_point now) {
         if (guard_.handshake_expired(now)) close();  // the TLS handshake never finished
         return;
     }
+    if (in_prelude()) {
+        if (guard_.draining()) {  // a refusal is being written
+            if (guard_.drain_expired(now)) close();
+            return;
+        }
+        if (guard_.handshake_expired(now)) prelude_.timeout(app_, guard_, now);  // 408, or GOAWAY
+        flush();
+        update_reading();
+        update_share();
+        return;
+    }
     if (!guard_.check(app_, now)) return close();  // drain deadline: flushed or not, the peer had its chance
     flush();                                         // RST_STREAM, GOAWAY the timers queued
     update_reading();
@@ -493,11 +529,14 @@ void Session::tick(Clock::time_point now) {
 
 void Session::shutdown() {
     if (closed_) return;
+    if (!handshake_done_ || in_prelude()) {  // before HTTP/2: nothing to finish
+        if (!guard_.draining()) close();     // (a refusal being written may end)
+        return;
+    }
     if (lent_) {
         shutdown_pending_ = true;
         return;
     }
-    if (!handshake_done_) return close();
     app_.shutdown();
     flush();
     update_share();
@@ -511,7 +550,10 @@ void Session::shed(Clock::time_point now) {
         update_reading();  // draining: input is discarded, frozen or not
         return;
     }
-    app_.goaway(h2wire::ErrorCode::enhance_your_calm, "server memory cap");
+    if (in_prelude())
+        prelude_.shed(guard_, now);  // 503
+    else
+        app_.goaway(h2wire::ErrorCode::enhance_your_calm, "server memory cap");
     flush();
     update_reading();
 }

@@ -449,7 +449,7 @@ def measure_flood(binary, root):
 
 
 def upgrade_limits(check, binary, kind, root):
-    """h2c upgrade (poll server only): a body past --upgrade-body gets 413;
+    """h2c upgrade (poll and libuv servers): a body past --upgrade-body gets 413;
     an unfinished request gets 408 at --settings-timeout; pending upgrade
     requests past --upgrade-memory get 503."""
     srv = Server(binary, root, FAST + ["--upgrade-body", "64K", "--upgrade-memory", "100K"])
@@ -589,7 +589,8 @@ def tls_connections(check, binary, kind, root):
         srv.stop()
 
 
-POLL_ONLY = {upgrade_limits}
+NO_UPGRADE = {"asio"}  # servers without the h2c upgrade
+UPGRADE_ONLY = {upgrade_limits}
 ALL = [half_preface, settings_never_acked, junk_after_goaway, garbage_preface, echo_slack, window_zero_files,
        stalled_stream, idle_connection, shutdown_deadline, emfile_backoff, flood_fairness, upgrade_limits,
        memory_cap, max_connections, tls_connections]
@@ -600,7 +601,7 @@ def run_all(check, binary, kind, root, tls_files=None):
     global TLS_FILES
     TLS_FILES = tls_files
     for test in ALL:
-        if kind != "poll" and test in POLL_ONLY:
+        if kind in NO_UPGRADE and test in UPGRADE_ONLY:
             continue
         try:
             test(check, binary, kind, root)

@@ -17,8 +17,7 @@ Then the defences against hostile peers (defences.py: timeouts, drain after
 GOAWAY, echo and file budgets, EMFILE, fairness, h2c upgrade bounds) run
 against SERVER and, with --asio, against the Asio server too; with --uv
 against the libuv server, which then also gets the client checks above (h2c
-with prior knowledge, graceful shutdown during an upload, TLS), all but the
-h2c upgrade.
+with prior knowledge, h2c upgrade, graceful shutdown during an upload, TLS).
 """
 import hashlib
 import os
@@ -124,6 +123,24 @@ def run_checks(tag, client_bin, base, extra, work):
     check(tag + "100 concurrent streams", rc == 0 and len(got) == 100 and all(h == want for h in got), err)
 
 
+def upgrade_checks(tag, client_bin, base, root, work):
+    """h2c upgrade (RFC 7540 §3.2): the first request goes as HTTP/1.1."""
+    rc, out, err = client(client_bin, "--upgrade", base + "/index.html", base + "/page.html")
+    check(tag + "upgrade: GET as stream 1, then stream 3",
+          rc == 0 and "[1] :status: 200" in err and "[3] :status: 200" in err, err)
+    dest = os.path.join(work, tag.strip(": ") + "upgrade-big.out")
+    rc, out, err = client(client_bin, "-q", "--upgrade", "-o", dest, base + "/big.bin")
+    check(tag + "upgrade: 3 MB file as stream 1", rc == 0 and sha(dest) == sha(os.path.join(root, "big.bin")), err)
+    rc, out, err = client(client_bin, "--upgrade", "-X", "HEAD", base + "/big.bin")
+    check(tag + "upgrade: HEAD as stream 1", rc == 0 and "content-length: 3000000" in err and "0 octets" in err, err)
+    small = os.path.join(work, "small.bin")
+    with open(small, "wb") as f:
+        f.write(os.urandom(100000))
+    dest = os.path.join(work, "small.out")
+    rc, out, err = client(client_bin, "-q", "--upgrade", "--data", "@" + small, "-o", dest, base + "/echo")
+    check(tag + "upgrade: POST /echo with a body", rc == 0 and sha(dest) == sha(small), err)
+
+
 def graceful_shutdown(tag, srv, client_bin, base, work):
     """SIGTERM while an upload is being echoed: the stream finishes, then the
     server exits 0."""
@@ -197,22 +214,7 @@ def main():
             base = "http://127.0.0.1:%d" % srv.port
             run_checks("h2c: ", client_bin, base, [], work)
 
-            # h2c upgrade (RFC 7540 §3.2): the first request goes as HTTP/1.1.
-            rc, out, err = client(client_bin, "--upgrade", base + "/index.html", base + "/page.html")
-            check("upgrade: GET as stream 1, then stream 3",
-                  rc == 0 and "[1] :status: 200" in err and "[3] :status: 200" in err, err)
-            dest = os.path.join(work, "upgrade-big.out")
-            rc, out, err = client(client_bin, "-q", "--upgrade", "-o", dest, base + "/big.bin")
-            check("upgrade: 3 MB file as stream 1", rc == 0 and sha(dest) == sha(os.path.join(root, "big.bin")), err)
-            rc, out, err = client(client_bin, "--upgrade", "-X", "HEAD", base + "/big.bin")
-            check("upgrade: HEAD as stream 1", rc == 0 and "content-length: 3000000" in err and "0 octets" in err, err)
-            small = os.path.join(work, "small.bin")
-            with open(small, "wb") as f:
-                f.write(os.urandom(100000))
-            dest = os.path.join(work, "small.out")
-            rc, out, err = client(client_bin, "-q", "--upgrade", "--data", "@" + small, "-o", dest, base + "/echo")
-            check("upgrade: POST /echo with a body", rc == 0 and sha(dest) == sha(small), err)
-
+            upgrade_checks("", client_bin, base, root, work)
             graceful_shutdown("", srv, client_bin, base, work)
             if tls:
                 tls_checks("", server_bin, client_bin, root, cert, key, work, servers)
@@ -222,6 +224,7 @@ def main():
                 servers.append(usrv)
                 ubase = "http://127.0.0.1:%d" % usrv.port
                 run_checks("uv h2c: ", client_bin, ubase, [], work)
+                upgrade_checks("uv ", client_bin, ubase, root, work)
                 graceful_shutdown("uv: ", usrv, client_bin, ubase, work)
                 if tls:
                     tls_checks("uv ", uv, client_bin, root, cert, key, work, servers)
