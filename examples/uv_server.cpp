@@ -712,28 +712,9 @@ void Server::print_stats() const {
 int main(int argc, char** argv) {
     example::ServerOptions opt;
     if (!example::parse_server_args(argc, argv, "h2wire-uv-server", opt)) return 2;
-#ifdef H2WIRE_EXAMPLES_TLS
-    std::shared_ptr<example::TlsContext> tls;
-    if (opt.tls) {
-        std::string err;
-        tls = example::tls_server_context(opt.cert, opt.key, err);
-        if (!tls) {
-            std::fprintf(stderr, "h2wire-uv-server: %s\n", err.c_str());
-            return 1;
-        }
-    }
-#else
-    if (opt.tls) {
-        std::fprintf(stderr, "h2wire-uv-server: built without TLS (meson -Dtls=enabled needs libssl-dev)\n");
-        return 1;
-    }
-#endif
-    std::string err;
-    const int listener = example::listen_tcp(opt.host, opt.port, err);
-    if (listener < 0) {
-        std::fprintf(stderr, "h2wire-uv-server: %s\n", err.c_str());
-        return 1;
-    }
+    std::shared_ptr<example::TlsContext> tls;  // null: plain
+    const int listener = example::listen_server(opt.host, opt.port, opt.tls, opt.cert, opt.key, "h2wire-uv-server", tls);
+    if (listener < 0) return 1;
     ::signal(SIGPIPE, SIG_IGN);  // a write to a reset connection is an error, not the end
     uv_loop_t loop;
     uv_loop_init(&loop);

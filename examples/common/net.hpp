@@ -56,13 +56,21 @@ int listen_tcp(const std::string& host, std::uint16_t& port, std::string& err);
 int connect_tcp(const std::string& host, std::uint16_t port, std::string& err);
 void set_nonblocking(int fd);
 
+struct TlsContext;  // OpenSSL's SSL_CTX (only when built with TLS)
+
+/// A server's listening socket on host:port (`port` updated as in
+/// listen_tcp()) and, when `tls`, its TLS context from `cert` and `key`
+/// (else null). On failure prints why on stderr, after `program`, and
+/// returns -1.
+int listen_server(const std::string& host, std::uint16_t& port, bool tls, const std::string& cert,
+                  const std::string& key, const char* program, std::shared_ptr<TlsContext>& context);
+
 /// Writes a byte string through the transport (for HTTP/1.1 text around an
 /// h2c upgrade); returns octets written.
 IoResult write_bytes(Transport& io, std::string_view bytes);
 
 #ifdef H2WIRE_EXAMPLES_TLS
 /// TLS (OpenSSL), ALPN "h2" only (RFC 9113 §3.2).
-struct TlsContext;
 std::shared_ptr<TlsContext> tls_server_context(const std::string& cert, const std::string& key, std::string& err);
 /// Client: verify the server against the system trust store, or against
 /// `ca_file` when given.

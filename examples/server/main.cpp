@@ -213,28 +213,9 @@ int main(int argc, char** argv) {
     if (!example::parse_server_args(argc, argv, "h2wire-server", opt)) return 2;
     example::ProcessBudget& budget = opt.budget;
     opt.app.budget = &budget;
-#ifdef H2WIRE_EXAMPLES_TLS
-    std::shared_ptr<example::TlsContext> tls;
-    if (opt.tls) {
-        std::string err;
-        tls = example::tls_server_context(opt.cert, opt.key, err);
-        if (!tls) {
-            std::fprintf(stderr, "h2wire-server: %s\n", err.c_str());
-            return 1;
-        }
-    }
-#else
-    if (opt.tls) {
-        std::fprintf(stderr, "h2wire-server: built without TLS (meson -Dtls=enabled needs libssl-dev)\n");
-        return 1;
-    }
-#endif
-    std::string err;
-    const int listener = example::listen_tcp(opt.host, opt.port, err);
-    if (listener < 0) {
-        std::fprintf(stderr, "h2wire-server: %s\n", err.c_str());
-        return 1;
-    }
+    std::shared_ptr<example::TlsContext> tls;  // null: plain
+    const int listener = example::listen_server(opt.host, opt.port, opt.tls, opt.cert, opt.key, "h2wire-server", tls);
+    if (listener < 0) return 1;
     // Signals are handled before anyone learns where we listen.
     if (::pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
     struct sigaction sa {};

@@ -171,6 +171,20 @@ def tls_checks(tag, server_bin, client_bin, root, cert, key, work, servers):
     check(tag + "tls: server exits 0 on SIGTERM", tsrv.stop() == 0)
 
 
+def client_checks(tag, server_bin, client_bin, root, work, servers, tls_files):
+    """h2wire-client against one server: h2c with prior knowledge, h2c
+    upgrade, graceful shutdown, then TLS (with `tls_files`, a (certificate,
+    key) pair) on a second server."""
+    srv = Server(server_bin, root)
+    servers.append(srv)
+    base = "http://127.0.0.1:%d" % srv.port
+    run_checks(tag + "h2c: ", client_bin, base, [], work)
+    upgrade_checks(tag, client_bin, base, root, work)
+    graceful_shutdown(tag, srv, client_bin, base, work)
+    if tls_files:
+        tls_checks(tag, server_bin, client_bin, root, *tls_files, work, servers)
+
+
 def main():
     args = sys.argv[1:]
     server_bin, client_bin = args[0], args[1]
@@ -209,25 +223,9 @@ def main():
                 defences.run_all(check, uv, "uv", root, tls_files)
             if only_defences:
                 raise StopIteration
-            srv = Server(server_bin, root)
-            servers.append(srv)
-            base = "http://127.0.0.1:%d" % srv.port
-            run_checks("h2c: ", client_bin, base, [], work)
-
-            upgrade_checks("", client_bin, base, root, work)
-            graceful_shutdown("", srv, client_bin, base, work)
-            if tls:
-                tls_checks("", server_bin, client_bin, root, cert, key, work, servers)
-
+            client_checks("", server_bin, client_bin, root, work, servers, tls_files)
             if uv:
-                usrv = Server(uv, root)
-                servers.append(usrv)
-                ubase = "http://127.0.0.1:%d" % usrv.port
-                run_checks("uv h2c: ", client_bin, ubase, [], work)
-                upgrade_checks("uv ", client_bin, ubase, root, work)
-                graceful_shutdown("uv: ", usrv, client_bin, ubase, work)
-                if tls:
-                    tls_checks("uv ", uv, client_bin, root, cert, key, work, servers)
+                client_checks("uv ", uv, client_bin, root, work, servers, tls_files)
         except StopIteration:
             pass
         finally:
