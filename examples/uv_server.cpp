@@ -283,7 +283,11 @@ void Session::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
 
 void Session::on_read(uv_stream_t* st, ssize_t n, const uv_buf_t* buf) {
     Session& s = of(st);
-    if (n == 0 || s.closed_) return;  // EAGAIN
+    if (n == 0) {  // EAGAIN: the socket is empty, the turn is over
+        s.turn_read_ = 0;
+        return;
+    }
+    if (s.closed_) return;
     if (n < 0) {                      // UV_EOF or an error: the peer is gone
         s.close();
         return;

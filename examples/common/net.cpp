@@ -108,7 +108,7 @@ int listen_server(const std::string& host, std::uint16_t& port, bool tls, const 
         return -1;
     }
 #else
-    (void)cert, (void)key;
+    (void)cert, (void)key, (void)context;
     if (tls) {
         std::fprintf(stderr, "%s: built without TLS (meson -Dtls=enabled needs libssl-dev)\n", program);
         return -1;
