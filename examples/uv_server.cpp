@@ -99,7 +99,7 @@ public:
     std::size_t library_memory() const { return app_.connection().memory_used(); }
 
 private:
-    static constexpr std::size_t max_pieces = 64;          // uv_buf_t per write
+    static constexpr std::size_t max_pieces = 64;             // uv_buf_t per write
     static constexpr std::size_t tls_write_size = 64 * 1024;  // encrypted per write
 
     static Session& of(void* handle) { return *static_cast<Session*>(static_cast<uv_handle_t*>(handle)->data); }
@@ -166,16 +166,28 @@ public:
         opt_.app.budget = &opt_.budget;
     }
 #ifdef H2WIRE_EXAMPLES_TLS
-    void use_tls(std::shared_ptr<example::TlsContext> tls) { tls_ = std::move(tls); }
-    const std::shared_ptr<example::TlsContext>& tls() const { return tls_; }
+    void use_tls(std::shared_ptr<example::TlsContext> tls) {
+        tls_ = std::move(tls);
+    }
+    const std::shared_ptr<example::TlsContext>& tls() const {
+        return tls_;
+    }
 #endif
 
-    uv_loop_t* loop() { return loop_; }
-    const example::ServerOptions& options() const { return opt_; }
-    example::ProcessBudget& budget() { return opt_.budget; }
+    uv_loop_t* loop() {
+        return loop_;
+    }
+    const example::ServerOptions& options() const {
+        return opt_;
+    }
+    example::ProcessBudget& budget() {
+        return opt_.budget;
+    }
     /// Every read goes here (one thread: one read at a time), and receive()
     /// copies what it keeps.
-    std::span<std::uint8_t> read_buffer() { return read_buffer_; }
+    std::span<std::uint8_t> read_buffer() {
+        return read_buffer_;
+    }
     /// TLS: plaintext, one record at a time.
     std::span<std::uint8_t> plain_buffer() {
         if (plain_buffer_.empty()) plain_buffer_.resize(16 * 1024);
@@ -183,7 +195,9 @@ public:
     }
 
     void start();
-    void add(Session* s) { live_.insert(s); }
+    void add(Session* s) {
+        live_.insert(s);
+    }
     void remove(Session* s);
     /// `s` used its read budget: it reads again in the check phase, after
     /// the others had their turn.
@@ -288,7 +302,7 @@ void Session::on_read(uv_stream_t* st, ssize_t n, const uv_buf_t* buf) {
         return;
     }
     if (s.closed_) return;
-    if (n < 0) {                      // UV_EOF or an error: the peer is gone
+    if (n < 0) {  // UV_EOF or an error: the peer is gone
         s.close();
         return;
     }
@@ -327,7 +341,7 @@ void Session::on_bytes(std::span<const std::uint8_t> bytes, Clock::time_point no
         if (closed_) return;
     } else
 #endif
-    if (in_prelude()) {
+        if (in_prelude()) {
         prelude_.receive(bytes, app_, guard_, now);
     } else {
         app_.receive(bytes);
@@ -354,7 +368,7 @@ void Session::receive_tls(std::span<const std::uint8_t> ciphertext, Clock::time_
         const example::IoResult r = tls_->read(plain);
         if (r.status == example::IoResult::again) return;
         if (r.status != example::IoResult::ok) return close();  // close_notify or a TLS error
-        if (guard_.draining()) continue;                          // GOAWAY sent: the rest is dropped
+        if (guard_.draining()) continue;                        // GOAWAY sent: the rest is dropped
         app_.receive(plain.first(r.n));
         if (app_.connection().is_closed()) guard_.start_drain(now);
     }
@@ -394,8 +408,8 @@ std::span<const uv_buf_t> Session::next_output() {
     if (!prelude_.done()) return bufs_;
     const std::span<const h2wire::OutputChunk> chunks = app_.output();
     for (const h2wire::OutputChunk& c : chunks.first(std::min(chunks.size(), max_pieces)))
-        bufs_.push_back(uv_buf_init(reinterpret_cast<char*>(const_cast<std::uint8_t*>(c.data)),
-                                    static_cast<unsigned>(c.size)));
+        bufs_.push_back(
+            uv_buf_init(reinterpret_cast<char*>(const_cast<std::uint8_t*>(c.data)), static_cast<unsigned>(c.size)));
     return bufs_;
 }
 
@@ -526,7 +540,7 @@ void Session::tick(Clock::time_point now) {
         return;
     }
     if (!guard_.check(app_, now)) return close();  // drain deadline: flushed or not, the peer had its chance
-    flush();                                         // RST_STREAM, GOAWAY the timers queued
+    flush();                                       // RST_STREAM, GOAWAY the timers queued
     update_reading();
     update_share();
 }
@@ -584,10 +598,12 @@ void Server::start() {
     for (int i = 0; i < 3; ++i) {
         uv_signal_init(loop_, &signals_[i]);
         signals_[i].data = this;
-        uv_signal_start(&signals_[i], [](uv_signal_t* h, int signo) { of(h).on_signal(signo); }, signos[i]);
+        uv_signal_start(
+            &signals_[i], [](uv_signal_t* h, int signo) { of(h).on_signal(signo); }, signos[i]);
     }
     const auto tick = static_cast<std::uint64_t>(opt_.guard.tick().count());
-    uv_timer_start(&tick_, [](uv_timer_t* h) { of(h).on_tick(Clock::now()); }, tick, tick);
+    uv_timer_start(
+        &tick_, [](uv_timer_t* h) { of(h).on_tick(Clock::now()); }, tick, tick);
     update_accepting();
 }
 
@@ -717,7 +733,8 @@ int main(int argc, char** argv) {
     example::ServerOptions opt;
     if (!example::parse_server_args(argc, argv, "h2wire-uv-server", opt)) return 2;
     std::shared_ptr<example::TlsContext> tls;  // null: plain
-    const int listener = example::listen_server(opt.host, opt.port, opt.tls, opt.cert, opt.key, "h2wire-uv-server", tls);
+    const int listener =
+        example::listen_server(opt.host, opt.port, opt.tls, opt.cert, opt.key, "h2wire-uv-server", tls);
     if (listener < 0) return 1;
     ::signal(SIGPIPE, SIG_IGN);  // a write to a reset connection is an error, not the end
     uv_loop_t loop;

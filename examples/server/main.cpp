@@ -83,8 +83,7 @@ void handshake_timeout(Client& c, Clock::time_point now) {
     if (c.prelude.done()) c.mode = Client::Mode::h2;
 }
 
-void on_readable(Client& c, std::vector<std::uint8_t>& buf, const example::ServerOptions& opt,
-                 Clock::time_point now) {
+void on_readable(Client& c, std::vector<std::uint8_t>& buf, const example::ServerOptions& opt, Clock::time_point now) {
     // At most read_budget octets per turn: a connection that floods us
     // cannot keep the loop from the others. What is left is read next turn
     // (more_input: the TLS layer may hold it, where poll() cannot see it).

@@ -66,8 +66,7 @@ void Prelude::refuse(std::string_view status, std::string_view why, ConnectionGu
 // HTTP/2 from here: `bytes` (a preface, or what should have been one) go to
 // the library, which answers an invalid preface with SETTINGS and GOAWAY
 // PROTOCOL_ERROR (RFC 9113 §3.4).
-void Prelude::start_h2(std::string_view bytes, ServerSession& session, ConnectionGuard& guard,
-                       Clock::time_point now) {
+void Prelude::start_h2(std::string_view bytes, ServerSession& session, ConnectionGuard& guard, Clock::time_point now) {
     done_ = true;
     // After an upgrade with nothing more yet, no receive(): it would report
     // the upgraded request before the client's preface (see receive()).
