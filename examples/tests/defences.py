@@ -308,6 +308,37 @@ def stalled_stream(check, binary, kind, root):
         srv.stop()
 
 
+def never_reads(check, binary, kind, root):
+    """A client that asks for 20 large files with its windows wide open and
+    then reads nothing (its receive buffer stays full, every write of the
+    server blocks): the connection costs bounded time, gone within
+    --stream-timeout + --idle-timeout + --drain-timeout (streams reset, then
+    idle; the libuv server, whose session is frozen while a write is
+    pending, closes a write that moved nothing for --stream-timeout)."""
+    srv = Server(binary, root, FAST + ["--stream-timeout", "1", "--idle-timeout", "1"])
+    try:
+        p = ready_peer(srv.port, [(h2.INITIAL_WINDOW_SIZE, 2**31 - 1)])
+        p.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        p.send(h2.window_update(0, 2**31 - 1 - 65535))
+        for _ in range(20):
+            p.request("GET", "/big.bin")
+        start = time.monotonic()
+        gone = None
+        while time.monotonic() - start < 8:
+            stats = srv.stats()
+            if stats and stats["connections"] == 0:
+                gone = time.monotonic() - start
+                break
+            time.sleep(0.2)
+        if gone is not None:
+            print("     %s: a client that never reads: gone after %.1f s" % (kind, gone))
+        check("%s: a client that never reads: connection closed within the timeouts" % kind,
+              gone is not None and gone < 6, "still open after %.1fs" % (time.monotonic() - start))
+        p.close()
+    finally:
+        srv.stop()
+
+
 def idle_connection(check, binary, kind, root):
     """No stream, no traffic for --idle-timeout: GOAWAY NO_ERROR, close."""
     srv = Server(binary, root, FAST + ["--idle-timeout", "1"])
@@ -592,7 +623,7 @@ def tls_connections(check, binary, kind, root):
 NO_UPGRADE = {"asio"}  # servers without the h2c upgrade
 UPGRADE_ONLY = {upgrade_limits}
 ALL = [half_preface, settings_never_acked, junk_after_goaway, garbage_preface, echo_slack, window_zero_files,
-       stalled_stream, idle_connection, shutdown_deadline, emfile_backoff, flood_fairness, upgrade_limits,
+       stalled_stream, never_reads, idle_connection, shutdown_deadline, emfile_backoff, flood_fairness, upgrade_limits,
        memory_cap, max_connections, tls_connections]
 TLS_FILES = None  # (certificate, key) for tls_connections, set by run_all
 
