@@ -251,25 +251,10 @@ private:
             std::fprintf(stderr, "shutdown: %zu connection(s) still open after the deadline: closing\n", live_.size());
             for (SessionBase* s : live_) s->close();
         }
-        if (opt_.budget.over_memory()) shed(now);
-    }
-
-    // Over the process memory cap: the largest sessions get GOAWAY
-    // ENHANCE_YOUR_CALM until what is left fits. Draining sessions are on
-    // their way out and do not count.
-    void shed(Clock::time_point now) {
-        std::size_t held = 0;
-        for (const SessionBase* s : live_)
-            if (!s->draining()) held += s->memory();
-        while (held > opt_.budget.memory_cap) {
-            SessionBase* largest = nullptr;
-            for (SessionBase* s : live_)
-                if (!s->draining() && (!largest || s->memory() > largest->memory())) largest = s;
-            if (!largest) return;
-            held -= largest->memory();
-            std::fprintf(stderr, "memory cap: shedding a connection holding %zu octets\n", largest->memory());
-            largest->shed(now);
-        }
+        if (opt_.budget.over_memory())
+            example::shed_largest(
+                live_, opt_.budget.memory_cap, [](const SessionBase* s) { return s->draining() ? 0 : s->memory(); },
+                [now](SessionBase* s) { s->shed(now); });
     }
 
     void wait_signal() {

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 . tools/scripts/deps.sh
 install_packages meson ninja-build g++ pkg-config cmake doxygen groff-base doctest-dev libbenchmark-dev libnghttp2-dev \
     python3 python3-hpack python3-h2 \
-    libssl-dev openssl libasio-dev curl nghttp2-client nghttp2-server nodejs chromium
+    libssl-dev openssl libasio-dev libuv1-dev curl nghttp2-client nghttp2-server nodejs chromium
 
 builddir=${H2WIRE_BUILD_DIR:-build}
 # Extra meson options, e.g. H2WIRE_MESON_ARGS=-Dwerror=true (CI).

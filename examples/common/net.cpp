@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 namespace example {
@@ -95,6 +96,26 @@ int listen_tcp(const std::string& host, std::uint16_t& port, std::string& err) {
     port = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
                                           : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
     set_nonblocking(fd);
+    return fd;
+}
+
+int listen_server(const std::string& host, std::uint16_t& port, bool tls, const std::string& cert,
+                  const std::string& key, const char* program, std::shared_ptr<TlsContext>& context) {
+    std::string err;
+#ifdef H2WIRE_EXAMPLES_TLS
+    if (tls && !(context = tls_server_context(cert, key, err))) {
+        std::fprintf(stderr, "%s: %s\n", program, err.c_str());
+        return -1;
+    }
+#else
+    (void)cert, (void)key, (void)context;
+    if (tls) {
+        std::fprintf(stderr, "%s: built without TLS (meson -Dtls=enabled needs libssl-dev)\n", program);
+        return -1;
+    }
+#endif
+    const int fd = listen_tcp(host, port, err);
+    if (fd < 0) std::fprintf(stderr, "%s: %s\n", program, err.c_str());
     return fd;
 }
 

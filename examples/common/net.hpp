@@ -56,19 +56,44 @@ int listen_tcp(const std::string& host, std::uint16_t& port, std::string& err);
 int connect_tcp(const std::string& host, std::uint16_t port, std::string& err);
 void set_nonblocking(int fd);
 
+struct TlsContext;  // OpenSSL's SSL_CTX (only when built with TLS)
+
+/// A server's listening socket on host:port (`port` updated as in
+/// listen_tcp()) and, when `tls`, its TLS context from `cert` and `key`
+/// (else null). On failure prints why on stderr, after `program`, and
+/// returns -1.
+int listen_server(const std::string& host, std::uint16_t& port, bool tls, const std::string& cert,
+                  const std::string& key, const char* program, std::shared_ptr<TlsContext>& context);
+
 /// Writes a byte string through the transport (for HTTP/1.1 text around an
 /// h2c upgrade); returns octets written.
 IoResult write_bytes(Transport& io, std::string_view bytes);
 
 #ifdef H2WIRE_EXAMPLES_TLS
 /// TLS (OpenSSL), ALPN "h2" only (RFC 9113 §3.2).
-struct TlsContext;
 std::shared_ptr<TlsContext> tls_server_context(const std::string& cert, const std::string& key, std::string& err);
 /// Client: verify the server against the system trust store, or against
 /// `ca_file` when given.
 std::shared_ptr<TlsContext> tls_client_context(bool verify, const std::string& ca_file, std::string& err);
 std::unique_ptr<Transport> tls_transport(int fd, std::shared_ptr<TlsContext> ctx, bool server,
                                          const std::string& server_name);
+
+/// TLS over memory buffers, for loops that read and write the socket
+/// themselves (libuv's uv_read_start and uv_write): feed() the ciphertext
+/// that arrived, then handshake(), read() and write() as on a Transport
+/// (they never touch a socket: `again` only means "more ciphertext needed"),
+/// and send what take_ciphertext() hands out. close_write() queues
+/// close_notify; the caller sends it, then ends the TCP stream.
+class TlsMemoryTransport : public Transport {
+public:
+    using Transport::Transport;
+    virtual void feed(std::span<const std::uint8_t> ciphertext) = 0;
+    /// Ciphertext waiting to be sent, in octets.
+    virtual std::size_t pending_ciphertext() const = 0;
+    /// Moves up to out.size() octets of it into `out`; returns how many.
+    virtual std::size_t take_ciphertext(std::span<std::uint8_t> out) = 0;
+};
+std::unique_ptr<TlsMemoryTransport> tls_memory_transport(std::shared_ptr<TlsContext> ctx, bool server);
 #endif
 
 }  // namespace example

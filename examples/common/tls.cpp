@@ -5,6 +5,7 @@
 #include <openssl/x509v3.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -38,11 +39,21 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
     return SSL_TLSEXT_ERR_OK;
 }
 
-class TlsTransport final : public Transport {
+// On the socket (fd >= 0: SSL_set_fd), or over two memory BIOs (fd < 0):
+// then the loop feeds the ciphertext it read and sends what
+// take_ciphertext() hands out.
+class TlsTransport final : public TlsMemoryTransport {
 public:
     TlsTransport(int fd, std::shared_ptr<TlsContext> ctx, bool server, const std::string& name)
-        : Transport(fd), ctx_(std::move(ctx)), ssl_(SSL_new(ctx_->ctx)) {
-        SSL_set_fd(ssl_, fd);
+        : TlsMemoryTransport(fd), ctx_(std::move(ctx)), ssl_(SSL_new(ctx_->ctx)) {
+        if (fd >= 0) {
+            SSL_set_fd(ssl_, fd);
+        } else {
+            in_ = BIO_new(BIO_s_mem());
+            out_ = BIO_new(BIO_s_mem());
+            BIO_set_mem_eof_return(in_, -1);  // empty: "want read", not end of stream
+            SSL_set_bio(ssl_, in_, out_);     // the SSL object owns them
+        }
         SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
         if (server) {
             SSL_set_accept_state(ssl_);
@@ -95,7 +106,15 @@ public:
     bool wants_write() const override { return want_write_; }
     void close_write() override {
         SSL_shutdown(ssl_);  // close_notify (RFC 8446 §6.1)
-        Transport::close_write();
+        if (fd_ >= 0) Transport::close_write();
+    }
+    void feed(std::span<const std::uint8_t> ciphertext) override {
+        if (!ciphertext.empty()) BIO_write(in_, ciphertext.data(), static_cast<int>(ciphertext.size()));
+    }
+    std::size_t pending_ciphertext() const override { return BIO_ctrl_pending(out_); }
+    std::size_t take_ciphertext(std::span<std::uint8_t> out) override {
+        const int n = BIO_read(out_, out.data(), static_cast<int>(std::min<std::size_t>(out.size(), 1 << 30)));
+        return n > 0 ? static_cast<std::size_t>(n) : 0;
     }
     std::string_view alpn() const override {
         const unsigned char* p = nullptr;
@@ -122,6 +141,8 @@ private:
 
     std::shared_ptr<TlsContext> ctx_;
     SSL* ssl_;
+    BIO* in_ = nullptr;  // memory BIOs (fd < 0), owned by ssl_
+    BIO* out_ = nullptr;
     bool want_write_ = false;
     std::vector<std::uint8_t> stage_;
 };
@@ -161,6 +182,10 @@ std::shared_ptr<TlsContext> tls_client_context(bool verify, const std::string& c
 std::unique_ptr<Transport> tls_transport(int fd, std::shared_ptr<TlsContext> ctx, bool server,
                                          const std::string& server_name) {
     return std::make_unique<TlsTransport>(fd, std::move(ctx), server, server_name);
+}
+
+std::unique_ptr<TlsMemoryTransport> tls_memory_transport(std::shared_ptr<TlsContext> ctx, bool server) {
+    return std::make_unique<TlsTransport>(-1, std::move(ctx), server, std::string());
 }
 
 }  // namespace example

@@ -11,6 +11,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdio>
+#include <iterator>
 
 namespace example {
 
@@ -81,5 +83,30 @@ private:
     std::size_t* total_;
     std::size_t held_ = 0;
 };
+
+/// Over the process memory cap: the connections holding the most are shed,
+/// largest first, until what the others hold fits under `cap`.
+/// `held(c)` is what connection `c` holds, 0 for one already on its way out
+/// (draining, closed), which does not count; `shed(c)` sends `c` away (GOAWAY
+/// ENHANCE_YOUR_CALM, or an HTTP/1.1 503) and makes held(c) 0.
+template <class Connections, class Held, class Shed>
+void shed_largest(Connections& all, std::size_t cap, Held held, Shed shed) {
+    std::size_t live = 0;
+    for (auto& c : all) live += held(c);
+    while (live > cap) {
+        decltype(&*std::begin(all)) largest = nullptr;
+        std::size_t most = 0;
+        for (auto& c : all) {
+            if (const std::size_t n = held(c); n > most) {
+                largest = &c;
+                most = n;
+            }
+        }
+        if (!largest) return;
+        live -= most;
+        std::fprintf(stderr, "memory cap: shedding a connection holding %zu octets\n", most);
+        shed(*largest);
+    }
+}
 
 }  // namespace example

@@ -1,12 +1,12 @@
 // The loop's side of defending a server: timers and budgets that need a
 // clock or a socket, which the sans-IO library leaves to its caller. The
-// poll() server and the Asio server use the same pieces:
+// poll(), Asio and libuv servers use the same pieces:
 //
 //   Hardening          timeouts and budgets (each a command-line flag)
 //   ConnectionGuard    one per accepted connection: the SETTINGS (preface)
 //                      timeout, the idle timeout, stalled streams, trim()
 //                      when quiet, and the bounded drain after GOAWAY
-//   parse_server_args  the flags both servers take
+//   parse_server_args  the flags the servers take
 //
 // docs/hardening.md explains the pattern for embedders.
 #pragma once
@@ -46,7 +46,7 @@ struct Hardening {
     /// GOAWAY before our close, then the socket is closed, flushed or not.
     Millis drain_timeout{1'000};
     std::size_t drain_bytes = 64 * 1024;
-    /// Octets read from one connection per loop turn (poll server); one
+    /// Octets read from one connection per loop turn (every server); one
     /// flooding connection cannot hold the loop longer than this costs.
     std::size_t read_budget = 64 * 1024;
     /// A connection quiet this long gives back memory it keeps for reuse
@@ -55,8 +55,8 @@ struct Hardening {
     /// accept() failing for lack of descriptors (EMFILE, ENFILE) or memory:
     /// stop accepting for this long instead of retrying at once.
     Millis accept_backoff{100};
-    /// h2c upgrade (poll server): the HTTP/1.1 request's body is held whole
-    /// until the upgrade, so it is bounded (413 past it).
+    /// h2c upgrade (poll and libuv servers): the HTTP/1.1 request's body is
+    /// held whole until the upgrade, so it is bounded (413 past it).
     std::size_t upgrade_body = 512 * 1024;
 
     /// How often the loop checks its timers: a quarter of the shortest
@@ -107,7 +107,7 @@ private:
     bool trimmed_ = false;
 };
 
-/// Everything both example servers are configured with.
+/// Everything the example servers are configured with.
 struct ServerOptions {
     ServerConfig app;
     Hardening guard;

@@ -35,10 +35,10 @@
 #include <string>
 #include <vector>
 
-#include "common/http1.hpp"
 #include "common/net.hpp"
 #include "server/app.hpp"
 #include "server/guard.hpp"
+#include "server/prelude.hpp"
 
 namespace {
 
@@ -59,12 +59,8 @@ struct Client {
     std::unique_ptr<example::Transport> io;
     example::ServerSession session;
     example::ConnectionGuard guard;
-    example::MemoryShare share;     // this connection in ProcessBudget::memory
-    example::Holding upgrade_held;  // `early` in ProcessBudget::upgrade
-    std::string early;              // bytes before HTTP/2: the preface so far, or an HTTP/1.1 request
-    std::string text;               // HTTP/1.1 text to write first (101, or an error)
-    std::size_t text_sent = 0;
-    bool close_after_text = false;
+    example::MemoryShare share;  // this connection in ProcessBudget::memory
+    example::Prelude prelude;    // before HTTP/2: the preface so far, or an HTTP/1.1 request
     bool fin_sent = false;
     bool write_blocked = false;  // the last write would have blocked: wait for POLLOUT
     bool more_input = false;     // the read budget ran out before the socket did
@@ -72,131 +68,10 @@ struct Client {
 
     Client(std::unique_ptr<example::Transport> t, const example::ServerOptions& opt, example::ProcessBudget& budget,
            Clock::time_point now)
-        : io(std::move(t)), session(opt.app), guard(opt.guard, now), share(&budget), upgrade_held(&budget.upgrade) {}
+        : io(std::move(t)), session(opt.app), guard(opt.guard, now), share(&budget), prelude(opt.guard, budget) {}
 
-    void update_share() {
-        share.set(session.memory_used() + early.capacity() + text.capacity() + sizeof(Client));
-        upgrade_held.set(early.capacity());
-    }
+    void update_share() { share.set(session.memory_used() + prelude.memory() + sizeof(Client)); }
 };
-
-constexpr std::string_view preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-// The HTTP/1.1 request as HTTP/2 fields (RFC 9113 §8.3.1): pseudo-headers
-// from the request line and Host, then the fields minus the connection-specific
-// ones (RFC 9113 §8.2.2).
-std::vector<h2wire::Field> h2_fields(const example::Http1Head& h) {
-    std::vector<h2wire::Field> out;
-    const std::string* host = h.one("host");
-    out.push_back({":method", h.method});
-    out.push_back({":scheme", "http"});
-    if (host) out.push_back({":authority", *host});
-    out.push_back({":path", h.target});
-    for (const auto& [name, value] : h.fields) {
-        if (name == "host" || name == "connection" || name == "upgrade" || name == "http2-settings" ||
-            name == "expect" || name == "keep-alive" || name == "proxy-connection" || name == "transfer-encoding" ||
-            (name == "te" && value != "trailers"))
-            continue;
-        out.push_back({name, value});
-    }
-    return out;
-}
-
-void forget_early(Client& c) {
-    std::string().swap(c.early);  // clear() would keep the capacity
-    c.upgrade_held.set(0);
-}
-
-// An HTTP/1.1 answer, then close: input from now on is only drained.
-void refuse(Client& c, std::string_view status, std::string_view why, Clock::time_point now) {
-    c.text += "HTTP/1.1 " + std::string(status) +
-              "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(why.size()) +
-              "\r\nConnection: close\r\n\r\n" + std::string(why);
-    c.close_after_text = true;
-    forget_early(c);
-    c.guard.start_drain(now);
-}
-
-// HTTP/2 from here: `bytes` (a preface, or what should have been one) go to
-// the library, which answers an invalid preface with SETTINGS and GOAWAY
-// PROTOCOL_ERROR (RFC 9113 §3.4).
-void start_h2(Client& c, std::string_view bytes, Clock::time_point now) {
-    c.mode = Client::Mode::h2;
-    // After an upgrade with nothing more yet, no receive(): it would report
-    // the upgraded request before the client's preface (see detect()).
-    if (bytes.empty()) return;
-    c.session.receive(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
-    if (c.session.connection().is_closed()) c.guard.start_drain(now);
-}
-
-// Bytes that came before HTTP/2: either the start of the client preface
-// (prior knowledge) or an HTTP/1.1 request with Upgrade: h2c. Anything
-// else is an invalid preface.
-void detect(Client& c, std::span<const std::uint8_t> bytes, const example::ServerOptions& opt,
-            example::ProcessBudget& budget, Clock::time_point now) {
-    // Requests waiting for their upgrade are held whole: bounded per
-    // connection (head, body) and for the process.
-    if (budget.upgrade + bytes.size() > budget.upgrade_cap)
-        return refuse(c, "503 Service Unavailable", "too many pending upgrade requests\n", now);
-    c.early.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    c.upgrade_held.set(c.early.capacity());
-    const std::size_t k = std::min(c.early.size(), preface.size());
-    if (std::string_view(c.early).substr(0, k) == preface.substr(0, k)) {
-        if (c.early.size() < preface.size()) return;
-        const std::string early = std::move(c.early);
-        forget_early(c);
-        return start_h2(c, early, now);
-    }
-    if (!example::may_be_request_line(c.early)) {  // h2spec http2/3.5/2
-        const std::string early = std::move(c.early);
-        forget_early(c);
-        return start_h2(c, early, now);
-    }
-    example::Http1Head head;
-    const example::Http1Parse r = example::parse_request_head(c.early, head);
-    if (r == example::Http1Parse::incomplete) return;
-    if (r == example::Http1Parse::bad) return refuse(c, "400 Bad Request", "bad HTTP/1.1 request\n", now);
-    const std::string* settings = head.one("http2-settings");
-    // RFC 7540 §3.2, §3.2.1: Upgrade: h2c, exactly one HTTP2-Settings, both
-    // named in Connection.
-    if (!head.lists("upgrade", "h2c") || !settings || !head.lists("connection", "upgrade") ||
-        !head.lists("connection", "http2-settings"))
-        return refuse(c, "505 HTTP Version Not Supported",
-                      "this server speaks HTTP/2: prior knowledge or h2c upgrade\n", now);
-    std::size_t body_size = 0;
-    if (head.one("transfer-encoding")) return refuse(c, "411 Length Required", "send content-length\n", now);
-    if (const std::string* cl = head.one("content-length")) {
-        char* end = nullptr;
-        const unsigned long long n = std::strtoull(cl->c_str(), &end, 10);
-        if (cl->empty() || *end != '\0') return refuse(c, "400 Bad Request", "bad content-length\n", now);
-        // The body comes with the HTTP/1.1 request and is held whole: bounded.
-        if (n > opt.guard.upgrade_body)
-            return refuse(c, "413 Content Too Large",
-                          "upgrade request bodies are limited to " + std::to_string(opt.guard.upgrade_body) +
-                              " octets: send it over HTTP/2\n",
-                          now);
-        body_size = static_cast<std::size_t>(n);
-    }
-    if (c.early.size() < head.size + body_size) {  // the body is still coming
-        // RFC 9110 §10.1.1: a client that sent Expect: 100-continue waits
-        // for this before the body (curl does, for bodies over 1 MiB).
-        if (head.lists("expect", "100-continue") && c.text.empty()) c.text = "HTTP/1.1 100 Continue\r\n\r\n";
-        return;
-    }
-    const std::vector<h2wire::Field> fields = h2_fields(head);
-    const auto body = std::span(reinterpret_cast<const std::uint8_t*>(c.early.data()) + head.size, body_size);
-    if (c.session.upgrade(*settings, fields, body) != h2wire::ApiError::none)
-        return refuse(c, "400 Bad Request", "bad h2c upgrade request\n", now);
-    c.text += "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
-    // Whatever followed the request is HTTP/2 already (the client preface).
-    // The request itself is reported by the first receive(); until the
-    // client's preface arrives only the 101 and our SETTINGS go out. (The
-    // response could go at once, but curl 7.88 drops the connection when
-    // more than 32 KiB follow the 101 in one read.)
-    const std::string rest = c.early.substr(head.size + body_size);
-    forget_early(c);
-    start_h2(c, rest, now);
-}
 
 // The SETTINGS timeout ran out before HTTP/2 started.
 void handshake_timeout(Client& c, Clock::time_point now) {
@@ -204,22 +79,11 @@ void handshake_timeout(Client& c, Clock::time_point now) {
         c.dead = true;
         return;
     }
-    const std::size_t k = std::min(c.early.size(), preface.size());
-    if (std::string_view(c.early).substr(0, k) == preface.substr(0, k)) {
-        // Nothing, or part of the preface: answer as HTTP/2 does (nghttpd
-        // too), SETTINGS then GOAWAY SETTINGS_TIMEOUT.
-        const std::string early = std::move(c.early);
-        forget_early(c);
-        start_h2(c, early, now);
-        c.session.goaway(h2wire::ErrorCode::settings_timeout, "preface not received in time");
-        c.guard.start_drain(now);
-        return;
-    }
-    refuse(c, "408 Request Timeout", "the upgrade request took too long\n", now);
+    c.prelude.timeout(c.session, c.guard, now);
+    if (c.prelude.done()) c.mode = Client::Mode::h2;
 }
 
-void on_readable(Client& c, std::vector<std::uint8_t>& buf, const example::ServerOptions& opt,
-                 example::ProcessBudget& budget, Clock::time_point now) {
+void on_readable(Client& c, std::vector<std::uint8_t>& buf, const example::ServerOptions& opt, Clock::time_point now) {
     // At most read_budget octets per turn: a connection that floods us
     // cannot keep the loop from the others. What is left is read next turn
     // (more_input: the TLS layer may hold it, where poll() cannot see it).
@@ -250,7 +114,8 @@ void on_readable(Client& c, std::vector<std::uint8_t>& buf, const example::Serve
             c.session.receive(bytes);
             if (c.session.connection().is_closed()) c.guard.start_drain(now);
         } else {
-            detect(c, bytes, opt, budget, now);
+            c.prelude.receive(bytes, c.session, c.guard, now);
+            if (c.prelude.done()) c.mode = Client::Mode::h2;
         }
     }
 }
@@ -267,22 +132,18 @@ void send_fin(Client& c) {
 
 void on_writable(Client& c, Clock::time_point now) {
     c.write_blocked = true;
-    while (c.text_sent < c.text.size()) {
-        const IoResult r = example::write_bytes(*c.io, std::string_view(c.text).substr(c.text_sent));
+    while (!c.prelude.text().empty()) {  // HTTP/1.1 first: 100 Continue, 101, or a refusal
+        const IoResult r = example::write_bytes(*c.io, c.prelude.text());
         if (r.status == IoResult::again) return;
         if (r.status != IoResult::ok) {
             c.dead = true;
             return;
         }
-        c.text_sent += r.n;
+        c.prelude.text_written(r.n);
         c.guard.traffic(now);
     }
-    if (c.text_sent > 0) {
-        std::string().swap(c.text);
-        c.text_sent = 0;
-    }
     c.write_blocked = false;
-    if (c.close_after_text) {
+    if (c.prelude.refused()) {
         send_fin(c);
         return;
     }
@@ -324,29 +185,16 @@ void check_timers(Client& c, Clock::time_point now) {
     if (!c.guard.check(c.session, now)) c.dead = true;
 }
 
-// Over the process memory cap: the largest connections get GOAWAY
-// ENHANCE_YOUR_CALM (or an HTTP/1.1 503) until what is left fits. Draining
-// connections are on their way out and do not count.
-void shed(std::list<Client>& clients, example::ProcessBudget& budget, Clock::time_point now) {
-    std::size_t live = 0;
-    for (const Client& c : clients)
-        if (!c.guard.draining() && !c.dead) live += c.share.held();
-    while (live > budget.memory_cap) {
-        Client* largest = nullptr;
-        for (Client& c : clients)
-            if (!c.guard.draining() && !c.dead && (!largest || c.share.held() > largest->share.held())) largest = &c;
-        if (!largest) return;
-        Client& c = *largest;
-        live -= c.share.held();
-        std::fprintf(stderr, "memory cap: shedding a connection holding %zu octets\n", c.share.held());
-        if (c.mode == Client::Mode::h2) {
-            c.session.goaway(h2wire::ErrorCode::enhance_your_calm, "server memory cap");
-            c.guard.start_drain(now);
-        } else if (c.mode == Client::Mode::detect && !c.close_after_text) {
-            refuse(c, "503 Service Unavailable", "server busy\n", now);
-        } else {
-            c.dead = true;
-        }
+// Over the process memory cap: GOAWAY ENHANCE_YOUR_CALM (or an HTTP/1.1 503)
+// for a connection that shed_largest() chose.
+void shed(Client& c, Clock::time_point now) {
+    if (c.mode == Client::Mode::h2) {
+        c.session.goaway(h2wire::ErrorCode::enhance_your_calm, "server memory cap");
+        c.guard.start_drain(now);
+    } else if (c.mode == Client::Mode::detect && !c.prelude.refused()) {
+        c.prelude.shed(c.guard, now);
+    } else {
+        c.dead = true;
     }
 }
 
@@ -364,28 +212,9 @@ int main(int argc, char** argv) {
     if (!example::parse_server_args(argc, argv, "h2wire-server", opt)) return 2;
     example::ProcessBudget& budget = opt.budget;
     opt.app.budget = &budget;
-#ifdef H2WIRE_EXAMPLES_TLS
-    std::shared_ptr<example::TlsContext> tls;
-    if (opt.tls) {
-        std::string err;
-        tls = example::tls_server_context(opt.cert, opt.key, err);
-        if (!tls) {
-            std::fprintf(stderr, "h2wire-server: %s\n", err.c_str());
-            return 1;
-        }
-    }
-#else
-    if (opt.tls) {
-        std::fprintf(stderr, "h2wire-server: built without TLS (meson -Dtls=enabled needs libssl-dev)\n");
-        return 1;
-    }
-#endif
-    std::string err;
-    const int listener = example::listen_tcp(opt.host, opt.port, err);
-    if (listener < 0) {
-        std::fprintf(stderr, "h2wire-server: %s\n", err.c_str());
-        return 1;
-    }
+    std::shared_ptr<example::TlsContext> tls;  // null: plain
+    const int listener = example::listen_server(opt.host, opt.port, opt.tls, opt.cert, opt.key, "h2wire-server", tls);
+    if (listener < 0) return 1;
     // Signals are handled before anyone learns where we listen.
     if (::pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return 1;
     struct sigaction sa {};
@@ -514,9 +343,9 @@ int main(int argc, char** argv) {
                     c.dead = true;
                 }
                 if (c.mode == Client::Mode::handshake || c.dead) continue;
-                on_readable(c, buf, opt, budget, now);  // the TLS layer may hold application data already
+                on_readable(c, buf, opt, now);  // the TLS layer may hold application data already
             } else if ((ev & (POLLIN | POLLHUP | POLLERR)) || c.more_input) {
-                on_readable(c, buf, opt, budget, now);
+                on_readable(c, buf, opt, now);
             }
             if (!c.dead) on_writable(c, now);  // flush what reading produced, or what POLLOUT allows
             c.update_share();
@@ -536,7 +365,11 @@ int main(int argc, char** argv) {
             }
         }
         if (budget.over_memory()) {
-            shed(clients, budget, now);
+            // Draining connections are on their way out and do not count.
+            example::shed_largest(
+                clients, budget.memory_cap,
+                [](const Client& c) { return c.guard.draining() || c.dead ? 0 : c.share.held(); },
+                [now](Client& c) { shed(c, now); });
             for (Client& c : clients)
                 if (!c.dead) on_writable(c, now);
         }

@@ -1,7 +1,7 @@
 """The example servers' defences against hostile peers (issue 12), each
 exercised on 127.0.0.1 with a port chosen at run time, timers shortened by
 flags, every check bounded to a few seconds. Called by examples_test.py for
-h2wire-server and, when built, h2wire-asio-server.
+h2wire-server and, when built, h2wire-asio-server and h2wire-uv-server.
 
 What each check provokes and what it expects is in its docstring; the
 defences themselves are described in docs/hardening.md.
@@ -92,7 +92,7 @@ def get_latency(port, path="/index.html"):
 
 
 # --- the checks -----------------------------------------------------------------------
-# Each takes (check, server binary, kind "poll" or "asio", root) and starts
+# Each takes (check, server binary, kind "poll", "asio" or "uv", root) and starts
 # its own server.
 
 
@@ -308,6 +308,37 @@ def stalled_stream(check, binary, kind, root):
         srv.stop()
 
 
+def never_reads(check, binary, kind, root):
+    """A client that asks for 20 large files with its windows wide open and
+    then reads nothing (its receive buffer stays full, every write of the
+    server blocks): the connection costs bounded time, gone within
+    --stream-timeout + --idle-timeout + --drain-timeout (streams reset, then
+    idle; the libuv server, whose session is frozen while a write is
+    pending, closes a write that moved nothing for --stream-timeout)."""
+    srv = Server(binary, root, FAST + ["--stream-timeout", "1", "--idle-timeout", "1"])
+    try:
+        p = ready_peer(srv.port, [(h2.INITIAL_WINDOW_SIZE, 2**31 - 1)])
+        p.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        p.send(h2.window_update(0, 2**31 - 1 - 65535))
+        for _ in range(20):
+            p.request("GET", "/big.bin")
+        start = time.monotonic()
+        gone = None
+        while time.monotonic() - start < 8:
+            stats = srv.stats()
+            if stats and stats["connections"] == 0:
+                gone = time.monotonic() - start
+                break
+            time.sleep(0.2)
+        if gone is not None:
+            print("     %s: a client that never reads: gone after %.1f s" % (kind, gone))
+        check("%s: a client that never reads: connection closed within the timeouts" % kind,
+              gone is not None and gone < 6, "still open after %.1fs" % (time.monotonic() - start))
+        p.close()
+    finally:
+        srv.stop()
+
+
 def idle_connection(check, binary, kind, root):
     """No stream, no traffic for --idle-timeout: GOAWAY NO_ERROR, close."""
     srv = Server(binary, root, FAST + ["--idle-timeout", "1"])
@@ -449,7 +480,7 @@ def measure_flood(binary, root):
 
 
 def upgrade_limits(check, binary, kind, root):
-    """h2c upgrade (poll server only): a body past --upgrade-body gets 413;
+    """h2c upgrade (poll and libuv servers): a body past --upgrade-body gets 413;
     an unfinished request gets 408 at --settings-timeout; pending upgrade
     requests past --upgrade-memory get 503."""
     srv = Server(binary, root, FAST + ["--upgrade-body", "64K", "--upgrade-memory", "100K"])
@@ -589,9 +620,10 @@ def tls_connections(check, binary, kind, root):
         srv.stop()
 
 
-POLL_ONLY = {upgrade_limits}
+NO_UPGRADE = {"asio"}  # servers without the h2c upgrade
+UPGRADE_ONLY = {upgrade_limits}
 ALL = [half_preface, settings_never_acked, junk_after_goaway, garbage_preface, echo_slack, window_zero_files,
-       stalled_stream, idle_connection, shutdown_deadline, emfile_backoff, flood_fairness, upgrade_limits,
+       stalled_stream, never_reads, idle_connection, shutdown_deadline, emfile_backoff, flood_fairness, upgrade_limits,
        memory_cap, max_connections, tls_connections]
 TLS_FILES = None  # (certificate, key) for tls_connections, set by run_all
 
@@ -600,7 +632,7 @@ def run_all(check, binary, kind, root, tls_files=None):
     global TLS_FILES
     TLS_FILES = tls_files
     for test in ALL:
-        if kind != "poll" and test in POLL_ONLY:
+        if kind in NO_UPGRADE and test in UPGRADE_ONLY:
             continue
         try:
             test(check, binary, kind, root)

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """h2wire-server and h2wire-client against each other, over loopback.
 
-    examples_test.py SERVER CLIENT [--tls] [--openssl PATH] [--asio ASIO_SERVER] [--only-defences]
+    examples_test.py SERVER CLIENT [--tls] [--openssl PATH] [--asio ASIO_SERVER] [--uv UV_SERVER]
+                     [--only-defences]
 
 Starts the server on 127.0.0.1 with --port 0 and a temporary root, runs the
 client for each check, and stops the server (SIGTERM, graceful shutdown; it
@@ -14,7 +15,9 @@ step has a generous timeout only so that a hang cannot block the suite.
 
 Then the defences against hostile peers (defences.py: timeouts, drain after
 GOAWAY, echo and file budgets, EMFILE, fairness, h2c upgrade bounds) run
-against SERVER and, with --asio, against the Asio server too.
+against SERVER and, with --asio, against the Asio server too; with --uv
+against the libuv server, which then also gets the client checks above (h2c
+with prior knowledge, h2c upgrade, graceful shutdown during an upload, TLS).
 """
 import hashlib
 import os
@@ -120,12 +123,75 @@ def run_checks(tag, client_bin, base, extra, work):
     check(tag + "100 concurrent streams", rc == 0 and len(got) == 100 and all(h == want for h in got), err)
 
 
+def upgrade_checks(tag, client_bin, base, root, work):
+    """h2c upgrade (RFC 7540 §3.2): the first request goes as HTTP/1.1."""
+    rc, out, err = client(client_bin, "--upgrade", base + "/index.html", base + "/page.html")
+    check(tag + "upgrade: GET as stream 1, then stream 3",
+          rc == 0 and "[1] :status: 200" in err and "[3] :status: 200" in err, err)
+    dest = os.path.join(work, tag.strip(": ") + "upgrade-big.out")
+    rc, out, err = client(client_bin, "-q", "--upgrade", "-o", dest, base + "/big.bin")
+    check(tag + "upgrade: 3 MB file as stream 1", rc == 0 and sha(dest) == sha(os.path.join(root, "big.bin")), err)
+    rc, out, err = client(client_bin, "--upgrade", "-X", "HEAD", base + "/big.bin")
+    check(tag + "upgrade: HEAD as stream 1", rc == 0 and "content-length: 3000000" in err and "0 octets" in err, err)
+    small = os.path.join(work, "small.bin")
+    with open(small, "wb") as f:
+        f.write(os.urandom(100000))
+    dest = os.path.join(work, "small.out")
+    rc, out, err = client(client_bin, "-q", "--upgrade", "--data", "@" + small, "-o", dest, base + "/echo")
+    check(tag + "upgrade: POST /echo with a body", rc == 0 and sha(dest) == sha(small), err)
+
+
+def graceful_shutdown(tag, srv, client_bin, base, work):
+    """SIGTERM while an upload is being echoed: the stream finishes, then the
+    server exits 0."""
+    big = os.path.join(work, "upload.bin")
+    dest = os.path.join(work, "shutdown.out")
+    proc = subprocess.Popen([client_bin, "-q", "--data", "@" + big, "-o", dest, base + "/echo?shutdown"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        while "POST /echo?shutdown" not in srv.log_line():
+            pass
+        status = srv.stop()
+        rc = proc.wait(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    check(tag + "graceful shutdown: open stream completes, server exits 0",
+          rc == 0 and status == 0 and sha(dest) == sha(big),
+          "client %s server %s: %s" % (rc, status, proc.stderr.read().decode(errors="replace")))
+
+
+def tls_checks(tag, server_bin, client_bin, root, cert, key, work, servers):
+    tsrv = Server(server_bin, root, ["--tls", "--cert", cert, "--key", key])
+    servers.append(tsrv)
+    tbase = "https://localhost:%d" % tsrv.port
+    run_checks(tag + "tls: ", client_bin, tbase, ["--cacert", cert], work)
+    rc, out, err = client(client_bin, tbase + "/index.html")
+    check(tag + "tls: unknown certificate refused without --cacert", rc == 1, err)
+    check(tag + "tls: server exits 0 on SIGTERM", tsrv.stop() == 0)
+
+
+def client_checks(tag, server_bin, client_bin, root, work, servers, tls_files):
+    """h2wire-client against one server: h2c with prior knowledge, h2c
+    upgrade, graceful shutdown, then TLS (with `tls_files`, a (certificate,
+    key) pair) on a second server."""
+    srv = Server(server_bin, root)
+    servers.append(srv)
+    base = "http://127.0.0.1:%d" % srv.port
+    run_checks(tag + "h2c: ", client_bin, base, [], work)
+    upgrade_checks(tag, client_bin, base, root, work)
+    graceful_shutdown(tag, srv, client_bin, base, work)
+    if tls_files:
+        tls_checks(tag, server_bin, client_bin, root, *tls_files, work, servers)
+
+
 def main():
     args = sys.argv[1:]
     server_bin, client_bin = args[0], args[1]
     tls = "--tls" in args
     openssl = args[args.index("--openssl") + 1] if "--openssl" in args else "openssl"
     asio = args[args.index("--asio") + 1] if "--asio" in args else None
+    uv = args[args.index("--uv") + 1] if "--uv" in args else None
     only_defences = "--only-defences" in args
 
     with tempfile.TemporaryDirectory(prefix="h2wire-examples-") as work:
@@ -153,55 +219,13 @@ def main():
             defences.run_all(check, server_bin, "poll", root, tls_files)
             if asio:
                 defences.run_all(check, asio, "asio", root, tls_files)
+            if uv:
+                defences.run_all(check, uv, "uv", root, tls_files)
             if only_defences:
                 raise StopIteration
-            srv = Server(server_bin, root)
-            servers.append(srv)
-            base = "http://127.0.0.1:%d" % srv.port
-            run_checks("h2c: ", client_bin, base, [], work)
-
-            # h2c upgrade (RFC 7540 §3.2): the first request goes as HTTP/1.1.
-            rc, out, err = client(client_bin, "--upgrade", base + "/index.html", base + "/page.html")
-            check("upgrade: GET as stream 1, then stream 3",
-                  rc == 0 and "[1] :status: 200" in err and "[3] :status: 200" in err, err)
-            dest = os.path.join(work, "upgrade-big.out")
-            rc, out, err = client(client_bin, "-q", "--upgrade", "-o", dest, base + "/big.bin")
-            check("upgrade: 3 MB file as stream 1", rc == 0 and sha(dest) == sha(os.path.join(root, "big.bin")), err)
-            rc, out, err = client(client_bin, "--upgrade", "-X", "HEAD", base + "/big.bin")
-            check("upgrade: HEAD as stream 1", rc == 0 and "content-length: 3000000" in err and "0 octets" in err, err)
-            small = os.path.join(work, "small.bin")
-            with open(small, "wb") as f:
-                f.write(os.urandom(100000))
-            dest = os.path.join(work, "small.out")
-            rc, out, err = client(client_bin, "-q", "--upgrade", "--data", "@" + small, "-o", dest, base + "/echo")
-            check("upgrade: POST /echo with a body", rc == 0 and sha(dest) == sha(small), err)
-
-            # Graceful shutdown while an upload is being echoed: the stream
-            # finishes, then the server exits 0.
-            big = os.path.join(work, "upload.bin")
-            dest = os.path.join(work, "shutdown.out")
-            proc = subprocess.Popen([client_bin, "-q", "--data", "@" + big, "-o", dest, base + "/echo?shutdown"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            try:
-                while "POST /echo?shutdown" not in srv.log_line():
-                    pass
-                status = srv.stop()
-                rc = proc.wait(timeout=TIMEOUT)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-            check("graceful shutdown: open stream completes, server exits 0",
-                  rc == 0 and status == 0 and sha(dest) == sha(big),
-                  "client %s server %s: %s" % (rc, status, proc.stderr.read().decode(errors="replace")))
-
-            if tls:
-                tsrv = Server(server_bin, root, ["--tls", "--cert", cert, "--key", key])
-                servers.append(tsrv)
-                tbase = "https://localhost:%d" % tsrv.port
-                run_checks("tls: ", client_bin, tbase, ["--cacert", cert], work)
-                rc, out, err = client(client_bin, tbase + "/index.html")
-                check("tls: unknown certificate refused without --cacert", rc == 1, err)
-                check("tls: server exits 0 on SIGTERM", tsrv.stop() == 0)
+            client_checks("", server_bin, client_bin, root, work, servers, tls_files)
+            if uv:
+                client_checks("uv ", uv, client_bin, root, work, servers, tls_files)
         except StopIteration:
             pass
         finally:

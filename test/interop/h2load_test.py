@@ -2,7 +2,7 @@
 """Interop under load: h2load (nghttp2-client) against the h2wire servers and
 nghttpd, in the same run, on the same directory and the same machine.
 
-  h2load_test.py [--asio ASIO_SERVER] [--kind h2wire|nghttpd] SERVER
+  h2load_test.py [--asio ASIO_SERVER] [--uv UV_SERVER] [--kind h2wire|nghttpd] SERVER
 
 Each target gets the same load, 100,000 requests from 10 clients with 100
 concurrent streams each, for a small file, three times, taking turns with
@@ -53,6 +53,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("server", nargs="?")
     ap.add_argument("--asio", help="h2wire-asio-server, loaded the same way")
+    ap.add_argument("--uv", help="h2wire-uv-server, loaded the same way")
     ap.add_argument("--kind", default="h2wire")
     opts = ap.parse_args()
 
@@ -74,6 +75,8 @@ def main():
     targets = [("h2wire", lambda: h.start_server(opts.kind, opts.server, root, name="h2wire-server"))]
     if opts.asio:
         targets.append(("h2wire-asio", lambda: h.start_server("h2wire", opts.asio, root, name="h2wire-asio-server")))
+    if opts.uv:
+        targets.append(("h2wire-uv", lambda: h.start_server("h2wire", opts.uv, root, name="h2wire-uv-server")))
     targets.append(("nghttpd", lambda: h.start_nghttpd(root)))
     servers = {label: start() for label, start in targets}
     rates = {label: [] for label in servers}

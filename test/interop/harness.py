@@ -461,7 +461,7 @@ def parse_h2load(text):
 def start_server(kind, binary, root, tls=None, name=None):
     """Starts the file server under test serving `root`.
 
-    kind "h2wire": an h2wire example server (h2wire-server,
+    kind "h2wire": an h2wire example server (h2wire-server, h2wire-uv-server,
     h2wire-asio-server): `--root ROOT --port 0`, plus the certificate and key
     for TLS; it prints `listening on 127.0.0.1:PORT` first.
     kind "nghttpd": nghttpd with --echo-upload, the reference the checks are

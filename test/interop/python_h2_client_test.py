@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Interop: the Python `h2` client over a socket against an h2wire example
-file server (h2wire-server, or h2wire-asio-server).
+file server (h2wire-server, h2wire-asio-server or h2wire-uv-server).
 
   python_h2_client_test.py SERVER
 

@@ -4,7 +4,7 @@
     upgrade_python_test.py SERVER CLIENT
 
 1. Python h2 as the client (H2Connection.initiate_upgrade_connection) against
-   h2wire-server: the HTTP/1.1 request becomes stream 1, then a second request
+   SERVER (h2wire-server or h2wire-uv-server): the HTTP/1.1 request becomes stream 1, then a second request
    goes on stream 3; both bodies are checked byte for byte.
 2. h2wire-client --upgrade against a Python h2 server that answers 101 and
    calls initiate_upgrade_connection(settings_header=...): stream 1 and
