@@ -276,8 +276,8 @@ public:
     /// The events caused by API calls since they were last collected (by
     /// this or by receive()), in order: ConnectionTerminated after goaway(),
     /// or after a shutdown() once the last stream ended (through
-    /// pending_output*(), reset_stream(), ...); StreamWritable; the h2c
-    /// upgraded request of upgrade_server(). Each such event is returned
+    /// pending_output*(), submit_response(), reset_stream(), ...); the
+    /// request of upgrade_server(). Each such event is returned
     /// once: by take_events() if it is called first, else at the start of
     /// the next receive(). Call it after the calls that may cause events
     /// when no input is coming (a silent peer). The span and the views in
