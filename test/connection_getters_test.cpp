@@ -154,8 +154,11 @@ TEST_CASE("getters: queued_requests() and request_capacity() on a server, and af
     CHECK(server.conn.queued_requests() == 0);
     CHECK(server.conn.request_capacity() == 0);
     Session client(Role::client);
-    client.handshake();
     CHECK(client.conn.request_capacity() == 100 + Limits{}.max_queued_requests);
+    // A server that sets no SETTINGS_MAX_CONCURRENT_STREAMS: the stream ids
+    // left are the bound (odd ids from 1 to 2^31-1).
+    client.handshake();
+    CHECK(client.conn.request_capacity() == (std::size_t{1} << 30));
     REQUIRE(client.conn.shutdown() == ApiError::none);
     CHECK(client.conn.request_capacity() == 0);
 }

@@ -228,7 +228,9 @@ TEST_CASE("header errors: the same answer whichever way the block is split, and 
         Session s(Role::server);
         s.handshake();
         // The block over HEADERS + CONTINUATIONs of 3 octets, fed as split.
-        const Bytes block = s.peer.headers(1, c.headers, true, HeadersOptions{.max_fragment = 3});
+        HeadersOptions small;
+        small.max_fragment = 3;
+        const Bytes block = s.peer.headers(1, c.headers, true, small);
         const StreamReset r = expect_reset(s, feed_raw(s, block, split), 1);
         CHECK(r.invalid_header.error == HeaderError::invalid_value_octet);
         CHECK(r.invalid_header.field == 4);
