@@ -334,6 +334,23 @@ TEST_CASE("header errors: a malformed request that ends the connection (MadeYouR
     // The streams reset before it said so too.
     REQUIRE(!got.resets.empty());
     for (const StreamReset& r : got.resets) CHECK(r.invalid_header.error == HeaderError::invalid_value_octet);
+    // A malformed section that closes the last stream of a graceful
+    // shutdown ends the connection as planned, and says why the stream went.
+    {
+        Session g(Role::server);
+        g.handshake();
+        g.open(1, request(), false);
+        REQUIRE(g.conn.shutdown() == ApiError::none);
+        const auto ping = first(g.drain(), Type::ping);
+        REQUIRE(ping.has_value());
+        g.feed(g.peer.ping(ping->opaque, true));
+        g.drain();
+        const Reported end = feed_raw(g, g.peer.headers(1, {{":path", "/"}}, true));
+        REQUIRE(end.terminations.size() == 1);
+        CHECK(end.terminations[0].code == ErrorCode::no_error);
+        CHECK(end.terminations[0].invalid_header.error == HeaderError::pseudo_header_in_trailers);
+        CHECK(end.terminations[0].invalid_header.field == 0);
+    }
     // Other connection errors carry nothing.
     Session other(Role::server);
     other.handshake();

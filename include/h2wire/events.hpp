@@ -227,10 +227,12 @@ struct ConnectionTerminated {
     /// processed).
     std::uint32_t last_stream_id = 0;
     std::string_view reason;  ///< static text, or the peer's debug data as text
-    /// When a malformed header section from the peer ended the connection
-    /// (the stream reset it caused spent Limits::max_rapid_resets, the
-    /// "MadeYouReset" defence): the rule it broke and the field at fault, as
-    /// in StreamReset::invalid_header. Empty otherwise.
+    /// When a malformed header section from the peer ended the connection:
+    /// the rule it broke and the field at fault, as in
+    /// StreamReset::invalid_header. That happens when the stream reset it
+    /// caused spent Limits::max_rapid_resets (the "MadeYouReset" defence),
+    /// or closed the last stream of a graceful shutdown(); no StreamReset
+    /// is reported for that stream then. Empty otherwise.
     InvalidHeader invalid_header{};
 };
 
