@@ -11,13 +11,20 @@
 namespace h2wire {
 inline doctest::String toString(StreamState st) {
     switch (st) {
-        case StreamState::idle: return "idle";
-        case StreamState::reserved_local: return "reserved (local)";
-        case StreamState::reserved_remote: return "reserved (remote)";
-        case StreamState::open: return "open";
-        case StreamState::half_closed_local: return "half-closed (local)";
-        case StreamState::half_closed_remote: return "half-closed (remote)";
-        case StreamState::closed: return "closed";
+        case StreamState::idle:
+            return "idle";
+        case StreamState::reserved_local:
+            return "reserved (local)";
+        case StreamState::reserved_remote:
+            return "reserved (remote)";
+        case StreamState::open:
+            return "open";
+        case StreamState::half_closed_local:
+            return "half-closed (local)";
+        case StreamState::half_closed_remote:
+            return "half-closed (remote)";
+        case StreamState::closed:
+            return "closed";
     }
     return "?";
 }

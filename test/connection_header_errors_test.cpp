@@ -82,10 +82,8 @@ std::vector<Case> bad_requests() {
         {":protocol on GET", ok + Hdrs{{":protocol", "websocket"}}, HeaderError::protocol_without_connect, 4},
         // RFC 9110 §8.6
         {"content-length not a number", ok + Hdrs{{"content-length", "ten"}}, HeaderError::invalid_content_length, 4},
-        {"two differing content-lengths",
-         ok + Hdrs{{"content-length", "0"}, {"x", "y"}, {"content-length", "1"}},
-         HeaderError::invalid_content_length,
-         6},
+        {"two differing content-lengths", ok + Hdrs{{"content-length", "0"}, {"x", "y"}, {"content-length", "1"}},
+         HeaderError::invalid_content_length, 6},
         {"content-length with a leading space", ok + Hdrs{{"content-length", " 0"}}, HeaderError::value_whitespace, 4},
     };
 }
@@ -256,7 +254,8 @@ TEST_CASE("header errors: received responses, trailers and promises") {
     }
     SUBCASE("a 1xx with END_STREAM names its :status") {
         Session s = client_with_request();
-        const StreamReset r = expect_reset(s, feed_raw(s, s.peer.headers(1, response(103, {{"link", "</a>"}}), true)), 1);
+        const StreamReset r =
+            expect_reset(s, feed_raw(s, s.peer.headers(1, response(103, {{"link", "</a>"}}), true)), 1);
         CHECK(r.invalid_header.error == HeaderError::informational_end_stream);
         CHECK(r.invalid_header.field == 0);
     }
@@ -315,7 +314,8 @@ TEST_CASE("header errors: received responses, trailers and promises") {
     }
 }
 
-TEST_CASE("header errors: a malformed request that ends the connection (MadeYouReset) says why in ConnectionTerminated") {
+TEST_CASE(
+    "header errors: a malformed request that ends the connection (MadeYouReset) says why in ConnectionTerminated") {
     Config c;
     c.limits.max_rapid_resets = 2;
     Session s(Role::server, c);
