@@ -314,6 +314,7 @@ TEST_CASE("h2c upgrade: misuse") {
         CHECK(client.upgrade_client() == ApiError::too_late);
     }
     SUBCASE("client after output was written") {
+        REQUIRE(!client.pending_output().empty());
         client.consume_output(1);
         CHECK(client.upgrade_client() == ApiError::too_late);
     }

@@ -208,12 +208,34 @@ struct OutputChunk {
     std::size_t size = 0;
 };
 
+/// The state of a stream (RFC 9113 §5.1), as Connection::stream_state()
+/// reports it.
+enum class StreamState : std::uint8_t {
+    /// Not opened yet: an id above every one used, a request still waiting
+    /// for a slot under the peer's SETTINGS_MAX_CONCURRENT_STREAMS, or a
+    /// promise not sent yet.
+    idle,
+    /// We promised it (PUSH_PROMISE sent); the response is ours to send.
+    reserved_local,
+    /// The peer promised it; its response will arrive.
+    reserved_remote,
+    /// Both sides may send.
+    open,
+    /// We ended our side (END_STREAM sent); the peer may still send.
+    half_closed_local,
+    /// The peer ended its side; we may still send.
+    half_closed_remote,
+    /// Over: both sides ended it, or it was reset or refused.
+    closed,
+};
+
 /// A client or server HTTP/2 connection.
 ///
 ///     h2wire::Connection conn{{.role = h2wire::Role::server}};
 ///     for (const h2wire::Event& ev : conn.receive(bytes)) { ... }
 ///     auto out = conn.pending_output();
-///     conn.consume_output(::write(fd, out.data(), out.size()));
+///     const ssize_t n = ::write(fd, out.data(), out.size());
+///     if (n > 0) conn.consume_output(static_cast<std::size_t>(n));
 ///
 /// One thread at a time; a connection may move between threads.
 class Connection {
@@ -248,9 +270,20 @@ public:
     ///
     /// Events caused by API calls rather than input (ConnectionTerminated
     /// after goaway(), or when a shutdown() completes as output ends the
-    /// last stream) come first in the next receive(), which may be called
-    /// with no bytes to collect them.
+    /// last stream) come first in the next receive(), unless take_events()
+    /// collected them before.
     H2WIRE_API std::span<const Event> receive(std::span<const std::uint8_t> bytes);
+    /// The events caused by API calls since they were last collected (by
+    /// this or by receive()), in order: ConnectionTerminated after goaway(),
+    /// or after a shutdown() once the last stream ended (through
+    /// pending_output*(), submit_response(), reset_stream(), ...); the
+    /// request of upgrade_server(). Each such event is returned
+    /// once: by take_events() if it is called first, else at the start of
+    /// the next receive(). Call it after the calls that may cause events
+    /// when no input is coming (a silent peer). The span and the views in
+    /// its events stay valid until the next take_events(), receive() or
+    /// trim(); the span of the last receive() is not affected.
+    H2WIRE_API std::span<const Event> take_events();
 
     // ---- output ------------------------------------------------------------
 
@@ -263,8 +296,15 @@ public:
     /// from the connection's buffer, DATA payload straight from where
     /// send_data() put it (no copy into the output buffer).
     H2WIRE_API std::span<const OutputChunk> pending_output_vectors();
-    /// The caller wrote the first n octets of the pending output.
-    H2WIRE_API void consume_output(std::size_t n);
+    /// The caller wrote the first n octets of the pending output. Pending
+    /// means: what the last pending_output() or pending_output_vectors()
+    /// call returned (the span's size, or the sum of the pieces' sizes; both
+    /// forms return all output not yet consumed, so they may be mixed), less
+    /// what consume_output() took since. Output not yet returned by either
+    /// call is not pending. n == 0 does nothing. n past what is pending
+    /// (such as a -1 from write() converted to size_t) returns
+    /// invalid_argument and consumes nothing.
+    H2WIRE_API ApiError consume_output(std::size_t n);
     /// True when pending_output() would return something.
     H2WIRE_API bool wants_write() const noexcept;
 
@@ -305,8 +345,20 @@ public:
     /// coalesced. In automatic mode this is not needed.
     H2WIRE_API ApiError consume(std::uint32_t stream, std::size_t n);
     /// Octets the stream may send right now (min of stream and connection
-    /// send windows, never negative).
+    /// send windows, never negative); 0 for a stream the connection does not
+    /// hold (closed, or an id never used). With stream 0, the connection's
+    /// send window alone.
     H2WIRE_API std::size_t send_window(std::uint32_t stream) const noexcept;
+    /// Octets the peer may still send us on the stream (its receive window,
+    /// never negative), or with stream 0 on the whole connection: what our
+    /// SETTINGS_INITIAL_WINDOW_SIZE (or Config::connection_window_size) and
+    /// the WINDOW_UPDATEs already built into output allow, less the DATA
+    /// received. Credit not yet built into output (consumed octets waiting
+    /// for the coalescing threshold, or for the next pending_output*())
+    /// does not count. 0 once the peer's side of the stream ended
+    /// (half-closed (remote), closed) and for a stream the connection does
+    /// not hold.
+    H2WIRE_API std::size_t receive_window(std::uint32_t stream) const noexcept;
     /// Octets the stream may still queue with send_data().
     H2WIRE_API std::size_t send_capacity(std::uint32_t stream) const noexcept;
     /// Octets queued on the stream: not yet built into output, or built into
@@ -372,9 +424,11 @@ public:
     /// flow_controlled_length 0: nothing to consume) and StreamEnded.
     /// Errors leave the connection unused, so the caller can answer in
     /// HTTP/1.1 instead: invalid_argument (bad HTTP2-Settings: not base64url,
-    /// not a multiple of 6 octets, a value out of range; or content-length
-    /// differs from the body), invalid_header (the request is not a valid
-    /// HTTP/2 request), wrong_role, too_late, connection_closed.
+    /// not a multiple of 6 octets, a value out of range; content-length
+    /// differs from the body; or the request is a CONNECT, whose tunnel
+    /// could not open on a stream the upgrade half-closes), invalid_header
+    /// (the request is not a valid HTTP/2 request; last_invalid_header()
+    /// says why), wrong_role, too_late, connection_closed.
     H2WIRE_API ApiError upgrade_server(std::string_view http2_settings, std::span<const Field> request,
                                        std::span<const std::uint8_t> body = {});
 
@@ -388,10 +442,11 @@ public:
     /// nothing per request; call trim() when the connection goes quiet (your
     /// idle timer decides when) or after an unusual burst. Nothing the peer
     /// sees changes, and nothing queued is dropped. Not needed for
-    /// correctness. Events caused by API calls since the last receive() are
-    /// kept for the next one. Like receive(), it must not be called while
-    /// you are still going through the span of events the last receive()
-    /// returned.
+    /// correctness. Events caused by API calls and not yet collected are
+    /// kept for the next receive() or take_events(); the span the last
+    /// take_events() returned ends here. Like receive(), it must not be
+    /// called while you are still going through the span of events the last
+    /// receive() (or take_events()) returned.
     H2WIRE_API void trim() noexcept;
 
     // ---- state for the caller's timers and logs ------------------------------
@@ -409,6 +464,28 @@ public:
     H2WIRE_API const Settings& peer_settings() const noexcept;
     /// Streams open or half-closed (not counting queued requests).
     H2WIRE_API std::size_t open_streams() const noexcept;
+    /// Client: requests submitted that wait inside the connection for a slot
+    /// under the peer's SETTINGS_MAX_CONCURRENT_STREAMS (they have stream
+    /// ids, in StreamState::idle). 0 on a server.
+    H2WIRE_API std::size_t queued_requests() const noexcept;
+    /// Client: how many more submit_request() calls would be accepted now:
+    /// the free slots under the peer's SETTINGS_MAX_CONCURRENT_STREAMS (100
+    /// until its first SETTINGS arrives) plus Limits::max_queued_requests,
+    /// less the requests already waiting, and no more than the stream ids
+    /// left. 0 on a server, after GOAWAY (either way) or shutdown(). A proxy
+    /// stops taking work for this connection when it is 0.
+    H2WIRE_API std::size_t request_capacity() const noexcept;
+    /// The state of `stream` (RFC 9113 §5.1). Streams the connection no
+    /// longer holds are closed if their id was used (ours: handed out by
+    /// submit_request() or push_promise(); the peer's: at or below the
+    /// highest it opened), idle otherwise, as is stream 0.
+    H2WIRE_API StreamState stream_state(std::uint32_t stream) const noexcept;
+    /// Why the last submit_request(), submit_response(), send_trailers(),
+    /// push_promise() or upgrade_server() call refused its fields: set when
+    /// that call returned ApiError::invalid_header (the rule broken and the
+    /// position of the field at fault in the span given), empty after any
+    /// other outcome of those calls. Other calls leave it as it is.
+    H2WIRE_API InvalidHeader last_invalid_header() const noexcept;
     /// True once the connection is over (ConnectionTerminated was reported).
     H2WIRE_API bool is_closed() const noexcept;
     /// Highest stream id the peer opened that we processed (for GOAWAY).

@@ -79,4 +79,112 @@ struct StreamError {
     std::string_view reason;
 };
 
+/// Why a header section (a request, a response, trailers or a promised
+/// request) is malformed or refused: the rule of RFC 9113 §8 (with RFC 9110
+/// and RFC 8441) it breaks. Reported with the field at fault in
+/// InvalidHeader, for the application's own submissions
+/// (Connection::last_invalid_header()) and for what the peer sent
+/// (StreamReset::invalid_header).
+enum class HeaderError : std::uint8_t {
+    /// No problem.
+    none = 0,
+    /// A field name is empty (RFC 9113 §8.2.1, RFC 9110 §5.1).
+    empty_name,
+    /// A field name has an uppercase letter: HTTP/2 names are lowercase
+    /// (RFC 9113 §8.2.1).
+    uppercase_name,
+    /// A field name has an octet 0x00-0x20 or 0x7f-0xff, or a ':' other than
+    /// the first octet of a pseudo-header (RFC 9113 §8.2.1).
+    invalid_name_octet,
+    /// A field value (pseudo-headers included) has NUL, CR or LF
+    /// (RFC 9113 §8.2.1).
+    invalid_value_octet,
+    /// A field value starts or ends with a space or a tab (RFC 9113 §8.2.1).
+    value_whitespace,
+    /// A connection-specific field: connection, keep-alive, proxy-connection,
+    /// transfer-encoding or upgrade (RFC 9113 §8.2.2).
+    connection_specific_field,
+    /// TE with a value other than "trailers" (RFC 9113 §8.2.2).
+    te_not_trailers,
+    /// A pseudo-header RFC 9113 does not define, such as ":foo" (§8.3).
+    unknown_pseudo_header,
+    /// A pseudo-header of the other kind of message: :status in a request,
+    /// :method, :scheme, :authority, :path or :protocol in a response
+    /// (RFC 9113 §8.3.1, §8.3.2).
+    misplaced_pseudo_header,
+    /// A pseudo-header after a regular field (RFC 9113 §8.3).
+    pseudo_header_after_regular,
+    /// A pseudo-header in trailers (RFC 9113 §8.1).
+    pseudo_header_in_trailers,
+    /// The same pseudo-header twice (RFC 9113 §8.3.1, §8.3.2).
+    duplicate_pseudo_header,
+    /// A request without :method, or with an empty one (RFC 9113 §8.3.1).
+    missing_method,
+    /// A request (not a classic CONNECT) without :scheme, or with an empty
+    /// one (RFC 9113 §8.3.1).
+    missing_scheme,
+    /// A request (not a classic CONNECT) without :path (RFC 9113 §8.3.1).
+    missing_path,
+    /// An empty :path (RFC 9113 §8.3.1).
+    empty_path,
+    /// A CONNECT, classic or extended, without :authority or with an empty
+    /// one (RFC 9113 §8.5, RFC 8441 §4).
+    missing_authority,
+    /// A classic CONNECT with :scheme or :path (RFC 9113 §8.5).
+    connect_with_scheme_or_path,
+    /// :protocol on a request other than CONNECT (RFC 8441 §4).
+    protocol_without_connect,
+    /// :protocol received although we did not announce
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3).
+    protocol_not_enabled,
+    /// An empty :protocol (RFC 8441 §4).
+    empty_protocol,
+    /// A promised request whose method is not safe and cacheable (here: not
+    /// GET or HEAD) (RFC 9113 §8.4).
+    promise_not_safe,
+    /// A promised request with content (a content-length above 0)
+    /// (RFC 9113 §8.4).
+    promise_with_content,
+    /// A response without :status (RFC 9113 §8.3.2).
+    missing_status,
+    /// A :status that is not three digits from 100 up (RFC 9113 §8.3.2,
+    /// RFC 9110 §15).
+    invalid_status,
+    /// :status 101, which HTTP/2 does not have (RFC 9113 §8.6).
+    status_101,
+    /// A 1xx response that ends the stream (RFC 9113 §8.1).
+    informational_end_stream,
+    /// A content-length that is not a number, or several that differ
+    /// (RFC 9110 §8.6).
+    invalid_content_length,
+    /// A content-length in a 2xx response to CONNECT (RFC 9110 §9.3.6).
+    connect_content_length,
+    /// A header section after the final one that does not end the stream
+    /// (RFC 9113 §8.1: trailers carry END_STREAM).
+    trailers_without_end_stream,
+    /// The header list is larger than our SETTINGS_MAX_HEADER_LIST_SIZE
+    /// (Limits::max_header_list_size, RFC 9113 §6.5.2, §8.2.2 on receipt).
+    header_list_too_large,
+};
+
+/// A short English description of `e` ("uppercase letter in a field name",
+/// ...), for logs; static text.
+H2WIRE_API std::string_view to_string(HeaderError e) noexcept;
+
+/// A header section refused: which rule, and which field broke it.
+struct InvalidHeader {
+    /// `field` when no single field is at fault (a required pseudo-header is
+    /// missing, the list is too large, END_STREAM is missing).
+    static constexpr std::uint32_t no_field = 0xffffffff;
+    /// The rule; HeaderError::none when nothing was refused.
+    HeaderError error = HeaderError::none;
+    /// The position of the field at fault in the section, counting from 0 in
+    /// the order the fields were given to the call (a submission) or arrived
+    /// (as decoded from the peer's header block); or no_field. When several
+    /// fields break rules, the first one found in that order.
+    std::uint32_t field = no_field;
+    /// True when a section was refused.
+    explicit operator bool() const noexcept { return error != HeaderError::none; }
+};
+
 }  // namespace h2wire

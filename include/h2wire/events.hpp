@@ -122,6 +122,11 @@ struct StreamReset {
     /// REFUSED_STREAM): it may be retried on another connection (RFC 9113 §8.7).
     bool safe_to_retry = false;
     std::string_view reason;  ///< static text; why we reset it, when we did
+    /// When we reset it because the peer's header section (request,
+    /// response, trailers or promise) was malformed: the rule it broke and
+    /// the field at fault, counted in the order the fields arrived. Empty
+    /// (HeaderError::none) for every other reset.
+    InvalidHeader invalid_header{};
 };
 
 /// A stream (or, with stream 0, the connection) that had data waiting for
@@ -222,6 +227,13 @@ struct ConnectionTerminated {
     /// processed).
     std::uint32_t last_stream_id = 0;
     std::string_view reason;  ///< static text, or the peer's debug data as text
+    /// When a malformed header section from the peer ended the connection:
+    /// the rule it broke and the field at fault, as in
+    /// StreamReset::invalid_header. That happens when the stream reset it
+    /// caused spent Limits::max_rapid_resets (the "MadeYouReset" defence),
+    /// or closed the last stream of a graceful shutdown(); no StreamReset
+    /// is reported for that stream then. Empty otherwise.
+    InvalidHeader invalid_header{};
 };
 
 /// One event: one of the structs above. Look inside with std::visit (an

@@ -76,6 +76,7 @@ Connection::Impl::Impl(const Config& config)
       arena(mr),
       events(mr),
       deferred(mr),
+      taken(mr),
       block_fields(mr),
       pool(mr, pool_keep(config.limits)),
       out(mr),
@@ -266,7 +267,7 @@ bool Connection::Impl::control_budget_ok() {
 void Connection::Impl::terminate(ErrorCode code, Initiator by, std::uint32_t last_stream_id, std::string_view reason) {
     if (closed) return;
     closed = true;
-    report(ConnectionTerminated{code, by, last_stream_id, reason});
+    report(ConnectionTerminated{code, by, last_stream_id, reason, rejecting});
 }
 
 void Connection::Impl::connection_error(ErrorCode code, std::string_view reason) {
@@ -313,6 +314,15 @@ Connection& Connection::operator=(Connection&& o) noexcept {
 
 std::span<const Event> Connection::receive(std::span<const std::uint8_t> bytes) { return impl_->receive(bytes); }
 
+std::span<const Event> Connection::take_events() {
+    // The events go to storage of their own: the span of the last receive()
+    // stays as it is, and the events are no longer the next receive()'s.
+    Impl& c = *impl_;
+    c.taken.clear();
+    c.taken.swap(c.deferred);
+    return c.taken;
+}
+
 std::span<const std::uint8_t> Connection::pending_output() {
     impl_->build(true);
     return impl_->out.contiguous([this](Stream* s, std::size_t n) { impl_->output_done(s, n); });
@@ -323,23 +333,33 @@ std::span<const OutputChunk> Connection::pending_output_vectors() {
     return impl_->out.vectors();
 }
 
-void Connection::consume_output(std::size_t n) {
-    if (n) impl_->io_started = true;  // h2c upgrade (upgrade.cpp): too late from now on
+ApiError Connection::consume_output(std::size_t n) {
+    // Pending is what pending_output*() returned, less what was consumed
+    // (only those calls build output). More than that was never handed
+    // out: a caller's bug, such as write()'s -1 converted to size_t, which
+    // must not silently drop what the peer still needs.
+    if (n > impl_->out.pending) [[unlikely]] return ApiError::invalid_argument;
+    if (n == 0) return ApiError::none;
+    impl_->io_started = true;  // h2c upgrade (upgrade.cpp): too late from now on
     impl_->out.consume(n, [this](Stream* s, std::size_t k) {
         // Most DATA chunks leave more of their stream in flight: nothing
         // else to do (output_done() handles the last one).
         if (k < s->inflight) s->inflight -= k;
         else impl_->output_done(s, k);
     });
+    return ApiError::none;
 }
 
 bool Connection::wants_write() const noexcept { return impl_->wants_write(); }
 
+// The calls that take fields start with an empty last_invalid_header().
 Submitted Connection::submit_request(std::span<const Field> headers, bool end_stream) {
+    impl_->last_invalid = {};
     return impl_->submit_request(headers, end_stream);
 }
 
 ApiError Connection::submit_response(std::uint32_t stream, std::span<const Field> headers, bool end_stream) {
+    impl_->last_invalid = {};
     return impl_->submit_response(stream, headers, end_stream);
 }
 
@@ -352,21 +372,31 @@ ApiError Connection::send_data_borrowed(std::uint32_t stream, std::span<const st
 }
 
 ApiError Connection::send_trailers(std::uint32_t stream, std::span<const Field> trailers) {
+    impl_->last_invalid = {};
     return impl_->send_trailers(stream, trailers);
 }
 
 ApiError Connection::reset_stream(std::uint32_t stream, ErrorCode code) { return impl_->reset_stream(stream, code); }
 
 Submitted Connection::push_promise(std::uint32_t stream, std::span<const Field> headers) {
+    impl_->last_invalid = {};
     return impl_->push_promise(stream, headers);
 }
 
 ApiError Connection::consume(std::uint32_t stream, std::size_t n) { return impl_->consume(stream, n); }
 
 std::size_t Connection::send_window(std::uint32_t stream) const noexcept {
+    if (stream == 0) return static_cast<std::size_t>(detail::usable(impl_->conn_send_window));
     const Stream* s = impl_->find(stream);
     if (!s) return 0;
     return static_cast<std::size_t>(std::min(detail::usable(s->send_window), detail::usable(impl_->conn_send_window)));
+}
+
+std::size_t Connection::receive_window(std::uint32_t stream) const noexcept {
+    if (stream == 0) return static_cast<std::size_t>(detail::usable(impl_->conn_recv_window));
+    const Stream* s = impl_->find(stream);
+    if (!s || s->state == StreamState::closed || s->state == StreamState::half_closed_remote) return 0;
+    return static_cast<std::size_t>(detail::usable(s->recv_window));
 }
 
 std::size_t Connection::send_capacity(std::uint32_t stream) const noexcept {
@@ -457,6 +487,32 @@ bool Connection::settings_ack_pending() const noexcept { return impl_->pending_s
 const Settings& Connection::local_settings() const noexcept { return impl_->local; }
 const Settings& Connection::peer_settings() const noexcept { return impl_->peer; }
 std::size_t Connection::open_streams() const noexcept { return impl_->active_local + impl_->active_peer; }
+std::size_t Connection::queued_requests() const noexcept { return impl_->queued_requests; }
+
+std::size_t Connection::request_capacity() const noexcept {
+    // What submit_request() checks, in the same order.
+    const Impl& c = *impl_;
+    if (!c.is_client() || c.closed || c.goaway_received || c.shutdown_phase != Impl::Shutdown::none) return 0;
+    if (c.next_local_id > frame::max_stream_id) return 0;
+    const std::uint64_t slots = c.peer_max_concurrent() > c.active_local ? c.peer_max_concurrent() - c.active_local : 0;
+    const std::uint64_t cap = slots + c.cfg.limits.max_queued_requests;
+    const std::uint64_t room = cap > c.queued_requests ? cap - c.queued_requests : 0;
+    const std::uint64_t ids = (frame::max_stream_id - c.next_local_id) / 2 + 1;
+    return static_cast<std::size_t>(std::min(room, ids));
+}
+
+StreamState Connection::stream_state(std::uint32_t stream) const noexcept {
+    const Impl& c = *impl_;
+    if (const Stream* s = c.find(stream)) return s->state;
+    if (stream == 0) return StreamState::idle;
+    // Not held: closed once its id was used. Ours count from when the
+    // application got them (a request withdrawn before it went out is over
+    // for the application, though the peer never saw its id).
+    const bool used = c.is_local_id(stream) ? stream < c.next_local_id : stream <= c.highest_peer_id;
+    return used ? StreamState::closed : StreamState::idle;
+}
+
+InvalidHeader Connection::last_invalid_header() const noexcept { return impl_->last_invalid; }
 bool Connection::is_closed() const noexcept { return impl_->closed; }
 std::uint32_t Connection::last_peer_stream() const noexcept { return impl_->last_peer_processed; }
 std::size_t Connection::memory_used() const noexcept { return impl_->account.live(); }

@@ -199,6 +199,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     detail::Arena arena;
     std::pmr::vector<Event> events;
     std::pmr::vector<Event> deferred;  // caused by API calls, reported by the next receive()
+    std::pmr::vector<Event> taken;     // deferred events handed out by take_events()
     std::pmr::vector<Field> block_fields;
     detail::InboundBlock block;
     /// The message checks (RFC 9113 §8) of the block being received, fed
@@ -258,6 +259,11 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     void on_settings_ack();
     void connection_error(ErrorCode code, std::string_view reason);
     void terminate(ErrorCode code, Initiator by, std::uint32_t last_stream_id, std::string_view reason);
+    /// The malformed header section whose stream error is being handled
+    /// (stream_error()): carried by a ConnectionTerminated it causes.
+    InvalidHeader rejecting{};
+    /// What last_invalid_header() reports (send.cpp, refuse_fields()).
+    InvalidHeader last_invalid{};
     /// An event: into this receive()'s list, or kept for the next one when an
     /// API call caused it. Built in place (no Event temporary).
     ///
@@ -368,8 +374,9 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     /// State of a stream not in the map: idle above the highest id of its
     /// initiator, closed below.
     detail::StreamState implied_state(std::uint32_t id) const noexcept;
-    /// Stream error detected on input: RST_STREAM + StreamReset event.
-    void stream_error(std::uint32_t id, Stream* s, ErrorCode code, std::string_view reason);
+    /// Stream error detected on input: RST_STREAM + StreamReset event
+    /// (carrying `bad` when a malformed header section caused it).
+    void stream_error(std::uint32_t id, Stream* s, ErrorCode code, std::string_view reason, InvalidHeader bad = {});
 
     // ---- receive_headers.cpp --------------------------------------------------------
     void on_headers(const frame::Headers& f);
@@ -382,6 +389,9 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     bool deliver_response(Stream* s, std::span<const Field> fields);
     bool deliver_trailers(Stream* s, std::span<const Field> fields);
     bool deliver_push(std::span<const Field> fields);
+    /// The block's header section on `s` breaks `e`: stream error
+    /// PROTOCOL_ERROR naming the rule and the field (RFC 9113 §8.1.1).
+    void reject_block(Stream* s, std::span<const Field> fields, HeaderError e);
     void peer_end_stream(Stream* s);
 
     // ---- send.cpp ---------------------------------------------------------------------
@@ -406,6 +416,9 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     /// and the checks skip fields known valid (see send.cpp).
     ApiError check_outbound(std::span<const Field> fields, detail::BlockKind kind, Stream* s,
                             detail::RequestInfo* req, detail::ResponseInfo* resp, detail::SendMemos* memos = nullptr);
+    /// The application's fields break `e`: last_invalid says which one;
+    /// returns ApiError::invalid_header.
+    ApiError refuse_fields(std::span<const Field> fields, detail::MessageKind kind, HeaderError e);
     void commit_block(Stream* s, std::span<const Field> fields, bool end_stream, std::uint32_t promised,
                       const detail::SendMemos* memos = nullptr);
     /// Limits::max_connection_memory: octets send_data() may copy into the

@@ -38,6 +38,8 @@ void Connection::trim() noexcept {
     // then it stays.
     c.events.clear();
     std::pmr::vector<Event>(c.mr).swap(c.events);
+    // The events take_events() handed out: their span ends here too.
+    std::pmr::vector<Event>(c.mr).swap(c.taken);
     if (!c.block.active) {
         c.arena.trim();
         std::pmr::vector<Field>(c.mr).swap(c.block_fields);

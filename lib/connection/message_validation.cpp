@@ -1,8 +1,51 @@
 // RFC 9113 §8 message checks; see message_validation.hpp.
 #include "connection/message_validation.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+
+namespace h2wire {
+
+std::string_view to_string(HeaderError e) noexcept {
+    switch (e) {
+    case HeaderError::none: return "no error";
+    case HeaderError::empty_name: return "empty field name";
+    case HeaderError::uppercase_name: return "uppercase letter in a field name";
+    case HeaderError::invalid_name_octet: return "invalid octet in a field name";
+    case HeaderError::invalid_value_octet: return "NUL, CR or LF in a field value";
+    case HeaderError::value_whitespace: return "field value with leading or trailing whitespace";
+    case HeaderError::connection_specific_field: return "connection-specific field";
+    case HeaderError::te_not_trailers: return "TE other than \"trailers\"";
+    case HeaderError::unknown_pseudo_header: return "unknown pseudo-header field";
+    case HeaderError::misplaced_pseudo_header: return "pseudo-header field not defined for this message";
+    case HeaderError::pseudo_header_after_regular: return "pseudo-header field after a regular field";
+    case HeaderError::pseudo_header_in_trailers: return "pseudo-header field in trailers";
+    case HeaderError::duplicate_pseudo_header: return "duplicate pseudo-header field";
+    case HeaderError::missing_method: return "missing or empty :method";
+    case HeaderError::missing_scheme: return "missing or empty :scheme";
+    case HeaderError::missing_path: return "missing :path";
+    case HeaderError::empty_path: return "empty :path";
+    case HeaderError::missing_authority: return "CONNECT without :authority";
+    case HeaderError::connect_with_scheme_or_path: return "CONNECT with :scheme or :path";
+    case HeaderError::protocol_without_connect: return ":protocol on a request other than CONNECT";
+    case HeaderError::protocol_not_enabled: return ":protocol without SETTINGS_ENABLE_CONNECT_PROTOCOL";
+    case HeaderError::empty_protocol: return "empty :protocol";
+    case HeaderError::promise_not_safe: return "promised request neither GET nor HEAD";
+    case HeaderError::promise_with_content: return "promised request with content";
+    case HeaderError::missing_status: return "response without :status";
+    case HeaderError::invalid_status: return "invalid :status";
+    case HeaderError::status_101: return ":status 101 in HTTP/2";
+    case HeaderError::informational_end_stream: return "informational response with END_STREAM";
+    case HeaderError::invalid_content_length: return "invalid content-length";
+    case HeaderError::connect_content_length: return "content-length in a 2xx response to CONNECT";
+    case HeaderError::trailers_without_end_stream: return "trailers without END_STREAM";
+    case HeaderError::header_list_too_large: return "header list larger than SETTINGS_MAX_HEADER_LIST_SIZE";
+    }
+    return "unknown header error";
+}
+
+}  // namespace h2wire
 
 namespace h2wire::detail {
 
@@ -97,6 +140,16 @@ bool valid_name(std::string_view n) noexcept {
     return fast || slow_name(n);
 }
 
+// Which rule a name that failed valid_name() breaks (the failure path only).
+[[gnu::cold]] HeaderError name_error(std::string_view n) noexcept {
+    if (n.empty()) return HeaderError::empty_name;
+    for (const char c : n) {
+        const auto u = static_cast<unsigned char>(c);
+        if (!name_ok[u]) return u >= 'A' && u <= 'Z' ? HeaderError::uppercase_name : HeaderError::invalid_name_octet;
+    }
+    return HeaderError::invalid_name_octet;  // not reached: valid_name() failed
+}
+
 bool is_ws(char c) noexcept { return c == ' ' || c == '\t'; }
 
 bool valid_value(std::string_view v) noexcept {
@@ -111,6 +164,14 @@ bool valid_value(std::string_view v) noexcept {
     for (const char c : v)
         if (value_bad[static_cast<unsigned char>(c)]) return false;
     return true;
+}
+
+// Which rule a value that failed valid_value() breaks: a forbidden octet
+// anywhere comes before whitespace at the ends.
+[[gnu::cold]] HeaderError value_error(std::string_view v) noexcept {
+    for (const char c : v)
+        if (value_bad[static_cast<unsigned char>(c)]) return HeaderError::invalid_value_octet;
+    return HeaderError::value_whitespace;
 }
 
 Pseudo classify(std::string_view n) noexcept {
@@ -184,45 +245,45 @@ int parse_status(std::string_view v) noexcept {
     return s >= 100 ? s : 0;
 }
 
-std::string_view check_regular_field(std::string_view name, std::string_view value) noexcept {
+HeaderError check_regular_field(std::string_view name, std::string_view value) noexcept {
     if (!valid_name(name)) {
-        if (!name.empty() && name.front() == ':') return "pseudo-header field after a regular field";
-        return "invalid field name";
+        if (!name.empty() && name.front() == ':') return HeaderError::pseudo_header_after_regular;
+        return name_error(name);
     }
-    if (!valid_value(value)) return "invalid field value";
+    if (!valid_value(value)) return value_error(value);
     // RFC 9113 §8.2.2: connection-specific fields make a message malformed;
     // TE may only carry "trailers". (The first octet screens before comparing.)
     const std::string_view n = name;
     switch (n.size()) {
     case 2:
-        if (n[0] == 't' && n == "te" && value != "trailers") return "TE other than \"trailers\"";
+        if (n[0] == 't' && n == "te" && value != "trailers") return HeaderError::te_not_trailers;
         break;
     case 7:
-        if (n[0] == 'u' && n == "upgrade") return "connection-specific field upgrade";
+        if (n[0] == 'u' && n == "upgrade") return HeaderError::connection_specific_field;
         break;
     case 10:
-        if (n[0] == 'c' && n == "connection") return "connection-specific field connection";
-        if (n[0] == 'k' && n == "keep-alive") return "connection-specific field keep-alive";
+        if (n[0] == 'c' && n == "connection") return HeaderError::connection_specific_field;
+        if (n[0] == 'k' && n == "keep-alive") return HeaderError::connection_specific_field;
         break;
     case 16:
-        if (n[0] == 'p' && n == "proxy-connection") return "connection-specific field proxy-connection";
+        if (n[0] == 'p' && n == "proxy-connection") return HeaderError::connection_specific_field;
         break;
     case 17:
-        if (n[0] == 't' && n == "transfer-encoding") return "connection-specific field transfer-encoding";
+        if (n[0] == 't' && n == "transfer-encoding") return HeaderError::connection_specific_field;
         break;
     default:
         break;
     }
-    return {};
+    return HeaderError::none;
 }
 
 void MessageScan::add_field(std::string_view name, std::string_view value, std::uint8_t& memo) noexcept {
-    if (!error_.empty()) return;  // malformed already: the first reason stands
+    if (error_ != HeaderError::none) return;  // malformed already: the first reason stands
     if (!name.empty() && name.front() == ':') {
         // RFC 9113 §8.1: trailers carry no pseudo-header field; §8.3: they
         // all come before the regular fields.
-        if (kind_ == MessageKind::trailers) fail("pseudo-header field in trailers");
-        else if (regular_seen_) fail("pseudo-header field after a regular field");
+        if (kind_ == MessageKind::trailers) fail(HeaderError::pseudo_header_in_trailers);
+        else if (regular_seen_) fail(HeaderError::pseudo_header_after_regular);
         else add_pseudo(name, value, memo);
         return;
     }
@@ -234,7 +295,7 @@ void MessageScan::add_field(std::string_view name, std::string_view value, std::
         // as one. Never marked plain: the same table entry may come back in
         // a header section, where it must be read.
         if ((memo & memo_valid_field) == 0) {
-            if (const std::string_view why = check_regular_field(name, value); !why.empty()) {
+            if (const HeaderError why = check_regular_field(name, value); why != HeaderError::none) {
                 fail(why);
                 return;
             }
@@ -252,7 +313,7 @@ void MessageScan::add_field(std::string_view name, std::string_view value, std::
     // (Any other content-length goes through the checks below, which name
     // what is wrong with it.)
     if ((memo & memo_valid_field) == 0) {
-        if (const std::string_view why = check_regular_field(name, value); !why.empty()) {
+        if (const HeaderError why = check_regular_field(name, value); why != HeaderError::none) {
             fail(why);
             return;
         }
@@ -262,31 +323,35 @@ void MessageScan::add_field(std::string_view name, std::string_view value, std::
         memo |= memo_plain_field;
         return;
     }
-    if (!merge_content_length(value, content_length_)) fail("invalid content-length");
+    if (!merge_content_length(value, content_length_)) fail(HeaderError::invalid_content_length);
 }
 
 void MessageScan::add_pseudo(std::string_view name, std::string_view value, std::uint8_t& memo) noexcept {
     const Pseudo p = classify(name);
     if (kind_ == MessageKind::response) {
         // RFC 9113 §8.3.2: :status is the only response pseudo-header.
-        if (p != p_status) fail("pseudo-header field not defined for responses");
-        else if (seen_ & (1u << p_status)) fail("duplicate :status");
-        else if (parse_status(value) == 0) fail("invalid :status");
-    } else if (p == p_unknown || p == p_status) {
-        // RFC 9113 §8.3.1: each defined request pseudo-header at most once.
-        fail("pseudo-header field not defined for requests");
+        if (p == p_unknown) fail(HeaderError::unknown_pseudo_header);
+        else if (p != p_status) fail(HeaderError::misplaced_pseudo_header);
+        else if (seen_ & (1u << p_status)) fail(HeaderError::duplicate_pseudo_header);
+        else if (parse_status(value) == 0) fail(HeaderError::invalid_status);
+    } else if (p == p_unknown) {
+        fail(HeaderError::unknown_pseudo_header);
+    } else if (p == p_status) {
+        // RFC 9113 §8.3.1: only the defined request pseudo-headers...
+        fail(HeaderError::misplaced_pseudo_header);
     } else if (seen_ & (1u << p)) {
-        fail("duplicate pseudo-header field");
+        // ...each at most once.
+        fail(HeaderError::duplicate_pseudo_header);
     } else if (!valid_value(value)) {
-        fail("invalid pseudo-header field value");
+        fail(value_error(value));
     }
-    if (!error_.empty()) return;
+    if (error_ != HeaderError::none) return;
     memo |= static_cast<std::uint8_t>(memo_valid_field | (p + 1) << memo_pseudo_shift);
     seen_ |= static_cast<std::uint8_t>(1u << p);
     pseudo_[p] = value;
 }
 
-std::string_view MessageScan::finish_request(const RequestRules& rules, RequestInfo& info) const noexcept {
+HeaderError MessageScan::finish_request(const RequestRules& rules, RequestInfo& info) const noexcept {
     const auto has = [&](Pseudo p) { return (seen_ & (1u << p)) != 0; };
     const auto value = [&](Pseudo p) { return has(p) ? pseudo_[p] : std::string_view{}; };
     info.method = value(p_method);
@@ -297,66 +362,103 @@ std::string_view MessageScan::finish_request(const RequestRules& rules, RequestI
     info.content_length = content_length_;
     info.is_connect = false;
     info.is_head = false;
-    if (!error_.empty()) return error_;
-    if (!has(p_method) || info.method.empty()) return "missing :method";
+    if (error_ != HeaderError::none) return error_;
+    if (!has(p_method) || info.method.empty()) return HeaderError::missing_method;
     info.is_connect = info.method == "CONNECT";
     info.is_head = info.method == "HEAD";
     if (has(p_protocol)) {
         // RFC 8441 §4: :protocol only on CONNECT, and only once we enabled it
         // (§3); :scheme and :path are then required.
-        if (!info.is_connect) return ":protocol on a request other than CONNECT";
-        if (!rules.connect_protocol) return ":protocol without SETTINGS_ENABLE_CONNECT_PROTOCOL";
-        if (info.protocol.empty()) return "empty :protocol";
+        if (!info.is_connect) return HeaderError::protocol_without_connect;
+        if (!rules.connect_protocol) return HeaderError::protocol_not_enabled;
+        if (info.protocol.empty()) return HeaderError::empty_protocol;
         // RFC 8441 §5: the host travels in :authority, "required on every
         // HTTP/2 transaction" that bootstraps a protocol this way.
-        if (!has(p_authority) || info.authority.empty()) return "extended CONNECT without :authority";
+        if (!has(p_authority) || info.authority.empty()) return HeaderError::missing_authority;
     } else if (info.is_connect) {
         // RFC 9113 §8.5: CONNECT carries :method and :authority only.
-        if (has(p_scheme) || has(p_path)) return "CONNECT with :scheme or :path";
-        if (!has(p_authority) || info.authority.empty()) return "CONNECT without :authority";
-        return {};
+        if (has(p_scheme) || has(p_path)) return HeaderError::connect_with_scheme_or_path;
+        if (!has(p_authority) || info.authority.empty()) return HeaderError::missing_authority;
+        return HeaderError::none;
     }
     // RFC 9113 §8.3.1: exactly one :method, :scheme and :path; :path not
     // empty (for http and https, "/" or "*" at least).
-    if (!has(p_scheme) || info.scheme.empty()) return "missing :scheme";
-    if (!has(p_path)) return "missing :path";
-    if (info.path.empty()) return "empty :path";
+    if (!has(p_scheme) || info.scheme.empty()) return HeaderError::missing_scheme;
+    if (!has(p_path)) return HeaderError::missing_path;
+    if (info.path.empty()) return HeaderError::empty_path;
     if (rules.promised) {
         // RFC 9113 §8.4: promised requests are safe and cacheable and have no
         // content.
-        if (info.method != "GET" && info.method != "HEAD") return "promised request neither GET nor HEAD";
-        if (info.content_length > 0) return "promised request with content";
+        if (info.method != "GET" && info.method != "HEAD") return HeaderError::promise_not_safe;
+        if (info.content_length > 0) return HeaderError::promise_with_content;
     }
-    return {};
+    return HeaderError::none;
 }
 
-std::string_view MessageScan::finish_response(ResponseInfo& info) const noexcept {
+HeaderError MessageScan::finish_response(ResponseInfo& info) const noexcept {
     info = ResponseInfo{};
     info.content_length = content_length_;
-    if (!error_.empty()) return error_;
-    if ((seen_ & (1u << p_status)) == 0) return "response without :status";
+    if (error_ != HeaderError::none) return error_;
+    if ((seen_ & (1u << p_status)) == 0) return HeaderError::missing_status;
     info.status = parse_status(pseudo_[p_status]);
     // RFC 9113 §8.6: HTTP/2 has no 101 (Switching Protocols).
-    if (info.status == 101) return ":status 101 in HTTP/2";
-    return {};
+    if (info.status == 101) return HeaderError::status_101;
+    return HeaderError::none;
 }
 
-std::string_view check_request(std::span<const Field> fields, const RequestRules& rules, RequestInfo& info) noexcept {
+HeaderError check_request(std::span<const Field> fields, const RequestRules& rules, RequestInfo& info) noexcept {
     MessageScan scan(MessageKind::request);
     for (const Field& f : fields) scan.add(f);
     return scan.finish_request(rules, info);
 }
 
-std::string_view check_response(std::span<const Field> fields, ResponseInfo& info) noexcept {
+HeaderError check_response(std::span<const Field> fields, ResponseInfo& info) noexcept {
     MessageScan scan(MessageKind::response);
     for (const Field& f : fields) scan.add(f);
     return scan.finish_response(info);
 }
 
-std::string_view check_trailers(std::span<const Field> fields) noexcept {
+HeaderError check_trailers(std::span<const Field> fields) noexcept {
     MessageScan scan(MessageKind::trailers);
     for (const Field& f : fields) scan.add(f);
     return scan.finish_trailers();
+}
+
+InvalidHeader locate_invalid(std::span<const Field> fields, MessageKind kind, HeaderError error) noexcept {
+    const auto at = [](std::size_t i) {
+        return static_cast<std::uint32_t>(std::min<std::size_t>(i, InvalidHeader::no_field));
+    };
+    MessageScan scan(kind);
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        scan.add(fields[i]);
+        if (scan.field_error() != HeaderError::none) return InvalidHeader{scan.field_error(), at(i)};
+    }
+    // A rule on the whole message: the field it is about, when present (a
+    // "missing" pseudo-header that is there is empty).
+    std::string_view name, other;
+    switch (error) {
+    case HeaderError::missing_method:
+    case HeaderError::promise_not_safe: name = ":method"; break;
+    case HeaderError::missing_scheme: name = ":scheme"; break;
+    case HeaderError::empty_path: name = ":path"; break;
+    case HeaderError::missing_authority: name = ":authority"; break;
+    case HeaderError::connect_with_scheme_or_path:
+        name = ":scheme";
+        other = ":path";
+        break;
+    case HeaderError::protocol_without_connect:
+    case HeaderError::protocol_not_enabled:
+    case HeaderError::empty_protocol: name = ":protocol"; break;
+    case HeaderError::status_101:
+    case HeaderError::informational_end_stream: name = ":status"; break;
+    case HeaderError::promise_with_content:
+    case HeaderError::connect_content_length: name = "content-length"; break;
+    default: break;
+    }
+    if (!name.empty())
+        for (std::size_t i = 0; i < fields.size(); ++i)
+            if (fields[i].name == name || (!other.empty() && fields[i].name == other)) return InvalidHeader{error, at(i)};
+    return InvalidHeader{error, InvalidHeader::no_field};
 }
 
 void extract_request(std::span<const Field> fields, RequestInfo& info) noexcept {

@@ -4,13 +4,17 @@
 // checks each field once while it is at hand, and a field whose HPACK table
 // entry already passed is skipped; the message then either yields what the
 // connection needs (method, status, content-length...) or says why it is
-// malformed. Usable on their own: they know nothing of streams or frames.
+// malformed (a HeaderError). Which field was at fault is found again only
+// when a check failed (locate_invalid()), so the scan of a valid message
+// counts nothing. Usable on their own: they know nothing of streams or
+// frames.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <string_view>
 
+#include "h2wire/error.hpp"
 #include "h2wire/header.hpp"
 
 // Library internals: not exported from the shared library.
@@ -68,9 +72,9 @@ enum Pseudo : std::uint8_t { p_method, p_scheme, p_authority, p_path, p_protocol
 /// Checks one regular field (not a pseudo-header) per RFC 9113 §8.2.1 and
 /// §8.2.2: name not empty, no octet in 0x00-0x20, 'A'-'Z', 0x7f-0xff or ':';
 /// value without NUL, CR, LF and without leading or trailing SP/HTAB; not a
-/// connection-specific field; TE only "trailers". Returns an empty view when
-/// fine, else a static reason.
-std::string_view check_regular_field(std::string_view name, std::string_view value) noexcept;
+/// connection-specific field; TE only "trailers". Returns HeaderError::none
+/// when fine, else the rule broken.
+HeaderError check_regular_field(std::string_view name, std::string_view value) noexcept;
 
 enum class MessageKind : std::uint8_t { request, response, trailers };
 
@@ -88,7 +92,7 @@ public:
     explicit MessageScan(MessageKind kind) noexcept : kind_(kind) {}
     /// Starts over for a new message.
     void reset(MessageKind kind) noexcept {
-        error_ = {};
+        error_ = HeaderError::none;
         content_length_ = -1;
         kind_ = kind;
         seen_ = 0;
@@ -116,7 +120,7 @@ public:
             const unsigned p = (m >> memo_pseudo_shift) - 1;
             const bool fits = kind_ == MessageKind::response ? p == p_status
                                                              : kind_ == MessageKind::request && p != p_status;
-            if (fits && error_.empty() && !regular_seen_ && (seen_ & (1u << p)) == 0) {
+            if (fits && error_ == HeaderError::none && !regular_seen_ && (seen_ & (1u << p)) == 0) {
                 seen_ |= static_cast<std::uint8_t>(1u << p);
                 pseudo_[p] = value;
                 return;
@@ -126,22 +130,26 @@ public:
     }
 
     /// RFC 9113 §8.3.1, §8.5, RFC 8441 §4 (and §8.4 for a promise). Fills
-    /// `info`; returns an empty view when the request is well formed, else a
-    /// static reason.
-    std::string_view finish_request(const RequestRules& rules, RequestInfo& info) const noexcept;
+    /// `info`; returns HeaderError::none when the request is well formed,
+    /// else the rule broken.
+    HeaderError finish_request(const RequestRules& rules, RequestInfo& info) const noexcept;
     /// RFC 9113 §8.3.2, §8.6, for informational and final responses.
-    std::string_view finish_response(ResponseInfo& info) const noexcept;
+    HeaderError finish_response(ResponseInfo& info) const noexcept;
     /// RFC 9113 §8.1.
-    std::string_view finish_trailers() const noexcept { return error_; }
+    HeaderError finish_trailers() const noexcept { return error_; }
+
+    /// The first problem a field had so far (none while there is none).
+    HeaderError field_error() const noexcept { return error_; }
+    MessageKind kind() const noexcept { return kind_; }
 
 private:
     void add_field(std::string_view name, std::string_view value, std::uint8_t& memo) noexcept;
     void add_pseudo(std::string_view name, std::string_view value, std::uint8_t& memo) noexcept;
-    void fail(std::string_view why) noexcept {
-        if (error_.empty()) error_ = why;
+    void fail(HeaderError why) noexcept {
+        if (error_ == HeaderError::none) error_ = why;
     }
 
-    std::string_view error_;  // the first problem, empty while there is none
+    HeaderError error_ = HeaderError::none;  // the first problem
     // The pseudo-headers' values, by Pseudo; each set when its seen_ bit is
     // (reset() leaves them).
     std::string_view pseudo_[p_unknown];
@@ -152,9 +160,17 @@ private:
 };
 
 /// The whole-list forms (each field scanned in turn, without memos).
-std::string_view check_request(std::span<const Field> fields, const RequestRules& rules, RequestInfo& info) noexcept;
-std::string_view check_response(std::span<const Field> fields, ResponseInfo& info) noexcept;
-std::string_view check_trailers(std::span<const Field> fields) noexcept;
+HeaderError check_request(std::span<const Field> fields, const RequestRules& rules, RequestInfo& info) noexcept;
+HeaderError check_response(std::span<const Field> fields, ResponseInfo& info) noexcept;
+HeaderError check_trailers(std::span<const Field> fields) noexcept;
+
+/// After a check of `fields` (a message of `kind`) failed with `error`:
+/// the field at fault. The fields are scanned again, without memos (what a
+/// memo skips is valid, so the first field that fails is the same), and a
+/// rule on the whole message names the field it concerns, when there is one
+/// (the empty :path, the :protocol of a request other than CONNECT, the
+/// :status 101...). Only ever called on the failure path.
+InvalidHeader locate_invalid(std::span<const Field> fields, MessageKind kind, HeaderError error) noexcept;
 
 /// Without validation: takes the pseudo-headers and content-length as they
 /// come (first of each), never fails.

@@ -421,17 +421,22 @@ void Connection::Impl::count_empty_frame() {
     if (empty_frames > allowed) connection_error(ErrorCode::enhance_your_calm, "too many empty frames");
 }
 
-void Connection::Impl::stream_error(std::uint32_t id, Stream* s, ErrorCode code, std::string_view reason) {
+void Connection::Impl::stream_error(std::uint32_t id, Stream* s, ErrorCode code, std::string_view reason,
+                                    InvalidHeader bad) {
     // RFC 9113 §5.4.2: RST_STREAM with the code; the stream is closed and its
-    // late frames ignored (it enters the ledger).
+    // late frames ignored (it enters the ledger). The reset may end the
+    // connection (Limits::max_rapid_resets): its ConnectionTerminated then
+    // says which header section was to blame.
+    rejecting = bad;
     if (s) {
         reset_local(s, code, true);
     } else {
         queue_rst(id, code);
         ledger.add(id);
     }
+    rejecting = {};
     if (closed) return;
-    report(StreamReset{id, code, Initiator::local, false, reason});
+    report(StreamReset{id, code, Initiator::local, false, reason, bad});
     control_budget_ok();
 }
 

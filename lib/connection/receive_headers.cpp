@@ -243,8 +243,8 @@ bool Connection::Impl::decode_fragment(std::span<const std::uint8_t> fragment, b
     if (e == hpack::Error::header_list_too_large && block.fate == detail::BlockFate::deliver) {
         // RFC 9113 §6.5.2, §8.2.2 (the block was decoded to the end).
         const std::uint32_t id = block.push ? block.promised_id : block.stream_id;
-        stream_error(id, block.target, ErrorCode::protocol_error,
-                     "header list larger than SETTINGS_MAX_HEADER_LIST_SIZE");
+        stream_error(id, block.target, ErrorCode::protocol_error, to_string(HeaderError::header_list_too_large),
+                     InvalidHeader{HeaderError::header_list_too_large, InvalidHeader::no_field});
         forget_block_fields();
         return true;
     }
@@ -274,6 +274,15 @@ void Connection::Impl::finish_block() {
     if (!reported) forget_block_fields();
 }
 
+// Only on the failure path: which field broke the rule is found again from
+// the block's fields (detail::locate_invalid), so valid blocks count nothing.
+// (A field that breaks a rule of its own is named before a rule on the whole
+// section, such as trailers without END_STREAM.)
+void Connection::Impl::reject_block(Stream* s, std::span<const Field> fields, HeaderError e) {
+    const InvalidHeader bad = detail::locate_invalid(fields, block_scan.kind(), e);
+    stream_error(s->id, s, ErrorCode::protocol_error, to_string(bad.error), bad);
+}
+
 // A block that was refused after its fields were kept: nothing points at
 // them (reasons are static text), so the arena goes back to where the block
 // began. A stream of malformed requests then costs no more than one.
@@ -285,12 +294,13 @@ bool Connection::Impl::deliver_request(Stream* s, std::span<const Field> fields)
         detail::RequestRules rules;
         // RFC 8441 §3: :protocol is fine once we announced the setting.
         rules.connect_protocol = local_sent.enable_connect_protocol || local.enable_connect_protocol;
-        std::string_view why = block_scan.finish_request(rules, info);
+        if (const HeaderError e = block_scan.finish_request(rules, info); e != HeaderError::none) {
+            reject_block(s, fields, e);
+            return false;
+        }
         // RFC 9113 §8.1.1: END_STREAM with a non-zero content-length.
-        if (why.empty() && block.end_stream && info.content_length > 0 && !info.is_connect)
-            why = "content-length without DATA";
-        if (!why.empty()) {
-            stream_error(s->id, s, ErrorCode::protocol_error, why);
+        if (block.end_stream && info.content_length > 0 && !info.is_connect) {
+            stream_error(s->id, s, ErrorCode::protocol_error, "content-length without DATA");
             return false;
         }
     } else {
@@ -309,8 +319,8 @@ bool Connection::Impl::deliver_request(Stream* s, std::span<const Field> fields)
 bool Connection::Impl::deliver_response(Stream* s, std::span<const Field> fields) {
     detail::ResponseInfo info;
     if (cfg.validate_messages) {
-        if (const std::string_view why = block_scan.finish_response(info); !why.empty()) {
-            stream_error(s->id, s, ErrorCode::protocol_error, why);
+        if (const HeaderError e = block_scan.finish_response(info); e != HeaderError::none) {
+            reject_block(s, fields, e);
             return false;
         }
     } else {
@@ -319,7 +329,7 @@ bool Connection::Impl::deliver_response(Stream* s, std::span<const Field> fields
     if (info.status >= 100 && info.status < 200) {
         // RFC 9113 §8.1: interim responses never end the stream.
         if (block.end_stream && cfg.validate_messages) {
-            stream_error(s->id, s, ErrorCode::protocol_error, "informational response with END_STREAM");
+            reject_block(s, fields, HeaderError::informational_end_stream);
             return false;
         }
         const std::uint32_t seen = s->flags >> sf::informational_shift;
@@ -349,12 +359,17 @@ bool Connection::Impl::deliver_response(Stream* s, std::span<const Field> fields
 
 bool Connection::Impl::deliver_trailers(Stream* s, std::span<const Field> fields) {
     if (cfg.validate_messages) {
-        std::string_view why;
         // RFC 9113 §8.1: a HEADERS frame after the final header section
         // carries trailers and ends the stream; §8.5: none on a tunnel.
-        if (!block.end_stream) why = "trailers without END_STREAM";
+        HeaderError e = HeaderError::none;
+        std::string_view why;
+        if (!block.end_stream) e = HeaderError::trailers_without_end_stream;
         else if (s->has(sf::tunnel)) why = "HEADERS on a CONNECT tunnel";
-        else why = block_scan.finish_trailers();
+        else e = block_scan.finish_trailers();
+        if (e != HeaderError::none) {
+            reject_block(s, fields, e);
+            return false;
+        }
         if (why.empty() && s->content_length >= 0 && !s->has(sf::no_length_check) &&
             s->data_received != static_cast<std::uint64_t>(s->content_length))
             why = "DATA shorter than content-length";
@@ -384,8 +399,8 @@ bool Connection::Impl::deliver_push(std::span<const Field> fields) {
         rules.promised = true;
         // RFC 9113 §8.4: a malformed or unsafe promise is a stream error on
         // the promised stream.
-        if (const std::string_view why = block_scan.finish_request(rules, info); !why.empty()) {
-            stream_error(p->id, p, ErrorCode::protocol_error, why);
+        if (const HeaderError e = block_scan.finish_request(rules, info); e != HeaderError::none) {
+            reject_block(p, fields, e);
             return false;
         }
     } else {

@@ -215,7 +215,7 @@ ApiError Connection::Impl::check_outbound(std::span<const Field> fields, detail:
     } else {
         for (const Field& f : fields) scan.add(f);
     }
-    std::string_view why;
+    HeaderError why;
     if (req) {
         detail::RequestRules rules;
         rules.connect_protocol = true;  // whether the peer allows it is checked by the caller
@@ -226,7 +226,16 @@ ApiError Connection::Impl::check_outbound(std::span<const Field> fields, detail:
     } else {
         why = scan.finish_trailers();
     }
-    return why.empty() ? ApiError::none : ApiError::invalid_header;
+    if (why == HeaderError::none) [[likely]] return ApiError::none;
+    return refuse_fields(fields, scan.kind(), why);
+}
+
+// Only on the failure path: the field at fault is found again from the
+// application's fields (detail::locate_invalid), so valid blocks count
+// nothing.
+ApiError Connection::Impl::refuse_fields(std::span<const Field> fields, detail::MessageKind kind, HeaderError e) {
+    last_invalid = detail::locate_invalid(fields, kind, e);
+    return ApiError::invalid_header;
 }
 
 // A stream the application may still send on: exists, our side not ended.
@@ -338,13 +347,14 @@ ApiError Connection::Impl::submit_response(std::uint32_t id, std::span<const Fie
         return e;
     const bool informational = info.status >= 100 && info.status < 200;
     // RFC 9113 §8.1: an informational response cannot end the stream.
-    if (informational && end_stream && cfg.validate_messages) return ApiError::invalid_header;
+    if (informational && end_stream && cfg.validate_messages)
+        return refuse_fields(headers, detail::MessageKind::response, HeaderError::informational_end_stream);
     if (s->has(sf::connect) && !informational) {
         // RFC 9110 §9.3.6: no Content-Length in a 2xx to CONNECT (it opens a
         // tunnel, RFC 9113 §8.5); any other final status ends the attempt as
         // an ordinary response, which may then carry a body and trailers.
         if (info.status / 100 == 2 && info.content_length >= 0 && cfg.validate_messages)
-            return ApiError::invalid_header;
+            return refuse_fields(headers, detail::MessageKind::response, HeaderError::connect_content_length);
         if (info.status / 100 != 2) s->clear(sf::tunnel);
     }
     if (!informational) s->set(sf::final_submitted);

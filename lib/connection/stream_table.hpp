@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory_resource>
 
+#include "h2wire/connection.hpp"
 #include "h2wire/error.hpp"
 
 // Library internals: not exported from the shared library.
@@ -54,16 +55,9 @@ struct Stream;
    END_STREAM is an input of its own (§5.1: "processed as a separate event to
    the frame that bears it"), so a HEADERS with END_STREAM is two steps.
 */
-enum class StreamState : std::uint8_t {
-    idle,
-    reserved_local,
-    reserved_remote,
-    open,
-    half_closed_local,
-    half_closed_remote,
-    closed,
-};
+using StreamState = h2wire::StreamState;  // public (connection.hpp): stream_state() reports it as is
 inline constexpr std::size_t stream_state_count = 7;
+static_assert(static_cast<std::size_t>(StreamState::closed) + 1 == stream_state_count);
 
 /// What happens to a stream: frames received from the peer (recv_*) and
 /// frames we send (send_*).

@@ -233,6 +233,7 @@ ApiError Connection::upgrade_client(std::string_view method) {
 ApiError Connection::upgrade_server(std::string_view http2_settings, std::span<const Field> request,
                                     std::span<const std::uint8_t> body) {
     Impl& c = *impl_;
+    c.last_invalid = {};
     if (c.is_client()) return ApiError::wrong_role;
     if (c.closed) return ApiError::connection_closed;
     if (c.io_started || c.highest_peer_id != 0) return ApiError::too_late;
@@ -245,7 +246,12 @@ ApiError Connection::upgrade_server(std::string_view http2_settings, std::span<c
     if (c.cfg.validate_messages) {
         detail::RequestRules rules;
         rules.connect_protocol = false;  // no CONNECT in an HTTP/1.1 upgrade
-        if (!detail::check_request(request, rules, info).empty() || info.is_connect) return ApiError::invalid_header;
+        if (const HeaderError e = detail::check_request(request, rules, info); e != HeaderError::none)
+            return c.refuse_fields(request, detail::MessageKind::request, e);
+        // A CONNECT tunnel needs the client's side of its stream, and the
+        // upgraded request has ended it (RFC 7540 §3.2: stream 1 is
+        // half-closed): not a malformed request, one that cannot be upgraded.
+        if (info.is_connect) return ApiError::invalid_argument;
         // RFC 9113 §8.1.1: the body matches content-length.
         if (info.content_length >= 0 && static_cast<std::uint64_t>(info.content_length) != body.size())
             return ApiError::invalid_argument;
