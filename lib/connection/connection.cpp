@@ -266,7 +266,33 @@ bool Connection::Impl::control_budget_ok() {
 void Connection::Impl::terminate(ErrorCode code, Initiator by, std::uint32_t last_stream_id, std::string_view reason) {
     if (closed) return;
     closed = true;
+    // Streams cut off did not finish: NO_ERROR (our goaway(), a graceful
+    // end with pushes left) reads as CANCEL for them.
+    finish_streams(code == ErrorCode::no_error ? ErrorCode::cancel : code, by);
     report(ConnectionTerminated{code, by, last_stream_id, reason});
+}
+
+void Connection::Impl::finish_streams(ErrorCode code, Initiator by) {
+    if (streams.size() == 0) return;
+    // In id order, so the StreamClosed events do not depend on the map's
+    // layout; by id, as releasing one stream may release another (a promise
+    // it carried).
+    std::pmr::vector<std::uint32_t> ids(mr);
+    ids.reserve(streams.size());
+    streams.for_each([&](const Stream* s) { ids.push_back(s->id); });
+    std::sort(ids.begin(), ids.end());
+    // One StreamClosed per stream, then ConnectionTerminated: room for all at
+    // once, even past the memory budget (report()).
+    if (in_receive && events.capacity() < events.size() + ids.size() + 2) events.reserve(events.size() + ids.size() + 2);
+    for (const std::uint32_t id : ids) {
+        Stream* s = find(id);
+        if (!s) continue;
+        // A stream already closed (its output not yet written) keeps how it
+        // ended; drop_stream() copies what the output still needs of the
+        // application's memory.
+        if (s->state == StreamState::closed) drop_stream(s, s->close_code, s->close_by);
+        else drop_stream(s, code, by);
+    }
 }
 
 void Connection::Impl::connection_error(ErrorCode code, std::string_view reason) {
@@ -335,8 +361,8 @@ void Connection::consume_output(std::size_t n) {
 
 bool Connection::wants_write() const noexcept { return impl_->wants_write(); }
 
-Submitted Connection::submit_request(std::span<const Field> headers, bool end_stream) {
-    return impl_->submit_request(headers, end_stream);
+Submitted Connection::submit_request(std::span<const Field> headers, bool end_stream, void* user_data) {
+    return impl_->submit_request(headers, end_stream, user_data);
 }
 
 ApiError Connection::submit_response(std::uint32_t stream, std::span<const Field> headers, bool end_stream) {
@@ -357,9 +383,19 @@ ApiError Connection::send_trailers(std::uint32_t stream, std::span<const Field> 
 
 ApiError Connection::reset_stream(std::uint32_t stream, ErrorCode code) { return impl_->reset_stream(stream, code); }
 
-Submitted Connection::push_promise(std::uint32_t stream, std::span<const Field> headers) {
-    return impl_->push_promise(stream, headers);
+Submitted Connection::push_promise(std::uint32_t stream, std::span<const Field> headers, void* user_data) {
+    return impl_->push_promise(stream, headers, user_data);
 }
+
+ApiError Connection::set_stream_user_data(std::uint32_t stream, void* user_data) noexcept {
+    Stream* s = impl_->find(stream);
+    // Only streams the application was told of: the others end unreported.
+    if (!s || !s->has(detail::stream_flag::announced)) return ApiError::invalid_stream;
+    s->user_data = user_data;
+    return ApiError::none;
+}
+
+void* Connection::stream_user_data(std::uint32_t stream) const noexcept { return impl_->user_data_of(stream); }
 
 ApiError Connection::consume(std::uint32_t stream, std::size_t n) { return impl_->consume(stream, n); }
 
