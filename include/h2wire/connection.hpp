@@ -275,10 +275,12 @@ public:
     /// SETTINGS_MAX_CONCURRENT_STREAMS is reached the request waits inside the
     /// connection and goes out in submission order as streams finish. The
     /// stream id is assigned now; queued requests keep increasing ids on the
-    /// wire because they are sent in order. `user_data` is attached to the
-    /// stream (see set_stream_user_data()) and comes back in its events, up
-    /// to its StreamClosed.
-    H2WIRE_API Submitted submit_request(std::span<const Field> headers, bool end_stream, void* user_data = nullptr);
+    /// wire because they are sent in order.
+    H2WIRE_API Submitted submit_request(std::span<const Field> headers, bool end_stream);
+    /// Client: submit_request() with `user_data` attached to the new stream
+    /// (see set_stream_user_data()): every event of the stream carries it,
+    /// up to its StreamClosed.
+    H2WIRE_API Submitted submit_request(std::span<const Field> headers, bool end_stream, void* user_data);
     /// Server: sends a response header block (1xx any number of times, then a
     /// final status).
     H2WIRE_API ApiError submit_response(std::uint32_t stream, std::span<const Field> headers, bool end_stream);
@@ -300,9 +302,10 @@ public:
     H2WIRE_API ApiError reset_stream(std::uint32_t stream, ErrorCode code = ErrorCode::cancel);
     /// Server: PUSH_PROMISE on `stream` for the request in `headers`; returns
     /// the promised (even) stream, on which submit_response follows.
-    /// `user_data` is attached to the promised stream (see
-    /// set_stream_user_data()).
-    H2WIRE_API Submitted push_promise(std::uint32_t stream, std::span<const Field> headers, void* user_data = nullptr);
+    H2WIRE_API Submitted push_promise(std::uint32_t stream, std::span<const Field> headers);
+    /// Server: push_promise() with `user_data` attached to the promised
+    /// stream (see set_stream_user_data()).
+    H2WIRE_API Submitted push_promise(std::uint32_t stream, std::span<const Field> headers, void* user_data);
     /// Attaches an application value to a stream the application knows (one
     /// it created, or one RequestReceived or PushPromiseReceived reported),
     /// replacing the one given before. Every later event of the stream

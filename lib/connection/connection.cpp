@@ -361,6 +361,10 @@ void Connection::consume_output(std::size_t n) {
 
 bool Connection::wants_write() const noexcept { return impl_->wants_write(); }
 
+Submitted Connection::submit_request(std::span<const Field> headers, bool end_stream) {
+    return impl_->submit_request(headers, end_stream, nullptr);
+}
+
 Submitted Connection::submit_request(std::span<const Field> headers, bool end_stream, void* user_data) {
     return impl_->submit_request(headers, end_stream, user_data);
 }
@@ -382,6 +386,10 @@ ApiError Connection::send_trailers(std::uint32_t stream, std::span<const Field> 
 }
 
 ApiError Connection::reset_stream(std::uint32_t stream, ErrorCode code) { return impl_->reset_stream(stream, code); }
+
+Submitted Connection::push_promise(std::uint32_t stream, std::span<const Field> headers) {
+    return impl_->push_promise(stream, headers, nullptr);
+}
 
 Submitted Connection::push_promise(std::uint32_t stream, std::span<const Field> headers, void* user_data) {
     return impl_->push_promise(stream, headers, user_data);
