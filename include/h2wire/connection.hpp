@@ -308,12 +308,16 @@ public:
     H2WIRE_API Submitted push_promise(std::uint32_t stream, std::span<const Field> headers, void* user_data);
     /// Attaches an application value to a stream the application knows (one
     /// it created, or one RequestReceived or PushPromiseReceived reported),
-    /// replacing the one given before. Every later event of the stream
-    /// carries it (`user_data`), up to and including its StreamClosed, so
-    /// the application needs no map from stream ids to its own objects. The
-    /// connection never looks at it. Errors: invalid_stream when the
-    /// connection does not hold such a stream (never opened, or its
-    /// StreamClosed has been reported).
+    /// replacing the one given before. Every event of the stream not yet
+    /// handled carries it (`user_data`), up to and including its
+    /// StreamClosed, so the application needs no map from stream ids to its
+    /// own objects: set it while handling RequestReceived, and the events
+    /// that follow in the same span carry it too, even a StreamClosed when
+    /// the request and its end came in one read. The connection never looks
+    /// at it. Costs a pass over the events of that span that follow the
+    /// stream's first one. Errors: invalid_stream when the stream was never
+    /// reported to the application, or its StreamClosed is older than the
+    /// last receive().
     H2WIRE_API ApiError set_stream_user_data(std::uint32_t stream, void* user_data) noexcept;
     /// The value attached to `stream` (submit_request(), push_promise(),
     /// set_stream_user_data()); null when none, or when the connection does

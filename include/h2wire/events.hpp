@@ -41,8 +41,9 @@ struct RequestReceived {
     std::string_view path;           ///< :path (empty for a classic CONNECT)
     std::string_view protocol;       ///< :protocol of an extended CONNECT (RFC 8441 §4), else empty
     bool end_stream = false;         ///< no body follows
-    /// Null: a new stream carries none yet. Attach yours with
-    /// Connection::set_stream_user_data(); the stream's later events carry it.
+    /// Null when reported: a new stream carries none yet. Attach yours with
+    /// Connection::set_stream_user_data() while handling this event; this
+    /// event and the stream's others carry it from then on.
     void* user_data = nullptr;
 };
 

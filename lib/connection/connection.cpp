@@ -396,11 +396,38 @@ Submitted Connection::push_promise(std::uint32_t stream, std::span<const Field> 
 }
 
 ApiError Connection::set_stream_user_data(std::uint32_t stream, void* user_data) noexcept {
-    Stream* s = impl_->find(stream);
-    // Only streams the application was told of: the others end unreported.
-    if (!s || !s->has(detail::stream_flag::announced)) return ApiError::invalid_stream;
-    s->user_data = user_data;
+    Impl& c = *impl_;
+    if (Stream* s = c.find(stream)) {
+        // Only streams the application was told of: the others end unreported.
+        if (!s->has(detail::stream_flag::announced)) return ApiError::invalid_stream;
+        s->user_data = user_data;
+        c.patch_user_data(stream, user_data, s->announced_at);
+        return ApiError::none;
+    }
+    // Gone already, its StreamClosed among the events not yet handled (the
+    // request and its reset in one read): that one carries it too.
+    const auto ends_here = [&](const Event& e) {
+        const auto* x = std::get_if<StreamClosed>(&e);
+        return x && x->stream == stream;
+    };
+    if (stream == 0 || (std::none_of(c.events.begin(), c.events.end(), ends_here) &&
+                        std::none_of(c.deferred.begin(), c.deferred.end(), ends_here)))
+        return ApiError::invalid_stream;
+    c.patch_user_data(stream, user_data, 0);
     return ApiError::none;
+}
+
+void Connection::Impl::patch_user_data(std::uint32_t id, void* user_data, std::size_t from) noexcept {
+    const auto patch = [&](Event& e) {
+        std::visit(
+            [&](auto& x) {
+                if constexpr (requires { x.stream; x.user_data; })
+                    if (x.stream == id) x.user_data = user_data;
+            },
+            e);
+    };
+    for (std::size_t i = std::min(from, events.size()); i < events.size(); ++i) patch(events[i]);
+    for (Event& e : deferred) patch(e);
 }
 
 void* Connection::stream_user_data(std::uint32_t stream) const noexcept { return impl_->user_data_of(stream); }

@@ -438,6 +438,12 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     ApiError send_trailers(std::uint32_t id, std::span<const Field> trailers);
     ApiError reset_stream(std::uint32_t id, ErrorCode code);
     Submitted push_promise(std::uint32_t id, std::span<const Field> headers, void* user_data);
+    /// Connection::set_stream_user_data(): the stream's events already
+    /// reported and not yet collected, or returned by the last receive(),
+    /// carry `user_data` too (the application attaches it while handling
+    /// RequestReceived, and the rest of that receive()'s events follow).
+    /// `from`: where in `events` the stream's events may start.
+    void patch_user_data(std::uint32_t id, void* user_data, std::size_t from) noexcept;
     /// The user data of stream `id` when the connection holds it, else null.
     void* user_data_of(std::uint32_t id) const noexcept {
         const Stream* s = find(id);

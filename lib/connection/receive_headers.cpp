@@ -301,6 +301,7 @@ bool Connection::Impl::deliver_request(Stream* s, std::span<const Field> fields)
     if (info.is_head) s->set(sf::head_request);
     if (info.is_connect) s->set(sf::connect | sf::tunnel | sf::no_length_check);
     s->set(sf::announced);  // the application knows it now: StreamClosed follows, once
+    s->announced_at = static_cast<std::uint32_t>(events.size());
     report(RequestReceived{s->id, fields, info.method, info.scheme, info.authority, info.path, info.protocol,
                            block.end_stream, s->user_data});
     if (block.end_stream) peer_end_stream(s);
@@ -395,6 +396,7 @@ bool Connection::Impl::deliver_push(std::span<const Field> fields) {
     }
     if (info.is_head) p->set(sf::head_request);
     p->set(sf::announced);  // the application knows it now: StreamClosed follows, once
+    p->announced_at = static_cast<std::uint32_t>(events.size());
     report(PushPromiseReceived{block.stream_id, p->id, fields, parent ? parent->user_data : nullptr});
     return true;
 }

@@ -86,6 +86,7 @@ struct Stream {
     ErrorCode close_code = ErrorCode::no_error;
     Initiator close_by = Initiator::local;
     void* user_data = nullptr;         // the application's (Connection::set_stream_user_data)
+    std::uint32_t announced_at = 0;    // index in Impl::events of its RequestReceived / PushPromiseReceived
 
     // RFC 9113 §8.1.1: declared content-length of the peer's message, -1 if none.
     std::int64_t content_length = -1;
