@@ -163,19 +163,28 @@ TEST_CASE("connection flow control: manual mode with random consume timing moves
     CHECK(u.window_updates * 4 <= u.data_frames);
 }
 
-TEST_CASE("connection flow control: consume() after the stream closed still returns the connection window") {
+TEST_CASE("connection flow control: a stream that closes gives back what was not consumed; consume() after does nothing") {
     Session s(Role::server, small_windows(FlowControl::manual));
     s.handshake();
     s.open(1, request(), false);
     s.feed(s.peer.data_frames(1, Bytes(60000, 'x'), true));
-    REQUIRE(s.conn.submit_response(1, fields(response()), true) == ApiError::none);
-    s.drain();
-    CHECK(s.conn.open_streams() == 0);
+    CHECK(s.drain().empty());  // nothing consumed: nothing given back
     CHECK(s.peer.peer_send_window() == 5535);
-    CHECK(s.conn.consume(1, 60000) == ApiError::none);
-    const auto out = s.drain();
+    REQUIRE(s.conn.consume(1, 1000) == ApiError::none);
+    // The response closes the stream: the 59,000 octets not consumed go
+    // back to the connection window with the 1,000 that were.
+    REQUIRE(s.conn.submit_response(1, fields(response()), true) == ApiError::none);
+    auto out = s.drain();
+    CHECK(s.conn.open_streams() == 0);
     CHECK(count(out, Type::window_update, 1) == 0);  // no credit for a closed stream
-    CHECK(s.peer.peer_send_window() >= 32768);
+    CHECK(count(out, Type::window_update, 0) == 1);
+    CHECK(s.peer.peer_send_window() == 65535);
+    // The application's late consume() calls are harmless no-ops.
+    CHECK(s.conn.consume(1, 59000) == ApiError::none);
+    CHECK(s.conn.consume(1, 1u << 30) == ApiError::none);
+    CHECK(!s.conn.wants_write());
+    CHECK(s.conn.consume(7, 1) == ApiError::invalid_stream);  // never opened
+    CHECK(s.conn.consume(0, 1) == ApiError::invalid_stream);
     // Another stream can use it.
     s.open(3, request(), false);
     s.feed(s.peer.data_frames(3, Bytes(30000, 'y'), true));

@@ -330,6 +330,7 @@ TEST_CASE("connection receiving: PRIORITY is validated and otherwise ignored") {
         s.open(1, get(), true);
         REQUIRE(s.conn.submit_response(1, fields(response()), true) == ApiError::none);
         s.drain();
+        s.collect();  // StreamClosed of stream 1
         const std::size_t before = s.events.size();
         s.feed(cat({s.peer.priority(1, 0), s.peer.priority(3, 1, 255, true), s.peer.priority(101, 3)}));
         expect_no_error(s, s.drain(), before);

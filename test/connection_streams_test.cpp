@@ -382,6 +382,7 @@ TEST_CASE("connection streams: every frame type in every stream state (RFC 9113 
             const std::uint32_t stream = enter(s, row.state);
             s.drain();
             REQUIRE_MESSAGE(!s.conn.is_closed(), s.events.str());
+            s.collect();  // what the setup's API calls caused (StreamClosed)
             const std::size_t before = s.events.size();
             s.feed(input_frame(s, in, stream, row.state));
             const auto out = s.drain();
@@ -513,6 +514,7 @@ TEST_CASE("connection streams: late frames after our RST_STREAM are ignored") {
     REQUIRE(count(out, Type::rst_stream, 1) == 1);
     CHECK(first(out, Type::rst_stream, 1)->code == ErrorCode::cancel);
     CHECK(s.conn.open_streams() == 0);
+    CHECK(s.collect().lines() == std::vector<std::string>{"StreamClosed s=1 CANCEL by=local"});
     const std::size_t before = s.events.size();
     for (int i = 0; i < 3; ++i) s.feed(s.peer.data(1, Bytes(1000, 'x'), false));
     s.feed(s.peer.window_update(1, 10));

@@ -44,9 +44,15 @@ TEST_CASE("take_events: the end of a graceful shutdown, right after the call tha
         REQUIRE(s.conn.send_data(1, span_of("bye"), true) == ApiError::none);
         CHECK(s.conn.take_events().empty());  // END_STREAM not built yet
         CHECK(!s.conn.pending_output().empty());
+        // The stream's StreamClosed (pending_output() copied its last
+        // octets), then the end of the connection.
         const auto evs = s.conn.take_events();
-        REQUIRE(evs.size() == 1);
-        const auto* t = std::get_if<ConnectionTerminated>(&evs[0]);
+        REQUIRE(evs.size() == 2);
+        const auto* c = std::get_if<StreamClosed>(&evs[0]);
+        REQUIRE(c != nullptr);
+        CHECK(c->stream == 1);
+        CHECK(c->code == ErrorCode::no_error);
+        const auto* t = std::get_if<ConnectionTerminated>(&evs[1]);
         REQUIRE(t != nullptr);
         CHECK(t->code == ErrorCode::no_error);
         CHECK(t->by == Initiator::local);

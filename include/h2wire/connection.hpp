@@ -270,8 +270,9 @@ public:
     ///
     /// Events caused by API calls rather than input (ConnectionTerminated
     /// after goaway(), or when a shutdown() completes as output ends the
-    /// last stream) come first in the next receive(), unless take_events()
-    /// collected them before.
+    /// last stream; StreamClosed when consume_output(), pending_output() or
+    /// a submission ends a stream) come first in the next receive(), unless
+    /// take_events() collected them before.
     H2WIRE_API std::span<const Event> receive(std::span<const std::uint8_t> bytes);
     /// The events caused by API calls since they were last collected (by
     /// this or by receive()), in order: ConnectionTerminated after goaway(),
@@ -316,6 +317,10 @@ public:
     /// stream id is assigned now; queued requests keep increasing ids on the
     /// wire because they are sent in order.
     H2WIRE_API Submitted submit_request(std::span<const Field> headers, bool end_stream);
+    /// Client: submit_request() with `user_data` attached to the new stream
+    /// (see set_stream_user_data()): every event of the stream carries it,
+    /// up to its StreamClosed.
+    H2WIRE_API Submitted submit_request(std::span<const Field> headers, bool end_stream, void* user_data);
     /// Server: sends a response header block (1xx any number of times, then a
     /// final status).
     H2WIRE_API ApiError submit_response(std::uint32_t stream, std::span<const Field> headers, bool end_stream);
@@ -327,8 +332,9 @@ public:
     H2WIRE_API ApiError send_data(std::uint32_t stream, std::span<const std::uint8_t> data, bool end_stream);
     /// Like send_data, but zero copy: the connection refers to `data` until it
     /// has been handed out by pending_output*/consume_output. The caller keeps
-    /// it alive and unchanged until buffered(stream) == 0 or the stream is
-    /// reset. Not counted against max_buffered_per_stream.
+    /// it alive and unchanged until buffered(stream) == 0, the stream is
+    /// reset, or at the latest until its StreamClosed event. Not counted
+    /// against max_buffered_per_stream.
     H2WIRE_API ApiError send_data_borrowed(std::uint32_t stream, std::span<const std::uint8_t> data, bool end_stream);
     /// Ends the stream with a trailing header block.
     H2WIRE_API ApiError send_trailers(std::uint32_t stream, std::span<const Field> trailers);
@@ -337,12 +343,45 @@ public:
     /// Server: PUSH_PROMISE on `stream` for the request in `headers`; returns
     /// the promised (even) stream, on which submit_response follows.
     H2WIRE_API Submitted push_promise(std::uint32_t stream, std::span<const Field> headers);
+    /// Server: push_promise() with `user_data` attached to the promised
+    /// stream (see set_stream_user_data()).
+    H2WIRE_API Submitted push_promise(std::uint32_t stream, std::span<const Field> headers, void* user_data);
+    /// Attaches an application value to a stream the application knows (one
+    /// it created, or one RequestReceived or PushPromiseReceived reported),
+    /// replacing the one given before. Every event of the stream not yet
+    /// handled carries it (`user_data`), up to and including its
+    /// StreamClosed, so the application needs no map from stream ids to its
+    /// own objects: set it while handling RequestReceived, and the events
+    /// that follow in the same span carry it too, even a StreamClosed when
+    /// the request and its end came in one read. The connection never looks
+    /// at it. Costs a pass over the events of that span that follow the
+    /// stream's first one. Errors: invalid_stream when the stream was never
+    /// reported to the application, or its StreamClosed is older than the
+    /// last receive().
+    H2WIRE_API ApiError set_stream_user_data(std::uint32_t stream, void* user_data) noexcept;
+    /// The value attached to `stream` (submit_request(), push_promise(),
+    /// set_stream_user_data()); null when none, or when the connection does
+    /// not hold the stream.
+    H2WIRE_API void* stream_user_data(std::uint32_t stream) const noexcept;
 
     // ---- flow control ------------------------------------------------------
 
     /// Manual flow control: the application has processed n octets of the
     /// stream's DATA (flow_controlled_length units). WINDOW_UPDATEs follow,
-    /// coalesced. In automatic mode this is not needed.
+    /// coalesced. In automatic mode this is not needed (and does nothing).
+    ///
+    /// One rule for streams that end: when a stream closes, however it ends
+    /// (END_STREAM both ways, a reset by either side, a refusal, the end of
+    /// the connection), the connection gives back to the connection window
+    /// every octet of the stream's DATA that was handed over and not
+    /// consumed yet. From then on consume() for that stream does nothing and
+    /// returns ApiError::none, so a late call is harmless and no call is ever
+    /// owed. DATA never handed over (arriving after our reset, on a closed
+    /// stream, or making a message malformed) is given back at once.
+    ///
+    /// Errors: invalid_argument when n is more than the stream's DATA handed
+    /// over and not consumed yet (nothing is credited); invalid_stream for
+    /// stream 0 or an id never opened.
     H2WIRE_API ApiError consume(std::uint32_t stream, std::size_t n);
     /// Octets the stream may send right now (min of stream and connection
     /// send windows, never negative); 0 for a stream the connection does not
@@ -365,6 +404,7 @@ public:
     /// output that consume_output() has not passed yet. Borrowed memory
     /// (send_data_borrowed) may be released once this is 0 or the stream was
     /// reset (by either side): a reset copies what the output still needs.
+    /// StreamClosed says the same without polling.
     H2WIRE_API std::size_t buffered(std::uint32_t stream) const noexcept;
 
     // ---- connection ----------------------------------------------------------

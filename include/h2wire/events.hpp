@@ -41,6 +41,10 @@ struct RequestReceived {
     std::string_view path;           ///< :path (empty for a classic CONNECT)
     std::string_view protocol;       ///< :protocol of an extended CONNECT (RFC 8441 §4), else empty
     bool end_stream = false;         ///< no body follows
+    /// Null when reported: a new stream carries none yet. Attach yours with
+    /// Connection::set_stream_user_data() while handling this event; this
+    /// event and the stream's others carry it from then on.
+    void* user_data = nullptr;
 };
 
 /// A final (non-1xx) response's header block (client side). To a CONNECT
@@ -58,6 +62,9 @@ struct ResponseReceived {
     std::span<const Field> headers;
     /// No body follows; StreamEnded comes next.
     bool end_stream = false;
+    /// The stream's user data (Connection::set_stream_user_data()); null when
+    /// none was attached.
+    void* user_data = nullptr;
 };
 
 /// A 1xx response (client side); any number may precede the final response.
@@ -68,6 +75,9 @@ struct InformationalResponseReceived {
     int status = 0;
     /// All fields, :status first, in wire order.
     std::span<const Field> headers;
+    /// The stream's user data (Connection::set_stream_user_data()); null when
+    /// none was attached.
+    void* user_data = nullptr;
 };
 
 /// Trailers: a header block after the body. Always ends the stream.
@@ -76,6 +86,9 @@ struct TrailersReceived {
     std::uint32_t stream = 0;
     /// In wire order; no pseudo-headers (unless validate_messages is off).
     std::span<const Field> headers;
+    /// The stream's user data (Connection::set_stream_user_data()); null when
+    /// none was attached.
+    void* user_data = nullptr;
 };
 
 /// Body bytes, in order, as they arrived: `data` is a view of the input given
@@ -94,6 +107,9 @@ struct DataReceived {
     std::uint32_t flow_controlled_length = 0;
     /// The last body octets of the stream; StreamEnded comes next.
     bool end_stream = false;
+    /// The stream's user data (Connection::set_stream_user_data()); null when
+    /// none was attached.
+    void* user_data = nullptr;
 };
 
 /// The peer ended its side of the stream (END_STREAM). Follows the
@@ -101,6 +117,9 @@ struct DataReceived {
 struct StreamEnded {
     /// Now half-closed (remote), or closed if our side had ended too.
     std::uint32_t stream = 0;
+    /// The stream's user data (Connection::set_stream_user_data()); null when
+    /// none was attached.
+    void* user_data = nullptr;
 };
 
 /// Who ended something: `local` is this endpoint, `peer` the other one.
@@ -127,6 +146,51 @@ struct StreamReset {
     /// the field at fault, counted in the order the fields arrived. Empty
     /// (HeaderError::none) for every other reset.
     InvalidHeader invalid_header{};
+    /// The stream's user data (Connection::set_stream_user_data()); null when
+    /// none was attached, or for a stream refused before it was reported.
+    void* user_data = nullptr;
+};
+
+/// The stream is over, and the connection holds nothing of the caller's for
+/// it any more: no queued or pending output refers to memory lent with
+/// send_data_borrowed(), which may be freed now. The last event of the
+/// stream.
+///
+/// Reported exactly once for every stream the application saw: one it
+/// created (submit_request(), push_promise(), upgrade_client()'s stream 1),
+/// and one the peer opened once RequestReceived or PushPromiseReceived
+/// reported it (or upgrade_server() did). That includes requests still
+/// waiting for a slot under the peer's SETTINGS_MAX_CONCURRENT_STREAMS,
+/// which end without going out (GOAWAY, reset_stream(), the end of the
+/// connection). Never for a stream the peer opened that was refused or
+/// reset before it was reported (a StreamReset says so).
+///
+/// When: as soon as both sides ended the stream (END_STREAM each way) or it
+/// was reset, and the output no longer refers to it. A clean end often
+/// completes when consume_output() passes the stream's last octets (or
+/// pending_output() copies them), so this event, like any event caused by an
+/// API call, may be collected without input. All streams still held when the
+/// connection ends are reported right before ConnectionTerminated (pending
+/// output still needed is copied first). After it the connection has
+/// forgotten the stream: consume() for it does nothing, and stream_user_data()
+/// is null.
+struct StreamClosed {
+    /// The stream that ended.
+    std::uint32_t stream = 0;
+    /// NO_ERROR for a clean end (both sides sent END_STREAM). Otherwise the
+    /// RST_STREAM code, sent (reset_stream(), a stream error we found) or
+    /// received; REFUSED_STREAM for a request the peer's GOAWAY left
+    /// unprocessed; or, for a stream cut off by the end of the connection,
+    /// the GOAWAY's code (CANCEL when that is NO_ERROR).
+    ErrorCode code = ErrorCode::no_error;
+    /// Who ended it: for a clean end, the side whose END_STREAM came last;
+    /// else the side whose RST_STREAM or GOAWAY ended it (`local` for a
+    /// reset_stream() call, for streams we reset for the peer's errors, and
+    /// for the end of the connection we caused).
+    Initiator by = Initiator::local;
+    /// The stream's user data (given to submit_request() or push_promise(),
+    /// or set with Connection::set_stream_user_data()); null when none.
+    void* user_data = nullptr;
 };
 
 /// A stream (or, with stream 0, the connection) that had data waiting for
@@ -135,6 +199,9 @@ struct StreamWritable {
     /// The stream, or 0 when the connection window opened.
     std::uint32_t stream = 0;
     std::uint32_t window = 0;  ///< octets it may send now
+    /// The stream's user data (Connection::set_stream_user_data()); null when
+    /// none was attached, and for stream 0.
+    void* user_data = nullptr;
 };
 
 /// A PING from the peer (RFC 9113 §6.7), already answered: the ACK is
@@ -172,6 +239,9 @@ struct PushPromiseReceived {
     std::uint32_t promised_stream = 0;
     /// The promised request, pseudo-headers first, in wire order.
     std::span<const Field> headers;
+    /// The user data of `stream` (the associated request). The promised
+    /// stream has none yet: attach it with Connection::set_stream_user_data().
+    void* user_data = nullptr;
 };
 
 /// PRIORITY_UPDATE (RFC 9218 §7.1), server side: `field_value` is a Priority
@@ -181,6 +251,9 @@ struct PriorityUpdated {
     std::uint32_t stream = 0;
     /// As received, not parsed; may be empty.
     std::string_view field_value;
+    /// The stream's user data when the connection holds the stream (and
+    /// one was attached), else null.
+    void* user_data = nullptr;
 };
 
 /// ALTSVC (RFC 7838 §4), client side: alternative services for an origin.
@@ -192,6 +265,9 @@ struct AltsvcReceived {
     std::string_view origin;
     /// An Alt-Svc field value (RFC 7838 §3), not parsed.
     std::string_view field_value;
+    /// The stream's user data when `stream` is one the connection holds (and
+    /// one was attached), else null.
+    void* user_data = nullptr;
 };
 
 /// ORIGIN (RFC 8336 §2): the origins the server is authoritative for on
@@ -212,11 +288,16 @@ struct UnknownFrameReceived {
     std::uint32_t stream = 0;
     /// The whole payload, uninterpreted.
     std::span<const std::uint8_t> payload;
+    /// The stream's user data when `stream` is one the connection holds (and
+    /// one was attached), else null.
+    void* user_data = nullptr;
 };
 
 /// The connection is over: GOAWAY sent or received with an error, or the
 /// graceful shutdown finished. Nothing more is accepted; flush the output
-/// (it holds our GOAWAY, if we sent one) and close the transport.
+/// (it holds our GOAWAY, if we sent one) and close the transport. The last
+/// event of the connection: the StreamClosed of every stream it still held
+/// comes right before it.
 struct ConnectionTerminated {
     /// The GOAWAY's code; NO_ERROR after a graceful shutdown.
     ErrorCode code = ErrorCode::no_error;
@@ -241,6 +322,7 @@ struct ConnectionTerminated {
 using Event = std::variant<SettingsReceived, SettingsAcknowledged, RequestReceived, ResponseReceived,
                            InformationalResponseReceived, TrailersReceived, DataReceived, StreamEnded, StreamReset,
                            StreamWritable, PingReceived, PingAcknowledged, GoawayReceived, PushPromiseReceived,
-                           PriorityUpdated, AltsvcReceived, OriginReceived, UnknownFrameReceived, ConnectionTerminated>;
+                           PriorityUpdated, AltsvcReceived, OriginReceived, UnknownFrameReceived, ConnectionTerminated,
+                           StreamClosed>;
 
 }  // namespace h2wire

@@ -267,7 +267,33 @@ bool Connection::Impl::control_budget_ok() {
 void Connection::Impl::terminate(ErrorCode code, Initiator by, std::uint32_t last_stream_id, std::string_view reason) {
     if (closed) return;
     closed = true;
+    // Streams cut off did not finish: NO_ERROR (our goaway(), a graceful
+    // end with pushes left) reads as CANCEL for them.
+    finish_streams(code == ErrorCode::no_error ? ErrorCode::cancel : code, by);
     report(ConnectionTerminated{code, by, last_stream_id, reason, rejecting});
+}
+
+void Connection::Impl::finish_streams(ErrorCode code, Initiator by) {
+    if (streams.size() == 0) return;
+    // In id order, so the StreamClosed events do not depend on the map's
+    // layout; by id, as releasing one stream may release another (a promise
+    // it carried).
+    std::pmr::vector<std::uint32_t> ids(mr);
+    ids.reserve(streams.size());
+    streams.for_each([&](const Stream* s) { ids.push_back(s->id); });
+    std::sort(ids.begin(), ids.end());
+    // One StreamClosed per stream, then ConnectionTerminated: room for all at
+    // once, even past the memory budget (report()).
+    if (in_receive && events.capacity() < events.size() + ids.size() + 2) events.reserve(events.size() + ids.size() + 2);
+    for (const std::uint32_t id : ids) {
+        Stream* s = find(id);
+        if (!s) continue;
+        // A stream already closed (its output not yet written) keeps how it
+        // ended; drop_stream() copies what the output still needs of the
+        // application's memory.
+        if (s->state == StreamState::closed) drop_stream(s, s->close_code, s->close_by);
+        else drop_stream(s, code, by);
+    }
 }
 
 void Connection::Impl::connection_error(ErrorCode code, std::string_view reason) {
@@ -355,7 +381,12 @@ bool Connection::wants_write() const noexcept { return impl_->wants_write(); }
 // The calls that take fields start with an empty last_invalid_header().
 Submitted Connection::submit_request(std::span<const Field> headers, bool end_stream) {
     impl_->last_invalid = {};
-    return impl_->submit_request(headers, end_stream);
+    return impl_->submit_request(headers, end_stream, nullptr);
+}
+
+Submitted Connection::submit_request(std::span<const Field> headers, bool end_stream, void* user_data) {
+    impl_->last_invalid = {};
+    return impl_->submit_request(headers, end_stream, user_data);
 }
 
 ApiError Connection::submit_response(std::uint32_t stream, std::span<const Field> headers, bool end_stream) {
@@ -380,8 +411,49 @@ ApiError Connection::reset_stream(std::uint32_t stream, ErrorCode code) { return
 
 Submitted Connection::push_promise(std::uint32_t stream, std::span<const Field> headers) {
     impl_->last_invalid = {};
-    return impl_->push_promise(stream, headers);
+    return impl_->push_promise(stream, headers, nullptr);
 }
+
+Submitted Connection::push_promise(std::uint32_t stream, std::span<const Field> headers, void* user_data) {
+    return impl_->push_promise(stream, headers, user_data);
+}
+
+ApiError Connection::set_stream_user_data(std::uint32_t stream, void* user_data) noexcept {
+    Impl& c = *impl_;
+    if (Stream* s = c.find(stream)) {
+        // Only streams the application was told of: the others end unreported.
+        if (!s->has(detail::stream_flag::announced)) return ApiError::invalid_stream;
+        s->user_data = user_data;
+        c.patch_user_data(stream, user_data, s->announced_at);
+        return ApiError::none;
+    }
+    // Gone already, its StreamClosed among the events not yet handled (the
+    // request and its reset in one read): that one carries it too.
+    const auto ends_here = [&](const Event& e) {
+        const auto* x = std::get_if<StreamClosed>(&e);
+        return x && x->stream == stream;
+    };
+    if (stream == 0 || (std::none_of(c.events.begin(), c.events.end(), ends_here) &&
+                        std::none_of(c.deferred.begin(), c.deferred.end(), ends_here)))
+        return ApiError::invalid_stream;
+    c.patch_user_data(stream, user_data, 0);
+    return ApiError::none;
+}
+
+void Connection::Impl::patch_user_data(std::uint32_t id, void* user_data, std::size_t from) noexcept {
+    const auto patch = [&](Event& e) {
+        std::visit(
+            [&](auto& x) {
+                if constexpr (requires { x.stream; x.user_data; })
+                    if (x.stream == id) x.user_data = user_data;
+            },
+            e);
+    };
+    for (std::size_t i = std::min(from, events.size()); i < events.size(); ++i) patch(events[i]);
+    for (Event& e : deferred) patch(e);
+}
+
+void* Connection::stream_user_data(std::uint32_t stream) const noexcept { return impl_->user_data_of(stream); }
 
 ApiError Connection::consume(std::uint32_t stream, std::size_t n) { return impl_->consume(stream, n); }
 

@@ -264,13 +264,19 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     InvalidHeader rejecting{};
     /// What last_invalid_header() reports (send.cpp, refuse_fields()).
     InvalidHeader last_invalid{};
+    /// The connection ended: every stream it holds ends too (those still
+    /// open with `code` and `by`), its pending output copied where it lends
+    /// the application's memory, and is released (StreamClosed).
+    void finish_streams(ErrorCode code, Initiator by);
     /// An event: into this receive()'s list, or kept for the next one when an
     /// API call caused it. Built in place (no Event temporary).
     ///
     /// Limits::max_connection_memory: the list of this call's events grows
     /// only within the budget. When it may not, the budget has tripped: the
     /// connection ends after the frame in hand, and events other than its
-    /// ConnectionTerminated are dropped (one slot is always kept for it).
+    /// ConnectionTerminated and StreamClosed (one per stream: the
+    /// application may be waiting for it to free memory) are dropped (one
+    /// slot is always kept for ConnectionTerminated).
     template <class E>
     void report(E&& ev) {
         if (!in_receive) {
@@ -278,7 +284,13 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
             return;
         }
         constexpr bool terminal = std::is_same_v<std::decay_t<E>, ConnectionTerminated>;
-        if (events.size() + 2 > events.capacity() && !grow_events() && !terminal) return;
+        constexpr bool kept = terminal || std::is_same_v<std::decay_t<E>, StreamClosed>;
+        if (events.size() + 2 > events.capacity() && !grow_events()) [[unlikely]] {
+            if constexpr (!kept) return;
+            // Past the budget: StreamClosed takes room a few at a time, and
+            // leaves the slot of ConnectionTerminated free.
+            if constexpr (!terminal) events.reserve(events.size() + 16);
+        }
         events.emplace_back(std::forward<E>(ev));
     }
     bool grow_events();
@@ -402,9 +414,15 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     void release_stream(Stream* s);
     void drop_send_queue(Stream* s);
     void reset_local(Stream* s, ErrorCode code, bool peer_caused);  // RST_STREAM sent by us, stream gone
-    void drop_stream(Stream* s);  // gone without RST_STREAM (reset by the peer, refused by GOAWAY, never sent)
+    /// Gone without RST_STREAM of ours (reset by the peer, refused by
+    /// GOAWAY, never sent, the end of the connection), or after it
+    /// (reset_local). `code` and `by` say how, for StreamClosed.
+    void drop_stream(Stream* s, ErrorCode code, Initiator by);
     void note_peer_open(std::uint32_t id) noexcept;  // a peer stream opened (or refused) in this call
-    void note_peer_abort(std::uint32_t id, const Stream* s);  // Limits::max_rapid_resets; `s` null if refused
+    /// Limits::max_rapid_resets. `unanswered`: a stream the application had
+    /// been handed and not answered (false for a refusal). It may end the
+    /// connection (and so release every stream): call it last.
+    void note_peer_abort(std::uint32_t id, bool unanswered);
     /// Limits::stream_walk_budget: pays for visiting `visits` streams; false
     /// (and ENHANCE_YOUR_CALM) when the budget is spent.
     bool pay_stream_walk(std::size_t visits);
@@ -428,11 +446,22 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     bool copy_fits(const Stream* s, std::size_t n) const noexcept;
     std::size_t receive_reserve() const noexcept { return cfg.limits.max_connection_memory / 4; }
     ApiError queue_data(std::uint32_t id, std::span<const std::uint8_t> data, bool end_stream, bool borrowed);
-    Submitted submit_request(std::span<const Field> headers, bool end_stream);
+    Submitted submit_request(std::span<const Field> headers, bool end_stream, void* user_data);
     ApiError submit_response(std::uint32_t id, std::span<const Field> headers, bool end_stream);
     ApiError send_trailers(std::uint32_t id, std::span<const Field> trailers);
     ApiError reset_stream(std::uint32_t id, ErrorCode code);
-    Submitted push_promise(std::uint32_t id, std::span<const Field> headers);
+    Submitted push_promise(std::uint32_t id, std::span<const Field> headers, void* user_data);
+    /// Connection::set_stream_user_data(): the stream's events already
+    /// reported and not yet collected, or returned by the last receive(),
+    /// carry `user_data` too (the application attaches it while handling
+    /// RequestReceived, and the rest of that receive()'s events follow).
+    /// `from`: where in `events` the stream's events may start.
+    void patch_user_data(std::uint32_t id, void* user_data, std::size_t from) noexcept;
+    /// The user data of stream `id` when the connection holds it, else null.
+    void* user_data_of(std::uint32_t id) const noexcept {
+        const Stream* s = find(id);
+        return s ? s->user_data : nullptr;
+    }
 
     // ---- flow_control.cpp ---------------------------------------------------------------
     void on_window_update(const frame::WindowUpdate& f);

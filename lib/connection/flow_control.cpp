@@ -80,7 +80,7 @@ void Connection::Impl::on_window_update(const frame::WindowUpdate& f) {
 void Connection::Impl::notify_writable(Stream* s) {
     s->clear(sf::want_writable);
     const std::uint64_t w = std::min(detail::usable(s->send_window), detail::usable(conn_send_window));
-    if (w > 0) report(StreamWritable{s->id, static_cast<std::uint32_t>(w)});
+    if (w > 0) report(StreamWritable{s->id, static_cast<std::uint32_t>(w), s->user_data});
     else conn_blocked = true;
     make_ready(s);
 }
@@ -132,20 +132,18 @@ void Connection::Impl::apply_local_initial_window(std::uint32_t old_value, std::
 
 ApiError Connection::Impl::consume(std::uint32_t id, std::size_t n) {
     if (cfg.flow_control != FlowControl::manual || n == 0) return ApiError::none;
-    if (n > conn_unconsumed) return ApiError::invalid_argument;
     Stream* s = find(id);
-    if (s) {
-        if (n > s->unconsumed) return ApiError::invalid_argument;
-        s->unconsumed -= static_cast<std::uint32_t>(n);  // n <= unconsumed
-        conn_unconsumed -= n;
-        // Only streams the peer may still send on get their window back.
-        credit(detail::can_receive(s->state) ? s : nullptr, n);
-        return ApiError::none;
+    if (!s || s->state == StreamState::closed) {
+        // Closed: what it had not consumed went back to the connection
+        // window as it closed (set_state), so there is nothing to do.
+        const bool opened = id != 0 && (is_local_id(id) ? id < next_local_id : id <= highest_peer_id);
+        return opened ? ApiError::none : ApiError::invalid_stream;
     }
-    // The stream is gone: its octets still count against the connection
-    // window.
+    if (n > s->unconsumed) return ApiError::invalid_argument;
+    s->unconsumed -= static_cast<std::uint32_t>(n);  // n <= unconsumed
     conn_unconsumed -= n;
-    credit(nullptr, n);
+    // Only streams the peer may still send on get their window back.
+    credit(detail::can_receive(s->state) ? s : nullptr, n);
     return ApiError::none;
 }
 

@@ -47,6 +47,8 @@ void Connection::trim() noexcept {
         c.arena.keep_from(c.block.fields_from);
     }
     std::pmr::vector<Field>(c.mr).swap(c.send_fields);
+    // Events of API calls already collected (a burst of StreamClosed).
+    if (c.deferred.empty()) std::pmr::vector<Event>(c.mr).swap(c.deferred);
 
     // Stream objects on the free list. Nothing that outlives a stream may
     // name one: stale FIFO entries go first, and the DATA frame or header

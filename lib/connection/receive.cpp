@@ -75,7 +75,10 @@ std::span<const Event> Connection::Impl::receive(std::span<const std::uint8_t> b
 }
 
 // Out of line: the header's path above then needs no saved registers.
-[[gnu::noinline]] std::span<const Event> Connection::Impl::receive_data_payload(std::span<const std::uint8_t> bytes) {
+// Flattened: the payload's path inlines quick_data_payload() and the
+// append of its event whole (the compiler's own choice varies with the
+// size of the event types, and a call here costs as much as the rest).
+[[gnu::noinline, gnu::flatten]] std::span<const Event> Connection::Impl::receive_data_payload(std::span<const std::uint8_t> bytes) {
     if (quick_data_payload(bytes)) return {events.data(), 1};  // its DataReceived
     return receive_general(bytes);
 }
@@ -142,7 +145,7 @@ inline bool Connection::Impl::quick_data_payload(std::span<const std::uint8_t> b
         }
     }
     s->data_received = received;
-    events.emplace_back(DataReceived{s->id, bytes, flc, false});
+    events.emplace_back(DataReceived{s->id, bytes, flc, false, s->user_data});
     return true;
 }
 
@@ -314,7 +317,7 @@ inline void Connection::Impl::fast_data_chunk(std::span<const std::uint8_t> data
         }
     }
     s->data_received = received;
-    report(DataReceived{s->id, data, flc, end_stream});
+    report(DataReceived{s->id, data, flc, end_stream, s->user_data});
     if (end_stream) {
         data_stream = nullptr;
         peer_end_stream(s);
@@ -386,7 +389,7 @@ void Connection::Impl::dispatch(const frame::ReadResult& r) {
                 on_priority(f);
             } else if constexpr (std::is_same_v<F, frame::Altsvc>) {
                 ++useful_frames;
-                report(AltsvcReceived{f.stream_id, keep(f.origin), keep(f.field_value)});
+                report(AltsvcReceived{f.stream_id, keep(f.origin), keep(f.field_value), user_data_of(f.stream_id)});
             } else if constexpr (std::is_same_v<F, frame::Origin>) {
                 ++useful_frames;
                 std::size_t n = 0;
@@ -399,11 +402,12 @@ void Connection::Impl::dispatch(const frame::ReadResult& r) {
                 // RFC 9218 §7.1 (a server receives these; the reader rejects
                 // them from a server).
                 ++useful_frames;
-                report(PriorityUpdated{f.prioritized_stream_id, keep(f.field_value)});
+                report(PriorityUpdated{f.prioritized_stream_id, keep(f.field_value), user_data_of(f.prioritized_stream_id)});
             } else if constexpr (std::is_same_v<F, frame::Unknown>) {
                 // RFC 9113 §5.5: unknown frame types are ignored (and reported).
                 count_empty_frame();
-                if (!closed) report(UnknownFrameReceived{f.type, f.flags, f.stream_id, keep(f.payload)});
+                if (!closed)
+                    report(UnknownFrameReceived{f.type, f.flags, f.stream_id, keep(f.payload), user_data_of(f.stream_id)});
             } else {
                 count_empty_frame();  // frame::Ignored: a malformed ALTSVC/ORIGIN
             }
@@ -424,10 +428,12 @@ void Connection::Impl::count_empty_frame() {
 void Connection::Impl::stream_error(std::uint32_t id, Stream* s, ErrorCode code, std::string_view reason,
                                     InvalidHeader bad) {
     // RFC 9113 §5.4.2: RST_STREAM with the code; the stream is closed and its
-    // late frames ignored (it enters the ledger). The reset may end the
-    // connection (Limits::max_rapid_resets): its ConnectionTerminated then
-    // says which header section was to blame.
+    // late frames ignored (it enters the ledger). The StreamReset comes
+    // before the stream's StreamClosed (reset_local releases it). The reset
+    // may end the connection (Limits::max_rapid_resets): its
+    // ConnectionTerminated then says which header section was to blame.
     rejecting = bad;
+    if (!closed) report(StreamReset{id, code, Initiator::local, false, reason, bad, s ? s->user_data : nullptr});
     if (s) {
         reset_local(s, code, true);
     } else {
@@ -436,7 +442,6 @@ void Connection::Impl::stream_error(std::uint32_t id, Stream* s, ErrorCode code,
     }
     rejecting = {};
     if (closed) return;
-    report(StreamReset{id, code, Initiator::local, false, reason, bad});
     control_budget_ok();
 }
 
@@ -545,7 +550,7 @@ void Connection::Impl::on_data(const frame::DataChunk& d) {
     }
     if (!d.data.empty() || flc > 0 || (d.end_stream && !short_end)) {
         hand_over(flc);
-        report(DataReceived{s->id, d.data, flc, d.end_stream && !short_end});
+        report(DataReceived{s->id, d.data, flc, d.end_stream && !short_end, s->user_data});
     }
     if (short_end) {
         data_stream = nullptr;
@@ -567,7 +572,8 @@ void Connection::Impl::on_data(const frame::DataChunk& d) {
 
 void Connection::Impl::peer_end_stream(Stream* s) {
     const detail::Transition t = detail::transition(s->state, detail::StreamInput::recv_end_stream);
-    report(StreamEnded{s->id});
+    report(StreamEnded{s->id, s->user_data});
+    s->close_by = Initiator::peer;  // if this closes it, the peer ended it last
     if (t.outcome == detail::Outcome::accept) set_state(s, t.next);
 }
 
@@ -673,19 +679,23 @@ void Connection::Impl::on_goaway(const frame::Goaway& f) {
     // retried on another connection (RFC 9113 §8.7). Queued requests too.
     // Only a lower last id can refuse more; the visit of every stream is
     // paid from Limits::stream_walk_budget.
-    std::pmr::vector<Stream*> refused(mr);
+    std::pmr::vector<std::uint32_t> refused(mr);
     if (lowered && std::uint64_t{next_local_id} > std::uint64_t{f.last_stream_id} + 2) {
         if (!pay_stream_walk(streams.size())) return;
-        streams.for_each([&](Stream* s) {
+        streams.for_each([&](const Stream* s) {
             if (s->has(sf::local) && s->id > goaway_last_received && s->state != StreamState::closed)
-                refused.push_back(s);
+                refused.push_back(s->id);
         });
     }
-    std::sort(refused.begin(), refused.end(), [](const Stream* a, const Stream* b) { return a->id < b->id; });
-    for (Stream* s : refused) {
-        report(StreamReset{s->id, ErrorCode::refused_stream, Initiator::peer, true,
-                           "not processed by the peer (GOAWAY)"});
-        drop_stream(s);
+    std::sort(refused.begin(), refused.end());
+    for (const std::uint32_t id : refused) {
+        // Looked up again: ending one stream may end others (the promises
+        // it carried, or all of them with the connection).
+        Stream* s = find(id);
+        if (!s || s->state == StreamState::closed) continue;
+        report(StreamReset{id, ErrorCode::refused_stream, Initiator::peer, true, "not processed by the peer (GOAWAY)",
+                           {}, s->user_data});
+        drop_stream(s, ErrorCode::refused_stream, Initiator::peer);
     }
     if (f.error_code != ErrorCode::no_error) {
         const std::string_view reason =
@@ -717,9 +727,12 @@ void Connection::Impl::on_rst_stream(const frame::RstStream& f) {
         return;
     }
     if (s->state == StreamState::closed) return;
-    report(StreamReset{s->id, f.error_code, Initiator::peer, f.error_code == ErrorCode::refused_stream, {}});
-    if (!s->has(sf::local)) note_peer_abort(s->id, s);
-    drop_stream(s);
+    report(StreamReset{s->id, f.error_code, Initiator::peer, f.error_code == ErrorCode::refused_stream, {},
+                       {}, s->user_data});
+    const bool abort = !s->has(sf::local);
+    const bool unanswered = !s->has(sf::final_submitted);
+    drop_stream(s, f.error_code, Initiator::peer);
+    if (abort) note_peer_abort(f.stream_id, unanswered);  // last: it may end the connection
 }
 
 void Connection::Impl::on_priority(const frame::Priority& f) {

@@ -102,7 +102,7 @@ void Connection::Impl::on_headers(const frame::Headers& f) {
             report(StreamReset{id, ErrorCode::refused_stream, Initiator::local, true,
                                over ? "over SETTINGS_MAX_CONCURRENT_STREAMS"
                                     : "the requests of this read already hold an eighth of the memory budget"});
-            note_peer_abort(id, nullptr);
+            note_peer_abort(id, false);
             if (!closed) control_budget_ok();
         } else {
             block.target = new_stream(id, StreamState::open, false);
@@ -310,8 +310,10 @@ bool Connection::Impl::deliver_request(Stream* s, std::span<const Field> fields)
     s->content_length = info.content_length;
     if (info.is_head) s->set(sf::head_request);
     if (info.is_connect) s->set(sf::connect | sf::tunnel | sf::no_length_check);
+    s->set(sf::announced);  // the application knows it now: StreamClosed follows, once
+    s->announced_at = static_cast<std::uint32_t>(events.size());
     report(RequestReceived{s->id, fields, info.method, info.scheme, info.authority, info.path, info.protocol,
-                           block.end_stream});
+                           block.end_stream, s->user_data});
     if (block.end_stream) peer_end_stream(s);
     return true;
 }
@@ -338,7 +340,7 @@ bool Connection::Impl::deliver_response(Stream* s, std::span<const Field> fields
             return false;
         }
         s->flags += sf::informational_one;
-        report(InformationalResponseReceived{s->id, info.status, fields});
+        report(InformationalResponseReceived{s->id, info.status, fields, s->user_data});
         if (block.end_stream) peer_end_stream(s);
         return true;
     }
@@ -352,7 +354,7 @@ bool Connection::Impl::deliver_response(Stream* s, std::span<const Field> fields
         stream_error(s->id, s, ErrorCode::protocol_error, "content-length without DATA");
         return false;
     }
-    report(ResponseReceived{s->id, info.status, fields, block.end_stream});
+    report(ResponseReceived{s->id, info.status, fields, block.end_stream, s->user_data});
     if (block.end_stream) peer_end_stream(s);
     return true;
 }
@@ -379,7 +381,7 @@ bool Connection::Impl::deliver_trailers(Stream* s, std::span<const Field> fields
         }
     }
     s->recv_phase = detail::RecvPhase::trailers;
-    report(TrailersReceived{s->id, fields});
+    report(TrailersReceived{s->id, fields, s->user_data});
     if (block.end_stream) peer_end_stream(s);
     return true;
 }
@@ -387,7 +389,8 @@ bool Connection::Impl::deliver_trailers(Stream* s, std::span<const Field> fields
 bool Connection::Impl::deliver_push(std::span<const Field> fields) {
     Stream* p = block.target;
     detail::RequestInfo info;
-    if (Stream* parent = find(block.stream_id); parent && parent->has(sf::connect) && cfg.validate_messages) {
+    Stream* parent = find(block.stream_id);
+    if (parent && parent->has(sf::connect) && cfg.validate_messages) {
         // RFC 9113 §8.5: a frame other than DATA or stream management on a
         // CONNECT stream is a stream error; the promise is refused with it.
         stream_error(p->id, p, ErrorCode::protocol_error, "PUSH_PROMISE on a CONNECT stream");
@@ -407,7 +410,9 @@ bool Connection::Impl::deliver_push(std::span<const Field> fields) {
         detail::extract_request(fields, info);
     }
     if (info.is_head) p->set(sf::head_request);
-    report(PushPromiseReceived{block.stream_id, p->id, fields});
+    p->set(sf::announced);  // the application knows it now: StreamClosed follows, once
+    p->announced_at = static_cast<std::uint32_t>(events.size());
+    report(PushPromiseReceived{block.stream_id, p->id, fields, parent ? parent->user_data : nullptr});
     return true;
 }
 

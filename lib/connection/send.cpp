@@ -42,7 +42,8 @@ Stream* Connection::Impl::new_stream(std::uint32_t id, StreamState state, bool l
         s = new (mr->allocate(sizeof(Stream), alignof(Stream))) Stream;
     }
     s->id = id;
-    s->flags = local_initiated ? sf::local : 0;
+    // Ours are the application's from the start; the peer's once reported.
+    s->flags = local_initiated ? sf::local | sf::announced : 0;
     s->send_window = peer.initial_window_size;
     s->recv_window = local.initial_window_size;
     streams.insert(s);
@@ -63,6 +64,14 @@ void Connection::Impl::set_state(Stream* s, StreamState next, bool normal) {
     // A peer stream that completed: work the application finished
     // (Limits::max_rapid_resets, the allowance for cancellations).
     if (normal && !local_initiated) cancel_allowance = std::min(cancel_allowance + 2, allowance_cap());
+    // Manual flow control: DATA handed over and not consumed goes back to
+    // the connection window now, however the stream ended; consume() for a
+    // closed stream does nothing (flow_control.cpp). Nothing can leak.
+    if (s->unconsumed) [[unlikely]] {
+        conn_unconsumed -= s->unconsumed;
+        credit(nullptr, s->unconsumed);
+        s->unconsumed = 0;
+    }
     unready(s);
     if (s->inflight == 0) release_stream(s);
     maybe_finish_shutdown();
@@ -84,8 +93,11 @@ void Connection::Impl::drop_send_queue(Stream* s) {
         send_fields.clear();
         const detail::QueuedBlock b = s->hdr.pop(send_fields);
         if (b.kind != detail::BlockKind::push_promise) continue;
-        if (Stream* p = find(b.promised); p && p->state == StreamState::idle)
+        if (Stream* p = find(b.promised); p && p->state == StreamState::idle) {
+            p->close_code = s->close_code;  // ended with the stream it rode on
+            p->close_by = s->close_by;
             set_state(p, StreamState::closed, false);
+        }
     }
     s->hdr.recycle(buffers);
     s->leading_blocks = 0;
@@ -95,6 +107,9 @@ void Connection::Impl::drop_send_queue(Stream* s) {
 void Connection::Impl::release_stream(Stream* s) {
     unready(s);
     if (s->inflight) s->inflight -= std::min(s->inflight, out.detach(s));
+    // Nothing of the application's is referred to any more (the queue goes
+    // next, in this call): its lifecycle event, once.
+    if (s->has(sf::announced)) report(StreamClosed{s->id, s->close_code, s->close_by, s->user_data});
     drop_send_queue(s);
     streams.erase(s->id);
     if (s->has(sf::in_fifo)) (is_client() ? open_fifo : header_fifo).forget();
@@ -108,7 +123,9 @@ void Connection::Impl::release_stream(Stream* s) {
     ++free_count;
 }
 
-void Connection::Impl::drop_stream(Stream* s) {
+void Connection::Impl::drop_stream(Stream* s, ErrorCode code, Initiator by) {
+    s->close_code = code;
+    s->close_by = by;
     if (s->inflight) s->inflight -= std::min(s->inflight, out.detach(s));
     if (s->has(sf::in_fifo) && s->state == StreamState::idle && is_client()) {
         // A queued request that never went out.
@@ -123,12 +140,15 @@ void Connection::Impl::drop_stream(Stream* s) {
 void Connection::Impl::reset_local(Stream* s, ErrorCode code, bool peer_caused) {
     // RFC 9113 §6.4: no RST_STREAM for a stream that never left idle (a
     // queued request, a promise not yet sent).
+    const std::uint32_t id = s->id;
     if (s->state != StreamState::idle) {
-        queue_rst(s->id, code);
-        ledger.add(s->id);
+        queue_rst(id, code);
+        ledger.add(id);
     }
-    if (peer_caused && !s->has(sf::local)) note_peer_abort(s->id, s);
-    drop_stream(s);
+    const bool abort = peer_caused && !s->has(sf::local);
+    const bool unanswered = !s->has(sf::final_submitted);
+    drop_stream(s, code, Initiator::local);
+    if (abort) note_peer_abort(id, unanswered);  // last: it may end the connection
 }
 
 void Connection::Impl::note_peer_open(std::uint32_t id) noexcept {
@@ -140,7 +160,7 @@ void Connection::Impl::note_peer_open(std::uint32_t id) noexcept {
     }
 }
 
-void Connection::Impl::note_peer_abort(std::uint32_t id, const Stream* s) {
+void Connection::Impl::note_peer_abort(std::uint32_t id, bool unanswered) {
     // Limits::max_rapid_resets (CVE-2023-44487 "rapid reset", CVE-2019-9514,
     // and "MadeYouReset": a stream the peer makes us reset). Two allowances,
     // refilled lazily here from the receive() calls since the last time.
@@ -169,7 +189,7 @@ void Connection::Impl::note_peer_abort(std::uint32_t id, const Stream* s) {
                              "too many streams reset in the call that opened them (rapid reset)");
         return;
     }
-    if (s && !s->has(sf::final_submitted) && --cancel_allowance < 0)
+    if (unanswered && --cancel_allowance < 0)
         connection_error(ErrorCode::enhance_your_calm, "too many streams cancelled before they were answered");
 }
 
@@ -287,7 +307,7 @@ void Connection::Impl::commit_block(Stream* s, std::span<const Field> fields, bo
     after_send_headers(s, end_stream);
 }
 
-Submitted Connection::Impl::submit_request(std::span<const Field> headers, bool end_stream) {
+Submitted Connection::Impl::submit_request(std::span<const Field> headers, bool end_stream, void* user_data) {
     if (!is_client()) return {0, ApiError::wrong_role};
     if (closed || goaway_received || shutdown_phase != Shutdown::none) return {0, ApiError::connection_closed};
     // A slot is free and no request waits: the HEADERS is encoded at once
@@ -312,6 +332,7 @@ Submitted Connection::Impl::submit_request(std::span<const Field> headers, bool 
     const std::uint32_t id = next_local_id;
     next_local_id += 2;
     Stream* s = new_stream(id, StreamState::idle, true);
+    s->user_data = user_data;
     if (info.is_head) s->set(sf::head_request);
     if (info.is_connect) s->set(sf::connect);
     s->set(sf::final_submitted);
@@ -490,7 +511,7 @@ ApiError Connection::Impl::reset_stream(std::uint32_t id, ErrorCode code) {
     return ApiError::none;
 }
 
-Submitted Connection::Impl::push_promise(std::uint32_t id, std::span<const Field> headers) {
+Submitted Connection::Impl::push_promise(std::uint32_t id, std::span<const Field> headers, void* user_data) {
     if (is_client()) return {0, ApiError::wrong_role};
     if (closed || goaway_received) return {0, ApiError::connection_closed};
     // RFC 9113 §6.5.2, §8.4: no push once the client disabled it.
@@ -512,6 +533,7 @@ Submitted Connection::Impl::push_promise(std::uint32_t id, std::span<const Field
     const std::uint32_t promised = next_local_id;
     next_local_id += 2;
     Stream* p = new_stream(promised, StreamState::idle, true);
+    p->user_data = user_data;
     p->set(sf::pushed);
     if (info.is_head) p->set(sf::head_request);
     if (s->leading_blocks == 0) {

@@ -7,6 +7,7 @@
 
 #include "connection/header_block.hpp"
 #include "connection/stream_table.hpp"
+#include "h2wire/events.hpp"
 
 // Library internals: not exported from the shared library.
 #pragma GCC visibility push(hidden)
@@ -58,6 +59,7 @@ inline constexpr std::uint32_t ignore_recv = 1u << 13;     // peer's frames drop
 inline constexpr std::uint32_t pushed = 1u << 14;          // a promised stream
 inline constexpr std::uint32_t window_raised = 1u << 15;   // the peer raised our send window past its initial size
 inline constexpr std::uint32_t window_used = 1u << 16;     // DATA went out since the peer's last WINDOW_UPDATE
+inline constexpr std::uint32_t announced = 1u << 17;       // the application knows it: StreamClosed is due
 // Bits 24-31 count the 1xx responses received (Limits::max_informational_responses).
 inline constexpr unsigned informational_shift = 24;
 inline constexpr std::uint32_t informational_one = 1u << informational_shift;
@@ -78,6 +80,13 @@ struct Stream {
     std::int32_t recv_window = 0;
     std::uint32_t unconsumed = 0;      // manual flow control: delivered, not yet consume()d
     std::uint32_t queued_owned = 0;    // queued octets counted against max_buffered_per_stream
+
+    // How it ended, for StreamClosed: set when it closes (a clean end: the
+    // side of the last END_STREAM).
+    ErrorCode close_code = ErrorCode::no_error;
+    Initiator close_by = Initiator::local;
+    void* user_data = nullptr;         // the application's (Connection::set_stream_user_data)
+    std::uint32_t announced_at = 0;    // index in Impl::events of its RequestReceived / PushPromiseReceived
 
     // RFC 9113 §8.1.1: declared content-length of the peer's message, -1 if none.
     std::int64_t content_length = -1;
@@ -106,6 +115,9 @@ struct Stream {
         recv_credit = 0;
         send_window = recv_window = 0;
         unconsumed = queued_owned = 0;
+        close_code = ErrorCode::no_error;
+        close_by = Initiator::local;
+        user_data = nullptr;
         content_length = -1;
         data_received = 0;
         seg_head = seg_tail = nullptr;

@@ -269,6 +269,7 @@ ApiError Connection::upgrade_server(std::string_view http2_settings, std::span<c
     // toward the server (it was completed in HTTP/1.1).
     Stream* s = c.new_stream(1, StreamState::half_closed_remote, false);
     s->recv_phase = detail::RecvPhase::body;
+    s->set(sf::announced);  // reported below
     if (info.is_head) s->set(sf::head_request);
     c.highest_peer_id = 1;
     c.last_peer_processed = 1;

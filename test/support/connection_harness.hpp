@@ -309,7 +309,8 @@ struct Terminated {
 using Ev =
     std::variant<SettingsReceived, SettingsAcknowledged, ev::Request, ev::Response, ev::Informational, ev::Trailers,
                  ev::Data, StreamEnded, ev::Reset, StreamWritable, PingReceived, PingAcknowledged, ev::Goaway,
-                 ev::PushPromise, ev::PriorityUpdated, ev::Altsvc, ev::Origin, ev::Unknown, ev::Terminated>;
+                 ev::PushPromise, ev::PriorityUpdated, ev::Altsvc, ev::Origin, ev::Unknown, ev::Terminated,
+                 StreamClosed>;
 static_assert(std::variant_size_v<Ev> == std::variant_size_v<Event>);
 
 template <class... F>
@@ -376,6 +377,7 @@ inline Ev own(const Event& e) {
             [](const ConnectionTerminated& x) -> Ev {
                 return ev::Terminated{x.code, x.by, x.last_stream_id, std::string(x.reason)};
             },
+            [](const StreamClosed& x) -> Ev { return x; },
         },
         e);
 }
@@ -447,6 +449,9 @@ inline std::string describe(const Ev& e) {
             [](const ev::Terminated& x) {
                 return "ConnectionTerminated " + std::string(to_string(x.code)) + " by=" + by_name(x.by) +
                        " last=" + num(x.last_stream_id) + " (" + x.reason + ")";
+            },
+            [](const StreamClosed& x) {
+                return "StreamClosed s=" + num(x.stream) + " " + std::string(to_string(x.code)) + " by=" + by_name(x.by);
             },
         },
         e);
@@ -1179,6 +1184,10 @@ public:
     Events feed(const Bytes& bytes, Split split = Split::whole()) {
         return feed(std::span<const std::uint8_t>(bytes), split);
     }
+    /// Events caused by API calls since the last receive() (such as the
+    /// StreamClosed of a stream that submit_response() or output ended):
+    /// one receive() call without input.
+    Events collect() { return receive_piece({}); }
     /// One receive() call with exactly `bytes` (may be empty).
     Events receive_piece(std::span<const std::uint8_t> bytes) {
         auto piece = std::make_unique<Bytes>(bytes.begin(), bytes.end());
@@ -1412,6 +1421,15 @@ public:
         return moved;
     }
 
+    /// Hands both sides' events caused by API calls (StreamClosed after
+    /// output ended a stream, ...) to the handlers: receive() without input.
+    void collect() {
+        for (const Event& e : client.receive({}))
+            if (on_client) on_client(client, e);
+        for (const Event& e : server.receive({}))
+            if (on_server) on_server(server, e);
+    }
+
     /// One step in each direction. Returns the octets moved.
     std::size_t step() {
         std::size_t moved = transfer(client, server, on_server, client_wire);
@@ -1425,6 +1443,7 @@ public:
         for (std::size_t i = 0; i < max_steps; ++i) {
             std::size_t moved = step();
             if (moved == 0) {
+                collect();
                 const bool more = idle && idle();
                 if (!more && !client.wants_write() && !server.wants_write()) return true;
             }

@@ -268,6 +268,7 @@ void Connection::Impl::after_send_headers(Stream* s, bool end_stream) {
 
 void Connection::Impl::after_send_end_stream(Stream* s) {
     s->clear(sf::end_after_data | sf::trailers_queued);
+    s->close_by = Initiator::local;  // if this closes it, we ended it last
     const detail::Transition t = detail::transition(s->state, detail::StreamInput::send_end_stream);
     if (t.outcome == detail::Outcome::accept) set_state(s, t.next);
 }
