@@ -84,10 +84,12 @@ Connection::Impl::Impl(const Config& config)
       send_fields(mr),
       header_fifo(mr),
       open_fifo(mr),
-      wu_fifo(mr) {
+      wu_fifo(mr),
+      space_waiters(mr) {
     cfg.memory = account.upstream();
     account.add_external(sizeof(Impl));
     out.pool = &pool;
+    pool.on_lend_released(&Impl::lend_hook, this);
     // RFC 9113 §3.4: the client's preface is the magic string then SETTINGS;
     // the server's is SETTINGS. Both go out first.
     if (is_client()) {
@@ -110,6 +112,8 @@ Connection::Impl::Impl(const Config& config)
 }
 
 Connection::Impl::~Impl() {
+    // Body sources are not called from here on (lends come back silently).
+    dying = true;
     // Output chunks and streams hold block references: give them back before
     // the pool goes.
     out.consume(out.pending, [](Stream*, std::size_t) {});
@@ -119,6 +123,7 @@ Connection::Impl::~Impl() {
         for (detail::SendSeg* seg = s->seg_head; seg; seg = seg->next)
             if (seg->block) pool.release(seg->block);
         if (s->open_block) pool.release(s->open_block);
+        if (s->body) end_body(s, false);
         s->hdr.clear();
         s->hdr.recycle(buffers);
         s->~Stream();
@@ -130,6 +135,7 @@ Connection::Impl::~Impl() {
         s->~Stream();
         mr->deallocate(s, sizeof(Stream), alignof(Stream));
     }
+    free_body_pools();
 }
 
 Settings Connection::Impl::initial_local_settings() const noexcept {
@@ -266,6 +272,7 @@ bool Connection::Impl::control_budget_ok() {
 void Connection::Impl::terminate(ErrorCode code, Initiator by, std::uint32_t last_stream_id, std::string_view reason) {
     if (closed) return;
     closed = true;
+    if (bodies_live) end_all_bodies();  // body.cpp
     report(ConnectionTerminated{code, by, last_stream_id, reason});
 }
 
@@ -331,6 +338,8 @@ void Connection::consume_output(std::size_t n) {
         if (k < s->inflight) s->inflight -= k;
         else impl_->output_done(s, k);
     });
+    // Blocks written out may be what a refused send_data() waits for.
+    if (!impl_->space_waiters.empty()) [[unlikely]] impl_->wake_space_waiters();
 }
 
 bool Connection::wants_write() const noexcept { return impl_->wants_write(); }
@@ -349,6 +358,25 @@ ApiError Connection::send_data(std::uint32_t stream, std::span<const std::uint8_
 
 ApiError Connection::send_data_borrowed(std::uint32_t stream, std::span<const std::uint8_t> data, bool end_stream) {
     return impl_->queue_data(stream, data, end_stream, true);
+}
+
+Submitted Connection::submit_request(std::span<const Field> headers, BodySource& body) {
+    return impl_->submit_request(headers, body);
+}
+
+ApiError Connection::submit_response(std::uint32_t stream, std::span<const Field> headers, BodySource& body) {
+    return impl_->submit_response(stream, headers, body);
+}
+
+ApiError Connection::set_body_source(std::uint32_t stream, BodySource& body) {
+    return impl_->set_body_source(stream, body);
+}
+
+ApiError Connection::resume_body(std::uint32_t stream) { return impl_->resume_body(stream); }
+
+DataAccepted Connection::send_data_partial(std::uint32_t stream, std::span<const std::uint8_t> data,
+                                           bool end_stream) {
+    return impl_->send_data_partial(stream, data, end_stream);
 }
 
 ApiError Connection::send_trailers(std::uint32_t stream, std::span<const Field> trailers) {
@@ -371,11 +399,7 @@ std::size_t Connection::send_window(std::uint32_t stream) const noexcept {
 
 std::size_t Connection::send_capacity(std::uint32_t stream) const noexcept {
     const Stream* s = impl_->find(stream);
-    if (!s || impl_->closed || s->has(detail::stream_flag::end_submitted) || s->state == StreamState::closed) return 0;
-    const std::uint64_t max = impl_->cfg.limits.max_buffered_per_stream;
-    const std::size_t n = s->queued_owned >= max ? 0 : static_cast<std::size_t>(max - s->queued_owned);
-    // Limits::max_connection_memory as well: the most send_data() would take.
-    return std::min(n, impl_->copy_capacity(s));
+    return s ? impl_->capacity_of(s) : 0;
 }
 
 std::size_t Connection::buffered(std::uint32_t stream) const noexcept {

@@ -233,6 +233,17 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     Stream* ready = nullptr;         // DATA round robin (circular, via ready_next/prev)
     std::uint32_t ready_count = 0;
 
+    // ---- bodies pulled on demand, room for push-style bodies (body.cpp) -----------
+    detail::Body* free_bodies = nullptr;  // kept for reuse until trim()
+    detail::Lend* free_lends = nullptr;
+    std::uint32_t bodies_live = 0;        // attached, or waiting for their lends
+    bool dying = false;                   // in the destructor: sources are not called
+    struct SpaceWaiter {
+        Stream* stream;
+        std::uint32_t id;  // stale when the stream object's id differs
+    };
+    std::pmr::vector<SpaceWaiter> space_waiters;  // streams with want_space
+
     // ---- connection lifecycle ----------------------------------------------------
     enum class Shutdown : std::uint8_t { none, announced, final };
     Shutdown shutdown_phase = Shutdown::none;
@@ -414,12 +425,49 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     std::size_t copy_capacity(const Stream* s) const noexcept;
     bool copy_fits(const Stream* s, std::size_t n) const noexcept;
     std::size_t receive_reserve() const noexcept { return cfg.limits.max_connection_memory / 4; }
-    ApiError queue_data(std::uint32_t id, std::span<const std::uint8_t> data, bool end_stream, bool borrowed);
+    /// `taken` not null: send_data_partial(), which takes what fits and says
+    /// how much there.
+    ApiError queue_data(std::uint32_t id, std::span<const std::uint8_t> data, bool end_stream, bool borrowed,
+                        std::size_t* taken = nullptr);
     Submitted submit_request(std::span<const Field> headers, bool end_stream);
     ApiError submit_response(std::uint32_t id, std::span<const Field> headers, bool end_stream);
     ApiError send_trailers(std::uint32_t id, std::span<const Field> trailers);
     ApiError reset_stream(std::uint32_t id, ErrorCode code);
     Submitted push_promise(std::uint32_t id, std::span<const Field> headers);
+
+    // ---- output/body.cpp -------------------------------------------------------------------
+    /// What one turn of a stream with a body source came to (send_one()).
+    enum class PullTurn : std::uint8_t {
+        done,    ///< a frame built, the stream parked or ended, or waiting for its window
+        stuck,   ///< nothing built: no connection window, or the output is full
+        queued,  ///< a lend queued: frame it as queued DATA
+    };
+    detail::Body* new_body();
+    void attach_body(Stream* s, BodySource& source);
+    ApiError set_body_source(std::uint32_t id, BodySource& source);
+    Submitted submit_request(std::span<const Field> headers, BodySource& body);
+    ApiError submit_response(std::uint32_t id, std::span<const Field> headers, BodySource& body);
+    ApiError resume_body(std::uint32_t id);
+    std::size_t pull_budget() const noexcept;
+    void park_body(Stream* s);
+    bool pull_window(Stream* s, PullTurn& turn);
+    PullTurn pull_copy(Stream* s);
+    PullTurn pull_lend(Stream* s);
+    void send_body_trailers(Stream* s, std::span<const Field> trailers);
+    void abort_body(Stream* s);
+    /// The stream lets go of its source (`complete`: all of the body is in
+    /// the output); finished() follows once no lend is out.
+    void end_body(Stream* s, bool complete);
+    void finish_body(detail::Body* b);
+    void lend_released(detail::Lend* l) noexcept;
+    static void lend_hook(void* impl, detail::Lend* l) noexcept { static_cast<Impl*>(impl)->lend_released(l); }
+    void end_all_bodies();
+    void free_body_pools() noexcept;  // memory.cpp: the spare Body and Lend objects
+    void wait_for_space(Stream* s);
+    /// Octets send_data() would take on `s` now (Connection::send_capacity()).
+    std::size_t capacity_of(const Stream* s) const noexcept;
+    void wake_space_waiters();
+    DataAccepted send_data_partial(std::uint32_t id, std::span<const std::uint8_t> data, bool end_stream);
 
     // ---- flow_control.cpp ---------------------------------------------------------------
     void on_window_update(const frame::WindowUpdate& f);

@@ -29,6 +29,17 @@ namespace h2wire {
 
 using detail::Stream;
 
+void Connection::Impl::free_body_pools() noexcept {
+    while (detail::Body* b = free_bodies) {
+        free_bodies = b->next_free;
+        mr->deallocate(b, sizeof(detail::Body), alignof(detail::Body));
+    }
+    while (detail::Lend* l = free_lends) {
+        free_lends = l->next_free;
+        mr->deallocate(l, sizeof(detail::Lend), alignof(detail::Lend));
+    }
+}
+
 void Connection::trim() noexcept {
     Impl& c = *impl_;
     if (c.in_receive) return;
@@ -64,6 +75,9 @@ void Connection::trim() noexcept {
     c.streams.shrink();
     c.buffers.trim();
     c.pool.trim();
+    c.free_body_pools();
+    std::erase_if(c.space_waiters, [](const Impl::SpaceWaiter& w) { return w.stream->id != w.id; });
+    if (c.space_waiters.empty()) decltype(c.space_waiters)(c.mr).swap(c.space_waiters);
 
     // Output buffers with nothing in them.
     if (c.ctrl.empty()) c.ctrl.release();

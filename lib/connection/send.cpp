@@ -96,6 +96,7 @@ void Connection::Impl::release_stream(Stream* s) {
     unready(s);
     if (s->inflight) s->inflight -= std::min(s->inflight, out.detach(s));
     drop_send_queue(s);
+    if (s->body) end_body(s, false);  // reset, refused, or the request never went out
     streams.erase(s->id);
     if (s->has(sf::in_fifo)) (is_client() ? open_fifo : header_fifo).forget();
     if (s->has(sf::in_wu)) wu_fifo.forget();
@@ -379,15 +380,26 @@ std::size_t Connection::Impl::copy_capacity(const Stream* s) const noexcept {
 bool Connection::Impl::copy_fits(const Stream* s, std::size_t n) const noexcept { return n <= copy_capacity(s); }
 
 ApiError Connection::Impl::queue_data(std::uint32_t id, std::span<const std::uint8_t> data, bool end_stream,
-                                      bool borrowed) {
+                                      bool borrowed, std::size_t* taken) {
     ApiError err;
     Stream* s = sendable_stream(id, err);
     if (!s) return err;
     // A body follows the final header section (RFC 9113 §8.1).
     if (!s->has(sf::final_submitted)) return ApiError::invalid_stream;
     if (data.empty() && !end_stream) return ApiError::none;
-    if (!borrowed && s->queued_owned + data.size() > cfg.limits.max_buffered_per_stream) return ApiError::buffer_full;
-    if (!borrowed && !copy_fits(s, data.size())) return ApiError::buffer_full;
+    if (!borrowed && (s->queued_owned + data.size() > cfg.limits.max_buffered_per_stream ||
+                      !copy_fits(s, data.size()))) {
+        // StreamWritable once room is back (body.cpp).
+        wait_for_space(s);
+        if (!taken) return ApiError::buffer_full;
+        // send_data_partial(): what fits, without END_STREAM.
+        data = data.first(std::min(data.size(), capacity_of(s)));
+        end_stream = false;
+        *taken = data.size();
+        if (data.empty()) return ApiError::none;
+    } else if (taken) {
+        *taken = data.size();
+    }
     if (borrowed && !data.empty()) {
         detail::SendSeg* seg = pool.get_seg();
         seg->data = data.data();

@@ -3,6 +3,7 @@
 // Stream objects are pooled by the connection and reused.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "connection/header_block.hpp"
@@ -11,26 +12,62 @@
 // Library internals: not exported from the shared library.
 #pragma GCC visibility push(hidden)
 
+namespace h2wire {
+class BodySource;
+}  // namespace h2wire
+
 namespace h2wire::detail {
+
+/// What queued body octets live in when the connection must know when they
+/// are no longer referred to: a Block of copied octets, or a Lend. Queued
+/// segments and output chunks that point into it hold one reference each
+/// (BlockPool::release() drops one).
+struct Backing {
+    std::uint32_t refs = 0;
+    bool lend = false;  // a Lend, else a Block
+};
 
 /// Storage for body octets copied in by send_data(): fixed-size blocks from a
 /// connection-wide pool, shared by the stream queue and by output chunks that
 /// point into them (zero-copy output), freed when the last reference goes.
-struct Block {
+struct Block : Backing {
     static constexpr std::uint32_t capacity = 16 * 1024;
-    std::uint32_t refs = 0;
     std::uint32_t used = 0;
     Block* next_free = nullptr;
     alignas(16) std::uint8_t bytes[capacity];
 };
 
-/// A run of queued body octets: inside a Block (copied) or the caller's
-/// memory (send_data_borrowed).
+struct Body;
+
+/// Memory a BodyLender lent (body.cpp): given back to it with release() when
+/// the last reference goes.
+struct Lend : Backing {
+    Lend* next_free = nullptr;
+    Body* body = nullptr;
+    const std::uint8_t* data = nullptr;
+    std::size_t size = 0;
+};
+
+/// A stream's body source (Connection::set_body_source(), body.cpp). It
+/// outlives the stream while lends of it are still referred to.
+struct Body {
+    BodySource* source = nullptr;
+    std::uint32_t stream = 0;   // for the source's calls (the Stream may be gone)
+    std::uint32_t lends = 0;    // lends not yet released
+    bool parked = false;        // BodyStatus::wait: not asked until resume_body()
+    bool ended = false;         // not asked again (end, abort, or the stream let go)
+    bool detached = false;      // the stream let go: finished() once `lends` is 0
+    bool complete = false;      // for finished()
+    Body* next_free = nullptr;
+};
+
+/// A run of queued body octets: inside a Block (copied), a Lend, or the
+/// caller's memory (send_data_borrowed).
 struct SendSeg {
     SendSeg* next = nullptr;
     const std::uint8_t* data = nullptr;  // next octet not yet built into output
     std::uint32_t size = 0;              // octets left
-    Block* block = nullptr;              // owning block (holds one ref), or null when borrowed
+    Backing* block = nullptr;            // owning block or lend (holds one ref), or null when borrowed
 };
 
 /// Where the peer's message on a stream stands (RFC 9113 §8.1).
@@ -58,6 +95,8 @@ inline constexpr std::uint32_t ignore_recv = 1u << 13;     // peer's frames drop
 inline constexpr std::uint32_t pushed = 1u << 14;          // a promised stream
 inline constexpr std::uint32_t window_raised = 1u << 15;   // the peer raised our send window past its initial size
 inline constexpr std::uint32_t window_used = 1u << 16;     // DATA went out since the peer's last WINDOW_UPDATE
+inline constexpr std::uint32_t pull = 1u << 17;            // a body source to ask when nothing is queued (body.cpp)
+inline constexpr std::uint32_t want_space = 1u << 18;      // send_data refused or cut short: StreamWritable owed
 // Bits 24-31 count the 1xx responses received (Limits::max_informational_responses).
 inline constexpr unsigned informational_shift = 24;
 inline constexpr std::uint32_t informational_one = 1u << informational_shift;
@@ -89,6 +128,7 @@ struct Stream {
     Block* open_block = nullptr;       // block appended to by send_data (holds one ref)
     std::uint64_t queued = 0;          // octets queued and not yet built into output
     std::uint64_t inflight = 0;        // octets of DATA built into output, not yet consumed
+    Body* body = nullptr;              // body source, if any (body.cpp)
     HeaderStore hdr;                   // queued header blocks, encoded when sent
 
     // DATA round robin (circular); ready_next also links the free list.
@@ -111,6 +151,7 @@ struct Stream {
         seg_head = seg_tail = nullptr;
         open_block = nullptr;
         queued = inflight = 0;
+        body = nullptr;
         ready_prev = ready_next = nullptr;
     }
 

@@ -54,7 +54,12 @@ Block* BlockPool::get() {
     return b;
 }
 
-void BlockPool::put(Block* b) noexcept {
+void BlockPool::put(Backing* backing) noexcept {
+    if (backing->lend) [[unlikely]] {
+        lend_hook_(lend_context_, static_cast<Lend*>(backing));
+        return;
+    }
+    Block* b = static_cast<Block*>(backing);
     if (free_count_ < keep_) {
         b->next_free = free_;
         free_ = b;
@@ -140,13 +145,18 @@ std::uint64_t Output::detach(Stream* s) {
     for (std::size_t i = head; i < chunks.size(); ++i) {
         OutChunk& c = chunks[i];
         if (c.stream != s) continue;
-        if (!c.block && !c.owned && c.ptr) {
-            // Borrowed memory: the application may free it once the stream
-            // is reset, so keep a copy for the octets still to be written.
+        if (c.ptr && !c.owned && (!c.block || c.block->lend)) {
+            // Borrowed or lent memory: the application may free it once the
+            // stream is reset, so keep a copy for the octets still to be
+            // written (a lend goes back to its source).
             auto* copy = static_cast<std::uint8_t*>(mr_->allocate(c.len, 1));
             std::memcpy(copy, c.ptr, c.len);
             c.owned = true;
             c.ptr = copy;
+            if (c.block) {
+                pool->release(c.block);
+                c.block = nullptr;
+            }
         }
         n += c.len;
         c.stream = nullptr;
@@ -206,6 +216,7 @@ void Connection::Impl::build(bool copy_data) {
     build_header_blocks();
     if (is_client()) build_requests();
     build_data(copy_data);
+    if (!space_waiters.empty()) [[unlikely]] wake_space_waiters();
 }
 
 void Connection::Impl::build_header_blocks() {
@@ -267,6 +278,7 @@ void Connection::Impl::after_send_headers(Stream* s, bool end_stream) {
 }
 
 void Connection::Impl::after_send_end_stream(Stream* s) {
+    if (s->body) end_body(s, true);  // all of its body is in the output
     s->clear(sf::end_after_data | sf::trailers_queued);
     const detail::Transition t = detail::transition(s->state, detail::StreamInput::send_end_stream);
     if (t.outcome == detail::Outcome::accept) set_state(s, t.next);
@@ -274,8 +286,9 @@ void Connection::Impl::after_send_end_stream(Stream* s) {
 
 void Connection::Impl::make_ready(Stream* s) {
     if (s->has(sf::in_ready) || s->leading_blocks > 0 || !detail::can_send(s->state)) return;
-    if (s->queued == 0 && !s->has(sf::end_after_data | sf::trailers_queued)) return;
-    if (s->queued > 0 && s->send_window <= 0) {
+    if (s->queued == 0 && !s->has(sf::end_after_data | sf::trailers_queued | sf::pull)) return;
+    // A source is asked only when the stream's window lets something out.
+    if ((s->queued > 0 || s->has(sf::pull)) && s->send_window <= 0) {
         s->set(sf::want_writable);
         return;
     }
@@ -361,8 +374,16 @@ inline bool Connection::Impl::send_middle_frame(Stream* s, std::uint32_t frame_c
 }
 
 // One turn of stream `s`: at most one DATA frame (and its trailers). Returns
-// false when it could not send because of the connection window.
+// false when it could not send because of the connection window (or, for a
+// source that copies, because the output is full).
 bool Connection::Impl::send_one(Stream* s, bool copy_data) {
+    if (s->queued == 0 && s->has(sf::pull)) {
+        // Nothing queued: ask the body source (body.cpp). A copying source
+        // writes its frame itself; a lender's octets are queued and go on
+        // below like borrowed ones.
+        const PullTurn t = s->body->source->form() == BodySource::Form::copy ? pull_copy(s) : pull_lend(s);
+        if (t != PullTurn::queued) return t == PullTurn::done;
+    }
     if (s->queued == 0) {
         unready(s);
         if (s->has(sf::trailers_queued)) {
@@ -503,10 +524,11 @@ bool Connection::Impl::wants_write() const noexcept {
     if (!open_fifo.empty() && active_local < peer_max_concurrent()) return true;
     if (!ready) return false;
     if (conn_send_window > 0) return true;
-    // Without connection window only trailers and empty END_STREAM DATA can go.
+    // Without connection window only trailers and empty END_STREAM DATA can
+    // go (a body source is asked only with window).
     const Stream* s = ready;
     do {
-        if (s->queued == 0) return true;
+        if (s->queued == 0 && !s->has(sf::pull)) return true;
         s = s->ready_next;
     } while (s != ready);
     return false;
