@@ -414,7 +414,7 @@ bool Connection::Impl::send_one(Stream* s, bool copy_data) {
     const bool last = n == s->queued;
     const bool end_stream = last && s->has(sf::end_after_data) && !s->has(sf::trailers_queued);
     const bool trailers = last && s->has(sf::trailers_queued);
-    if (last) unready(s);
+    if (last && !s->has(sf::pull)) unready(s);  // (a source is asked on its next turn)
 
     const std::size_t from = out.buf.size();
     detail::put_frame_header(out.buf.grow(frame::header_size), static_cast<std::uint32_t>(n),
