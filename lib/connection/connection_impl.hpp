@@ -448,7 +448,6 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     Submitted submit_request(std::span<const Field> headers, BodySource& body);
     ApiError submit_response(std::uint32_t id, std::span<const Field> headers, BodySource& body);
     ApiError resume_body(std::uint32_t id);
-    std::size_t pull_budget() const noexcept;
     void park_body(Stream* s);
     bool pull_window(Stream* s, PullTurn& turn);
     PullTurn pull_copy(Stream* s);
@@ -480,6 +479,12 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
 
     // ---- output/scheduler.cpp -------------------------------------------------------------
     void build(bool copy_data);
+    /// Octets of unconsumed output past which a build copies no more DATA
+    /// into the output buffer (pending_output(), and sources that copy).
+    std::size_t copy_budget() const noexcept;
+    /// Octets the output buffer may still grow by within copy_budget()
+    /// (Limits::max_connection_memory: send_data() leaves room for them).
+    std::size_t output_reserve() const noexcept;
     void build_header_blocks();
     void build_requests();
     bool send_leading_blocks(Stream* s);

@@ -371,7 +371,9 @@ std::size_t Connection::Impl::copy_capacity(const Stream* s) const noexcept {
     const std::size_t room = s->open_block ? detail::Block::capacity - s->open_block->used : 0;
     // New blocks, each with its share of segment slabs, in what the budget
     // has left above the quarter kept for the peer.
-    const std::size_t limit = account.limit(), used = account.live() + receive_reserve();
+    // The output buffer's growth counts too: DATA copied in now is copied
+    // again into it when pending_output() builds frames.
+    const std::size_t limit = account.limit(), used = account.live() + receive_reserve() + output_reserve();
     const std::size_t left = used < limit ? limit - used : 0;
     const std::size_t per_block = sizeof(detail::Block) + 4 * sizeof(detail::SendSeg);
     return room + pool.spare_octets() + left / per_block * detail::Block::capacity;
@@ -447,6 +449,12 @@ ApiError Connection::Impl::queue_data(std::uint32_t id, std::span<const std::uin
             b->used += take;
             p += take;
             left -= take;
+            if (b->used == detail::Block::capacity) {
+                // Full: let it go now (its segments hold it), so that an idle
+                // stream does not keep a block it cannot add to.
+                pool.release(b);
+                s->open_block = nullptr;
+            }
         }
         s->queued += data.size();
         s->queued_owned += static_cast<std::uint32_t>(data.size());  // <= max_buffered_per_stream

@@ -33,10 +33,6 @@ namespace sf = detail::stream_flag;
 namespace {
 // Largest DATA payload per frame (as scheduler.cpp's max_data_frame).
 constexpr std::uint32_t max_pulled_frame = 64 * 1024;
-// Octets of unconsumed output past which copying sources are not asked
-// (scheduler.cpp's budget for the contiguous form): what they copy stays in
-// the output buffer until written.
-constexpr std::size_t pull_budget_max = 128 * 1024;
 }  // namespace
 
 // --- attaching and resuming ------------------------------------------------------
@@ -98,12 +94,6 @@ ApiError Connection::Impl::resume_body(std::uint32_t id) {
 
 // --- asking the source -----------------------------------------------------------------
 
-std::size_t Connection::Impl::pull_budget() const noexcept {
-    // Limits::max_connection_memory: copied octets waiting in the output
-    // buffer take from the budget; keep them to an eighth of it.
-    return std::clamp<std::size_t>(account.limit() / 8, 16 * 1024, pull_budget_max);
-}
-
 void Connection::Impl::park_body(Stream* s) {
     s->body->parked = true;
     s->clear(sf::pull);
@@ -131,7 +121,9 @@ bool Connection::Impl::pull_window(Stream* s, PullTurn& turn) {
 Connection::Impl::PullTurn Connection::Impl::pull_copy(Stream* s) {
     PullTurn turn;
     if (!pull_window(s, turn)) return turn;
-    if (out.pending >= pull_budget()) return PullTurn::stuck;
+    // What it copies stays in the output buffer until written: no more than
+    // the contiguous form's budget, in either form.
+    if (out.pending >= copy_budget()) return PullTurn::stuck;
     const std::int64_t cap = std::min(peer.max_frame_size, max_pulled_frame);
     const auto max = static_cast<std::uint32_t>(std::min({std::int64_t{s->send_window}, conn_send_window, cap}));
     const std::size_t from = out.buf.size();

@@ -173,7 +173,9 @@ namespace sf = detail::stream_flag;
 namespace {
 // Octets of unconsumed output past which a build stops adding frames: the
 // caller is not keeping up, and what is queued stays in the streams (bounded
-// by Limits) rather than in the output buffer.
+// by Limits) rather than in the output buffer. The contiguous form copies
+// DATA into the buffer, so its budget is also at most an eighth of
+// Limits::max_connection_memory (copy_budget()).
 constexpr std::size_t budget_copy = 128 * 1024;
 constexpr std::size_t budget_vectors = 1024 * 1024;
 // Largest DATA payload per frame and turn of the round robin.
@@ -193,9 +195,21 @@ inline void write_data_header(std::uint8_t* p, std::uint32_t length, std::uint32
 }
 }  // namespace
 
+std::size_t Connection::Impl::copy_budget() const noexcept {
+    return std::clamp<std::size_t>(account.limit() / 8, 16 * 1024, budget_copy);
+}
+
+std::size_t Connection::Impl::output_reserve() const noexcept {
+    // A build stops past the budget, after one more frame; the buffer may
+    // double to hold that.
+    const std::size_t frame = std::min(peer.max_frame_size, max_data_frame) + frame::header_size;
+    const std::size_t most = 2 * (copy_budget() + frame);
+    return most > out.buf.capacity() ? most - out.buf.capacity() : 0;
+}
+
 void Connection::Impl::build(bool copy_data) {
     out.compact();
-    const std::size_t budget = copy_data ? budget_copy : budget_vectors;
+    const std::size_t budget = copy_data ? copy_budget() : budget_vectors;
     if (out.pending >= budget) return;
     if (!ctrl.empty()) {
         if (out.pending == 0 && out.buf.empty()) {
@@ -320,7 +334,7 @@ void Connection::Impl::unready(Stream* s) {
 }
 
 void Connection::Impl::build_data(bool copy_data) {
-    const std::size_t budget = copy_data ? budget_copy : budget_vectors;
+    const std::size_t budget = copy_data ? copy_budget() : budget_vectors;
     const std::uint32_t frame_cap = std::min(peer.max_frame_size, max_data_frame);
     std::uint32_t stuck = 0;  // streams in a row that could not send
     while (ready && out.pending < budget && stuck < ready_count) {
