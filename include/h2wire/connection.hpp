@@ -442,9 +442,10 @@ public:
     H2WIRE_API ApiError submit_response(std::uint32_t stream, std::span<const Field> headers, bool end_stream);
     /// Queues body octets (copied into the stream's send buffer, at most
     /// Limits::max_buffered_per_stream held). Returns buffer_full without
-    /// taking anything when the buffer cannot take all of `data`; see
-    /// send_capacity(). An empty `data` with end_stream sends an empty DATA
-    /// frame with END_STREAM.
+    /// taking anything when the buffer cannot take all of `data` (a
+    /// StreamWritable follows when room is back, as for
+    /// send_data_partial()); see send_capacity(). An empty `data` with
+    /// end_stream sends an empty DATA frame with END_STREAM.
     H2WIRE_API ApiError send_data(std::uint32_t stream, std::span<const std::uint8_t> data, bool end_stream);
     /// Like send_data, but zero copy: the connection refers to `data` until it
     /// has been handed out by pending_output*/consume_output. The caller keeps
