@@ -195,6 +195,7 @@ struct Received {
     bool reset = false;
     std::vector<std::pair<std::string, std::string>> trailers;
     bool data_end_stream = false;  // END_STREAM came on a DATA frame
+    std::uint64_t writable = 0;    // StreamWritable for the stream (its sender's side)
 };
 
 /// Moves output between two connections in random pieces, through either
@@ -332,6 +333,8 @@ void check_event(std::map<std::uint32_t, Received>& got, const Event& e, Ledger*
         got[x->stream].ended = true;
     } else if (const auto* rs = std::get_if<StreamReset>(&e)) {
         got[rs->stream].reset = true;
+    } else if (const auto* w = std::get_if<StreamWritable>(&e)) {
+        if (w->stream != 0) ++got[w->stream].writable;
     } else if (const auto* term = std::get_if<ConnectionTerminated>(&e)) {
         FAIL("connection terminated: " << std::string(term->reason));
     }
@@ -445,11 +448,13 @@ TEST_CASE("pulled bodies: 64 MiB both ways over small windows, random WINDOW_UPD
             CAPTURE(kv.first);
             CHECK(kv.second.mismatches == 0);
             CHECK(kv.second.ended);
+            CHECK(kv.second.writable == 0);  // a pulled stream needs no StreamWritable
         }
         for (auto& kv : at_client) {
             CAPTURE(kv.first);
             CHECK(kv.second.mismatches == 0);
             CHECK(kv.second.octets == response_of.at(kv.first)->size);
+            CHECK(kv.second.writable == 0);
             if (response_of.at(kv.first)->trailers) {
                 CHECK(kv.second.trailers.size() == 2);
                 CHECK_FALSE(kv.second.data_end_stream);
@@ -1068,6 +1073,21 @@ TEST_CASE("send_data_partial: takes what fits, says how much, StreamWritable whe
     CHECK(got[sub.stream].mismatches == 0);
     CHECK(got[sub.stream].ended);
 
+    SUBCASE("a refused stream that goes away owes nothing, also across trim()") {
+        const Submitted s2 = client.submit_request(get_fields, true);
+        settle(client, server, ignore_event, ignore_event);
+        REQUIRE(server.submit_response(s2.stream, ok_fields, false) == ApiError::none);
+        CHECK(server.send_data_partial(s2.stream, body, false).accepted < body.size());
+        REQUIRE(server.reset_stream(s2.stream, ErrorCode::cancel) == ApiError::none);
+        server.trim();
+        std::vector<StreamWritable> late;
+        settle(client, server, ignore_event, [&](const Event& e) {
+            if (const auto* w = std::get_if<StreamWritable>(&e)) late.push_back(*w);
+        });
+        for (const Event& e : server.receive({}))
+            if (const auto* w = std::get_if<StreamWritable>(&e)) late.push_back(*w);
+        for (const StreamWritable& w : late) CHECK(w.stream != s2.stream);
+    }
     SUBCASE("the memory budget as the limit: StreamWritable once blocks are free again") {
         Config small{.role = Role::server};
         small.limits.max_connection_memory = 256 * KiB;

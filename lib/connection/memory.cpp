@@ -64,6 +64,8 @@ void Connection::trim() noexcept {
     c.header_fifo.compact_and_shrink();
     c.open_fifo.compact_and_shrink();
     c.wu_fifo.compact_and_shrink();
+    std::erase_if(c.space_waiters, [](const Impl::SpaceWaiter& w) { return w.stream->id != w.id; });
+    if (c.space_waiters.empty()) decltype(c.space_waiters)(c.mr).swap(c.space_waiters);
     if (c.data_stream && c.data_stream->id != c.data_stream_id) c.data_stream = nullptr;
     if (c.block.active) c.block.drop_gone_target();
     while (Stream* s = c.free_streams) {
@@ -76,8 +78,6 @@ void Connection::trim() noexcept {
     c.buffers.trim();
     c.pool.trim();
     c.free_body_pools();
-    std::erase_if(c.space_waiters, [](const Impl::SpaceWaiter& w) { return w.stream->id != w.id; });
-    if (c.space_waiters.empty()) decltype(c.space_waiters)(c.mr).swap(c.space_waiters);
 
     // Output buffers with nothing in them.
     if (c.ctrl.empty()) c.ctrl.release();
