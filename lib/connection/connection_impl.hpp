@@ -450,6 +450,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     ApiError resume_body(std::uint32_t id);
     void park_body(Stream* s);
     bool pull_window(Stream* s, PullTurn& turn);
+    void place_first_payload(std::size_t frame_size);
     PullTurn pull_copy(Stream* s);
     PullTurn pull_lend(Stream* s);
     void send_body_trailers(Stream* s, std::span<const Field> trailers);
