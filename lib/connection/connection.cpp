@@ -122,8 +122,8 @@ Connection::Impl::~Impl() {
     for (Stream* s : all) {
         for (detail::SendSeg* seg = s->seg_head; seg; seg = seg->next)
             if (seg->block) pool.release(seg->block);
+        if (s->body()) end_body(s, false);
         if (s->open_block) pool.release(s->open_block);
-        if (s->body) end_body(s, false);
         s->hdr.clear();
         s->hdr.recycle(buffers);
         s->~Stream();

@@ -82,7 +82,7 @@ void Connection::Impl::notify_writable(Stream* s) {
     const std::uint64_t w = std::min(detail::usable(s->send_window), detail::usable(conn_send_window));
     // A stream with a body source needs no event: the source is asked.
     if (w > 0) {
-        if (!s->body) report(StreamWritable{s->id, static_cast<std::uint32_t>(w)});
+        if (!s->body()) report(StreamWritable{s->id, static_cast<std::uint32_t>(w)});
     }
     else conn_blocked = true;
     make_ready(s);

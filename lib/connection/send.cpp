@@ -95,8 +95,8 @@ void Connection::Impl::drop_send_queue(Stream* s) {
 void Connection::Impl::release_stream(Stream* s) {
     unready(s);
     if (s->inflight) s->inflight -= std::min(s->inflight, out.detach(s));
+    if (s->body()) end_body(s, false);  // reset, refused, or the request never went out
     drop_send_queue(s);
-    if (s->body) end_body(s, false);  // reset, refused, or the request never went out
     streams.erase(s->id);
     if (s->has(sf::in_fifo)) (is_client() ? open_fifo : header_fifo).forget();
     if (s->has(sf::in_wu)) wu_fifo.forget();
@@ -368,7 +368,8 @@ ApiError Connection::Impl::submit_response(std::uint32_t id, std::span<const Fie
 // leave a quarter of the budget for what the peer sends (the open block's
 // room and spare blocks cost nothing new).
 std::size_t Connection::Impl::copy_capacity(const Stream* s) const noexcept {
-    const std::size_t room = s->open_block ? detail::Block::capacity - s->open_block->used : 0;
+    const std::size_t room =
+        s->open_block && !s->has(sf::sourced) ? detail::Block::capacity - s->open_block->used : 0;
     // New blocks, each with its share of segment slabs, in what the budget
     // has left above the quarter kept for the peer.
     // The output buffer's growth counts too: DATA copied in now is copied

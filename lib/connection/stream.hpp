@@ -97,6 +97,7 @@ inline constexpr std::uint32_t window_raised = 1u << 15;   // the peer raised ou
 inline constexpr std::uint32_t window_used = 1u << 16;     // DATA went out since the peer's last WINDOW_UPDATE
 inline constexpr std::uint32_t pull = 1u << 17;            // a body source to ask when nothing is queued (body.cpp)
 inline constexpr std::uint32_t want_space = 1u << 18;      // send_data refused or cut short: StreamWritable owed
+inline constexpr std::uint32_t sourced = 1u << 19;         // a body source is attached (Stream::body_state)
 // Bits 24-31 count the 1xx responses received (Limits::max_informational_responses).
 inline constexpr unsigned informational_shift = 24;
 inline constexpr std::uint32_t informational_one = 1u << informational_shift;
@@ -125,10 +126,16 @@ struct Stream {
     // Send side: queued body, in order.
     SendSeg* seg_head = nullptr;
     SendSeg* seg_tail = nullptr;
-    Block* open_block = nullptr;       // block appended to by send_data (holds one ref)
+    // send_data()'s open block or, once a body source is attached (it takes
+    // the rest of the body: send_data() is refused from then on, and the
+    // open block is let go), the source's state: one slot, so that the
+    // source costs an idle stream nothing.
+    union {
+        Block* open_block = nullptr;   // block appended to by send_data (holds one ref)
+        Body* body_state;              // with stream_flag::sourced (body.cpp)
+    };
     std::uint64_t queued = 0;          // octets queued and not yet built into output
     std::uint64_t inflight = 0;        // octets of DATA built into output, not yet consumed
-    Body* body = nullptr;              // body source, if any (body.cpp)
     HeaderStore hdr;                   // queued header blocks, encoded when sent
 
     // DATA round robin (circular); ready_next also links the free list.
@@ -151,10 +158,11 @@ struct Stream {
         seg_head = seg_tail = nullptr;
         open_block = nullptr;
         queued = inflight = 0;
-        body = nullptr;
         ready_prev = ready_next = nullptr;
     }
 
+    /// The body source's state, or null.
+    Body* body() const noexcept { return has(stream_flag::sourced) ? body_state : nullptr; }
     bool has(std::uint32_t f) const noexcept { return (flags & f) != 0; }
     void set(std::uint32_t f) noexcept { flags |= f; }
     void clear(std::uint32_t f) noexcept { flags &= ~f; }

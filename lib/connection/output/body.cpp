@@ -48,7 +48,11 @@ void Connection::Impl::attach_body(Stream* s, BodySource& source) {
     detail::Body* b = new_body();
     b->source = &source;
     b->stream = s->id;
-    s->body = b;
+    // The open block takes no more octets: its slot holds the source now
+    // (the segments that point into it keep it).
+    if (s->open_block) pool.release(s->open_block);
+    s->body_state = b;
+    s->set(sf::sourced);
     ++bodies_live;
     // The source ends the stream: no more send_data() or send_trailers().
     s->set(sf::end_submitted | sf::pull);
@@ -84,9 +88,10 @@ ApiError Connection::Impl::submit_response(std::uint32_t id, std::span<const Fie
 ApiError Connection::Impl::resume_body(std::uint32_t id) {
     if (closed) return ApiError::connection_closed;
     Stream* s = find(id);
-    if (!s || !s->body || s->body->ended) return ApiError::invalid_stream;
-    if (!s->body->parked) return ApiError::none;
-    s->body->parked = false;
+    detail::Body* b = s ? s->body() : nullptr;
+    if (!b || b->ended) return ApiError::invalid_stream;
+    if (!b->parked) return ApiError::none;
+    b->parked = false;
     s->set(sf::pull);
     make_ready(s);
     return ApiError::none;
@@ -95,7 +100,7 @@ ApiError Connection::Impl::resume_body(std::uint32_t id) {
 // --- asking the source -----------------------------------------------------------------
 
 void Connection::Impl::park_body(Stream* s) {
-    s->body->parked = true;
+    s->body_state->parked = true;
     s->clear(sf::pull);
     if (s->queued == 0) unready(s);
 }
@@ -147,7 +152,7 @@ Connection::Impl::PullTurn Connection::Impl::pull_copy(Stream* s) {
     if (out.buf.empty()) place_first_payload(frame::header_size + max);
     const std::size_t from = out.buf.size();
     std::uint8_t* header = out.buf.grow(frame::header_size + max);
-    detail::Body* b = s->body;
+    detail::Body* b = s->body_state;
     const BodyRead r = static_cast<BodyReader*>(b->source)->read(s->id, {header + frame::header_size, max});
     // More than it was given means it wrote past the buffer: a bug in the
     // source, which ends the stream like an abort.
@@ -188,7 +193,7 @@ Connection::Impl::PullTurn Connection::Impl::pull_lend(Stream* s) {
     PullTurn turn;
     if (!pull_window(s, turn)) return turn;
     const auto max = static_cast<std::size_t>(std::min<std::int64_t>(s->send_window, conn_send_window));
-    detail::Body* b = s->body;
+    detail::Body* b = s->body_state;
     auto* lender = static_cast<BodyLender*>(b->source);
     const BodyLend l = lender->lend(s->id, max);
     if (l.status == BodyStatus::abort || l.data.size() > max) {
@@ -262,9 +267,9 @@ void Connection::Impl::abort_body(Stream* s) {
 // --- letting go --------------------------------------------------------------------
 
 void Connection::Impl::end_body(Stream* s, bool complete) {
-    detail::Body* b = s->body;
-    s->body = nullptr;
-    s->clear(sf::pull);
+    detail::Body* b = s->body_state;
+    s->open_block = nullptr;  // the slot is the open block's again (none)
+    s->clear(sf::pull | sf::sourced);
     b->ended = b->detached = true;
     b->complete = complete;
     if (b->lends == 0) finish_body(b);
@@ -295,7 +300,7 @@ void Connection::Impl::lend_released(detail::Lend* l) noexcept {
 void Connection::Impl::end_all_bodies() {
     std::pmr::vector<Stream*> with(mr);
     streams.for_each([&](Stream* s) {
-        if (s->body) with.push_back(s);
+        if (s->body()) with.push_back(s);
     });
     for (Stream* s : with) {
         if (s->inflight) s->inflight -= std::min(s->inflight, out.detach(s));
@@ -306,9 +311,7 @@ void Connection::Impl::end_all_bodies() {
             seg = next;
         }
         s->seg_head = s->seg_tail = nullptr;
-        if (s->open_block) pool.release(s->open_block);
-        s->open_block = nullptr;
-        s->queued = s->queued_owned = 0;
+        s->queued = s->queued_owned = 0;  // (no open block: its slot holds the source)
         unready(s);
         end_body(s, false);
     }

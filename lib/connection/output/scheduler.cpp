@@ -292,7 +292,7 @@ void Connection::Impl::after_send_headers(Stream* s, bool end_stream) {
 }
 
 void Connection::Impl::after_send_end_stream(Stream* s) {
-    if (s->body) end_body(s, true);  // all of its body is in the output
+    if (s->body()) end_body(s, true);  // all of its body is in the output
     s->clear(sf::end_after_data | sf::trailers_queued);
     const detail::Transition t = detail::transition(s->state, detail::StreamInput::send_end_stream);
     if (t.outcome == detail::Outcome::accept) set_state(s, t.next);
@@ -395,7 +395,7 @@ bool Connection::Impl::send_one(Stream* s, bool copy_data) {
         // Nothing queued: ask the body source (body.cpp). A copying source
         // writes its frame itself; a lender's octets are queued and go on
         // below like borrowed ones.
-        const PullTurn t = s->body->source->form() == BodySource::Form::copy ? pull_copy(s) : pull_lend(s);
+        const PullTurn t = s->body_state->source->form() == BodySource::Form::copy ? pull_copy(s) : pull_lend(s);
         if (t != PullTurn::queued) return t == PullTurn::done;
     }
     if (s->queued == 0) {
