@@ -610,6 +610,8 @@ public:
         tally_ = {};
         shape_ = shape;
         next_source_ = 0;
+        feeds_.clear();
+        feeding_ = 0;
         for (std::uint32_t i = 0; i < shape.streams; ++i) {
             const h2wire::Submitted s = client_.submit_request(w.requests[i], true);
             if (!s) die(std::string("h2wire: submit_request: ") + std::string(h2wire::to_string(s.error)));
@@ -704,6 +706,11 @@ private:
                 moved += down.size();
             }
         }
+        // Push mode: the StreamWritable events that building output caused
+        // (events of API calls come with the next receive(), which may have
+        // no bytes).
+        if (feeding_ > 0)
+            for (const h2wire::Event& ev : server_.receive({})) on_server_event(ev);
         return moved;
     }
 
@@ -731,10 +738,14 @@ private:
                     } else {
                         e = server_.submit_response(id, fields, false);
                         if (e == h2wire::ApiError::none) {
-                            if (shape_.mode == Body::zero_copy)
+                            if (shape_.mode == Body::zero_copy) {
                                 e = server_.send_data_borrowed(id, {w.body.data(), shape_.body}, true);
-                            else
+                            } else {
                                 feeds_.push_back(Feed{id, 0});
+                                ++feeding_;
+                                feed(feeds_.back());
+                                if (feeds_.back().offset == shape_.body) --feeding_;
+                            }
                         }
                     }
                 }
@@ -743,20 +754,16 @@ private:
             }
             requests_.clear();
         }
-        // Push mode: top every body up as far as the stream's buffer allows.
-        for (std::size_t i = 0; i < feeds_.size();) {
-            Feed& f = feeds_[i];
-            const h2wire::DataAccepted a =
-                server_.send_data_partial(f.stream, {w.body.data() + f.offset, shape_.body - f.offset}, true);
-            if (!a) die(std::string("h2wire: send_data_partial: ") + std::string(h2wire::to_string(a.error)));
-            f.offset += a.accepted;
-            if (f.offset == shape_.body) {
-                f = feeds_.back();
-                feeds_.pop_back();
-            } else {
-                ++i;
-            }
-        }
+    }
+
+    /// Push mode: as much of the rest of the body as the stream takes now;
+    /// a StreamWritable says when to come back.
+    void feed(Feed& f) {
+        const Workload& w = workload();
+        const h2wire::DataAccepted a =
+            server_.send_data_partial(f.stream, {w.body.data() + f.offset, shape_.body - f.offset}, true);
+        if (!a) die(std::string("h2wire: send_data_partial: ") + std::string(h2wire::to_string(a.error)));
+        f.offset += a.accepted;
     }
 
     void on_server_event(const h2wire::Event& ev) {
@@ -765,6 +772,15 @@ private:
             tally_.server_fields += r->headers.size();
             if (requests_.size() == requests_.capacity()) die("h2wire: more requests than streams");
             requests_.push_back(r->stream);
+        } else if (const auto* wr = std::get_if<h2wire::StreamWritable>(&ev)) {
+            // The feeds are in stream order, one per odd id from the first.
+            if (!feeds_.empty() && wr->stream >= feeds_[0].stream) {
+                const std::size_t i = (wr->stream - feeds_[0].stream) / 2;
+                if (i < feeds_.size() && feeds_[i].stream == wr->stream && feeds_[i].offset < shape_.body) {
+                    feed(feeds_[i]);
+                    if (feeds_[i].offset == shape_.body) --feeding_;
+                }
+            }
         } else {
             on_trouble(ev, "server");
         }
@@ -801,7 +817,8 @@ private:
     Tally tally_{};
     bool respond_ = true;
     std::pmr::vector<std::uint32_t> requests_;
-    std::pmr::vector<Feed> feeds_;
+    std::pmr::vector<Feed> feeds_;  // push mode: the bodies of this exchange, in stream order
+    std::size_t feeding_ = 0;       // of those, not yet given whole
     std::pmr::vector<CopySource> copy_sources_;  // one per response of the current exchange
     std::pmr::vector<LendSource> lend_sources_;
     std::size_t next_source_ = 0;

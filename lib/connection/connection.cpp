@@ -332,14 +332,19 @@ std::span<const OutputChunk> Connection::pending_output_vectors() {
 
 void Connection::consume_output(std::size_t n) {
     if (n) impl_->io_started = true;  // h2c upgrade (upgrade.cpp): too late from now on
+    // Send blocks that the written output held go back here; a send_data()
+    // refused for want of memory may be waiting for them.
+    const bool waiting = !impl_->space_waiters.empty();
+    const std::size_t live = waiting ? impl_->account.live() : 0;
+    const std::size_t spare = waiting ? impl_->pool.spare_octets() : 0;
     impl_->out.consume(n, [this](Stream* s, std::size_t k) {
         // Most DATA chunks leave more of their stream in flight: nothing
         // else to do (output_done() handles the last one).
         if (k < s->inflight) s->inflight -= k;
         else impl_->output_done(s, k);
     });
-    // Blocks written out may be what a refused send_data() waits for.
-    if (!impl_->space_waiters.empty()) [[unlikely]] impl_->wake_space_waiters();
+    if (waiting && (impl_->account.live() < live || impl_->pool.spare_octets() > spare)) [[unlikely]]
+        impl_->wake_space_waiters();
 }
 
 bool Connection::wants_write() const noexcept { return impl_->wants_write(); }

@@ -390,15 +390,15 @@ ApiError Connection::Impl::queue_data(std::uint32_t id, std::span<const std::uin
     // A body follows the final header section (RFC 9113 §8.1).
     if (!s->has(sf::final_submitted)) return ApiError::invalid_stream;
     if (data.empty() && !end_stream) return ApiError::none;
-    if (!borrowed && (s->queued_owned + data.size() > cfg.limits.max_buffered_per_stream ||
-                      !copy_fits(s, data.size()))) {
+    // Limits::max_buffered_per_stream and the memory budget (capacity_of()).
+    if (const std::size_t room = borrowed ? data.size() : capacity_of(s); data.size() > room) {
         // StreamWritable once room is back (body.cpp).
         wait_for_space(s);
         if (!taken) return ApiError::buffer_full;
         // send_data_partial(): what fits, without END_STREAM.
-        data = data.first(std::min(data.size(), capacity_of(s)));
+        data = data.first(room);
         end_stream = false;
-        *taken = data.size();
+        *taken = room;
         if (data.empty()) return ApiError::none;
     } else if (taken) {
         *taken = data.size();

@@ -343,13 +343,12 @@ void Connection::Impl::wake_space_waiters() {
     for (const SpaceWaiter w : space_waiters) {
         Stream* s = w.stream;
         if (s->id != w.id || !s->has(sf::want_space)) continue;  // gone (the object is kept for reuse)
-        const std::size_t room = capacity_of(s);
         const bool sendable = !closed && !s->has(sf::end_submitted) && s->state != StreamState::closed &&
                               s->state != StreamState::half_closed_local;
         if (sendable) {
             const std::uint64_t wanted = std::min<std::uint64_t>(limit - std::min<std::uint64_t>(limit, s->queued_owned),
                                                                  detail::Block::capacity);
-            if (s->queued_owned > limit / 2 || room < wanted) {
+            if (s->queued_owned > limit / 2 || capacity_of(s) < wanted) {
                 space_waiters[kept++] = w;
                 continue;
             }
