@@ -344,7 +344,8 @@ public:
     /// Gives back one lend (`lent` is the span lend() returned), exactly once
     /// for every non-empty lend: after consume_output() passed its last
     /// octet, after pending_output() copied it, or when the stream is reset
-    /// (what the output still needs is copied). Always before finished().
+    /// or the connection ends (what the output still needs is copied).
+    /// Always before finished().
     virtual void release(std::uint32_t stream, std::span<const std::uint8_t> lent) = 0;
 
 protected:
