@@ -79,6 +79,7 @@ Connection::Impl::Impl(const Config& config)
       block_fields(mr),
       pool(mr, pool_keep(config.limits)),
       out(mr),
+      copy_budget_(copy_budget_for(account.limit())),
       ctrl(mr),
       scratch(mr),
       send_fields(mr),

@@ -222,6 +222,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     // ---- sending ----------------------------------------------------------------
     detail::BlockPool pool;
     detail::Output out;
+    std::size_t copy_budget_;       // copy_budget(), from Limits::max_connection_memory
     detail::ByteBuffer ctrl;        // committed frames, in order: control frames and header blocks
     std::uint32_t ctrl_frames = 0;  // control frames among them (Limits::max_queued_control_frames)
     std::uint32_t ctrl_stale = 0;   // of those, queued before this receive() call
@@ -482,7 +483,8 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     void build(bool copy_data);
     /// Octets of unconsumed output past which a build copies no more DATA
     /// into the output buffer (pending_output(), and sources that copy).
-    std::size_t copy_budget() const noexcept;
+    std::size_t copy_budget() const noexcept { return copy_budget_; }
+    static std::size_t copy_budget_for(std::size_t memory_limit) noexcept;
     /// Octets the output buffer may still grow by within copy_budget()
     /// (Limits::max_connection_memory: send_data() leaves room for them).
     std::size_t output_reserve() const noexcept;

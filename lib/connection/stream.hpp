@@ -3,8 +3,10 @@
 // Stream objects are pooled by the connection and reused.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "connection/header_block.hpp"
 #include "connection/stream_table.hpp"
@@ -190,6 +192,19 @@ inline void put_frame_header(std::uint8_t* p, std::uint32_t length, std::uint8_t
     p[6] = static_cast<std::uint8_t>(stream >> 16);
     p[7] = static_cast<std::uint8_t>(stream >> 8);
     p[8] = static_cast<std::uint8_t>(stream);
+}
+
+/// A DATA frame header without flags (RFC 9113 §4.1, §6.1): length, type 0,
+/// flags 0, reserved bit 0, stream; the first eight octets in one store.
+inline void put_data_header(std::uint8_t* p, std::uint32_t length, std::uint32_t stream) noexcept {
+    if constexpr (std::endian::native == std::endian::little) {
+        const std::uint64_t head = std::uint64_t{length} << 40 | ((stream >> 8) & 0x7fffffu);
+        const std::uint64_t wire = __builtin_bswap64(head);
+        std::memcpy(p, &wire, 8);
+        p[8] = static_cast<std::uint8_t>(stream);
+    } else {
+        put_frame_header(p, length, 0, 0, stream);
+    }
 }
 
 }  // namespace h2wire::detail

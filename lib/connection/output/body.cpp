@@ -142,13 +142,17 @@ void Connection::Impl::place_first_payload(std::size_t frame_size) {
 
 // A BodyReader's turn: one DATA frame written in place by the source.
 Connection::Impl::PullTurn Connection::Impl::pull_copy(Stream* s) {
-    PullTurn turn;
-    if (!pull_window(s, turn)) return turn;
+    const std::int64_t window = std::min<std::int64_t>(s->send_window, conn_send_window);
+    if (window <= 0) [[unlikely]] {
+        PullTurn turn = PullTurn::done;
+        pull_window(s, turn);  // false: it says how to wait
+        return turn;
+    }
     // What it copies stays in the output buffer until written: no more than
     // the contiguous form's budget, in either form.
     if (out.pending >= copy_budget()) return PullTurn::stuck;
-    const std::int64_t cap = std::min(peer.max_frame_size, max_pulled_frame);
-    const auto max = static_cast<std::uint32_t>(std::min({std::int64_t{s->send_window}, conn_send_window, cap}));
+    const auto max = static_cast<std::uint32_t>(
+        std::min<std::int64_t>(window, std::min(peer.max_frame_size, max_pulled_frame)));
     if (out.buf.empty()) place_first_payload(frame::header_size + max);
     const std::size_t from = out.buf.size();
     std::uint8_t* header = out.buf.grow(frame::header_size + max);
@@ -166,8 +170,11 @@ Connection::Impl::PullTurn Connection::Impl::pull_copy(Stream* s) {
     const bool end_stream = end && r.trailers.empty();
     if (n > 0 || end_stream) {
         out.buf.resize_down(from + frame::header_size + n);
-        detail::put_frame_header(header, n, static_cast<std::uint8_t>(frame::Type::data),
-                                 end_stream ? frame::flags::end_stream : std::uint8_t{0}, s->id);
+        if (end_stream)
+            detail::put_frame_header(header, n, static_cast<std::uint8_t>(frame::Type::data), frame::flags::end_stream,
+                                     s->id);
+        else
+            detail::put_data_header(header, n, s->id);
         out.note_buf(from);
         s->send_window -= static_cast<std::int32_t>(n);  // n <= send_window
         conn_send_window -= n;
@@ -190,7 +197,7 @@ Connection::Impl::PullTurn Connection::Impl::pull_copy(Stream* s) {
 
 // A BodyLender's turn: what it lends is queued, for send_one() to frame.
 Connection::Impl::PullTurn Connection::Impl::pull_lend(Stream* s) {
-    PullTurn turn;
+    PullTurn turn = PullTurn::done;
     if (!pull_window(s, turn)) return turn;
     const auto max = static_cast<std::size_t>(std::min<std::int64_t>(s->send_window, conn_send_window));
     detail::Body* b = s->body_state;

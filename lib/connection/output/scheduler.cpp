@@ -181,22 +181,10 @@ constexpr std::size_t budget_vectors = 1024 * 1024;
 // Largest DATA payload per frame and turn of the round robin.
 constexpr std::uint32_t max_data_frame = 64 * 1024;
 
-// A DATA frame header without flags (RFC 9113 §4.1, §6.1): length, type 0,
-// flags 0, reserved bit 0, stream; the first eight octets in one store.
-inline void write_data_header(std::uint8_t* p, std::uint32_t length, std::uint32_t stream) noexcept {
-    if constexpr (std::endian::native == std::endian::little) {
-        const std::uint64_t head = std::uint64_t{length} << 40 | ((stream >> 8) & 0x7fffffu);
-        const std::uint64_t wire = __builtin_bswap64(head);
-        std::memcpy(p, &wire, 8);
-        p[8] = static_cast<std::uint8_t>(stream);
-    } else {
-        detail::put_frame_header(p, length, static_cast<std::uint8_t>(frame::Type::data), 0, stream);
-    }
-}
 }  // namespace
 
-std::size_t Connection::Impl::copy_budget() const noexcept {
-    return std::clamp<std::size_t>(account.limit() / 8, 16 * 1024, budget_copy);
+std::size_t Connection::Impl::copy_budget_for(std::size_t memory_limit) noexcept {
+    return std::clamp<std::size_t>(memory_limit / 8, 16 * 1024, budget_copy);
 }
 
 std::size_t Connection::Impl::output_reserve() const noexcept {
@@ -383,7 +371,7 @@ inline bool Connection::Impl::send_middle_frame(Stream* s, std::uint32_t frame_c
     s->set(sf::window_used);  // Limits::max_empty_frames: the peer's next WINDOW_UPDATE is useful
     conn_send_window -= n;
     // Last: octet stores may alias anything, and nothing is read after them.
-    write_data_header(header, len, s->id);
+    detail::put_data_header(header, len, s->id);
     return true;
 }
 
@@ -505,7 +493,7 @@ void Connection::Impl::send_middle_burst(Stream* s, std::uint32_t frame_cap, std
     std::uint8_t* header = out.buf.data() + from;
     const std::uint32_t id = s->id;
     for (std::size_t i = 0; i < frames; ++i, header += frame::header_size)
-        write_data_header(header, i + 1 == frames ? last_len : frame_cap, id);
+        detail::put_data_header(header, i + 1 == frames ? last_len : frame_cap, id);
     out.pending = pending;
     if (seg->block) {
         seg->block->refs += static_cast<std::uint32_t>(frames);
