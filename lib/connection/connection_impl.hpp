@@ -424,6 +424,8 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     /// stream's send blocks now (the open block's room, spare blocks, and
     /// new blocks within the budget less the quarter kept for the peer).
     std::size_t copy_capacity(const Stream* s) const noexcept;
+    std::size_t open_block_room(const Stream* s) const noexcept;  // part of copy_capacity() that is the stream's
+    std::size_t shared_copy_room() const noexcept;                // the rest, shared by all streams
     bool copy_fits(const Stream* s, std::size_t n) const noexcept;
     std::size_t receive_reserve() const noexcept { return cfg.limits.max_connection_memory / 4; }
     /// `taken` not null: send_data_partial(), which takes what fits and says

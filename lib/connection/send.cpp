@@ -368,8 +368,14 @@ ApiError Connection::Impl::submit_response(std::uint32_t id, std::span<const Fie
 // leave a quarter of the budget for what the peer sends (the open block's
 // room and spare blocks cost nothing new).
 std::size_t Connection::Impl::copy_capacity(const Stream* s) const noexcept {
-    const std::size_t room =
-        s->open_block && !s->has(sf::sourced) ? detail::Block::capacity - s->open_block->used : 0;
+    return open_block_room(s) + shared_copy_room();
+}
+
+std::size_t Connection::Impl::open_block_room(const Stream* s) const noexcept {
+    return s->open_block && !s->has(sf::sourced) ? detail::Block::capacity - s->open_block->used : 0;
+}
+
+std::size_t Connection::Impl::shared_copy_room() const noexcept {
     // New blocks, each with its share of segment slabs, in what the budget
     // has left above the quarter kept for the peer.
     // The output buffer's growth counts too: DATA copied in now is copied
@@ -377,7 +383,7 @@ std::size_t Connection::Impl::copy_capacity(const Stream* s) const noexcept {
     const std::size_t limit = account.limit(), used = account.live() + receive_reserve() + output_reserve();
     const std::size_t left = used < limit ? limit - used : 0;
     const std::size_t per_block = sizeof(detail::Block) + 4 * sizeof(detail::SendSeg);
-    return room + pool.spare_octets() + left / per_block * detail::Block::capacity;
+    return pool.spare_octets() + left / per_block * detail::Block::capacity;
 }
 
 bool Connection::Impl::copy_fits(const Stream* s, std::size_t n) const noexcept { return n <= copy_capacity(s); }

@@ -343,9 +343,13 @@ std::size_t Connection::Impl::capacity_of(const Stream* s) const noexcept {
 // Streams whose send_data() was refused or cut short hear StreamWritable once
 // their buffer has drained to half of Limits::max_buffered_per_stream and
 // room for a block's worth (or what the limit leaves, if less) is there:
-// refilling then keeps the stream busy without an event per frame.
+// refilling then keeps the stream busy without an event per frame. When the
+// memory budget is what limits them, the room they share goes to the
+// longest waiting first, as far as it lasts (no herd of events for room
+// that only one of them can take).
 void Connection::Impl::wake_space_waiters() {
     const std::uint64_t limit = cfg.limits.max_buffered_per_stream;
+    std::size_t shared = shared_copy_room();
     std::size_t kept = 0;
     for (const SpaceWaiter w : space_waiters) {
         Stream* s = w.stream;
@@ -353,12 +357,16 @@ void Connection::Impl::wake_space_waiters() {
         const bool sendable = !closed && !s->has(sf::end_submitted) && s->state != StreamState::closed &&
                               s->state != StreamState::half_closed_local;
         if (sendable) {
-            const std::uint64_t wanted = std::min<std::uint64_t>(limit - std::min<std::uint64_t>(limit, s->queued_owned),
-                                                                 detail::Block::capacity);
-            if (s->queued_owned > limit / 2 || capacity_of(s) < wanted) {
+            const std::uint64_t own = limit - std::min<std::uint64_t>(limit, s->queued_owned);
+            const std::uint64_t wanted = std::min<std::uint64_t>(own, detail::Block::capacity);
+            const std::size_t block_room = open_block_room(s);
+            const std::uint64_t room = std::min<std::uint64_t>(own, block_room + shared);
+            if (s->queued_owned > limit / 2 || room < wanted) {
                 space_waiters[kept++] = w;
                 continue;
             }
+            // What it may take of the shared room is spoken for.
+            if (room > block_room) shared -= static_cast<std::size_t>(room - block_room);
         }
         s->clear(sf::want_space);
         if (!sendable) continue;
