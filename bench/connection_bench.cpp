@@ -19,9 +19,31 @@
 //                  hands the 9-octet frame header and then the payload, from
 //                  the application's buffer, to the client's mem_recv.
 //   exchange_data_copy/<impl>/streams:S/body:B
-//       The copying paths: h2wire send_data() (copied into the stream's
-//       buffer, topped up as send_capacity() allows) and pending_output();
-//       nghttp2 a read callback that memcpy's into nghttp2's frame buffer.
+//       The copying paths, both pulled by the library while it builds
+//       output, each octet copied once, by the application's callback, into
+//       the frame being built (the common case: a body that is not in memory
+//       the application can lend for the whole write):
+//         h2wire   an h2wire::BodyReader per response (submit_response with
+//                  the source) whose read() memcpy's from the body buffer,
+//                  and pending_output() (one contiguous buffer) handed to
+//                  the client's receive();
+//         nghttp2  an nghttp2_data_provider whose read_callback memcpy's
+//                  into nghttp2's frame buffer (no NGHTTP2_DATA_FLAG_NO_COPY),
+//                  and the send_callback that hands each chunk to the
+//                  client's mem_recv.
+//       Both are asked for at most one frame (16 KiB here) per call.
+//   exchange_data_copy/memcpy/streams:S/body:B
+//       The floor under both: the same memcpy's (16 KiB pieces of the body
+//       buffer, per stream, into a frame-sized buffer) with no library.
+//   exchange_data_push/h2wire/streams:S/body:B
+//       h2wire only (nghttp2 has no push-style body): send_data_partial()
+//       copies the body into the stream's send buffer (256 KiB at most),
+//       topped up as it drains, and pending_output() copies it again into the
+//       output: two copies per octet.
+//   exchange_data_lend/h2wire/streams:S/body:B
+//       h2wire only: the zero-copy pull form, an h2wire::BodyLender per
+//       response lending the body buffer as the windows allow, with
+//       pending_output_vectors() (compare with exchange_data/h2wire).
 //   memory/<impl>/idle_streams:N
 //       No timing. Octets the library asked its allocator for and still holds
 //       (client and server separately; allocator overhead not counted):
@@ -158,7 +180,7 @@ static_assert(cookie_value.size() >= 80 && cookie_value.size() <= 90);
 constexpr std::size_t request_field_count = 10;
 constexpr std::size_t response_field_count = 8;
 
-enum class Body : std::uint8_t { none, zero_copy, copy };
+enum class Body : std::uint8_t { none, zero_copy, copy, push, lend };
 
 struct Shape {
     std::uint32_t streams = 0;
@@ -245,6 +267,25 @@ Workload& workload() {
         return x;
     }();
     return w;
+}
+
+/// Copies whose destination lies less than 64 octets past their source,
+/// modulo 4096, run several times slower on x86 (4K aliasing; `rep movsb`
+/// takes its slow path), so where a library puts the payload it lets the
+/// application copy into matters as much as anything it does itself. The
+/// copying benchmarks count such copies (copies_aliased, per cent of the
+/// read callback calls): it should be 0 for both libraries, else that
+/// library's figure says more about its buffer's address than about its
+/// code.
+struct CopyDistance {
+    std::uint64_t calls = 0;
+    std::uint64_t aliased = 0;
+};
+CopyDistance copy_distance;
+inline void note_copy_distance(const std::uint8_t* dst, const std::uint8_t* src) {
+    ++copy_distance.calls;
+    if (((reinterpret_cast<std::uintptr_t>(dst) - reinterpret_cast<std::uintptr_t>(src)) & 4095) < 64)
+        ++copy_distance.aliased;
 }
 
 /// What the client saw in one exchange.
@@ -451,6 +492,7 @@ private:
                                             std::uint32_t* flags, nghttp2_data_source* source, void*) {
         Source& s = *static_cast<Source*>(source->ptr);
         const std::size_t n = std::min(length, s.size - s.read);
+        note_copy_distance(buf, s.data + s.read);
         std::memcpy(buf, s.data + s.read, n);
         s.read += n;
         if (s.read == s.size) *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -543,9 +585,13 @@ public:
         : client_(h2wire_config(h2wire::Role::client, client_memory, max_streams)),
           server_(h2wire_config(h2wire::Role::server, server_memory, max_streams)),
           requests_(harness_memory()),
-          feeds_(harness_memory()) {
+          feeds_(harness_memory()),
+          copy_sources_(harness_memory()),
+          lend_sources_(harness_memory()) {
         requests_.reserve(max_streams);
         feeds_.reserve(max_streams);
+        copy_sources_.resize(max_streams);
+        lend_sources_.resize(max_streams);
     }
 
     void handshake() {
@@ -563,6 +609,9 @@ public:
         const Workload& w = workload();
         tally_ = {};
         shape_ = shape;
+        next_source_ = 0;
+        feeds_.clear();
+        feeding_ = 0;
         for (std::uint32_t i = 0; i < shape.streams; ++i) {
             const h2wire::Submitted s = client_.submit_request(w.requests[i], true);
             if (!s) die(std::string("h2wire: submit_request: ") + std::string(h2wire::to_string(s.error)));
@@ -598,9 +647,35 @@ public:
     void set_body_check(BodyCheck* check) { check_ = check; }
 
 private:
-    struct Feed {  // copy mode: a body being fed to send_data()
+    struct Feed {  // push mode: a body being fed to send_data_partial()
         std::uint32_t stream;
         std::size_t offset;
+    };
+    /// Copy mode: the body copied into the frame being built.
+    struct CopySource final : h2wire::BodyReader {
+        const std::uint8_t* data = nullptr;
+        std::size_t size = 0;
+        std::size_t read_so_far = 0;
+        h2wire::BodyRead read(std::uint32_t, std::span<std::uint8_t> buffer) override {
+            const std::size_t n = std::min(buffer.size(), size - read_so_far);
+            note_copy_distance(buffer.data(), data + read_so_far);
+            std::memcpy(buffer.data(), data + read_so_far, n);
+            read_so_far += n;
+            return {n, read_so_far == size ? h2wire::BodyStatus::end : h2wire::BodyStatus::more, {}};
+        }
+    };
+    /// Lend mode: the body buffer lent as the windows allow.
+    struct LendSource final : h2wire::BodyLender {
+        const std::uint8_t* data = nullptr;
+        std::size_t size = 0;
+        std::size_t lent = 0;
+        h2wire::BodyLend lend(std::uint32_t, std::size_t max) override {
+            const std::size_t n = std::min(max, size - lent);
+            const std::span<const std::uint8_t> piece(data + lent, n);
+            lent += n;
+            return {piece, lent == size ? h2wire::BodyStatus::end : h2wire::BodyStatus::more, {}};
+        }
+        void release(std::uint32_t, std::span<const std::uint8_t>) override {}
     };
 
     std::size_t pump() {
@@ -614,7 +689,7 @@ private:
         }
         respond();
         // Server to client.
-        if (shape_.mode == Body::zero_copy) {
+        if (shape_.mode == Body::zero_copy || shape_.mode == Body::lend) {
             const std::span<const h2wire::OutputChunk> chunks = server_.pending_output_vectors();
             std::size_t total = 0;
             for (const h2wire::OutputChunk& c : chunks) {
@@ -631,6 +706,11 @@ private:
                 moved += down.size();
             }
         }
+        // Push mode: the StreamWritable events that building output caused
+        // (events of API calls come with the next receive(), which may have
+        // no bytes).
+        if (feeding_ > 0)
+            for (const h2wire::Event& ev : server_.receive({})) on_server_event(ev);
         return moved;
     }
 
@@ -642,12 +722,31 @@ private:
                 if (shape_.mode == Body::none) {
                     e = server_.submit_response(id, w.response_empty, true);
                 } else {
-                    e = server_.submit_response(id, w.response_body.at(shape_.body), false);
-                    if (e == h2wire::ApiError::none) {
-                        if (shape_.mode == Body::zero_copy)
-                            e = server_.send_data_borrowed(id, {w.body.data(), shape_.body}, true);
-                        else
-                            feeds_.push_back(Feed{id, 0});
+                    const auto& fields = w.response_body.at(shape_.body);
+                    if (shape_.mode == Body::copy) {
+                        CopySource& c = copy_sources_[next_source_++];
+                        c = CopySource{};
+                        c.data = w.body.data();
+                        c.size = shape_.body;
+                        e = server_.submit_response(id, fields, c);
+                    } else if (shape_.mode == Body::lend) {
+                        LendSource& l = lend_sources_[next_source_++];
+                        l = LendSource{};
+                        l.data = w.body.data();
+                        l.size = shape_.body;
+                        e = server_.submit_response(id, fields, l);
+                    } else {
+                        e = server_.submit_response(id, fields, false);
+                        if (e == h2wire::ApiError::none) {
+                            if (shape_.mode == Body::zero_copy) {
+                                e = server_.send_data_borrowed(id, {w.body.data(), shape_.body}, true);
+                            } else {
+                                feeds_.push_back(Feed{id, 0});
+                                ++feeding_;
+                                feed(feeds_.back());
+                                if (feeds_.back().offset == shape_.body) --feeding_;
+                            }
+                        }
                     }
                 }
                 if (e != h2wire::ApiError::none)
@@ -655,24 +754,16 @@ private:
             }
             requests_.clear();
         }
-        // Copy mode: top every body up as far as the stream's buffer allows.
-        for (std::size_t i = 0; i < feeds_.size();) {
-            Feed& f = feeds_[i];
-            const std::size_t n = std::min(server_.send_capacity(f.stream), shape_.body - f.offset);
-            if (n != 0) {
-                const bool last = f.offset + n == shape_.body;
-                const h2wire::ApiError e = server_.send_data(f.stream, {w.body.data() + f.offset, n}, last);
-                if (e != h2wire::ApiError::none)
-                    die(std::string("h2wire: send_data: ") + std::string(h2wire::to_string(e)));
-                f.offset += n;
-            }
-            if (f.offset == shape_.body) {
-                f = feeds_.back();
-                feeds_.pop_back();
-            } else {
-                ++i;
-            }
-        }
+    }
+
+    /// Push mode: as much of the rest of the body as the stream takes now;
+    /// a StreamWritable says when to come back.
+    void feed(Feed& f) {
+        const Workload& w = workload();
+        const h2wire::DataAccepted a =
+            server_.send_data_partial(f.stream, {w.body.data() + f.offset, shape_.body - f.offset}, true);
+        if (!a) die(std::string("h2wire: send_data_partial: ") + std::string(h2wire::to_string(a.error)));
+        f.offset += a.accepted;
     }
 
     void on_server_event(const h2wire::Event& ev) {
@@ -681,6 +772,15 @@ private:
             tally_.server_fields += r->headers.size();
             if (requests_.size() == requests_.capacity()) die("h2wire: more requests than streams");
             requests_.push_back(r->stream);
+        } else if (const auto* wr = std::get_if<h2wire::StreamWritable>(&ev)) {
+            // The feeds are in stream order, one per odd id from the first.
+            if (!feeds_.empty() && wr->stream >= feeds_[0].stream) {
+                const std::size_t i = (wr->stream - feeds_[0].stream) / 2;
+                if (i < feeds_.size() && feeds_[i].stream == wr->stream && feeds_[i].offset < shape_.body) {
+                    feed(feeds_[i]);
+                    if (feeds_[i].offset == shape_.body) --feeding_;
+                }
+            }
         } else {
             on_trouble(ev, "server");
         }
@@ -717,7 +817,11 @@ private:
     Tally tally_{};
     bool respond_ = true;
     std::pmr::vector<std::uint32_t> requests_;
-    std::pmr::vector<Feed> feeds_;
+    std::pmr::vector<Feed> feeds_;  // push mode: the bodies of this exchange, in stream order
+    std::size_t feeding_ = 0;       // of those, not yet given whole
+    std::pmr::vector<CopySource> copy_sources_;  // one per response of the current exchange
+    std::pmr::vector<LendSource> lend_sources_;
+    std::size_t next_source_ = 0;
     BodyCheck* check_ = nullptr;
 };
 
@@ -804,8 +908,44 @@ template <class Pair>
     }
 }
 
+/// The floor under exchange_data_copy: the one memcpy per octet that both
+/// libraries' copying paths do, alone, in the same pieces (one frame, 16 KiB)
+/// from the same buffer into a frame-sized buffer, per stream as the
+/// exchange reads it. What a library adds to this is its own cost.
+[[gnu::noinline]] void run_copy_floor(benchmark::State& state, const Shape& shape) {
+    const Workload& w = workload();
+    // The destination mid-page, where neither a page-aligned nor a
+    // malloc'd source aliases it (see CopyDistance): the best case.
+    std::vector<std::uint8_t> space(16384 + 8192);
+    const auto base = reinterpret_cast<std::uintptr_t>(space.data());
+    std::uint8_t* frame = space.data() + ((2048 - base % 4096) + 4096) % 4096;
+    constexpr std::size_t piece = 16384;
+    for (auto _ : state) {
+        for (std::uint32_t i = 0; i < shape.streams; ++i) {
+            for (std::size_t at = 0; at < shape.body; at += piece) {
+                const std::size_t n = std::min(piece, shape.body - at);
+                note_copy_distance(frame, w.body.data() + at);
+                std::memcpy(frame, w.body.data() + at, n);
+                benchmark::ClobberMemory();
+            }
+        }
+        benchmark::DoNotOptimize(frame);
+    }
+}
+
+void copy_floor_bench(benchmark::State& state, Shape shape) {
+    copy_distance = {};
+    run_copy_floor(state, shape);
+    state.counters["copies_aliased_pct"] =
+        copy_distance.calls ? 100.0 * static_cast<double>(copy_distance.aliased) / static_cast<double>(copy_distance.calls) : 0.0;
+    const auto iterations = static_cast<std::int64_t>(state.iterations());
+    state.SetItemsProcessed(iterations * shape.streams);
+    state.SetBytesProcessed(iterations * shape.streams * static_cast<std::int64_t>(shape.body));
+}
+
 void exchange_bench(benchmark::State& state, const std::string& name, Impl impl, Shape shape) {
     const Prepared& p = prepared(name, impl, shape);
+    copy_distance = {};
     if (impl == Impl::nghttp2) {
         Nghttp2Pair pair(nullptr, nullptr, exchange_max_streams);
         run_exchange(state, pair, shape, "nghttp2");
@@ -818,6 +958,9 @@ void exchange_bench(benchmark::State& state, const std::string& name, Impl impl,
     if (shape.body > 0) state.SetBytesProcessed(iterations * shape.streams * static_cast<std::int64_t>(shape.body));
     state.counters["allocs_per_request"] = p.allocs_per_request;
     state.counters["untracked_new_per_request"] = p.untracked_new_per_request;
+    if (shape.mode == Body::copy)
+        state.counters["copies_aliased_pct"] =
+            copy_distance.calls ? 100.0 * static_cast<double>(copy_distance.aliased) / static_cast<double>(copy_distance.calls) : 0.0;
 }
 
 // ---------------------------------------------------------------------------
@@ -925,16 +1068,29 @@ void register_all() {
             name.c_str(), [name, impl, shape](benchmark::State& s) { exchange_bench(s, name, impl, shape); }));
     }
     const std::pair<std::uint32_t, std::size_t> bodies[] = {{1, std::size_t{64} << 20}, {100, std::size_t{1} << 20}};
-    for (const Body mode : {Body::zero_copy, Body::copy}) {
+    for (const Body mode : {Body::zero_copy, Body::copy, Body::push, Body::lend}) {
+        const char* prefix = mode == Body::copy   ? "exchange_data_copy/"
+                             : mode == Body::push ? "exchange_data_push/"
+                             : mode == Body::lend ? "exchange_data_lend/"
+                                                  : "exchange_data/";
         for (const auto& [streams, body] : bodies) {
             for (const Impl impl : impls) {
-                const std::string name = std::string(mode == Body::copy ? "exchange_data_copy/" : "exchange_data/") +
-                                         impl_name(impl) + "/streams:" + std::to_string(streams) +
+                // nghttp2 has no push-style body, and its zero-copy form is exchange_data.
+                if (impl == Impl::nghttp2 && (mode == Body::push || mode == Body::lend)) continue;
+                const std::string name = std::string(prefix) + impl_name(impl) + "/streams:" + std::to_string(streams) +
                                          "/body:" + body_label(body);
                 const Shape shape{streams, body, mode};
                 fixed_iterations(benchmark::RegisterBenchmark(name.c_str(), [name, impl, shape](benchmark::State& s) {
                     exchange_bench(s, name, impl, shape);
                 }))->Unit(benchmark::kMillisecond);
+            }
+            if (mode == Body::copy) {
+                const std::string name = std::string(prefix) + "memcpy/streams:" + std::to_string(streams) +
+                                         "/body:" + body_label(body);
+                const Shape shape{streams, body, mode};
+                fixed_iterations(benchmark::RegisterBenchmark(
+                                     name.c_str(), [shape](benchmark::State& s) { copy_floor_bench(s, shape); }))
+                    ->Unit(benchmark::kMillisecond);
             }
         }
     }

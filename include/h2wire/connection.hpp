@@ -229,6 +229,168 @@ enum class StreamState : std::uint8_t {
     closed,
 };
 
+// ---- bodies pulled on demand ------------------------------------------------
+
+/// What a body source says about the body after the octets it handed over
+/// (BodyReader::read(), BodyLender::lend()).
+enum class BodyStatus : std::uint8_t {
+    /// More octets follow: the connection asks again as soon as the windows
+    /// let more out. With no octets handed over it counts as `wait` (the
+    /// connection does not spin on a source that has nothing).
+    more,
+    /// Nothing more for now: the stream is parked. The source is not asked
+    /// again, and nothing more is sent on the stream, until
+    /// Connection::resume_body().
+    wait,
+    /// The body ends with these octets: END_STREAM goes on the last DATA
+    /// frame, or the trailers follow it. The source is not asked again.
+    end,
+    /// Give up (a read error, say): the stream is reset with INTERNAL_ERROR
+    /// and the octets handed over with this answer are not sent.
+    abort,
+};
+
+/// The answer of BodyReader::read().
+struct BodyRead {
+    /// Octets written at the start of the buffer, at most its size.
+    std::size_t size = 0;
+    /// How the body goes on.
+    BodyStatus status = BodyStatus::more;
+    /// With BodyStatus::end: trailers that end the stream (a trailing header
+    /// section, RFC 9113 §8.1); empty: END_STREAM on the last DATA frame.
+    /// Encoded before the call that asked returns; the fields need to stay
+    /// valid only until the source is called again. Invalid trailers (see
+    /// Connection::send_trailers()) reset the stream with INTERNAL_ERROR.
+    std::span<const Field> trailers;
+};
+
+/// The answer of BodyLender::lend().
+struct BodyLend {
+    /// Octets lent: at most what lend() was asked for. The memory must stay
+    /// valid and unchanged until BodyLender::release() gives it back.
+    std::span<const std::uint8_t> data;
+    /// How the body goes on.
+    BodyStatus status = BodyStatus::more;
+    /// With BodyStatus::end: trailers after the body, as in BodyRead
+    /// (copied before the call that asked returns).
+    std::span<const Field> trailers;
+};
+
+class BodyReader;
+class BodyLender;
+
+/// A body the connection pulls while it builds output (pending_output(),
+/// pending_output_vectors()), asking for no more than the stream and
+/// connection send windows let out, so a body of any size streams through
+/// in constant memory. Derive from BodyReader (the source copies into the
+/// DATA frame being built: each octet is copied once) or from BodyLender
+/// (the source lends its memory: zero copy with pending_output_vectors()).
+/// Attach one with Connection::submit_request(), submit_response() or
+/// set_body_source().
+///
+/// The connection calls the source only from inside its own calls
+/// (pending_output*(), consume_output(), receive(), reset_stream(), ...).
+/// A source must not call the connection's non-const members and must not
+/// throw. It stays referenced until finished() is called; one object may
+/// serve several streams (each call names the stream). A connection that
+/// is destroyed calls nothing more: free its sources with it.
+class BodySource {
+public:
+    /// The two forms of source.
+    enum class Form : std::uint8_t {
+        copy,  ///< a BodyReader
+        lend,  ///< a BodyLender
+    };
+    /// Which of the two this source is.
+    Form form() const noexcept { return form_; }
+
+    /// Called exactly once per stream the source was attached to, when the
+    /// connection lets go of it: it will not ask it again and, for a
+    /// BodyLender, has released every lend. `complete`: the whole body (and
+    /// its trailers) went into the output. False: the stream was reset (by
+    /// either side, or refused by a GOAWAY), the source aborted, or the
+    /// connection ended first. The source may be destroyed from here.
+    virtual void finished(std::uint32_t stream, bool complete) {
+        (void)stream;
+        (void)complete;
+    }
+
+protected:
+    /// Destroyed by the derived class (not through this base).
+    virtual ~BodySource() = default;
+    /// Copyable by the derived classes.
+    BodySource(const BodySource&) = default;
+    /// Assignable by the derived classes.
+    BodySource& operator=(const BodySource&) = default;
+
+private:
+    friend class BodyReader;
+    friend class BodyLender;
+    explicit BodySource(Form form) noexcept : form_(form) {}
+    Form form_;
+};
+
+/// The copy form of BodySource: read() writes body octets straight into the
+/// DATA frame the connection is building.
+class BodyReader : public BodySource {
+public:
+    /// Asked for the next octets of `stream`'s body: write at most
+    /// buffer.size() octets (never 0 sized: as many as the windows and the
+    /// peer's SETTINGS_MAX_FRAME_SIZE let out in one frame) at
+    /// buffer.data() and say how many, and how the body goes on.
+    virtual BodyRead read(std::uint32_t stream, std::span<std::uint8_t> buffer) = 0;
+
+protected:
+    /// A copy-form source.
+    BodyReader() noexcept : BodySource(Form::copy) {}
+    /// Destroyed by the derived class.
+    ~BodyReader() override = default;
+    /// Copyable by the derived classes.
+    BodyReader(const BodyReader&) = default;
+    /// Assignable by the derived classes.
+    BodyReader& operator=(const BodyReader&) = default;
+};
+
+/// The zero-copy form of BodySource: lend() hands over memory the source
+/// keeps, release() gives it back once the connection no longer refers to
+/// it. With pending_output_vectors() the octets reach the caller's writev()
+/// untouched; pending_output() copies them into its buffer (and releases
+/// them at once).
+class BodyLender : public BodySource {
+public:
+    /// Asked for the next octets of `stream`'s body: lend at most `max`
+    /// octets (as many as the stream and connection windows let out; the
+    /// connection cuts them into frames) and say how the body goes on.
+    virtual BodyLend lend(std::uint32_t stream, std::size_t max) = 0;
+    /// Gives back one lend (`lent` is the span lend() returned), exactly once
+    /// for every non-empty lend: after consume_output() passed its last
+    /// octet, after pending_output() copied it, or when the stream is reset
+    /// or the connection ends (what the output still needs is copied).
+    /// Always before finished().
+    virtual void release(std::uint32_t stream, std::span<const std::uint8_t> lent) = 0;
+
+protected:
+    /// A lending source.
+    BodyLender() noexcept : BodySource(Form::lend) {}
+    /// Destroyed by the derived class.
+    ~BodyLender() override = default;
+    /// Copyable by the derived classes.
+    BodyLender(const BodyLender&) = default;
+    /// Assignable by the derived classes.
+    BodyLender& operator=(const BodyLender&) = default;
+};
+
+/// Result of Connection::send_data_partial().
+struct DataAccepted {
+    /// Octets taken from the front of the data (possibly none).
+    std::size_t accepted = 0;
+    /// ApiError::none even when only part (or none) of the data fit; an
+    /// error when the call was refused as send_data() refuses it.
+    ApiError error = ApiError::none;
+    /// True when error is ApiError::none.
+    explicit operator bool() const noexcept { return error == ApiError::none; }
+};
+
 /// A client or server HTTP/2 connection.
 ///
 ///     h2wire::Connection conn{{.role = h2wire::Role::server}};
@@ -326,9 +488,10 @@ public:
     H2WIRE_API ApiError submit_response(std::uint32_t stream, std::span<const Field> headers, bool end_stream);
     /// Queues body octets (copied into the stream's send buffer, at most
     /// Limits::max_buffered_per_stream held). Returns buffer_full without
-    /// taking anything when the buffer cannot take all of `data`; see
-    /// send_capacity(). An empty `data` with end_stream sends an empty DATA
-    /// frame with END_STREAM.
+    /// taking anything when the buffer cannot take all of `data` (a
+    /// StreamWritable follows when room is back, as for
+    /// send_data_partial()); see send_capacity(). An empty `data` with
+    /// end_stream sends an empty DATA frame with END_STREAM.
     H2WIRE_API ApiError send_data(std::uint32_t stream, std::span<const std::uint8_t> data, bool end_stream);
     /// Like send_data, but zero copy: the connection refers to `data` until it
     /// has been handed out by pending_output*/consume_output. The caller keeps
@@ -363,6 +526,40 @@ public:
     /// set_stream_user_data()); null when none, or when the connection does
     /// not hold the stream.
     H2WIRE_API void* stream_user_data(std::uint32_t stream) const noexcept;
+
+    // ---- bodies pulled on demand (BodySource) --------------------------------
+
+    /// Client: submit_request(headers, false) with `body` as the request
+    /// body, pulled as windows allow once the request is sent (see
+    /// BodySource). On error nothing was queued and `body` is not used.
+    H2WIRE_API Submitted submit_request(std::span<const Field> headers, BodySource& body);
+    /// Client: submit_request() with a body source and `user_data` attached
+    /// to the stream (see set_stream_user_data()).
+    H2WIRE_API Submitted submit_request(std::span<const Field> headers, BodySource& body, void* user_data);
+    /// Server: submit_response(stream, headers, false) with `body` as the
+    /// response body (see BodySource). On error nothing was queued and `body`
+    /// is not used. Errors as submit_response(), and invalid_stream for a 1xx.
+    H2WIRE_API ApiError submit_response(std::uint32_t stream, std::span<const Field> headers, BodySource& body);
+    /// The rest of the stream's body comes from `body`: after what
+    /// send_data() queued, the connection pulls it as the windows allow, and
+    /// it ends the stream. Needs the final header section submitted, our side
+    /// not ended and no source attached yet (else invalid_stream or
+    /// stream_closed). From here send_data*() and send_trailers() on the
+    /// stream return stream_closed.
+    H2WIRE_API ApiError set_body_source(std::uint32_t stream, BodySource& body);
+    /// A stream parked by BodyStatus::wait asks its source again, from the
+    /// next pending_output*() on. ApiError::none also when it was not parked;
+    /// invalid_stream when the stream has no source (any more: it ended, was
+    /// reset, or its source finished).
+    H2WIRE_API ApiError resume_body(std::uint32_t stream);
+    /// Like send_data(), but takes as much of `data` as fits now
+    /// (send_capacity()), possibly nothing, and says how much; END_STREAM
+    /// only if it took all of it. When it took less than all, a
+    /// StreamWritable for the stream follows once its buffer has drained to
+    /// half of Limits::max_buffered_per_stream (or, when the memory budget
+    /// was what refused, once room is back).
+    H2WIRE_API DataAccepted send_data_partial(std::uint32_t stream, std::span<const std::uint8_t> data,
+                                              bool end_stream);
 
     // ---- flow control ------------------------------------------------------
 

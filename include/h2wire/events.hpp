@@ -194,7 +194,12 @@ struct StreamClosed {
 };
 
 /// A stream (or, with stream 0, the connection) that had data waiting for
-/// flow-control window can send again.
+/// flow-control window can send again. Also reported, with the window as it
+/// is then (possibly 0), for a stream whose send_data() or
+/// send_data_partial() took less than it was given, once its send buffer
+/// has room again (Connection::send_data_partial()); that one comes from
+/// building or consuming output, so it arrives with the next receive().
+/// Never reported for a stream with a BodySource (the source is asked).
 struct StreamWritable {
     /// The stream, or 0 when the connection window opened.
     std::uint32_t stream = 0;

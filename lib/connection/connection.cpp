@@ -80,15 +80,18 @@ Connection::Impl::Impl(const Config& config)
       block_fields(mr),
       pool(mr, pool_keep(config.limits)),
       out(mr),
+      copy_budget_(copy_budget_for(account.limit())),
       ctrl(mr),
       scratch(mr),
       send_fields(mr),
       header_fifo(mr),
       open_fifo(mr),
-      wu_fifo(mr) {
+      wu_fifo(mr),
+      space_waiters(mr) {
     cfg.memory = account.upstream();
     account.add_external(sizeof(Impl));
     out.pool = &pool;
+    pool.on_lend_released(&Impl::lend_hook, this);
     // RFC 9113 §3.4: the client's preface is the magic string then SETTINGS;
     // the server's is SETTINGS. Both go out first.
     if (is_client()) {
@@ -111,6 +114,8 @@ Connection::Impl::Impl(const Config& config)
 }
 
 Connection::Impl::~Impl() {
+    // Body sources are not called from here on (lends come back silently).
+    dying = true;
     // Output chunks and streams hold block references: give them back before
     // the pool goes.
     out.consume(out.pending, [](Stream*, std::size_t) {});
@@ -119,6 +124,7 @@ Connection::Impl::~Impl() {
     for (Stream* s : all) {
         for (detail::SendSeg* seg = s->seg_head; seg; seg = seg->next)
             if (seg->block) pool.release(seg->block);
+        if (s->body()) end_body(s, false);
         if (s->open_block) pool.release(s->open_block);
         s->hdr.clear();
         s->hdr.recycle(buffers);
@@ -131,6 +137,7 @@ Connection::Impl::~Impl() {
         s->~Stream();
         mr->deallocate(s, sizeof(Stream), alignof(Stream));
     }
+    free_body_pools();
 }
 
 Settings Connection::Impl::initial_local_settings() const noexcept {
@@ -367,12 +374,19 @@ ApiError Connection::consume_output(std::size_t n) {
     if (n > impl_->out.pending) [[unlikely]] return ApiError::invalid_argument;
     if (n == 0) return ApiError::none;
     impl_->io_started = true;  // h2c upgrade (upgrade.cpp): too late from now on
+    // Send blocks that the written output held go back here; a send_data()
+    // refused for want of memory may be waiting for them.
+    const bool waiting = !impl_->space_waiters.empty();
+    const std::size_t live = waiting ? impl_->account.live() : 0;
+    const std::size_t spare = waiting ? impl_->pool.spare_octets() : 0;
     impl_->out.consume(n, [this](Stream* s, std::size_t k) {
         // Most DATA chunks leave more of their stream in flight: nothing
         // else to do (output_done() handles the last one).
         if (k < s->inflight) s->inflight -= k;
         else impl_->output_done(s, k);
     });
+    if (waiting && (impl_->account.live() < live || impl_->pool.spare_octets() > spare)) [[unlikely]]
+        impl_->wake_space_waiters();
     return ApiError::none;
 }
 
@@ -400,6 +414,32 @@ ApiError Connection::send_data(std::uint32_t stream, std::span<const std::uint8_
 
 ApiError Connection::send_data_borrowed(std::uint32_t stream, std::span<const std::uint8_t> data, bool end_stream) {
     return impl_->queue_data(stream, data, end_stream, true);
+}
+
+Submitted Connection::submit_request(std::span<const Field> headers, BodySource& body) {
+    impl_->last_invalid = {};
+    return impl_->submit_request(headers, body, nullptr);
+}
+
+Submitted Connection::submit_request(std::span<const Field> headers, BodySource& body, void* user_data) {
+    impl_->last_invalid = {};
+    return impl_->submit_request(headers, body, user_data);
+}
+
+ApiError Connection::submit_response(std::uint32_t stream, std::span<const Field> headers, BodySource& body) {
+    impl_->last_invalid = {};
+    return impl_->submit_response(stream, headers, body);
+}
+
+ApiError Connection::set_body_source(std::uint32_t stream, BodySource& body) {
+    return impl_->set_body_source(stream, body);
+}
+
+ApiError Connection::resume_body(std::uint32_t stream) { return impl_->resume_body(stream); }
+
+DataAccepted Connection::send_data_partial(std::uint32_t stream, std::span<const std::uint8_t> data,
+                                           bool end_stream) {
+    return impl_->send_data_partial(stream, data, end_stream);
 }
 
 ApiError Connection::send_trailers(std::uint32_t stream, std::span<const Field> trailers) {
@@ -473,11 +513,7 @@ std::size_t Connection::receive_window(std::uint32_t stream) const noexcept {
 
 std::size_t Connection::send_capacity(std::uint32_t stream) const noexcept {
     const Stream* s = impl_->find(stream);
-    if (!s || impl_->closed || s->has(detail::stream_flag::end_submitted) || s->state == StreamState::closed) return 0;
-    const std::uint64_t max = impl_->cfg.limits.max_buffered_per_stream;
-    const std::size_t n = s->queued_owned >= max ? 0 : static_cast<std::size_t>(max - s->queued_owned);
-    // Limits::max_connection_memory as well: the most send_data() would take.
-    return std::min(n, impl_->copy_capacity(s));
+    return s ? impl_->capacity_of(s) : 0;
 }
 
 std::size_t Connection::buffered(std::uint32_t stream) const noexcept {

@@ -223,6 +223,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     // ---- sending ----------------------------------------------------------------
     detail::BlockPool pool;
     detail::Output out;
+    std::size_t copy_budget_;       // copy_budget(), from Limits::max_connection_memory
     detail::ByteBuffer ctrl;        // committed frames, in order: control frames and header blocks
     std::uint32_t ctrl_frames = 0;  // control frames among them (Limits::max_queued_control_frames)
     std::uint32_t ctrl_stale = 0;   // of those, queued before this receive() call
@@ -233,6 +234,17 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     detail::StreamFifo wu_fifo;      // streams owed a WINDOW_UPDATE
     Stream* ready = nullptr;         // DATA round robin (circular, via ready_next/prev)
     std::uint32_t ready_count = 0;
+
+    // ---- bodies pulled on demand, room for push-style bodies (body.cpp) -----------
+    detail::Body* free_bodies = nullptr;  // kept for reuse until trim()
+    detail::Lend* free_lends = nullptr;
+    std::uint32_t bodies_live = 0;        // attached, or waiting for their lends
+    bool dying = false;                   // in the destructor: sources are not called
+    struct SpaceWaiter {
+        Stream* stream;
+        std::uint32_t id;  // stale when the stream object's id differs
+    };
+    std::pmr::vector<SpaceWaiter> space_waiters;  // streams with want_space
 
     // ---- connection lifecycle ----------------------------------------------------
     enum class Shutdown : std::uint8_t { none, announced, final };
@@ -443,9 +455,14 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     /// stream's send blocks now (the open block's room, spare blocks, and
     /// new blocks within the budget less the quarter kept for the peer).
     std::size_t copy_capacity(const Stream* s) const noexcept;
+    std::size_t open_block_room(const Stream* s) const noexcept;  // part of copy_capacity() that is the stream's
+    std::size_t shared_copy_room() const noexcept;                // the rest, shared by all streams
     bool copy_fits(const Stream* s, std::size_t n) const noexcept;
     std::size_t receive_reserve() const noexcept { return cfg.limits.max_connection_memory / 4; }
-    ApiError queue_data(std::uint32_t id, std::span<const std::uint8_t> data, bool end_stream, bool borrowed);
+    /// `accepted` not null: send_data_partial(), which takes what fits and says
+    /// how much there.
+    ApiError queue_data(std::uint32_t id, std::span<const std::uint8_t> data, bool end_stream, bool borrowed,
+                        std::size_t* accepted = nullptr);
     Submitted submit_request(std::span<const Field> headers, bool end_stream, void* user_data);
     ApiError submit_response(std::uint32_t id, std::span<const Field> headers, bool end_stream);
     ApiError send_trailers(std::uint32_t id, std::span<const Field> trailers);
@@ -463,6 +480,39 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
         return s ? s->user_data : nullptr;
     }
 
+    // ---- output/body.cpp -------------------------------------------------------------------
+    /// What one turn of a stream with a body source came to (send_one()).
+    enum class PullTurn : std::uint8_t {
+        done,    ///< a frame built, the stream parked or ended, or waiting for its window
+        stuck,   ///< nothing built: no connection window, or the output is full
+        queued,  ///< a lend queued: frame it as queued DATA
+    };
+    detail::Body* new_body();
+    void attach_body(Stream* s, BodySource& source);
+    ApiError set_body_source(std::uint32_t id, BodySource& source);
+    Submitted submit_request(std::span<const Field> headers, BodySource& body, void* user_data);
+    ApiError submit_response(std::uint32_t id, std::span<const Field> headers, BodySource& body);
+    ApiError resume_body(std::uint32_t id);
+    void park_body(Stream* s);
+    bool pull_window(Stream* s, PullTurn& turn);
+    void place_first_payload(std::size_t frame_size);
+    PullTurn pull_copy(Stream* s);
+    PullTurn pull_lend(Stream* s);
+    void send_body_trailers(Stream* s, std::span<const Field> trailers);
+    void abort_body(Stream* s);
+    /// The stream lets go of its source (`complete`: all of the body is in
+    /// the output); finished() follows once no lend is out.
+    void end_body(Stream* s, bool complete);
+    void finish_body(detail::Body* b);
+    void lend_released(detail::Lend* l) noexcept;
+    static void lend_hook(void* impl, detail::Lend* l) noexcept { static_cast<Impl*>(impl)->lend_released(l); }
+    void free_body_pools() noexcept;  // memory.cpp: the spare Body and Lend objects
+    void wait_for_space(Stream* s);
+    /// Octets send_data() would take on `s` now (Connection::send_capacity()).
+    std::size_t capacity_of(const Stream* s) const noexcept;
+    void wake_space_waiters();
+    DataAccepted send_data_partial(std::uint32_t id, std::span<const std::uint8_t> data, bool end_stream);
+
     // ---- flow_control.cpp ---------------------------------------------------------------
     void on_window_update(const frame::WindowUpdate& f);
     void credit(Stream* s, std::uint64_t n);  // octets handed back to the windows
@@ -474,6 +524,13 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
 
     // ---- output/scheduler.cpp -------------------------------------------------------------
     void build(bool copy_data);
+    /// Octets of unconsumed output past which a build copies no more DATA
+    /// into the output buffer (pending_output(), and sources that copy).
+    std::size_t copy_budget() const noexcept { return copy_budget_; }
+    static std::size_t copy_budget_for(std::size_t memory_limit) noexcept;
+    /// Octets the output buffer may still grow by within copy_budget()
+    /// (Limits::max_connection_memory: send_data() leaves room for them).
+    std::size_t output_reserve() const noexcept;
     void build_header_blocks();
     void build_requests();
     bool send_leading_blocks(Stream* s);

@@ -80,7 +80,10 @@ void Connection::Impl::on_window_update(const frame::WindowUpdate& f) {
 void Connection::Impl::notify_writable(Stream* s) {
     s->clear(sf::want_writable);
     const std::uint64_t w = std::min(detail::usable(s->send_window), detail::usable(conn_send_window));
-    if (w > 0) report(StreamWritable{s->id, static_cast<std::uint32_t>(w), s->user_data});
+    // A stream with a body source needs no event: the source is asked.
+    if (w > 0) {
+        if (!s->body()) report(StreamWritable{s->id, static_cast<std::uint32_t>(w), s->user_data});
+    }
     else conn_blocked = true;
     make_ready(s);
 }

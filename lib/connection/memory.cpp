@@ -29,6 +29,17 @@ namespace h2wire {
 
 using detail::Stream;
 
+void Connection::Impl::free_body_pools() noexcept {
+    while (detail::Body* b = free_bodies) {
+        free_bodies = b->next_free;
+        mr->deallocate(b, sizeof(detail::Body), alignof(detail::Body));
+    }
+    while (detail::Lend* l = free_lends) {
+        free_lends = l->next_free;
+        mr->deallocate(l, sizeof(detail::Lend), alignof(detail::Lend));
+    }
+}
+
 void Connection::trim() noexcept {
     Impl& c = *impl_;
     if (c.in_receive) return;
@@ -57,6 +68,8 @@ void Connection::trim() noexcept {
     c.header_fifo.compact_and_shrink();
     c.open_fifo.compact_and_shrink();
     c.wu_fifo.compact_and_shrink();
+    std::erase_if(c.space_waiters, [](const Impl::SpaceWaiter& w) { return w.stream->id != w.id; });
+    if (c.space_waiters.empty()) decltype(c.space_waiters)(c.mr).swap(c.space_waiters);
     if (c.data_stream && c.data_stream->id != c.data_stream_id) c.data_stream = nullptr;
     if (c.block.active) c.block.drop_gone_target();
     while (Stream* s = c.free_streams) {
@@ -68,6 +81,7 @@ void Connection::trim() noexcept {
     c.streams.shrink();
     c.buffers.trim();
     c.pool.trim();
+    c.free_body_pools();
 
     // Output buffers with nothing in them.
     if (c.ctrl.empty()) c.ctrl.release();

@@ -107,6 +107,7 @@ void Connection::Impl::drop_send_queue(Stream* s) {
 void Connection::Impl::release_stream(Stream* s) {
     unready(s);
     if (s->inflight) s->inflight -= std::min(s->inflight, out.detach(s));
+    if (s->body()) end_body(s, false);  // reset, refused, or the request never went out
     // Nothing of the application's is referred to any more (the queue goes
     // next, in this call): its lifecycle event, once.
     if (s->has(sf::announced)) report(StreamClosed{s->id, s->close_code, s->close_by, s->user_data});
@@ -398,27 +399,47 @@ ApiError Connection::Impl::submit_response(std::uint32_t id, std::span<const Fie
 // leave a quarter of the budget for what the peer sends (the open block's
 // room and spare blocks cost nothing new).
 std::size_t Connection::Impl::copy_capacity(const Stream* s) const noexcept {
-    const std::size_t room = s->open_block ? detail::Block::capacity - s->open_block->used : 0;
+    return open_block_room(s) + shared_copy_room();
+}
+
+std::size_t Connection::Impl::open_block_room(const Stream* s) const noexcept {
+    return s->open_block && !s->has(sf::sourced) ? detail::Block::capacity - s->open_block->used : 0;
+}
+
+std::size_t Connection::Impl::shared_copy_room() const noexcept {
     // New blocks, each with its share of segment slabs, in what the budget
     // has left above the quarter kept for the peer.
-    const std::size_t limit = account.limit(), used = account.live() + receive_reserve();
+    // The output buffer's growth counts too: DATA copied in now is copied
+    // again into it when pending_output() builds frames.
+    const std::size_t limit = account.limit(), used = account.live() + receive_reserve() + output_reserve();
     const std::size_t left = used < limit ? limit - used : 0;
     const std::size_t per_block = sizeof(detail::Block) + 4 * sizeof(detail::SendSeg);
-    return room + pool.spare_octets() + left / per_block * detail::Block::capacity;
+    return pool.spare_octets() + left / per_block * detail::Block::capacity;
 }
 
 bool Connection::Impl::copy_fits(const Stream* s, std::size_t n) const noexcept { return n <= copy_capacity(s); }
 
 ApiError Connection::Impl::queue_data(std::uint32_t id, std::span<const std::uint8_t> data, bool end_stream,
-                                      bool borrowed) {
+                                      bool borrowed, std::size_t* accepted) {
     ApiError err;
     Stream* s = sendable_stream(id, err);
     if (!s) return err;
     // A body follows the final header section (RFC 9113 §8.1).
     if (!s->has(sf::final_submitted)) return ApiError::invalid_stream;
     if (data.empty() && !end_stream) return ApiError::none;
-    if (!borrowed && s->queued_owned + data.size() > cfg.limits.max_buffered_per_stream) return ApiError::buffer_full;
-    if (!borrowed && !copy_fits(s, data.size())) return ApiError::buffer_full;
+    // Limits::max_buffered_per_stream and the memory budget (capacity_of()).
+    if (const std::size_t room = borrowed ? data.size() : capacity_of(s); data.size() > room) {
+        // StreamWritable once room is back (body.cpp).
+        wait_for_space(s);
+        if (!accepted) return ApiError::buffer_full;
+        // send_data_partial(): what fits, without END_STREAM.
+        data = data.first(room);
+        end_stream = false;
+        *accepted = room;
+        if (data.empty()) return ApiError::none;
+    } else if (accepted) {
+        *accepted = data.size();
+    }
     if (borrowed && !data.empty()) {
         detail::SendSeg* seg = pool.get_seg();
         seg->data = data.data();
@@ -466,6 +487,12 @@ ApiError Connection::Impl::queue_data(std::uint32_t id, std::span<const std::uin
             b->used += take;
             p += take;
             left -= take;
+            if (b->used == detail::Block::capacity) {
+                // Full: let it go now (its segments hold it), so that an idle
+                // stream does not keep a block it cannot add to.
+                pool.release(b);
+                s->open_block = nullptr;
+            }
         }
         s->queued += data.size();
         s->queued_owned += static_cast<std::uint32_t>(data.size());  // <= max_buffered_per_stream

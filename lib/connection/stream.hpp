@@ -3,7 +3,10 @@
 // Stream objects are pooled by the connection and reused.
 #pragma once
 
+#include <bit>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "connection/header_block.hpp"
 #include "connection/stream_table.hpp"
@@ -12,26 +15,62 @@
 // Library internals: not exported from the shared library.
 #pragma GCC visibility push(hidden)
 
+namespace h2wire {
+class BodySource;
+}  // namespace h2wire
+
 namespace h2wire::detail {
+
+/// What queued body octets live in when the connection must know when they
+/// are no longer referred to: a Block of copied octets, or a Lend. Queued
+/// segments and output chunks that point into it hold one reference each
+/// (BlockPool::release() drops one).
+struct Backing {
+    std::uint32_t refs = 0;
+    bool lend = false;  // a Lend, else a Block
+};
 
 /// Storage for body octets copied in by send_data(): fixed-size blocks from a
 /// connection-wide pool, shared by the stream queue and by output chunks that
 /// point into them (zero-copy output), freed when the last reference goes.
-struct Block {
+struct Block : Backing {
     static constexpr std::uint32_t capacity = 16 * 1024;
-    std::uint32_t refs = 0;
     std::uint32_t used = 0;
     Block* next_free = nullptr;
     alignas(16) std::uint8_t bytes[capacity];
 };
 
-/// A run of queued body octets: inside a Block (copied) or the caller's
-/// memory (send_data_borrowed).
+struct Body;
+
+/// Memory a BodyLender lent (body.cpp): given back to it with release() when
+/// the last reference goes.
+struct Lend : Backing {
+    Lend* next_free = nullptr;
+    Body* body = nullptr;
+    const std::uint8_t* data = nullptr;
+    std::size_t size = 0;
+};
+
+/// A stream's body source (Connection::set_body_source(), body.cpp). It
+/// outlives the stream while lends of it are still referred to.
+struct Body {
+    BodySource* source = nullptr;
+    std::uint32_t stream = 0;   // for the source's calls (the Stream may be gone)
+    std::uint32_t lends = 0;    // lends not yet released
+    bool parked = false;        // BodyStatus::wait: not asked until resume_body()
+    bool ended = false;         // not asked again (end, abort, or the stream let go)
+    bool detached = false;      // the stream let go: finished() once `lends` is 0
+    bool complete = false;      // for finished()
+    Body* next_free = nullptr;
+};
+
+/// A run of queued body octets: inside a Block (copied), a Lend, or the
+/// caller's memory (send_data_borrowed).
 struct SendSeg {
     SendSeg* next = nullptr;
     const std::uint8_t* data = nullptr;  // next octet not yet built into output
     std::uint32_t size = 0;              // octets left
-    Block* block = nullptr;              // owning block (holds one ref), or null when borrowed
+    Backing* block = nullptr;            // owning block or lend (holds one ref), or null when borrowed
 };
 
 /// Where the peer's message on a stream stands (RFC 9113 §8.1).
@@ -59,7 +98,10 @@ inline constexpr std::uint32_t ignore_recv = 1u << 13;     // peer's frames drop
 inline constexpr std::uint32_t pushed = 1u << 14;          // a promised stream
 inline constexpr std::uint32_t window_raised = 1u << 15;   // the peer raised our send window past its initial size
 inline constexpr std::uint32_t window_used = 1u << 16;     // DATA went out since the peer's last WINDOW_UPDATE
-inline constexpr std::uint32_t announced = 1u << 17;       // the application knows it: StreamClosed is due
+inline constexpr std::uint32_t pull = 1u << 17;            // a body source to ask when nothing is queued (body.cpp)
+inline constexpr std::uint32_t want_space = 1u << 18;      // send_data refused or cut short: StreamWritable owed
+inline constexpr std::uint32_t sourced = 1u << 19;         // a body source is attached (Stream::body_state)
+inline constexpr std::uint32_t announced = 1u << 20;       // the application knows it: StreamClosed is due
 // Bits 24-31 count the 1xx responses received (Limits::max_informational_responses).
 inline constexpr unsigned informational_shift = 24;
 inline constexpr std::uint32_t informational_one = 1u << informational_shift;
@@ -95,7 +137,14 @@ struct Stream {
     // Send side: queued body, in order.
     SendSeg* seg_head = nullptr;
     SendSeg* seg_tail = nullptr;
-    Block* open_block = nullptr;       // block appended to by send_data (holds one ref)
+    // send_data()'s open block or, once a body source is attached (it takes
+    // the rest of the body: send_data() is refused from then on, and the
+    // open block is let go), the source's state: one slot, so that the
+    // source costs an idle stream nothing.
+    union {
+        Block* open_block = nullptr;   // block appended to by send_data (holds one ref)
+        Body* body_state;              // with stream_flag::sourced (body.cpp)
+    };
     std::uint64_t queued = 0;          // octets queued and not yet built into output
     std::uint64_t inflight = 0;        // octets of DATA built into output, not yet consumed
     HeaderStore hdr;                   // queued header blocks, encoded when sent
@@ -126,6 +175,8 @@ struct Stream {
         ready_prev = ready_next = nullptr;
     }
 
+    /// The body source's state, or null.
+    Body* body() const noexcept { return has(stream_flag::sourced) ? body_state : nullptr; }
     bool has(std::uint32_t f) const noexcept { return (flags & f) != 0; }
     void set(std::uint32_t f) noexcept { flags |= f; }
     void clear(std::uint32_t f) noexcept { flags &= ~f; }
@@ -153,6 +204,19 @@ inline void put_frame_header(std::uint8_t* p, std::uint32_t length, std::uint8_t
     p[6] = static_cast<std::uint8_t>(stream >> 16);
     p[7] = static_cast<std::uint8_t>(stream >> 8);
     p[8] = static_cast<std::uint8_t>(stream);
+}
+
+/// A DATA frame header without flags (RFC 9113 §4.1, §6.1): length, type 0,
+/// flags 0, reserved bit 0, stream; the first eight octets in one store.
+inline void put_data_header(std::uint8_t* p, std::uint32_t length, std::uint32_t stream) noexcept {
+    if constexpr (std::endian::native == std::endian::little) {
+        const std::uint64_t head = std::uint64_t{length} << 40 | ((stream >> 8) & 0x7fffffu);
+        const std::uint64_t wire = __builtin_bswap64(head);
+        std::memcpy(p, &wire, 8);
+        p[8] = static_cast<std::uint8_t>(stream);
+    } else {
+        put_frame_header(p, length, 0, 0, stream);
+    }
 }
 
 }  // namespace h2wire::detail

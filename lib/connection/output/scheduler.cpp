@@ -54,7 +54,12 @@ Block* BlockPool::get() {
     return b;
 }
 
-void BlockPool::put(Block* b) noexcept {
+void BlockPool::put(Backing* backing) noexcept {
+    if (backing->lend) [[unlikely]] {
+        lend_hook_(lend_context_, static_cast<Lend*>(backing));
+        return;
+    }
+    Block* b = static_cast<Block*>(backing);
     if (free_count_ < keep_) {
         b->next_free = free_;
         free_ = b;
@@ -140,13 +145,18 @@ std::uint64_t Output::detach(Stream* s) {
     for (std::size_t i = head; i < chunks.size(); ++i) {
         OutChunk& c = chunks[i];
         if (c.stream != s) continue;
-        if (!c.block && !c.owned && c.ptr) {
-            // Borrowed memory: the application may free it once the stream
-            // is reset, so keep a copy for the octets still to be written.
+        if (c.ptr && !c.owned && (!c.block || c.block->lend)) {
+            // Borrowed or lent memory: the application may free it once the
+            // stream is reset, so keep a copy for the octets still to be
+            // written (a lend goes back to its source).
             auto* copy = static_cast<std::uint8_t*>(mr_->allocate(c.len, 1));
             std::memcpy(copy, c.ptr, c.len);
             c.owned = true;
             c.ptr = copy;
+            if (c.block) {
+                pool->release(c.block);
+                c.block = nullptr;
+            }
         }
         n += c.len;
         c.stream = nullptr;
@@ -163,29 +173,31 @@ namespace sf = detail::stream_flag;
 namespace {
 // Octets of unconsumed output past which a build stops adding frames: the
 // caller is not keeping up, and what is queued stays in the streams (bounded
-// by Limits) rather than in the output buffer.
+// by Limits) rather than in the output buffer. The contiguous form copies
+// DATA into the buffer, so its budget is also at most an eighth of
+// Limits::max_connection_memory (copy_budget()).
 constexpr std::size_t budget_copy = 128 * 1024;
 constexpr std::size_t budget_vectors = 1024 * 1024;
 // Largest DATA payload per frame and turn of the round robin.
 constexpr std::uint32_t max_data_frame = 64 * 1024;
 
-// A DATA frame header without flags (RFC 9113 §4.1, §6.1): length, type 0,
-// flags 0, reserved bit 0, stream; the first eight octets in one store.
-inline void write_data_header(std::uint8_t* p, std::uint32_t length, std::uint32_t stream) noexcept {
-    if constexpr (std::endian::native == std::endian::little) {
-        const std::uint64_t head = std::uint64_t{length} << 40 | ((stream >> 8) & 0x7fffffu);
-        const std::uint64_t wire = __builtin_bswap64(head);
-        std::memcpy(p, &wire, 8);
-        p[8] = static_cast<std::uint8_t>(stream);
-    } else {
-        detail::put_frame_header(p, length, static_cast<std::uint8_t>(frame::Type::data), 0, stream);
-    }
-}
 }  // namespace
+
+std::size_t Connection::Impl::copy_budget_for(std::size_t memory_limit) noexcept {
+    return std::clamp<std::size_t>(memory_limit / 8, 16 * 1024, budget_copy);
+}
+
+std::size_t Connection::Impl::output_reserve() const noexcept {
+    // A build stops past the budget, after one more frame; the buffer may
+    // double to hold that.
+    const std::size_t frame = std::min(peer.max_frame_size, max_data_frame) + frame::header_size;
+    const std::size_t most = 2 * (copy_budget() + frame);
+    return most > out.buf.capacity() ? most - out.buf.capacity() : 0;
+}
 
 void Connection::Impl::build(bool copy_data) {
     out.compact();
-    const std::size_t budget = copy_data ? budget_copy : budget_vectors;
+    const std::size_t budget = copy_data ? copy_budget() : budget_vectors;
     if (out.pending >= budget) return;
     if (!ctrl.empty()) {
         if (out.pending == 0 && out.buf.empty()) {
@@ -206,6 +218,7 @@ void Connection::Impl::build(bool copy_data) {
     build_header_blocks();
     if (is_client()) build_requests();
     build_data(copy_data);
+    if (!space_waiters.empty()) [[unlikely]] wake_space_waiters();
 }
 
 void Connection::Impl::build_header_blocks() {
@@ -267,6 +280,7 @@ void Connection::Impl::after_send_headers(Stream* s, bool end_stream) {
 }
 
 void Connection::Impl::after_send_end_stream(Stream* s) {
+    if (s->body()) end_body(s, true);  // all of its body is in the output
     s->clear(sf::end_after_data | sf::trailers_queued);
     s->close_by = Initiator::local;  // if this closes it, we ended it last
     const detail::Transition t = detail::transition(s->state, detail::StreamInput::send_end_stream);
@@ -275,8 +289,9 @@ void Connection::Impl::after_send_end_stream(Stream* s) {
 
 void Connection::Impl::make_ready(Stream* s) {
     if (s->has(sf::in_ready) || s->leading_blocks > 0 || !detail::can_send(s->state)) return;
-    if (s->queued == 0 && !s->has(sf::end_after_data | sf::trailers_queued)) return;
-    if (s->queued > 0 && s->send_window <= 0) {
+    if (s->queued == 0 && !s->has(sf::end_after_data | sf::trailers_queued | sf::pull)) return;
+    // A source is asked only when the stream's window lets something out.
+    if ((s->queued > 0 || s->has(sf::pull)) && s->send_window <= 0) {
         s->set(sf::want_writable);
         return;
     }
@@ -308,7 +323,7 @@ void Connection::Impl::unready(Stream* s) {
 }
 
 void Connection::Impl::build_data(bool copy_data) {
-    const std::size_t budget = copy_data ? budget_copy : budget_vectors;
+    const std::size_t budget = copy_data ? copy_budget() : budget_vectors;
     const std::uint32_t frame_cap = std::min(peer.max_frame_size, max_data_frame);
     std::uint32_t stuck = 0;  // streams in a row that could not send
     while (ready && out.pending < budget && stuck < ready_count) {
@@ -357,13 +372,21 @@ inline bool Connection::Impl::send_middle_frame(Stream* s, std::uint32_t frame_c
     s->set(sf::window_used);  // Limits::max_empty_frames: the peer's next WINDOW_UPDATE is useful
     conn_send_window -= n;
     // Last: octet stores may alias anything, and nothing is read after them.
-    write_data_header(header, len, s->id);
+    detail::put_data_header(header, len, s->id);
     return true;
 }
 
 // One turn of stream `s`: at most one DATA frame (and its trailers). Returns
-// false when it could not send because of the connection window.
+// false when it could not send because of the connection window (or, for a
+// source that copies, because the output is full).
 bool Connection::Impl::send_one(Stream* s, bool copy_data) {
+    if (s->queued == 0 && s->has(sf::pull)) {
+        // Nothing queued: ask the body source (body.cpp). A copying source
+        // writes its frame itself; a lender's octets are queued and go on
+        // below like borrowed ones.
+        const PullTurn t = s->body_state->source->form() == BodySource::Form::copy ? pull_copy(s) : pull_lend(s);
+        if (t != PullTurn::queued) return t == PullTurn::done;
+    }
     if (s->queued == 0) {
         unready(s);
         if (s->has(sf::trailers_queued)) {
@@ -394,7 +417,7 @@ bool Connection::Impl::send_one(Stream* s, bool copy_data) {
     const bool last = n == s->queued;
     const bool end_stream = last && s->has(sf::end_after_data) && !s->has(sf::trailers_queued);
     const bool trailers = last && s->has(sf::trailers_queued);
-    if (last) unready(s);
+    if (last && !s->has(sf::pull)) unready(s);  // (a source is asked on its next turn)
 
     const std::size_t from = out.buf.size();
     detail::put_frame_header(out.buf.grow(frame::header_size), static_cast<std::uint32_t>(n),
@@ -471,7 +494,7 @@ void Connection::Impl::send_middle_burst(Stream* s, std::uint32_t frame_cap, std
     std::uint8_t* header = out.buf.data() + from;
     const std::uint32_t id = s->id;
     for (std::size_t i = 0; i < frames; ++i, header += frame::header_size)
-        write_data_header(header, i + 1 == frames ? last_len : frame_cap, id);
+        detail::put_data_header(header, i + 1 == frames ? last_len : frame_cap, id);
     out.pending = pending;
     if (seg->block) {
         seg->block->refs += static_cast<std::uint32_t>(frames);
@@ -504,10 +527,11 @@ bool Connection::Impl::wants_write() const noexcept {
     if (!open_fifo.empty() && active_local < peer_max_concurrent()) return true;
     if (!ready) return false;
     if (conn_send_window > 0) return true;
-    // Without connection window only trailers and empty END_STREAM DATA can go.
+    // Without connection window only trailers and empty END_STREAM DATA can
+    // go (a body source is asked only with window).
     const Stream* s = ready;
     do {
-        if (s->queued == 0) return true;
+        if (s->queued == 0 && !s->has(sf::pull)) return true;
         s = s->ready_next;
     } while (s != ready);
     return false;

@@ -36,9 +36,15 @@ public:
 
     /// A block with one reference and nothing used.
     Block* get();
-    /// Drops one reference; the block is recycled when none is left.
-    void release(Block* b) noexcept {
+    /// Drops one reference; the block is recycled when none is left (a lend
+    /// goes to the hook given to on_lend_released()).
+    void release(Backing* b) noexcept {
         if (--b->refs == 0) put(b);
+    }
+    /// What to call for a Lend whose last reference went.
+    void on_lend_released(void (*hook)(void* context, Lend* lend) noexcept, void* context) noexcept {
+        lend_hook_ = hook;
+        lend_context_ = context;
     }
 
     /// Frees the spare blocks (Connection::trim()).
@@ -53,9 +59,11 @@ public:
     }
 
 private:
-    void put(Block* b) noexcept;
+    void put(Backing* b) noexcept;
 
     std::pmr::memory_resource* mr_;
+    void (*lend_hook_)(void*, Lend*) noexcept = nullptr;
+    void* lend_context_ = nullptr;
     std::uint32_t keep_;
     Block* free_ = nullptr;
     std::uint32_t free_count_ = 0;
@@ -71,7 +79,7 @@ struct OutChunk {
     std::size_t off = 0;
     const std::uint8_t* ptr = nullptr;  // the outside part, or null
     std::size_t len = 0;
-    Block* block = nullptr;    // reference released once consumed
+    Backing* block = nullptr;  // reference released once consumed
     Stream* stream = nullptr;  // the outside part is DATA of this stream (Stream::inflight)
     std::uint32_t buf_len = 0;
     bool owned = false;  // `ptr` is a rescued copy, freed once consumed
@@ -117,7 +125,7 @@ public:
     /// A DATA payload piece outside `buf` (the caller took a block
     /// reference); it follows the last piece's `buf` octets when that one has
     /// no outside part yet.
-    void add_external(const std::uint8_t* p, std::size_t n, Block* b, Stream* s) {
+    void add_external(const std::uint8_t* p, std::size_t n, Backing* b, Stream* s) {
         pending += n;
         if (!chunks.empty()) {
             OutChunk& last = chunks.back();
@@ -133,7 +141,7 @@ public:
     }
     /// A DATA frame whose header was just appended to `buf` at `from`, with
     /// its payload outside: note_buf() and add_external() in one step.
-    void add_frame(std::size_t from, const std::uint8_t* p, std::size_t n, Block* b, Stream* s) {
+    void add_frame(std::size_t from, const std::uint8_t* p, std::size_t n, Backing* b, Stream* s) {
         const auto h = static_cast<std::uint32_t>(buf.size() - from);
         pending += h + n;
         if (!chunks.empty()) {
@@ -220,8 +228,9 @@ public:
     std::span<const OutputChunk> vectors();
 
     /// Detaches every unconsumed chunk from stream `s` (which goes away),
-    /// copying DATA that points at borrowed application memory so the
-    /// application may free it at once. Returns the octets detached.
+    /// copying DATA that points at borrowed application memory or at a lend
+    /// (which is released) so the application may free it at once. Returns
+    /// the octets detached.
     std::uint64_t detach(Stream* s);
 
 private:
