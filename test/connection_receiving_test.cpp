@@ -596,3 +596,41 @@ TEST_CASE("connection receiving: random valid scripts give the same events and o
         }
     }
 }
+
+TEST_CASE("attacks: a server that promises without end (Limits::max_reserved_streams)") {
+    Config c;
+    c.settings.enable_push = true;
+    c.limits.max_reserved_streams = 10;
+    Session s(Role::client, c);
+    s.handshake();
+    const Submitted r = s.conn.submit_request(fields(get("/")), true);
+    REQUIRE(r);
+    s.drain();
+    // 25 promises: the first 10 are reported and reserved, the other 15
+    // refused on the wire and never reported.
+    Bytes in;
+    for (std::uint32_t i = 0; i < 25; ++i) append(in, s.peer.push_promise(r.stream, 2 + 2 * i, get("/p" + std::to_string(i))));
+    s.feed(in, Split::random(7));
+    const std::vector<WireFrame> out = s.drain();
+    CHECK(s.events.count<ev::PushPromise>() == 10);
+    CHECK(count(out, Type::rst_stream) == 15);
+    for (std::uint32_t i = 10; i < 25; ++i) {
+        const auto rst = first(out, Type::rst_stream, 2 + 2 * i);
+        REQUIRE(rst.has_value());
+        CHECK(rst->code == ErrorCode::refused_stream);
+        CHECK(s.conn.stream_state(2 + 2 * i) == StreamState::closed);
+    }
+    CHECK(s.conn.stream_state(2) == StreamState::reserved_remote);
+    // The HPACK table stayed in step: a later response decodes.
+    // Answering one promise frees its place (reserved -> half-closed).
+    s.feed(s.peer.headers(2, response(), false));
+    CHECK(s.conn.stream_state(2) == StreamState::half_closed_local);
+    s.feed(s.peer.push_promise(r.stream, 52, get("/late")));
+    CHECK(s.events.count<ev::PushPromise>() == 11);
+    CHECK(count(s.drain(), Type::rst_stream) == 0);
+    // Frames for refused promises are ignored, and the connection goes on.
+    s.feed(s.peer.headers(24, response(), true));
+    s.feed(s.peer.headers(r.stream, response(), true));
+    CHECK(s.events.count<ev::Terminated>() == 0);
+    CHECK(s.events.count<ev::Response>() == 2);
+}

@@ -89,6 +89,13 @@ struct Limits {
     /// Stops a server that streams endless interim responses, each decoded
     /// into the events of one receive() call. At most 255.
     std::uint32_t max_informational_responses = 16;
+    /// Client: streams the server has promised (PUSH_PROMISE) and not yet
+    /// started answering (RFC 9113 §5.1, "reserved (remote)"). A promise past
+    /// it is refused with RST_STREAM REFUSED_STREAM (RFC 9113 §8.4.2) and
+    /// not reported; its header block is still decoded, to keep the HPACK
+    /// table in step. Stops a server that promises without end (each promise
+    /// holds a stream until answered). nghttp2: max_reserved_remote_streams.
+    std::uint32_t max_reserved_streams = 100;
     /// Hard budget for everything the connection holds from Config::memory
     /// (its own object, tables, streams, buffers, the events of one
     /// receive() call, queued output). Input that would take the connection

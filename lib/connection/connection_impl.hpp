@@ -170,6 +170,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     std::uint32_t active_local = 0;        // ours, open or half-closed
     std::uint32_t active_peer = 0;         // the peer's, open or half-closed
     std::uint32_t reserved_local = 0;      // promised by us, not yet answered
+    std::uint32_t reserved_remote = 0;     // promised by the peer, not yet answered (Limits::max_reserved_streams)
     std::uint32_t queued_requests = 0;     // client requests waiting for a slot
     // Limits::max_rapid_resets (send.cpp, note_peer_abort). A call "opened"
     // peer ids from call_first_peer_id up when call_open_stamp == input_calls.

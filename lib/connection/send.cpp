@@ -57,8 +57,10 @@ void Connection::Impl::set_state(Stream* s, StreamState next, bool normal) {
     const bool local_initiated = s->has(sf::local);
     if (detail::is_active(prev)) --(local_initiated ? active_local : active_peer);
     if (prev == StreamState::reserved_local) --reserved_local;
+    if (prev == StreamState::reserved_remote) --reserved_remote;
     if (detail::is_active(next)) ++(local_initiated ? active_local : active_peer);
     if (next == StreamState::reserved_local) ++reserved_local;
+    if (next == StreamState::reserved_remote) ++reserved_remote;
     s->state = next;
     if (next != StreamState::closed) return;
     // A peer stream that completed: work the application finished
