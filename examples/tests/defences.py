@@ -204,7 +204,13 @@ def fill_echo(p, streams, seconds=8):
         for sid in streams:
             n = min(len(chunk), conn_window, stream_window[sid])
             if n > 0:
-                p.send(h2.data(sid, chunk[:n]))
+                try:
+                    p.send(h2.data(sid, chunk[:n]))
+                except (BrokenPipeError, ConnectionResetError):
+                    # The server ended the connection (its GOAWAY is still
+                    # to be read below): send nothing more.
+                    stream_window = {s: 0 for s in streams}
+                    break
                 conn_window -= n
                 stream_window[sid] -= n
                 sent += n
