@@ -781,6 +781,9 @@ private:
                     if (feeds_[i].offset == shape_.body) --feeding_;
                 }
             }
+        } else if (const auto* c = std::get_if<h2wire::StreamClosed>(&ev)) {
+            // As nghttp2's on_stream_close_callback here: every stream ends cleanly.
+            if (c->code != h2wire::ErrorCode::no_error) on_trouble(ev, "server");
         } else {
             on_trouble(ev, "server");
         }
@@ -796,12 +799,18 @@ private:
             if (r->status != 200) die("h2wire: response status is not 200");
         } else if (std::holds_alternative<h2wire::StreamEnded>(ev)) {
             ++tally_.ended;
+        } else if (const auto* c = std::get_if<h2wire::StreamClosed>(&ev)) {
+            // As nghttp2's on_stream_close_callback here: every stream ends cleanly.
+            if (c->code != h2wire::ErrorCode::no_error) on_trouble(ev, "client");
         } else {
             on_trouble(ev, "client");
         }
     }
 
     static void on_trouble(const h2wire::Event& ev, const char* side) {
+        if (const auto* c = std::get_if<h2wire::StreamClosed>(&ev))
+            die(std::string("h2wire ") + side + ": stream " + std::to_string(c->stream) + " closed with error " +
+                std::to_string(static_cast<unsigned>(c->code)));
         if (const auto* r = std::get_if<h2wire::StreamReset>(&ev))
             die(std::string("h2wire ") + side + ": stream " + std::to_string(r->stream) + " reset (code " +
                 std::to_string(static_cast<unsigned>(r->code)) + "): " + std::string(r->reason));
