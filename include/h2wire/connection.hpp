@@ -154,6 +154,9 @@ struct Config {
                       .max_frame_size = 16384};
     /// Our receive window for the whole connection (RFC 9113 §6.9.2); raised
     /// from 65,535 with a WINDOW_UPDATE on stream 0 right after SETTINGS.
+    /// Values below 65,535 count as 65,535: a connection window starts there
+    /// (§6.9.2) and can only be lowered by withholding WINDOW_UPDATEs, which
+    /// manual flow control (FlowControl::manual, consume()) does.
     std::uint32_t connection_window_size = 16 * 1024 * 1024;
     /// Automatic by default: the windows refill as DATA is reported.
     FlowControl flow_control = FlowControl::automatic;
