@@ -15,6 +15,10 @@
 // for its output bound before each block, as a caller must. `encoded_bytes` is
 // the total size of one pass's output.
 //
+// H2WIRE_BENCH_ITERATIONS=n runs each of them exactly n times, so that
+// callgrind instruction counts (--toggle-collect='*decode_bench*' or
+// '*encode_bench*', the timed loops) divide into per-pass figures.
+//
 // At start-up both decoders must produce the expected fields for every case,
 // both encoders' output must decode back to the input, and nghttp2's deflater
 // gets NGHTTP2_NV_FLAG_NO_COPY_NAME|VALUE only if that leaves its output as is.
@@ -430,6 +434,12 @@ void encode_bench(benchmark::State& state, bool nghttp2, bool with_lookup = fals
     state.counters["encoded_bytes"] = static_cast<double>(bytes);
 }
 
+benchmark::internal::Benchmark* fixed_iterations(benchmark::internal::Benchmark* b) {
+    if (const char* n = std::getenv("H2WIRE_BENCH_ITERATIONS"); n != nullptr && std::atoi(n) > 0)
+        b->Iterations(std::atoi(n));
+    return b;
+}
+
 const int registered = [] {
     Data& d = data();
     try {
@@ -444,13 +454,15 @@ const int registered = [] {
 
     for (const WireFolder& f : d.folders)
         for (const bool ng : {false, true})
-            benchmark::RegisterBenchmark(("hpack_decode/" + std::string(ng ? "nghttp2/" : "h2wire/") + f.name).c_str(),
-                                         [&f, ng](benchmark::State& st) { decode_bench(st, &f, ng); });
+            fixed_iterations(benchmark::RegisterBenchmark(
+                ("hpack_decode/" + std::string(ng ? "nghttp2/" : "h2wire/") + f.name).c_str(),
+                [&f, ng](benchmark::State& st) { decode_bench(st, &f, ng); }));
     for (const bool ng : {false, true})
-        benchmark::RegisterBenchmark((std::string("hpack_encode/") + (ng ? "nghttp2" : "h2wire") + "/raw-data").c_str(),
-                                     [ng](benchmark::State& st) { encode_bench(st, ng); });
-    benchmark::RegisterBenchmark("hpack_encode/h2wire-lookup/raw-data",
-                                 [](benchmark::State& st) { encode_bench(st, false, true); });
+        fixed_iterations(benchmark::RegisterBenchmark(
+            (std::string("hpack_encode/") + (ng ? "nghttp2" : "h2wire") + "/raw-data").c_str(),
+            [ng](benchmark::State& st) { encode_bench(st, ng); }));
+    fixed_iterations(benchmark::RegisterBenchmark("hpack_encode/h2wire-lookup/raw-data",
+                                                  [](benchmark::State& st) { encode_bench(st, false, true); }));
     return 0;
 }();
 

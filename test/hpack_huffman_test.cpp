@@ -503,3 +503,57 @@ TEST_CASE("hpack huffman: huffman_encode_shorter gives up exactly when the resul
         }
     }
 }
+
+TEST_CASE("hpack huffman: codes of every length, ended or cut at the end of the input, before every padding") {
+    // The decoder reads a string as its octets followed by ones, and checks
+    // the end only where its lookups stall: these put one code of each
+    // length (5..30 bits, EOS included) last, after 0..80 bits of 'a' and
+    // '0' (5 bits each, so every alignment against the 8-byte loads and the
+    // last word occurs), then 0..17 bits of padding that are all ones or
+    // hold one zero, and also cut the last code short.
+    std::vector<int> by_length[31];
+    for (int sym = 0; sym <= 256; ++sym) by_length[rfc_huffman()[static_cast<std::size_t>(sym)].bits].push_back(sym);
+    for (int bits = 5; bits <= 30; ++bits) {
+        for (const int sym : by_length[bits]) {
+            if (sym % 7 != 0 && sym != 256 && sym != by_length[bits].front()) continue;  // a few of each length
+            for (std::size_t lead = 0; lead <= 16; ++lead) {
+                const std::string s(lead, lead % 2 ? 'a' : '0');
+                for (std::size_t pad = 0; pad <= 17; ++pad) {
+                    CAPTURE(sym);
+                    CAPTURE(lead);
+                    CAPTURE(pad);
+                    BitWriter w;
+                    for (const char c : s) w.put_symbol(static_cast<unsigned char>(c));
+                    w.put_symbol(sym);
+                    for (std::size_t i = 0; i < pad; ++i) w.put_bit(1);
+                    if (w.bits() % 8 != 0) continue;
+                    const Bytes in = w.finish();
+                    check_against_reference(in);
+                    const LibDecoded d = lib_decode(in);
+                    if (sym == 256) {
+                        CHECK(d.error != Error::none);
+                    } else if (pad <= 7) {
+                        CHECK(d.error == Error::none);
+                        CHECK(d.out == s + static_cast<char>(sym));
+                    } else {
+                        CHECK(d.error == Error::huffman_padding);
+                    }
+                    for (std::size_t zero = 0; zero < pad; ++zero) {
+                        Bytes bad = in;
+                        const std::size_t bit = bad.size() * 8 - pad + zero;
+                        bad[bit / 8] = static_cast<std::uint8_t>(bad[bit / 8] & ~(0x80u >> (bit % 8)));
+                        check_against_reference(bad);
+                    }
+                    // The last code cut short by 1..bits-1 bits, padded with ones.
+                    for (int cut = 1; cut < bits; ++cut) {
+                        BitWriter t;
+                        for (const char c : s) t.put_symbol(static_cast<unsigned char>(c));
+                        const auto& code = rfc_huffman()[static_cast<std::size_t>(sym)];
+                        t.put(code.code >> cut, bits - cut);
+                        check_against_reference(t.finish());
+                    }
+                }
+            }
+        }
+    }
+}

@@ -216,8 +216,9 @@ public:
     /// An encoder whose memory all comes from `mr`, which must outlive it;
     /// `options` is copied. The dynamic table starts at the protocol's 4096
     /// octets, or at options.max_table_size if that is lower (the first block
-    /// then starts with a size update saying so, RFC 7541 §4.2), and is
-    /// allocated now (exceptions of `mr` pass through).
+    /// then starts with a size update saying so, RFC 7541 §4.2). The table's
+    /// storage and its lookup index are allocated with the first inserted
+    /// field and grow with the entries (exceptions of `mr` pass through).
     H2WIRE_API explicit Encoder(const EncoderOptions& options = {},
                                 std::pmr::memory_resource* mr = std::pmr::get_default_resource());
     /// Gives the table and its index back to `mr`.

@@ -160,22 +160,24 @@ struct Encoder::Index {
         return static_cast<std::uint32_t>(id32 - static_cast<std::uint32_t>(t.first_id())) < t.count();
     }
 
-    /// Makes room for the entries of a table of `max_table_size`.
-    void reserve(std::uint32_t max_table_size, const detail::DynamicTable& table) {
-        std::size_t entries = 8;
-        while (entries < max_table_size / 32 + 1) entries <<= 1;
-        if (hashes.size() >= entries) return;
+    /// Doubles the ring of hashes (from 8) and the maps (4 slots per entry)
+    /// when the table holds more entries than the ring has room for. They
+    /// grow with the entries the table really holds, up to what its maximum
+    /// allows (max_size / 32 entries): nothing is allocated before the first
+    /// insertion, and nothing once they have grown to what the fields need.
+    /// The caller rebuilds the maps.
+    void grow(const detail::DynamicTable& table) {
+        const std::size_t entries = std::max<std::size_t>(8, hashes.size() * 2);
         std::pmr::vector<EntryHashes> old(std::move(hashes));
-        hashes.assign(entries, {});
+        hashes = std::pmr::vector<EntryHashes>(entries, EntryHashes{}, old.get_allocator());
         if (!old.empty()) {
             for (std::uint64_t id = table.first_id(); id != table.next_id(); ++id)
                 hashes[id & (entries - 1)] = old[id & (old.size() - 1)];
         }
         for (Map* m : {&by_name, &by_full}) {
-            m->slots.resize(entries * 4);
+            m->slots.assign(entries * 4, Slot{});
             m->mask = m->slots.size() - 1;
         }
-        rebuild(table);
     }
 
     /// Empties both maps and re-adds the live entries.
@@ -193,6 +195,12 @@ struct Encoder::Index {
 
     /// Adds entry `id` (already in `table`) under both keys.
     void add(std::uint64_t name_hash, std::uint64_t full_hash, std::uint64_t id, const detail::DynamicTable& table) {
+        if (table.count() > hashes.size()) {
+            grow(table);
+            hashes[id & (hashes.size() - 1)] = {name_hash, full_hash};
+            rebuild(table);
+            return;
+        }
         hashes[id & (hashes.size() - 1)] = {name_hash, full_hash};
         const std::size_t limit = by_name.slots.size() / 4 * 3;
         if (by_name.used >= limit || by_full.used >= limit) {
@@ -376,8 +384,7 @@ Encoder::Encoder(const EncoderOptions& options, std::pmr::memory_resource* mr) :
     std::pmr::polymorphic_allocator<> alloc(mr);
     const std::uint32_t initial = std::min<std::uint32_t>(4096, options_.max_table_size);
     table_ = alloc.new_object<detail::DynamicTable>(initial, mr);
-    index_ = alloc.new_object<Index>(mr);
-    index_->reserve(initial, *table_);
+    index_ = alloc.new_object<Index>(mr);  // its maps grow with the table's entries
     // RFC 9113 §6.5.2: the peer's table starts at 4096; announce a smaller cap.
     min_since_block_ = initial;
     update_pending_ = initial != announced_;
@@ -432,7 +439,6 @@ std::uint8_t* Encoder::encode_pending_updates(std::uint8_t* out) {
     const auto resize = [&](std::uint32_t max) {
         while (table_->size() > max) table_->evict_oldest();  // the index forgets lazily
         table_->set_max_size(max);
-        index_->reserve(max, *table_);
         out = put_integer(out, max, 5, 0x20);  // §6.3
     };
     // RFC 7541 §4.2: signal the smallest maximum since the last block when it
