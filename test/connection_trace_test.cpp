@@ -28,8 +28,8 @@ struct Seen {
     Hdrs headers;
 
     std::string describe() const {
-        return std::string(to_string(dir)) + " " + std::string(frame::to_string(static_cast<frame::Type>(type))) +
-               "(" + num(type) + ") f=" + num(flags) + " s=" + num(stream) + " len=" + num(length) +
+        return std::string(to_string(dir)) + " " + std::string(frame::to_string(static_cast<frame::Type>(type))) + "(" +
+               num(type) + ") f=" + num(flags) + " s=" + num(stream) + " len=" + num(length) +
                (has_headers ? " " + conn_test::describe(headers) : "");
     }
 };
@@ -38,7 +38,7 @@ class Recorder : public FrameTrace {
 public:
     explicit Recorder(bool headers) : FrameTrace(headers) {}
     void on_frame(const TracedFrame& f) override {
-        Seen s{f.direction, f.type,  f.flags, f.stream,        f.length, f.error_code, f.related_stream,
+        Seen s{f.direction,        f.type,        f.flags,         f.stream, f.length, f.error_code, f.related_stream,
                f.window_increment, f.has_headers, owned(f.headers)};
         if (!f.has_headers) CHECK(f.headers.empty());
         seen.push_back(std::move(s));
@@ -91,8 +91,8 @@ std::vector<Seen> wire_frames(const Session& s) {
 std::string shape(const std::vector<Seen>& frames) {
     std::string s;
     for (const Seen& f : frames)
-        s += std::string(frame::to_string(static_cast<frame::Type>(f.type))) + "(" + num(f.type) + ") f=" +
-             num(f.flags) + " s=" + num(f.stream) + " len=" + num(f.length) + "\n";
+        s += std::string(frame::to_string(static_cast<frame::Type>(f.type))) + "(" + num(f.type) +
+             ") f=" + num(f.flags) + " s=" + num(f.stream) + " len=" + num(f.length) + "\n";
     return s;
 }
 
@@ -266,14 +266,19 @@ TEST_CASE("trace: a header block over CONTINUATIONs is traced frame by frame, it
     Session s(Role::server, cfg);
     s.handshake();
     Hdrs big = get("/long");
-    for (int i = 0; i < 8; ++i) big.push_back({"x-field-" + num(static_cast<std::uint64_t>(i)), std::string(3000, 'v')});
+    for (int i = 0; i < 8; ++i)
+        big.push_back({"x-field-" + num(static_cast<std::uint64_t>(i)), std::string(3000, 'v')});
     HeadersOptions o;
     o.max_fragment = 10000;
     const Bytes block = s.peer.headers(1, big, true, o);
     const std::vector<Seen> fed = frames_in(block);
     REQUIRE(fed.size() == 3);  // HEADERS + 2 CONTINUATION
-    SUBCASE("whole") { s.feed(block); }
-    SUBCASE("byte by byte") { s.feed(block, Split::bytewise()); }
+    SUBCASE("whole") {
+        s.feed(block);
+    }
+    SUBCASE("byte by byte") {
+        s.feed(block, Split::bytewise());
+    }
     std::vector<Seen> in = rec.of(Direction::received);
     in.erase(in.begin(), in.end() - 3);
     CHECK(shape(in) == shape(fed));
@@ -518,8 +523,12 @@ TEST_CASE("trace: frames a body source builds are traced and counted") {
     s.handshake();
     s.open(1, get(), true);
     REQUIRE(s.conn.submit_response(1, fields(response(200)), source) == ApiError::none);
-    SUBCASE("copied") { s.drain(); }
-    SUBCASE("vectors") { s.drain_vectors(); }
+    SUBCASE("copied") {
+        s.drain();
+    }
+    SUBCASE("vectors") {
+        s.drain_vectors();
+    }
     CHECK(shape(rec.of(Direction::sent)) == shape(wire_frames(s)));
     check_counts(s.conn.counters().sent, count(wire_frames(s)));
     CHECK(s.conn.counters().sent.octets_of(Type::data) == 40000 + 9 * count(wire_frames(s)).frames[0]);

@@ -118,11 +118,7 @@ inline constexpr std::size_t frame_type_buckets = 14;
 /// CONTINUATION), 10 ALTSVC (0xa), 11 ORIGIN (0xc), 12 PRIORITY_UPDATE
 /// (0x10), 13 any other type (unknown or extension).
 constexpr std::size_t frame_type_bucket(std::uint8_t type) noexcept {
-    return type < 0xa    ? type
-           : type == 0xa  ? 10
-           : type == 0xc  ? 11
-           : type == 0x10 ? 12
-                          : 13;
+    return type < 0xa ? type : type == 0xa ? 10 : type == 0xc ? 11 : type == 0x10 ? 12 : 13;
 }
 
 /// Frames and octets of one direction, per frame type bucket

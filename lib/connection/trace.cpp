@@ -21,24 +21,25 @@ std::uint32_t read_u32(const std::uint8_t* p) noexcept {
 // are well formed; the lengths are checked all the same.
 void read_details(TracedFrame& t, const std::uint8_t* payload) noexcept {
     switch (t.frame_type()) {
-    case frame::Type::rst_stream:
-        if (t.length >= 4) t.error_code = static_cast<ErrorCode>(read_u32(payload));
-        break;
-    case frame::Type::goaway:
-        if (t.length >= 8) {
-            t.related_stream = read_u32(payload) & 0x7fffffffu;
-            t.error_code = static_cast<ErrorCode>(read_u32(payload + 4));
+        case frame::Type::rst_stream:
+            if (t.length >= 4) t.error_code = static_cast<ErrorCode>(read_u32(payload));
+            break;
+        case frame::Type::goaway:
+            if (t.length >= 8) {
+                t.related_stream = read_u32(payload) & 0x7fffffffu;
+                t.error_code = static_cast<ErrorCode>(read_u32(payload + 4));
+            }
+            break;
+        case frame::Type::window_update:
+            if (t.length >= 4) t.window_increment = read_u32(payload) & 0x7fffffffu;
+            break;
+        case frame::Type::push_promise: {
+            const std::size_t pad = t.has(frame::flags::padded) ? 1 : 0;
+            if (t.length >= pad + 4) t.related_stream = read_u32(payload + pad) & 0x7fffffffu;
+            break;
         }
-        break;
-    case frame::Type::window_update:
-        if (t.length >= 4) t.window_increment = read_u32(payload) & 0x7fffffffu;
-        break;
-    case frame::Type::push_promise: {
-        const std::size_t pad = t.has(frame::flags::padded) ? 1 : 0;
-        if (t.length >= pad + 4) t.related_stream = read_u32(payload + pad) & 0x7fffffffu;
-        break;
-    }
-    default: break;
+        default:
+            break;
     }
 }
 
@@ -60,24 +61,40 @@ bool ends_header_block(std::uint8_t type, std::uint8_t flags) noexcept {
 
 }  // namespace
 
-std::string_view to_string(Direction d) noexcept { return d == Direction::sent ? "send" : "recv"; }
+std::string_view to_string(Direction d) noexcept {
+    return d == Direction::sent ? "send" : "recv";
+}
 
 std::string_view to_string(Limit l) noexcept {
     switch (l) {
-    case Limit::max_header_list_size: return "max_header_list_size";
-    case Limit::max_header_block_size: return "max_header_block_size";
-    case Limit::max_continuation_frames: return "max_continuation_frames";
-    case Limit::max_concurrent_streams: return "max_concurrent_streams";
-    case Limit::max_field_size: return "max_field_size";
-    case Limit::max_queued_control_frames: return "max_queued_control_frames";
-    case Limit::max_reset_streams: return "max_reset_streams";
-    case Limit::max_rapid_resets: return "max_rapid_resets";
-    case Limit::max_buffered_per_stream: return "max_buffered_per_stream";
-    case Limit::max_queued_requests: return "max_queued_requests";
-    case Limit::max_empty_frames: return "max_empty_frames";
-    case Limit::max_informational_responses: return "max_informational_responses";
-    case Limit::max_connection_memory: return "max_connection_memory";
-    case Limit::stream_walk_budget: return "stream_walk_budget";
+        case Limit::max_header_list_size:
+            return "max_header_list_size";
+        case Limit::max_header_block_size:
+            return "max_header_block_size";
+        case Limit::max_continuation_frames:
+            return "max_continuation_frames";
+        case Limit::max_concurrent_streams:
+            return "max_concurrent_streams";
+        case Limit::max_field_size:
+            return "max_field_size";
+        case Limit::max_queued_control_frames:
+            return "max_queued_control_frames";
+        case Limit::max_reset_streams:
+            return "max_reset_streams";
+        case Limit::max_rapid_resets:
+            return "max_rapid_resets";
+        case Limit::max_buffered_per_stream:
+            return "max_buffered_per_stream";
+        case Limit::max_queued_requests:
+            return "max_queued_requests";
+        case Limit::max_empty_frames:
+            return "max_empty_frames";
+        case Limit::max_informational_responses:
+            return "max_informational_responses";
+        case Limit::max_connection_memory:
+            return "max_connection_memory";
+        case Limit::stream_walk_budget:
+            return "stream_walk_budget";
     }
     return "unknown limit";
 }
@@ -218,8 +235,8 @@ void Connection::Impl::trace_sent(const std::uint8_t* header, const std::uint8_t
     TracedFrame t = from_header(frame::parse_header(header), Direction::sent);
     if (payload) read_details(t, payload);
     const auto type = t.frame_type();
-    const bool in_block = type == frame::Type::headers || type == frame::Type::push_promise ||
-                       type == frame::Type::continuation;
+    const bool in_block =
+        type == frame::Type::headers || type == frame::Type::push_promise || type == frame::Type::continuation;
     if (in_block && trace_decoder && payload) {
         // The fragment: past Pad Length and the priority fields (HEADERS) or
         // the promised stream (PUSH_PROMISE), before the padding.
