@@ -4,6 +4,7 @@
 // the output, received frames from the bytes fed.
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -113,10 +114,12 @@ void check_counts(const FrameCounts& got, const FrameCounts& want) {
     }
 }
 
-const Seen* find_seen(const std::vector<Seen>& frames, Type t, std::uint32_t stream) {
+/// The first frame of type `t` on `stream`, copied (the list may be a
+/// temporary).
+std::optional<Seen> find_seen(const std::vector<Seen>& frames, Type t, std::uint32_t stream) {
     for (const Seen& f : frames)
-        if (f.type == static_cast<std::uint8_t>(t) && f.stream == stream) return &f;
-    return nullptr;
+        if (f.type == static_cast<std::uint8_t>(t) && f.stream == stream) return f;
+    return std::nullopt;
 }
 
 }  // namespace
@@ -148,14 +151,14 @@ TEST_CASE("trace: a server's exchange, both directions, with headers decoded") {
     // Sent: exactly the frames the Peer parsed, in order.
     CHECK(shape(rec.of(Direction::sent)) == shape(wire_frames(s)));
 
-    const Seen* req = find_seen(rec.of(Direction::received), Type::headers, 1);
+    const std::optional<Seen> req = find_seen(rec.of(Direction::received), Type::headers, 1);
     REQUIRE(req);
     CHECK(req->has_headers);
     CHECK(req->headers == request("POST", "/up"));
-    const Seen* rsp = find_seen(rec.of(Direction::sent), Type::headers, 1);
+    const std::optional<Seen> rsp = find_seen(rec.of(Direction::sent), Type::headers, 1);
     REQUIRE(rsp);
     CHECK(rsp->has_headers);
-    CHECK(plain(rsp->headers) == response(200, {{"content-type", "text/plain"}}));
+    CHECK_MESSAGE(plain(rsp->headers) == response(200, {{"content-type", "text/plain"}}), describe(rsp->headers));
     // Frames without a header block carry none.
     for (const Seen& f : rec.seen)
         if (f.type != static_cast<std::uint8_t>(Type::headers)) CHECK_FALSE(f.has_headers);
@@ -216,20 +219,21 @@ TEST_CASE("trace: payload fields of RST_STREAM, GOAWAY, WINDOW_UPDATE both ways"
     REQUIRE(s.conn.goaway(ErrorCode::no_error, "bye") == ApiError::none);
     s.drain();
     const std::vector<Seen> in = rec.of(Direction::received), out = rec.of(Direction::sent);
-    const Seen* rst_in = find_seen(in, Type::rst_stream, 1);
+    const std::optional<Seen> rst_in = find_seen(in, Type::rst_stream, 1);
     REQUIRE(rst_in);
     CHECK(rst_in->code == ErrorCode::cancel);
-    const Seen* wu_in = find_seen(in, Type::window_update, 0);
+    const std::optional<Seen> wu_in = find_seen(in, Type::window_update, 0);
     REQUIRE(wu_in);
     CHECK(wu_in->increment == 1000);
-    const Seen* rst_out = find_seen(out, Type::rst_stream, 3);
+    const std::optional<Seen> rst_out = find_seen(out, Type::rst_stream, 3);
     REQUIRE(rst_out);
     CHECK(rst_out->code == ErrorCode::internal_error);
-    const Seen* go = find_seen(out, Type::goaway, 0);
+    const std::optional<Seen> go = find_seen(out, Type::goaway, 0);
     REQUIRE(go);
     CHECK(go->code == ErrorCode::no_error);
     CHECK(go->related == 3);
-    const Seen* wu_out = find_seen(out, Type::window_update, 0);  // the connection window, raised at the start
+    const std::optional<Seen> wu_out =
+        find_seen(out, Type::window_update, 0);  // the connection window, raised at the start
     REQUIRE(wu_out);
     CHECK(wu_out->increment == Config{}.connection_window_size - 65535);
     CHECK(s.conn.counters().streams_reset.peer == 1);
@@ -319,11 +323,11 @@ TEST_CASE("trace: attached late, sent headers are not decoded but received ones 
     s.open(3, get("/late"), true);
     REQUIRE(s.conn.submit_response(3, fields(response(200)), true) == ApiError::none);
     s.drain();
-    const Seen* in = find_seen(rec.of(Direction::received), Type::headers, 3);
+    const std::optional<Seen> in = find_seen(rec.of(Direction::received), Type::headers, 3);
     REQUIRE(in);
     CHECK(in->has_headers);
     CHECK(in->headers == get("/late"));
-    const Seen* out = find_seen(rec.of(Direction::sent), Type::headers, 3);
+    const std::optional<Seen> out = find_seen(rec.of(Direction::sent), Type::headers, 3);
     REQUIRE(out);
     CHECK_FALSE(out->has_headers);
 }
@@ -337,12 +341,12 @@ TEST_CASE("trace: headers of a refused stream are still shown") {
     s.handshake();
     s.open(1);
     s.open(3, get("/refused"));
-    const Seen* in = find_seen(rec.of(Direction::received), Type::headers, 3);
+    const std::optional<Seen> in = find_seen(rec.of(Direction::received), Type::headers, 3);
     REQUIRE(in);
     CHECK(in->has_headers);
     CHECK(in->headers == get("/refused"));
     s.drain();
-    const Seen* rst = find_seen(rec.of(Direction::sent), Type::rst_stream, 3);
+    const std::optional<Seen> rst = find_seen(rec.of(Direction::sent), Type::rst_stream, 3);
     REQUIRE(rst);
     CHECK(rst->code == ErrorCode::refused_stream);
     const ConnectionCounters& c = s.conn.counters();
