@@ -14,7 +14,7 @@
 //       --cacert FILE        verify the server against FILE (PEM) instead of the
 //                            system trust store
 //       --fail               a status >= 400 counts as a failed stream
-//       -v                   print every frame sent and received
+//       -v                   print every frame sent and received (h2wire::FrameTrace)
 //       -q                   do not print response headers
 //       --websocket URL      WebSocket over HTTP/2 (RFC 8441) to URL: stdin lines
 //                            out as text messages, messages received printed
@@ -124,10 +124,7 @@ class Client {
 public:
     Client(const Options& opt, std::unique_ptr<example::Transport> io)
         : opt_(opt), io_(std::move(io)), conn_(h2wire::Config{.role = h2wire::Role::client}) {
-        if (opt.verbose) {
-            sent_.emplace("send", true);
-            received_.emplace("recv", false);
-        }
+        if (opt.verbose) conn_.set_trace(&log_);  // frames as the connection reads and builds them
         for (std::size_t r = 0; r < opt.repeat; ++r)
             for (const Url& u : opt.urls) jobs_.push_back(Job{&u, jobs_.size()});
         if (opt.has_data) {
@@ -228,7 +225,6 @@ public:
                     break;
                 }
                 if (r.status != IoResult::ok) return finish("write failed");
-                if (sent_) sent_->feed(out, r.n);
                 conn_.consume_output(r.n);
                 pump();
             }
@@ -376,7 +372,6 @@ private:
     }
 
     void feed(std::span<const std::uint8_t> bytes) {
-        if (received_) received_->feed(bytes);
         for (const h2wire::Event& ev : conn_.receive(bytes)) {
             std::visit(
                 overloaded{
@@ -425,8 +420,8 @@ private:
 
     const Options& opt_;
     std::unique_ptr<example::Transport> io_;
+    example::FrameLog log_;  // before conn_: it outlives the connection
     h2wire::Connection conn_;
-    std::optional<example::FrameTrace> sent_, received_;
     std::vector<Job> jobs_;
     std::map<std::uint32_t, std::size_t> by_stream_;
     std::size_t next_job_ = 0, in_flight_ = 0;

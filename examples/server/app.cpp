@@ -1,6 +1,8 @@
 // The example server's application (see app.hpp for the hook points).
 #include "server/app.hpp"
 
+#include "common/trace.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -162,7 +164,13 @@ static h2wire::Config connection_config(const ServerConfig& cfg) {
 }
 
 ServerSession::ServerSession(const ServerConfig& config)
-    : cfg_(config), conn_(connection_config(config)), echo_held_(config.budget ? &config.budget->echo : nullptr) {}
+    : cfg_(config), conn_(connection_config(config)), echo_held_(config.budget ? &config.budget->echo : nullptr) {
+    if (config.verbose) {
+        static unsigned connections = 0;
+        trace_ = std::make_unique<FrameLog>("[c" + std::to_string(++connections) + "]");
+        conn_.set_trace(trace_.get());
+    }
+}
 
 ServerSession::~ServerSession() = default;
 

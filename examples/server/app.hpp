@@ -83,6 +83,7 @@ struct ServerConfig {
     /// octets); null: no process-wide echo cap.
     ProcessBudget* budget = nullptr;
     bool log = false;  ///< one line per request on stderr
+    bool verbose = false;  ///< -v: every frame, through h2wire::FrameTrace (common/trace.hpp)
 };
 
 /// One HTTP/2 connection's application state.
@@ -158,6 +159,7 @@ private:
     // Declared before conn_: the connection may still refer to borrowed file
     // buffers while it is destroyed, so the buffers outlive it.
     std::map<std::uint32_t, std::unique_ptr<Stream>> streams_;
+    std::unique_ptr<h2wire::FrameTrace> trace_;  // -v; before conn_, which refers to it
     h2wire::Connection conn_;
     std::size_t file_lent_ = 0;  // file octets lent to the connection, all streams
     Holding echo_held_;          // echo octets held, all streams (in ProcessBudget::echo)

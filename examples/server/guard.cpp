@@ -114,7 +114,8 @@ std::optional<std::size_t> parse_size(std::string_view v) {
 
 int usage(const char* program) {
     std::fprintf(stderr,
-                 "usage: %s [--root DIR] [--host ADDR] [--port N] [--log] [--tls --cert FILE --key FILE]\n"
+                 "usage: %s [--root DIR] [--host ADDR] [--port N] [--log] [-v] [--tls --cert FILE --key FILE]\n"
+                 "  -v  every frame sent and received, nghttp -v style (h2wire::FrameTrace)\n"
                  "  timeouts (seconds, or NNNms):\n"
                  "    --settings-timeout 10   preface + SETTINGS ACK (and TLS handshake, h2c request)\n"
                  "    --idle-timeout 60       no stream, no traffic\n"
@@ -146,6 +147,10 @@ bool parse_server_args(int argc, char** argv, const char* program, ServerOptions
         const std::string_view a = argv[i];
         if (a == "--log") {
             opt.app.log = true;
+            continue;
+        }
+        if (a == "-v") {
+            opt.app.verbose = true;
             continue;
         }
         if (a == "--tls") {

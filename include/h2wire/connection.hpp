@@ -14,6 +14,7 @@
 #include "h2wire/events.hpp"
 #include "h2wire/header.hpp"
 #include "h2wire/settings.hpp"
+#include "h2wire/trace.hpp"
 
 namespace h2wire {
 
@@ -173,6 +174,10 @@ struct Config {
     /// Every allocation comes from here (null: the default resource). It must
     /// outlive the connection.
     std::pmr::memory_resource* memory = std::pmr::get_default_resource();
+    /// A frame trace attached from the start (see FrameTrace and
+    /// Connection::set_trace()); null: none. It must outlive the connection
+    /// or be detached first.
+    FrameTrace* trace = nullptr;
 };
 
 /// Misuse of the API. Never caused by peer input; the connection stays usable.
@@ -746,6 +751,24 @@ public:
     /// The most a connection with this configuration can ever hold (see
     /// Limits::max_connection_memory): what a server needs per connection.
     H2WIRE_API static std::size_t memory_bound(const Config& config) noexcept;
+
+    // ---- observability (trace.hpp) ---------------------------------------------
+
+    /// Attaches `trace` (replacing Config::trace or an earlier one), or
+    /// detaches with null. Every frame received or built into the output
+    /// from here on is reported to it (see FrameTrace). When it wants
+    /// headers, sent header lists are decoded only if no header block has
+    /// been built yet (the HPACK context must start in step); the second
+    /// decoder this needs comes from Config::memory (exceptions of the
+    /// resource pass through, and the trace is then not attached).
+    H2WIRE_API void set_trace(FrameTrace* trace);
+    /// The trace attached, or null.
+    H2WIRE_API FrameTrace* trace() const noexcept;
+    /// Frames and octets per type each way, streams opened, reset and
+    /// refused by each side, flow-control stalls and limits tripped, since
+    /// the connection was built. The reference stays valid for the
+    /// connection's life; the values change in its non-const calls.
+    H2WIRE_API const ConnectionCounters& counters() const noexcept;
 
     struct Impl;
 

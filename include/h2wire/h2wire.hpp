@@ -10,6 +10,7 @@
 #include "h2wire/header.hpp"
 #include "h2wire/hpack.hpp"
 #include "h2wire/settings.hpp"
+#include "h2wire/trace.hpp"
 #include "h2wire/version.hpp"
 
 /// \namespace h2wire

@@ -99,6 +99,7 @@ Connection::Impl::Impl(const Config& config)
         // build that copy, instantiated in another translation unit too,
         // wrote nothing here (not understood; memcpy is plain).
         std::memcpy(ctrl_room(frame::client_preface.size()), frame::client_preface.data(), frame::client_preface.size());
+        preface_in_ctrl = true;  // not a frame: the output's count skips it
     }
     queue_settings(initial_local_settings(), nullptr);
     // RFC 9113 §6.9.2: the connection window starts at 65,535 and only a
@@ -111,11 +112,13 @@ Connection::Impl::Impl(const Config& config)
                      frame::WindowUpdate{0, static_cast<std::uint32_t>(conn_recv_target - 65535)});
         conn_recv_window = static_cast<std::int64_t>(conn_recv_target);
     }
+    if (cfg.trace) set_trace(cfg.trace);
 }
 
 Connection::Impl::~Impl() {
     // Body sources are not called from here on (lends come back silently).
     dying = true;
+    drop_trace_decoder();
     // Output chunks and streams hold block references: give them back before
     // the pool goes.
     out.consume(out.pending, [](Stream*, std::size_t) {});
@@ -205,6 +208,8 @@ void Connection::Impl::on_settings_ack() {
 // --- control frames ----------------------------------------------------------------------
 
 void Connection::Impl::queue_rst(std::uint32_t id, ErrorCode code) {
+    ++counters.streams_reset.local;
+    if (code == ErrorCode::refused_stream) ++counters.streams_refused.local;
     std::uint8_t* p = ctrl_room(frame::header_size + 4);
     frame::write(std::span<std::uint8_t>(p, frame::header_size + 4), frame::RstStream{id, code});
     ++ctrl_frames;
@@ -265,6 +270,7 @@ bool Connection::Impl::control_budget_ok() {
     // than the input that asked for them. A peer that does not read its
     // answers leaves them unsent into the next call, and is stopped there.
     if (ctrl_stale <= cfg.limits.max_queued_control_frames) return true;
+    trip(Limit::max_queued_control_frames);
     connection_error(ErrorCode::enhance_your_calm, "too many control frames unsent: the peer does not read");
     return false;
 }
@@ -624,6 +630,16 @@ InvalidHeader Connection::last_invalid_header() const noexcept { return impl_->l
 bool Connection::is_closed() const noexcept { return impl_->closed; }
 std::uint32_t Connection::last_peer_stream() const noexcept { return impl_->last_peer_processed; }
 std::size_t Connection::memory_used() const noexcept { return impl_->account.live(); }
+
+void Connection::set_trace(FrameTrace* trace) { impl_->set_trace(trace); }
+FrameTrace* Connection::trace() const noexcept { return impl_->tracer; }
+
+const ConnectionCounters& Connection::counters() const noexcept {
+    Impl& c = *impl_;
+    // Kept where it happens, by the ledger (stream_table.cpp).
+    c.counters.limits_tripped[static_cast<std::size_t>(Limit::max_reset_streams)] = c.ledger.forgotten();
+    return c.counters;
+}
 std::size_t Connection::memory_peak() const noexcept { return impl_->account.peak(); }
 
 std::size_t Connection::memory_bound(const Config& config) noexcept {

@@ -264,6 +264,53 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     bool io_started = false;      // bytes received or output consumed: too late to upgrade
     detail::UpgradeStore upgrade; // the upgraded request (server) or HTTP2-Settings text (client)
 
+    // ---- observability (trace.cpp; public side in trace.hpp) -----------------------
+    ConnectionCounters counters{};
+    FrameTrace* tracer = nullptr;
+    bool trace_headers_in = false;    // the tracer wants received header lists
+    bool trace_owed = false;          // trace_in waits for its header block's end (decode_fragment)
+    bool preface_in_ctrl = false;     // client: the preface still opens `ctrl` (not a frame)
+    bool block_committed = false;     // a header block was encoded into `ctrl` (commit_block)
+    TracedFrame trace_in{};           // the received frame being traced
+    hpack::Decoder* trace_decoder = nullptr;  // sent header blocks, decoded for the tracer
+    detail::ByteBuffer trace_store{mr};  // names and values of the sent block being decoded
+    std::pmr::vector<std::uint32_t> trace_lengths{mr};  // name, value lengths in trace_store
+    std::pmr::vector<Field> trace_fields{mr};
+    bool trace_block_broken = false;  // the sent block could not be decoded
+
+    void count_received(std::uint8_t type, std::uint32_t length) noexcept {
+        const std::size_t b = frame_type_bucket(type);
+        ++counters.received.frames[b];
+        counters.received.octets[b] += frame::header_size + std::uint64_t{length};
+    }
+    void count_sent(std::uint8_t type, std::uint32_t length) noexcept {
+        const std::size_t b = frame_type_bucket(type);
+        ++counters.sent.frames[b];
+        counters.sent.octets[b] += frame::header_size + std::uint64_t{length};
+    }
+    void trip(Limit l) noexcept { ++counters.limits_tripped[static_cast<std::size_t>(l)]; }
+    void set_trace(FrameTrace* t);
+    void drop_trace_decoder() noexcept;
+    /// A received frame: its trace, now or (`trace_owed`, the end of a header
+    /// block when headers are wanted) once the block is decoded. `f`: the
+    /// parsed frame, when there is one, for the fields a log wants.
+    void trace_received(const frame::FrameHeader& h, const frame::Frame* f);
+    /// The owed trace of a received frame: `fields` when its block decoded.
+    void finish_received_trace(std::span<const Field> fields, bool decoded);
+    /// Counts (and traces) the whole frames in [p, p + n) built into output.
+    void account_sent(const std::uint8_t* p, std::size_t n);
+    /// One frame built into output: `header` its 9 octets; `payload` its
+    /// payload when contiguous after them (null when it lies elsewhere).
+    void trace_sent(const std::uint8_t* header, const std::uint8_t* payload);
+    void trace_sent_block_fragment(std::span<const std::uint8_t> fragment, bool end);
+    /// Where the output ends, to count what a body source builds.
+    struct OutMark {
+        std::size_t chunk;
+        std::uint32_t buf_len;
+    };
+    OutMark out_mark() const noexcept;
+    void account_since(OutMark m);
+
     // ---- connection.cpp ----------------------------------------------------------
     bool is_client() const noexcept { return cfg.role == Role::client; }
     bool is_local_id(std::uint32_t id) const noexcept { return ((id & 1) != 0) == is_client(); }
@@ -325,6 +372,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     /// false (and ENHANCE_YOUR_CALM) once the connection holds more.
     bool memory_budget_ok() {
         if (!account.over() && !memory_tripped) [[likely]] return true;
+        trip(Limit::max_connection_memory);
         connection_error(ErrorCode::enhance_your_calm, "connection memory budget exceeded");
         return false;
     }

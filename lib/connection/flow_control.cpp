@@ -84,7 +84,10 @@ void Connection::Impl::notify_writable(Stream* s) {
     if (w > 0) {
         if (!s->body()) report(StreamWritable{s->id, static_cast<std::uint32_t>(w), s->user_data});
     }
-    else conn_blocked = true;
+    else {
+        counters.connection_stalls += !conn_blocked;
+        conn_blocked = true;
+    }
     make_ready(s);
 }
 
@@ -156,6 +159,8 @@ void Connection::Impl::build_window_updates() {
         std::uint8_t* p = out.buf.grow(frame::header_size + 4);
         frame::write(std::span<std::uint8_t>(p, frame::header_size + 4), frame::WindowUpdate{stream, increment});
         out.note_buf(from);
+        count_sent(0x8, 4);
+        if (tracer) [[unlikely]] trace_sent(out.buf.data() + from, out.buf.data() + from + frame::header_size);
     };
     if (detail::update_due(conn_credit, conn_recv_target)) {
         const std::uint32_t inc = detail::clamp_increment(conn_recv_window, conn_credit);

@@ -92,6 +92,7 @@ inline bool Connection::Impl::quick_data_header(std::span<const std::uint8_t> by
     io_started = true;
     events.clear();
     begin_fast_data(fast_data, h);
+    count_received(0x0, h.length);  // (a trace turns the fast paths off: reader_idle)
     return true;
 }
 
@@ -215,11 +216,24 @@ void Connection::Impl::release_events() noexcept {
     arena_dirty = true;
     const frame::ReadResult r = reader.read(bytes);
     const bool more = r.status != frame::ReadStatus::need_input;
-    if (more) dispatch(r);
+    if (more) {
+        // A frame counts once: whole, or at its first DATA chunk. One the
+        // reader rejects as a connection error does not count.
+        if (r.status != frame::ReadStatus::connection_error && (r.status != frame::ReadStatus::data || r.data.first)) {
+            count_received(static_cast<std::uint8_t>(r.header.type), r.header.length);
+            if (tracer) [[unlikely]]
+                trace_received(r.header, r.status == frame::ReadStatus::frame ? &r.frame : nullptr);
+        }
+        dispatch(r);
+        if (trace_owed) [[unlikely]] finish_received_trace({}, false);  // the block did not decode
+    }
     // Only reader.read() moves the reader, and the peer's SETTINGS only
     // arrive through it: what fast_data_start() needs is known until the next
     // call.
-    reader_idle = peer_settings_seen && reader.at_frame_boundary() && !reader.in_header_block() && !reader.failed();
+    // With a trace attached every frame takes this path, where it is traced:
+    // the fast paths then need no test of their own.
+    reader_idle = peer_settings_seen && reader.at_frame_boundary() && !reader.in_header_block() && !reader.failed() &&
+                  !tracer;
     return ReadStep{r.consumed, more};
 }
 
@@ -235,6 +249,7 @@ inline bool Connection::Impl::fast_data_start(std::span<const std::uint8_t>& byt
     const DataHeader h = read_data_header(bytes.data());
     if (!h.plain || !reader_accepts(reader, h.length, frame::Type::data, h.stream)) return false;
     begin_fast_data(fast_data, h);
+    count_received(0x0, h.length);
     bytes = bytes.subspan(frame::header_size);
     return true;
 }
@@ -260,6 +275,7 @@ inline bool Connection::Impl::fast_headers(std::span<const std::uint8_t>& bytes)
     h.stream_id = stream;
     h.end_stream = (p[4] & frame::flags::end_stream) != 0;
     h.fragment = bytes.subspan(frame::header_size, length);
+    count_received(0x1, length);
     bytes = bytes.subspan(frame::header_size + length);
     arena_dirty = true;  // the block's fields go to the arena
     on_headers(h);
@@ -422,7 +438,10 @@ void Connection::Impl::count_empty_frame() {
     // WINDOW_UPDATE that gives back window we used (flow_control.cpp).
     ++empty_frames;
     const std::uint64_t allowed = cfg.limits.max_empty_frames + useful_frames * cfg.limits.max_empty_frames / 1000;
-    if (empty_frames > allowed) connection_error(ErrorCode::enhance_your_calm, "too many empty frames");
+    if (empty_frames > allowed) {
+        trip(Limit::max_empty_frames);
+        connection_error(ErrorCode::enhance_your_calm, "too many empty frames");
+    }
 }
 
 void Connection::Impl::stream_error(std::uint32_t id, Stream* s, ErrorCode code, std::string_view reason,
@@ -693,6 +712,7 @@ void Connection::Impl::on_goaway(const frame::Goaway& f) {
         // it carried, or all of them with the connection).
         Stream* s = find(id);
         if (!s || s->state == StreamState::closed) continue;
+        ++counters.streams_refused.peer;
         report(StreamReset{id, ErrorCode::refused_stream, Initiator::peer, true, "not processed by the peer (GOAWAY)",
                            {}, s->user_data});
         drop_stream(s, ErrorCode::refused_stream, Initiator::peer);
@@ -727,6 +747,8 @@ void Connection::Impl::on_rst_stream(const frame::RstStream& f) {
         return;
     }
     if (s->state == StreamState::closed) return;
+    ++counters.streams_reset.peer;
+    if (f.error_code == ErrorCode::refused_stream) ++counters.streams_refused.peer;
     report(StreamReset{s->id, f.error_code, Initiator::peer, f.error_code == ErrorCode::refused_stream, {},
                        {}, s->user_data});
     const bool abort = !s->has(sf::local);

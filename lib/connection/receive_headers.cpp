@@ -35,6 +35,7 @@ void Connection::Impl::on_headers(const frame::Headers& f) {
     block.self_dependent = f.priority && f.priority->dependency == id;
     block_fields.clear();
     if (block.bytes > cfg.limits.max_header_block_size) {
+        trip(Limit::max_header_block_size);
         connection_error(ErrorCode::enhance_your_calm, "header block larger than the limit");
         return;
     }
@@ -97,6 +98,7 @@ void Connection::Impl::on_headers(const frame::Headers& f) {
             // of the memory budget (a burst of huge header lists). §8.7:
             // REFUSED_STREAM tells the client it may retry.
             const bool over = active_peer >= local_max_concurrent();
+            trip(over ? Limit::max_concurrent_streams : Limit::max_connection_memory);
             queue_rst(id, ErrorCode::refused_stream);
             ledger.add(id);
             report(StreamReset{id, ErrorCode::refused_stream, Initiator::local, true,
@@ -126,6 +128,7 @@ void Connection::Impl::on_push_promise(const frame::PushPromise& f) {
     block.fate = detail::BlockFate::discard;
     block_fields.clear();
     if (block.bytes > cfg.limits.max_header_block_size) {
+        trip(Limit::max_header_block_size);
         connection_error(ErrorCode::enhance_your_calm, "header block larger than the limit");
         return;
     }
@@ -190,10 +193,12 @@ void Connection::Impl::on_continuation(const frame::Continuation& f) {
     block.bytes += static_cast<std::uint32_t>(f.fragment.size());
     // Limits: CONTINUATION floods (many frames, or a block that never ends).
     if (block.continuations > cfg.limits.max_continuation_frames) {
+        trip(Limit::max_continuation_frames);
         connection_error(ErrorCode::enhance_your_calm, "too many CONTINUATION frames in one header block");
         return;
     }
     if (block.bytes > cfg.limits.max_header_block_size) {
+        trip(Limit::max_header_block_size);
         connection_error(ErrorCode::enhance_your_calm, "header block larger than the limit");
         return;
     }
@@ -204,8 +209,10 @@ void Connection::Impl::on_continuation(const frame::Continuation& f) {
 
 bool Connection::Impl::decode_fragment(std::span<const std::uint8_t> fragment, bool end) {
     block.drop_gone_target();
-    const bool keep_fields = block.fate == detail::BlockFate::deliver;
-    const bool validate = cfg.validate_messages;
+    // A trace that wants headers sees those of discarded blocks too.
+    const bool deliver = block.fate == detail::BlockFate::deliver;
+    const bool keep_fields = deliver || trace_headers_in;
+    const bool validate = cfg.validate_messages && deliver;
     const hpack::Error e = decoder.decode(fragment, end, [&](const Field& f, std::uint8_t& memo) {
         if (!keep_fields) return;
         // Copied into the arena: the decoder's views last only for this call.
@@ -234,16 +241,20 @@ bool Connection::Impl::decode_fragment(std::span<const std::uint8_t> fragment, b
         if (validate) block_scan.add(name, value, memo);
     });
     if (hpack::is_fatal(e)) {
+        if (e == hpack::Error::field_too_large) trip(Limit::max_field_size);
         // RFC 9113 §4.3: a decoding error is a connection COMPRESSION_ERROR.
         connection_error(ErrorCode::compression_error, hpack::to_string(e));
         return false;
     }
     if (!end) return true;
+    if (trace_owed) [[unlikely]]
+        finish_received_trace(block_fields, e != hpack::Error::header_list_too_large);
     block.active = false;
     ++useful_frames;
     // A new stream counts as processed (for GOAWAY) once its block decoded.
     if (block.opens) last_peer_processed = std::max(last_peer_processed, block.stream_id);
     if (e == hpack::Error::header_list_too_large && block.fate == detail::BlockFate::deliver) {
+        trip(Limit::max_header_list_size);
         // RFC 9113 §6.5.2, §8.2.2 (the block was decoded to the end).
         const std::uint32_t id = block.push ? block.promised_id : block.stream_id;
         stream_error(id, block.target, ErrorCode::protocol_error, to_string(HeaderError::header_list_too_large),
@@ -339,6 +350,7 @@ bool Connection::Impl::deliver_response(Stream* s, std::span<const Field> fields
         }
         const std::uint32_t seen = s->flags >> sf::informational_shift;
         if (seen >= std::min<std::uint32_t>(cfg.limits.max_informational_responses, 255)) {
+            trip(Limit::max_informational_responses);
             stream_error(s->id, s, ErrorCode::enhance_your_calm, "too many informational responses");
             return false;
         }

@@ -55,6 +55,8 @@ void Connection::Impl::set_state(Stream* s, StreamState next, bool normal) {
     const StreamState prev = s->state;
     if (prev == next) return;
     const bool local_initiated = s->has(sf::local);
+    if (prev == StreamState::idle && next != StreamState::closed)
+        ++(local_initiated ? counters.streams_opened.local : counters.streams_opened.peer);
     if (detail::is_active(prev)) --(local_initiated ? active_local : active_peer);
     if (prev == StreamState::reserved_local) --reserved_local;
     if (prev == StreamState::reserved_remote) --reserved_remote;
@@ -187,13 +189,17 @@ void Connection::Impl::note_peer_abort(std::uint32_t id, bool unanswered) {
     cancel_allowance = std::min(cancel_allowance + static_cast<std::int64_t>(calls), allowance_cap());
     if (call_open_stamp == input_calls && id >= call_first_peer_id) {
         rapid_allowance -= 4;  // in quarters
-        if (rapid_allowance < 0)
+        if (rapid_allowance < 0) {
+            trip(Limit::max_rapid_resets);
             connection_error(ErrorCode::enhance_your_calm,
                              "too many streams reset in the call that opened them (rapid reset)");
+        }
         return;
     }
-    if (unanswered && --cancel_allowance < 0)
+    if (unanswered && --cancel_allowance < 0) {
+        trip(Limit::max_rapid_resets);
         connection_error(ErrorCode::enhance_your_calm, "too many streams cancelled before they were answered");
+    }
 }
 
 bool Connection::Impl::pay_stream_walk(std::size_t visits) {
@@ -202,6 +208,7 @@ bool Connection::Impl::pay_stream_walk(std::size_t visits) {
     // work is paid from a budget that grows by one stream visit per octet.
     stream_walks += visits;
     if (stream_walks <= cfg.limits.stream_walk_budget + bytes_received) return true;
+    trip(Limit::stream_walk_budget);
     connection_error(ErrorCode::enhance_your_calm, "too much work across all streams (SETTINGS or GOAWAY flood)");
     return false;
 }
@@ -299,6 +306,7 @@ Stream* Connection::Impl::sendable_stream(std::uint32_t id, ApiError& err) {
 void Connection::Impl::commit_block(Stream* s, std::span<const Field> fields, bool end_stream,
                                     std::uint32_t promised, const detail::SendMemos* memos) {
     const std::uint8_t* m = memos && fields.size() <= detail::SendMemos::capacity ? memos->bytes.data() : nullptr;
+    block_committed = true;  // (set_trace(): too late to decode sent headers)
     if (promised) {
         detail::write_header_block(ctrl, scratch, encoder, fields, s->id, false, true, promised,
                                    peer.max_frame_size, m);
@@ -327,8 +335,10 @@ Submitted Connection::Impl::submit_request(std::span<const Field> headers, bool 
     if (!info.protocol.empty() && !peer.enable_connect_protocol) return {0, ApiError::connect_protocol_disabled};
     const std::uint32_t slots =
         peer_max_concurrent() > active_local ? peer_max_concurrent() - active_local : 0;
-    if (queued_requests >= static_cast<std::uint64_t>(slots) + cfg.limits.max_queued_requests)
+    if (queued_requests >= static_cast<std::uint64_t>(slots) + cfg.limits.max_queued_requests) {
+        trip(Limit::max_queued_requests);
         return {0, ApiError::too_many_queued};
+    }
     // RFC 9113 §5.1.1: stream ids cannot be reused; once exhausted, a new
     // connection is needed.
     if (next_local_id > frame::max_stream_id) return {0, ApiError::connection_closed};
@@ -431,7 +441,10 @@ ApiError Connection::Impl::queue_data(std::uint32_t id, std::span<const std::uin
     if (data.empty() && !end_stream) return ApiError::none;
     // Limits::max_buffered_per_stream and the memory budget (capacity_of()).
     if (const std::size_t room = borrowed ? data.size() : capacity_of(s); data.size() > room) {
-        // StreamWritable once room is back (body.cpp).
+        // StreamWritable once room is back (body.cpp). Which limit refused:
+        // the stream's own, or the memory budget.
+        trip(s->queued + data.size() > cfg.limits.max_buffered_per_stream ? Limit::max_buffered_per_stream
+                                                                          : Limit::max_connection_memory);
         wait_for_space(s);
         if (!accepted) return ApiError::buffer_full;
         // send_data_partial(): what fits, without END_STREAM.

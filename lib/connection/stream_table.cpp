@@ -106,6 +106,7 @@ void ResetLedger::add(std::uint32_t id) {
         ring_[size_++] = id;
     } else {
         // Full at the maximum: the oldest goes.
+        ++forgotten_;
         erase_from_table(ring_[next_]);
         ring_[next_] = id;
         next_ = (next_ + 1) % cap_;

@@ -239,6 +239,8 @@ public:
     void add(std::uint32_t id);
     bool contains(std::uint32_t id) const noexcept;
     std::size_t size() const noexcept { return size_; }
+    /// Ids forgotten to make room (Limits::max_reset_streams tripped).
+    std::uint64_t forgotten() const noexcept { return forgotten_; }
 
 private:
     // The set has at least twice as many slots as the ring (a power of two).
@@ -268,6 +270,7 @@ private:
     std::uint32_t cap_ = 0;   // ring slots allocated, grows to max_
     std::uint32_t size_ = 0;
     std::uint32_t next_ = 0;  // the oldest id once full
+    std::uint64_t forgotten_ = 0;  // ids dropped to make room
 };
 
 }  // namespace h2wire::detail

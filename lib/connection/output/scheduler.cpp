@@ -199,7 +199,13 @@ void Connection::Impl::build(bool copy_data) {
     out.compact();
     const std::size_t budget = copy_data ? copy_budget() : budget_vectors;
     if (out.pending >= budget) return;
+    const bool was_blocked = conn_blocked;
     if (!ctrl.empty()) {
+        // Counted (and traced) as they enter the output; the client preface
+        // is no frame.
+        const std::size_t preface = preface_in_ctrl ? frame::client_preface.size() : 0;
+        preface_in_ctrl = false;
+        account_sent(ctrl.data() + preface, ctrl.size() - preface);
         if (out.pending == 0 && out.buf.empty()) {
             // Nothing else waiting: the committed frames become the output
             // buffer as they are (no copy; one buffer grows, not two).
@@ -218,6 +224,7 @@ void Connection::Impl::build(bool copy_data) {
     build_header_blocks();
     if (is_client()) build_requests();
     build_data(copy_data);
+    counters.connection_stalls += !was_blocked && conn_blocked;
     if (!space_waiters.empty()) [[unlikely]] wake_space_waiters();
 }
 
@@ -258,6 +265,7 @@ bool Connection::Impl::send_leading_blocks(Stream* s) {
             detail::write_header_block(out.buf, scratch, encoder, send_fields, id, false, true, b.promised,
                                        peer.max_frame_size);
             out.note_buf(from);
+            account_sent(out.buf.data() + from, out.buf.size() - from);
             highest_local_sent = std::max(highest_local_sent, b.promised);
             set_state(p, StreamState::reserved_local);
             continue;
@@ -265,6 +273,7 @@ bool Connection::Impl::send_leading_blocks(Stream* s) {
         detail::write_header_block(out.buf, scratch, encoder, send_fields, id, b.end_stream, false, 0,
                                    peer.max_frame_size);
         out.note_buf(from);
+        account_sent(out.buf.data() + from, out.buf.size() - from);
         after_send_headers(s, b.end_stream);
     }
     if (s->id != id) return false;  // closed and released by END_STREAM
@@ -292,6 +301,7 @@ void Connection::Impl::make_ready(Stream* s) {
     if (s->queued == 0 && !s->has(sf::end_after_data | sf::trailers_queued | sf::pull)) return;
     // A source is asked only when the stream's window lets something out.
     if ((s->queued > 0 || s->has(sf::pull)) && s->send_window <= 0) {
+        counters.stream_stalls += !s->has(sf::want_writable);
         s->set(sf::want_writable);
         return;
     }
@@ -326,10 +336,13 @@ void Connection::Impl::build_data(bool copy_data) {
     const std::size_t budget = copy_data ? copy_budget() : budget_vectors;
     const std::uint32_t frame_cap = std::min(peer.max_frame_size, max_data_frame);
     std::uint32_t stuck = 0;  // streams in a row that could not send
+    // The middle-frame paths count their frames but do not trace them: with
+    // a trace attached, send_one() takes every turn.
+    const bool middle = !copy_data && !tracer;
     while (ready && out.pending < budget && stuck < ready_count) {
         Stream* s = ready;
         const Stream* next = s->ready_next;
-        if (!copy_data && send_middle_frame(s, frame_cap)) {
+        if (middle && send_middle_frame(s, frame_cap)) {
             // Alone on the round robin: its turns follow one another.
             if (next == s) send_middle_burst(s, frame_cap, budget);
             stuck = 0;
@@ -371,6 +384,7 @@ inline bool Connection::Impl::send_middle_frame(Stream* s, std::uint32_t frame_c
     s->send_window -= static_cast<std::int32_t>(len);
     s->set(sf::window_used);  // Limits::max_empty_frames: the peer's next WINDOW_UPDATE is useful
     conn_send_window -= n;
+    count_sent(0x0, len);
     // Last: octet stores may alias anything, and nothing is read after them.
     detail::put_data_header(header, len, s->id);
     return true;
@@ -384,7 +398,14 @@ bool Connection::Impl::send_one(Stream* s, bool copy_data) {
         // Nothing queued: ask the body source (body.cpp). A copying source
         // writes its frame itself; a lender's octets are queued and go on
         // below like borrowed ones.
+        // What the source builds (a DATA frame, trailers) is counted from
+        // the output, as is a wait for its stream's window (the
+        // connection's: build()).
+        const OutMark mark = out_mark();
+        const bool stalled = s->has(sf::want_writable);
         const PullTurn t = s->body_state->source->form() == BodySource::Form::copy ? pull_copy(s) : pull_lend(s);
+        account_since(mark);
+        counters.stream_stalls += !stalled && s->id != 0 && s->has(sf::want_writable);
         if (t != PullTurn::queued) return t == PullTurn::done;
     }
     if (s->queued == 0) {
@@ -397,6 +418,7 @@ bool Connection::Impl::send_one(Stream* s, bool copy_data) {
             frame::write_header(out.buf.grow(frame::header_size),
                                 frame::FrameHeader{0, frame::Type::data, frame::flags::end_stream, s->id, false});
             out.note_buf(from);
+            account_sent(out.buf.data() + from, frame::header_size);
             after_send_end_stream(s);
         }
         return true;
@@ -407,11 +429,12 @@ bool Connection::Impl::send_one(Stream* s, bool copy_data) {
     const std::uint64_t n = std::min<std::uint64_t>({s->queued, window, std::min(peer.max_frame_size, max_data_frame)});
     if (n == 0) {
         if (s->send_window <= 0) {
+            counters.stream_stalls += !s->has(sf::want_writable);
             s->set(sf::want_writable);
             unready(s);
             return true;
         }
-        conn_blocked = true;
+        conn_blocked = true;  // (counted by build())
         return false;
     }
     const bool last = n == s->queued;
@@ -447,6 +470,8 @@ bool Connection::Impl::send_one(Stream* s, bool copy_data) {
         }
     }
     if (copy_data) out.note_buf(from);
+    count_sent(0x0, static_cast<std::uint32_t>(n));
+    if (tracer) [[unlikely]] trace_sent(out.buf.data() + from, nullptr);
     s->queued -= n;
     s->send_window -= static_cast<std::int32_t>(n);  // n <= send_window
     s->set(sf::window_used);
@@ -496,6 +521,8 @@ void Connection::Impl::send_middle_burst(Stream* s, std::uint32_t frame_cap, std
     for (std::size_t i = 0; i < frames; ++i, header += frame::header_size)
         detail::put_data_header(header, i + 1 == frames ? last_len : frame_cap, id);
     out.pending = pending;
+    counters.sent.frames[frame_type_bucket(0x0)] += frames;
+    counters.sent.octets[frame_type_bucket(0x0)] += total + frame::header_size * frames;
     if (seg->block) {
         seg->block->refs += static_cast<std::uint32_t>(frames);
         s->queued_owned -= static_cast<std::uint32_t>(total);
@@ -515,6 +542,7 @@ void Connection::Impl::send_trailers_now(Stream* s) {
     const std::size_t from = out.buf.size();
     detail::write_header_block(out.buf, scratch, encoder, send_fields, s->id, true, false, 0, peer.max_frame_size);
     out.note_buf(from);
+    account_sent(out.buf.data() + from, out.buf.size() - from);
     s->hdr.recycle(buffers);
     after_send_headers(s, true);
 }
