@@ -621,6 +621,7 @@ TEST_CASE("attacks: a server that promises without end (Limits::max_reserved_str
         CHECK(s.conn.stream_state(2 + 2 * i) == StreamState::closed);
     }
     CHECK(s.conn.stream_state(2) == StreamState::reserved_remote);
+    CHECK(s.conn.counters().tripped(Limit::max_reserved_streams) == 15);
     // The HPACK table stayed in step: a later response decodes.
     // Answering one promise frees its place (reserved -> half-closed).
     s.feed(s.peer.headers(2, response(), false));

@@ -174,10 +174,11 @@ enum class Limit : std::uint8_t {
     max_informational_responses,  ///< too many 1xx (stream error)
     max_connection_memory,        ///< the memory budget: a refusal or the connection's end
     stream_walk_budget,           ///< work across all streams (connection error)
+    max_reserved_streams,         ///< a server's promise refused (REFUSED_STREAM)
 };
 
 /// Number of Limit values.
-inline constexpr std::size_t limit_count = 14;
+inline constexpr std::size_t limit_count = 15;
 
 /// The Limits member's name ("max_header_list_size", ...); static text.
 H2WIRE_API std::string_view to_string(Limit l) noexcept;

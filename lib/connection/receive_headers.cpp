@@ -166,7 +166,10 @@ void Connection::Impl::on_push_promise(const frame::PushPromise& f) {
     if (accept && goaway_sent && f.promised_stream_id > goaway_last_sent) accept = false;
     // Limits::max_reserved_streams: refused, as §8.4.2 lets a client refuse
     // any push.
-    if (accept && reserved_remote >= cfg.limits.max_reserved_streams) accept = false;
+    if (accept && reserved_remote >= cfg.limits.max_reserved_streams) {
+        accept = false;
+        trip(Limit::max_reserved_streams);
+    }
     if (accept) {
         Stream* p = new_stream(f.promised_stream_id, StreamState::reserved_remote, false);
         p->set(sf::pushed);

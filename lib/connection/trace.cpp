@@ -95,6 +95,8 @@ std::string_view to_string(Limit l) noexcept {
             return "max_connection_memory";
         case Limit::stream_walk_budget:
             return "stream_walk_budget";
+        case Limit::max_reserved_streams:
+            return "max_reserved_streams";
     }
     return "unknown limit";
 }
