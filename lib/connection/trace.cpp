@@ -7,14 +7,11 @@
 #include <new>
 
 #include "connection/connection_impl.hpp"
+#include "frame/parse.hpp"
 
 namespace h2wire {
 
 namespace {
-
-std::uint32_t read_u32(const std::uint8_t* p) noexcept {
-    return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
-}
 
 // The fields of TracedFrame that a payload carries (RFC 9113 §6.4, §6.6,
 // §6.8, §6.9), read from the payload of a frame we built. Our own frames
@@ -22,20 +19,20 @@ std::uint32_t read_u32(const std::uint8_t* p) noexcept {
 void read_details(TracedFrame& t, const std::uint8_t* payload) noexcept {
     switch (t.frame_type()) {
         case frame::Type::rst_stream:
-            if (t.length >= 4) t.error_code = static_cast<ErrorCode>(read_u32(payload));
+            if (t.length >= 4) t.error_code = static_cast<ErrorCode>(detail::read_u32(payload));
             break;
         case frame::Type::goaway:
             if (t.length >= 8) {
-                t.related_stream = read_u32(payload) & 0x7fffffffu;
-                t.error_code = static_cast<ErrorCode>(read_u32(payload + 4));
+                t.related_stream = detail::read_u31(payload);
+                t.error_code = static_cast<ErrorCode>(detail::read_u32(payload + 4));
             }
             break;
         case frame::Type::window_update:
-            if (t.length >= 4) t.window_increment = read_u32(payload) & 0x7fffffffu;
+            if (t.length >= 4) t.window_increment = detail::read_u31(payload);
             break;
         case frame::Type::push_promise: {
             const std::size_t pad = t.has(frame::flags::padded) ? 1 : 0;
-            if (t.length >= pad + 4) t.related_stream = read_u32(payload + pad) & 0x7fffffffu;
+            if (t.length >= pad + 4) t.related_stream = detail::read_u31(payload + pad);
             break;
         }
         default:
