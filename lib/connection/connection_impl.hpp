@@ -298,7 +298,9 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     /// The owed trace of a received frame: `fields` when its block decoded.
     void finish_received_trace(std::span<const Field> fields, bool decoded);
     /// Counts (and traces) the whole frames in [p, p + n) built into output.
-    void account_sent(const std::uint8_t* p, std::size_t n);
+    /// Returns how many octets of the last frame's payload lie past p + n
+    /// (elsewhere: a zero-copy DATA payload), 0 when none do.
+    std::size_t account_sent(const std::uint8_t* p, std::size_t n);
     /// One frame built into output: `header` its 9 octets; `payload` its
     /// payload when contiguous after them (null when it lies elsewhere).
     void trace_sent(const std::uint8_t* header, const std::uint8_t* payload);

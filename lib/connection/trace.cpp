@@ -175,7 +175,7 @@ void Connection::Impl::finish_received_trace(std::span<const Field> fields, bool
 
 // --- frames built into the output ------------------------------------------------------
 
-void Connection::Impl::account_sent(const std::uint8_t* p, std::size_t n) {
+std::size_t Connection::Impl::account_sent(const std::uint8_t* p, std::size_t n) {
     while (n >= frame::header_size) {
         const std::uint32_t length = std::uint32_t{p[0]} << 16 | std::uint32_t{p[1]} << 8 | p[2];
         count_sent(p[3], length);
@@ -183,10 +183,11 @@ void Connection::Impl::account_sent(const std::uint8_t* p, std::size_t n) {
         const bool contiguous = whole <= n;
         if (tracer) [[unlikely]]
             trace_sent(p, contiguous ? p + frame::header_size : nullptr);
-        if (!contiguous) return;  // its payload lies outside (a DATA frame's, zero copy)
+        if (!contiguous) return whole - n;  // its payload lies outside (a DATA frame's, zero copy)
         p += whole;
         n -= whole;
     }
+    return 0;
 }
 
 Connection::Impl::OutMark Connection::Impl::out_mark() const noexcept {
@@ -210,22 +211,7 @@ void Connection::Impl::account_since(OutMark m) {
         from += s;
         in_buf -= s;
         skip -= s;
-        const std::uint8_t* p = out.buf.data() + c.off + from;
-        while (in_buf >= frame::header_size) {
-            const std::uint32_t length = std::uint32_t{p[0]} << 16 | std::uint32_t{p[1]} << 8 | p[2];
-            count_sent(p[3], length);
-            const std::size_t whole = frame::header_size + std::size_t{length};
-            const bool contiguous = whole <= in_buf;
-            if (tracer) [[unlikely]]
-                trace_sent(p, contiguous ? p + frame::header_size : nullptr);
-            if (!contiguous) {
-                skip = whole - in_buf;
-                in_buf = 0;
-                break;
-            }
-            p += whole;
-            in_buf -= whole;
-        }
+        if (const std::size_t over = account_sent(out.buf.data() + c.off + from, in_buf)) skip = over;
         skip -= std::min<std::uint64_t>(skip, c.len);
     }
 }
