@@ -226,10 +226,14 @@ public:
         return p;
     }
 
+    /// Everything allocated is given up. The chunks the last use did not
+    /// reach go back to the memory resource (the first one stays): a burst's
+    /// chunks outlive it by one quiet use, and a steady load allocates none.
     void reset() noexcept {
+        if (cur_) drop_after(cur_);
+        if (total_ > retained) drop_spare(head_);  // keep the first chunks up to `retained` octets
         cur_ = head_;
         used_ = 0;
-        if (total_ > retained) drop_spare(head_);  // keep the first chunks up to `retained` octets
     }
 
     /// Where the next allocation will go: everything allocated after it can
@@ -311,6 +315,17 @@ private:
             kept += c->size;
             if (c == last_used) spare = true;
             link = &c->next;
+        }
+    }
+
+    void drop_after(Chunk* last) noexcept {
+        Chunk* c = last->next;
+        last->next = nullptr;
+        while (c) {
+            Chunk* n = c->next;
+            total_ -= c->size;
+            mr_->deallocate(c, sizeof(Chunk) + c->size, alignof(Chunk));
+            c = n;
         }
     }
 

@@ -43,7 +43,7 @@ std::uint32_t pool_keep(const Limits& l) {
                                      detail::Block::capacity + 1;
     const std::uint64_t streams = std::max<std::uint64_t>(l.max_concurrent_streams, 100);
     // No more spare blocks than the memory budget lets send data use.
-    const std::uint64_t budget = l.max_connection_memory / 4 * 3 / sizeof(detail::Block);
+    const std::uint64_t budget = l.max_connection_memory / 4 * 3 / detail::Block::footprint(detail::Block::capacity);
     return static_cast<std::uint32_t>(std::min<std::uint64_t>({per_stream * streams, budget, UINT32_MAX}));
 }
 
@@ -236,8 +236,14 @@ void Connection::Impl::queue_goaway(std::uint32_t last, ErrorCode code, std::spa
 // --- Limits::max_connection_memory: the two buffers a flood grows -----------------
 
 std::uint8_t* Connection::Impl::ctrl_room(std::size_t n) {
-    constexpr std::size_t goaway_room = frame::header_size + 8 + 1024;  // queue_goaway's largest
-    const std::size_t need = ctrl.size() + n + goaway_room;
+    // Room for queue_goaway's largest frame stays behind what is queued, so
+    // that the GOAWAY after a tripped budget needs no new buffer. Not while
+    // the queue is small: a buffer grown then is small too (and an idle
+    // connection holds a 256-octet queue, not 1 KiB of room).
+    constexpr std::size_t goaway_room = frame::header_size + 8 + 1024;
+    constexpr std::size_t small_queue = 1024;
+    const std::size_t used = ctrl.size() + n;
+    const std::size_t need = used <= small_queue ? used : used + goaway_room;
     if (need > ctrl.capacity()) [[unlikely]] {
         const std::size_t want = std::max<std::size_t>({need, ctrl.capacity() * 2, 256});
         if (memory_tripped || !account.fits(want)) {  // the old buffer lives until the copy is done
@@ -251,7 +257,7 @@ std::uint8_t* Connection::Impl::ctrl_room(std::size_t n) {
 }
 
 bool Connection::Impl::grow_events() {
-    const std::size_t want = std::max<std::size_t>(16, events.capacity() * 2);
+    const std::size_t want = std::max<std::size_t>(4, events.capacity() * 2);
     if (memory_tripped || !account.fits(want * sizeof(Event))) {  // old and new side by side while moving
         memory_tripped = true;
         // One slot for ConnectionTerminated.
@@ -357,7 +363,7 @@ std::span<const Event> Connection::take_events() {
     // The events go to storage of their own: the span of the last receive()
     // stays as it is, and the events are no longer the next receive()'s.
     Impl& c = *impl_;
-    c.taken.clear();
+    c.shed_events(c.taken);
     c.taken.swap(c.deferred);
     return c.taken;
 }

@@ -356,6 +356,39 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
         events.emplace_back(std::forward<E>(ev));
     }
     bool grow_events();
+    /// Frees stream objects kept for reuse past `keep` (memory.cpp).
+    void shed_streams(std::uint32_t keep) noexcept;
+    /// Stream objects kept for reuse follow the load: as many as were live
+    /// at once over the last 64 to 128 receive() calls (16 at least). Past
+    /// twice that, the spare ones go back, so a burst long over costs
+    /// nothing without Connection::trim(), while a load that comes back
+    /// within that many calls allocates none. Amortized: what the lists
+    /// hold is paid for by the releases that made them stale.
+    static constexpr std::uint32_t stream_epoch_calls = 64;
+    std::uint32_t stream_epoch_left = stream_epoch_calls;
+    std::uint32_t streams_peak = 0;       // live streams at most, this epoch
+    std::uint32_t streams_peak_prev = 0;  // and the one before
+    void note_streams_peak() noexcept {
+        streams_peak = std::max(streams_peak, static_cast<std::uint32_t>(std::min<std::size_t>(streams.size(), UINT32_MAX / 2)));
+    }
+    void shed_spare_streams() noexcept {
+        if (--stream_epoch_left == 0) {
+            stream_epoch_left = stream_epoch_calls;
+            streams_peak_prev = streams_peak;
+            streams_peak = static_cast<std::uint32_t>(std::min<std::size_t>(streams.size(), UINT32_MAX / 2));
+        }
+        const std::uint32_t keep = std::max({16u, streams_peak, streams_peak_prev});
+        if (free_count > 2 * keep) [[unlikely]] shed_streams(keep);
+    }
+    /// Empties an event list, and gives its memory back when what it held
+    /// was much less than it can (a burst grew it): held until trim(), a
+    /// burst's list would cost a connection long after the burst.
+    void shed_events(std::pmr::vector<Event>& v) noexcept {
+        const std::size_t last = v.size();
+        v.clear();
+        if (v.capacity() > 64 && last * 4 < v.capacity()) [[unlikely]]
+            std::pmr::vector<Event>(mr).swap(v);
+    }
     /// Room for a control frame of `n` octets at the end of `ctrl`, keeping
     /// room for a GOAWAY behind it. Past the budget it trips it (see
     /// memory_budget_ok) and grows only by what the frame and the GOAWAY need.

@@ -7,12 +7,16 @@
 namespace h2wire::detail {
 
 void BlockPool::trim() noexcept {
-    while (Block* b = free_) {
-        free_ = b->next_free;
-        b->~Block();
-        mr_->deallocate(b, sizeof(Block), alignof(Block));
+    for (unsigned size = 0; size < sizes; ++size) {
+        while (Block* b = free_[size]) {
+            free_[size] = b->next_free;
+            const std::uint32_t cap = b->cap;
+            b->~Block();
+            mr_->deallocate(b, Block::footprint(cap), alignof(Block));
+        }
     }
-    free_count_ = 0;
+    spare_octets_ = 0;
+    spare_full_ = 0;
     // Segments come in slabs; they can go back only when none is in use.
     std::size_t spare = 0;
     for (const SendSeg* s = free_segs_; s; s = s->next) ++spare;
@@ -40,6 +44,29 @@ void Connection::Impl::free_body_pools() noexcept {
     }
 }
 
+// Stream objects on the free list past `keep` go back. Nothing that outlives
+// a stream may name one: stale FIFO entries go first, and the DATA frame or
+// header block in progress forgets a stream that is gone (they would ignore
+// it anyway, seeing its id changed). The work is that of the lists, which
+// hold no more than the live streams and the stale entries of the streams
+// released since the last time.
+void Connection::Impl::shed_streams(std::uint32_t keep) noexcept {
+    header_fifo.compact_and_shrink();
+    open_fifo.compact_and_shrink();
+    wu_fifo.compact_and_shrink();
+    std::erase_if(space_waiters, [](const SpaceWaiter& w) { return w.stream->id != w.id; });
+    if (space_waiters.empty()) decltype(space_waiters)(mr).swap(space_waiters);
+    if (data_stream && data_stream->id != data_stream_id) data_stream = nullptr;
+    if (block.active) block.drop_gone_target();
+    while (free_count > keep) {
+        Stream* s = free_streams;
+        free_streams = s->ready_next;
+        s->~Stream();
+        mr->deallocate(s, sizeof(Stream), alignof(Stream));
+        --free_count;
+    }
+}
+
 void Connection::trim() noexcept {
     Impl& c = *impl_;
     if (c.in_receive) return;
@@ -61,23 +88,7 @@ void Connection::trim() noexcept {
     // Events of API calls already collected (a burst of StreamClosed).
     if (c.deferred.empty()) std::pmr::vector<Event>(c.mr).swap(c.deferred);
 
-    // Stream objects on the free list. Nothing that outlives a stream may
-    // name one: stale FIFO entries go first, and the DATA frame or header
-    // block in progress forgets a stream that is gone (they would ignore it
-    // anyway, seeing its id changed).
-    c.header_fifo.compact_and_shrink();
-    c.open_fifo.compact_and_shrink();
-    c.wu_fifo.compact_and_shrink();
-    std::erase_if(c.space_waiters, [](const Impl::SpaceWaiter& w) { return w.stream->id != w.id; });
-    if (c.space_waiters.empty()) decltype(c.space_waiters)(c.mr).swap(c.space_waiters);
-    if (c.data_stream && c.data_stream->id != c.data_stream_id) c.data_stream = nullptr;
-    if (c.block.active) c.block.drop_gone_target();
-    while (Stream* s = c.free_streams) {
-        c.free_streams = s->ready_next;
-        s->~Stream();
-        c.mr->deallocate(s, sizeof(Stream), alignof(Stream));
-    }
-    c.free_count = 0;
+    c.shed_streams(0);
     c.streams.shrink();
     c.buffers.trim();
     c.pool.trim();

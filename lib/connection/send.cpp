@@ -47,6 +47,7 @@ Stream* Connection::Impl::new_stream(std::uint32_t id, StreamState state, bool l
     s->send_window = peer.initial_window_size;
     s->recv_window = local.initial_window_size;
     streams.insert(s);
+    note_streams_peak();
     set_state(s, state);
     return s;
 }
@@ -415,7 +416,7 @@ std::size_t Connection::Impl::copy_capacity(const Stream* s) const noexcept {
 }
 
 std::size_t Connection::Impl::open_block_room(const Stream* s) const noexcept {
-    return s->open_block && !s->has(sf::sourced) ? detail::Block::capacity - s->open_block->used : 0;
+    return s->open_block && !s->has(sf::sourced) ? s->open_block->room() : 0;
 }
 
 std::size_t Connection::Impl::shared_copy_room() const noexcept {
@@ -425,7 +426,7 @@ std::size_t Connection::Impl::shared_copy_room() const noexcept {
     // again into it when pending_output() builds frames.
     const std::size_t limit = account.limit(), used = account.live() + receive_reserve() + output_reserve();
     const std::size_t left = used < limit ? limit - used : 0;
-    const std::size_t per_block = sizeof(detail::Block) + 4 * sizeof(detail::SendSeg);
+    const std::size_t per_block = detail::Block::footprint(detail::Block::capacity) + 4 * sizeof(detail::SendSeg);
     return pool.spare_octets() + left / per_block * detail::Block::capacity;
 }
 
@@ -478,13 +479,14 @@ ApiError Connection::Impl::queue_data(std::uint32_t id, std::span<const std::uin
         std::size_t left = data.size();
         while (left > 0) {
             detail::Block* b = s->open_block;
-            if (!b || b->used == detail::Block::capacity) {
+            if (!b || b->used == b->cap) {
                 if (b) pool.release(b);
-                b = s->open_block = pool.get();
+                // A body that starts here and fits in less than a full block
+                // gets a block of its size; one that goes on, full blocks.
+                b = s->open_block = pool.get(s->queued == 0 && !b ? left : detail::Block::capacity);
             }
-            const std::uint32_t take =
-                static_cast<std::uint32_t>(std::min<std::size_t>(left, detail::Block::capacity - b->used));
-            std::uint8_t* at = b->bytes + b->used;
+            const std::uint32_t take = static_cast<std::uint32_t>(std::min<std::size_t>(left, b->room()));
+            std::uint8_t* at = b->bytes() + b->used;
             std::memcpy(at, p, take);
             detail::SendSeg* tail = s->seg_tail;
             if (tail && tail->block == b && tail->data + tail->size == at) {
@@ -502,7 +504,7 @@ ApiError Connection::Impl::queue_data(std::uint32_t id, std::span<const std::uin
             b->used += take;
             p += take;
             left -= take;
-            if (b->used == detail::Block::capacity) {
+            if (b->used == b->cap) {
                 // Full: let it go now (its segments hold it), so that an idle
                 // stream does not keep a block it cannot add to.
                 pool.release(b);

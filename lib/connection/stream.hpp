@@ -30,15 +30,24 @@ struct Backing {
     bool lend = false;  // a Lend, else a Block
 };
 
-/// Storage for body octets copied in by send_data(): fixed-size blocks from a
-/// connection-wide pool, shared by the stream queue and by output chunks that
-/// point into them (zero-copy output), freed when the last reference goes.
-struct Block : Backing {
-    static constexpr std::uint32_t capacity = 16 * 1024;
+/// Storage for body octets copied in by send_data(), shared by the stream
+/// queue and by output chunks that point into it (zero-copy output), freed
+/// when the last reference goes. Its octets follow the header. A body that
+/// fits in less than `capacity` gets a block of its own size (a 16-octet
+/// response holds a 64-octet block, not 16 KiB); a stream that goes on
+/// queueing gets full blocks, which a connection-wide pool recycles.
+struct alignas(16) Block : Backing {
+    static constexpr std::uint32_t capacity = 16 * 1024;  // a full block
     std::uint32_t used = 0;
+    std::uint32_t cap = capacity;
     Block* next_free = nullptr;
-    alignas(16) std::uint8_t bytes[capacity];
+
+    std::uint8_t* bytes() noexcept { return reinterpret_cast<std::uint8_t*>(this + 1); }
+    std::uint32_t room() const noexcept { return cap - used; }
+    /// What a block of `cap` octets takes from the memory resource.
+    static constexpr std::size_t footprint(std::uint32_t cap) noexcept { return sizeof(Block) + cap; }
 };
+static_assert(sizeof(Block) % 16 == 0, "the octets after the header stay 16-aligned");
 
 struct Body;
 

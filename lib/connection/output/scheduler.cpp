@@ -31,22 +31,24 @@ namespace detail {
 // --- BlockPool ---------------------------------------------------------------
 
 BlockPool::~BlockPool() {
-    while (free_) {
-        Block* b = free_;
-        free_ = b->next_free;
-        b->~Block();
-        mr_->deallocate(b, sizeof(Block), alignof(Block));
-    }
+    trim();
     for (void* slab : seg_slabs_) mr_->deallocate(slab, 64 * sizeof(SendSeg), alignof(SendSeg));
 }
 
-Block* BlockPool::get() {
-    Block* b = free_;
+Block* BlockPool::get(std::size_t want) {
+    // The smallest size of at least `want` octets.
+    const unsigned size = want >= Block::capacity ? sizes - 1
+                          : want <= smallest      ? 0
+                                                  : static_cast<unsigned>(std::bit_width(want - 1)) - 6;
+    const std::uint32_t cap = smallest << size;
+    Block* b = free_[size];
     if (b) {
-        free_ = b->next_free;
-        --free_count_;
+        free_[size] = b->next_free;
+        spare_full_ -= size == sizes - 1;
+        spare_octets_ -= cap;
     } else {
-        b = new (mr_->allocate(sizeof(Block), alignof(Block))) Block;
+        b = new (mr_->allocate(Block::footprint(cap), alignof(Block))) Block;
+        b->cap = cap;
     }
     b->refs = 1;
     b->used = 0;
@@ -60,14 +62,17 @@ void BlockPool::put(Backing* backing) noexcept {
         return;
     }
     Block* b = static_cast<Block*>(backing);
-    if (free_count_ < keep_) {
-        b->next_free = free_;
-        free_ = b;
-        ++free_count_;
+    const std::uint32_t cap = b->cap;
+    if (spare_octets_ + cap <= keep_octets_) {
+        const auto size = static_cast<unsigned>(std::countr_zero(cap / smallest));
+        b->next_free = free_[size];
+        free_[size] = b;
+        spare_full_ += size == sizes - 1;
+        spare_octets_ += cap;
         return;
     }
     b->~Block();
-    mr_->deallocate(b, sizeof(Block), alignof(Block));
+    mr_->deallocate(b, Block::footprint(cap), alignof(Block));
 }
 
 SendSeg* BlockPool::get_seg() {

@@ -7,6 +7,7 @@
 // scheduler.cpp.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory_resource>
@@ -22,20 +23,28 @@
 
 namespace h2wire::detail {
 
-/// Pool of send blocks shared by all streams of a connection. Freed blocks
-/// are kept for reuse up to `keep`: as many as the limits let be in use at
-/// once (every stream's max_buffered_per_stream), so a connection that
-/// reaches a steady state allocates nothing more, and holds no more than its
-/// own peak. Past `keep` they go back to the memory resource.
+/// Send blocks of a connection, in nine sizes: 64 octets to a full block
+/// (Block::capacity), doubling. A body that fits in less than a full block
+/// gets the smallest size it fits in (a 16-octet response holds 64 octets,
+/// not 16 KiB). Freed blocks are kept for reuse up to `keep` full blocks'
+/// worth of octets, as many as the limits let be in use at once (every
+/// stream's max_buffered_per_stream), so a connection that reaches a steady
+/// state allocates nothing more, and holds no more than its own peak until
+/// Connection::trim(). Past `keep` they go back to the memory resource.
 class BlockPool {
 public:
-    BlockPool(std::pmr::memory_resource* mr, std::uint32_t keep) noexcept : mr_(mr), keep_(keep), seg_slabs_(mr) {}
+    static constexpr unsigned sizes = 9;
+    static constexpr std::uint32_t smallest = 64;
+    static_assert(smallest << (sizes - 1) == Block::capacity);
+
+    BlockPool(std::pmr::memory_resource* mr, std::uint32_t keep) noexcept : mr_(mr), keep_octets_(std::uint64_t{keep} * Block::capacity), seg_slabs_(mr) {}
     ~BlockPool();
     BlockPool(const BlockPool&) = delete;
     BlockPool& operator=(const BlockPool&) = delete;
 
-    /// A block with one reference and nothing used.
-    Block* get();
+    /// A block with one reference, nothing used and room for at least `want`
+    /// octets (a full block when `want` is Block::capacity or more).
+    Block* get(std::size_t want);
     /// Drops one reference; the block is recycled when none is left (a lend
     /// goes to the hook given to on_lend_released()).
     void release(Backing* b) noexcept {
@@ -50,7 +59,8 @@ public:
     /// Frees the spare blocks (Connection::trim()).
     void trim() noexcept;
     /// Octets of spare blocks ready for get() without an allocation.
-    std::size_t spare_octets() const noexcept { return std::size_t{free_count_} * Block::capacity; }
+    /// (Full blocks only: what a large copy can use.)
+    std::size_t spare_octets() const noexcept { return std::size_t{spare_full_} * Block::capacity; }
 
     SendSeg* get_seg();
     void put_seg(SendSeg* s) noexcept {
@@ -64,9 +74,10 @@ private:
     std::pmr::memory_resource* mr_;
     void (*lend_hook_)(void*, Lend*) noexcept = nullptr;
     void* lend_context_ = nullptr;
-    std::uint32_t keep_;
-    Block* free_ = nullptr;
-    std::uint32_t free_count_ = 0;
+    std::uint64_t keep_octets_;
+    std::uint64_t spare_octets_ = 0;  // of every size
+    std::array<Block*, sizes> free_{};
+    std::uint32_t spare_full_ = 0;    // spare full blocks
     SendSeg* free_segs_ = nullptr;
     std::pmr::vector<void*> seg_slabs_;
 };
