@@ -8,6 +8,11 @@
 //       client submits 100 header-only GETs (10 fields, one an 85-octet
 //       cookie), the server answers each with 8 fields and END_STREAM, and the
 //       client sees all 100 responses end. items/s = completed requests/s.
+//   exchange_headers_queued/<impl>/streams:1000/concurrent:100
+//       The same with 1,000 requests submitted at once while the server
+//       allows 100 streams at a time: 900 wait in the client's queue and go
+//       out as streams end. Per request it should cost what exchange_headers
+//       does.
 //   exchange_data/<impl>/streams:S/body:B
 //       The same with a body of B octets in every response (S streams at
 //       once). bytes/s = body octets delivered to the client. Zero-copy paths:
@@ -186,6 +191,9 @@ struct Shape {
     std::uint32_t streams = 0;
     std::size_t body = 0;  // octets per response
     Body mode = Body::none;
+    /// SETTINGS_MAX_CONCURRENT_STREAMS of both sides: requests past it wait
+    /// in the client's queue (exchange_headers_queued).
+    std::uint32_t concurrent = exchange_max_streams;
 };
 
 /// Header fields (as strings that live for the whole run) in both libraries'
@@ -891,7 +899,7 @@ void with_counted_pair(Impl impl, std::uint32_t max_streams, Fn&& fn) {
 Prepared prepare(Impl impl, const Shape& shape) {
     Prepared p;
     (void)workload();
-    with_counted_pair(impl, exchange_max_streams, [&](auto& pair, AllocStats& client, AllocStats& server) {
+    with_counted_pair(impl, shape.concurrent, [&](auto& pair, AllocStats& client, AllocStats& server) {
         p = prepare_with(pair, client, server, impl, shape);
     });
     return p;
@@ -956,10 +964,10 @@ void exchange_bench(benchmark::State& state, const std::string& name, Impl impl,
     const Prepared& p = prepared(name, impl, shape);
     copy_distance = {};
     if (impl == Impl::nghttp2) {
-        Nghttp2Pair pair(nullptr, nullptr, exchange_max_streams);
+        Nghttp2Pair pair(nullptr, nullptr, shape.concurrent);
         run_exchange(state, pair, shape, "nghttp2");
     } else {
-        H2wirePair pair(std::pmr::get_default_resource(), std::pmr::get_default_resource(), exchange_max_streams);
+        H2wirePair pair(std::pmr::get_default_resource(), std::pmr::get_default_resource(), shape.concurrent);
         run_exchange(state, pair, shape, "h2wire");
     }
     const auto iterations = static_cast<std::int64_t>(state.iterations());
@@ -1073,6 +1081,15 @@ void register_all() {
     for (const Impl impl : impls) {
         const std::string name = std::string("exchange_headers/") + impl_name(impl) + "/streams:100";
         const Shape shape{100, 0, Body::none};
+        fixed_iterations(benchmark::RegisterBenchmark(
+            name.c_str(), [name, impl, shape](benchmark::State& s) { exchange_bench(s, name, impl, shape); }));
+    }
+    // 1,000 requests submitted at once against MAX_CONCURRENT_STREAMS 100:
+    // 900 wait in the client's queue (compare per request with
+    // exchange_headers, where all go out at once).
+    for (const Impl impl : impls) {
+        const std::string name = std::string("exchange_headers_queued/") + impl_name(impl) + "/streams:1000/concurrent:100";
+        const Shape shape{memory_max_streams, 0, Body::none, exchange_max_streams};
         fixed_iterations(benchmark::RegisterBenchmark(
             name.c_str(), [name, impl, shape](benchmark::State& s) { exchange_bench(s, name, impl, shape); }));
     }

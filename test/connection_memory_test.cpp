@@ -296,3 +296,123 @@ TEST_CASE("connection memory: streams blocked on their window resume in id order
         for (const std::uint32_t id : left) CHECK(data_of(s.frames_since_handshake(), id) == bytes_of(body));
     }
 }
+
+// Issue 15: what a burst leaves goes back without trim() as the connection
+// goes on, and a small body costs a small block, not a 16 KiB one.
+TEST_CASE("connection memory: without trim(), a burst's memory goes back as the connection goes on") {
+    LiveResource client_mem, server_mem;
+    Config cc, sc;
+    cc.memory = &client_mem;
+    sc.memory = &server_mem;
+    sc.limits.max_concurrent_streams = 1000;
+    Pair pair(cc, sc, 11, false);
+    std::vector<std::uint32_t> requests;
+    std::size_t responses = 0;
+    pair.on_server = [&](Connection&, const Event& e) {
+        if (const auto* r = std::get_if<RequestReceived>(&e)) requests.push_back(r->stream);
+    };
+    pair.on_client = [&](Connection&, const Event& e) {
+        if (std::holds_alternative<StreamEnded>(e)) ++responses;
+    };
+    REQUIRE(pair.run(100));
+    const auto resp = fields(response(200, {{"content-type", "text/plain"}}));
+    const std::string body(16, 'b');
+    // A first exchange gives the HPACK tables their storage; then the
+    // baseline is the trimmed connection.
+    {
+        const auto f = fields(big_request(1000));
+        REQUIRE(pair.client.submit_request(f, true));
+        REQUIRE(pair.run(100));
+        REQUIRE(requests.size() == 1);
+        REQUIRE(pair.server.submit_response(requests[0], resp, false) == ApiError::none);
+        REQUIRE(pair.server.send_data(requests[0], span_of(body), true) == ApiError::none);
+        REQUIRE(pair.run(100));
+        requests.clear();
+        responses = 0;
+    }
+    pair.client.trim();
+    pair.server.trim();
+    const std::size_t server_idle = server_mem.live;
+
+    constexpr std::uint32_t burst = 300;
+    for (std::uint32_t i = 0; i < burst; ++i) {
+        const auto f = fields(big_request(i));
+        REQUIRE(pair.client.submit_request(f, true));
+    }
+    REQUIRE(pair.run(1000));
+    REQUIRE(requests.size() == burst);
+    // 300 responses of 16 octets queued at once: each holds a block of its
+    // size (64 octets), not a full one (16 KiB: 4.8 MB in all).
+    const std::size_t before_bodies = server_mem.live;
+    for (const std::uint32_t id : requests) {
+        REQUIRE(pair.server.submit_response(id, resp, false) == ApiError::none);
+        REQUIRE(pair.server.send_data(id, span_of(body), true) == ApiError::none);
+    }
+    CHECK(server_mem.live - before_bodies < burst * 1024);
+    REQUIRE(pair.run(10000));
+    CHECK(responses == burst);
+    const std::size_t server_after_burst = server_mem.live;
+
+    // The connection goes on quietly (PINGs): within a few hundred calls
+    // (two epochs of 64 receive() calls) the burst's event lists, arena
+    // chunks, spare blocks and segments, output buffers and spare stream
+    // objects are given back, without trim(). What stays is one arena chunk
+    // (16 KiB), 16 stream objects, and what a quiet connection holds.
+    for (int i = 0; i < 300; ++i) {
+        const std::array<std::uint8_t, 8> data{static_cast<std::uint8_t>(i)};
+        REQUIRE(pair.client.ping(data) == ApiError::none);
+        REQUIRE(pair.run(100));
+    }
+    MESSAGE("server live octets: idle (trimmed) " << server_idle << ", after the burst " << server_after_burst
+                                                  << ", 300 quiet calls later " << server_mem.live );
+    CHECK(server_mem.live < server_after_burst);
+    CHECK(server_mem.live <= server_idle + 32 * 1024);
+
+    // And it still works.
+    requests.clear();
+    responses = 0;
+    for (std::uint32_t i = 0; i < 20; ++i) {
+        const auto f = fields(big_request(i));
+        REQUIRE(pair.client.submit_request(f, true));
+    }
+    REQUIRE(pair.run(1000));
+    REQUIRE(requests.size() == 20);
+    for (const std::uint32_t id : requests) {
+        REQUIRE(pair.server.submit_response(id, resp, false) == ApiError::none);
+        REQUIRE(pair.server.send_data(id, span_of(body), true) == ApiError::none);
+    }
+    REQUIRE(pair.run(1000));
+    CHECK(responses == 20);
+}
+
+TEST_CASE("connection memory: a stream stalled on a zero window with a small body holds a small block") {
+    LiveResource server_mem;
+    Config cc, sc;
+    cc.settings.initial_window_size = 0;  // the server may send no DATA
+    sc.memory = &server_mem;
+    Pair pair(cc, sc, 12, false);
+    std::vector<std::uint32_t> requests;
+    pair.on_server = [&](Connection&, const Event& e) {
+        if (const auto* r = std::get_if<RequestReceived>(&e)) requests.push_back(r->stream);
+    };
+    REQUIRE(pair.run(100));
+    const auto resp = fields(response(200, {{"content-type", "text/plain"}}));
+    for (std::uint32_t i = 0; i < 2; ++i) {
+        const auto f = fields(big_request(i));
+        REQUIRE(pair.client.submit_request(f, true));
+    }
+    REQUIRE(pair.run(100));
+    REQUIRE(requests.size() == 2);
+    // The first stream warms up what any stream uses (segment slab, output
+    // buffers); the second shows what one stalled stream costs.
+    REQUIRE(pair.server.submit_response(requests[0], resp, false) == ApiError::none);
+    REQUIRE(pair.server.send_data(requests[0], span_of(std::string(100, 'x')), true) == ApiError::none);
+    REQUIRE(pair.run(100));
+    const std::size_t before = server_mem.live;
+    REQUIRE(pair.server.submit_response(requests[1], resp, false) == ApiError::none);
+    REQUIRE(pair.server.send_data(requests[1], span_of(std::string(100, 'y')), true) == ApiError::none);
+    REQUIRE(pair.run(100));
+    CHECK(pair.server.stream_state(requests[1]) == StreamState::half_closed_remote);
+    MESSAGE("a stalled stream's 100-octet body: " << server_mem.live - before << " octets");
+    CHECK(server_mem.live - before <= 256);
+}

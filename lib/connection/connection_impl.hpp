@@ -371,11 +371,12 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     void note_streams_peak() noexcept {
         streams_peak = std::max(streams_peak, static_cast<std::uint32_t>(std::min<std::size_t>(streams.size(), UINT32_MAX / 2)));
     }
+    void release_idle_output() noexcept;
+    void end_epoch() noexcept;  // memory.cpp
     void shed_spare_streams() noexcept {
-        if (--stream_epoch_left == 0) {
+        if (--stream_epoch_left == 0) [[unlikely]] {
             stream_epoch_left = stream_epoch_calls;
-            streams_peak_prev = streams_peak;
-            streams_peak = static_cast<std::uint32_t>(std::min<std::size_t>(streams.size(), UINT32_MAX / 2));
+            end_epoch();
         }
         const std::uint32_t keep = std::max({16u, streams_peak, streams_peak_prev});
         if (free_count > 2 * keep) [[unlikely]] shed_streams(keep);

@@ -17,6 +17,10 @@ void BlockPool::trim() noexcept {
     }
     spare_octets_ = 0;
     spare_full_ = 0;
+    release_unused_slabs();
+}
+
+void BlockPool::release_unused_slabs() noexcept {
     // Segments come in slabs; they can go back only when none is in use.
     std::size_t spare = 0;
     for (const SendSeg* s = free_segs_; s; s = s->next) ++spare;
@@ -25,6 +29,25 @@ void BlockPool::trim() noexcept {
         std::pmr::vector<void*>(seg_slabs_.get_allocator()).swap(seg_slabs_);
         free_segs_ = nullptr;
     }
+}
+
+void BlockPool::end_epoch() noexcept {
+    const std::uint64_t allowed = std::max(peak_, peak_prev_);
+    // The largest sizes go first: fewest frees for the octets.
+    for (unsigned size = sizes; size-- > 0 && spare_octets_ > allowed;) {
+        while (Block* b = free_[size]) {
+            if (spare_octets_ <= allowed) break;
+            free_[size] = b->next_free;
+            const std::uint32_t cap = b->cap;
+            spare_octets_ -= cap;
+            spare_full_ -= size == sizes - 1;
+            b->~Block();
+            mr_->deallocate(b, Block::footprint(cap), alignof(Block));
+        }
+    }
+    peak_prev_ = peak_;
+    peak_ = in_use_;
+    if (seg_slabs_.size() > 1) release_unused_slabs();
 }
 
 }  // namespace h2wire::detail
@@ -67,6 +90,39 @@ void Connection::Impl::shed_streams(std::uint32_t keep) noexcept {
     }
 }
 
+void Connection::Impl::release_idle_output() noexcept {
+    scratch.release();
+    if (out.pending == 0 && out.head == out.chunks.size()) {
+        out.buf.release();
+        decltype(out.chunks)(mr).swap(out.chunks);
+        decltype(out.vecs)(mr).swap(out.vecs);
+        out.flat.release();
+        out.head = out.head_off = 0;
+    }
+}
+
+// Every stream_epoch_calls receive() calls: what the last two epochs did not
+// need goes back, without Connection::trim(). A connection whose load is
+// steady keeps what it uses and allocates nothing; one whose burst is over
+// holds what a quiet connection holds two epochs later.
+void Connection::Impl::end_epoch() noexcept {
+    streams_peak_prev = streams_peak;
+    streams_peak = static_cast<std::uint32_t>(std::min<std::size_t>(streams.size(), UINT32_MAX / 2));
+    pool.end_epoch();
+    // Output buffers grown for a burst (the output is empty: nothing points
+    // into them), and a stream map grown for many more streams than now.
+    release_idle_output();
+    if (ctrl.empty() && ctrl.capacity() > 256) ctrl.release();  // (it trades places with the output's)
+    // Lists a burst grew that hold nothing live now (this runs at the start
+    // of a receive(): the last call's and take_events()'s views are dead).
+    if (deferred.empty()) std::pmr::vector<Event>(mr).swap(deferred);
+    std::pmr::vector<Event>(mr).swap(taken);
+    if (!block.active) std::pmr::vector<Field>(mr).swap(block_fields);
+    std::pmr::vector<Field>(mr).swap(send_fields);
+    if (streams.capacity() > 64 && std::max<std::size_t>(streams_peak, streams_peak_prev) * 8 < streams.capacity())
+        streams.shrink();
+}
+
 void Connection::trim() noexcept {
     Impl& c = *impl_;
     if (c.in_receive) return;
@@ -96,14 +152,7 @@ void Connection::trim() noexcept {
 
     // Output buffers with nothing in them.
     if (c.ctrl.empty()) c.ctrl.release();
-    c.scratch.release();
-    if (c.out.pending == 0 && c.out.head == c.out.chunks.size()) {
-        c.out.buf.release();
-        decltype(c.out.chunks)(c.mr).swap(c.out.chunks);
-        decltype(c.out.vecs)(c.mr).swap(c.out.vecs);
-        c.out.flat.release();
-        c.out.head = c.out.head_off = 0;
-    }
+    c.release_idle_output();
 }
 
 }  // namespace h2wire

@@ -200,6 +200,7 @@ public:
     /// map at most half full (none when empty). When the smaller array cannot
     /// be had, the map stays as it is.
     void shrink() noexcept;
+    std::size_t capacity() const noexcept { return cap_; }
 
     /// Calls f(Stream*) for every stream (order unspecified). `f` must not
     /// insert or erase.

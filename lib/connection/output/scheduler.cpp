@@ -50,6 +50,8 @@ Block* BlockPool::get(std::size_t want) {
         b = new (mr_->allocate(Block::footprint(cap), alignof(Block))) Block;
         b->cap = cap;
     }
+    in_use_ += cap;
+    peak_ = std::max(peak_, in_use_);
     b->refs = 1;
     b->used = 0;
     b->next_free = nullptr;
@@ -63,6 +65,7 @@ void BlockPool::put(Backing* backing) noexcept {
     }
     Block* b = static_cast<Block*>(backing);
     const std::uint32_t cap = b->cap;
+    in_use_ -= cap;
     if (spare_octets_ + cap <= keep_octets_) {
         const auto size = static_cast<unsigned>(std::countr_zero(cap / smallest));
         b->next_free = free_[size];

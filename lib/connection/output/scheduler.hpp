@@ -58,6 +58,11 @@ public:
 
     /// Frees the spare blocks (Connection::trim()).
     void trim() noexcept;
+    /// Ends an epoch of the connection (Connection::Impl::end_epoch()): spare
+    /// blocks past the most octets in use at once during this epoch and the
+    /// one before go back, so what a burst left is freed two epochs after
+    /// it, while a load that comes back each epoch keeps what it uses.
+    void end_epoch() noexcept;
     /// Octets of spare blocks ready for get() without an allocation.
     /// (Full blocks only: what a large copy can use.)
     std::size_t spare_octets() const noexcept { return std::size_t{spare_full_} * Block::capacity; }
@@ -70,6 +75,7 @@ public:
 
 private:
     void put(Backing* b) noexcept;
+    void release_unused_slabs() noexcept;
 
     std::pmr::memory_resource* mr_;
     void (*lend_hook_)(void*, Lend*) noexcept = nullptr;
@@ -78,6 +84,9 @@ private:
     std::uint64_t spare_octets_ = 0;  // of every size
     std::array<Block*, sizes> free_{};
     std::uint32_t spare_full_ = 0;    // spare full blocks
+    std::uint64_t in_use_ = 0;        // octets of the blocks handed out
+    std::uint64_t peak_ = 0;          // the most of them at once, this epoch
+    std::uint64_t peak_prev_ = 0;     // and the one before
     SendSeg* free_segs_ = nullptr;
     std::pmr::vector<void*> seg_slabs_;
 };
