@@ -226,14 +226,30 @@ public:
         return p;
     }
 
-    /// Everything allocated is given up. The chunks the last use did not
-    /// reach go back to the memory resource (the first one stays): a burst's
-    /// chunks outlive it by one quiet use, and a steady load allocates none.
+    /// Everything allocated is given up (the chunks stay for reuse).
     void reset() noexcept {
-        if (cur_) drop_after(cur_);
+        note_use();
         if (total_ > retained) drop_spare(head_);  // keep the first chunks up to `retained` octets
         cur_ = head_;
         used_ = 0;
+    }
+
+    /// Ends an epoch, right after reset(): chunks past what the uses of this
+    /// epoch and the one before reached go back to the memory resource (the
+    /// first one stays). A burst's chunks outlive it by an epoch or two; a
+    /// steady load allocates none.
+    void end_epoch() noexcept {
+        const std::size_t keep = std::max(peak_, peak_prev_);
+        peak_prev_ = peak_;
+        peak_ = 0;
+        if (!head_) return;
+        std::size_t kept = head_->size;
+        Chunk* last = head_;
+        while (last->next && kept < keep) {
+            last = last->next;
+            kept += last->size;
+        }
+        drop_after(last);
     }
 
     /// Where the next allocation will go: everything allocated after it can
@@ -318,6 +334,17 @@ private:
         }
     }
 
+    /// Octets of the chunks up to the current one: what this use reached.
+    void note_use() noexcept {
+        if (!cur_) return;
+        std::size_t n = 0;
+        for (const Chunk* c = head_; c; c = c->next) {
+            n += c->size;
+            if (c == cur_) break;
+        }
+        peak_ = std::max(peak_, n);
+    }
+
     void drop_after(Chunk* last) noexcept {
         Chunk* c = last->next;
         last->next = nullptr;
@@ -354,6 +381,8 @@ private:
     Chunk* cur_ = nullptr;
     std::size_t used_ = 0;
     std::size_t total_ = 0;  // octets of all chunks
+    std::size_t peak_ = 0;       // the most octets of chunks a use reached, this epoch
+    std::size_t peak_prev_ = 0;  // and the one before
 };
 
 }  // namespace h2wire::detail

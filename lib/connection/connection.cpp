@@ -363,7 +363,8 @@ std::span<const Event> Connection::take_events() {
     // The events go to storage of their own: the span of the last receive()
     // stays as it is, and the events are no longer the next receive()'s.
     Impl& c = *impl_;
-    c.shed_events(c.taken);
+    c.shed_events(c.taken, c.deferred_peak);
+    c.deferred_peak.note(c.deferred.size());
     c.taken.swap(c.deferred);
     return c.taken;
 }

@@ -356,39 +356,55 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
         events.emplace_back(std::forward<E>(ev));
     }
     bool grow_events();
-    /// Frees stream objects kept for reuse past `keep` (memory.cpp).
-    void shed_streams(std::uint32_t keep) noexcept;
-    /// Stream objects kept for reuse follow the load: as many as were live
-    /// at once over the last 64 to 128 receive() calls (16 at least). Past
-    /// twice that, the spare ones go back, so a burst long over costs
-    /// nothing without Connection::trim(), while a load that comes back
-    /// within that many calls allocates none. Amortized: what the lists
-    /// hold is paid for by the releases that made them stale.
-    static constexpr std::uint32_t stream_epoch_calls = 64;
-    std::uint32_t stream_epoch_left = stream_epoch_calls;
+    // ---- memory that follows the load (memory.cpp) ---------------------------
+    // What a burst grew (stream objects kept for reuse, spare send blocks,
+    // output buffers, event lists, arena chunks, the stream map) goes back
+    // without Connection::trim() once the load no longer needs it: at the end
+    // of each epoch of epoch_calls receive() calls with input, whatever is
+    // past what this epoch and the one before used at most goes (with slack:
+    // buffers past four times, stream objects past twice). A steady load
+    // keeps what it uses and allocates nothing; rounds of work that span
+    // several epochs are covered because the peaks decay by half an epoch.
+    static constexpr std::uint32_t epoch_calls = 256;
+    /// The most of something used at once in this epoch and the one before.
+    struct RecentPeak {
+        std::size_t cur = 0, prev = 0;
+        void note(std::size_t n) noexcept { cur = std::max(cur, n); }
+        std::size_t recent() const noexcept { return std::max(cur, prev); }
+        void roll() noexcept {
+            prev = cur;
+            cur = 0;
+        }
+    };
+    RecentPeak out_peak;       // octets of the output buffer (or its chunk list), at the end of a build
+    RecentPeak deferred_peak;  // events of API calls collected at once
+    RecentPeak events_peak;    // events of one receive()
+    std::uint32_t epoch_left = epoch_calls;
     std::uint32_t streams_peak = 0;       // live streams at most, this epoch
     std::uint32_t streams_peak_prev = 0;  // and the one before
     void note_streams_peak() noexcept {
         streams_peak = std::max(streams_peak, static_cast<std::uint32_t>(std::min<std::size_t>(streams.size(), UINT32_MAX / 2)));
     }
     void release_idle_output() noexcept;
-    void end_epoch() noexcept;  // memory.cpp
-    void shed_spare_streams() noexcept {
-        if (--stream_epoch_left == 0) [[unlikely]] {
-            stream_epoch_left = stream_epoch_calls;
+    void end_epoch() noexcept;
+    /// Frees stream objects kept for reuse past `keep`. Amortized: what the
+    /// lists it cleans hold is paid for by the releases that made them stale.
+    void shed_streams(std::uint32_t keep) noexcept;
+    /// At the start of receive() with input, when nothing of the last call
+    /// is live any more.
+    void follow_load() noexcept {
+        if (--epoch_left == 0) [[unlikely]] {
+            epoch_left = epoch_calls;
             end_epoch();
         }
         const std::uint32_t keep = std::max({16u, streams_peak, streams_peak_prev});
         if (free_count > 2 * keep) [[unlikely]] shed_streams(keep);
     }
-    /// Empties an event list, and gives its memory back when what it held
-    /// was much less than it can (a burst grew it): held until trim(), a
-    /// burst's list would cost a connection long after the burst.
-    void shed_events(std::pmr::vector<Event>& v) noexcept {
-        const std::size_t last = v.size();
+    /// Empties an event list, noting how many it held (end_epoch() gives
+    /// the memory of a list a burst grew back).
+    void shed_events(std::pmr::vector<Event>& v, RecentPeak& peak) noexcept {
+        peak.note(v.size());
         v.clear();
-        if (v.capacity() > 64 && last * 4 < v.capacity()) [[unlikely]]
-            std::pmr::vector<Event>(mr).swap(v);
     }
     /// Room for a control frame of `n` octets at the end of `ctrl`, keeping
     /// room for a GOAWAY behind it. Past the budget it trips it (see

@@ -22,9 +22,7 @@ void BlockPool::trim() noexcept {
 
 void BlockPool::release_unused_slabs() noexcept {
     // Segments come in slabs; they can go back only when none is in use.
-    std::size_t spare = 0;
-    for (const SendSeg* s = free_segs_; s; s = s->next) ++spare;
-    if (spare == seg_slabs_.size() * 64) {
+    if (segs_in_use_ == 0) {
         for (void* slab : seg_slabs_) mr_->deallocate(slab, 64 * sizeof(SendSeg), alignof(SendSeg));
         std::pmr::vector<void*>(seg_slabs_.get_allocator()).swap(seg_slabs_);
         free_segs_ = nullptr;
@@ -46,8 +44,11 @@ void BlockPool::end_epoch() noexcept {
         }
     }
     peak_prev_ = peak_;
-    peak_ = in_use_;
-    if (seg_slabs_.size() > 1) release_unused_slabs();
+    peak_ = std::max(peak_ / 2, in_use_);
+    // Slabs of segments: all of them once none was used for two epochs.
+    if (std::max(seg_peak_, seg_peak_prev_) <= 64 && seg_slabs_.size() > 1) release_unused_slabs();
+    seg_peak_prev_ = seg_peak_;
+    seg_peak_ = segs_in_use_;
 }
 
 }  // namespace h2wire::detail
@@ -101,24 +102,39 @@ void Connection::Impl::release_idle_output() noexcept {
     }
 }
 
-// Every stream_epoch_calls receive() calls: what the last two epochs did not
-// need goes back, without Connection::trim(). A connection whose load is
-// steady keeps what it uses and allocates nothing; one whose burst is over
-// holds what a quiet connection holds two epochs later.
+// The end of an epoch (connection_impl.hpp, follow_load()): what the last
+// epochs did not need goes back. A burst of 1,000 streams' objects is down to
+// 16 spare ones after some eight epochs (the peaks halve each epoch).
 void Connection::Impl::end_epoch() noexcept {
+    // The peaks decay by half an epoch: a load whose rounds span several
+    // epochs keeps what a round uses.
     streams_peak_prev = streams_peak;
-    streams_peak = static_cast<std::uint32_t>(std::min<std::size_t>(streams.size(), UINT32_MAX / 2));
+    streams_peak = std::max(streams_peak / 2,
+                            static_cast<std::uint32_t>(std::min<std::size_t>(streams.size(), UINT32_MAX / 2)));
     pool.end_epoch();
-    // Output buffers grown for a burst (the output is empty: nothing points
-    // into them), and a stream map grown for many more streams than now.
-    release_idle_output();
-    if (ctrl.empty() && ctrl.capacity() > 256) ctrl.release();  // (it trades places with the output's)
-    // Lists a burst grew that hold nothing live now (this runs at the start
-    // of a receive(): the last call's and take_events()'s views are dead).
-    if (deferred.empty()) std::pmr::vector<Event>(mr).swap(deferred);
-    std::pmr::vector<Event>(mr).swap(taken);
-    if (!block.active) std::pmr::vector<Field>(mr).swap(block_fields);
-    std::pmr::vector<Field>(mr).swap(send_fields);
+    // Buffers and lists grown for a burst, four times what the last two
+    // epochs needed at most (they grow by doubling: a steady load never
+    // shrinks them). The output must be empty (nothing points into it);
+    // the lists of events and fields hold nothing live at the start of a
+    // receive() (the last call's and take_events()'s views are dead).
+    const std::size_t out_used = std::max<std::size_t>(out_peak.recent(), 1024);
+    if (out.buf.capacity() > 4 * out_used || out.flat.capacity() > 4 * out_used ||
+        out.chunks.capacity() * sizeof(detail::OutChunk) > 4 * out_used)
+        release_idle_output();
+    if (ctrl.empty() && ctrl.capacity() > 4 * out_used) ctrl.release();  // (it trades places with the output's)
+    if (scratch.capacity() > 4 * out_used) scratch.release();
+    out_peak.roll();
+    const std::size_t deferred_used = std::max<std::size_t>(deferred_peak.recent(), 16);
+    if (deferred.empty() && deferred.capacity() > 4 * deferred_used) std::pmr::vector<Event>(mr).swap(deferred);
+    if (taken.capacity() > 4 * deferred_used) std::pmr::vector<Event>(mr).swap(taken);
+    deferred_peak.roll();
+    // (events is empty here: end_epoch() runs at the start of a receive().)
+    if (events.capacity() > 4 * std::max<std::size_t>(events_peak.recent(), 16)) std::pmr::vector<Event>(mr).swap(events);
+    events_peak.roll();
+    if (!block.active) arena.end_epoch();  // (else the arena holds the block's fields)
+    // Field lists: only one grown for a block of many fields.
+    if (!block.active && block_fields.capacity() > 256) std::pmr::vector<Field>(mr).swap(block_fields);
+    if (send_fields.capacity() > 256) std::pmr::vector<Field>(mr).swap(send_fields);
     if (streams.capacity() > 64 && std::max<std::size_t>(streams_peak, streams_peak_prev) * 8 < streams.capacity())
         streams.shrink();
 }

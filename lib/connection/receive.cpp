@@ -170,16 +170,16 @@ void Connection::Impl::release_events() noexcept {
     // request's copy is freed once its events' views have expired.
     if (!bytes.empty()) io_started = true;
     if (!upgrade.empty()) [[unlikely]] upgrade.on_receive();
-    shed_events(events);
+    shed_events(events, events_peak);
     release_events();
-    shed_spare_streams();
+    if (!bytes.empty()) follow_load();
     live_at_call = account.live();
     // Limits::max_queued_control_frames looks at the answers still unsent
     // from earlier calls: those the caller had the chance to write.
     ctrl_stale = ctrl_frames;
     if (!deferred.empty()) [[unlikely]] {
         events.insert(events.end(), deferred.begin(), deferred.end());
-        shed_events(deferred);
+        shed_events(deferred, deferred_peak);
     }
     if (closed) return events;
     in_receive = true;

@@ -84,7 +84,9 @@ SendSeg* BlockPool::get_seg() {
         auto* slab = static_cast<SendSeg*>(mr_->allocate(64 * sizeof(SendSeg), alignof(SendSeg)));
         seg_slabs_.push_back(slab);
         for (int i = 63; i >= 0; --i) put_seg(new (slab + i) SendSeg);
+        segs_in_use_ += 64;
     }
+    seg_peak_ = std::max(seg_peak_, ++segs_in_use_);
     SendSeg* s = free_segs_;
     free_segs_ = s->next;
     *s = SendSeg{};
@@ -234,6 +236,7 @@ void Connection::Impl::build(bool copy_data) {
     build_data(copy_data);
     counters.connection_stalls += !was_blocked && conn_blocked;
     if (!space_waiters.empty()) [[unlikely]] wake_space_waiters();
+    out_peak.note(std::max({out.buf.size(), out.pending, out.chunks.size() * sizeof(detail::OutChunk)}));
 }
 
 void Connection::Impl::build_header_blocks() {

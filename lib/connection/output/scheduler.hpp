@@ -59,9 +59,10 @@ public:
     /// Frees the spare blocks (Connection::trim()).
     void trim() noexcept;
     /// Ends an epoch of the connection (Connection::Impl::end_epoch()): spare
-    /// blocks past the most octets in use at once during this epoch and the
-    /// one before go back, so what a burst left is freed two epochs after
-    /// it, while a load that comes back each epoch keeps what it uses.
+    /// blocks past the most octets in use at once lately (the peak of this
+    /// epoch and the one before, halved each epoch) go back, so what a burst
+    /// left is freed a few epochs after it, while a load that comes back
+    /// keeps what it uses.
     void end_epoch() noexcept;
     /// Octets of spare blocks ready for get() without an allocation.
     /// (Full blocks only: what a large copy can use.)
@@ -71,6 +72,7 @@ public:
     void put_seg(SendSeg* s) noexcept {
         s->next = free_segs_;
         free_segs_ = s;
+        --segs_in_use_;
     }
 
 private:
@@ -87,6 +89,9 @@ private:
     std::uint64_t in_use_ = 0;        // octets of the blocks handed out
     std::uint64_t peak_ = 0;          // the most of them at once, this epoch
     std::uint64_t peak_prev_ = 0;     // and the one before
+    std::size_t segs_in_use_ = 0;
+    std::size_t seg_peak_ = 0;        // the most segments in use at once, this epoch
+    std::size_t seg_peak_prev_ = 0;   // and the one before
     SendSeg* free_segs_ = nullptr;
     std::pmr::vector<void*> seg_slabs_;
 };
