@@ -57,7 +57,11 @@
 //                               through (HPACK tables hold the fields), N
 //                               requests sent without END_STREAM and seen by
 //                               the server; live delta / N
+//         *_bytes_per_stream_quiet  the same once the connection went on
+//                               (2,000 PING round trips, streams still open)
 //         *_conn_bytes_warm     idle again after 100 header-only requests
+//         *_conn_bytes_quiet    and then after 2,000 PING round trips (the
+//                               burst is over, the connection goes on)
 //         *_conn_bytes_data     and then after 100 x 1 MiB zero-copy bodies
 //       (pools of recycled objects and buffers kept for reuse count as live)
 //       and the same after Connection::trim(), which an application calls
@@ -414,6 +418,15 @@ public:
     /// seen them all (it does not answer).
     /// nghttp2 has no such call: it frees memory as streams end.
     void trim() {}
+    /// `n` PING round trips: a connection going on quietly.
+    void quiet(std::uint32_t n) {
+        for (std::uint32_t i = 0; i < n; ++i) {
+            if (nghttp2_submit_ping(client_, NGHTTP2_FLAG_NONE, nullptr) != 0) die("nghttp2: submit_ping");
+            while (pump() != 0) {
+            }
+        }
+    }
+
     void open_idle(std::uint32_t n) {
         const Workload& w = workload();
         tally_ = {};
@@ -637,6 +650,16 @@ public:
         client_.trim();
         server_.trim();
     }
+    /// `n` PING round trips: a connection going on quietly.
+    void quiet(std::uint32_t n) {
+        for (std::uint32_t i = 0; i < n; ++i) {
+            const std::array<std::uint8_t, 8> data{static_cast<std::uint8_t>(i)};
+            if (client_.ping(data) != h2wire::ApiError::none) die("h2wire: ping");
+            while (pump() != 0) {
+            }
+        }
+    }
+
     void open_idle(std::uint32_t n) {
         const Workload& w = workload();
         tally_ = {};
@@ -983,13 +1006,22 @@ void exchange_bench(benchmark::State& state, const std::string& name, Impl impl,
 // ---------------------------------------------------------------------------
 // Memory
 
+/// PING round trips after a burst, for the *_conn_bytes_quiet figures: the
+/// connection goes on without trim() (h2wire gives back what the burst grew
+/// at the end of epochs of 256 receive() calls with input).
+constexpr std::uint32_t quiet_round_trips = 2000;
+
 struct MemoryFigures {
     double client_connection = 0;       // live octets after the handshake
     double server_connection = 0;
     double client_per_stream = 0;       // per idle open stream
     double server_per_stream = 0;
+    double client_per_stream_quiet = 0;  // the same after quiet_round_trips PINGs, untrimmed
+    double server_per_stream_quiet = 0;
     double client_connection_warm = 0;  // idle again after 100 header-only requests
     double server_connection_warm = 0;
+    double client_connection_quiet = 0;  // and then after quiet_round_trips PINGs, untrimmed
+    double server_connection_quiet = 0;
     double client_connection_data = 0;  // idle again after 100 x 1 MiB zero-copy responses
     double server_connection_data = 0;
     // After Connection::trim() (h2wire; nghttp2 has no such call, the same
@@ -1021,6 +1053,10 @@ MemoryFigures memory_figures(Impl impl, std::uint32_t idle) {
         pair.open_idle(idle);
         m.client_per_stream = static_cast<double>(client.live - c0) / idle;
         m.server_per_stream = static_cast<double>(server.live - s0) / idle;
+        // The streams stay open and idle while the connection goes on.
+        pair.quiet(quiet_round_trips);
+        m.client_per_stream_quiet = static_cast<double>(client.live - c0) / idle;
+        m.server_per_stream_quiet = static_cast<double>(server.live - s0) / idle;
         pair.trim();
         m.client_per_stream_trimmed = static_cast<double>(client.live - c0) / idle;
         m.server_per_stream_trimmed = static_cast<double>(server.live - s0) / idle;
@@ -1031,6 +1067,10 @@ MemoryFigures memory_figures(Impl impl, std::uint32_t idle) {
         check_tally(impl_name(impl), headers, pair.exchange(headers));
         m.client_connection_warm = static_cast<double>(client.live);
         m.server_connection_warm = static_cast<double>(server.live);
+        // The burst is over; the connection goes on quietly, untrimmed.
+        pair.quiet(quiet_round_trips);
+        m.client_connection_quiet = static_cast<double>(client.live);
+        m.server_connection_quiet = static_cast<double>(server.live);
         const Shape data{exchange_max_streams, std::size_t{1} << 20, Body::zero_copy};
         check_tally(impl_name(impl), data, pair.exchange(data));
         m.client_connection_data = static_cast<double>(client.live);
@@ -1050,10 +1090,14 @@ void memory_bench(benchmark::State& state, Impl impl, std::uint32_t idle) {
     state.counters["server_conn_bytes"] = m.server_connection;
     state.counters["client_conn_bytes_warm"] = m.client_connection_warm;
     state.counters["server_conn_bytes_warm"] = m.server_connection_warm;
+    state.counters["client_conn_bytes_quiet"] = m.client_connection_quiet;
+    state.counters["server_conn_bytes_quiet"] = m.server_connection_quiet;
     state.counters["client_conn_bytes_data"] = m.client_connection_data;
     state.counters["server_conn_bytes_data"] = m.server_connection_data;
     state.counters["client_bytes_per_stream"] = m.client_per_stream;
     state.counters["server_bytes_per_stream"] = m.server_per_stream;
+    state.counters["client_bytes_per_stream_quiet"] = m.client_per_stream_quiet;
+    state.counters["server_bytes_per_stream_quiet"] = m.server_per_stream_quiet;
     state.counters["client_bytes_per_stream_trimmed"] = m.client_per_stream_trimmed;
     state.counters["server_bytes_per_stream_trimmed"] = m.server_per_stream_trimmed;
     state.counters["client_conn_bytes_trimmed"] = m.client_connection_trimmed;

@@ -356,8 +356,8 @@ TEST_CASE("connection memory: without trim(), a burst's memory goes back as the 
     // The connection goes on quietly (PINGs): within some epochs of 256
     // receive() calls with input, the burst's event lists, arena chunks,
     // spare blocks and segments, output buffers and spare stream objects
-    // are given back, without trim(). What stays is one arena chunk (16
-    // KiB), 16 stream objects, and what a quiet connection holds.
+    // are given back, without trim(). What stays is 16 stream objects and
+    // what a quiet connection holds.
     for (int i = 0; i < 2000; ++i) {
         const std::array<std::uint8_t, 8> data{static_cast<std::uint8_t>(i)};
         REQUIRE(pair.client.ping(data) == ApiError::none);
@@ -366,7 +366,7 @@ TEST_CASE("connection memory: without trim(), a burst's memory goes back as the 
     MESSAGE("server live octets: idle (trimmed) " << server_idle << ", after the burst " << server_after_burst
                                                   << ", 2000 quiet calls later " << server_mem.live );
     CHECK(server_mem.live < server_after_burst);
-    CHECK(server_mem.live <= server_idle + 32 * 1024);
+    CHECK(server_mem.live <= server_idle + 16 * 1024);
 
     // And it still works.
     requests.clear();

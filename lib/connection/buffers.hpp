@@ -235,14 +235,18 @@ public:
     }
 
     /// Ends an epoch, right after reset(): chunks past what the uses of this
-    /// epoch and the one before reached go back to the memory resource (the
-    /// first one stays). A burst's chunks outlive it by an epoch or two; a
-    /// steady load allocates none.
+    /// epoch and the one before reached go back to the memory resource (all
+    /// of them when neither used any). A burst's chunks outlive it by an
+    /// epoch or two; a steady load allocates none.
     void end_epoch() noexcept {
         const std::size_t keep = std::max(peak_, peak_prev_);
         peak_prev_ = peak_;
         peak_ = 0;
         if (!head_) return;
+        if (keep == 0) {  // unused for two epochs: none stays
+            trim();
+            return;
+        }
         std::size_t kept = head_->size;
         Chunk* last = head_;
         while (last->next && kept < keep) {
@@ -336,7 +340,7 @@ private:
 
     /// Octets of the chunks up to the current one: what this use reached.
     void note_use() noexcept {
-        if (!cur_) return;
+        if (!cur_ || (cur_ == head_ && used_ == 0)) return;  // unused since the last reset
         std::size_t n = 0;
         for (const Chunk* c = head_; c; c = c->next) {
             n += c->size;
