@@ -691,8 +691,11 @@ public:
     /// next receive()), stream objects of finished streams, spare header
     /// buffers, output buffers that are empty, and lookup tables a burst of
     /// streams grew. A busy connection keeps that memory so that it allocates
-    /// nothing per request; call trim() when the connection goes quiet (your
-    /// idle timer decides when) or after an unusual burst. Nothing the peer
+    /// nothing per request, and gives back on its own what the load stopped
+    /// needing (at the end of each epoch of 256 receive() calls with input,
+    /// past what the last two epochs used); trim() gives it all back now:
+    /// call it when the connection goes quiet (your idle timer decides when)
+    /// or after an unusual burst. Nothing the peer
     /// sees changes, and nothing queued is dropped. Not needed for
     /// correctness. Events caused by API calls and not yet collected are
     /// kept for the next receive() or take_events(); the span the last
