@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -143,8 +144,10 @@ public:
     BufferPool(const BufferPool&) = delete;
     BufferPool& operator=(const BufferPool&) = delete;
 
-    /// A buffer of at least `need` octets; its size in `cap`.
+    /// A buffer of at least `need` octets; its size in `cap` (a power of
+    /// two: buffers of a load's usual size fit each other's needs).
     std::uint8_t* take(std::size_t need, std::size_t& cap) {
+        peak_ = std::max(peak_, ++in_use_);
         if (head_ && head_->cap >= need) {
             Spare* s = head_;
             head_ = s->next;
@@ -152,8 +155,22 @@ public:
             cap = s->cap;
             return reinterpret_cast<std::uint8_t*>(s);
         }
-        cap = std::max(need, smallest);
+        cap = std::bit_ceil(std::max(need, smallest));
         return static_cast<std::uint8_t*>(mr_->allocate(cap, 8));
+    }
+    /// Ends an epoch (Connection::Impl::end_epoch()): spare buffers past the
+    /// most in use at once lately (this epoch's peak and the last one's,
+    /// halved each epoch) are freed.
+    void end_epoch() noexcept {
+        const std::size_t allowed = std::max(peak_, peak_prev_);
+        while (head_ && count_ > allowed) {
+            Spare* s = head_;
+            head_ = s->next;
+            --count_;
+            mr_->deallocate(s, s->cap, 8);
+        }
+        peak_prev_ = peak_;
+        peak_ = std::max(peak_ / 2, in_use_);
     }
     /// Frees every spare buffer.
     void trim() noexcept {
@@ -166,6 +183,7 @@ public:
     }
     /// Takes back a buffer from take().
     void give(std::uint8_t* p, std::size_t cap) noexcept {
+        --in_use_;
         if (count_ >= keep || cap > largest) {
             mr_->deallocate(p, cap, 8);
             return;
@@ -183,6 +201,9 @@ private:
     std::pmr::memory_resource* mr_;
     Spare* head_ = nullptr;
     std::size_t count_ = 0;
+    std::size_t in_use_ = 0;     // buffers taken and not given back
+    std::size_t peak_ = 0;       // the most at once, this epoch
+    std::size_t peak_prev_ = 0;  // and the one before
 };
 
 /// Bump allocator over a list of chunks. Allocations stay where they are

@@ -20,13 +20,13 @@ struct BlockHead {
 struct FieldHead {
     std::uint32_t name_len;
     std::uint32_t value_len;
-    std::uint32_t sensitive;
+    std::uint32_t flags;  // bit 0: sensitive; bits 8-15: the send-side memo
 };
 
 }  // namespace
 
 void HeaderStore::push(BufferPool& pool, BlockKind kind, bool end_stream, std::uint32_t promised,
-                       std::span<const Field> fields) {
+                       std::span<const Field> fields, const std::uint8_t* memos) {
     std::size_t total = sizeof(BlockHead);
     for (const Field& f : fields) total += sizeof(FieldHead) + f.name.size() + f.value.size();
     const std::size_t cap = capacity();
@@ -47,9 +47,11 @@ void HeaderStore::push(BufferPool& pool, BlockKind kind, bool end_stream, std::u
                        static_cast<std::uint32_t>(fields.size()), promised};
     std::memcpy(p, &bh, sizeof bh);
     p += sizeof bh;
-    for (const Field& f : fields) {
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        const Field& f = fields[i];
+        const std::uint32_t memo = memos && i < SendMemos::capacity ? memos[i] : 0;
         const FieldHead fh{static_cast<std::uint32_t>(f.name.size()), static_cast<std::uint32_t>(f.value.size()),
-                           f.sensitive ? 1u : 0u};
+                           (f.sensitive ? 1u : 0u) | memo << 8};
         std::memcpy(p, &fh, sizeof fh);
         p += sizeof fh;
         if (!f.name.empty()) std::memcpy(p, f.name.data(), f.name.size());
@@ -65,7 +67,7 @@ BlockKind HeaderStore::front_kind() const noexcept {
     return static_cast<BlockKind>(bh.kind);
 }
 
-QueuedBlock HeaderStore::pop(std::pmr::vector<Field>& fields) {
+QueuedBlock HeaderStore::pop(std::pmr::vector<Field>& fields, std::uint8_t* memos) {
     const std::uint8_t* p = p_ + read_;
     BlockHead bh;
     std::memcpy(&bh, p, sizeof bh);
@@ -79,7 +81,8 @@ QueuedBlock HeaderStore::pop(std::pmr::vector<Field>& fields) {
         const auto* value = reinterpret_cast<const char*>(p);
         p += fh.value_len;
         fields.push_back(Field{std::string_view(name, fh.name_len), std::string_view(value, fh.value_len),
-                               fh.sensitive != 0});
+                               (fh.flags & 1) != 0});
+        if (memos && i < SendMemos::capacity) memos[i] = static_cast<std::uint8_t>(fh.flags >> 8);
     }
     read_ = static_cast<std::uint32_t>(p - p_);
     if (read_ == size_) {

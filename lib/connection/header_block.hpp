@@ -45,14 +45,19 @@ public:
     HeaderStore(const HeaderStore&) = delete;
     HeaderStore& operator=(const HeaderStore&) = delete;
 
+    /// Appends a block. `memos` (or null): the send-side memo byte of each
+    /// field (SendMemos), kept with it for the encoder when the block goes
+    /// out (only the first SendMemos::capacity fields have one).
     void push(BufferPool& pool, BlockKind kind, bool end_stream, std::uint32_t promised,
-              std::span<const Field> fields);
+              std::span<const Field> fields, const std::uint8_t* memos = nullptr);
     bool empty() const noexcept { return read_ == size_; }
     /// Kind of the first block (the store must not be empty).
     BlockKind front_kind() const noexcept;
     /// Removes the first block; its fields are appended to `fields` as views
-    /// into the store, valid until the next push() or recycle().
-    QueuedBlock pop(std::pmr::vector<Field>& fields);
+    /// into the store, valid until the next push() or recycle(). `memos` (or
+    /// null, room for SendMemos::capacity): the memo bytes pushed with them
+    /// (0 where none was).
+    QueuedBlock pop(std::pmr::vector<Field>& fields, std::uint8_t* memos = nullptr);
     /// Drops every block.
     void clear() noexcept { size_ = read_ = first; }
     /// Once empty, returns the buffer to the pool (call after the views of

@@ -112,6 +112,7 @@ void Connection::Impl::end_epoch() noexcept {
     streams_peak = std::max(streams_peak / 2,
                             static_cast<std::uint32_t>(std::min<std::size_t>(streams.size(), UINT32_MAX / 2)));
     pool.end_epoch();
+    buffers.end_epoch();
     // Buffers and lists grown for a burst, four times what the last two
     // epochs needed at most (they grow by doubling: a steady load never
     // shrinks them). The output must be empty (nothing points into it);

@@ -221,6 +221,14 @@ void Connection::Impl::output_done(Stream* s, std::size_t n) {
 
 // --- checks ------------------------------------------------------------------
 
+namespace {
+/// The memo bytes check_outbound() filled for `fields`, or null when the
+/// block has more fields than SendMemos holds.
+const std::uint8_t* memos_of(std::span<const Field> fields, const detail::SendMemos& memos) noexcept {
+    return fields.size() <= detail::SendMemos::capacity ? memos.bytes.data() : nullptr;
+}
+}  // namespace
+
 ApiError Connection::Impl::check_outbound(std::span<const Field> fields, detail::BlockKind kind, Stream* s,
                                           detail::RequestInfo* req, detail::ResponseInfo* resp,
                                           detail::SendMemos* memos) {
@@ -329,7 +337,7 @@ Submitted Connection::Impl::submit_request(std::span<const Field> headers, bool 
     detail::SendMemos memos;
     const ForgetLookup forget(encoder);
     if (const ApiError e =
-            check_outbound(headers, detail::BlockKind::headers, nullptr, &info, nullptr, direct ? &memos : nullptr);
+            check_outbound(headers, detail::BlockKind::headers, nullptr, &info, nullptr, &memos);
         e != ApiError::none)
         return {0, e};
     // RFC 8441 §3: :protocol only once the server enabled extended CONNECT.
@@ -357,7 +365,9 @@ Submitted Connection::Impl::submit_request(std::span<const Field> headers, bool 
         return {id, ApiError::none};
     }
     s->set(sf::in_fifo);
-    s->hdr.push(buffers, detail::BlockKind::headers, end_stream, 0, headers);
+    // The memos go with the fields: what the checks found is not found
+    // again, and the encoder gets it when the block goes out.
+    s->hdr.push(buffers, detail::BlockKind::headers, end_stream, 0, headers, memos_of(headers, memos));
     s->leading_blocks = 1;
     open_fifo.push(s);
     ++queued_requests;
@@ -377,7 +387,7 @@ ApiError Connection::Impl::submit_response(std::uint32_t id, std::span<const Fie
     detail::SendMemos memos;
     const ForgetLookup forget(encoder);
     if (const ApiError e =
-            check_outbound(headers, detail::BlockKind::headers, s, nullptr, &info, direct ? &memos : nullptr);
+            check_outbound(headers, detail::BlockKind::headers, s, nullptr, &info, &memos);
         e != ApiError::none)
         return e;
     const bool informational = info.status >= 100 && info.status < 200;
@@ -399,7 +409,7 @@ ApiError Connection::Impl::submit_response(std::uint32_t id, std::span<const Fie
         return ApiError::none;
     }
     // Behind a block still queued (a promise not yet sent): keep the order.
-    s->hdr.push(buffers, detail::BlockKind::headers, end_stream, 0, headers);
+    s->hdr.push(buffers, detail::BlockKind::headers, end_stream, 0, headers, memos_of(headers, memos));
     ++s->leading_blocks;
     if (!s->has(sf::in_fifo)) {
         s->set(sf::in_fifo);
@@ -533,7 +543,7 @@ ApiError Connection::Impl::send_trailers(std::uint32_t id, std::span<const Field
     detail::SendMemos memos;
     const ForgetLookup forget(encoder);
     if (const ApiError e =
-            check_outbound(trailers, detail::BlockKind::trailers, s, nullptr, nullptr, direct ? &memos : nullptr);
+            check_outbound(trailers, detail::BlockKind::trailers, s, nullptr, nullptr, &memos);
         e != ApiError::none)
         return e;
     s->set(sf::end_submitted);
@@ -541,7 +551,7 @@ ApiError Connection::Impl::send_trailers(std::uint32_t id, std::span<const Field
         commit_block(s, trailers, true, 0, &memos);
         return ApiError::none;
     }
-    s->hdr.push(buffers, detail::BlockKind::trailers, true, 0, trailers);
+    s->hdr.push(buffers, detail::BlockKind::trailers, true, 0, trailers, memos_of(trailers, memos));
     s->set(sf::trailers_queued);
     make_ready(s);
     return ApiError::none;

@@ -267,14 +267,16 @@ bool Connection::Impl::send_leading_blocks(Stream* s) {
     const std::uint32_t id = s->id;
     while (s->id == id && !s->hdr.empty() && s->hdr.front_kind() != detail::BlockKind::trailers) {
         send_fields.clear();
-        const detail::QueuedBlock b = s->hdr.pop(send_fields);
+        detail::SendMemos memos;
+        const detail::QueuedBlock b = s->hdr.pop(send_fields, memos.bytes.data());
+        const std::uint8_t* m = send_fields.size() <= detail::SendMemos::capacity ? memos.bytes.data() : nullptr;
         --s->leading_blocks;
         const std::size_t from = out.buf.size();
         if (b.kind == detail::BlockKind::push_promise) {
             Stream* p = find(b.promised);
             if (!p || p->state != StreamState::idle) continue;  // promise withdrawn before it went out
             detail::write_header_block(out.buf, scratch, encoder, send_fields, id, false, true, b.promised,
-                                       peer.max_frame_size);
+                                       peer.max_frame_size, m);
             out.note_buf(from);
             account_sent(out.buf.data() + from, out.buf.size() - from);
             highest_local_sent = std::max(highest_local_sent, b.promised);
@@ -282,7 +284,7 @@ bool Connection::Impl::send_leading_blocks(Stream* s) {
             continue;
         }
         detail::write_header_block(out.buf, scratch, encoder, send_fields, id, b.end_stream, false, 0,
-                                   peer.max_frame_size);
+                                   peer.max_frame_size, m);
         out.note_buf(from);
         account_sent(out.buf.data() + from, out.buf.size() - from);
         after_send_headers(s, b.end_stream);
@@ -549,9 +551,11 @@ void Connection::Impl::send_middle_burst(Stream* s, std::uint32_t frame_cap, std
 
 void Connection::Impl::send_trailers_now(Stream* s) {
     send_fields.clear();
-    s->hdr.pop(send_fields);
+    detail::SendMemos memos;
+    s->hdr.pop(send_fields, memos.bytes.data());
+    const std::uint8_t* m = send_fields.size() <= detail::SendMemos::capacity ? memos.bytes.data() : nullptr;
     const std::size_t from = out.buf.size();
-    detail::write_header_block(out.buf, scratch, encoder, send_fields, s->id, true, false, 0, peer.max_frame_size);
+    detail::write_header_block(out.buf, scratch, encoder, send_fields, s->id, true, false, 0, peer.max_frame_size, m);
     out.note_buf(from);
     account_sent(out.buf.data() + from, out.buf.size() - from);
     s->hdr.recycle(buffers);
