@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory_resource>
 #include <string_view>
 #include <vector>
@@ -36,11 +37,40 @@ public:
     /// Changes the maximum size, evicting the oldest entries as needed (§4.3).
     void set_max_size(std::uint32_t max_size);
     /// Evicts the oldest entry; the table must not be empty.
-    void evict_oldest() noexcept;
+    void evict_oldest() noexcept {
+        const Slot& s = slots_[first_id_ & slot_mask_];
+        size_ -= s.name_len + s.value_len + kEntryOverhead;
+        ++first_id_;
+        if (first_id_ == next_id_) head_ = 0;
+    }
     /// Adds an entry, evicting as needed (§4.4). An entry larger than the
     /// maximum empties the table and is not added. `name` may point into this
     /// table (into an entry this insertion evicts); `value` must not.
-    void insert(std::string_view name, std::string_view value, std::uint8_t memo = 0);
+    void insert(std::string_view name, std::string_view value, std::uint8_t memo = 0) {
+        const std::uint64_t entry = std::uint64_t{name.size()} + value.size() + kEntryOverhead;
+        if (entry > max_size_) [[unlikely]] {
+            clear();
+            return;
+        }
+        while (size_ + entry > max_size_) evict_oldest();
+        const auto n = static_cast<std::uint32_t>(name.size() + value.size());
+        std::uint32_t at = 0;
+        if (count() >= slots_.size() || !room_for(n, at)) [[unlikely]] {
+            insert_grown(name, value, memo);
+            return;
+        }
+        char* dst = bytes_.data() + at;
+        // The name may be an evicted entry's octets, which this write may overlap.
+        if (!name.empty()) std::memmove(dst, name.data(), name.size());
+        if (!value.empty()) std::memcpy(dst + name.size(), value.data(), value.size());
+        add_slot(at, name.size(), value.size(), memo);
+    }
+    /// Evicts every entry.
+    void clear() noexcept {
+        first_id_ = next_id_;
+        size_ = 0;
+        head_ = 0;
+    }
 
     /// Entry by relative index, 0 the newest (HPACK index - 62).
     std::string_view name(std::size_t i) const noexcept { return name_of(next_id_ - 1 - i); }
@@ -68,6 +98,8 @@ public:
     std::uint8_t& memo_of(std::uint64_t id) noexcept { return slots_[id & slot_mask_].memo; }
 
 private:
+    static constexpr std::uint32_t kEntryOverhead = 32;  // RFC 7541 §4.1
+
     struct Slot {
         std::uint32_t offset;
         std::uint32_t name_len;
@@ -75,13 +107,41 @@ private:
         std::uint8_t memo;
     };
     /// Where `n` octets go in the buffer as it is, or false if nowhere.
-    bool room_for(std::uint32_t n, std::uint32_t& at) const noexcept;
+    bool room_for(std::uint32_t n, std::uint32_t& at) const noexcept {
+        const auto cap = static_cast<std::uint32_t>(bytes_.size());
+        if (first_id_ == next_id_) {  // empty: head_ is 0
+            at = 0;
+            return n <= cap;
+        }
+        const std::uint32_t tail = slots_[first_id_ & slot_mask_].offset;
+        // Live octets run from the oldest entry's offset up to head_, through
+        // the end of the buffer and on from 0 when they wrapped (head_ == tail:
+        // wrapped unless every live entry is empty).
+        if (head_ < tail || (head_ == tail && size_ != count() * kEntryOverhead)) {
+            at = head_;
+            return std::uint64_t{head_} + n <= tail;
+        }
+        if (std::uint64_t{head_} + n <= cap) {
+            at = head_;
+            return true;
+        }
+        at = 0;
+        return n <= tail;
+    }
+    /// insert() when the buffer or the ring must grow first.
+    void insert_grown(std::string_view name, std::string_view value, std::uint8_t memo);
     /// Repacks the live entries, oldest first, into a buffer of `bytes`
     /// octets and a ring of at least `slots` descriptors; returns the old
     /// buffer.
     std::pmr::vector<char> repack(std::size_t bytes, std::size_t slots);
-    void add_slot(std::uint32_t at, std::size_t name_len, std::size_t value_len, std::uint8_t memo,
-                  std::uint64_t entry) noexcept;
+    void add_slot(std::uint32_t at, std::size_t name_len, std::size_t value_len, std::uint8_t memo) noexcept {
+        const auto n = static_cast<std::uint32_t>(name_len + value_len);
+        slots_[next_id_ & slot_mask_] = {at, static_cast<std::uint32_t>(name_len), static_cast<std::uint32_t>(value_len),
+                                         memo};
+        ++next_id_;
+        head_ = at + n;
+        size_ += n + kEntryOverhead;
+    }
 
     std::pmr::vector<Slot> slots_;  // ring of descriptors, power-of-two size
     std::pmr::vector<char> bytes_;  // grows on demand up to 2 * max_size
