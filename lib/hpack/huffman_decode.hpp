@@ -16,8 +16,9 @@ namespace h2wire::hpack::detail {
 inline constexpr int kPeek = kHuffmanPeekBits;
 static_assert(std::size(kHuffmanDecodeBits) == std::size_t{1} << kPeek);
 static_assert(std::size(kHuffmanDecodeSymbols) == std::size_t{1} << kPeek);
-// A bit buffer at or above this begins with a code longer than kPeek bits.
-inline constexpr std::uint64_t kLongFrom = std::uint64_t{kHuffmanLongFrom} << (64 - kPeek);
+// A complemented bit buffer below this begins with a code longer than kPeek
+// bits (input bits of kHuffmanLongFrom or more).
+inline constexpr std::uint64_t kLongBelow = std::uint64_t{(1u << kPeek) - kHuffmanLongFrom} << (64 - kPeek);
 // Lookups per refill: a refill leaves at least 56 bits, each lookup uses at most kPeek.
 inline constexpr int kGroup = 56 / kPeek;
 
@@ -66,41 +67,40 @@ inline const HuffmanLongCode& long_code(std::uint32_t v) noexcept {
     return kHuffmanLong[lo];
 }
 
-/// Unread input bits, first at the top of `acc`; the `n` (0..63) at the top
-/// are counted; below them, either zeros or the input that follows them.
+/// Unread input bits, complemented (see huffman_table.inc), first at the top
+/// of `acc`; the `n` (0..63) at the top are counted; below them, either zeros
+/// or the complement of the input that follows them.
 struct BitBuffer {
     std::uint64_t acc = 0;
     unsigned n = 0;
-
-    void consume(unsigned bits) noexcept {
-        acc <<= bits;
-        n -= bits;
-    }
 };
 
 /// One lookup: stores both symbol bytes (the output has slack for the
-/// second) and advances past the symbols the peeked bits hold. An entry for a
-/// long code uses nothing. `b.n` is left right modulo 64 only (the symbol
-/// count, above bit 5 of the entry, is subtracted too): the caller masks it.
-inline void decode_step(BitBuffer& b, std::uint8_t*& o) noexcept {
+/// second) and advances past the symbols the peeked bits hold; returns the
+/// table entry. An entry for a long code uses nothing. `b.n` is left right
+/// modulo 64 only (the symbol count, above bit 5 of the entry, is subtracted
+/// too): the caller masks it, or counts the symbols.
+inline unsigned decode_step(BitBuffer& b, std::uint8_t*& o) noexcept {
     const std::size_t i = b.acc >> (64 - kPeek);
     const unsigned e = kHuffmanDecodeBits[i];
     std::memcpy(o, kHuffmanDecodeSymbols[i], 2);
     o += e >> 6;
     b.acc <<= e & 63;
     b.n -= e;
+    return e;
 }
-
 
 /// wire::huffman_decode of the `len` octets at `p`, which lie within
 /// [lo, hi): octets there may be read (never used) to load a short string at
 /// once.
-inline std::size_t huffman_decode_in(const std::uint8_t* p, std::size_t len, const std::uint8_t* lo, const std::uint8_t* hi,
-                              std::uint8_t* out, Error& error) noexcept {
+inline std::size_t huffman_decode_in(const std::uint8_t* p, std::size_t len, const std::uint8_t* lo,
+                                     const std::uint8_t* hi, std::uint8_t* out, Error& error) noexcept {
     const std::uint8_t* const end = p + len;
     std::uint8_t* o = out;
     BitBuffer b;
     error = Error::none;
+    // The top `bytes` octets of `w` (1..8): a mask.
+    const auto top = [](std::size_t bytes) { return ~(~std::uint64_t{0} >> (8 * bytes)); };
 
     if (len >= 8) {
         // While input is left to load: refill, then kGroup lookups, which the
@@ -109,7 +109,7 @@ inline std::size_t huffman_decode_in(const std::uint8_t* p, std::size_t len, con
             if (end - p >= 8) {
                 // Branch-free refill to 56..63 bits; the bytes past the counted
                 // ones are loaded again, to the same place, next time.
-                b.acc |= load_be64(p) >> b.n;
+                b.acc |= ~load_be64(p) >> b.n;
                 p += (63 - b.n) >> 3;
                 b.n |= 56;
             } else {
@@ -117,56 +117,50 @@ inline std::size_t huffman_decode_in(const std::uint8_t* p, std::size_t len, con
                 // many of them as fit. The bits below them stay zero.
                 const auto left = static_cast<std::size_t>(end - p);
                 const std::size_t take = std::min<std::size_t>(left, (63 - b.n) >> 3);
-                const std::uint64_t w = load_be64(end - 8) << (8 * (8 - left));
-                b.acc |= (w & ~(~std::uint64_t{0} >> (8 * take))) >> b.n;
+                const std::uint64_t w = ~load_be64(end - 8) << (8 * (8 - left));
+                b.acc |= (w & top(take)) >> b.n;
                 p += take;
                 b.n += static_cast<unsigned>(8 * take);
                 if (p == end) break;
             }
             for (int i = 0; i < kGroup; ++i) decode_step(b, o);
             b.n &= 63;
-            if (b.acc < kLongFrom) [[likely]]
+            if (b.acc >= kLongBelow) [[likely]]
                 continue;
             // A code longer than kPeek bits (the steps above stopped at it):
             // decode it once all of it is buffered; input is left, so it is.
             if (b.n < 30) continue;
-            const HuffmanLongCode& c = long_code(static_cast<std::uint32_t>(b.acc >> 32));
+            const HuffmanLongCode& c = long_code(static_cast<std::uint32_t>(~b.acc >> 32));
             if (c.symbol == 256) {  // §5.2: EOS in a string is a decoding error
                 error = Error::huffman_eos;
                 return 0;
             }
             *o++ = static_cast<std::uint8_t>(c.symbol);
-            b.consume(c.bits);
+            b.acc <<= c.bits;
+            b.n -= c.bits;
         }
     } else if (len != 0) {
         // Under 8 bytes: one load when the buffer around them allows it.
         if (hi - p >= 8)
-            b.acc = load_be64(p) & ~(~std::uint64_t{0} >> (8 * len));
+            b.acc = ~load_be64(p) & top(len);
         else if (end - lo >= 8)
-            b.acc = load_be64(end - 8) << (8 * (8 - len));
+            b.acc = ~load_be64(end - 8) << (8 * (8 - len));
         else
-            b.acc = load_short(p, len);
+            b.acc = ~load_short(p, len) & top(len);
         b.n = static_cast<unsigned>(8 * len);
     }
 
-    // All the input is in the buffer: its b.n bits, then zeros. The steps run
-    // on the complement, where the zeros that shifting brings in read as ones,
-    // what §5.2 padding is made of (the most significant bits of EOS). No
-    // short code is all ones, so the steps stop by themselves at a lookup that
-    // holds no whole code: a long code, the padding, or past the end.
-    std::uint64_t inv = ~(b.acc | (~std::uint64_t{0} >> b.n));
+    // All the input is in the buffer: its b.n bits, then zeros, which read
+    // as ones: as §5.2 padding (the most significant bits of EOS). No short
+    // code is all ones, so the steps stop by themselves at a lookup that holds
+    // no whole code: a long code, the padding, or past the end.
     int n = static_cast<int>(b.n);
-    constexpr std::size_t kFlip = (std::size_t{1} << kPeek) - 1;
     for (;;) {
         std::uint8_t* const o0 = o;
         unsigned used = 0;  // bits used + 64 per symbol (see decode_step)
         unsigned e = 0;
         do {
-            const std::size_t i = (inv >> (64 - kPeek)) ^ kFlip;
-            e = kHuffmanDecodeBits[i];
-            std::memcpy(o, kHuffmanDecodeSymbols[i], 2);
-            o += e >> 6;
-            inv <<= e & 63;
+            e = decode_step(b, o);
             used += e;
         } while (e != 0);
         n -= static_cast<int>(used - 64 * static_cast<unsigned>(o - o0));
@@ -176,14 +170,14 @@ inline std::size_t huffman_decode_in(const std::uint8_t* p, std::size_t len, con
         // padding, or one not all ones, is a decoding error.
         if (n < 0) break;
         if (n <= 7) return static_cast<std::size_t>(o - out);
-        const HuffmanLongCode& c = long_code(static_cast<std::uint32_t>(~inv >> 32));
+        const HuffmanLongCode& c = long_code(static_cast<std::uint32_t>(~b.acc >> 32));
         if (c.bits > n) break;
         if (c.symbol == 256) {  // §5.2: EOS in a string is a decoding error
             error = Error::huffman_eos;
             return 0;
         }
         *o++ = static_cast<std::uint8_t>(c.symbol);
-        inv <<= c.bits;
+        b.acc <<= c.bits;
         n -= c.bits;
     }
     error = Error::huffman_padding;
