@@ -72,10 +72,10 @@ def main():
     w("// indexes two tables with that complemented peek: entry i describes the")
     w("// input bits ~i. kHuffmanDecodeSymbols holds the symbols of the whole codes")
     w("// at the start of those bits (up to two: three codes need 15 bits, more")
-    w("// than are peeked); kHuffmanDecodeBits holds how many bits those codes use")
-    w("// (bits 0..5) and how many there are (bits 6..7). Common header text")
-    w("// decodes at one or two characters per lookup; the decoder stores both")
-    w("// symbol bytes at once and advances by the count. The bit counts are a")
+    w("// than are peeked), then how many there are, then a 0; kHuffmanDecodeBits")
+    w("// holds how many bits those codes use. Common header text decodes at one")
+    w("// or two characters per lookup; the decoder stores both symbol bytes at")
+    w("// once and advances by the count. The bit counts are a")
     w("// table of their own because each lookup's index depends on the previous")
     w("// lookup's count: that chain of loads sets the decoder's speed, and a small")
     w("// table for it stays in L1 cache. The code is canonical: codes longer than")
@@ -102,8 +102,8 @@ def main():
         if not syms and long_from is None:
             long_from = v
         assert (not syms) == (long_from is not None), "not canonical: a short code after a long one"
-        bits_counts.append(used | (len(syms) << 6))
-        symbols.append(syms + [0] * (2 - len(syms)))
+        bits_counts.append(used)
+        symbols.append(syms + [0] * (2 - len(syms)) + [len(syms), 0])
     # Indexed by the complement of the peeked bits.
     bits_counts.reverse()
     symbols.reverse()
@@ -111,9 +111,9 @@ def main():
     for i in range(0, len(bits_counts), 32):
         w("    " + ",".join("%d" % e for e in bits_counts[i:i + 32]) + ",")
     w("};")
-    w("inline constexpr std::uint8_t kHuffmanDecodeSymbols[%d][2] = {" % (1 << PEEK))
+    w("inline constexpr std::uint8_t kHuffmanDecodeSymbols[%d][4] = {" % (1 << PEEK))
     for i in range(0, len(symbols), 16):
-        w("    " + ",".join("{%d,%d}" % (a, b) for a, b in symbols[i:i + 16]) + ",")
+        w("    " + ",".join("{%d,%d,%d,%d}" % tuple(s) for s in symbols[i:i + 16]) + ",")
     w("};")
     w("inline constexpr std::uint32_t kHuffmanLongFrom = 0x%x;" % long_from)
     w("")

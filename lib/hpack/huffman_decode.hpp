@@ -77,17 +77,15 @@ struct BitBuffer {
 
 /// One lookup: stores both symbol bytes (the output has slack for the
 /// second) and advances past the symbols the peeked bits hold; returns the
-/// table entry. An entry for a long code uses nothing. `b.n` is left right
-/// modulo 64 only (the symbol count, above bit 5 of the entry, is subtracted
-/// too): the caller masks it, or counts the symbols.
+/// bits used. An entry for a long code uses nothing.
 inline unsigned decode_step(BitBuffer& b, std::uint8_t*& o) noexcept {
     const std::size_t i = b.acc >> (64 - kPeek);
-    const unsigned e = kHuffmanDecodeBits[i];
+    const unsigned bits = kHuffmanDecodeBits[i];
     std::memcpy(o, kHuffmanDecodeSymbols[i], 2);
-    o += e >> 6;
-    b.acc <<= e & 63;
-    b.n -= e;
-    return e;
+    o += kHuffmanDecodeSymbols[i][2];
+    b.acc <<= bits;
+    b.n -= bits;
+    return bits;
 }
 
 /// wire::huffman_decode of the `len` octets at `p`, which lie within
@@ -124,7 +122,6 @@ inline std::size_t huffman_decode_in(const std::uint8_t* p, std::size_t len, con
                 if (p == end) break;
             }
             for (int i = 0; i < kGroup; ++i) decode_step(b, o);
-            b.n &= 63;
             if (b.acc >= kLongBelow) [[likely]]
                 continue;
             // A code longer than kPeek bits (the steps above stopped at it):
@@ -156,14 +153,13 @@ inline std::size_t huffman_decode_in(const std::uint8_t* p, std::size_t len, con
     // no whole code: a long code, the padding, or past the end.
     int n = static_cast<int>(b.n);
     for (;;) {
-        std::uint8_t* const o0 = o;
-        unsigned used = 0;  // bits used + 64 per symbol (see decode_step)
-        unsigned e = 0;
+        unsigned used = 0;
+        unsigned bits = 0;
         do {
-            e = decode_step(b, o);
-            used += e;
-        } while (e != 0);
-        n -= static_cast<int>(used - 64 * static_cast<unsigned>(o - o0));
+            bits = decode_step(b, o);
+            used += bits;
+        } while (bits != 0);
+        n -= static_cast<int>(used);
         // §5.2: a code cut by the end of the input (its bits past the end were
         // taken for ones) is padding that is not all ones; padding of up to 7
         // bits is all ones here (the lookup began with 12 ones); longer
