@@ -6,7 +6,7 @@
 
 #include "h2wire/hpack.hpp"
 #include "hpack/dynamic_table.hpp"
-#include "hpack/huffman_decode.hpp"
+#include "hpack/huffman.hpp"
 #include "hpack/static_table.hpp"
 
 namespace h2wire::hpack {
