@@ -82,17 +82,35 @@ bool sensitive(const Field& f, std::uint32_t name_index) noexcept {
     return f.sensitive || (policy & kSecret) != 0 || ((policy & kShortSecret) != 0 && f.value.size() < 20);
 }
 
+/// Strings this long or longer take a 4-byte length prefix (§5.1, 7-bit
+/// prefix): they are Huffman-coded in two passes (size, then code).
+constexpr std::size_t kOnePassBelow = 127 + 128 * 128;
+
 /// §5.2 string literal, Huffman-coded only when that is shorter. The output
 /// has room for 6 + s.size() bytes.
 std::uint8_t* write_string(std::uint8_t* out, std::string_view s, bool huffman) noexcept {
-    if (huffman && s.size() < 127) {
-        // The coded length is below s.size() < 127, so its prefix is one byte:
-        // code straight after it, giving up as soon as it is not shorter.
-        if (std::uint8_t* end = detail::huffman_encode_shorter(out + 1, s, s.size())) {
-            out[0] = static_cast<std::uint8_t>(0x80 | (end - out - 1));
-            return end;
+    if (huffman && !s.empty() && s.size() < kOnePassBelow) {
+        // The coded length is below s.size(), so its length prefix is no
+        // longer than that of s.size(): code straight after room for that,
+        // giving up as soon as it is not shorter (which writes up to 3 bytes
+        // past s.size(): within the room, as the prefix takes at most 3);
+        // then move it up if its prefix turns out shorter (strings of 127
+        // octets or more only).
+        const auto room =
+            s.size() < 127 ? 1 : static_cast<std::size_t>(put_integer(out, static_cast<std::uint32_t>(s.size()), 7, 0) - out);
+        if (std::uint8_t* end = detail::huffman_encode_shorter(out + room, s, s.size())) {
+            const auto len = static_cast<std::uint32_t>(end - out - room);
+            if (len < 127) [[likely]] {
+                if (room != 1) std::memmove(out + 1, out + room, len);
+                out[0] = static_cast<std::uint8_t>(0x80 | len);
+                return out + 1 + len;
+            }
+            std::uint8_t* const data = put_integer(out, len, 7, 0x80);
+            if (data != out + room) std::memmove(data, out + room, len);
+            return data + len;
         }
-    } else if (huffman) {
+    }
+    if (huffman && s.size() >= kOnePassBelow) {
         const std::size_t len = wire::huffman_encoded_size(s);
         if (len < s.size()) {
             out = put_integer(out, static_cast<std::uint32_t>(len), 7, 0x80);
@@ -160,6 +178,7 @@ struct Encoder::Index {
         entries = std::pmr::vector<Entry>(size, Entry{}, old.get_allocator());
         heads.assign(4 * size, static_cast<std::uint32_t>(table.first_id() - 1));  // ids never live
         bucket_mask = 2 * size - 1;
+        entry_mask = size - 1;
         if (old.empty()) return;
         for (std::uint64_t id = table.first_id(); id + 1 < table.next_id(); ++id) {
             const Entry& e = old[id & (old.size() - 1)];
@@ -177,7 +196,7 @@ struct Encoder::Index {
     void link(std::uint64_t name_hash, std::uint64_t full_hash, std::uint64_t id) noexcept {
         const auto id32 = static_cast<std::uint32_t>(id);
         std::uint32_t* const full_head = &heads[full_hash & bucket_mask];
-        Entry& e = entries[id & (entries.size() - 1)];
+        Entry& e = entries[id & entry_mask];
         e.name_hash = name_hash;
         e.full_hash = full_hash;
         e.next_full = *full_head;
@@ -198,7 +217,7 @@ struct Encoder::Index {
         const std::uint64_t first = table.first_id();
         const auto first32 = static_cast<std::uint32_t>(first);
         const Entry* const ring = entries.data();
-        const std::size_t mask = entries.size() - 1;
+        const std::size_t mask = entry_mask;
         auto limit = static_cast<std::uint32_t>(table.count());  // at most max_size / 32
         for (std::uint32_t v = head;;) {
             const std::uint32_t age = v - first32;  // its distance from the oldest entry
@@ -242,7 +261,7 @@ struct Encoder::Index {
     }
 
     /// find_dynamic() by the full-match key (the table is not empty).
-    [[gnu::noinline]] bool find_hashed(const detail::DynamicTable& table, const Field& f, Probe& p) const noexcept {
+    bool find_hashed(const detail::DynamicTable& table, const Field& f, Probe& p) const noexcept {
         hash(f, p);
         return find_full(p.full_hash, table, f, p.id);
     }
@@ -346,6 +365,7 @@ struct Encoder::Index {
     std::pmr::vector<Entry> entries;    // ring by id, as many as the table can hold
     std::pmr::vector<std::uint32_t> heads;  // the full-match buckets, then the name buckets
     std::size_t bucket_mask = 0;            // buckets per key - 1
+    std::size_t entry_mask = 0;             // entries.size() - 1
 
     // What lookup() found, for the encode() of the same span that follows;
     // after that encode(), what the block's fields were found or inserted as,
