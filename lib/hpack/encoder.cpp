@@ -189,7 +189,7 @@ struct Encoder::Index {
     /// Adds entry `id` (already in `table`, the newest) under both keys; a
     /// name hash of 0 keeps it out of the name chains.
     void add(std::uint64_t name_hash, std::uint64_t full_hash, std::uint64_t id, const detail::DynamicTable& table) {
-        if (table.count() > entries.size()) grow(table);
+        if (entries.empty() || table.count() > entry_mask + 1) grow(table);
         link(name_hash, full_hash, id);
     }
 

@@ -197,12 +197,11 @@ inline std::uint8_t* huffman_encode_impl(std::uint8_t* out, std::string_view s, 
     std::uint64_t acc = 1;
     constexpr std::uint64_t kFull = std::uint64_t{1} << 32;
     const auto flush = [&]() noexcept {
-        const auto n = static_cast<unsigned>(std::bit_width(acc) - 1);  // the sentinel's bit: 32..61
-        const unsigned k = n - 32;                                       // bits left after the store
-        store_be32(out, static_cast<std::uint32_t>(acc >> k));           // the sentinel is cut off
+        const auto k = static_cast<unsigned>(std::bit_width(acc) - 33);  // bits left after the store: 0..29
+        const std::uint64_t t = acc >> k;  // the sentinel (bit 32), then the 32 bits that go out
+        store_be32(out, static_cast<std::uint32_t>(t));
         out += 4;
-        const std::uint64_t m = std::uint64_t{1} << k;
-        acc = (acc & (m - 1)) | m;
+        acc -= (t - 1) << k;  // what is left, under a sentinel at bit k
     };
     const auto put = [&](char c) noexcept {
         const auto sym = static_cast<std::uint8_t>(c);
@@ -214,8 +213,10 @@ inline std::uint8_t* huffman_encode_impl(std::uint8_t* out, std::string_view s, 
     };
     const char* p = s.data();
     const char* const end = p + s.size();
-    for (; end - p >= 4; p += 4)
-        if (!put(p[0]) || !put(p[1]) || !put(p[2]) || !put(p[3])) return nullptr;
+    if (s.size() >= 4) {
+        for (const char* const last4 = end - 4; p <= last4; p += 4)
+            if (!put(p[0]) || !put(p[1]) || !put(p[2]) || !put(p[3])) return nullptr;
+    }
     for (; p != end; ++p)
         if (!put(*p)) return nullptr;
     // §5.2: pad to an octet boundary with the most significant bits of EOS (all ones).
