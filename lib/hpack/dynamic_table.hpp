@@ -61,8 +61,8 @@ public:
         }
         char* dst = bytes_.data() + at;
         // The name may be an evicted entry's octets, which this write may overlap.
-        if (!name.empty()) std::memmove(dst, name.data(), name.size());
-        if (!value.empty()) std::memcpy(dst + name.size(), value.data(), value.size());
+        move_bytes(dst, name.data(), name.size());
+        move_bytes(dst + name.size(), value.data(), value.size());
         add_slot(at, name.size(), value.size(), memo);
     }
     /// Evicts every entry.

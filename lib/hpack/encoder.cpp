@@ -118,7 +118,7 @@ std::uint8_t* write_string(std::uint8_t* out, std::string_view s, bool huffman) 
         }
     }
     out = put_integer(out, static_cast<std::uint32_t>(s.size()), 7, 0);
-    if (!s.empty()) std::memcpy(out, s.data(), s.size());
+    detail::move_bytes(reinterpret_cast<char*>(out), s.data(), s.size());
     return out + s.size();
 }
 
