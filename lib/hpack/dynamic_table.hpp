@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory_resource>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "hpack/hash.hpp"
@@ -25,6 +26,9 @@ namespace h2wire::hpack::detail {
 class DynamicTable {
 public:
     explicit DynamicTable(std::uint32_t max_size, std::pmr::memory_resource* mr);
+    ~DynamicTable();
+    DynamicTable(const DynamicTable&) = delete;
+    DynamicTable& operator=(const DynamicTable&) = delete;
 
     /// RFC 7541 §4.1 size: the sum of name + value + 32 over the entries.
     std::uint32_t size() const noexcept { return size_; }
@@ -59,7 +63,7 @@ public:
             insert_grown(name, value, memo);
             return;
         }
-        char* dst = bytes_.data() + at;
+        char* dst = bytes_ + at;
         // The name may be an evicted entry's octets, which this write may overlap.
         move_bytes(dst, name.data(), name.size());
         move_bytes(dst + name.size(), value.data(), value.size());
@@ -78,17 +82,17 @@ public:
     /// Entry by id, first_id() <= id < next_id().
     std::string_view name_of(std::uint64_t id) const noexcept {
         const Slot& s = slots_[id & slot_mask_];
-        return {bytes_.data() + s.offset, s.name_len};
+        return {bytes_ + s.offset, s.name_len};
     }
     std::string_view value_of(std::uint64_t id) const noexcept {
         const Slot& s = slots_[id & slot_mask_];
-        return {bytes_.data() + s.offset + s.name_len, s.value_len};
+        return {bytes_ + s.offset + s.name_len, s.value_len};
     }
     /// Whether entry `id` (first_id() <= id < next_id()) is `name` and `value`.
     bool holds(std::uint64_t id, std::string_view name, std::string_view value) const noexcept {
         const Slot& s = slots_[id & slot_mask_];
         if (s.name_len != name.size() || s.value_len != value.size()) return false;
-        const char* p = bytes_.data() + s.offset;
+        const char* p = bytes_ + s.offset;
         return equal_bytes(p + s.name_len, value.data(), value.size()) && equal_bytes(p, name.data(), name.size());
     }
     /// The user's memo byte of an entry (see hpack::FieldSink), by relative
@@ -108,7 +112,7 @@ private:
     };
     /// Where `n` octets go in the buffer as it is, or false if nowhere.
     bool room_for(std::uint32_t n, std::uint32_t& at) const noexcept {
-        const auto cap = static_cast<std::uint32_t>(bytes_.size());
+        const auto cap = static_cast<std::uint32_t>(cap_);
         if (first_id_ == next_id_) {  // empty: head_ is 0
             at = 0;
             return n <= cap;
@@ -132,8 +136,8 @@ private:
     void insert_grown(std::string_view name, std::string_view value, std::uint8_t memo);
     /// Repacks the live entries, oldest first, into a buffer of `bytes`
     /// octets and a ring of at least `slots` descriptors; returns the old
-    /// buffer.
-    std::pmr::vector<char> repack(std::size_t bytes, std::size_t slots);
+    /// buffer and its size, for the caller to free.
+    std::pair<char*, std::size_t> repack(std::size_t bytes, std::size_t slots);
     void add_slot(std::uint32_t at, std::size_t name_len, std::size_t value_len, std::uint8_t memo) noexcept {
         const auto n = static_cast<std::uint32_t>(name_len + value_len);
         slots_[next_id_ & slot_mask_] = {at, static_cast<std::uint32_t>(name_len), static_cast<std::uint32_t>(value_len),
@@ -144,7 +148,9 @@ private:
     }
 
     std::pmr::vector<Slot> slots_;  // ring of descriptors, power-of-two size
-    std::pmr::vector<char> bytes_;  // grows on demand up to 2 * max_size
+    std::pmr::memory_resource* mr_;
+    char* bytes_ = nullptr;  // cap_ octets from mr_ (not zeroed): grows on demand up to 2 * max_size
+    std::size_t cap_ = 0;
     std::uint64_t slot_mask_ = 0;
     std::uint64_t first_id_ = 0;
     std::uint64_t next_id_ = 0;
