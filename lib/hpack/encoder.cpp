@@ -231,13 +231,13 @@ struct Encoder::Index {
             v = Full ? e.next_full : e.next_name;
         }
     }
+    /// The table must not be empty (then neither is `entries`).
     bool find_full(std::uint64_t h, const detail::DynamicTable& table, const Field& f, std::uint64_t& id) const noexcept {
-        if (entries.empty()) return false;
         const auto holds = [&](std::uint64_t c) { return table.holds(c, f.name, f.value); };
         return find<true>(heads[h & bucket_mask], h, table, holds, id);
     }
+    /// The table must not be empty (then neither is `entries`).
     bool find_name(std::uint64_t h, const detail::DynamicTable& table, const Field& f, std::uint64_t& id) const noexcept {
-        if (entries.empty()) return false;
         h |= 1;  // as add() keys name chains
         const auto named = [&](std::uint64_t c) { return detail::same(table.name_of(c), f.name); };
         return find<false>(heads[bucket_mask + 1 + (h & bucket_mask)], h, table, named, id);
@@ -328,7 +328,7 @@ struct Encoder::Index {
     }
 
     /// §6.2: a field with no full match, as a literal.
-    [[gnu::noinline]] std::uint8_t* encode_literal(detail::DynamicTable& table, const Field& f, Probe& p,
+    std::uint8_t* encode_literal(detail::DynamicTable& table, const Field& f, Probe& p,
                                                    std::uint8_t* out, std::uint8_t memo, bool huffman) {
         const bool secret = sensitive(f, p.name_index);
         std::uint32_t name_index = p.name_index;
