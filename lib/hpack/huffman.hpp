@@ -99,7 +99,7 @@ inline std::size_t huffman_decode_in(const std::uint8_t* p, std::size_t len, con
     std::uint8_t* o = out;
     BitBuffer b;
     error = Error::none;
-    // The top `bytes` octets of `w` (1..8): a mask.
+    // A mask of a word's top `bytes` octets (0..8).
     const auto top = [](std::size_t bytes) { return ~(~std::uint64_t{0} >> (8 * bytes)); };
 
     if (len >= 8) {
@@ -153,6 +153,10 @@ inline std::size_t huffman_decode_in(const std::uint8_t* p, std::size_t len, con
     // as ones: as §5.2 padding (the most significant bits of EOS). No short
     // code is all ones, so the steps stop by themselves at a lookup that holds
     // no whole code: a long code, the padding, or past the end.
+    // Bounded: a lookup that holds a code uses 5 bits or more, and one over
+    // the ones alone (the buffer's zeros) holds none, so each pass of the
+    // loop below ends within (63 + 12) / 5 lookups, and each further pass
+    // first takes a long code off.
     int n = static_cast<int>(b.n);
     for (;;) {
         unsigned used = 0;
