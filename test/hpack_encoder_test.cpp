@@ -552,9 +552,9 @@ TEST_CASE("hpack encoder: long strings, Huffman-coded in one bounded pass, aroun
         for (int kind = 0; kind < 3; ++kind) {
             std::string v(n, '\0');
             for (char& c : v) {
-                c = kind == 0   ? "0123456789"[rng.below(10)]                        // 5-6 bit codes
-                    : kind == 1 ? static_cast<char>(0x20 + rng.below(0x5f))          // printable
-                                : static_cast<char>(0x80 + rng.below(0x80));         // long codes
+                c = kind == 0   ? "0123456789"[rng.below(10)]                 // 5-6 bit codes
+                    : kind == 1 ? static_cast<char>(0x20 + rng.below(0x5f))   // printable
+                                : static_cast<char>(0x80 + rng.below(0x80));  // long codes
             }
             CAPTURE(n);
             CAPTURE(kind);
@@ -570,8 +570,8 @@ TEST_CASE("hpack encoder: long strings, Huffman-coded in one bounded pass, aroun
                                                : concat({ref_integer(v.size(), 7, 0x00), bytes_of(v)});
             REQUIRE(out.size() >= want.size());
             CHECK(Bytes(out.end() - static_cast<std::ptrdiff_t>(want.size()), out.end()) == want);
-            hpack::Decoder d(hpack::DecoderLimits{.max_table_size = 4096, .max_header_list_size = 1u << 20,
-                                                  .max_field_size = 1u << 20});
+            hpack::Decoder d(hpack::DecoderLimits{
+                .max_table_size = 4096, .max_header_list_size = 1u << 20, .max_field_size = 1u << 20});
             const DecodeResult r = decode_whole(d, out);
             CHECK(r.error == Error::none);
             CHECK(r.headers == hs);

@@ -629,7 +629,8 @@ TEST_CASE("hpack huffman: strings of under 8 octets decode the same wherever the
                 const std::size_t n = hpack::detail::huffman_decode_in(buf.data() + before, in.size(), buf.data(),
                                                                        buf.data() + buf.size(), out.data(), e);
                 CHECK(e == want.error);
-                if (e == Error::none && want.error == Error::none) CHECK(std::string(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n)) == want.out);
+                if (e == Error::none && want.error == Error::none)
+                    CHECK(std::string(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n)) == want.out);
             }
         }
     }
@@ -653,7 +654,9 @@ TEST_CASE("hpack huffman: short Huffman strings at the edges of fragments, in ex
         for (std::size_t cut = 0; cut <= block.size(); ++cut) {
             hpack::Decoder d;
             Headers got;
-            const auto sink = [&](const Field& field) { got.push_back({std::string(field.name), std::string(field.value)}); };
+            const auto sink = [&](const Field& field) {
+                got.push_back({std::string(field.name), std::string(field.value)});
+            };
             const std::vector<std::uint8_t> first(block.begin(), block.begin() + static_cast<std::ptrdiff_t>(cut));
             const std::vector<std::uint8_t> second(block.begin() + static_cast<std::ptrdiff_t>(cut), block.end());
             CHECK(d.decode(first, false, sink) == Error::none);
@@ -686,7 +689,8 @@ TEST_CASE("hpack huffman: random strings agree with Python's hpack, both ways") 
         for (const std::string& s : strings) {
             Bytes enc(hpack::wire::huffman_encoded_size(s));
             hpack::wire::huffman_encode(enc.data(), s);
-            std::fprintf(f, "%s %s\n", s.empty() ? "-" : to_hex(bytes_of(s)).c_str(), enc.empty() ? "-" : to_hex(enc).c_str());
+            std::fprintf(f, "%s %s\n", s.empty() ? "-" : to_hex(bytes_of(s)).c_str(),
+                         enc.empty() ? "-" : to_hex(enc).c_str());
         }
         std::fclose(f);
     }

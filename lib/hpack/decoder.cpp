@@ -214,7 +214,8 @@ Decoder::Status Decoder::decode_one(const std::uint8_t* const p, const std::uint
         s.huffman = (*q & 0x80) != 0;
         if (const IntResult r = read_integer(q, end, 7, s.len); r != IntResult::ok) return int_status(r);
         if (s.len > limits_.max_field_size) return failed(Error::field_too_large);
-        if (static_cast<std::size_t>(end - q) < s.len) return {Status::need_more, Error::none, std::size_t(q - p) + s.len};
+        if (static_cast<std::size_t>(end - q) < s.len)
+            return {Status::need_more, Error::none, std::size_t(q - p) + s.len};
         s.data = q;
         q += s.len;
         return {Status::done, Error::none, 0};
@@ -233,8 +234,8 @@ Decoder::Status Decoder::decode_one(const std::uint8_t* const p, const std::uint
     }
     // Huffman-coded strings go to scratch_, the value right after the name
     // (each may write slack past its end, which the next overwrites).
-    const std::size_t room = (name_s.huffman ? huffman_capacity(name_s.len) : 0) +
-                             (value_s.huffman ? huffman_capacity(value_s.len) : 0);
+    const std::size_t room =
+        (name_s.huffman ? huffman_capacity(name_s.len) : 0) + (value_s.huffman ? huffman_capacity(value_s.len) : 0);
     if (scratch_.size() < room) scratch_.resize(std::max(room, scratch_.size() * 2));
     std::uint8_t* out = scratch_.data();
     const auto take = [&](const StringRef& s, std::string_view& view) {

@@ -140,8 +140,8 @@ private:
     std::pair<char*, std::size_t> repack(std::size_t bytes, std::size_t slots);
     void add_slot(std::uint32_t at, std::size_t name_len, std::size_t value_len, std::uint8_t memo) noexcept {
         const auto n = static_cast<std::uint32_t>(name_len + value_len);
-        slots_[next_id_ & slot_mask_] = {at, static_cast<std::uint32_t>(name_len), static_cast<std::uint32_t>(value_len),
-                                         memo};
+        slots_[next_id_ & slot_mask_] = {at, static_cast<std::uint32_t>(name_len),
+                                         static_cast<std::uint32_t>(value_len), memo};
         ++next_id_;
         head_ = at + n;
         size_ += n + kEntryOverhead;

@@ -97,7 +97,9 @@ std::uint8_t* write_string(std::uint8_t* out, std::string_view s, bool huffman) 
         // then move it up if its prefix turns out shorter (strings of 127
         // octets or more only).
         const auto room =
-            s.size() < 127 ? 1 : static_cast<std::size_t>(put_integer(out, static_cast<std::uint32_t>(s.size()), 7, 0) - out);
+            s.size() < 127
+                ? 1
+                : static_cast<std::size_t>(put_integer(out, static_cast<std::uint32_t>(s.size()), 7, 0) - out);
         if (std::uint8_t* end = detail::huffman_encode_shorter(out + room, s, s.size())) {
             const auto len = static_cast<std::uint32_t>(end - out - room);
             if (len < 127) [[likely]] {
@@ -232,12 +234,14 @@ struct Encoder::Index {
         }
     }
     /// The table must not be empty (then neither is `entries`).
-    bool find_full(std::uint64_t h, const detail::DynamicTable& table, const Field& f, std::uint64_t& id) const noexcept {
+    bool find_full(std::uint64_t h, const detail::DynamicTable& table, const Field& f,
+                   std::uint64_t& id) const noexcept {
         const auto holds = [&](std::uint64_t c) { return table.holds(c, f.name, f.value); };
         return find<true>(heads[h & bucket_mask], h, table, holds, id);
     }
     /// The table must not be empty (then neither is `entries`).
-    bool find_name(std::uint64_t h, const detail::DynamicTable& table, const Field& f, std::uint64_t& id) const noexcept {
+    bool find_name(std::uint64_t h, const detail::DynamicTable& table, const Field& f,
+                   std::uint64_t& id) const noexcept {
         h |= 1;  // as add() keys name chains
         const auto named = [&](std::uint64_t c) { return detail::same(table.name_of(c), f.name); };
         return find<false>(heads[bucket_mask + 1 + (h & bucket_mask)], h, table, named, id);
@@ -328,8 +332,8 @@ struct Encoder::Index {
     }
 
     /// §6.2: a field with no full match, as a literal.
-    std::uint8_t* encode_literal(detail::DynamicTable& table, const Field& f, Probe& p,
-                                                   std::uint8_t* out, std::uint8_t memo, bool huffman) {
+    std::uint8_t* encode_literal(detail::DynamicTable& table, const Field& f, Probe& p, std::uint8_t* out,
+                                 std::uint8_t memo, bool huffman) {
         const bool secret = sensitive(f, p.name_index);
         std::uint32_t name_index = p.name_index;
         std::uint64_t id = 0;
@@ -362,7 +366,7 @@ struct Encoder::Index {
         return out;
     }
 
-    std::pmr::vector<Entry> entries;    // ring by id, as many as the table can hold
+    std::pmr::vector<Entry> entries;        // ring by id, as many as the table can hold
     std::pmr::vector<std::uint32_t> heads;  // the full-match buckets, then the name buckets
     std::size_t bucket_mask = 0;            // buckets per key - 1
     std::size_t entry_mask = 0;             // entries.size() - 1
