@@ -354,8 +354,7 @@ struct Encoder::Index {
 
         if (index_it) {
             hash(f, p);
-            // The index forgets evicted entries lazily.
-            while (table.count() != 0 && table.size() + entry_size > table.max_size()) table.evict_oldest();
+            // insert() evicts what the entry needs; the index forgets lazily.
             const std::uint64_t new_id = table.next_id();
             table.insert(f.name, f.value, memo);
             if (table.next_id() != new_id + 1) return out;  // not inserted (cannot happen: it fits)
