@@ -536,3 +536,45 @@ TEST_CASE("hpack encoder: a moved-from encoder's state moves with it") {
     assigned = std::move(moved);
     CHECK(to_hex(encode(assigned, Headers{{"x-b", "2"}})) == "be");
 }
+
+TEST_CASE("hpack encoder: long strings, Huffman-coded in one bounded pass, around every prefix length") {
+    // Strings of 127..16510 octets are coded straight after room for their
+    // own length prefix and moved up when the coded length's prefix is
+    // shorter; longer ones are sized first. Around each boundary, with text
+    // that compresses (to under and over 127 octets) and text that does not,
+    // the output is the shorter of the two forms, in a buffer of exactly
+    // max_encoded_size() (ASan sees any write past it), and decodes back.
+    std::vector<std::size_t> lengths;
+    for (std::size_t n = 120; n <= 300; ++n) lengths.push_back(n);
+    for (std::size_t n = 16500; n <= 16520; ++n) lengths.push_back(n);
+    Prng rng(62);
+    for (const std::size_t n : lengths) {
+        for (int kind = 0; kind < 3; ++kind) {
+            std::string v(n, '\0');
+            for (char& c : v) {
+                c = kind == 0   ? "0123456789"[rng.below(10)]                 // 5-6 bit codes
+                    : kind == 1 ? static_cast<char>(0x20 + rng.below(0x5f))   // printable
+                                : static_cast<char>(0x80 + rng.below(0x80));  // long codes
+            }
+            CAPTURE(n);
+            CAPTURE(kind);
+            const Headers hs{{"x-long", v}};
+            const std::vector<Field> fields = to_fields(hs);
+            hpack::Encoder e(opts(4096));
+            std::vector<std::uint8_t> out(hpack::Encoder::max_encoded_size(fields));
+            const std::size_t len = e.encode(fields, out.data());
+            REQUIRE(len <= out.size());
+            out.resize(len);
+            const std::size_t huff = ref_huffman_size(v);
+            const Bytes want = huff < v.size() ? concat({ref_integer(huff, 7, 0x80), ref_huffman_encode(v)})
+                                               : concat({ref_integer(v.size(), 7, 0x00), bytes_of(v)});
+            REQUIRE(out.size() >= want.size());
+            CHECK(Bytes(out.end() - static_cast<std::ptrdiff_t>(want.size()), out.end()) == want);
+            hpack::Decoder d(hpack::DecoderLimits{
+                .max_table_size = 4096, .max_header_list_size = 1u << 20, .max_field_size = 1u << 20});
+            const DecodeResult r = decode_whole(d, out);
+            CHECK(r.error == Error::none);
+            CHECK(r.headers == hs);
+        }
+    }
+}

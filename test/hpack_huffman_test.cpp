@@ -5,9 +5,17 @@
 // the library's generated table.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
+
+#if defined(__unix__)
+#include <unistd.h>
+#endif
 
 #include "../lib/hpack/huffman.hpp"
 #include "h2wire/hpack.hpp"
@@ -557,3 +565,171 @@ TEST_CASE("hpack huffman: codes of every length, ended or cut at the end of the 
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// The coder's internal paths (issue 15): the encoder's sentinel accumulator,
+// which flushes 32 bits whenever its sentinel passes bit 32 (so a flush can
+// leave 0..29 bits behind); the decoder's complemented buffer, its tail that
+// reads the bits past the end as ones, and its one-load path for strings of
+// under 8 octets, which may read (never use) octets around them.
+
+TEST_CASE("hpack huffman: runs of long codes leave every remainder in the encoder's accumulator") {
+    // 30-bit codes (\n, \r, 0x16) and 28-bit ones after 0..40 bits of 5-bit
+    // codes, then short codes again: every flush remainder 0..29 occurs.
+    const std::string longs[] = {"\n", "\n\r", "\n\r\x16", "\x01\x02\x03", "\xfe\xff\x0a", "\n\x7f\r\x16\n"};
+    for (const std::string& l : longs) {
+        for (std::size_t lead = 0; lead <= 8; ++lead) {
+            for (std::size_t trail = 0; trail <= 9; ++trail) {
+                CAPTURE(to_hex(bytes_of(l)));
+                CAPTURE(lead);
+                CAPTURE(trail);
+                const std::string s = std::string(lead, 'e') + l + std::string(trail, 't') + l + "0";
+                check_round_trip(s);
+                const Bytes want = ref_huffman_encode(s);
+                // Bounded, at and around the exact size, in exactly the room
+                // the contract gives (limit + 3) so that ASan sees overruns.
+                for (std::size_t limit = want.size(); limit <= want.size() + 1; ++limit) {
+                    std::vector<std::uint8_t> buf(limit + 3);
+                    std::uint8_t* end = hpack::detail::huffman_encode_shorter(buf.data(), s, limit);
+                    if (limit == want.size()) {
+                        CHECK(end == nullptr);
+                    } else {
+                        REQUIRE(end != nullptr);
+                        CHECK(Bytes(buf.data(), end) == want);
+                    }
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("hpack huffman: strings of under 8 octets decode the same wherever they lie in a buffer") {
+    // huffman_decode_in may load the 8 octets at or before a short string
+    // when [lo, hi) holds them. The result must not depend on the octets
+    // around it, nor on where in the buffer it lies.
+    Prng rng(41);
+    for (int i = 0; i < 400; ++i) {
+        Bytes in;
+        if (i % 4 == 3) {
+            in.resize(rng.below(8));  // arbitrary octets: errors too
+            for (auto& b : in) b = rng.byte();
+        } else {
+            in = ref_huffman_encode(random_of_length(rng, rng.below(12), i));
+            if (in.size() >= 8) continue;
+        }
+        CAPTURE(to_hex(in));
+        const LibDecoded want = lib_decode(in);
+        for (std::size_t before = 0; before <= 9; ++before) {
+            for (std::size_t after = 0; after <= 9; ++after) {
+                std::vector<std::uint8_t> buf(before + in.size() + after);
+                for (auto& b : buf) b = rng.byte();
+                std::copy(in.begin(), in.end(), buf.begin() + static_cast<std::ptrdiff_t>(before));
+                std::vector<std::uint8_t> out(hpack::wire::huffman_decoded_capacity(in.size()));
+                Error e = Error::none;
+                const std::size_t n = hpack::detail::huffman_decode_in(buf.data() + before, in.size(), buf.data(),
+                                                                       buf.data() + buf.size(), out.data(), e);
+                CHECK(e == want.error);
+                if (e == Error::none && want.error == Error::none)
+                    CHECK(std::string(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(n)) == want.out);
+            }
+        }
+    }
+}
+
+TEST_CASE("hpack huffman: short Huffman strings at the edges of fragments, in exactly sized buffers") {
+    // A block of literals whose names and values are Huffman strings of 0..9
+    // octets, fed so that each lies at the very start or the very end of a
+    // fragment held in its own heap buffer (ASan sees any read past it).
+    Prng rng(42);
+    for (int i = 0; i < 60; ++i) {
+        Headers hs;
+        Bytes block;
+        for (int f = 0; f < 6; ++f) {
+            const std::string name = random_of_length(rng, 1 + rng.below(9), 1);
+            const std::string value = random_of_length(rng, rng.below(10), f);
+            hs.push_back({name, value});
+            block = concat({block, literal_new_name(name, value, f % 2 ? 0x40 : 0x00, true)});
+        }
+        CAPTURE(to_hex(block));
+        for (std::size_t cut = 0; cut <= block.size(); ++cut) {
+            hpack::Decoder d;
+            Headers got;
+            const auto sink = [&](const Field& field) {
+                got.push_back({std::string(field.name), std::string(field.value)});
+            };
+            const std::vector<std::uint8_t> first(block.begin(), block.begin() + static_cast<std::ptrdiff_t>(cut));
+            const std::vector<std::uint8_t> second(block.begin() + static_cast<std::ptrdiff_t>(cut), block.end());
+            CHECK(d.decode(first, false, sink) == Error::none);
+            CHECK(d.decode(second, true, sink) == Error::none);
+            CHECK(got == hs);
+        }
+    }
+}
+
+#if defined(__unix__)
+TEST_CASE("hpack huffman: random strings agree with Python's hpack, both ways") {
+    // Python's hpack (if /usr/bin/python3 has it) decodes what the library
+    // encodes, and encodes what the library must decode to the same string.
+    if (std::system("/usr/bin/python3 -c 'import hpack' >/dev/null 2>&1") != 0) {
+        MESSAGE("no Python hpack: skipped");
+        return;
+    }
+    Prng rng(43);
+    std::vector<std::string> strings;
+    for (int i = 0; i < 300; ++i) strings.push_back(random_of_length(rng, rng.below(i % 5 == 0 ? 300 : 40), i));
+    for (int b = 0; b < 256; ++b) strings.push_back(std::string(1 + b % 9, static_cast<char>(b)) + "ab");
+    // One line per string: its hex, then the library's Huffman encoding.
+    const std::string dir = (std::filesystem::temp_directory_path() /
+                             ("h2wire_hpack_python_" + std::to_string(static_cast<long>(getpid())) + "_"))
+                                .string();
+    const std::string in_path = dir + "in.txt", out_path = dir + "out.txt", script_path = dir + "check.py";
+    {
+        std::FILE* f = std::fopen(in_path.c_str(), "w");
+        REQUIRE(f != nullptr);
+        for (const std::string& s : strings) {
+            Bytes enc(hpack::wire::huffman_encoded_size(s));
+            hpack::wire::huffman_encode(enc.data(), s);
+            std::fprintf(f, "%s %s\n", s.empty() ? "-" : to_hex(bytes_of(s)).c_str(),
+                         enc.empty() ? "-" : to_hex(enc).c_str());
+        }
+        std::fclose(f);
+    }
+    const std::string script =
+        "import sys\n"
+        "from hpack.huffman import HuffmanEncoder\n"
+        "from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH\n"
+        "from hpack.huffman_table import decode_huffman\n"
+        "enc = HuffmanEncoder(REQUEST_CODES, REQUEST_CODES_LENGTH)\n"
+        "out = open(sys.argv[2], 'w')\n"
+        "for line in open(sys.argv[1]):\n"
+        "    s, e = [b'' if x == '-' else bytes.fromhex(x) for x in line.split()]\n"
+        "    ok = decode_huffman(e) == s\n"
+        "    p = enc.encode(s)\n"
+        "    out.write(('ok ' if ok else 'bad ') + (p.hex() if p else '-') + '\\n')\n";
+    {
+        std::FILE* py = std::fopen(script_path.c_str(), "w");
+        REQUIRE(py != nullptr);
+        std::fputs(script.c_str(), py);
+        std::fclose(py);
+    }
+    const std::string cmd = "/usr/bin/python3 " + script_path + " " + in_path + " " + out_path;
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    std::FILE* f = std::fopen(out_path.c_str(), "r");
+    REQUIRE(f != nullptr);
+    char verdict[8];
+    char hexbuf[4096];
+    for (const std::string& s : strings) {
+        REQUIRE(std::fscanf(f, "%7s %4095s", verdict, hexbuf) == 2);
+        CAPTURE(to_hex(bytes_of(s)));
+        CHECK(std::string(verdict) == "ok");  // Python decodes ours
+        const Bytes theirs = std::string(hexbuf) == "-" ? Bytes{} : hex(hexbuf);
+        const LibDecoded d = lib_decode(theirs);  // we decode Python's
+        CHECK(d.error == Error::none);
+        CHECK(d.out == s);
+    }
+    std::fclose(f);
+    std::remove(in_path.c_str());
+    std::remove(out_path.c_str());
+    std::remove(script_path.c_str());
+}
+#endif

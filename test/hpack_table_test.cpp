@@ -6,6 +6,7 @@
 // than twice the maximum plus the descriptor ring).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -155,4 +156,37 @@ TEST_CASE("hpack table: storage follows what the table holds") {
     }
     CHECK(dmem.allocations == grown);
     CHECK(dmem.live - decoder_empty <= 2 * 4096 + 16 * 128 + 2048);  // and the Huffman scratch
+}
+
+TEST_CASE("hpack table: a literal naming the entry its insertion evicts, names of every copy width") {
+    // The name then points into the table, into octets the new entry may
+    // overwrite: the copy must read them all before writing (names of 0..40
+    // octets take each of the inline copy's widths and memmove). The table
+    // holds one entry, so the second insertion evicts the first.
+    for (std::size_t name_len = 1; name_len <= 40; ++name_len) {
+        for (std::size_t v1 = 0; v1 <= 20; v1 += 5) {
+            for (std::size_t v2 = 0; v2 <= 20; v2 += 4) {
+                CAPTURE(name_len);
+                CAPTURE(v1);
+                CAPTURE(v2);
+                std::string name(name_len, 'n');
+                for (std::size_t i = 0; i < name_len; ++i) name[i] = static_cast<char>('a' + i % 26);
+                const std::string value1(v1, 'x'), value2(v2, 'y');
+                const auto max = static_cast<std::uint32_t>(32 + name_len + std::max(v1, v2));
+                hpack::Decoder d(hpack::DecoderLimits{.max_table_size = max});
+                const Bytes update = size_update(max);
+                // §6.2.1 with a new name, then with the name of dynamic index 62.
+                const Bytes first = concat({update, literal_new_name(name, value1, 0x40)});
+                const Bytes second = concat({Bytes{0x40 | 62}, str_literal(value2)});
+                const DecodeResult r1 = decode_whole(d, first);
+                REQUIRE(r1.error == hpack::Error::none);
+                const DecodeResult r2 = decode_whole(d, second);
+                REQUIRE(r2.error == hpack::Error::none);
+                CHECK(r2.headers == Headers{{name, value2}});
+                CHECK(d.table_entries() == 1);
+                const DecodeResult r3 = decode_whole(d, Bytes{0x80 | 62});
+                CHECK(r3.headers == Headers{{name, value2}});
+            }
+        }
+    }
 }

@@ -4,8 +4,9 @@
 Usage: tools/gen_huffman.py ../shared/specs/rfc7541-hpack.txt [PEEK_BITS] > lib/hpack/huffman_table.inc
 
 PEEK_BITS (default 13, at most 14) sets the size of the decoder's tables:
-2^PEEK_BITS entries of 1 byte (bit counts) and of 2 bytes (symbols); the
-decoder reads it from the tables. Decoding is a chain of dependent lookups
+2^PEEK_BITS entries of 1 byte (bit counts) and of 4 bytes (two symbols, their
+count, 0), indexed by the complement of the peeked bits; the decoder reads it
+from the tables. Decoding is a chain of dependent lookups
 (each one's bit count gives the next one's index), so time goes with the
 number of lookups, and with whether the bit counts stay in L1 cache: on
 exchange_headers 13 bits measured fastest; 10 and 11 bits are slower (more
@@ -66,22 +67,25 @@ def main():
         w("    " + " ".join("%d," % codes[s][1] for s in range(i, min(i + 16, 257))))
     w("};")
     w("")
-    w("// Decoder fast path. The decoder peeks the next kHuffmanPeekBits bits of input")
-    w("// (MSB first) and indexes two tables with them. kHuffmanDecodeSymbols holds")
-    w("// the symbols of the whole codes at the start of the peeked bits (up to two:")
-    w("// three codes need 15 bits, more than are peeked); kHuffmanDecodeBits holds")
-    w("// how many bits those codes use (bits 0..5) and how many there are (bits")
-    w("// 6..7). Common header text decodes at one or two characters per lookup;")
-    w("// the decoder stores both symbol bytes at once and advances by the count.")
-    w("// The bit counts are a table of their own because each lookup's index")
-    w("// depends on the previous lookup's count: that chain of loads sets the")
-    w("// decoder's speed, and a small table for it stays in L1 cache. The code is")
-    w("// canonical: codes longer than the peek all begin with a peek of")
-    w("// kHuffmanLongFrom or more, and exactly those entries are 0 (no symbol, no")
-    w("// bit used); the decoder then takes the slow path through kHuffmanLong. EOS")
-    w("// never appears here (its code is 30 bits). At the end of the input, the")
-    w("// decoder needs the length of the first symbol on its own: kHuffmanBits")
-    w("// gives it.")
+    w("// Decoder fast path. The decoder keeps the input bits COMPLEMENTED (so that")
+    w("// the zeros a shift brings in read as ones, what RFC 7541 §5.2 padding is")
+    w("// made of), peeks the next kHuffmanPeekBits of them (MSB first) and")
+    w("// indexes two tables with that complemented peek: entry i describes the")
+    w("// input bits ~i. kHuffmanDecodeSymbols holds the symbols of the whole codes")
+    w("// at the start of those bits (up to two: three codes need 15 bits, more")
+    w("// than are peeked), then how many there are, then a 0; kHuffmanDecodeBits")
+    w("// holds how many bits those codes use. Common header text decodes at one")
+    w("// or two characters per lookup; the decoder stores both symbol bytes at")
+    w("// once and advances by the count. The bit counts are a")
+    w("// table of their own because each lookup's index depends on the previous")
+    w("// lookup's count: that chain of loads sets the decoder's speed, and a small")
+    w("// table for it stays in L1 cache. The code is canonical: codes longer than")
+    w("// the peek all begin with input bits of kHuffmanLongFrom or more, so with")
+    w("// a complemented peek of (2^kHuffmanPeekBits - 1 - kHuffmanLongFrom) or less;")
+    w("// exactly those entries are 0 (no symbol, no bit used), and the decoder")
+    w("// then takes the slow path through kHuffmanLong. EOS never appears here")
+    w("// (its code is 30 bits), and no short code is all ones, so a peek of")
+    w("// padding or past the end (all ones) holds no symbol.")
     w("inline constexpr int kHuffmanPeekBits = %d;" % PEEK)
     bits_counts = []
     symbols = []
@@ -99,15 +103,18 @@ def main():
         if not syms and long_from is None:
             long_from = v
         assert (not syms) == (long_from is not None), "not canonical: a short code after a long one"
-        bits_counts.append(used | (len(syms) << 6))
-        symbols.append(syms + [0] * (2 - len(syms)))
+        bits_counts.append(used)
+        symbols.append(syms + [0] * (2 - len(syms)) + [len(syms), 0])
+    # Indexed by the complement of the peeked bits.
+    bits_counts.reverse()
+    symbols.reverse()
     w("inline constexpr std::uint8_t kHuffmanDecodeBits[%d] = {" % (1 << PEEK))
     for i in range(0, len(bits_counts), 32):
         w("    " + ",".join("%d" % e for e in bits_counts[i:i + 32]) + ",")
     w("};")
-    w("inline constexpr std::uint8_t kHuffmanDecodeSymbols[%d][2] = {" % (1 << PEEK))
+    w("inline constexpr std::uint8_t kHuffmanDecodeSymbols[%d][4] = {" % (1 << PEEK))
     for i in range(0, len(symbols), 16):
-        w("    " + ",".join("{%d,%d}" % (a, b) for a, b in symbols[i:i + 16]) + ",")
+        w("    " + ",".join("{%d,%d,%d,%d}" % tuple(s) for s in symbols[i:i + 16]) + ",")
     w("};")
     w("inline constexpr std::uint32_t kHuffmanLongFrom = 0x%x;" % long_from)
     w("")

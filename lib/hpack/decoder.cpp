@@ -6,6 +6,7 @@
 
 #include "h2wire/hpack.hpp"
 #include "hpack/dynamic_table.hpp"
+#include "hpack/huffman.hpp"
 #include "hpack/static_table.hpp"
 
 namespace h2wire::hpack {
@@ -205,40 +206,52 @@ Decoder::Status Decoder::decode_one(const std::uint8_t* const p, const std::uint
     const bool never_indexed = !indexing && (first & 0x10) != 0;
     if (const IntResult r = read_integer(q, end, indexing ? 6 : 4, index); r != IntResult::ok) return int_status(r);
 
-    StringRef strings[2];  // name (when literal), value
-    for (int i = index == 0 ? 0 : 1; i < 2; ++i) {
-        // §5.2 String Literal: H bit, 7-bit-prefix length, data.
+    // §5.2 String Literal: H bit, 7-bit-prefix length, data. Both strings
+    // (the name when literal, then the value) must be complete before
+    // anything is decoded.
+    const auto read_string = [&](StringRef& s) -> Status {
         if (q == end) return {Status::need_more, Error::none, std::size_t(q - p) + 1};
-        const bool huffman = (*q & 0x80) != 0;
-        std::uint32_t len = 0;
-        if (const IntResult r = read_integer(q, end, 7, len); r != IntResult::ok) return int_status(r);
-        if (len > limits_.max_field_size) return failed(Error::field_too_large);
-        if (static_cast<std::size_t>(end - q) < len) return {Status::need_more, Error::none, std::size_t(q - p) + len};
-        strings[i] = {q, len, huffman};
-        q += len;
-    }
+        s.huffman = (*q & 0x80) != 0;
+        if (const IntResult r = read_integer(q, end, 7, s.len); r != IntResult::ok) return int_status(r);
+        if (s.len > limits_.max_field_size) return failed(Error::field_too_large);
+        if (static_cast<std::size_t>(end - q) < s.len)
+            return {Status::need_more, Error::none, std::size_t(q - p) + s.len};
+        s.data = q;
+        q += s.len;
+        return {Status::done, Error::none, 0};
+    };
+    StringRef name_s, value_s;
+    if (index == 0)
+        if (const Status st = read_string(name_s); st.kind != Status::done) return st;
+    if (const Status st = read_string(value_s); st.kind != Status::done) return st;
     // The representation is complete.
     if (const Error e = begin_field(); e != Error::none) return failed(e);
 
     std::string_view name, value;
-    std::uint8_t* name_memo = nullptr;  // the name's entry: not this field's memo
-    if (index != 0 && !lookup(index, name, value, name_memo)) return failed(Error::index_out_of_range);
-    const std::size_t name_room = strings[0].huffman ? huffman_capacity(strings[0].len) : 0;
-    const std::size_t room = name_room + (strings[1].huffman ? huffman_capacity(strings[1].len) : 0);
+    if (index != 0) {
+        std::uint8_t* name_memo = nullptr;  // the name's entry: not this field's memo
+        if (!lookup(index, name, value, name_memo)) return failed(Error::index_out_of_range);
+    }
+    // Huffman-coded strings go to scratch_, the value right after the name
+    // (each may write slack past its end, which the next overwrites).
+    const std::size_t room =
+        (name_s.huffman ? huffman_capacity(name_s.len) : 0) + (value_s.huffman ? huffman_capacity(value_s.len) : 0);
     if (scratch_.size() < room) scratch_.resize(std::max(room, scratch_.size() * 2));
-    std::uint8_t* out[2] = {scratch_.data(), scratch_.data() + name_room};
-    std::string_view* views[2] = {&name, &value};
-    for (int i = index == 0 ? 0 : 1; i < 2; ++i) {
-        const StringRef& s = strings[i];
+    std::uint8_t* out = scratch_.data();
+    const auto take = [&](const StringRef& s, std::string_view& view) {
         if (!s.huffman) {
-            *views[i] = {reinterpret_cast<const char*>(s.data), s.len};
-            continue;
+            view = {reinterpret_cast<const char*>(s.data), s.len};
+            return Error::none;
         }
         Error e = Error::none;
-        const std::size_t n = wire::huffman_decode({s.data, s.len}, out[i], e);
-        if (e != Error::none) return failed(e);
-        *views[i] = {reinterpret_cast<const char*>(out[i]), n};
-    }
+        const std::size_t n = detail::huffman_decode_in(s.data, s.len, p, end, out, e);
+        view = {reinterpret_cast<const char*>(out), n};
+        out += n;
+        return e;
+    };
+    if (index == 0)
+        if (const Error e = take(name_s, name); e != Error::none) return failed(e);
+    if (const Error e = take(value_s, value); e != Error::none) return failed(e);
     saw_field_ = true;
     std::uint8_t memo = 0;  // a new field: nothing known of it yet
     if (const Error e = emit(name, value, never_indexed, memo, on_field); e != Error::none) return failed(e);

@@ -82,17 +82,37 @@ bool sensitive(const Field& f, std::uint32_t name_index) noexcept {
     return f.sensitive || (policy & kSecret) != 0 || ((policy & kShortSecret) != 0 && f.value.size() < 20);
 }
 
+/// Strings this long or longer take a 4-byte length prefix (§5.1, 7-bit
+/// prefix): they are Huffman-coded in two passes (size, then code).
+constexpr std::size_t kOnePassBelow = 127 + 128 * 128;
+
 /// §5.2 string literal, Huffman-coded only when that is shorter. The output
 /// has room for 6 + s.size() bytes.
 std::uint8_t* write_string(std::uint8_t* out, std::string_view s, bool huffman) noexcept {
-    if (huffman && s.size() < 127) {
-        // The coded length is below s.size() < 127, so its prefix is one byte:
-        // code straight after it, giving up as soon as it is not shorter.
-        if (std::uint8_t* end = detail::huffman_encode_shorter(out + 1, s, s.size())) {
-            out[0] = static_cast<std::uint8_t>(0x80 | (end - out - 1));
-            return end;
+    if (huffman && !s.empty() && s.size() < kOnePassBelow) {
+        // The coded length is below s.size(), so its length prefix is no
+        // longer than that of s.size(): code straight after room for that,
+        // giving up as soon as it is not shorter (which writes up to 3 bytes
+        // past s.size(): within the room, as the prefix takes at most 3);
+        // then move it up if its prefix turns out shorter (strings of 127
+        // octets or more only).
+        const auto room =
+            s.size() < 127
+                ? 1
+                : static_cast<std::size_t>(put_integer(out, static_cast<std::uint32_t>(s.size()), 7, 0) - out);
+        if (std::uint8_t* end = detail::huffman_encode_shorter(out + room, s, s.size())) {
+            const auto len = static_cast<std::uint32_t>(end - out - room);
+            if (len < 127) [[likely]] {
+                if (room != 1) std::memmove(out + 1, out + room, len);
+                out[0] = static_cast<std::uint8_t>(0x80 | len);
+                return out + 1 + len;
+            }
+            std::uint8_t* const data = put_integer(out, len, 7, 0x80);
+            if (data != out + room) std::memmove(data, out + room, len);
+            return data + len;
         }
-    } else if (huffman) {
+    }
+    if (huffman && s.size() >= kOnePassBelow) {
         const std::size_t len = wire::huffman_encoded_size(s);
         if (len < s.size()) {
             out = put_integer(out, static_cast<std::uint32_t>(len), 7, 0x80);
@@ -100,21 +120,23 @@ std::uint8_t* write_string(std::uint8_t* out, std::string_view s, bool huffman) 
         }
     }
     out = put_integer(out, static_cast<std::uint32_t>(s.size()), 7, 0);
-    if (!s.empty()) std::memcpy(out, s.data(), s.size());
+    detail::move_bytes(reinterpret_cast<char*>(out), s.data(), s.size());
     return out + s.size();
 }
 
 }  // namespace
 
-/// Finds dynamic-table entries by name and by name + value: two
-/// open-addressing tables (linear probing) from a key's hash to the entry's
-/// id. Eviction costs nothing here: a slot whose entry has been evicted is
-/// dead (its id fell out of the table's live range), lookups step over it and
-/// insertions reuse it. Slots are never emptied except by a rebuild, which
-/// happens when live and dead slots together pass 3/4 of the capacity (every
-/// few hundred insertions), so probe sequences stay short. A field whose name
-/// is in the static table is keyed by the precomputed hash of that name
-/// (detail::kStaticNameHash), so only its value is hashed.
+/// Finds dynamic-table entries by name and by name + value: two tables of
+/// hash chains. A bucket holds the id of the newest entry whose key falls in
+/// it, and each entry the id of the next older one in the same bucket (a ring
+/// indexed by id, beside the table's own). Insertion is two stores per key.
+/// Eviction costs nothing: entries leave from the oldest end, so a chain is
+/// live down to its first evicted id and a walk stops there (or at any id
+/// that is not younger than the last one, so that ids from 2^32 insertions
+/// ago can never make it loop). Only names outside the static table go in
+/// the name chains: a field with a static name refers to the static entry.
+/// A field whose name is in the static table is keyed by the precomputed hash
+/// of that name (detail::kStaticNameHash), so only its value is hashed.
 ///
 /// In front of them, probe() tries what the previous block had at the
 /// same position, which is what a warm connection's fields usually are.
@@ -123,22 +145,13 @@ std::uint8_t* write_string(std::uint8_t* out, std::string_view s, bool huffman) 
 /// entry holds a given name and value: every way of finding it gives the same
 /// index.
 struct Encoder::Index {
-    /// The low 32 bits of a key's hash, forced odd so that 0 marks an empty
-    /// slot (the home slot is derived from this tag), and the low 32 bits of
-    /// the entry id.
-    struct Slot {
-        std::uint32_t hash;
-        std::uint32_t id;
-    };
-    struct EntryHashes {
-        std::uint64_t name;
-        std::uint64_t full;
-    };
-    struct Map {
-        explicit Map(std::pmr::memory_resource* mr) : slots(mr) {}
-        std::pmr::vector<Slot> slots;
-        std::size_t mask = 0;  // slots.size() - 1
-        std::size_t used = 0;  // non-empty slots, live or dead
+    /// One dynamic entry's keys and its links to the next older entry of
+    /// each of its chains (low 32 bits of ids).
+    struct Entry {
+        std::uint64_t name_hash;  // 0: not in a name chain
+        std::uint64_t full_hash;
+        std::uint32_t next_name;
+        std::uint32_t next_full;
     };
 
     /// What the encoder learned of one field before choosing its
@@ -153,94 +166,85 @@ struct Encoder::Index {
         bool hashed;                // name_hash and full_hash are set
     };
 
-    explicit Index(std::pmr::memory_resource* mr) : by_name(mr), by_full(mr), hashes(mr), probes(mr) {}
+    explicit Index(std::pmr::memory_resource* mr) : entries(mr), heads(mr), probes(mr) {}
 
-    static std::uint32_t tag(std::uint64_t h) noexcept { return static_cast<std::uint32_t>(h) | 1u; }
-    static bool live(std::uint32_t id32, const detail::DynamicTable& t) noexcept {
-        return static_cast<std::uint32_t>(id32 - static_cast<std::uint32_t>(t.first_id())) < t.count();
-    }
-
-    /// Doubles the ring of hashes (from 8) and the maps (4 slots per entry)
-    /// when the table holds more entries than the ring has room for. They
-    /// grow with the entries the table really holds, up to what its maximum
-    /// allows (max_size / 32 entries): nothing is allocated before the first
-    /// insertion, and nothing once they have grown to what the fields need.
-    /// The caller rebuilds the maps.
+    /// Doubles the ring of entries (from 8) and the buckets (2 per entry of
+    /// each key) when the table holds more entries than the ring has room
+    /// for, and re-adds the live entries. They grow with the entries the table
+    /// really holds, up to what its maximum allows (max_size / 32 entries):
+    /// nothing is allocated before the first insertion, and nothing once they
+    /// have grown to what the fields need.
     void grow(const detail::DynamicTable& table) {
-        const std::size_t entries = std::max<std::size_t>(8, hashes.size() * 2);
-        std::pmr::vector<EntryHashes> old(std::move(hashes));
-        hashes = std::pmr::vector<EntryHashes>(entries, EntryHashes{}, old.get_allocator());
-        if (!old.empty()) {
-            for (std::uint64_t id = table.first_id(); id != table.next_id(); ++id)
-                hashes[id & (entries - 1)] = old[id & (old.size() - 1)];
-        }
-        for (Map* m : {&by_name, &by_full}) {
-            m->slots.assign(entries * 4, Slot{});
-            m->mask = m->slots.size() - 1;
-        }
-    }
-
-    /// Empties both maps and re-adds the live entries.
-    void rebuild(const detail::DynamicTable& table) noexcept {
-        for (Map* m : {&by_name, &by_full}) {
-            std::fill(m->slots.begin(), m->slots.end(), Slot{});
-            m->used = 0;
-        }
-        for (std::uint64_t id = table.first_id(); id != table.next_id(); ++id) {
-            const EntryHashes& h = hashes[id & (hashes.size() - 1)];
-            place(by_name, h.name, id, table);
-            place(by_full, h.full, id, table);
+        const std::size_t size = std::max<std::size_t>(8, entries.size() * 2);
+        std::pmr::vector<Entry> old(std::move(entries));
+        entries = std::pmr::vector<Entry>(size, Entry{}, old.get_allocator());
+        heads.assign(4 * size, static_cast<std::uint32_t>(table.first_id() - 1));  // ids never live
+        bucket_mask = 2 * size - 1;
+        entry_mask = size - 1;
+        if (old.empty()) return;
+        for (std::uint64_t id = table.first_id(); id + 1 < table.next_id(); ++id) {
+            const Entry& e = old[id & (old.size() - 1)];
+            link(e.name_hash, e.full_hash, id);
         }
     }
 
-    /// Adds entry `id` (already in `table`) under both keys.
+    /// Adds entry `id` (already in `table`, the newest) under both keys; a
+    /// name hash of 0 keeps it out of the name chains.
     void add(std::uint64_t name_hash, std::uint64_t full_hash, std::uint64_t id, const detail::DynamicTable& table) {
-        if (table.count() > hashes.size()) {
-            grow(table);
-            hashes[id & (hashes.size() - 1)] = {name_hash, full_hash};
-            rebuild(table);
-            return;
-        }
-        hashes[id & (hashes.size() - 1)] = {name_hash, full_hash};
-        const std::size_t limit = by_name.slots.size() / 4 * 3;
-        if (by_name.used >= limit || by_full.used >= limit) {
-            rebuild(table);  // re-adds `id` too
-            return;
-        }
-        place(by_name, name_hash, id, table);
-        place(by_full, full_hash, id, table);
+        if (entries.empty() || table.count() > entry_mask + 1) grow(table);
+        link(name_hash, full_hash, id);
     }
 
-    static void place(Map& m, std::uint64_t h, std::uint64_t id, const detail::DynamicTable& table) noexcept {
-        const std::size_t mask = m.mask;
-        const std::uint32_t t = tag(h);
-        std::size_t s = t & mask;
-        while (m.slots[s].hash != 0 && live(m.slots[s].id, table)) s = (s + 1) & mask;
-        if (m.slots[s].hash == 0) ++m.used;
-        m.slots[s] = {t, static_cast<std::uint32_t>(id)};
+    void link(std::uint64_t name_hash, std::uint64_t full_hash, std::uint64_t id) noexcept {
+        const auto id32 = static_cast<std::uint32_t>(id);
+        std::uint32_t* const full_head = &heads[full_hash & bucket_mask];
+        Entry& e = entries[id & entry_mask];
+        e.name_hash = name_hash;
+        e.full_hash = full_hash;
+        e.next_full = *full_head;
+        *full_head = id32;
+        if (name_hash != 0) {
+            std::uint32_t* const name_head = &heads[bucket_mask + 1 + (name_hash & bucket_mask)];
+            e.next_name = *name_head;
+            *name_head = id32;
+        }
     }
 
-    /// Some live entry under key `h` for which `match(id)` holds. The table
-    /// must not be empty.
-    template <class Match>
-    static bool find(const Map& m, std::uint64_t h, const detail::DynamicTable& table, Match&& match,
-                     std::uint64_t& id) noexcept {
-        const Slot* const slots = m.slots.data();
-        const std::size_t mask = m.mask;
-        const std::uint32_t want = tag(h);
+    /// Walks the chain from `head` (a bucket of `heads`) through the live
+    /// entries, newest first, for one whose key is `h` and for which
+    /// `match(id)` holds. `Full`: the full-match chains, else the name chains.
+    template <bool Full, class Match>
+    bool find(std::uint32_t head, std::uint64_t h, const detail::DynamicTable& table, Match&& match,
+              std::uint64_t& id) const noexcept {
         const std::uint64_t first = table.first_id();
         const auto first32 = static_cast<std::uint32_t>(first);
-        const auto count = static_cast<std::uint32_t>(table.count());  // at most max_size / 32
-        for (std::size_t s = want & mask; slots[s].hash != 0; s = (s + 1) & mask) {
-            if (slots[s].hash != want) continue;
-            const std::uint32_t age = slots[s].id - first32;  // its distance from the oldest entry
-            if (age >= count) continue;                        // evicted
-            if (match(first + age)) {
+        const Entry* const ring = entries.data();
+        const std::size_t mask = entry_mask;
+        auto limit = static_cast<std::uint32_t>(table.count());  // at most max_size / 32
+        for (std::uint32_t v = head;;) {
+            const std::uint32_t age = v - first32;  // its distance from the oldest entry
+            if (age >= limit) return false;         // evicted, or not younger than the last one
+            limit = age;
+            const Entry& e = ring[(first + age) & mask];
+            if ((Full ? e.full_hash : e.name_hash) == h && match(first + age)) {
                 id = first + age;
                 return true;
             }
+            v = Full ? e.next_full : e.next_name;
         }
-        return false;
+    }
+    /// The table must not be empty (then neither is `entries`).
+    bool find_full(std::uint64_t h, const detail::DynamicTable& table, const Field& f,
+                   std::uint64_t& id) const noexcept {
+        const auto holds = [&](std::uint64_t c) { return table.holds(c, f.name, f.value); };
+        return find<true>(heads[h & bucket_mask], h, table, holds, id);
+    }
+    /// The table must not be empty (then neither is `entries`).
+    bool find_name(std::uint64_t h, const detail::DynamicTable& table, const Field& f,
+                   std::uint64_t& id) const noexcept {
+        h |= 1;  // as add() keys name chains
+        const auto named = [&](std::uint64_t c) { return detail::same(table.name_of(c), f.name); };
+        return find<false>(heads[bucket_mask + 1 + (h & bucket_mask)], h, table, named, id);
     }
 
     /// Sets `p`'s hashes, if not yet done.
@@ -261,10 +265,9 @@ struct Encoder::Index {
     }
 
     /// find_dynamic() by the full-match key (the table is not empty).
-    [[gnu::noinline]] bool find_hashed(const detail::DynamicTable& table, const Field& f, Probe& p) const noexcept {
+    bool find_hashed(const detail::DynamicTable& table, const Field& f, Probe& p) const noexcept {
         hash(f, p);
-        const auto holds = [&](std::uint64_t c) { return table.holds(c, f.name, f.value); };
-        return find(by_full, p.full_hash, table, holds, p.id);
+        return find_full(p.full_hash, table, f, p.id);
     }
 
     /// Looks `f` up: its name in the static table, then its full match, first
@@ -329,15 +332,14 @@ struct Encoder::Index {
     }
 
     /// §6.2: a field with no full match, as a literal.
-    [[gnu::noinline]] std::uint8_t* encode_literal(detail::DynamicTable& table, const Field& f, Probe& p,
-                                                   std::uint8_t* out, std::uint8_t memo, bool huffman) {
+    std::uint8_t* encode_literal(detail::DynamicTable& table, const Field& f, Probe& p, std::uint8_t* out,
+                                 std::uint8_t memo, bool huffman) {
         const bool secret = sensitive(f, p.name_index);
         std::uint32_t name_index = p.name_index;
         std::uint64_t id = 0;
         if (name_index == 0 && table.count() != 0) {
             hash(f, p);
-            const auto named = [&](std::uint64_t c) { return detail::same(table.name_of(c), f.name); };
-            if (find(by_name, p.name_hash, table, named, id))
+            if (find_name(p.name_hash, table, f, id))
                 name_index = static_cast<std::uint32_t>(detail::kStaticTableSize + table.next_id() - id);
         }
 
@@ -352,21 +354,21 @@ struct Encoder::Index {
 
         if (index_it) {
             hash(f, p);
-            // The index forgets evicted entries lazily.
-            while (table.count() != 0 && table.size() + entry_size > table.max_size()) table.evict_oldest();
+            // insert() evicts what the entry needs; the index forgets lazily.
             const std::uint64_t new_id = table.next_id();
             table.insert(f.name, f.value, memo);
             if (table.next_id() != new_id + 1) return out;  // not inserted (cannot happen: it fits)
-            add(p.name_hash, p.full_hash, new_id, table);
+            add(p.name_index == 0 ? p.name_hash | 1 : 0, p.full_hash, new_id, table);
             p.dynamic = true;  // for the next block's probe at this position
             p.id = new_id;
         }
         return out;
     }
 
-    Map by_name;
-    Map by_full;
-    std::pmr::vector<EntryHashes> hashes;  // ring by id, as many as the table can hold
+    std::pmr::vector<Entry> entries;        // ring by id, as many as the table can hold
+    std::pmr::vector<std::uint32_t> heads;  // the full-match buckets, then the name buckets
+    std::size_t bucket_mask = 0;            // buckets per key - 1
+    std::size_t entry_mask = 0;             // entries.size() - 1
 
     // What lookup() found, for the encode() of the same span that follows;
     // after that encode(), what the block's fields were found or inserted as,
@@ -392,7 +394,7 @@ Encoder::Encoder(const EncoderOptions& options, std::pmr::memory_resource* mr) :
 
 Encoder::~Encoder() {
     if (table_ == nullptr) return;
-    std::pmr::polymorphic_allocator<> alloc(index_->hashes.get_allocator());
+    std::pmr::polymorphic_allocator<> alloc(index_->entries.get_allocator());
     alloc.delete_object(table_);
     alloc.delete_object(index_);
 }

@@ -101,6 +101,31 @@ inline bool equal_bytes(const char* a, const char* b, std::size_t n) noexcept {
     return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
 }
 
+/// Copies `n` bytes from `src` to `dst`, which may overlap: short copies
+/// (most names and values) inline, reading and writing exactly those bytes
+/// (all loads before the stores), longer ones through memmove.
+inline void move_bytes(char* dst, const char* src, std::size_t n) noexcept {
+    if (n > 16) {
+        std::memmove(dst, src, n);
+    } else if (n >= 8) {
+        const auto a = load_le<8, std::uint64_t>(src);
+        const auto b = load_le<8, std::uint64_t>(src + n - 8);
+        std::memcpy(dst, &a, 8);
+        std::memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4) {
+        const auto a = load_le<4, std::uint32_t>(src);
+        const auto b = load_le<4, std::uint32_t>(src + n - 4);
+        std::memcpy(dst, &a, 4);
+        std::memcpy(dst + n - 4, &b, 4);
+    } else if (n > 0) {
+        // 1..3 bytes: the first, middle and last cover them all.
+        const char a = src[0], b = src[n / 2], c = src[n - 1];
+        dst[0] = a;
+        dst[n / 2] = b;
+        dst[n - 1] = c;
+    }
+}
+
 inline bool same(std::string_view a, std::string_view b) noexcept {
     return a.size() == b.size() && equal_bytes(a.data(), b.data(), a.size());
 }
