@@ -74,7 +74,7 @@ static addrinfo* resolve(const std::string& host, std::uint16_t port, bool passi
     return res;
 }
 
-int listen_tcp(const std::string& host, std::uint16_t& port, std::string& err) {
+int listen_tcp(const std::string& host, std::uint16_t& port, std::string& err, bool reuse_port) {
     addrinfo* res = resolve(host, port, true, err);
     if (!res) return -1;
     int fd = -1;
@@ -83,6 +83,9 @@ int listen_tcp(const std::string& host, std::uint16_t& port, std::string& err) {
         if (fd < 0) continue;
         const int one = 1;
         ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+#ifdef SO_REUSEPORT
+        if (reuse_port) ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+#endif
         if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd, 1024) == 0) break;
         err = std::string("bind/listen: ") + std::strerror(errno);
         ::close(fd);
@@ -100,7 +103,8 @@ int listen_tcp(const std::string& host, std::uint16_t& port, std::string& err) {
 }
 
 int listen_server(const std::string& host, std::uint16_t& port, bool tls, const std::string& cert,
-                  const std::string& key, const char* program, std::shared_ptr<TlsContext>& context) {
+                  const std::string& key, const char* program, std::shared_ptr<TlsContext>& context,
+                  bool reuse_port) {
     std::string err;
 #ifdef H2WIRE_EXAMPLES_TLS
     if (tls && !(context = tls_server_context(cert, key, err))) {
@@ -114,7 +118,7 @@ int listen_server(const std::string& host, std::uint16_t& port, bool tls, const 
         return -1;
     }
 #endif
-    const int fd = listen_tcp(host, port, err);
+    const int fd = listen_tcp(host, port, err, reuse_port);
     if (fd < 0) std::fprintf(stderr, "%s: %s\n", program, err.c_str());
     return fd;
 }

@@ -51,7 +51,9 @@ protected:
 
 /// A listening socket on host:port (port 0: the kernel picks one); `port` is
 /// updated to the real one. Returns -1 with `err` set on failure.
-int listen_tcp(const std::string& host, std::uint16_t& port, std::string& err);
+/// `reuse_port`: SO_REUSEPORT, so that several sockets (one per event loop)
+/// listen on the same port and the kernel spreads connections among them.
+int listen_tcp(const std::string& host, std::uint16_t& port, std::string& err, bool reuse_port = false);
 /// A connected, non-blocking socket, or -1 with `err` set.
 int connect_tcp(const std::string& host, std::uint16_t port, std::string& err);
 void set_nonblocking(int fd);
@@ -63,7 +65,8 @@ struct TlsContext;  // OpenSSL's SSL_CTX (only when built with TLS)
 /// (else null). On failure prints why on stderr, after `program`, and
 /// returns -1.
 int listen_server(const std::string& host, std::uint16_t& port, bool tls, const std::string& cert,
-                  const std::string& key, const char* program, std::shared_ptr<TlsContext>& context);
+                  const std::string& key, const char* program, std::shared_ptr<TlsContext>& context,
+                  bool reuse_port = false);
 
 /// Writes a byte string through the transport (for HTTP/1.1 text around an
 /// h2c upgrade); returns octets written.

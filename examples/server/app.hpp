@@ -33,7 +33,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <span>
@@ -45,6 +44,8 @@
 #include "server/budget.hpp"
 
 namespace example {
+
+class FileCache;  // server/file_cache.hpp
 
 namespace ws {
 class Tunnel;  // websocket/h2_tunnel.hpp
@@ -82,6 +83,9 @@ struct ServerConfig {
     /// Process-wide counters shared by every session of the loop (echo
     /// octets); null: no process-wide echo cap.
     ProcessBudget* budget = nullptr;
+    /// The loop's cache of small files (server/file_cache.hpp); null: every
+    /// request opens its file.
+    FileCache* file_cache = nullptr;
     bool log = false;  ///< one line per request on stderr
     bool verbose = false;  ///< -v: every frame, through h2wire::FrameTrace (common/trace.hpp)
 };
@@ -128,6 +132,11 @@ public:
 
 private:
     struct Stream;
+    /// Files up to this size held in memory are copied into the connection's
+    /// send buffer rather than lent.
+    static constexpr std::size_t small_file = 16 * 1024;
+    /// Octets of a held file lent to the connection ahead, per stream.
+    static constexpr std::size_t held_ahead = 64 * 1024;
     // What a stream moved so far, for the stalled-stream timer.
     struct Progress {
         std::uint64_t in = 0, out = 0;  // octets received; octets queued to send
@@ -143,7 +152,8 @@ private:
     void on_request(std::uint32_t id, std::span<const h2wire::Field> headers, std::string_view method,
                     std::string_view path, bool end_stream);
     void on_data(std::uint32_t id, std::span<const std::uint8_t> data, std::uint32_t flow_controlled);
-    void respond_simple(std::uint32_t id, Stream& s, int status, std::string_view body, bool head);
+    Stream& add_stream(std::uint32_t id, bool input_done);
+    void respond_simple(std::uint32_t id, bool end_stream, int status, std::string_view body, bool head);
     void pump();
     bool pump_file(std::uint32_t id, Stream& s);
     bool pump_echo(std::uint32_t id, Stream& s, std::uint64_t& connection_slack);

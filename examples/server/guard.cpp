@@ -135,7 +135,15 @@ int usage(const char* program) {
                  "    --echo-memory 64M       echo octets of all connections past which no slack\n"
                  "    --file-buffer 256K      file octets read ahead per connection\n"
                  "    --upgrade-body 512K     h2c upgrade request body\n"
-                 "    --upgrade-memory 16M    h2c upgrade requests of all connections\n",
+                 "    --upgrade-memory 16M    h2c upgrade requests of all connections\n"
+                 "  files:\n"
+                 "    --file-cache 64M        small files held in memory, all together (0: no cache)\n"
+                 "    --file-cache-file 1M    larger files are read as they are sent, never held\n"
+                 "    --file-cache-ttl 1      a cached file is checked (stat) when older than this\n"
+                 "  loops:\n"
+                 "    --threads 1             event loops, one per thread, sharing the port (SO_REUSEPORT);\n"
+                 "                            the caps above are divided among them\n"
+                 "    --poll                  poll() instead of epoll (h2wire-server on Linux)\n",
                  program);
     return 2;
 }
@@ -155,6 +163,10 @@ bool parse_server_args(int argc, char** argv, const char* program, ServerOptions
         }
         if (a == "--tls") {
             opt.tls = true;
+            continue;
+        }
+        if (a == "--poll") {
+            opt.use_poll = true;
             continue;
         }
         if (i + 1 >= argc) return usage(program), false;
@@ -219,6 +231,16 @@ bool parse_server_args(int argc, char** argv, const char* program, ServerOptions
             size(opt.guard.upgrade_body);
         else if (a == "--upgrade-memory")
             size(opt.budget.upgrade_cap);
+        else if (a == "--file-cache")
+            size(opt.file_cache.max_bytes);
+        else if (a == "--file-cache-file")
+            size(opt.file_cache.max_file);
+        else if (a == "--file-cache-ttl")
+            duration(opt.file_cache.ttl);
+        else if (a == "--threads") {
+            const auto [end, err] = std::from_chars(v.data(), v.data() + v.size(), opt.threads);
+            ok = err == std::errc{} && end == v.data() + v.size() && opt.threads >= 1 && opt.threads <= 256;
+        }
         else
             ok = false;
         if (!ok) return usage(program), false;

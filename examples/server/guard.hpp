@@ -18,6 +18,7 @@
 
 #include "server/app.hpp"
 #include "server/budget.hpp"
+#include "server/file_cache.hpp"
 
 namespace example {
 
@@ -112,6 +113,15 @@ struct ServerOptions {
     ServerConfig app;
     Hardening guard;
     ProcessBudget budget;
+    /// The cache of small files, one per event loop (--file-cache ...).
+    FileCache::Limits file_cache;
+    /// Event loops, each on its own thread with its own listening socket
+    /// (SO_REUSEPORT: the kernel spreads connections), caps and cache. The
+    /// process-wide caps (connections, memory, echo, upgrade) are divided
+    /// evenly among them.
+    unsigned threads = 1;
+    /// The poll server: poll() instead of epoll (Linux).
+    bool use_poll = false;
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;
     bool tls = false;
