@@ -47,7 +47,6 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TICK = os.sysconf("SC_CLK_TCK")
 children = []
 
 
@@ -113,15 +112,18 @@ def tree(pid):
 
 
 def cpu_seconds(pid):
+    """CPU time of the process tree, user and system: the first field of
+    /proc/PID/task/TID/schedstat (nanoseconds on a CPU) of every thread, far
+    finer than the clock ticks of /proc/PID/stat."""
     total = 0
     for p in tree(pid):
         try:
-            with open("/proc/%d/stat" % p) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, IndexError):
+            for tid in os.listdir("/proc/%d/task" % p):
+                with open("/proc/%d/task/%s/schedstat" % (p, tid)) as f:
+                    total += int(f.read().split()[0])
+        except (OSError, IndexError, ValueError):
             pass
-    return total / TICK
+    return total / 1e9
 
 
 def rss_kib(pid):
@@ -144,7 +146,8 @@ def nginx_conf(port, root, work, threads):
 pid %s/nginx.pid; worker_rlimit_nofile 19000;
 events { worker_connections 30000; }
 http { access_log off; client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s;
-  uwsgi_temp_path %s; scgi_temp_path %s; keepalive_timeout 600s; http2_max_concurrent_streams 128;
+  uwsgi_temp_path %s; scgi_temp_path %s; keepalive_timeout 600s; keepalive_requests 100000000;
+  http2_max_concurrent_streams 128;
   server { listen 127.0.0.1:%d http2; root %s; } }
 """ % ((threads, work, work) + (work,) * 5 + (port, root))
 
@@ -226,7 +229,8 @@ def h2load(port, path, n, streams, clients=10, cpus="1"):
     m = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded", out)
     r = re.search(r"finished in ([\d.]+)(m?s), ([\d.]+) req/s", out)
     if not m or not r or int(m.group(1)) != n:
-        print("  h2load failed: %s" % out.strip().splitlines()[-3:], file=sys.stderr)
+        print("  h2load failed: %s" % " | ".join(l for l in out.splitlines() if re.match(r"(requests|status|finished)", l)),
+              file=sys.stderr)
         return None
     return float(r.group(3))
 
@@ -392,12 +396,13 @@ def main():
     if a.only:
         servers = {k: v for k, v in servers.items() if k in a.only.split(",")}
     rounds = 1 if a.quick else a.rounds
-    small_n, big_n = (100000, 1000) if a.quick else (300000, 3000)
+    small_n, big_n = (300000, 1000) if a.quick else (1000000, 3000)
     idle_counts = [1000] if a.quick else [1000, a.idle]
     raise_fd_limit()
     load_cpus = "1" if a.threads == 1 else None
 
     work = tempfile.mkdtemp(prefix="h2-compare-")
+    os.chmod(work, 0o755)  # h2o started as root serves as "nobody"
     atexit.register(shutil.rmtree, work, True)
     root = os.path.join(work, "root")
     os.makedirs(root)
