@@ -4,7 +4,7 @@
 // the point: h2wire does not care whose loop it runs in.
 //
 //     h2wire-asio-server [--root DIR] [--host 127.0.0.1] [--port 8080] [--log]
-//                        [--tls --cert FILE --key FILE]
+//                        [--tls --cert FILE --key FILE] [--threads N] [--file-cache SIZE ...]
 //                        [timeouts and budgets: as h2wire-server, server/guard.cpp]
 //
 // With --port 0 the kernel picks a port; the first line on stdout is always
@@ -44,12 +44,14 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "server/app.hpp"
+#include "server/file_cache.hpp"
 #include "server/guard.hpp"
 
 namespace {
@@ -143,15 +145,29 @@ private:
 /// The listening socket, the live sessions, the signals and the timers.
 class Server {
 public:
-    Server(asio::io_context& io, const tcp::endpoint& at, example::ServerOptions& opt)
+    /// `reuse_port`: SO_REUSEPORT, for one Server per thread on one port.
+    Server(asio::io_context& io, const tcp::endpoint& at, const example::ServerOptions& opt, bool reuse_port,
+           unsigned index, unsigned count)
         : io_(io),
-          acceptor_(io, at),
+          acceptor_(io),
           signals_(io, SIGINT, SIGTERM, SIGUSR1),
           tick_timer_(io),
           accept_timer_(io),
           opt_(opt),
-          read_buffer_(std::min<std::size_t>(opt.guard.read_budget, 64 * 1024)) {
+          cache_(opt.file_cache),
+          read_buffer_(std::min<std::size_t>(opt.guard.read_budget, 64 * 1024)),
+          index_(index),
+          count_(count) {
         opt_.app.budget = &opt_.budget;
+        opt_.app.file_cache = &cache_;
+        acceptor_.open(at.protocol());
+        acceptor_.set_option(tcp::acceptor::reuse_address(true));
+        if (reuse_port) {
+            const int one = 1;
+            ::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        }
+        acceptor_.bind(at);
+        acceptor_.listen(1024);
     }
 #ifdef H2WIRE_ASIO_TLS
     void use_tls(asio::ssl::context* tls) {
@@ -175,6 +191,11 @@ public:
     /// receive() copies what it keeps.
     std::span<std::uint8_t> read_buffer() {
         return read_buffer_;
+    }
+    /// This loop's cache of small files; reads no clock, so the sessions
+    /// tell it the time as input arrives.
+    example::FileCache& cache() {
+        return cache_;
     }
 
     void start() {
@@ -290,16 +311,21 @@ private:
     void print_stats() const {
         std::size_t library = 0;
         for (const SessionBase* s : live_) library += s->library_memory();
-        std::fprintf(stderr, "memory: connections=%zu total=%zu library=%zu echo=%zu upgrade=%zu\n", live_.size(),
-                     opt_.budget.memory, library, opt_.budget.echo, opt_.budget.upgrade);
+        char which[32] = "";
+        if (count_ > 1) std::snprintf(which, sizeof which, " loop=%u", index_);
+        std::fprintf(stderr, "memory: connections=%zu total=%zu library=%zu echo=%zu upgrade=%zu file_cache=%zu%s\n",
+                     live_.size(), opt_.budget.memory, library, opt_.budget.echo, opt_.budget.upgrade, cache_.bytes(),
+                     which);
     }
 
     asio::io_context& io_;
     tcp::acceptor acceptor_;
     asio::signal_set signals_;
     asio::steady_timer tick_timer_, accept_timer_;
-    example::ServerOptions& opt_;
+    example::ServerOptions opt_;  // this loop's copy: its share of the caps
+    example::FileCache cache_;
     std::vector<std::uint8_t> read_buffer_;
+    unsigned index_, count_;
     std::unordered_set<SessionBase*> live_;
     bool stopping_ = false;
     Clock::time_point shutdown_deadline_ = Clock::time_point::max();
@@ -404,6 +430,7 @@ void Session<Stream>::on_readable(const asio::error_code& ec) {
         return;
     }
     const Clock::time_point now = Clock::now();
+    server_.cache().set_time(now);
     const std::size_t budget = server_.options().guard.read_budget;
     const std::span<std::uint8_t> buf = server_.read_buffer();
     std::size_t got = 0;
@@ -444,7 +471,9 @@ void Session<Stream>::on_read(const asio::error_code& ec, std::size_t n) {
         close();
         return;
     }
-    if (!take(std::span<const std::uint8_t>(tls_in_.get(), n), Clock::now())) {
+    const Clock::time_point now = Clock::now();
+    server_.cache().set_time(now);
+    if (!take(std::span<const std::uint8_t>(tls_in_.get(), n), now)) {
         close();
         return;
     }
@@ -595,8 +624,21 @@ int main(int argc, char** argv) {
     }
 #endif
     try {
-        asio::io_context io{1};  // one thread: sessions need no locks
-        Server server(io, tcp::endpoint(asio::ip::make_address(opt.host), opt.port), opt);
+        // --threads N: N io_contexts, one thread each, each with its own
+        // Server (listening socket on the shared port with SO_REUSEPORT,
+        // sessions, timers, caps and file cache): a session stays on the
+        // thread that accepted it, so sessions need no locks. Every Server
+        // waits for the signals itself (Asio tells every signal_set).
+        const unsigned loops = opt.threads;
+        example::ServerOptions share = opt;
+        share.budget.max_connections = std::max<std::size_t>((opt.budget.max_connections + loops - 1) / loops, 1);
+        share.budget.memory_cap = opt.budget.memory_cap / loops;
+        share.budget.echo_cap = opt.budget.echo_cap / loops;
+        share.budget.upgrade_cap = opt.budget.upgrade_cap / loops;
+        share.file_cache.max_bytes = opt.file_cache.max_bytes / loops;
+        std::vector<std::unique_ptr<asio::io_context>> ios;
+        std::vector<std::unique_ptr<Server>> servers;
+        tcp::endpoint at(asio::ip::make_address(opt.host), opt.port);
 #ifdef H2WIRE_ASIO_TLS
         asio::ssl::context tls_context(asio::ssl::context::tls_server);
         if (opt.tls) {
@@ -605,13 +647,23 @@ int main(int argc, char** argv) {
             tls_context.use_certificate_chain_file(opt.cert);
             tls_context.use_private_key_file(opt.key, asio::ssl::context::pem);
             SSL_CTX_set_alpn_select_cb(tls_context.native_handle(), select_h2, nullptr);
-            server.use_tls(&tls_context);
         }
 #endif
-        std::printf("listening on %s:%u\n", opt.host.c_str(), static_cast<unsigned>(server.port()));
+        for (unsigned i = 0; i < loops; ++i) {
+            ios.push_back(std::make_unique<asio::io_context>(1));  // one thread each: sessions need no locks
+            servers.push_back(std::make_unique<Server>(*ios.back(), at, share, loops > 1, i, loops));
+            at.port(servers.back()->port());  // --port 0: the others share the port the first one got
+#ifdef H2WIRE_ASIO_TLS
+            if (opt.tls) servers.back()->use_tls(&tls_context);
+#endif
+        }
+        std::printf("listening on %s:%u\n", opt.host.c_str(), static_cast<unsigned>(at.port()));
         std::fflush(stdout);
-        server.start();
-        io.run();
+        for (auto& s : servers) s->start();
+        std::vector<std::thread> threads;
+        for (unsigned i = 1; i < loops; ++i) threads.emplace_back([&io = *ios[i]] { io.run(); });
+        ios[0]->run();
+        for (std::thread& t : threads) t.join();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "h2wire-asio-server: %s\n", e.what());
         return 1;
