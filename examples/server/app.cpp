@@ -120,6 +120,56 @@ struct ServerSession::Stream {
     std::size_t pending_size() const { return pending.size() - pending_head; }
 };
 
+// A response body from a file held in memory: the connection pulls it as the
+// windows open (h2wire::BodySource), so nothing is queued ahead and no
+// stream state beyond this is kept.
+struct ServerSession::HeldBody {
+    std::uint32_t id = 0;
+    std::uint64_t offset = 0;
+    std::shared_ptr<const ServedFile> file;  // keeps the content alive while it is lent
+    Progress progress;                       // for the stalled-stream timer
+};
+
+// Small files: copied straight into the DATA frame being built (one copy,
+// and the output stays one contiguous piece).
+class ServerSession::HeldReader final : public h2wire::BodyReader {
+public:
+    explicit HeldReader(ServerSession& s) : s_(s) {}
+    h2wire::BodyRead read(std::uint32_t stream, std::span<std::uint8_t> buffer) override {
+        HeldBody* b = s_.find_held(stream);
+        if (!b) return {0, h2wire::BodyStatus::abort, {}};
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), b->file->size - b->offset));
+        std::copy_n(b->file->content.get() + b->offset, n, buffer.data());
+        b->offset += n;
+        b->progress.out += n;
+        return {n, b->offset == b->file->size ? h2wire::BodyStatus::end : h2wire::BodyStatus::more, {}};
+    }
+    void finished(std::uint32_t stream, bool) override { s_.finish_held(stream); }
+
+private:
+    ServerSession& s_;
+};
+
+// Larger files: lent as they are (zero copy up to writev).
+class ServerSession::HeldLender final : public h2wire::BodyLender {
+public:
+    explicit HeldLender(ServerSession& s) : s_(s) {}
+    h2wire::BodyLend lend(std::uint32_t stream, std::size_t max) override {
+        HeldBody* b = s_.find_held(stream);
+        if (!b) return {{}, h2wire::BodyStatus::abort, {}};
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(max, b->file->size - b->offset));
+        const std::span<const std::uint8_t> lent(b->file->content.get() + b->offset, n);
+        b->offset += n;
+        b->progress.out += n;
+        return {lent, b->offset == b->file->size ? h2wire::BodyStatus::end : h2wire::BodyStatus::more, {}};
+    }
+    void release(std::uint32_t, std::span<const std::uint8_t>) override {}  // HeldBody::file keeps it until finished()
+    void finished(std::uint32_t stream, bool) override { s_.finish_held(stream); }
+
+private:
+    ServerSession& s_;
+};
+
 static h2wire::Config connection_config(const ServerConfig& cfg) {
     h2wire::Config c;
     c.role = h2wire::Role::server;
@@ -132,7 +182,11 @@ static h2wire::Config connection_config(const ServerConfig& cfg) {
 }
 
 ServerSession::ServerSession(const ServerConfig& config)
-    : cfg_(config), conn_(connection_config(config)), echo_held_(config.budget ? &config.budget->echo : nullptr) {
+    : cfg_(config),
+      held_reader_(std::make_unique<HeldReader>(*this)),
+      held_lender_(std::make_unique<HeldLender>(*this)),
+      conn_(connection_config(config)),
+      echo_held_(config.budget ? &config.budget->echo : nullptr) {
     if (config.verbose) {
         static unsigned connections = 0;
         trace_ = std::make_unique<FrameLog>("[c" + std::to_string(++connections) + "]");
@@ -209,7 +263,7 @@ void ServerSession::drop(std::map<std::uint32_t, std::unique_ptr<Stream>>::itera
 }
 
 std::size_t ServerSession::memory_used() const {
-    std::size_t n = conn_.memory_used() + file_lent_ + sizeof(*this);
+    std::size_t n = conn_.memory_used() + file_lent_ + sizeof(*this) + held_.capacity() * sizeof(HeldBody);
     for (const auto& [id, s] : streams_) {
         n += sizeof(Stream) + s->pending.capacity();
         if (s->spare) n += cfg_.file_chunk;
@@ -249,6 +303,18 @@ std::size_t ServerSession::cancel_stalled(std::chrono::steady_clock::time_point 
         const auto next = std::next(it);
         drop(it);
         it = next;
+        ++n;
+    }
+    // Held bodies: reset_stream() calls finished(), which edits held_, so
+    // the stalled ones are picked first.
+    std::uint32_t stalled[64];
+    std::size_t picked = 0;
+    for (HeldBody& b : held_)
+        if (b.progress.stalled(now, timeout, conn_.buffered(b.id)) && picked < std::size(stalled))
+            stalled[picked++] = b.id;  // more than 64 wait for the next check
+    for (std::size_t i = 0; i < picked; ++i) {
+        conn_.reset_stream(stalled[i], h2wire::ErrorCode::cancel);
+        finish_held(stalled[i]);  // in case the connection did not
         ++n;
     }
     for (auto it = websockets_.begin(); it != websockets_.end();) {
@@ -319,15 +385,10 @@ void ServerSession::on_request(std::uint32_t id, std::span<const h2wire::Field> 
         const h2wire::Field resp[] = {
             {":status", "200"}, {"content-type", file->type}, {"content-length", file->content_length()}};
         const bool empty = head || (file->size == 0 && !trailers);
-        conn_.submit_response(id, resp, empty);
-        if (empty) {
+        if (!empty && !trailers && file->held()) {
+            serve_held(id, resp, std::move(file));
             if (!end_stream) add_stream(id, false).ended = true;
-        } else if (!trailers && file->held() && file->size <= small_file && file->size <= conn_.send_window(id) &&
-                   file->size <= conn_.send_capacity(id) && file->size <= send_room()) {
-            // Small, in memory, and the windows take it all now: copied into
-            // the connection's send buffer (cheaper than lending a few
-            // octets) and done.
-            conn_.send_data(id, std::span<const std::uint8_t>(file->content.get(), file->size), true);
+        } else if (conn_.submit_response(id, resp, empty); empty) {
             if (!end_stream) add_stream(id, false).ended = true;
         } else {
             Stream& s = add_stream(id, end_stream);
@@ -366,13 +427,40 @@ void ServerSession::on_connect(const h2wire::RequestReceived& r) {
                      r.path.data(), static_cast<int>(r.protocol.size()), r.protocol.data(), status);
 }
 
+// A file held in memory: its body is pulled by the connection (HeldReader,
+// HeldLender) as the windows open; the entry goes in finished().
+void ServerSession::serve_held(std::uint32_t id, std::span<const h2wire::Field> headers,
+                               std::shared_ptr<const ServedFile> file) {
+    const bool small = file->size <= small_file;
+    held_.push_back(HeldBody{id, 0, std::move(file), {}});  // ids only grow: held_ stays sorted
+    h2wire::BodySource& body = small ? static_cast<h2wire::BodySource&>(*held_reader_) : *held_lender_;
+    if (conn_.submit_response(id, headers, body) != h2wire::ApiError::none) held_.pop_back();
+}
+
+ServerSession::HeldBody* ServerSession::find_held(std::uint32_t id) {
+    const auto it = std::lower_bound(held_.begin(), held_.end(), id,
+                                     [](const HeldBody& b, std::uint32_t want) { return b.id < want; });
+    return it != held_.end() && it->id == id ? &*it : nullptr;
+}
+
+void ServerSession::finish_held(std::uint32_t id) {
+    if (HeldBody* b = find_held(id)) held_.erase(held_.begin() + (b - held_.data()));
+}
+
+void ServerSession::trim() {
+    conn_.trim();
+    if (held_.empty()) std::vector<HeldBody>().swap(held_);
+}
+
 void ServerSession::respond_simple(std::uint32_t id, bool end_stream, int status, std::string_view body, bool head) {
     const std::string st = std::to_string(status);
     const std::string length = std::to_string(body.size());
     const h2wire::Field resp[] = {
         {":status", st}, {"content-type", "text/plain; charset=utf-8"}, {"content-length", length}};
     conn_.submit_response(id, resp, head);
-    if (!head) conn_.send_data(id, std::span(reinterpret_cast<const std::uint8_t*>(body.data()), body.size()), true);
+    // The bodies are string literals: lent, never copied.
+    if (!head)
+        conn_.send_data_borrowed(id, std::span(reinterpret_cast<const std::uint8_t*>(body.data()), body.size()), true);
     if (!end_stream) add_stream(id, false).ended = true;  // kept for the stalled-stream timer until the request ends
 }
 

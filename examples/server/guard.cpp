@@ -48,7 +48,7 @@ bool ConnectionGuard::check(ServerSession& s, Clock::time_point now) {
         next_stall_check_ = now + std::min<Millis>(std::max<Millis>(h_->stream_timeout / 4, Millis(10)), Millis(1000));
     }
     if (!trimmed_ && now - last_traffic_ >= h_->trim_after) {
-        c.trim();
+        s.trim();
         trimmed_ = true;
     }
     return true;
