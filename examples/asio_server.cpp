@@ -493,7 +493,9 @@ void Session<Stream>::tick(Clock::time_point now) {
         close();
         return;
     }
-    flush();  // RST_STREAM, GOAWAY the timers queued
+    // RST_STREAM, GOAWAY the timers queued; an idle session has nothing to
+    // write and costs no more than the check.
+    if (app_.wants_write() || app_.finished()) flush();
     update_share();
 }
 

@@ -427,20 +427,25 @@ def main():
             srv = Server(name, binary, root, workdir(name), a.threads)
             try:
                 load_run(srv, "/small.txt", 20000, 100, load_cpus)  # warm up
+                small = None
                 for key, path, n, m in (("small", "/small.txt", small_n, 100), ("big", "/big.bin", big_n, 100)):
                     x = load_run(srv, path, n, m, load_cpus)
                     if x:
                         add(name, key + "_rps", x[0])
                         add(name, key + "_cpu", x[1])
-                if not a.skip_idle and r == 0:
+                        small = x[1] if key == "small" else small
+                if not a.skip_idle:
+                    # The same small-file run with idle connections open,
+                    # right after the idle-free one on the same server: the
+                    # ratio of the two is what the idle connections cost.
                     for k in idle_counts:
                         base = srv.rss()
                         holder = IdleHolder(srv.port, k)
                         try:
                             add(name, "idle%d_rss" % k, (srv.rss() - base) * 1024 / k)
                             x = load_run(srv, "/small.txt", small_n, 100, load_cpus)
-                            if x:
-                                add(name, "idle%d_cpu" % k, x[1])
+                            if x and small:
+                                add(name, "idle%d_ratio" % k, x[1] / small)
                         finally:
                             holder.stop()
             finally:
@@ -487,8 +492,8 @@ def main():
                fmt(median(d.get("big_rps", []))), fmt(median(d.get("big_cpu", [])), "%.1f"),
                fmt(median(d.get("burst_rss", []))), fmt(median(d.get("stalled_rss", [])))]
         for k in ([] if a.skip_idle else idle_counts):
-            base, idle = median(d.get("small_cpu", [])), median(d.get("idle%d_cpu" % k, []))
-            row += [("%+.0f%%" % (100 * (idle / base - 1))) if base and idle else "-",
+            ratio = median(d.get("idle%d_ratio" % k, []))
+            row += [("%+.0f%%" % (100 * (ratio - 1))) if ratio else "-",
                     fmt(median(d.get("idle%d_rss" % k, [])))]
         print("%-12s" % name + "".join("%15s" % c for c in row))
     print("\ncpu/100k: server CPU-seconds (user+sys) per 100,000 requests; idle cpu: change of the small-file cpu/100k"

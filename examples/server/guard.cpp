@@ -54,6 +54,13 @@ bool ConnectionGuard::check(ServerSession& s, Clock::time_point now) {
     return true;
 }
 
+Clock::time_point ConnectionGuard::quiet_until(const ServerSession& s) const {
+    const h2wire::Connection& c = s.connection();
+    if (draining_ || c.is_closed() || c.settings_ack_pending() || c.open_streams() > 0) return {};
+    const Clock::time_point idle = last_traffic_ + h_->idle_timeout;
+    return trimmed_ ? idle : std::min(idle, last_traffic_ + h_->trim_after);
+}
+
 void ConnectionGuard::start_drain(Clock::time_point now) {
     if (draining_) return;
     draining_ = true;

@@ -89,6 +89,13 @@ public:
     /// false when the connection must be closed now (drain deadline).
     bool check(ServerSession& s, Clock::time_point now);
 
+    /// Until when check() has nothing to do if no octet moves meanwhile
+    /// (traffic()): for a connection with no open stream, no SETTINGS
+    /// awaiting their ACK and no drain, the idle timeout or the trim,
+    /// whichever comes first; otherwise a time already past (check on every
+    /// tick). Lets a loop leave idle connections out of its ticks.
+    Clock::time_point quiet_until(const ServerSession& s) const;
+
     /// The connection is over: from now on input is discarded, within the
     /// drain budget and deadline. Idempotent.
     void start_drain(Clock::time_point now);

@@ -41,6 +41,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <list>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -86,8 +87,10 @@ struct Client {
     bool plain = true;           // no TLS: a short read means the socket is drained
     bool polled_out = false;     // the poller watches for writability
     bool reaping = false;        // dead, and on the loop's list to be removed
+    bool asleep = false;         // on the sleeping list: its timers need nothing before wake_at
     unsigned turn = 0;           // the loop turn that served it last
-    std::list<Client>::iterator self;
+    std::list<Client>::iterator self;  // in the active or the sleeping list
+    std::multimap<Clock::time_point, Client*>::iterator wake_at;  // while asleep
 
     Client(std::unique_ptr<example::Transport> t, const example::ServerOptions& opt, example::ProcessBudget& budget,
            Clock::time_point now)
@@ -226,14 +229,15 @@ void shed(Client& c, Clock::time_point now) {
     }
 }
 
-void print_stats(const std::list<Client>& clients, const example::ProcessBudget& budget,
-                 const example::FileCache& cache, unsigned loop, unsigned loops) {
+void print_stats(const std::list<Client>& active, const std::list<Client>& sleeping,
+                 const example::ProcessBudget& budget, const example::FileCache& cache, unsigned loop, unsigned loops) {
     std::size_t library = 0;
-    for (const Client& c : clients) library += c.session.connection().memory_used();
+    for (const Client& c : active) library += c.session.connection().memory_used();
+    for (const Client& c : sleeping) library += c.session.connection().memory_used();
     char which[32] = "";
     if (loops > 1) std::snprintf(which, sizeof which, " loop=%u", loop);
     std::fprintf(stderr, "memory: connections=%zu total=%zu library=%zu echo=%zu upgrade=%zu file_cache=%zu%s\n",
-                 clients.size(), budget.memory, library, budget.echo, budget.upgrade, cache.bytes(), which);
+                 active.size() + sleeping.size(), budget.memory, library, budget.echo, budget.upgrade, cache.bytes(), which);
 }
 
 // One event loop: its listening socket, its connections, its caps and its
@@ -277,6 +281,13 @@ private:
     }
     void reap(Client& c);
     void reap_all_dead();
+    // Timers: connections whose timers can have nothing to do before a
+    // known time (idle ones: the idle timeout, the trim) sleep until then,
+    // so that a tick costs O(active connections), not O(all).
+    void sleep(Client& c, Clock::time_point until);
+    void wake(Client& c);
+    void wake_all();
+    bool no_clients() const { return active_.empty() && sleeping_.empty(); }
 
     Loop& l_;
     example::ServerOptions& opt_;
@@ -285,7 +296,8 @@ private:
     std::unique_ptr<example::Poller> poller_;
     std::vector<std::uint8_t> buf_;
     int listen_fd_;
-    std::list<Client> clients_;
+    std::list<Client> active_, sleeping_;
+    std::multimap<Clock::time_point, Client*> wake_;  // the sleeping ones, by when their timers are due
     std::vector<example::Poller::Ready> ready_;
     std::vector<Client*> more_, next_more_;  // input left over after the read budget
     std::vector<Client*> dying_;
@@ -343,14 +355,14 @@ void LoopRunner::accept_all() {
         }
 #endif
         if (!io) io = std::make_unique<example::Transport>(fd);
-        Client& c = clients_.emplace_back(std::move(io), opt_, budget_, now_);
-        c.self = std::prev(clients_.end());
+        Client& c = active_.emplace_back(std::move(io), opt_, budget_, now_);
+        c.self = std::prev(active_.end());
         c.plain = !tls;
         if (tls) c.mode = Client::Mode::handshake;
         c.update_share();
         c.polled_out = wants_write(c);
         if (!poller_->add(fd, &c, c.polled_out)) {
-            clients_.erase(c.self);  // closes it
+            active_.erase(c.self);  // closes it
             break;
         }
     }
@@ -363,7 +375,7 @@ void LoopRunner::on_signal_pipe() {
     while ((n = ::read(l_.signal_fd, drain, sizeof drain)) > 0) {
         for (ssize_t i = 0; i < n; ++i) {
             if (drain[i] == 'u')
-                print_stats(clients_, budget_, cache_, l_.index, l_.count);
+                print_stats(active_, sleeping_, budget_, cache_, l_.index, l_.count);
             else
                 stop = true, ++signals_;
         }
@@ -382,7 +394,8 @@ void LoopRunner::on_signal_pipe() {
         listen_fd_ = -1;
     }
     shutdown_deadline_ = now_ + opt_.guard.shutdown_timeout;
-    for (Client& c : clients_) {
+    wake_all();
+    for (Client& c : active_) {
         if (c.mode == Client::Mode::h2)
             c.session.shutdown();
         else if (!c.guard.draining())
@@ -395,6 +408,7 @@ void LoopRunner::on_signal_pipe() {
 // What the poller reported for one connection (or its input left over).
 void LoopRunner::serve(Client& c, bool readable) {
     c.turn = turn_;
+    wake(c);  // something happened: its timers are checked again from the next tick
     if (c.mode == Client::Mode::handshake) {
         const IoResult r = c.io->handshake();
         if (r.status == IoResult::ok) {
@@ -437,15 +451,41 @@ void LoopRunner::watch(Client& c) {
 
 void LoopRunner::reap(Client& c) {
     poller_->remove(c.io->fd());
-    clients_.erase(c.self);  // the transport closes the socket
+    if (c.asleep) {
+        wake_.erase(c.wake_at);
+        sleeping_.erase(c.self);
+    } else {
+        active_.erase(c.self);  // the transport closes the socket
+    }
 }
 
 void LoopRunner::reap_all_dead() {
     dying_.clear();
-    for (auto it = clients_.begin(); it != clients_.end();) {
-        Client& c = *it++;
-        if (c.dead) reap(c);
+    for (std::list<Client>* list : {&active_, &sleeping_}) {
+        for (auto it = list->begin(); it != list->end();) {
+            Client& c = *it++;
+            if (c.dead) reap(c);
+        }
     }
+}
+
+void LoopRunner::sleep(Client& c, Clock::time_point until) {
+    sleeping_.splice(sleeping_.end(), active_, c.self);  // iterators stay valid
+    c.wake_at = wake_.emplace(until, &c);
+    c.asleep = true;
+}
+
+void LoopRunner::wake(Client& c) {
+    if (!c.asleep) return;
+    wake_.erase(c.wake_at);
+    active_.splice(active_.end(), sleeping_, c.self);
+    c.asleep = false;
+}
+
+void LoopRunner::wake_all() {
+    for (Client& c : sleeping_) c.asleep = false;
+    active_.splice(active_.end(), sleeping_);
+    wake_.clear();
 }
 
 void LoopRunner::run() {
@@ -453,11 +493,11 @@ void LoopRunner::run() {
     const example::Millis tick = opt_.guard.tick();
     Clock::time_point next_tick = now_ + tick;
 
-    while (!quit_ && (listen_fd_ >= 0 || !clients_.empty())) {
+    while (!quit_ && (listen_fd_ >= 0 || !no_clients())) {
         const bool accepting = listen_fd_ >= 0 && budget_.may_accept() && now_ >= accept_paused_until_;
         watch_listener(accepting);
         int timeout = -1;
-        if (!clients_.empty() || (listen_fd_ >= 0 && !accepting))
+        if (!no_clients() || (listen_fd_ >= 0 && !accepting))
             timeout = static_cast<int>(
                 std::max<std::int64_t>(std::chrono::duration_cast<example::Millis>(next_tick - now_).count() + 1, 0));
         more_.swap(next_more_);
@@ -494,8 +534,13 @@ void LoopRunner::run() {
 
         if (now_ >= next_tick) {
             next_tick = now_ + tick;
-            for (Client& c : clients_) {
-                if (c.dead) continue;
+            while (!wake_.empty() && wake_.begin()->first <= now_) wake(*wake_.begin()->second);
+            for (auto it = active_.begin(); it != active_.end();) {
+                Client& c = *it++;  // before sleep() moves it
+                if (c.dead) {
+                    watch(c);  // on dying_, if it is not yet
+                    continue;
+                }
                 check_timers(c, now_);  // may end it
                 // Only a connection with something to write is written to
                 // (RST_STREAM, GOAWAY, a refusal): an idle one costs a timer
@@ -505,26 +550,33 @@ void LoopRunner::run() {
                      (c.mode == Client::Mode::h2 && (c.session.wants_write() || c.session.finished()))))
                     on_writable(c, now_);
                 c.update_share();
-                if (!c.dead) watch(c);
+                watch(c);  // a dead one goes on dying_
+                if (c.dead) continue;
+                // An HTTP/2 connection with no stream, nothing to write and no
+                // SETTINGS in flight needs its timers only at its idle
+                // timeout or trim: until then it sleeps.
+                if (c.mode == Client::Mode::h2 && !c.write_blocked && !c.more_input && !c.session.wants_write())
+                    if (const auto until = c.guard.quiet_until(c.session); until > now_) sleep(c, until);
             }
-            dying_.clear();
-            // Drop the leftover-input list: it may name connections about to go.
+            // The leftover-input list forgets the dead before they go.
             std::erase_if(next_more_, [](const Client* c) { return c->dead; });
-            reap_all_dead();
+            for (Client* c : dying_) reap(*c);
+            dying_.clear();
             if (now_ >= shutdown_deadline_) {
                 std::fprintf(stderr, "shutdown: %zu connection(s) still open after the deadline: closing\n",
-                             clients_.size());
+                             active_.size() + sleeping_.size());
                 return;
             }
         }
         if (budget_.over_memory()) {
             // Draining connections are on their way out and do not count.
             const Clock::time_point now = now_;
+            wake_all();
             example::shed_largest(
-                clients_, budget_.memory_cap,
+                active_, budget_.memory_cap,
                 [](const Client& c) { return c.guard.draining() || c.dead ? 0 : c.share.held(); },
                 [now](Client& c) { shed(c, now); });
-            for (Client& c : clients_) flush(c);
+            for (Client& c : active_) flush(c);
             dying_.clear();
             std::erase_if(next_more_, [](const Client* c) { return c->dead; });
             reap_all_dead();
