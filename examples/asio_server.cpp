@@ -41,6 +41,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -79,6 +80,14 @@ public:
     virtual bool draining() const = 0;
     virtual std::size_t memory() const = 0;
     virtual std::size_t library_memory() const = 0;
+    /// Until when tick() has nothing to do if nothing happens meanwhile
+    /// (ConnectionGuard::quiet_until()); a time already past: tick it on
+    /// every tick.
+    virtual Clock::time_point quiet_until() const = 0;
+
+    // The server's bookkeeping: a quiet session sleeps out of the ticks.
+    bool asleep = false;
+    std::multimap<Clock::time_point, SessionBase*>::iterator wake_at;
 };
 
 /// One accepted connection: a stream (a socket, or TLS over one) and the
@@ -110,6 +119,10 @@ public:
     bool draining() const override { return guard_.draining() || closed_; }
     std::size_t memory() const override { return share_.held(); }
     std::size_t library_memory() const override { return app_.connection().memory_used(); }
+    Clock::time_point quiet_until() const override {
+        if (closed_ || !handshake_done_ || waiting_write_ || app_.wants_write()) return {};
+        return guard_.quiet_until(app_);
+    }
 
 private:
     tcp::socket& socket() {
@@ -205,9 +218,14 @@ public:
     }
     void add(SessionBase* s) {
         live_.insert(s);
+        ticking_.insert(s);
     }
     void remove(SessionBase* s) {
         live_.erase(s);
+        if (s->asleep)
+            asleep_.erase(s->wake_at);
+        else
+            ticking_.erase(s);
         if (stopping_ && live_.empty()) stop_waiting();  // nothing left: let run() return
     }
 
@@ -263,15 +281,44 @@ private:
         });
     }
 
-    // Every session's timers; the shutdown deadline; the memory cap. A
-    // session leaves live_ only when destroyed, after its pending handlers
-    // ran, so none goes away during these loops.
+public:
+    /// Something happened on `s` (input): its timers are checked on every
+    /// tick again.
+    void wake(SessionBase* s) {
+        if (!s->asleep) return;
+        asleep_.erase(s->wake_at);
+        s->asleep = false;
+        ticking_.insert(s);
+    }
+
+private:
+    void wake_all() {
+        while (!asleep_.empty()) wake(asleep_.begin()->second);
+    }
+
+    // The timers of the sessions that are not asleep (a quiet one sleeps
+    // until its idle timeout or trim, so 10,000 idle sessions cost nothing
+    // per tick); the shutdown deadline; the memory cap. A session leaves
+    // live_ only when destroyed, after its pending handlers ran, so none
+    // goes away during these loops.
     void on_tick(Clock::time_point now) {
-        for (SessionBase* s : live_) s->tick(now);
+        while (!asleep_.empty() && asleep_.begin()->first <= now) wake(asleep_.begin()->second);
+        for (auto it = ticking_.begin(); it != ticking_.end();) {
+            SessionBase* s = *it;
+            s->tick(now);
+            if (const Clock::time_point until = s->quiet_until(); until > now) {
+                it = ticking_.erase(it);
+                s->wake_at = asleep_.emplace(until, s);
+                s->asleep = true;
+            } else {
+                ++it;
+            }
+        }
         if (stopping_ && now >= shutdown_deadline_) {
             std::fprintf(stderr, "shutdown: %zu connection(s) still open after the deadline: closing\n", live_.size());
             for (SessionBase* s : live_) s->close();
         }
+        if (opt_.budget.over_memory()) wake_all();
         if (opt_.budget.over_memory())
             example::shed_largest(
                 live_, opt_.budget.memory_cap, [](const SessionBase* s) { return s->draining() ? 0 : s->memory(); },
@@ -296,6 +343,7 @@ private:
             asio::error_code ignored;
             acceptor_.close(ignored);
             accept_timer_.cancel();
+            wake_all();
             for (SessionBase* s : live_) s->shutdown();
             if (live_.empty()) return stop_waiting();
             wait_signal();
@@ -327,6 +375,8 @@ private:
     std::vector<std::uint8_t> read_buffer_;
     unsigned index_, count_;
     std::unordered_set<SessionBase*> live_;
+    std::unordered_set<SessionBase*> ticking_;               // live_ less the sleeping ones
+    std::multimap<Clock::time_point, SessionBase*> asleep_;  // by when their timers are due
     bool stopping_ = false;
     Clock::time_point shutdown_deadline_ = Clock::time_point::max();
     Clock::time_point last_accept_error_{};
@@ -414,6 +464,7 @@ void Session<Stream>::read() {
 template <class Stream>
 bool Session<Stream>::take(std::span<const std::uint8_t> bytes, Clock::time_point now) {
     guard_.traffic(now);
+    server_.wake(this);
     if (guard_.draining()) return guard_.discard(bytes.size());
     app_.receive(bytes);
     if (app_.connection().is_closed()) guard_.start_drain(now);
