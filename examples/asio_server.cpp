@@ -564,8 +564,16 @@ void Session<Stream>::flush_plain() {
     for (;;) {
         const std::span<const h2wire::OutputChunk> chunks = app_.output();
         if (chunks.empty()) break;
+        // At most --write-max octets per write_some (see Transport::set_max_write).
         out_.clear();
-        for (const h2wire::OutputChunk& c : chunks) out_.emplace_back(c.data, c.size);
+        const std::size_t limit = server_.options().write_max ? server_.options().write_max : SIZE_MAX;
+        std::size_t total = 0;
+        for (const h2wire::OutputChunk& c : chunks) {
+            if (total >= limit || out_.size() >= 256) break;
+            const std::size_t n = std::min(c.size, limit - total);
+            out_.emplace_back(c.data, n);
+            total += n;
+        }
         asio::error_code ec;
         const std::size_t n = stream_.write_some(out_, ec);
         if (ec == asio::error::would_block || ec == asio::error::try_again) {

@@ -166,11 +166,12 @@ hosts:
 
 
 def server_command(name, binary, port, root, work, threads):
+    binary, *more = binary.split()  # --server "NAME=BINARY ARG ..." (h2wire servers: extra flags)
     if name.startswith("h2wire"):
         extra = ["--threads", str(threads)] if threads > 1 else []
         if name.endswith("-poll"):
             extra += ["--poll"]
-        return [binary, "--root", root, "--port", str(port), "--max-connections", "30000"] + extra
+        return [binary, "--root", root, "--port", str(port), "--max-connections", "30000"] + extra + more
     if name == "nghttpd":
         return [binary, "--no-tls", "-n", str(threads), "-d", root, "--address=127.0.0.1", str(port)]
     if name == "h2o":
@@ -366,7 +367,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--build", default=os.path.join(HERE, "..", "..", "build-rel"),
                     help="meson build with -Dexamples=enabled (release)")
-    ap.add_argument("--server", action="append", default=[], help="NAME=BINARY: add or override a server")
+    ap.add_argument("--server", action="append", default=[], help="NAME=BINARY: add or override a server; for h2wire* names, "
+                    "\"NAME=BINARY FLAG ...\" adds flags")
     ap.add_argument("--only", help="comma-separated server names")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--idle", type=int, default=10000, help="idle connections for the idle test")

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -35,9 +36,14 @@ IoResult Transport::read(std::span<std::uint8_t> buf) {
 IoResult Transport::write(std::span<const h2wire::OutputChunk> pieces) {
     // One writev for the connection's frame buffer and the DATA payloads it
     // points at (file buffers, send blocks): nothing is copied to write.
-    iovec iov[64];
-    const std::size_t count = std::min<std::size_t>(pieces.size(), std::size(iov));
-    for (std::size_t i = 0; i < count; ++i) iov[i] = iovec{const_cast<std::uint8_t*>(pieces[i].data), pieces[i].size};
+    iovec iov[256];
+    std::size_t count = 0, total = 0;
+    const std::size_t limit = max_write_ ? max_write_ : SIZE_MAX;
+    for (; count < pieces.size() && count < std::size(iov) && total < limit; ++count) {
+        const std::size_t n = std::min(pieces[count].size, limit - total);
+        iov[count] = iovec{const_cast<std::uint8_t*>(pieces[count].data), n};
+        total += n;
+    }
     for (;;) {
         const ssize_t n = ::writev(fd_, iov, static_cast<int>(count));
         if (n >= 0) return {IoResult::ok, static_cast<std::size_t>(n)};

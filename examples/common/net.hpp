@@ -31,8 +31,14 @@ public:
 
     int fd() const { return fd_; }
     virtual IoResult read(std::span<std::uint8_t> buf);
-    /// Writes a prefix of the pieces (writev on plain TCP).
+    /// Writes a prefix of the pieces (writev on plain TCP), at most
+    /// max_write() octets at once.
     virtual IoResult write(std::span<const h2wire::OutputChunk> pieces);
+    /// Octets one write() hands the kernel at most (0: no limit). Large
+    /// writes of cold memory cost more kernel time per octet than writes
+    /// that fit the socket's buffer and the CPU's caches.
+    void set_max_write(std::size_t n) { max_write_ = n; }
+    std::size_t max_write() const { return max_write_; }
     /// TLS: advances the handshake (ok once done). Plain TCP: ok.
     virtual IoResult handshake() { return {IoResult::ok, 0}; }
     /// The transport needs POLLOUT for its own sake (a TLS handshake step).
@@ -47,6 +53,7 @@ public:
 
 protected:
     int fd_;
+    std::size_t max_write_ = 0;
 };
 
 /// A listening socket on host:port (port 0: the kernel picks one); `port` is

@@ -150,7 +150,8 @@ int usage(const char* program) {
                  "  loops:\n"
                  "    --threads 1             event loops, one per thread, sharing the port (SO_REUSEPORT);\n"
                  "                            the caps above are divided among them\n"
-                 "    --poll                  poll() instead of epoll (h2wire-server on Linux)\n",
+                 "    --poll                  poll() instead of epoll (h2wire-server on Linux)\n"
+                 "    --write-max 256K        octets per writev at most (0: all pending output)\n",
                  program);
     return 2;
 }
@@ -238,6 +239,8 @@ bool parse_server_args(int argc, char** argv, const char* program, ServerOptions
             size(opt.guard.upgrade_body);
         else if (a == "--upgrade-memory")
             size(opt.budget.upgrade_cap);
+        else if (a == "--write-max")
+            size(opt.write_max);
         else if (a == "--file-cache")
             size(opt.file_cache.max_bytes);
         else if (a == "--file-cache-file")

@@ -129,6 +129,8 @@ struct ServerOptions {
     unsigned threads = 1;
     /// The poll server: poll() instead of epoll (Linux).
     bool use_poll = false;
+    /// Octets handed to one writev() at most (0: all that is pending).
+    std::size_t write_max = 256 * 1024;
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;
     bool tls = false;

@@ -355,6 +355,7 @@ void LoopRunner::accept_all() {
         }
 #endif
         if (!io) io = std::make_unique<example::Transport>(fd);
+        io->set_max_write(opt_.write_max);
         Client& c = active_.emplace_back(std::move(io), opt_, budget_, now_);
         c.self = std::prev(active_.end());
         c.plain = !tls;
