@@ -218,8 +218,12 @@ class Server:
             self.proc.wait()
 
 
+H2LOAD_THREADS = 1
+
+
 def h2load(port, path, n, streams, clients=10, cpus="1"):
-    cmd = ["h2load", "-c", str(clients), "-m", str(streams), "-n", str(n), "http://127.0.0.1:%d%s" % (port, path)]
+    cmd = ["h2load", "-c", str(clients), "-m", str(streams), "-n", str(n), "-t", str(H2LOAD_THREADS),
+           "http://127.0.0.1:%d%s" % (port, path)]
     p = spawn(cmd, cpus=cpus, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         out, _ = p.communicate(timeout=120)
@@ -402,6 +406,8 @@ def main():
     idle_counts = [1000] if a.quick else [1000, a.idle]
     raise_fd_limit()
     load_cpus = "1" if a.threads == 1 else None
+    global H2LOAD_THREADS
+    H2LOAD_THREADS = a.threads
 
     work = tempfile.mkdtemp(prefix="h2-compare-")
     os.chmod(work, 0o755)  # h2o started as root serves as "nobody"

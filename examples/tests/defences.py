@@ -291,19 +291,21 @@ def window_zero_files(check, binary, kind, root):
 
 def stalled_stream(check, binary, kind, root):
     """Streams that move nothing for --stream-timeout get RST_STREAM CANCEL:
-    an upload that stops sending, and a download whose window stays 0."""
+    an upload that stops sending, and downloads whose window stays 0 (a file
+    read in chunks, and a small one held in memory)."""
     srv = Server(binary, root, FAST + ["--stream-timeout", "1"])
     try:
         p = ready_peer(srv.port, [(h2.INITIAL_WINDOW_SIZE, 0)])
         upload = p.request("POST", "/echo", end=False)
         download = p.request("GET", "/big.bin")
+        held = p.request("GET", "/index.html")  # a small file, held in memory and pulled by the connection
         start = time.monotonic()
         reset = {}
-        while len(reset) < 2 and time.monotonic() - start < 5:
+        while len(reset) < 3 and time.monotonic() - start < 5:
             f = p.read_frame(timeout=0.5)
             if f is not None and f.type == h2.RST_STREAM:
                 reset[f.stream] = (f.error_code(), time.monotonic() - start)
-        ok = all(reset.get(s, (None, 0))[0] == h2.CANCEL and 0.8 < reset[s][1] < 3.5 for s in (upload, download))
+        ok = all(reset.get(s, (None, 0))[0] == h2.CANCEL and 0.8 < reset[s][1] < 3.5 for s in (upload, download, held))
         check("%s: stalled streams reset with CANCEL after --stream-timeout" % kind, ok, "resets %s" % reset)
         # The connection itself lives on.
         sid = p.request("GET", "/index.html")
