@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <variant>
@@ -188,7 +189,7 @@ ServerSession::ServerSession(const ServerConfig& config)
       conn_(connection_config(config)),
       echo_held_(config.budget ? &config.budget->echo : nullptr) {
     if (config.verbose) {
-        static unsigned connections = 0;
+        static std::atomic<unsigned> connections{0};  // loops on several threads (--threads)
         trace_ = std::make_unique<FrameLog>("[c" + std::to_string(++connections) + "]");
         conn_.set_trace(trace_.get());
     }

@@ -139,7 +139,7 @@ std::shared_ptr<const ServedFile> FileCache::open(const std::string& root, std::
     const std::size_t max_file = std::min(limits_.max_file, limits_.max_bytes);
     bool stable = false;
     std::shared_ptr<ServedFile> f = load_file(root, path, std::max(max_file, read_small), stable);
-    if (!f || !f->held() || !stable || f->size > max_file || index_.size() >= limits_.max_entries + 1) return f;
+    if (!f || !f->held() || !stable || f->size > max_file || limits_.max_entries == 0) return f;
     lru_.push_front(Entry{std::string(path), f, now_});
     index_.emplace(lru_.front().key, lru_.begin());
     bytes_ += f->size;
