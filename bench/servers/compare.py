@@ -221,9 +221,12 @@ class Server:
 H2LOAD_THREADS = 1
 
 
-def h2load(port, path, n, streams, clients=10, cpus="1"):
-    cmd = ["h2load", "-c", str(clients), "-m", str(streams), "-n", str(n), "-t", str(H2LOAD_THREADS),
-           "http://127.0.0.1:%d%s" % (port, path)]
+def h2load(port, path, amount, streams, clients=10, cpus="1"):
+    """One h2load run: `amount` requests (an int) or seconds (a float, -D).
+    Returns (req/s, requests that succeeded) or None."""
+    size = ["-n", str(amount)] if isinstance(amount, int) else ["-D", "%dms" % (amount * 1000)]
+    cmd = ["h2load", "-c", str(clients), "-m", str(streams), "-t", str(H2LOAD_THREADS)] + size + [
+        "http://127.0.0.1:%d%s" % (port, path)]
     p = spawn(cmd, cpus=cpus, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         out, _ = p.communicate(timeout=120)
@@ -231,21 +234,26 @@ def h2load(port, path, n, streams, clients=10, cpus="1"):
         os.killpg(p.pid, signal.SIGKILL)
         p.wait()
         return None
-    m = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded", out)
+    m = re.search(r"requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded", out)
     r = re.search(r"finished in ([\d.]+)(m?s), ([\d.]+) req/s", out)
-    if not m or not r or int(m.group(1)) != n:
+    # With -D, requests still in flight when the time is up do not count;
+    # anything else that did not succeed is a failure.
+    ok = m and r and int(m.group(2)) > 0 and (int(m.group(2)) == amount if isinstance(amount, int) else
+                                                int(m.group(2)) >= 0.98 * int(m.group(1)))
+    if not ok:
         print("  h2load failed: %s" % " | ".join(l for l in out.splitlines() if re.match(r"(requests|status|finished)", l)),
               file=sys.stderr)
         return None
-    return float(r.group(3))
+    return float(r.group(3)), int(m.group(2))
 
 
-def load_run(srv, path, n, streams, cpus):
+def load_run(srv, path, amount, streams, cpus):
+    """(req/s, server CPU-seconds per 100k requests) or None."""
     before = srv.cpu()
-    rps = h2load(srv.port, path, n, streams, cpus=cpus)
-    if rps is None:
+    x = h2load(srv.port, path, amount, streams, cpus=cpus)
+    if x is None:
         return None
-    return rps, (srv.cpu() - before) * 100000 / n
+    return x[0], (srv.cpu() - before) * 100000 / x[1]
 
 
 # ---- raw HTTP/2 helpers (RFC 9113 §4.1 frames, RFC 7541 literals) -------------
@@ -367,7 +375,7 @@ def median(xs):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="one round, smaller runs, 1k idle only (under a minute)")
+    ap.add_argument("--quick", action="store_true", help="one round, 1-second runs, 1k idle only (under a minute)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--build", default=os.path.join(HERE, "..", "..", "build-rel"),
                     help="meson build with -Dexamples=enabled (release)")
@@ -375,6 +383,7 @@ def main():
                     "\"NAME=BINARY FLAG ...\" adds flags")
     ap.add_argument("--only", help="comma-separated server names")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seconds", type=float, default=2.0, help="length of each load run (default 2)")
     ap.add_argument("--idle", type=int, default=10000, help="idle connections for the idle test")
     ap.add_argument("--skip-idle", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
@@ -402,7 +411,7 @@ def main():
     if a.only:
         servers = {k: v for k, v in servers.items() if k in a.only.split(",")}
     rounds = 1 if a.quick else a.rounds
-    small_n, big_n = (300000, 1000) if a.quick else (1000000, 3000)
+    small_n = big_n = 1.0 if a.quick else a.seconds  # h2load -D: seconds per run
     idle_counts = [1000] if a.quick else [1000, a.idle]
     raise_fd_limit()
     load_cpus = "1" if a.threads == 1 else None
