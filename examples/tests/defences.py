@@ -359,6 +359,17 @@ def idle_connection(check, binary, kind, root):
         check("%s: idle connection: GOAWAY NO_ERROR after --idle-timeout, closed" % kind,
               f is not None and f.error_code() == h2.NO_ERROR and 0.7 < took < 3 and closed is not None,
               "goaway %s after %.2fs, closed %s" % (f and f.error_code(), took, closed))
+        # Many at once: the loops take quiet connections out of their timer
+        # ticks until the idle timeout is due; each must still meet it.
+        peers = [ready_peer(srv.port) for _ in range(50)]
+        start = time.monotonic()
+        closed = [q.wait_eof(timeout=max(5 - (time.monotonic() - start), 0.1)) for q in peers]
+        took = time.monotonic() - start
+        check("%s: 50 idle connections: every one closed after --idle-timeout" % kind,
+              all(c is not None for c in closed) and took < 4.5,
+              "%d of 50 closed in %.1fs" % (sum(c is not None for c in closed), took))
+        for q in peers:
+            q.close()
     finally:
         srv.stop()
 
