@@ -169,9 +169,7 @@ public:
         opt_.app.file_cache = &cache_;  // the cache of small files (server/file_cache.hpp)
     }
     /// The loop's file cache reads no clock: input tells it the time.
-    example::FileCache& cache() {
-        return cache_;
-    }
+    example::FileCache& cache() { return cache_; }
 #ifdef H2WIRE_EXAMPLES_TLS
     void use_tls(std::shared_ptr<example::TlsContext> tls) {
         tls_ = std::move(tls);

@@ -109,8 +109,7 @@ int listen_tcp(const std::string& host, std::uint16_t& port, std::string& err, b
 }
 
 int listen_server(const std::string& host, std::uint16_t& port, bool tls, const std::string& cert,
-                  const std::string& key, const char* program, std::shared_ptr<TlsContext>& context,
-                  bool reuse_port) {
+                  const std::string& key, const char* program, std::shared_ptr<TlsContext>& context, bool reuse_port) {
     std::string err;
 #ifdef H2WIRE_EXAMPLES_TLS
     if (tls && !(context = tls_server_context(cert, key, err))) {

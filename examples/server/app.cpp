@@ -1,8 +1,6 @@
 // The example server's application (see app.hpp for the hook points).
 #include "server/app.hpp"
 
-#include "common/trace.hpp"
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +9,7 @@
 #include <cstdio>
 #include <variant>
 
+#include "common/trace.hpp"
 #include "server/file_cache.hpp"
 #include "websocket/h2_tunnel.hpp"
 
@@ -139,7 +138,8 @@ public:
     h2wire::BodyRead read(std::uint32_t stream, std::span<std::uint8_t> buffer) override {
         HeldBody* b = s_.find_held(stream);
         if (!b) return {0, h2wire::BodyStatus::abort, {}};
-        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), b->file->size - b->offset));
+        const std::size_t n =
+            static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), b->file->size - b->offset));
         std::copy_n(b->file->content.get() + b->offset, n, buffer.data());
         b->offset += n;
         b->progress.out += n;
@@ -548,12 +548,12 @@ bool ServerSession::pump_file(std::uint32_t id, Stream& s) {
             chunk = std::span<const std::uint8_t>(s.file->content.get() + s.offset, n);
             if (n <= small_file && n <= conn_.send_capacity(id) && n <= send_room()) {
                 if (conn_.send_data(id, chunk, n == s.remaining && !s.trailers) != h2wire::ApiError::none) break;
-            } else if (conn_.send_data_borrowed(id, chunk, n == s.remaining && !s.trailers) !=
-                       h2wire::ApiError::none) {
+            } else if (conn_.send_data_borrowed(id, chunk, n == s.remaining && !s.trailers) != h2wire::ApiError::none) {
                 break;  // the stream's buffer is full: written() brings us back
             }
         } else {
-            const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>({open, cfg_.file_chunk, s.remaining}));
+            const std::size_t n =
+                static_cast<std::size_t>(std::min<std::uint64_t>({open, cfg_.file_chunk, s.remaining}));
             if (n == 0) {
                 s.spare.reset();  // waiting for the peer: hold nothing
                 break;

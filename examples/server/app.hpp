@@ -87,7 +87,7 @@ struct ServerConfig {
     /// The loop's cache of small files (server/file_cache.hpp); null: every
     /// request opens its file.
     FileCache* file_cache = nullptr;
-    bool log = false;  ///< one line per request on stderr
+    bool log = false;      ///< one line per request on stderr
     bool verbose = false;  ///< -v: every frame, through h2wire::FrameTrace (common/trace.hpp)
 };
 
@@ -161,8 +161,7 @@ private:
     // through held_reader_ (small ones: copied into the DATA frame) or
     // held_lender_ (lent: zero copy).
     HeldBody* find_held(std::uint32_t id);
-    void serve_held(std::uint32_t id, std::span<const h2wire::Field> headers,
-                    std::shared_ptr<const ServedFile> file);
+    void serve_held(std::uint32_t id, std::span<const h2wire::Field> headers, std::shared_ptr<const ServedFile> file);
     void finish_held(std::uint32_t id);
     void on_request(std::uint32_t id, std::span<const h2wire::Field> headers, std::string_view method,
                     std::string_view path, bool end_stream);

@@ -90,8 +90,8 @@ std::shared_ptr<ServedFile> load_file(const std::string& root, std::string_view 
     f->mtime_ns = nanos(st.st_mtim);
     f->ctime_ns = nanos(st.st_ctim);
     f->type = content_type(name);
-    f->length_size = static_cast<std::uint8_t>(std::to_chars(f->length, f->length + sizeof f->length, f->size).ptr -
-                                               f->length);
+    f->length_size =
+        static_cast<std::uint8_t>(std::to_chars(f->length, f->length + sizeof f->length, f->size).ptr - f->length);
     f->path = std::move(name);
     if (f->size > read_whole) return f;  // read in chunks as the stream can send
     auto content = std::make_unique_for_overwrite<std::uint8_t[]>(std::max<std::size_t>(f->size, 1));

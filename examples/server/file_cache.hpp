@@ -46,8 +46,8 @@ struct ServedFile {
     ServedFile(const ServedFile&) = delete;
     ServedFile& operator=(const ServedFile&) = delete;
 
-    std::string path;  ///< the file's name on disk (index.html resolved)
-    int fd = -1;       ///< open when `content` is null
+    std::string path;                         ///< the file's name on disk (index.html resolved)
+    int fd = -1;                              ///< open when `content` is null
     std::unique_ptr<std::uint8_t[]> content;  ///< the whole file, when held
     std::uint64_t size = 0;
     std::string_view type;  ///< content-type (static storage)
@@ -103,7 +103,7 @@ private:
 
     Limits limits_;
     std::chrono::steady_clock::time_point now_{};
-    std::list<Entry> lru_;  // most recently used first
+    std::list<Entry> lru_;                                                    // most recently used first
     std::unordered_map<std::string_view, std::list<Entry>::iterator> index_;  // views into Entry::key
     std::size_t bytes_ = 0;
     std::uint64_t hits_ = 0, misses_ = 0;

@@ -250,8 +250,7 @@ bool parse_server_args(int argc, char** argv, const char* program, ServerOptions
         else if (a == "--threads") {
             const auto [end, err] = std::from_chars(v.data(), v.data() + v.size(), opt.threads);
             ok = err == std::errc{} && end == v.data() + v.size() && opt.threads >= 1 && opt.threads <= 256;
-        }
-        else
+        } else
             ok = false;
         if (!ok) return usage(program), false;
     }

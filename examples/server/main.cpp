@@ -84,11 +84,11 @@ struct Client {
     bool write_blocked = false;  // the last write would have blocked: wait for POLLOUT
     bool more_input = false;     // the read budget ran out before the socket did
     bool dead = false;
-    bool plain = true;           // no TLS: a short read means the socket is drained
-    bool polled_out = false;     // the poller watches for writability
-    bool reaping = false;        // dead, and on the loop's list to be removed
-    bool asleep = false;         // on the sleeping list: its timers need nothing before wake_at
-    unsigned turn = 0;           // the loop turn that served it last
+    bool plain = true;                 // no TLS: a short read means the socket is drained
+    bool polled_out = false;           // the poller watches for writability
+    bool reaping = false;              // dead, and on the loop's list to be removed
+    bool asleep = false;               // on the sleeping list: its timers need nothing before wake_at
+    unsigned turn = 0;                 // the loop turn that served it last
     std::list<Client>::iterator self;  // in the active or the sleeping list
     std::multimap<Clock::time_point, Client*>::iterator wake_at;  // while asleep
 
@@ -237,7 +237,8 @@ void print_stats(const std::list<Client>& active, const std::list<Client>& sleep
     char which[32] = "";
     if (loops > 1) std::snprintf(which, sizeof which, " loop=%u", loop);
     std::fprintf(stderr, "memory: connections=%zu total=%zu library=%zu echo=%zu upgrade=%zu file_cache=%zu%s\n",
-                 active.size() + sleeping.size(), budget.memory, library, budget.echo, budget.upgrade, cache.bytes(), which);
+                 active.size() + sleeping.size(), budget.memory, library, budget.echo, budget.upgrade, cache.bytes(),
+                 which);
 }
 
 // One event loop: its listening socket, its connections, its caps and its
@@ -607,8 +608,8 @@ int main(int argc, char** argv) {
         l.opt.file_cache.max_bytes = opt.file_cache.max_bytes / loops;
         // The first listener picks the port (--port 0), the others share it.
         if (i == 0) {
-            l.listen_fd = example::listen_server(opt.host, opt.port, opt.tls, opt.cert, opt.key, "h2wire-server", tls,
-                                                 loops > 1);
+            l.listen_fd =
+                example::listen_server(opt.host, opt.port, opt.tls, opt.cert, opt.key, "h2wire-server", tls, loops > 1);
         } else {
             std::string err;
             l.listen_fd = example::listen_tcp(opt.host, opt.port, err, true);
