@@ -7,8 +7,10 @@ knowledge (RFC 9113 §3.3).
                [--only NAME,NAME] [--threads N] [--skip-idle] [--skip-memory]
 
 Each server runs pinned to one core (taskset -c 0), the load generator and
-the helper clients on the other (taskset -c 1). Rounds are interleaved (A B
-C A B C ...) so that noise from other work on the machine spreads evenly.
+the helper clients on the other (taskset -c 1). All servers run at once
+(idle but for the one measured) and the runs are interleaved (small on A B
+C, 1 MiB on A B C, then the next round), so that noise from other work on
+the machine spreads evenly; the table shows medians.
 Measured per server:
 
   small    h2load -c 10 -m 100 on a 16-byte file: req/s and the server's
@@ -444,39 +446,47 @@ def main():
         return d
 
     print("servers: %s; %d round(s); threads %d" % (", ".join(servers), rounds, a.threads), flush=True)
-    for r in range(rounds):
+    # Every server runs for the whole session (idle, they cost nothing), so
+    # that each measurement can be interleaved run by run: small on A, B,
+    # C, then 1 MiB on A, B, C, ... Other work on the machine then hits
+    # every server alike.
+    running = {}
+    try:
         for name, binary in servers.items():
-            srv = Server(name, binary, root, workdir(name), a.threads)
-            try:
-                load_run(srv, "/small.txt", 20000, 100, load_cpus)  # warm up
-                small = None
-                for key, path, n, m in (("small", "/small.txt", small_n, 100), ("big", "/big.bin", big_n, 10)):
+            running[name] = Server(name, binary, root, workdir(name), a.threads)
+            load_run(running[name], "/small.txt", 20000, 100, load_cpus)  # warm up
+        for r in range(rounds):
+            for key, path, n, m in (("small", "/small.txt", small_n, 100), ("big", "/big.bin", big_n, 10)):
+                for name, srv in running.items():
                     x = load_run(srv, path, n, m, load_cpus)
                     if x:
                         add(name, key + "_rps", x[0])
                         add(name, key + "_cpu", x[1])
-                        small = x[1] if key == "small" else small
-                if not a.skip_idle:
-                    # The same small-file run with idle connections open,
-                    # right after the idle-free one on the same server: the
-                    # ratio of the two is what the idle connections cost.
-                    for k in idle_counts:
-                        base = srv.rss()
-                        holder = IdleHolder(srv.port, k)
-                        try:
-                            add(name, "idle%d_rss" % k, (srv.rss() - base) * 1024 / k)
-                            x = load_run(srv, "/small.txt", small_n, 100, load_cpus)
-                            if x and small:
-                                add(name, "idle%d_ratio" % k, x[1] / small)
-                        finally:
-                            holder.stop()
-            finally:
-                srv.stop()
-            print("  round %d %-12s small %s req/s %s cpu-s/100k; 1MiB %s req/s %s cpu-s/100k  (%.0fs)" % (
-                r + 1, name, fmt(median(res[name].get("small_rps", [None]))),
-                fmt(median(res[name].get("small_cpu", [None])), "%.3f"),
-                fmt(median(res[name].get("big_rps", [None]))),
-                fmt(median(res[name].get("big_cpu", [None])), "%.1f"), time.monotonic() - started), flush=True)
+                        print("  round %d %-12s %-5s %8.0f req/s %7.3f cpu-s/100k  (%.0fs)" % (
+                            r + 1, name, key, x[0], x[1], time.monotonic() - started), flush=True)
+            if a.skip_idle:
+                continue
+            # The small-file run with idle connections open, right after an
+            # idle-free one on the same server: the ratio of the two is what
+            # the idle connections cost.
+            for name, srv in running.items():
+                base_run = load_run(srv, "/small.txt", small_n, 100, load_cpus)
+                for k in idle_counts:
+                    base = srv.rss()
+                    holder = IdleHolder(srv.port, k)
+                    try:
+                        add(name, "idle%d_rss" % k, (srv.rss() - base) * 1024 / k)
+                        x = load_run(srv, "/small.txt", small_n, 100, load_cpus)
+                        if x and base_run:
+                            add(name, "idle%d_ratio" % k, x[1] / base_run[1])
+                            print("  round %d %-12s %5dk idle: %+.0f%% cpu per request  (%.0fs)" % (
+                                r + 1, name, k // 1000, 100 * (x[1] / base_run[1] - 1), time.monotonic() - started),
+                                flush=True)
+                    finally:
+                        holder.stop()
+    finally:
+        for srv in running.values():
+            srv.stop()
 
     if not a.skip_memory:
         for name, binary in servers.items():
