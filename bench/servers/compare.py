@@ -13,14 +13,14 @@ C, 1 MiB on A B C, then the next round), so that noise from other work on
 the machine spreads evenly; the table shows medians.
 Measured per server:
 
-  small    h2load -c 10 -m 100 on a 16-byte file: req/s and the server's
-           CPU-seconds (user + system, from /proc/PID/stat, all threads and
-           child processes) per 100k requests;
-  1MiB     the same on a 1 MiB file (-c 10 -m 10, 3,000 requests);
+  small    h2load -c 10 -m 100 -D 2s on a 16-byte file: req/s and the
+           server's CPU-seconds (user + system, from /proc/PID/task/*/schedstat,
+           all threads and child processes) per 100k requests;
+  1MiB     the same on a 1 MiB file (-c 10 -m 10 -n 3000);
   idle     the small-file run again while K idle HTTP/2 connections (preface
            and SETTINGS exchanged, then silent) are held open: CPU per
-           request relative to the idle-free figure, and the RSS each idle
-           connection costs;
+           request relative to an idle-free run just before;
+  memory   on a fresh instance: RSS per idle connection (1,000 of them);
   burst    RSS per connection after 100 connections each sent 100 concurrent
            GETs (responses complete, connections still open, no trim);
   stalled  RSS per stream for 1,000 GETs of the 1 MiB file on connections
@@ -472,10 +472,8 @@ def main():
             for name, srv in running.items():
                 base_run = load_run(srv, "/small.txt", small_n, 100, load_cpus)
                 for k in idle_counts:
-                    base = srv.rss()
                     holder = IdleHolder(srv.port, k)
                     try:
-                        add(name, "idle%d_rss" % k, (srv.rss() - base) * 1024 / k)
                         x = load_run(srv, "/small.txt", small_n, 100, load_cpus)
                         if x and base_run:
                             add(name, "idle%d_ratio" % k, x[1] / base_run[1])
@@ -488,46 +486,64 @@ def main():
         for srv in running.values():
             srv.stop()
 
+    def idle_rss(srv):
+        holder = IdleHolder(srv.port, 1000)
+        try:
+            return srv.rss(), 1000
+        finally:
+            holder.stop()
+
+    def burst_rss(srv):
+        c = Conns(srv.port, 100)
+        try:
+            c.request_all("/small.txt", 100)
+            ok = c.pump(lambda st: st["ended"] >= 100, 30)
+            time.sleep(0.2)
+            return (srv.rss(), 100) if ok else None
+        finally:
+            c.close()
+
+    def stalled_rss(srv):
+        c = Conns(srv.port, 10, window=0)  # their idle cost is not counted
+        try:
+            base = srv.rss()
+            c.request_all("/big.bin", 100)
+            ok = c.pump(lambda st: st["headers"] >= 100, 30)
+            time.sleep(0.2)
+            return (srv.rss() - base + srv.base, 1000) if ok else None
+        finally:
+            c.close()
+
     if not a.skip_memory:
-        for name, binary in servers.items():
-            srv = Server(name, binary, root, workdir(name), 1)
-            try:
-                load_run(srv, "/small.txt", 10000, 100, load_cpus)  # the allocator is warm
-                base = srv.rss()
-                c = Conns(srv.port, 100)
-                c.request_all("/small.txt", 100)
-                ok = c.pump(lambda st: st["ended"] >= 100, 30)
-                time.sleep(0.2)
-                if ok:
-                    add(name, "burst_rss", (srv.rss() - base) * 1024 / 100)
-                c.close()
-                time.sleep(0.3)
-                c = Conns(srv.port, 10, window=0)
-                base = srv.rss()
-                c.request_all("/big.bin", 100)
-                ok = c.pump(lambda st: st["headers"] >= 100, 30)
-                time.sleep(0.2)
-                if ok:
-                    add(name, "stalled_rss", (srv.rss() - base) * 1024 / 1000)
-                c.close()
-            finally:
-                srv.stop()
+        # Each on a fresh instance, warmed by a short load run: memory freed
+        # by one test would otherwise be reused by the next and hide its cost.
+        for key, test in (("idle_rss", idle_rss), ("burst_rss", burst_rss), ("stalled_rss", stalled_rss)):
+            for name, binary in servers.items():
+                srv = Server(name, binary, root, workdir(name), 1)
+                try:
+                    load_run(srv, "/small.txt", 10000, 100, load_cpus)
+                    srv.base = srv.rss()
+                    x = test(srv)
+                    if x:
+                        add(name, key, (x[0] - srv.base) * 1024 / x[1])
+                finally:
+                    srv.stop()
 
     print()
-    cols = ["small req/s", "cpu/100k", "1MiB req/s", "cpu/100k", "burst B/conn", "stalled B/strm"]
+    cols = ["small req/s", "cpu/100k", "1MiB req/s", "cpu/100k", "B/idle conn", "burst B/conn", "stalled B/strm"]
     for k in ([] if a.skip_idle else idle_counts):
-        cols += ["%dk idle cpu" % (k // 1000), "B/idle conn"]
-    print("%-12s" % "server" + "".join("%15s" % c for c in cols))
+        cols += ["%dk idle cpu" % (k // 1000)]
+    print("%-18s" % "server" + "".join("%15s" % c for c in cols))
     for name in servers:
         d = res[name]
         row = [fmt(median(d.get("small_rps", []))), fmt(median(d.get("small_cpu", [])), "%.3f"),
                fmt(median(d.get("big_rps", []))), fmt(median(d.get("big_cpu", [])), "%.1f"),
-               fmt(median(d.get("burst_rss", []))), fmt(median(d.get("stalled_rss", [])))]
+               fmt(median(d.get("idle_rss", []))), fmt(median(d.get("burst_rss", []))),
+               fmt(median(d.get("stalled_rss", [])))]
         for k in ([] if a.skip_idle else idle_counts):
             ratio = median(d.get("idle%d_ratio" % k, []))
-            row += [("%+.0f%%" % (100 * (ratio - 1))) if ratio else "-",
-                    fmt(median(d.get("idle%d_rss" % k, [])))]
-        print("%-12s" % name + "".join("%15s" % c for c in row))
+            row += [("%+.0f%%" % (100 * (ratio - 1))) if ratio else "-"]
+        print("%-18s" % name + "".join("%15s" % c for c in row))
     print("\ncpu/100k: server CPU-seconds (user+sys) per 100,000 requests; idle cpu: change of the small-file cpu/100k"
           "\nwith the idle connections open; B/...: RSS growth in octets. %.0f s in all." % (
               time.monotonic() - started))
