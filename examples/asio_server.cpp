@@ -4,7 +4,7 @@
 // the point: h2wire does not care whose loop it runs in.
 //
 //     h2wire-asio-server [--root DIR] [--host 127.0.0.1] [--port 8080] [--log]
-//                        [--tls --cert FILE --key FILE]
+//                        [--tls --cert FILE --key FILE] [--threads N] [--file-cache SIZE ...]
 //                        [timeouts and budgets: as h2wire-server, server/guard.cpp]
 //
 // With --port 0 the kernel picks a port; the first line on stdout is always
@@ -41,15 +41,18 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "server/app.hpp"
+#include "server/file_cache.hpp"
 #include "server/guard.hpp"
 
 namespace {
@@ -77,6 +80,14 @@ public:
     virtual bool draining() const = 0;
     virtual std::size_t memory() const = 0;
     virtual std::size_t library_memory() const = 0;
+    /// Until when tick() has nothing to do if nothing happens meanwhile
+    /// (ConnectionGuard::quiet_until()); a time already past: tick it on
+    /// every tick.
+    virtual Clock::time_point quiet_until() const = 0;
+
+    // The server's bookkeeping: a quiet session sleeps out of the ticks.
+    bool asleep = false;
+    std::multimap<Clock::time_point, SessionBase*>::iterator wake_at;
 };
 
 /// One accepted connection: a stream (a socket, or TLS over one) and the
@@ -108,6 +119,10 @@ public:
     bool draining() const override { return guard_.draining() || closed_; }
     std::size_t memory() const override { return share_.held(); }
     std::size_t library_memory() const override { return app_.connection().memory_used(); }
+    Clock::time_point quiet_until() const override {
+        if (closed_ || !handshake_done_ || waiting_write_ || app_.wants_write()) return {};
+        return guard_.quiet_until(app_);
+    }
 
 private:
     tcp::socket& socket() {
@@ -143,15 +158,29 @@ private:
 /// The listening socket, the live sessions, the signals and the timers.
 class Server {
 public:
-    Server(asio::io_context& io, const tcp::endpoint& at, example::ServerOptions& opt)
+    /// `reuse_port`: SO_REUSEPORT, for one Server per thread on one port.
+    Server(asio::io_context& io, const tcp::endpoint& at, const example::ServerOptions& opt, bool reuse_port,
+           unsigned index, unsigned count)
         : io_(io),
-          acceptor_(io, at),
+          acceptor_(io),
           signals_(io, SIGINT, SIGTERM, SIGUSR1),
           tick_timer_(io),
           accept_timer_(io),
           opt_(opt),
-          read_buffer_(std::min<std::size_t>(opt.guard.read_budget, 64 * 1024)) {
+          cache_(opt.file_cache),
+          read_buffer_(std::min<std::size_t>(opt.guard.read_budget, 64 * 1024)),
+          index_(index),
+          count_(count) {
         opt_.app.budget = &opt_.budget;
+        opt_.app.file_cache = &cache_;
+        acceptor_.open(at.protocol());
+        acceptor_.set_option(tcp::acceptor::reuse_address(true));
+        if (reuse_port) {
+            const int one = 1;
+            ::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        }
+        acceptor_.bind(at);
+        acceptor_.listen(1024);
     }
 #ifdef H2WIRE_ASIO_TLS
     void use_tls(asio::ssl::context* tls) {
@@ -176,6 +205,11 @@ public:
     std::span<std::uint8_t> read_buffer() {
         return read_buffer_;
     }
+    /// This loop's cache of small files; reads no clock, so the sessions
+    /// tell it the time as input arrives.
+    example::FileCache& cache() {
+        return cache_;
+    }
 
     void start() {
         accept();
@@ -184,9 +218,14 @@ public:
     }
     void add(SessionBase* s) {
         live_.insert(s);
+        ticking_.insert(s);
     }
     void remove(SessionBase* s) {
         live_.erase(s);
+        if (s->asleep)
+            asleep_.erase(s->wake_at);
+        else
+            ticking_.erase(s);
         if (stopping_ && live_.empty()) stop_waiting();  // nothing left: let run() return
     }
 
@@ -242,15 +281,44 @@ private:
         });
     }
 
-    // Every session's timers; the shutdown deadline; the memory cap. A
-    // session leaves live_ only when destroyed, after its pending handlers
-    // ran, so none goes away during these loops.
+public:
+    /// Something happened on `s` (input): its timers are checked on every
+    /// tick again.
+    void wake(SessionBase* s) {
+        if (!s->asleep) return;
+        asleep_.erase(s->wake_at);
+        s->asleep = false;
+        ticking_.insert(s);
+    }
+
+private:
+    void wake_all() {
+        while (!asleep_.empty()) wake(asleep_.begin()->second);
+    }
+
+    // The timers of the sessions that are not asleep (a quiet one sleeps
+    // until its idle timeout or trim, so 10,000 idle sessions cost nothing
+    // per tick); the shutdown deadline; the memory cap. A session leaves
+    // live_ only when destroyed, after its pending handlers ran, so none
+    // goes away during these loops.
     void on_tick(Clock::time_point now) {
-        for (SessionBase* s : live_) s->tick(now);
+        while (!asleep_.empty() && asleep_.begin()->first <= now) wake(asleep_.begin()->second);
+        for (auto it = ticking_.begin(); it != ticking_.end();) {
+            SessionBase* s = *it;
+            s->tick(now);
+            if (const Clock::time_point until = s->quiet_until(); until > now) {
+                it = ticking_.erase(it);
+                s->wake_at = asleep_.emplace(until, s);
+                s->asleep = true;
+            } else {
+                ++it;
+            }
+        }
         if (stopping_ && now >= shutdown_deadline_) {
             std::fprintf(stderr, "shutdown: %zu connection(s) still open after the deadline: closing\n", live_.size());
             for (SessionBase* s : live_) s->close();
         }
+        if (opt_.budget.over_memory()) wake_all();
         if (opt_.budget.over_memory())
             example::shed_largest(
                 live_, opt_.budget.memory_cap, [](const SessionBase* s) { return s->draining() ? 0 : s->memory(); },
@@ -275,6 +343,7 @@ private:
             asio::error_code ignored;
             acceptor_.close(ignored);
             accept_timer_.cancel();
+            wake_all();
             for (SessionBase* s : live_) s->shutdown();
             if (live_.empty()) return stop_waiting();
             wait_signal();
@@ -290,17 +359,24 @@ private:
     void print_stats() const {
         std::size_t library = 0;
         for (const SessionBase* s : live_) library += s->library_memory();
-        std::fprintf(stderr, "memory: connections=%zu total=%zu library=%zu echo=%zu upgrade=%zu\n", live_.size(),
-                     opt_.budget.memory, library, opt_.budget.echo, opt_.budget.upgrade);
+        char which[32] = "";
+        if (count_ > 1) std::snprintf(which, sizeof which, " loop=%u", index_);
+        std::fprintf(stderr, "memory: connections=%zu total=%zu library=%zu echo=%zu upgrade=%zu file_cache=%zu%s\n",
+                     live_.size(), opt_.budget.memory, library, opt_.budget.echo, opt_.budget.upgrade, cache_.bytes(),
+                     which);
     }
 
     asio::io_context& io_;
     tcp::acceptor acceptor_;
     asio::signal_set signals_;
     asio::steady_timer tick_timer_, accept_timer_;
-    example::ServerOptions& opt_;
+    example::ServerOptions opt_;  // this loop's copy: its share of the caps
+    example::FileCache cache_;
     std::vector<std::uint8_t> read_buffer_;
+    unsigned index_, count_;
     std::unordered_set<SessionBase*> live_;
+    std::unordered_set<SessionBase*> ticking_;               // live_ less the sleeping ones
+    std::multimap<Clock::time_point, SessionBase*> asleep_;  // by when their timers are due
     bool stopping_ = false;
     Clock::time_point shutdown_deadline_ = Clock::time_point::max();
     Clock::time_point last_accept_error_{};
@@ -388,6 +464,7 @@ void Session<Stream>::read() {
 template <class Stream>
 bool Session<Stream>::take(std::span<const std::uint8_t> bytes, Clock::time_point now) {
     guard_.traffic(now);
+    server_.wake(this);
     if (guard_.draining()) return guard_.discard(bytes.size());
     app_.receive(bytes);
     if (app_.connection().is_closed()) guard_.start_drain(now);
@@ -404,6 +481,7 @@ void Session<Stream>::on_readable(const asio::error_code& ec) {
         return;
     }
     const Clock::time_point now = Clock::now();
+    server_.cache().set_time(now);
     const std::size_t budget = server_.options().guard.read_budget;
     const std::span<std::uint8_t> buf = server_.read_buffer();
     std::size_t got = 0;
@@ -444,7 +522,9 @@ void Session<Stream>::on_read(const asio::error_code& ec, std::size_t n) {
         close();
         return;
     }
-    if (!take(std::span<const std::uint8_t>(tls_in_.get(), n), Clock::now())) {
+    const Clock::time_point now = Clock::now();
+    server_.cache().set_time(now);
+    if (!take(std::span<const std::uint8_t>(tls_in_.get(), n), now)) {
         close();
         return;
     }
@@ -464,7 +544,9 @@ void Session<Stream>::tick(Clock::time_point now) {
         close();
         return;
     }
-    flush();  // RST_STREAM, GOAWAY the timers queued
+    // RST_STREAM, GOAWAY the timers queued; an idle session has nothing to
+    // write and costs no more than the check.
+    if (app_.wants_write() || app_.finished()) flush();
     update_share();
 }
 
@@ -482,8 +564,16 @@ void Session<Stream>::flush_plain() {
     for (;;) {
         const std::span<const h2wire::OutputChunk> chunks = app_.output();
         if (chunks.empty()) break;
+        // At most --write-max octets per write_some (see Transport::set_max_write).
         out_.clear();
-        for (const h2wire::OutputChunk& c : chunks) out_.emplace_back(c.data, c.size);
+        const std::size_t limit = server_.options().write_max ? server_.options().write_max : SIZE_MAX;
+        std::size_t total = 0;
+        for (const h2wire::OutputChunk& c : chunks) {
+            if (total >= limit || out_.size() >= 256) break;
+            const std::size_t n = std::min(c.size, limit - total);
+            out_.emplace_back(c.data, n);
+            total += n;
+        }
         asio::error_code ec;
         const std::size_t n = stream_.write_some(out_, ec);
         if (ec == asio::error::would_block || ec == asio::error::try_again) {
@@ -595,8 +685,21 @@ int main(int argc, char** argv) {
     }
 #endif
     try {
-        asio::io_context io{1};  // one thread: sessions need no locks
-        Server server(io, tcp::endpoint(asio::ip::make_address(opt.host), opt.port), opt);
+        // --threads N: N io_contexts, one thread each, each with its own
+        // Server (listening socket on the shared port with SO_REUSEPORT,
+        // sessions, timers, caps and file cache): a session stays on the
+        // thread that accepted it, so sessions need no locks. Every Server
+        // waits for the signals itself (Asio tells every signal_set).
+        const unsigned loops = opt.threads;
+        example::ServerOptions share = opt;
+        share.budget.max_connections = std::max<std::size_t>((opt.budget.max_connections + loops - 1) / loops, 1);
+        share.budget.memory_cap = opt.budget.memory_cap / loops;
+        share.budget.echo_cap = opt.budget.echo_cap / loops;
+        share.budget.upgrade_cap = opt.budget.upgrade_cap / loops;
+        share.file_cache.max_bytes = opt.file_cache.max_bytes / loops;
+        std::vector<std::unique_ptr<asio::io_context>> ios;
+        std::vector<std::unique_ptr<Server>> servers;
+        tcp::endpoint at(asio::ip::make_address(opt.host), opt.port);
 #ifdef H2WIRE_ASIO_TLS
         asio::ssl::context tls_context(asio::ssl::context::tls_server);
         if (opt.tls) {
@@ -605,13 +708,25 @@ int main(int argc, char** argv) {
             tls_context.use_certificate_chain_file(opt.cert);
             tls_context.use_private_key_file(opt.key, asio::ssl::context::pem);
             SSL_CTX_set_alpn_select_cb(tls_context.native_handle(), select_h2, nullptr);
-            server.use_tls(&tls_context);
+            // Idle sessions give OpenSSL's record buffers back.
+            SSL_CTX_set_mode(tls_context.native_handle(), SSL_MODE_RELEASE_BUFFERS);
         }
 #endif
-        std::printf("listening on %s:%u\n", opt.host.c_str(), static_cast<unsigned>(server.port()));
+        for (unsigned i = 0; i < loops; ++i) {
+            ios.push_back(std::make_unique<asio::io_context>(1));  // one thread each: sessions need no locks
+            servers.push_back(std::make_unique<Server>(*ios.back(), at, share, loops > 1, i, loops));
+            at.port(servers.back()->port());  // --port 0: the others share the port the first one got
+#ifdef H2WIRE_ASIO_TLS
+            if (opt.tls) servers.back()->use_tls(&tls_context);
+#endif
+        }
+        std::printf("listening on %s:%u\n", opt.host.c_str(), static_cast<unsigned>(at.port()));
         std::fflush(stdout);
-        server.start();
-        io.run();
+        for (auto& s : servers) s->start();
+        std::vector<std::thread> threads;
+        for (unsigned i = 1; i < loops; ++i) threads.emplace_back([&io = *ios[i]] { io.run(); });
+        ios[0]->run();
+        for (std::thread& t : threads) t.join();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "h2wire-asio-server: %s\n", e.what());
         return 1;

@@ -64,6 +64,7 @@
 
 #include "common/net.hpp"
 #include "server/app.hpp"
+#include "server/file_cache.hpp"
 #include "server/guard.hpp"
 #include "server/prelude.hpp"
 
@@ -162,9 +163,13 @@ public:
         : loop_(loop),
           listen_fd_(listen_fd),
           opt_(opt),
+          cache_(opt.file_cache),
           read_buffer_(std::min<std::size_t>(opt.guard.read_budget, 64 * 1024)) {
         opt_.app.budget = &opt_.budget;
+        opt_.app.file_cache = &cache_;  // the cache of small files (server/file_cache.hpp)
     }
+    /// The loop's file cache reads no clock: input tells it the time.
+    example::FileCache& cache() { return cache_; }
 #ifdef H2WIRE_EXAMPLES_TLS
     void use_tls(std::shared_ptr<example::TlsContext> tls) {
         tls_ = std::move(tls);
@@ -219,6 +224,7 @@ private:
     uv_loop_t* loop_;
     int listen_fd_;
     example::ServerOptions& opt_;
+    example::FileCache cache_;
     std::vector<std::uint8_t> read_buffer_, plain_buffer_;
     uv_poll_t listener_{};
     uv_timer_t tick_{}, backoff_{};
@@ -307,6 +313,7 @@ void Session::on_read(uv_stream_t* st, ssize_t n, const uv_buf_t* buf) {
         return;
     }
     const Clock::time_point now = Clock::now();
+    s.server_.cache().set_time(now);
     s.turn_read_ += static_cast<std::size_t>(n);
     const bool more = static_cast<std::size_t>(n) == buf->len;  // libuv reads again at once
     s.on_bytes(std::span(reinterpret_cast<const std::uint8_t*>(buf->base), static_cast<std::size_t>(n)), now);

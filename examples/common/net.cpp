@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -35,9 +36,14 @@ IoResult Transport::read(std::span<std::uint8_t> buf) {
 IoResult Transport::write(std::span<const h2wire::OutputChunk> pieces) {
     // One writev for the connection's frame buffer and the DATA payloads it
     // points at (file buffers, send blocks): nothing is copied to write.
-    iovec iov[64];
-    const std::size_t count = std::min<std::size_t>(pieces.size(), std::size(iov));
-    for (std::size_t i = 0; i < count; ++i) iov[i] = iovec{const_cast<std::uint8_t*>(pieces[i].data), pieces[i].size};
+    iovec iov[256];
+    std::size_t count = 0, total = 0;
+    const std::size_t limit = max_write_ ? max_write_ : SIZE_MAX;
+    for (; count < pieces.size() && count < std::size(iov) && total < limit; ++count) {
+        const std::size_t n = std::min(pieces[count].size, limit - total);
+        iov[count] = iovec{const_cast<std::uint8_t*>(pieces[count].data), n};
+        total += n;
+    }
     for (;;) {
         const ssize_t n = ::writev(fd_, iov, static_cast<int>(count));
         if (n >= 0) return {IoResult::ok, static_cast<std::size_t>(n)};
@@ -74,7 +80,7 @@ static addrinfo* resolve(const std::string& host, std::uint16_t port, bool passi
     return res;
 }
 
-int listen_tcp(const std::string& host, std::uint16_t& port, std::string& err) {
+int listen_tcp(const std::string& host, std::uint16_t& port, std::string& err, bool reuse_port) {
     addrinfo* res = resolve(host, port, true, err);
     if (!res) return -1;
     int fd = -1;
@@ -83,6 +89,9 @@ int listen_tcp(const std::string& host, std::uint16_t& port, std::string& err) {
         if (fd < 0) continue;
         const int one = 1;
         ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+#ifdef SO_REUSEPORT
+        if (reuse_port) ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+#endif
         if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd, 1024) == 0) break;
         err = std::string("bind/listen: ") + std::strerror(errno);
         ::close(fd);
@@ -100,7 +109,7 @@ int listen_tcp(const std::string& host, std::uint16_t& port, std::string& err) {
 }
 
 int listen_server(const std::string& host, std::uint16_t& port, bool tls, const std::string& cert,
-                  const std::string& key, const char* program, std::shared_ptr<TlsContext>& context) {
+                  const std::string& key, const char* program, std::shared_ptr<TlsContext>& context, bool reuse_port) {
     std::string err;
 #ifdef H2WIRE_EXAMPLES_TLS
     if (tls && !(context = tls_server_context(cert, key, err))) {
@@ -114,7 +123,7 @@ int listen_server(const std::string& host, std::uint16_t& port, bool tls, const 
         return -1;
     }
 #endif
-    const int fd = listen_tcp(host, port, err);
+    const int fd = listen_tcp(host, port, err, reuse_port);
     if (fd < 0) std::fprintf(stderr, "%s: %s\n", program, err.c_str());
     return fd;
 }

@@ -31,8 +31,14 @@ public:
 
     int fd() const { return fd_; }
     virtual IoResult read(std::span<std::uint8_t> buf);
-    /// Writes a prefix of the pieces (writev on plain TCP).
+    /// Writes a prefix of the pieces (writev on plain TCP), at most
+    /// max_write() octets at once.
     virtual IoResult write(std::span<const h2wire::OutputChunk> pieces);
+    /// Octets one write() hands the kernel at most (0: no limit). Large
+    /// writes of cold memory cost more kernel time per octet than writes
+    /// that fit the socket's buffer and the CPU's caches.
+    void set_max_write(std::size_t n) { max_write_ = n; }
+    std::size_t max_write() const { return max_write_; }
     /// TLS: advances the handshake (ok once done). Plain TCP: ok.
     virtual IoResult handshake() { return {IoResult::ok, 0}; }
     /// The transport needs POLLOUT for its own sake (a TLS handshake step).
@@ -47,11 +53,14 @@ public:
 
 protected:
     int fd_;
+    std::size_t max_write_ = 0;
 };
 
 /// A listening socket on host:port (port 0: the kernel picks one); `port` is
 /// updated to the real one. Returns -1 with `err` set on failure.
-int listen_tcp(const std::string& host, std::uint16_t& port, std::string& err);
+/// `reuse_port`: SO_REUSEPORT, so that several sockets (one per event loop)
+/// listen on the same port and the kernel spreads connections among them.
+int listen_tcp(const std::string& host, std::uint16_t& port, std::string& err, bool reuse_port = false);
 /// A connected, non-blocking socket, or -1 with `err` set.
 int connect_tcp(const std::string& host, std::uint16_t port, std::string& err);
 void set_nonblocking(int fd);
@@ -63,7 +72,8 @@ struct TlsContext;  // OpenSSL's SSL_CTX (only when built with TLS)
 /// (else null). On failure prints why on stderr, after `program`, and
 /// returns -1.
 int listen_server(const std::string& host, std::uint16_t& port, bool tls, const std::string& cert,
-                  const std::string& key, const char* program, std::shared_ptr<TlsContext>& context);
+                  const std::string& key, const char* program, std::shared_ptr<TlsContext>& context,
+                  bool reuse_port = false);
 
 /// Writes a byte string through the transport (for HTTP/1.1 text around an
 /// h2c upgrade); returns octets written.

@@ -1,17 +1,16 @@
 // The example server's application (see app.hpp for the hook points).
 #include "server/app.hpp"
 
-#include "common/trace.hpp"
-
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <variant>
 
+#include "common/trace.hpp"
+#include "server/file_cache.hpp"
 #include "websocket/h2_tunnel.hpp"
 
 namespace example {
@@ -24,37 +23,6 @@ struct overloaded : F... {
 };
 template <class... F>
 overloaded(F...) -> overloaded<F...>;  // clang 14 has no aggregate deduction
-
-std::string_view content_type(std::string_view path) {
-    static constexpr std::pair<std::string_view, std::string_view> types[] = {
-        {".html", "text/html; charset=utf-8"},
-        {".htm", "text/html; charset=utf-8"},
-        {".txt", "text/plain; charset=utf-8"},
-        {".css", "text/css"},
-        {".js", "text/javascript"},
-        {".mjs", "text/javascript"},
-        {".json", "application/json"},
-        {".png", "image/png"},
-        {".jpg", "image/jpeg"},
-        {".jpeg", "image/jpeg"},
-        {".gif", "image/gif"},
-        {".svg", "image/svg+xml"},
-        {".ico", "image/x-icon"},
-        {".wasm", "application/wasm"},
-        {".pdf", "application/pdf"},
-        {".xml", "application/xml"},
-    };
-    const std::size_t dot = path.rfind('.');
-    const std::size_t slash = path.rfind('/');
-    if (dot != std::string_view::npos && (slash == std::string_view::npos || dot > slash)) {
-        const std::string_view ext = path.substr(dot);
-        for (const auto& [e, t] : types)
-            if (std::equal(e.begin(), e.end(), ext.begin(), ext.end(),
-                           [](char a, char b) { return a == (b >= 'A' && b <= 'Z' ? b + 32 : b); }))
-                return t;
-    }
-    return "application/octet-stream";
-}
 
 int hex(char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -118,17 +86,20 @@ struct ServerSession::Stream {
     std::uint64_t hash = fnv_basis;
     Progress progress;  // for the stalled-stream timer (cancel_stalled)
 
-    // file: chunks lent to the connection (send_data_borrowed); a chunk is
-    // free again once buffered() shows its octets were written. Only what
-    // the stream can send now is read, so a stream whose window is closed
-    // holds no file data.
-    int fd = -1;
+    // file: its content (held whole, from the FileCache or small enough to
+    // read at once) is lent to the connection slice by slice as the windows
+    // open (send_data_borrowed; the shared_ptr keeps it alive). A file not
+    // held is read in chunks lent the same way; a chunk is free again once
+    // buffered() shows its octets were written. Only what the stream can
+    // send now is read, so a stream whose window is closed holds no file
+    // data.
+    std::shared_ptr<const ServedFile> file;
     std::uint64_t offset = 0, remaining = 0;
     struct Lent {
         std::unique_ptr<std::uint8_t[]> buffer;
         std::size_t size;
     };
-    std::deque<Lent> lent;
+    std::vector<Lent> lent;  // oldest first; at most file_chunks_in_flight
     std::uint64_t lent_total = 0;
     // One free chunk of file_chunk octets, kept while the stream is sending
     // full chunks. Smaller reads get a buffer of their own size, so what a
@@ -146,10 +117,58 @@ struct ServerSession::Stream {
     std::uint64_t window_owed = 0;
     std::uint64_t echo_consumed = 0;  // window octets handed back with consume()
 
-    ~Stream() {
-        if (fd >= 0) ::close(fd);
-    }
     std::size_t pending_size() const { return pending.size() - pending_head; }
+};
+
+// A response body from a file held in memory: the connection pulls it as the
+// windows open (h2wire::BodySource), so nothing is queued ahead and no
+// stream state beyond this is kept.
+struct ServerSession::HeldBody {
+    std::uint32_t id = 0;
+    std::uint64_t offset = 0;
+    std::shared_ptr<const ServedFile> file;  // keeps the content alive while it is lent
+    Progress progress;                       // for the stalled-stream timer
+};
+
+// Small files: copied straight into the DATA frame being built (one copy,
+// and the output stays one contiguous piece).
+class ServerSession::HeldReader final : public h2wire::BodyReader {
+public:
+    explicit HeldReader(ServerSession& s) : s_(s) {}
+    h2wire::BodyRead read(std::uint32_t stream, std::span<std::uint8_t> buffer) override {
+        HeldBody* b = s_.find_held(stream);
+        if (!b) return {0, h2wire::BodyStatus::abort, {}};
+        const std::size_t n =
+            static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), b->file->size - b->offset));
+        std::copy_n(b->file->content.get() + b->offset, n, buffer.data());
+        b->offset += n;
+        b->progress.out += n;
+        return {n, b->offset == b->file->size ? h2wire::BodyStatus::end : h2wire::BodyStatus::more, {}};
+    }
+    void finished(std::uint32_t stream, bool) override { s_.finish_held(stream); }
+
+private:
+    ServerSession& s_;
+};
+
+// Larger files: lent as they are (zero copy up to writev).
+class ServerSession::HeldLender final : public h2wire::BodyLender {
+public:
+    explicit HeldLender(ServerSession& s) : s_(s) {}
+    h2wire::BodyLend lend(std::uint32_t stream, std::size_t max) override {
+        HeldBody* b = s_.find_held(stream);
+        if (!b) return {{}, h2wire::BodyStatus::abort, {}};
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(max, b->file->size - b->offset));
+        const std::span<const std::uint8_t> lent(b->file->content.get() + b->offset, n);
+        b->offset += n;
+        b->progress.out += n;
+        return {lent, b->offset == b->file->size ? h2wire::BodyStatus::end : h2wire::BodyStatus::more, {}};
+    }
+    void release(std::uint32_t, std::span<const std::uint8_t>) override {}  // HeldBody::file keeps it until finished()
+    void finished(std::uint32_t stream, bool) override { s_.finish_held(stream); }
+
+private:
+    ServerSession& s_;
 };
 
 static h2wire::Config connection_config(const ServerConfig& cfg) {
@@ -164,9 +183,13 @@ static h2wire::Config connection_config(const ServerConfig& cfg) {
 }
 
 ServerSession::ServerSession(const ServerConfig& config)
-    : cfg_(config), conn_(connection_config(config)), echo_held_(config.budget ? &config.budget->echo : nullptr) {
+    : cfg_(config),
+      held_reader_(std::make_unique<HeldReader>(*this)),
+      held_lender_(std::make_unique<HeldLender>(*this)),
+      conn_(connection_config(config)),
+      echo_held_(config.budget ? &config.budget->echo : nullptr) {
     if (config.verbose) {
-        static unsigned connections = 0;
+        static std::atomic<unsigned> connections{0};  // loops on several threads (--threads)
         trace_ = std::make_unique<FrameLog>("[c" + std::to_string(++connections) + "]");
         conn_.set_trace(trace_.get());
     }
@@ -241,7 +264,7 @@ void ServerSession::drop(std::map<std::uint32_t, std::unique_ptr<Stream>>::itera
 }
 
 std::size_t ServerSession::memory_used() const {
-    std::size_t n = conn_.memory_used() + file_lent_ + sizeof(*this);
+    std::size_t n = conn_.memory_used() + file_lent_ + sizeof(*this) + held_.capacity() * sizeof(HeldBody);
     for (const auto& [id, s] : streams_) {
         n += sizeof(Stream) + s->pending.capacity();
         if (s->spare) n += cfg_.file_chunk;
@@ -283,6 +306,18 @@ std::size_t ServerSession::cancel_stalled(std::chrono::steady_clock::time_point 
         it = next;
         ++n;
     }
+    // Held bodies: reset_stream() calls finished(), which edits held_, so
+    // the stalled ones are picked first.
+    std::uint32_t stalled[64];
+    std::size_t picked = 0;
+    for (HeldBody& b : held_)
+        if (b.progress.stalled(now, timeout, conn_.buffered(b.id)) && picked < std::size(stalled))
+            stalled[picked++] = b.id;  // more than 64 wait for the next check
+    for (std::size_t i = 0; i < picked; ++i) {
+        conn_.reset_stream(stalled[i], h2wire::ErrorCode::cancel);
+        finish_held(stalled[i]);  // in case the connection did not
+        ++n;
+    }
     for (auto it = websockets_.begin(); it != websockets_.end();) {
         const std::uint32_t id = it->first;
         Progress& p = ws_progress_[id];
@@ -302,19 +337,25 @@ std::size_t ServerSession::cancel_stalled(std::chrono::steady_clock::time_point 
 
 // --- requests ------------------------------------------------------------------
 
+// The application state of a stream, made only when the response needs
+// some: a body still to send, an upload to echo, or a request that has not
+// ended. A small file served whole at once keeps none.
+ServerSession::Stream& ServerSession::add_stream(std::uint32_t id, bool input_done) {
+    auto& slot = streams_[id];
+    slot = std::make_unique<Stream>();
+    slot->input_done = input_done;
+    return *slot;
+}
+
 void ServerSession::on_request(std::uint32_t id, std::span<const h2wire::Field> headers, std::string_view method,
                                std::string_view target, bool end_stream) {
-    auto owned = std::make_unique<Stream>();
-    Stream& s = *owned;
-    streams_[id] = std::move(owned);
-    s.input_done = end_stream;
     bool te_trailers = false;
     std::string_view req_type = "application/octet-stream";
     for (const h2wire::Field& f : headers) {
         if (f.name == "te" && f.value.find("trailers") != std::string_view::npos) te_trailers = true;
         if (f.name == "content-type") req_type = f.value;
     }
-    s.trailers = te_trailers && has_query_flag(target, "trailers=1");
+    const bool trailers = te_trailers && has_query_flag(target, "trailers=1");
     const std::string path = safe_path(target);
     const bool head = method == "HEAD";
     int status = 200;
@@ -322,46 +363,41 @@ void ServerSession::on_request(std::uint32_t id, std::span<const h2wire::Field> 
     if (path == "/echo") {
         if (method != "POST") {
             status = 405;
-            respond_simple(id, s, status, "POST only\n", head);
+            respond_simple(id, end_stream, status, "POST only\n", head);
         } else {
+            Stream& s = add_stream(id, end_stream);
             s.kind = Stream::Kind::echo;
+            s.trailers = trailers;
             const h2wire::Field resp[] = {{":status", "200"}, {"content-type", req_type}};
             conn_.submit_response(id, resp, false);
         }
     } else if (method != "GET" && !head) {
         status = 405;
-        respond_simple(id, s, status, "GET, HEAD or POST /echo\n", false);
+        respond_simple(id, end_stream, status, "GET, HEAD or POST /echo\n", false);
     } else if (path.empty()) {
         status = 400;
-        respond_simple(id, s, status, "bad path\n", head);
+        respond_simple(id, end_stream, status, "bad path\n", head);
+    } else if (std::shared_ptr<const ServedFile> file = cfg_.file_cache ? cfg_.file_cache->open(cfg_.root, path)
+                                                                        : FileCache::load(cfg_.root, path, small_file);
+               !file) {
+        status = 404;
+        respond_simple(id, end_stream, status, "not found\n", head);
     } else {
-        std::string file = cfg_.root + path;
-        if (file.back() == '/') file += "index.html";
-        int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-        struct stat st {};
-        if (fd >= 0 && ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-            ::close(fd);
-            file += "/index.html";
-            fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-        }
-        if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-            if (fd >= 0) ::close(fd);
-            status = 404;
-            respond_simple(id, s, status, "not found\n", head);
+        const h2wire::Field resp[] = {
+            {":status", "200"}, {"content-type", file->type}, {"content-length", file->content_length()}};
+        const bool empty = head || (file->size == 0 && !trailers);
+        if (!empty && !trailers && file->held()) {
+            serve_held(id, resp, std::move(file));
+            if (!end_stream) add_stream(id, false).ended = true;
+        } else if (conn_.submit_response(id, resp, empty); empty) {
+            if (!end_stream) add_stream(id, false).ended = true;
         } else {
+            Stream& s = add_stream(id, end_stream);
             s.kind = Stream::Kind::file;
-            s.fd = fd;
-            s.remaining = static_cast<std::uint64_t>(st.st_size);
-            const std::string length = std::to_string(st.st_size);
-            const h2wire::Field resp[] = {
-                {":status", "200"}, {"content-type", content_type(file)}, {"content-length", length}};
-            const bool empty = head || (s.remaining == 0 && !s.trailers);
-            conn_.submit_response(id, resp, empty);
-            if (empty) {
-                s.ended = true;
-            } else if (s.remaining == 0) {
-                end_response(id, s);
-            }
+            s.trailers = trailers;
+            s.remaining = file->size;
+            s.file = std::move(file);
+            if (s.remaining == 0) end_response(id, s);  // trailers only
         }
     }
     if (cfg_.log)
@@ -392,15 +428,41 @@ void ServerSession::on_connect(const h2wire::RequestReceived& r) {
                      r.path.data(), static_cast<int>(r.protocol.size()), r.protocol.data(), status);
 }
 
-void ServerSession::respond_simple(std::uint32_t id, Stream& s, int status, std::string_view body, bool head) {
-    s.kind = Stream::Kind::simple;
+// A file held in memory: its body is pulled by the connection (HeldReader,
+// HeldLender) as the windows open; the entry goes in finished().
+void ServerSession::serve_held(std::uint32_t id, std::span<const h2wire::Field> headers,
+                               std::shared_ptr<const ServedFile> file) {
+    const bool small = file->size <= small_file;
+    held_.push_back(HeldBody{id, 0, std::move(file), {}});  // ids only grow: held_ stays sorted
+    h2wire::BodySource& body = small ? static_cast<h2wire::BodySource&>(*held_reader_) : *held_lender_;
+    if (conn_.submit_response(id, headers, body) != h2wire::ApiError::none) held_.pop_back();
+}
+
+ServerSession::HeldBody* ServerSession::find_held(std::uint32_t id) {
+    const auto it = std::lower_bound(held_.begin(), held_.end(), id,
+                                     [](const HeldBody& b, std::uint32_t want) { return b.id < want; });
+    return it != held_.end() && it->id == id ? &*it : nullptr;
+}
+
+void ServerSession::finish_held(std::uint32_t id) {
+    if (HeldBody* b = find_held(id)) held_.erase(held_.begin() + (b - held_.data()));
+}
+
+void ServerSession::trim() {
+    conn_.trim();
+    if (held_.empty()) std::vector<HeldBody>().swap(held_);
+}
+
+void ServerSession::respond_simple(std::uint32_t id, bool end_stream, int status, std::string_view body, bool head) {
     const std::string st = std::to_string(status);
     const std::string length = std::to_string(body.size());
     const h2wire::Field resp[] = {
         {":status", st}, {"content-type", "text/plain; charset=utf-8"}, {"content-length", length}};
     conn_.submit_response(id, resp, head);
-    if (!head) conn_.send_data(id, std::span(reinterpret_cast<const std::uint8_t*>(body.data()), body.size()), true);
-    s.ended = true;
+    // The bodies are string literals: lent, never copied.
+    if (!head)
+        conn_.send_data_borrowed(id, std::span(reinterpret_cast<const std::uint8_t*>(body.data()), body.size()), true);
+    if (!end_stream) add_stream(id, false).ended = true;  // kept for the stalled-stream timer until the request ends
 }
 
 void ServerSession::on_data(std::uint32_t id, std::span<const std::uint8_t> data, std::uint32_t flow_controlled) {
@@ -459,60 +521,77 @@ bool ServerSession::pump_file(std::uint32_t id, Stream& s) {
     // Chunks whose octets were all written come back (the connection sends
     // a stream's DATA in order, so they finish oldest first).
     std::size_t still = conn_.buffered(id);
-    while (!s.lent.empty() && s.lent_total - s.lent.front().size >= still) {
-        s.lent_total -= s.lent.front().size;
-        file_lent_ -= s.lent.front().size;
-        if (!s.spare && s.lent.front().size == cfg_.file_chunk) s.spare = std::move(s.lent.front().buffer);
-        s.lent.pop_front();
+    std::size_t done = 0;
+    while (done < s.lent.size() && s.lent_total - s.lent[done].size >= still) {
+        Stream::Lent& l = s.lent[done++];
+        s.lent_total -= l.size;
+        file_lent_ -= l.size;
+        if (!s.spare && l.size == cfg_.file_chunk) s.spare = std::move(l.buffer);
     }
-    constexpr std::size_t small_max = 16 * 1024;
+    if (done) s.lent.erase(s.lent.begin(), s.lent.begin() + static_cast<std::ptrdiff_t>(done));
     while (!s.ended) {
-        // Read only what the stream can send now: its send window (stream
+        // Send only what the stream can send now: its send window (stream
         // and connection) less what is queued already. A client that keeps
         // its window at 0 makes us read nothing; WINDOW_UPDATE brings us
         // back here (receive() pumps).
         const std::size_t window = conn_.send_window(id);
         const std::size_t queued = conn_.buffered(id);
-        const std::size_t n = static_cast<std::size_t>(
-            std::min<std::uint64_t>({window > queued ? window - queued : 0, cfg_.file_chunk, s.remaining}));
-        if (n == 0) {
-            s.spare.reset();  // waiting for the peer: hold nothing
-            break;
-        }
-        // A small piece (a small file, or the tail of one) is copied into the
-        // connection's send buffer: no chunk of our own to allocate and lend.
-        const bool copy = n <= small_max && s.lent.empty() && n <= conn_.send_capacity(id) && n <= send_room();
-        if (!copy && (s.lent.size() >= cfg_.file_chunks_in_flight || file_lent_ + n > cfg_.file_connection_buffer))
-            break;  // written() brings us back as chunks come back
-        std::uint8_t small[small_max];
-        std::unique_ptr<std::uint8_t[]> chunk_buffer;
-        if (!copy)
-            chunk_buffer = s.spare && n == cfg_.file_chunk ? std::move(s.spare)
-                                                           : std::make_unique_for_overwrite<std::uint8_t[]>(n);
-        std::uint8_t* const into = copy ? small : chunk_buffer.get();
-        const ssize_t got = ::pread(s.fd, into, n, static_cast<off_t>(s.offset));
-        if (got != static_cast<ssize_t>(n)) {  // the file shrank or failed under us
-            conn_.reset_stream(id, h2wire::ErrorCode::internal_error);
-            return true;
-        }
-        const std::span<const std::uint8_t> chunk(into, n);
-        s.offset += n;
-        s.remaining -= n;
-        s.body_length += n;
-        s.progress.out += n;
-        if (s.trailers) s.hash = fnv1a(s.hash, chunk);
-        const bool last = s.remaining == 0;
-        if (copy) {
-            conn_.send_data(id, chunk, last && !s.trailers);
+        const std::uint64_t open = window > queued ? window - queued : 0;
+        std::span<const std::uint8_t> chunk;
+        if (s.file->held()) {
+            // In memory: lent as it is, up to held_ahead octets queued per
+            // stream (enough to keep the socket busy; more would only make
+            // the output longer to walk).
+            const std::uint64_t ahead = queued < held_ahead ? held_ahead - queued : 0;
+            const std::size_t n = static_cast<std::size_t>(std::min({open, ahead, s.remaining}));
+            if (n == 0) break;
+            chunk = std::span<const std::uint8_t>(s.file->content.get() + s.offset, n);
+            if (n <= small_file && n <= conn_.send_capacity(id) && n <= send_room()) {
+                if (conn_.send_data(id, chunk, n == s.remaining && !s.trailers) != h2wire::ApiError::none) break;
+            } else if (conn_.send_data_borrowed(id, chunk, n == s.remaining && !s.trailers) != h2wire::ApiError::none) {
+                break;  // the stream's buffer is full: written() brings us back
+            }
         } else {
-            conn_.send_data_borrowed(id, chunk, last && !s.trailers);
-            s.lent.push_back({std::move(chunk_buffer), n});
-            s.lent_total += n;
-            file_lent_ += n;
+            const std::size_t n =
+                static_cast<std::size_t>(std::min<std::uint64_t>({open, cfg_.file_chunk, s.remaining}));
+            if (n == 0) {
+                s.spare.reset();  // waiting for the peer: hold nothing
+                break;
+            }
+            // A small piece (the tail of a file) is copied into the
+            // connection's send buffer: no chunk of our own to allocate and lend.
+            const bool copy = n <= small_file && s.lent.empty() && n <= conn_.send_capacity(id) && n <= send_room();
+            if (!copy && (s.lent.size() >= cfg_.file_chunks_in_flight || file_lent_ + n > cfg_.file_connection_buffer))
+                break;  // written() brings us back as chunks come back
+            std::uint8_t small[small_file];
+            std::unique_ptr<std::uint8_t[]> chunk_buffer;
+            if (!copy)
+                chunk_buffer = s.spare && n == cfg_.file_chunk ? std::move(s.spare)
+                                                               : std::make_unique_for_overwrite<std::uint8_t[]>(n);
+            std::uint8_t* const into = copy ? small : chunk_buffer.get();
+            const ssize_t got = ::pread(s.file->fd, into, n, static_cast<off_t>(s.offset));
+            if (got != static_cast<ssize_t>(n)) {  // the file shrank or failed under us
+                conn_.reset_stream(id, h2wire::ErrorCode::internal_error);
+                return true;
+            }
+            chunk = std::span<const std::uint8_t>(into, n);
+            const bool last = n == s.remaining && !s.trailers;
+            if (copy) {
+                conn_.send_data(id, chunk, last);
+            } else {
+                conn_.send_data_borrowed(id, chunk, last);
+                s.lent.push_back({std::move(chunk_buffer), n});
+                s.lent_total += n;
+                file_lent_ += n;
+            }
         }
-        if (last) {
-            ::close(s.fd);
-            s.fd = -1;
+        s.offset += chunk.size();
+        s.remaining -= chunk.size();
+        s.body_length += chunk.size();
+        s.progress.out += chunk.size();
+        if (s.trailers) s.hash = fnv1a(s.hash, chunk);
+        if (s.remaining == 0) {
+            if (!s.file->held()) s.file.reset();  // closes an uncached file's descriptor
             s.spare.reset();
             if (s.trailers) end_response(id, s);
             s.ended = true;

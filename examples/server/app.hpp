@@ -33,7 +33,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <span>
@@ -45,6 +44,9 @@
 #include "server/budget.hpp"
 
 namespace example {
+
+class FileCache;  // server/file_cache.hpp
+struct ServedFile;
 
 namespace ws {
 class Tunnel;  // websocket/h2_tunnel.hpp
@@ -82,7 +84,10 @@ struct ServerConfig {
     /// Process-wide counters shared by every session of the loop (echo
     /// octets); null: no process-wide echo cap.
     ProcessBudget* budget = nullptr;
-    bool log = false;  ///< one line per request on stderr
+    /// The loop's cache of small files (server/file_cache.hpp); null: every
+    /// request opens its file.
+    FileCache* file_cache = nullptr;
+    bool log = false;      ///< one line per request on stderr
     bool verbose = false;  ///< -v: every frame, through h2wire::FrameTrace (common/trace.hpp)
 };
 
@@ -126,8 +131,20 @@ public:
     h2wire::Connection& connection() { return conn_; }
     const h2wire::Connection& connection() const { return conn_; }
 
+    /// Gives back memory kept for reuse (Connection::trim() and the
+    /// session's own lists); the loop calls it when the connection is quiet.
+    void trim();
+
 private:
     struct Stream;
+    struct HeldBody;
+    class HeldReader;
+    class HeldLender;
+    /// Files up to this size held in memory are copied into the connection's
+    /// send buffer rather than lent.
+    static constexpr std::size_t small_file = 16 * 1024;
+    /// Octets of a held file lent to the connection ahead, per stream.
+    static constexpr std::size_t held_ahead = 64 * 1024;
     // What a stream moved so far, for the stalled-stream timer.
     struct Progress {
         std::uint64_t in = 0, out = 0;  // octets received; octets queued to send
@@ -140,10 +157,17 @@ private:
                      std::size_t buffered);
     };
     void drop(std::map<std::uint32_t, std::unique_ptr<Stream>>::iterator it);
+    // Bodies of files held in memory (FileCache), pulled by the connection
+    // through held_reader_ (small ones: copied into the DATA frame) or
+    // held_lender_ (lent: zero copy).
+    HeldBody* find_held(std::uint32_t id);
+    void serve_held(std::uint32_t id, std::span<const h2wire::Field> headers, std::shared_ptr<const ServedFile> file);
+    void finish_held(std::uint32_t id);
     void on_request(std::uint32_t id, std::span<const h2wire::Field> headers, std::string_view method,
                     std::string_view path, bool end_stream);
     void on_data(std::uint32_t id, std::span<const std::uint8_t> data, std::uint32_t flow_controlled);
-    void respond_simple(std::uint32_t id, Stream& s, int status, std::string_view body, bool head);
+    Stream& add_stream(std::uint32_t id, bool input_done);
+    void respond_simple(std::uint32_t id, bool end_stream, int status, std::string_view body, bool head);
     void pump();
     bool pump_file(std::uint32_t id, Stream& s);
     bool pump_echo(std::uint32_t id, Stream& s, std::uint64_t& connection_slack);
@@ -157,8 +181,11 @@ private:
 
     ServerConfig cfg_;
     // Declared before conn_: the connection may still refer to borrowed file
-    // buffers while it is destroyed, so the buffers outlive it.
+    // buffers (and body sources) while it is destroyed, so they outlive it.
     std::map<std::uint32_t, std::unique_ptr<Stream>> streams_;
+    std::vector<HeldBody> held_;  // by stream id, ascending
+    std::unique_ptr<HeldReader> held_reader_;
+    std::unique_ptr<HeldLender> held_lender_;
     std::unique_ptr<h2wire::FrameTrace> trace_;  // -v; before conn_, which refers to it
     h2wire::Connection conn_;
     std::size_t file_lent_ = 0;  // file octets lent to the connection, all streams

@@ -48,10 +48,17 @@ bool ConnectionGuard::check(ServerSession& s, Clock::time_point now) {
         next_stall_check_ = now + std::min<Millis>(std::max<Millis>(h_->stream_timeout / 4, Millis(10)), Millis(1000));
     }
     if (!trimmed_ && now - last_traffic_ >= h_->trim_after) {
-        c.trim();
+        s.trim();
         trimmed_ = true;
     }
     return true;
+}
+
+Clock::time_point ConnectionGuard::quiet_until(const ServerSession& s) const {
+    const h2wire::Connection& c = s.connection();
+    if (draining_ || c.is_closed() || c.settings_ack_pending() || c.open_streams() > 0) return {};
+    const Clock::time_point idle = last_traffic_ + h_->idle_timeout;
+    return trimmed_ ? idle : std::min(idle, last_traffic_ + h_->trim_after);
 }
 
 void ConnectionGuard::start_drain(Clock::time_point now) {
@@ -135,7 +142,16 @@ int usage(const char* program) {
                  "    --echo-memory 64M       echo octets of all connections past which no slack\n"
                  "    --file-buffer 256K      file octets read ahead per connection\n"
                  "    --upgrade-body 512K     h2c upgrade request body\n"
-                 "    --upgrade-memory 16M    h2c upgrade requests of all connections\n",
+                 "    --upgrade-memory 16M    h2c upgrade requests of all connections\n"
+                 "  files:\n"
+                 "    --file-cache 64M        small files held in memory, all together (0: no cache)\n"
+                 "    --file-cache-file 1M    larger files are read as they are sent, never held\n"
+                 "    --file-cache-ttl 1      a cached file is checked (stat) when older than this\n"
+                 "  loops:\n"
+                 "    --threads 1             event loops, one per thread, sharing the port (SO_REUSEPORT);\n"
+                 "                            the caps above are divided among them\n"
+                 "    --poll                  poll() instead of epoll (h2wire-server on Linux)\n"
+                 "    --write-max 256K        octets per writev at most (0: all pending output)\n",
                  program);
     return 2;
 }
@@ -155,6 +171,10 @@ bool parse_server_args(int argc, char** argv, const char* program, ServerOptions
         }
         if (a == "--tls") {
             opt.tls = true;
+            continue;
+        }
+        if (a == "--poll") {
+            opt.use_poll = true;
             continue;
         }
         if (i + 1 >= argc) return usage(program), false;
@@ -219,7 +239,18 @@ bool parse_server_args(int argc, char** argv, const char* program, ServerOptions
             size(opt.guard.upgrade_body);
         else if (a == "--upgrade-memory")
             size(opt.budget.upgrade_cap);
-        else
+        else if (a == "--write-max")
+            size(opt.write_max);
+        else if (a == "--file-cache")
+            size(opt.file_cache.max_bytes);
+        else if (a == "--file-cache-file")
+            size(opt.file_cache.max_file);
+        else if (a == "--file-cache-ttl")
+            duration(opt.file_cache.ttl);
+        else if (a == "--threads") {
+            const auto [end, err] = std::from_chars(v.data(), v.data() + v.size(), opt.threads);
+            ok = err == std::errc{} && end == v.data() + v.size() && opt.threads >= 1 && opt.threads <= 256;
+        } else
             ok = false;
         if (!ok) return usage(program), false;
     }

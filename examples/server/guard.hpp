@@ -18,6 +18,7 @@
 
 #include "server/app.hpp"
 #include "server/budget.hpp"
+#include "server/file_cache.hpp"
 
 namespace example {
 
@@ -88,6 +89,13 @@ public:
     /// false when the connection must be closed now (drain deadline).
     bool check(ServerSession& s, Clock::time_point now);
 
+    /// Until when check() has nothing to do if no octet moves meanwhile
+    /// (traffic()): for a connection with no open stream, no SETTINGS
+    /// awaiting their ACK and no drain, the idle timeout or the trim,
+    /// whichever comes first; otherwise a time already past (check on every
+    /// tick). Lets a loop leave idle connections out of its ticks.
+    Clock::time_point quiet_until(const ServerSession& s) const;
+
     /// The connection is over: from now on input is discarded, within the
     /// drain budget and deadline. Idempotent.
     void start_drain(Clock::time_point now);
@@ -112,6 +120,17 @@ struct ServerOptions {
     ServerConfig app;
     Hardening guard;
     ProcessBudget budget;
+    /// The cache of small files, one per event loop (--file-cache ...).
+    FileCache::Limits file_cache;
+    /// Event loops, each on its own thread with its own listening socket
+    /// (SO_REUSEPORT: the kernel spreads connections), caps and cache. The
+    /// process-wide caps (connections, memory, echo, upgrade) are divided
+    /// evenly among them.
+    unsigned threads = 1;
+    /// The poll server: poll() instead of epoll (Linux).
+    bool use_poll = false;
+    /// Octets handed to one writev() at most (0: all that is pending).
+    std::size_t write_max = 256 * 1024;
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;
     bool tls = false;

@@ -291,19 +291,21 @@ def window_zero_files(check, binary, kind, root):
 
 def stalled_stream(check, binary, kind, root):
     """Streams that move nothing for --stream-timeout get RST_STREAM CANCEL:
-    an upload that stops sending, and a download whose window stays 0."""
+    an upload that stops sending, and downloads whose window stays 0 (a file
+    read in chunks, and a small one held in memory)."""
     srv = Server(binary, root, FAST + ["--stream-timeout", "1"])
     try:
         p = ready_peer(srv.port, [(h2.INITIAL_WINDOW_SIZE, 0)])
         upload = p.request("POST", "/echo", end=False)
         download = p.request("GET", "/big.bin")
+        held = p.request("GET", "/index.html")  # a small file, held in memory and pulled by the connection
         start = time.monotonic()
         reset = {}
-        while len(reset) < 2 and time.monotonic() - start < 5:
+        while len(reset) < 3 and time.monotonic() - start < 5:
             f = p.read_frame(timeout=0.5)
             if f is not None and f.type == h2.RST_STREAM:
                 reset[f.stream] = (f.error_code(), time.monotonic() - start)
-        ok = all(reset.get(s, (None, 0))[0] == h2.CANCEL and 0.8 < reset[s][1] < 3.5 for s in (upload, download))
+        ok = all(reset.get(s, (None, 0))[0] == h2.CANCEL and 0.8 < reset[s][1] < 3.5 for s in (upload, download, held))
         check("%s: stalled streams reset with CANCEL after --stream-timeout" % kind, ok, "resets %s" % reset)
         # The connection itself lives on.
         sid = p.request("GET", "/index.html")
@@ -357,6 +359,17 @@ def idle_connection(check, binary, kind, root):
         check("%s: idle connection: GOAWAY NO_ERROR after --idle-timeout, closed" % kind,
               f is not None and f.error_code() == h2.NO_ERROR and 0.7 < took < 3 and closed is not None,
               "goaway %s after %.2fs, closed %s" % (f and f.error_code(), took, closed))
+        # Many at once: the loops take quiet connections out of their timer
+        # ticks until the idle timeout is due; each must still meet it.
+        peers = [ready_peer(srv.port) for _ in range(50)]
+        start = time.monotonic()
+        closed = [q.wait_eof(timeout=max(5 - (time.monotonic() - start), 0.1)) for q in peers]
+        took = time.monotonic() - start
+        check("%s: 50 idle connections: every one closed after --idle-timeout" % kind,
+              all(c is not None for c in closed) and took < 4.5,
+              "%d of 50 closed in %.1fs" % (sum(c is not None for c in closed), took))
+        for q in peers:
+            q.close()
     finally:
         srv.stop()
 

@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import defences  # noqa: E402
@@ -185,6 +186,79 @@ def client_checks(tag, server_bin, client_bin, root, work, servers, tls_files):
         tls_checks(tag, server_bin, client_bin, root, *tls_files, work, servers)
 
 
+def file_cache_checks(tag, server_bin, client_bin, work, servers):
+    """The file cache (server/file_cache.hpp): a file that changes is served
+    as it is now once the entry is revalidated (--file-cache-ttl), whether it
+    is rewritten in place, replaced by rename, grows past --file-cache-file
+    or goes away."""
+    root = os.path.join(work, "cache-root")
+    os.makedirs(root, exist_ok=True)
+    path = os.path.join(root, "f.txt")
+
+    def put(content):
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(content)
+        os.replace(tmp, path)
+
+    put(b"first version\n")
+    srv = Server(server_bin, root, ["--file-cache-ttl", "200ms", "--file-cache-file", "64K"])
+    servers.append(srv)
+    url = "http://127.0.0.1:%d/f.txt" % srv.port
+
+    def get():
+        rc, out, err = client(client_bin, url)
+        return out if rc == 0 and ":status: 200" in err else None
+
+    ok = get() == b"first version\n" and get() == b"first version\n"
+    check(tag + "file cache: served (and served again from the cache)", ok)
+    with open(path, "r+b") as f:  # rewritten in place, same size
+        f.write(b"FIRST")
+    time.sleep(0.4)
+    check(tag + "file cache: rewritten in place: new content after the ttl", get() == b"FIRST version\n")
+    put(b"second, by rename\n")
+    time.sleep(0.4)
+    check(tag + "file cache: replaced by rename: new content after the ttl", get() == b"second, by rename\n")
+    big = os.urandom(200000)
+    put(big)
+    time.sleep(0.4)
+    check(tag + "file cache: grown past --file-cache-file: served from the file", get() == big)
+    put(b"small again\n")
+    time.sleep(0.4)
+    check(tag + "file cache: small again", get() == b"small again\n")
+    os.unlink(path)
+    time.sleep(0.4)
+    rc, out, err = client(client_bin, url)
+    check(tag + "file cache: removed: 404 after the ttl", rc == 0 and ":status: 404" in err, err)
+    check(tag + "file cache: server exits 0 on SIGTERM", srv.stop() == 0)
+
+    # --file-cache-ttl 0: every hit is checked, so a change shows at once.
+    put(b"one\n")
+    srv = Server(server_bin, root, ["--file-cache-ttl", "0"])
+    servers.append(srv)
+    url = "http://127.0.0.1:%d/f.txt" % srv.port
+    first = get()
+    put(b"two\n")
+    check(tag + "file cache: --file-cache-ttl 0: a change shows at once", first == b"one\n" and get() == b"two\n")
+    srv.stop()
+
+
+def variant_checks(tag, server_bin, client_bin, root, work, servers, flags):
+    """The client checks against a server started with `flags` (--threads 2:
+    two loops on one port; --poll: the poll() loop; --file-cache 0;
+    --write-max 1000: short writes)."""
+    srv = Server(server_bin, root, flags)
+    servers.append(srv)
+    run_checks(tag, client_bin, "http://127.0.0.1:%d" % srv.port, [], work)
+    # Several connections at once, spread by the kernel over the loops.
+    procs = [subprocess.Popen([client_bin, "-q", "-n", "10", "--repeat", "5",
+                               "http://127.0.0.1:%d/page.html" % srv.port], stderr=subprocess.PIPE)
+             for _ in range(8)]
+    rcs = [p.wait(timeout=TIMEOUT) for p in procs]
+    check(tag + "8 clients at once", all(rc == 0 for rc in rcs), str(rcs))
+    check(tag + "server exits 0 on SIGTERM", srv.stop() == 0)
+
+
 def main():
     args = sys.argv[1:]
     server_bin, client_bin = args[0], args[1]
@@ -224,6 +298,16 @@ def main():
             if only_defences:
                 raise StopIteration
             client_checks("", server_bin, client_bin, root, work, servers, tls_files)
+            variant_checks("threads 2: ", server_bin, client_bin, root, work, servers, ["--threads", "2"])
+            variant_checks("poll: ", server_bin, client_bin, root, work, servers, ["--poll"])
+            variant_checks("no file cache: ", server_bin, client_bin, root, work, servers, ["--file-cache", "0"])
+            # Every writev cut short in the middle of a piece (frame header,
+            # borrowed file chunk, held file).
+            variant_checks("write-max 1000: ", server_bin, client_bin, root, work, servers, ["--write-max", "1000"])
+            file_cache_checks("", server_bin, client_bin, work, servers)
+            if asio:
+                variant_checks("asio threads 2: ", asio, client_bin, root, work, servers, ["--threads", "2"])
+                variant_checks("asio write-max 1000: ", asio, client_bin, root, work, servers, ["--write-max", "1000"])
             if uv:
                 client_checks("uv ", uv, client_bin, root, work, servers, tls_files)
         except StopIteration:
