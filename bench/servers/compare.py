@@ -397,7 +397,7 @@ def main():
         raise SystemExit("needs h2load (Debian nghttp2-client)")
 
     servers = {}
-    ex = os.path.join(a.build, "examples")
+    ex = os.path.join(os.path.abspath(a.build), "examples")  # the servers start in a scratch directory
     for name, path in (("h2wire", os.path.join(ex, "h2wire-server")),
                        ("h2wire-poll", os.path.join(ex, "h2wire-server")),
                        ("h2wire-asio", os.path.join(ex, "h2wire-asio-server"))):
