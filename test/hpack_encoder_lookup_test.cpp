@@ -177,6 +177,50 @@ TEST_CASE("hpack encoder lookup: a field looked up as new but inserted earlier i
     CHECK(lookup_memos(t.with, block) == std::vector<std::uint8_t>{3, 3});
 }
 
+TEST_CASE("hpack encoder lookup: a miss under a never-indexed static name, then other fields at that position") {
+    // Position 0 runs through :path values (static entries and misses), the
+    // same name marked sensitive, other never-indexed names (one a secret), a
+    // name of the same length outside the static table and a name that gets
+    // indexed; position 1 keeps a dynamic entry. Each block goes through
+    // lookup() and must come out as encode() alone writes it; lookup() gives
+    // the memo of each full match.
+    struct Step {
+        Field field;
+        std::uint8_t found;  // lookup()'s memo for it
+        std::uint8_t set;    // the memo encode() is given for it
+    };
+    Twins t;
+    const std::vector<Step> steps = {
+        {{":path", "/a"}, 0, 0},
+        {{":path", "/b"}, 0, 0},
+        {{":path", "/"}, 0, 0x01},  // static 4
+        {{":path", "/c"}, 0, 0},
+        {{":path", "/index.html"}, 0, 0},  // static 5
+        {{":path", "/"}, 0x01, 0x01},
+        {{":path", "/d", true}, 0, 0},
+        {{":path", "/d"}, 0, 0},
+        {{"content-length", "0"}, 0, 0},
+        {{"content-length", "12"}, 0, 0},
+        {{"authorization", "Bearer x"}, 0, 0},
+        {{"authorization", "Bearer y"}, 0, 0},
+        {{":patj", "/a"}, 0, 0},
+        {{":path", "/a"}, 0, 0},
+        {{"x-other", "/a"}, 0, 0x02},  // indexed: a dynamic entry
+        {{"x-other", "/a"}, 0x02, 0},
+        {{":path", "/"}, 0x01, 0},
+        {{":path", "/e"}, 0, 0},
+    };
+    for (const Step& step : steps) {
+        CAPTURE(step.field.name);
+        CAPTURE(step.field.value);
+        const std::vector<Field> block = {step.field, {"x-kept", "v"}};
+        const std::vector<std::uint8_t> memos = lookup_memos(t.with, block);
+        CHECK(memos[0] == step.found);
+        const std::uint8_t set[] = {step.set, 0};
+        t.encode(block, set);
+    }
+}
+
 TEST_CASE("hpack encoder lookup: results are not reused for another span") {
     Twins t;
     std::vector<Field> fields = {{":method", "GET"}, {"x-a", "1"}, {"x-b", "2"}};

@@ -281,17 +281,36 @@ struct Encoder::Index {
     /// no match): header blocks of a connection tend to repeat their fields in
     /// the same order, so that match is tried first, compared byte for byte.
     /// If it is still a full match, the rest of `p` still describes `f` (it
-    /// was worked out for the same name and value) and stays as it is.
+    /// was worked out for the same name and value) and stays as it is. If
+    /// there was no match, under a static name that is never indexed, and
+    /// `f` has that name, only the static values are looked at again.
+    /// Anything else goes to probe_fresh(), which encode() without a
+    /// lookup() calls directly.
     std::uint8_t probe(detail::DynamicTable& table, const Field& f, Probe& p) const noexcept {
         if (!f.sensitive) {
             if (p.static_index != 0) {
                 const detail::StaticEntry& e = detail::kStaticTable[p.static_index - 1];
                 if (detail::same(e.value, f.value) && detail::same(e.name, f.name))
                     return static_memo[p.static_index - 1];
-            } else if (p.dynamic && p.id - table.first_id() < table.count() && table.holds(p.id, f.name, f.value)) {
-                return table.memo_of(p.id);
+            } else if (p.dynamic) {
+                // Ids only grow, and `p.id` was below next_id() when set: it
+                // is live unless it was evicted.
+                if (p.id >= table.first_id() && table.holds(p.id, f.name, f.value)) return table.memo_of(p.id);
+            } else if ((kNamePolicy[p.name_index] & (kUnique | kSecret)) != 0 &&
+                       detail::same(detail::kStaticTable[p.name_index - 1].name, f.name)) {
+                // No match here last time, under a static name whose fields
+                // are never inserted (a `:path`, say): the same name needs no
+                // name lookup and no dynamic one, only its static values.
+                p.hashed = false;
+                p.static_index = static_cast<std::uint8_t>(detail::static_value_lookup(p.name_index, f.value));
+                return p.static_index != 0 ? static_memo[p.static_index - 1] : 0;
             }
         }
+        return probe_fresh(table, f, p);
+    }
+
+    /// probe() without a hint: looks `f` up from scratch and sets all of `p`.
+    std::uint8_t probe_fresh(detail::DynamicTable& table, const Field& f, Probe& p) const noexcept {
         p.name_index = static_cast<std::uint8_t>(detail::static_name_index(f.name));
         p.static_index = 0;
         p.dynamic = false;
@@ -489,9 +508,7 @@ std::size_t Encoder::encode(std::span<const Field> fields, std::uint8_t* out, co
         // time than they saved; the connection calls lookup() first.
         for (std::size_t i = 0; i < n; ++i) {
             Index::Probe p;
-            p.static_index = 0;
-            p.dynamic = false;
-            ix.probe(table, fields[i], p);
+            ix.probe_fresh(table, fields[i], p);
             out = ix.encode_field(table, fields[i], p, false, out, memos != nullptr ? memos[i] : 0, huffman);
         }
     }
