@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory_resource>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -13,6 +14,7 @@
 #include "h2wire/error.hpp"
 #include "h2wire/events.hpp"
 #include "h2wire/header.hpp"
+#include "h2wire/priority.hpp"
 #include "h2wire/settings.hpp"
 #include "h2wire/trace.hpp"
 
@@ -79,6 +81,7 @@ struct Limits {
     std::uint32_t max_queued_requests = 1000;
     /// Frames the peer may send that carry nothing (empty DATA without
     /// END_STREAM, zero-length CONTINUATION, unknown frames, PRIORITY,
+    /// PRIORITY_UPDATE,
     /// RST_STREAM on a closed stream, a WINDOW_UPDATE that gives back no
     /// window our DATA used) over the connection's life, plus this many per
     /// 1000 useful frames. Stops empty-frame floods (CVE-2019-9513,
@@ -152,7 +155,8 @@ struct Config {
     Settings settings{.header_table_size = 4096,
                       .enable_push = false,
                       .initial_window_size = 1024 * 1024,
-                      .max_frame_size = 16384};
+                      .max_frame_size = 16384,
+                      .no_rfc7540_priorities = true};
     /// Our receive window for the whole connection (RFC 9113 §6.9.2); raised
     /// from 65,535 with a WINDOW_UPDATE on stream 0 right after SETTINGS.
     /// Values below 65,535 count as 65,535: a connection window starts there
@@ -198,6 +202,7 @@ enum class ApiError : std::uint8_t {
     buffer_full,             ///< Limits::max_buffered_per_stream reached; nothing taken
     invalid_argument,        ///< e.g. window increment 0, setting out of range
     too_late,                ///< must come before any traffic (the h2c upgrade calls)
+    unsupported_by_peer,     ///< the peer said it does not take this (reprioritize())
 };
 
 /// A short English description of `e` ("stream send buffer full", ...), for
@@ -575,6 +580,54 @@ public:
     /// was what refused, once room is back).
     H2WIRE_API DataAccepted send_data_partial(std::uint32_t stream, std::span<const std::uint8_t> data,
                                               bool end_stream);
+
+    // ---- priorities (RFC 9218) ----------------------------------------------
+    //
+    // Streams ready to send DATA go out by priority: the lowest urgency first;
+    // within one urgency, non-incremental streams one after another in stream
+    // id order, incremental ones a frame each in turn, and the two kinds
+    // alternate frame by frame so that neither starves the other (RFC 9218
+    // §10). A stream that waits for its window never holds up the others. A
+    // server takes each request's priority from its `priority` header field
+    // (RFC 9218 §5) and from the client's PRIORITY_UPDATE frames (§7.1); a
+    // client schedules its request bodies by the priority it gave them.
+
+    /// Client: submit_request() with priority `p`, sent as a `priority`
+    /// header field after `headers` (none when `p` is the default, u=3 and
+    /// not incremental; a `priority` field in `headers` is then still sent
+    /// as given). Request bodies are scheduled by it too.
+    H2WIRE_API Submitted submit_request(std::span<const Field> headers, bool end_stream, Priority p,
+                                        void* user_data = nullptr);
+    /// Client: submit_request() with a body source and priority `p` (as
+    /// above).
+    H2WIRE_API Submitted submit_request(std::span<const Field> headers, BodySource& body, Priority p,
+                                        void* user_data = nullptr);
+    /// Changes the priority our side sends the stream's DATA by. On a server
+    /// this overrides the client's signals: the stream keeps `p` until the
+    /// next set_priority(), whatever PRIORITY_UPDATE frames come later (they
+    /// are still reported). On a client it orders request bodies (use
+    /// reprioritize() to tell the server). Errors: invalid_stream when the
+    /// connection does not hold the stream; invalid_argument for an urgency
+    /// above 7.
+    H2WIRE_API ApiError set_priority(std::uint32_t stream, Priority p);
+    /// The priority the connection schedules the stream by; nullopt when it
+    /// does not hold the stream.
+    H2WIRE_API std::optional<Priority> priority(std::uint32_t stream) const noexcept;
+    /// Client: asks the server to serve the response of `stream` with
+    /// priority `p`: a PRIORITY_UPDATE frame (RFC 9218 §7.1), and
+    /// set_priority() locally. A request still waiting for a stream slot
+    /// sends it right after its HEADERS (an update for an idle stream would
+    /// count against the server's SETTINGS_MAX_CONCURRENT_STREAMS). The frame
+    /// is sent until the server's first SETTINGS arrives, and afterwards
+    /// only if it had SETTINGS_NO_RFC7540_PRIORITIES = 1 (RFC 9218 §2.1.1:
+    /// a server that did not say it takes the new scheme would likely
+    /// ignore the frame); otherwise only the local priority changes and the
+    /// call returns ApiError::unsupported_by_peer. Errors: wrong_role on a
+    /// server; invalid_stream when the connection does not hold the stream;
+    /// stream_closed once the response has ended (half-closed (remote));
+    /// invalid_argument for an urgency above 7; too_many_queued past
+    /// Limits::max_queued_control_frames.
+    H2WIRE_API ApiError reprioritize(std::uint32_t stream, Priority p);
 
     // ---- flow control ------------------------------------------------------
 

@@ -10,12 +10,14 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <variant>
 
 #include "h2wire/error.hpp"
 #include "h2wire/header.hpp"
+#include "h2wire/priority.hpp"
 #include "h2wire/settings.hpp"
 
 namespace h2wire {
@@ -45,6 +47,11 @@ struct RequestReceived {
     /// Connection::set_stream_user_data() while handling this event; this
     /// event and the stream's others carry it from then on.
     void* user_data = nullptr;
+    /// The priority the response will be sent with (RFC 9218): from the
+    /// request's `priority` header field, or from a PRIORITY_UPDATE that came
+    /// before the request; the default (u=3, not incremental) otherwise.
+    /// Connection::set_priority() overrides it.
+    Priority priority{};
 };
 
 /// A final (non-1xx) response's header block (client side). To a CONNECT
@@ -259,6 +266,11 @@ struct PriorityUpdated {
     /// The stream's user data when the connection holds the stream (and
     /// one was attached), else null.
     void* user_data = nullptr;
+    /// `field_value` parsed (parse_priority(), defaults for what it omits);
+    /// nullopt when it is not a valid Dictionary, and the frame was ignored.
+    /// A stream whose priority the server set (Connection::set_priority())
+    /// keeps it.
+    std::optional<Priority> priority;
 };
 
 /// ALTSVC (RFC 7838 §4), client side: alternative services for an origin.

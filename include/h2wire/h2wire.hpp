@@ -9,6 +9,7 @@
 #include "h2wire/h2c.hpp"
 #include "h2wire/header.hpp"
 #include "h2wire/hpack.hpp"
+#include "h2wire/priority.hpp"
 #include "h2wire/settings.hpp"
 #include "h2wire/trace.hpp"
 #include "h2wire/version.hpp"

@@ -29,6 +29,7 @@ std::string_view to_string(ApiError e) noexcept {
     case ApiError::buffer_full: return "stream send buffer full";
     case ApiError::invalid_argument: return "invalid argument";
     case ApiError::too_late: return "too late: traffic has started";
+    case ApiError::unsupported_by_peer: return "the peer does not take it";
     }
     return "unknown API error";
 }

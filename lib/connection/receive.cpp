@@ -419,7 +419,8 @@ void Connection::Impl::dispatch(const frame::ReadResult& r) {
                 // RFC 9218 §7.1 (a server receives these; the reader rejects
                 // them from a server).
                 ++useful_frames;
-                report(PriorityUpdated{f.prioritized_stream_id, keep(f.field_value), user_data_of(f.prioritized_stream_id)});
+                report(PriorityUpdated{f.prioritized_stream_id, keep(f.field_value), user_data_of(f.prioritized_stream_id),
+                                       parse_priority(f.field_value)});
             } else if constexpr (std::is_same_v<F, frame::Unknown>) {
                 // RFC 9113 §5.5: unknown frame types are ignored (and reported).
                 count_empty_frame();
