@@ -544,7 +544,7 @@ private:
                 const bool negative = pick(2);
                 if (negative) value += '-';
                 value += '1';
-                value.append(static_cast<std::size_t>(1 + pick(14)), '9');  // 19 to 15 digits
+                value.append(static_cast<std::size_t>(1 + pick(14)), '9');  // 19, 199, ... (15 digits at most)
                 break;
             }
             case 3:  // a Decimal
