@@ -1,7 +1,8 @@
 // Fuzz target: parse_priority() on arbitrary bytes, the whole input being one
 // Priority field value.
 //
-// The value is parsed over three bases that differ in every parameter.
+// The value is parsed over three bases; the first two differ in every
+// parameter.
 // Invariants that abort when violated:
 //   - whether the value is valid does not depend on the base;
 //   - the urgency is never above 7;

@@ -47,12 +47,18 @@ namespace {
 constexpr Priority base_a{6, true};
 constexpr Priority base_b{1, false};
 
-std::optional<Priority> parse(std::string_view v, Priority base = {}) { return parse_priority(v, base); }
+std::optional<Priority> parse(std::string_view v, Priority base = {}) {
+    return parse_priority(v, base);
+}
 
-bool invalid(std::string_view v) { return !parse_priority(v).has_value(); }
+bool invalid(std::string_view v) {
+    return !parse_priority(v).has_value();
+}
 
 // A valid Dictionary that sets neither parameter.
-bool sets_nothing(std::string_view v) { return parse(v, base_a) == base_a && parse(v, base_b) == base_b; }
+bool sets_nothing(std::string_view v) {
+    return parse(v, base_a) == base_a && parse(v, base_b) == base_b;
+}
 
 // A valid Dictionary that sets the urgency only.
 std::optional<int> urgency_only(std::string_view v) {
@@ -75,10 +81,10 @@ std::optional<bool> incremental_only(std::string_view v) {
 }  // namespace
 
 TEST_CASE("priority field: the examples of RFC 9218") {
-    CHECK(parse("u=0") == Priority{0, false});     // §4.1
-    CHECK(parse("u=5, i") == Priority{5, true});   // §4.2
-    CHECK(parse("i") == Priority{3, true});        // §4.2: a bare key is true
-    CHECK(parse("u=7") == Priority{7, false});     // §4.1: background
+    CHECK(parse("u=0") == Priority{0, false});         // §4.1
+    CHECK(parse("u=5, i") == Priority{5, true});       // §4.2
+    CHECK(parse("i") == Priority{3, true});            // §4.2: a bare key is true
+    CHECK(parse("u=7") == Priority{7, false});         // §4.1: background
     CHECK(parse("u=0", base_a) == Priority{0, true});  // i keeps the base's
 }
 
@@ -124,7 +130,7 @@ TEST_CASE("priority field: Decimals are valid and ignored") {
     CHECK(sets_nothing("u=123456789012.123"));  // 12 digits, 3 fractional
     CHECK(sets_nothing("u=0.0"));
     CHECK(invalid("u=1234567890123.1"));  // 13 integer digits
-    CHECK(invalid("u=1.1234"));  // 4 fractional digits
+    CHECK(invalid("u=1.1234"));           // 4 fractional digits
     CHECK(invalid("u=1."));
     CHECK(invalid("u=1.a"));
     CHECK(invalid("u=.5"));
@@ -142,7 +148,7 @@ TEST_CASE("priority field: incremental is a Boolean") {
     CHECK(parse("u=5, i=?0") == Priority{5, false});
     CHECK(sets_nothing("i=1"));  // an Integer
     CHECK(sets_nothing("i=0"));
-    CHECK(sets_nothing("i=true"));  // a Token
+    CHECK(sets_nothing("i=true"));    // a Token
     CHECK(sets_nothing("i=\"?1\""));  // a String
     CHECK(sets_nothing("i=1.0"));
     CHECK(sets_nothing("i=:AA==:"));
@@ -259,6 +265,28 @@ TEST_CASE("priority field: a repeated key: the last one counts") {
     CHECK(parse("i, u=2, i=?0, u=4, a=1") == Priority{4, false});
 }
 
+TEST_CASE("priority field: several field lines, joined or one by one") {
+    // RFC 9110 §5.3: the lines form one value joined by ", ". Parsing the
+    // lines one by one, each over the previous result, agrees with the joined
+    // value when each key's last member counts...
+    const auto by_lines = [](std::string_view first, std::string_view second) {
+        const auto p = parse(first);
+        return p ? parse(second, *p) : std::nullopt;
+    };
+    CHECK(by_lines("u=1", "i") == parse("u=1, i"));
+    CHECK(by_lines("u=1, i", "u=2") == parse("u=1, i, u=2"));
+    CHECK(by_lines("i", "i=?0") == parse("i, i=?0"));
+    // ... but not when a later line's member is ignored: in the joined value
+    // it still replaces the earlier one (RFC 8941 §4.2.2), and is then
+    // ignored (RFC 9218 §4), so the base's value comes back.
+    CHECK(parse("u=1, u=9") == Priority{});
+    CHECK(by_lines("u=1", "u=9") == Priority{1, false});
+    // Lines that are invalid alone can form a valid value when joined.
+    CHECK(invalid("a=\"x"));
+    CHECK(invalid("y\""));
+    CHECK(sets_nothing("a=\"x, y\""));
+}
+
 TEST_CASE("priority field: parameters of members") {
     // RFC 8941 §4.2.3.2; RFC 9218 gives them no meaning, the member counts.
     CHECK(parse("u=1;a=2, i;x") == Priority{1, true});
@@ -318,12 +346,12 @@ TEST_CASE("priority field: strings") {
     CHECK(sets_nothing("u=\"1\""));
     CHECK(sets_nothing("u=\"\""));
     CHECK(sets_nothing("a=\"hello world\""));
-    CHECK(sets_nothing("a=\"a\\\"b\""));   // a\"b
-    CHECK(sets_nothing("a=\"a\\\\b\""));   // a\\b
-    CHECK(sets_nothing("a=\"\\\\\""));     // "\\"
+    CHECK(sets_nothing("a=\"a\\\"b\""));  // a\"b
+    CHECK(sets_nothing("a=\"a\\\\b\""));  // a\\b
+    CHECK(sets_nothing("a=\"\\\\\""));    // "\\"
     CHECK(sets_nothing("a=\" !#~[]{}';=,()\""));
     CHECK(parse("a=\"x, u=1\", i") == Priority{3, true});  // a comma inside a String
-    CHECK(invalid("a=\"a\\nb\""));  // \n is no escape
+    CHECK(invalid("a=\"a\\nb\""));                         // \n is no escape
     CHECK(invalid("a=\"a\\'b\""));
     CHECK(invalid("a=\"abc"));
     CHECK(invalid("a=\""));
@@ -365,15 +393,15 @@ TEST_CASE("priority field: byte sequences") {
     CHECK(sets_nothing("u=:aGVsbG8:"));  // missing padding: SHOULD NOT fail
     CHECK(sets_nothing("u=:iZ==:"));     // non-zero pad bits: SHOULD NOT fail
     CHECK(parse("u=:aGVsbG8=:, i") == Priority{3, true});
-    CHECK(invalid("u=:aGVsbG8=")); // no closing ":"
+    CHECK(invalid("u=:aGVsbG8="));  // no closing ":"
     CHECK(invalid("u=:"));
     CHECK(invalid("u=:aGVs bG8=:"));
     CHECK(invalid("u=:=aGVsbG8=:"));  // padding first
     CHECK(invalid("u=:a=GVsbG8=:"));  // padding in the middle
     CHECK(invalid("u=:aGVsbG8=!:"));
     CHECK(invalid("u=:aGVsbG!8=:"));
-    CHECK(invalid("u=:_-Ah:"));       // base64url
-    CHECK(invalid("u=:a:"));          // one character: no octet
+    CHECK(invalid("u=:_-Ah:"));  // base64url
+    CHECK(invalid("u=:a:"));     // one character: no octet
     CHECK(invalid("u=:aGVsb:"));
     CHECK(invalid("u=:aGVsbG8==:"));  // more padding than the quantum needs
     CHECK(invalid("u=:AAAA=:"));
@@ -388,7 +416,7 @@ TEST_CASE("priority field: bytes that never appear in a Dictionary") {
     CHECK(invalid("\0"s));
     CHECK(invalid("u=1\x80"));
     CHECK(invalid("u=1\xff"));
-    CHECK(invalid("u=@1"));  // RFC 9651 Dates are not RFC 8941
+    CHECK(invalid("u=@1"));      // RFC 9651 Dates are not RFC 8941
     CHECK(invalid("u=%\"a\""));  // nor Display Strings
     CHECK(invalid("u=1, i)"));
 }
@@ -421,8 +449,8 @@ public:
     explicit DictionaryMaker(std::uint32_t seed) : rng_(seed) {}
 
     std::string value;
-    std::optional<int> urgency;        // the last `u` when it counts
-    std::optional<bool> incremental;   // the last `i` when it counts
+    std::optional<int> urgency;       // the last `u` when it counts
+    std::optional<bool> incremental;  // the last `i` when it counts
 
     void make() {
         value.assign(pick(3), ' ');

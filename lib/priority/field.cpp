@@ -27,9 +27,15 @@ namespace {
 // What peek() returns past the last character.
 constexpr int end_of_input = -1;
 
-constexpr bool is_digit(int c) { return c >= '0' && c <= '9'; }
-constexpr bool is_lcalpha(int c) { return c >= 'a' && c <= 'z'; }
-constexpr bool is_alpha(int c) { return is_lcalpha(c) || (c >= 'A' && c <= 'Z'); }
+constexpr bool is_digit(int c) {
+    return c >= '0' && c <= '9';
+}
+constexpr bool is_lcalpha(int c) {
+    return c >= 'a' && c <= 'z';
+}
+constexpr bool is_alpha(int c) {
+    return is_lcalpha(c) || (c >= 'A' && c <= 'Z');
+}
 
 // RFC 8941 §3.1.2: key = ( lcalpha / "*" ) *( lcalpha / DIGIT / "_" / "-" / "." / "*" )
 constexpr bool is_key_char(int c) {
@@ -44,7 +50,9 @@ constexpr bool is_token_char(int c) {
 }
 
 // RFC 4648 §4: the base64 alphabet, without the pad "=".
-constexpr bool is_base64_char(int c) { return is_alpha(c) || is_digit(c) || c == '+' || c == '/'; }
+constexpr bool is_base64_char(int c) {
+    return is_alpha(c) || is_digit(c) || c == '+' || c == '/';
+}
 
 // The types of RFC 8941 §3.3, and an Inner List (§3.1.1) as a member's value.
 enum class ValueType : std::uint8_t { integer, decimal, string, token, byte_sequence, boolean, inner_list };
@@ -153,7 +161,7 @@ std::string_view Parser::key() {
     if (!is_lcalpha(peek()) && peek() != '*') return {};
     ++pos_;
     while (is_key_char(peek())) ++pos_;
-    return in_.substr(start, pos_ - start);
+    return std::string_view(in_.data() + start, pos_ - start);
 }
 
 // RFC 8941 §4.2.1.1.
@@ -178,7 +186,9 @@ bool Parser::inner_list() {
 }
 
 // RFC 8941 §4.2.3.
-bool Parser::item(Value& v) { return bare_item(v) && parameters(); }
+bool Parser::item(Value& v) {
+    return bare_item(v) && parameters();
+}
 
 // RFC 8941 §4.2.3.2: *( ";" *SP key [ "=" bare-item ] ). RFC 9218 gives
 // parameters no meaning, so they are checked and dropped.
