@@ -23,8 +23,9 @@ struct Priority {
     friend bool operator==(const Priority&, const Priority&) = default;
 };
 
-/// The default urgency and the least urgent one (RFC 9218 §4.1).
+/// The default urgency (RFC 9218 §4.1).
 inline constexpr std::uint8_t default_urgency = 3;
+/// The least urgent one, for background work (RFC 9218 §4.1).
 inline constexpr std::uint8_t max_urgency = 7;
 
 /// Parses a Priority field value: a Structured Field Dictionary (RFC 8941
@@ -49,8 +50,9 @@ H2WIRE_API std::optional<Priority> parse_priority(std::string_view value, Priori
 
 /// A Priority field value, formatted in place.
 struct PriorityText {
-    char data[8] = {};
-    std::uint8_t size = 0;
+    char data[8] = {};       ///< the characters ("u=5, i" is the longest)
+    std::uint8_t size = 0;   ///< how many of `data` are used
+    /// The value as a string view into `data`.
     std::string_view view() const noexcept { return {data, size}; }
 };
 
