@@ -6,7 +6,10 @@
 //       25 requests arrive at once, in one read (the client preface, its
 //       SETTINGS and the 25 HEADERS): one HTML document (u=0, 100 KiB), two
 //       style sheets (u=1, 30 KiB each), two scripts (u=2, incremental,
-//       80 KiB each) and twenty images (u=5, incremental, 40 KiB each). The
+//       80 KiB each) and twenty images (u=5, incremental, 40 KiB each),
+//       requested in the order a parser finds them in the document (the
+//       document, a style sheet, 5 images, a script, 5 images, the second
+//       style sheet, 5 images, the second script, 5 images). The
 //       priorities reach the server as
 //         header           a `priority` header field in each request (RFC 9218 §5)
 //         priority_update  a PRIORITY_UPDATE frame right before each HEADERS
@@ -96,18 +99,35 @@ struct Resource {
 constexpr std::uint32_t window_per_trip = 65535;
 constexpr std::size_t resource_count = 25;
 
-/// The page, in request order (stream 1, 3, 5, ...).
+/// The page, in request order (stream 1, 3, 5, ...): the order a parser
+/// finds the resources in the document, so that a style sheet and the
+/// scripts come after some of the images. Serving in request order (what a
+/// server without priorities does) then puts images ahead of the second
+/// style sheet; a server that follows the urgencies does not.
 const std::vector<Resource>& page() {
     static const std::vector<Resource> resources = [] {
         std::vector<Resource> r;
-        r.push_back({"/index.html", "text/html", 100 * 1024, 0, "u=0", {}});
-        for (int i = 1; i <= 2; ++i)
+        const auto style = [&r](int i) {
             r.push_back({"/css/site-" + std::to_string(i) + ".css", "text/css", 30 * 1024, 1, "u=1", {}});
-        for (int i = 1; i <= 2; ++i)
+        };
+        const auto script = [&r](int i) {
             r.push_back({"/js/app-" + std::to_string(i) + ".js", "text/javascript", 80 * 1024, 2, "u=2, i", {}});
-        for (int i = 1; i <= 20; ++i)
-            r.push_back({"/img/photo-" + std::to_string(i) + ".jpg", "image/jpeg", 40 * 1024, 5, "u=5, i", {}});
+        };
+        const auto images = [&r](int first) {
+            for (int i = first; i < first + 5; ++i)
+                r.push_back({"/img/photo-" + std::to_string(i) + ".jpg", "image/jpeg", 40 * 1024, 5, "u=5, i", {}});
+        };
+        r.push_back({"/index.html", "text/html", 100 * 1024, 0, "u=0", {}});
+        style(1);
+        images(1);
+        script(1);
+        images(6);
+        style(2);
+        images(11);
+        script(2);
+        images(16);
         for (Resource& x : r) x.length = std::to_string(x.size);
+        if (r.size() != resource_count) die("the page is not 25 resources");
         return r;
     }();
     return resources;
