@@ -647,8 +647,10 @@ TEST_CASE("data path: a stream reset while its borrowed DATA waits in the output
         CAPTURE(written);
         Session s(Role::server);
         s.handshake();
-        s.open(1, get(), true);
-        s.open(3, get(), true);
+        // Incremental (RFC 9218): the two bodies interleave, so stream 1 is
+        // still sending when it is reset.
+        s.open(1, get() + Hdrs{{"priority", "i"}}, true);
+        s.open(3, get() + Hdrs{{"priority", "i"}}, true);
         const auto f = fields(response(200));
         REQUIRE(s.conn.submit_response(1, f, false) == ApiError::none);
         REQUIRE(s.conn.submit_response(3, f, false) == ApiError::none);

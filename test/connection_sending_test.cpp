@@ -337,10 +337,12 @@ TEST_CASE("connection sending: server push") {
     CHECK(string_of(data_of(out, 1)) == "<html>");
 }
 
-TEST_CASE("connection sending: DATA is shared round robin across ready streams") {
+TEST_CASE("connection sending: DATA of incremental streams is shared round robin") {
     Session s = open_server();
     for (std::uint32_t id : {1u, 3u, 5u}) {
-        s.open(id, get(), true);
+        // RFC 9218 §4.2: incremental responses of one urgency share the
+        // bandwidth (non-incremental ones go one by one: priority_test.cpp).
+        s.open(id, get() + Hdrs{{"priority", "i"}}, true);
         REQUIRE(s.conn.submit_response(id, fields(response()), false) == ApiError::none);
         REQUIRE(s.conn.send_data(id, Bytes(100000, static_cast<std::uint8_t>('0' + id)), true) == ApiError::none);
     }

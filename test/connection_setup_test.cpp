@@ -32,6 +32,7 @@ Settings default_local() {
     s.initial_window_size = 1024 * 1024;
     s.max_frame_size = 16384;
     s.max_header_list_size = 64 * 1024;
+    s.no_rfc7540_priorities = true;  // RFC 9218 §2.1: we never use RFC 7540 priorities
     return s;
 }
 
@@ -81,6 +82,7 @@ TEST_CASE("connection setup: SETTINGS announces the configured values and limits
     want.initial_window_size = 100000;
     want.max_frame_size = 65536;
     want.max_header_list_size = 9999;
+    want.no_rfc7540_priorities = true;
     CHECK(describe(applied(out[0].settings)) == describe(want));
 }
 

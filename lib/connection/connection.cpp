@@ -88,6 +88,8 @@ Connection::Impl::Impl(const Config& config)
       header_fifo(mr),
       open_fifo(mr),
       wu_fifo(mr),
+      ready(mr),
+      idle_priorities(mr),
       space_waiters(mr) {
     cfg.memory = account.upstream();
     account.add_external(sizeof(Impl));
@@ -508,6 +510,34 @@ void Connection::Impl::patch_user_data(std::uint32_t id, void* user_data, std::s
 }
 
 void* Connection::stream_user_data(std::uint32_t stream) const noexcept { return impl_->user_data_of(stream); }
+
+Submitted Connection::submit_request(std::span<const Field> headers, bool end_stream, Priority p, void* user_data) {
+    impl_->last_invalid = {};
+    if (p.urgency > max_urgency) return {0, ApiError::invalid_argument};
+    PriorityText text;
+    const Submitted r = impl_->submit_request(impl_->with_priority(headers, p, text), end_stream, user_data);
+    if (r) impl_->set_priority(r.stream, p);
+    return r;
+}
+
+Submitted Connection::submit_request(std::span<const Field> headers, BodySource& body, Priority p, void* user_data) {
+    impl_->last_invalid = {};
+    if (p.urgency > max_urgency) return {0, ApiError::invalid_argument};
+    PriorityText text;
+    const Submitted r = impl_->submit_request(impl_->with_priority(headers, p, text), body, user_data);
+    if (r) impl_->set_priority(r.stream, p);
+    return r;
+}
+
+ApiError Connection::set_priority(std::uint32_t stream, Priority p) { return impl_->set_priority(stream, p); }
+
+std::optional<Priority> Connection::priority(std::uint32_t stream) const noexcept {
+    const detail::Stream* s = impl_->find(stream);
+    if (!s) return std::nullopt;
+    return s->priority();
+}
+
+ApiError Connection::reprioritize(std::uint32_t stream, Priority p) { return impl_->reprioritize(stream, p); }
 
 ApiError Connection::consume(std::uint32_t stream, std::size_t n) { return impl_->consume(stream, n); }
 

@@ -20,6 +20,7 @@
 #include "connection/flow_control.hpp"
 #include "connection/memory_account.hpp"
 #include "connection/message_validation.hpp"
+#include "connection/output/ready_set.hpp"
 #include "connection/output/scheduler.hpp"
 #include "connection/stream.hpp"
 #include "connection/stream_table.hpp"
@@ -233,8 +234,18 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     detail::StreamFifo header_fifo;  // streams with leading header blocks to send
     detail::StreamFifo open_fifo;    // client requests waiting for a stream slot
     detail::StreamFifo wu_fifo;      // streams owed a WINDOW_UPDATE
-    Stream* ready = nullptr;         // DATA round robin (circular, via ready_next/prev)
-    std::uint32_t ready_count = 0;
+    detail::ReadySet ready;          // streams with DATA to send, by priority (ready_set.hpp)
+    Stream* finishing = nullptr;     // streams with only trailers or an empty END_STREAM to send (circular)
+    // RFC 9218 §7.1: the latest PRIORITY_UPDATE for each client stream not
+    // opened yet (server), in no order, applied when the request arrives.
+    struct IdlePriority {
+        std::uint32_t id;
+        Priority priority;
+    };
+    std::pmr::vector<IdlePriority> idle_priorities;
+    // Updates held for idle streams, at most (besides the RFC's bound, our
+    // SETTINGS_MAX_CONCURRENT_STREAMS less the active streams).
+    static constexpr std::size_t max_idle_priorities = 256;
 
     // ---- bodies pulled on demand, room for push-style bodies (body.cpp) -----------
     detail::Body* free_bodies = nullptr;  // kept for reuse until trim()
@@ -463,6 +474,9 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     void on_goaway(const frame::Goaway& f);
     void on_rst_stream(const frame::RstStream& f);
     void on_priority(const frame::Priority& f);
+    void on_priority_update(const frame::PriorityUpdate& f);
+    /// A new request's priority (RFC 9218 §5, §7.1), set on its stream.
+    Priority opening_priority(Stream* s, std::span<const Field> fields);
     void count_empty_frame();
     // The rules a DATA frame must meet, each written once and called by every
     // path that takes DATA (on_data() and the fast paths in receive.cpp).
@@ -565,6 +579,15 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     ApiError queue_data(std::uint32_t id, std::span<const std::uint8_t> data, bool end_stream, bool borrowed,
                         std::size_t* accepted = nullptr);
     Submitted submit_request(std::span<const Field> headers, bool end_stream, void* user_data);
+    // ---- priorities (RFC 9218; send.cpp) ----
+    /// `headers` and a `priority` field for `p` (none for the defaults), in
+    /// send_fields.
+    std::span<const Field> with_priority(std::span<const Field> headers, Priority p, PriorityText& text);
+    ApiError set_priority(std::uint32_t id, Priority p);
+    ApiError reprioritize(std::uint32_t id, Priority p);
+    /// PRIORITY_UPDATE for stream `s` right behind its HEADERS, just built
+    /// into the output (a queued request that reprioritize() changed).
+    void send_owed_priority_update(Stream* s);
     ApiError submit_response(std::uint32_t id, std::span<const Field> headers, bool end_stream);
     ApiError send_trailers(std::uint32_t id, std::span<const Field> trailers);
     ApiError reset_stream(std::uint32_t id, ErrorCode code);
@@ -642,6 +665,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     void send_trailers_now(Stream* s);
     void make_ready(Stream* s);
     void unready(Stream* s);
+    void change_priority(Stream* s, Priority p);
     void after_send_headers(Stream* s, bool end_stream);
     void after_send_end_stream(Stream* s);
     bool wants_write() const noexcept;

@@ -138,6 +138,9 @@ void Connection::Impl::end_epoch() noexcept {
     if (send_fields.capacity() > 256) std::pmr::vector<Field>(mr).swap(send_fields);
     if (streams.capacity() > 64 && std::max<std::size_t>(streams_peak, streams_peak_prev) * 8 < streams.capacity())
         streams.shrink();
+    // The priority heap of a burst, once it is over.
+    ready.release_idle();
+    if (idle_priorities.empty() && idle_priorities.capacity() > 0) std::pmr::vector<IdlePriority>(mr).swap(idle_priorities);
 }
 
 void Connection::trim() noexcept {
@@ -163,6 +166,8 @@ void Connection::trim() noexcept {
 
     c.shed_streams(0);
     c.streams.shrink();
+    c.ready.release_idle();
+    if (c.idle_priorities.empty()) std::pmr::vector<Impl::IdlePriority>(c.mr).swap(c.idle_priorities);
     c.buffers.trim();
     c.pool.trim();
     c.free_body_pools();

@@ -416,11 +416,7 @@ void Connection::Impl::dispatch(const frame::ReadResult& r) {
                 for (const std::string_view o : f.origins) list[i++] = keep(o);
                 report(OriginReceived{std::span<const std::string_view>(list, n)});
             } else if constexpr (std::is_same_v<F, frame::PriorityUpdate>) {
-                // RFC 9218 §7.1 (a server receives these; the reader rejects
-                // them from a server).
-                ++useful_frames;
-                report(PriorityUpdated{f.prioritized_stream_id, keep(f.field_value), user_data_of(f.prioritized_stream_id),
-                                       parse_priority(f.field_value)});
+                on_priority_update(f);
             } else if constexpr (std::is_same_v<F, frame::Unknown>) {
                 // RFC 9113 §5.5: unknown frame types are ignored (and reported).
                 count_empty_frame();
@@ -431,6 +427,82 @@ void Connection::Impl::dispatch(const frame::ReadResult& r) {
             }
         },
         r.frame);
+}
+
+void Connection::Impl::on_priority_update(const frame::PriorityUpdate& f) {
+    // RFC 9218 §7.1, server side (the reader rejects the frame from a server,
+    // and on a stream other than 0 or for stream 0). It moves nothing the
+    // peer pays for, so a flood of them is an empty-frame flood
+    // (Limits::max_empty_frames); each costs one parse, and a find or a scan
+    // of the short list of updates for idle streams.
+    count_empty_frame();
+    if (closed) return;
+    const std::uint32_t id = f.prioritized_stream_id;
+    const std::optional<Priority> p = parse_priority(f.field_value);
+    Stream* s = find(id);
+    report(PriorityUpdated{id, keep(f.field_value), s ? s->user_data : nullptr, p});
+    // A value that does not parse "MAY be treated as a connection error"
+    // (§7): ignoring it is kinder to clients that send extensions we do not
+    // read, and costs us nothing.
+    if (!p) return;
+    if (s) {
+        // §7.1: an update for a stream whose response has ended is
+        // discarded; one the application overrode stays its choice.
+        if (!(s->prio & detail::prio_pinned) && s->state != StreamState::closed &&
+            s->state != StreamState::half_closed_local)
+            change_priority(s, *p);
+        return;
+    }
+    if (implied_state(id) != StreamState::idle) return;  // closed: discarded
+    if (is_local_id(id)) {
+        // §7.1: no update for a push stream not promised yet.
+        connection_error(ErrorCode::protocol_error, "PRIORITY_UPDATE for an idle push stream");
+        return;
+    }
+    // §7.1: "the most recently received PRIORITY_UPDATE" for a stream not
+    // opened yet applies once it opens.
+    for (IdlePriority& e : idle_priorities) {
+        if (e.id == id) {
+            e.priority = *p;
+            return;
+        }
+    }
+    // §7.1: idle streams with a priority plus active ones MUST NOT exceed
+    // our SETTINGS_MAX_CONCURRENT_STREAMS.
+    if (idle_priorities.size() + active_peer >= cfg.limits.max_concurrent_streams) {
+        connection_error(ErrorCode::protocol_error, "PRIORITY_UPDATE for more streams than SETTINGS_MAX_CONCURRENT_STREAMS");
+        return;
+    }
+    // Past our own bound (when that setting is large) the update is dropped:
+    // §7.1 lets local policy bound what is held.
+    if (idle_priorities.size() < max_idle_priorities) idle_priorities.push_back(IdlePriority{id, *p});
+}
+
+Priority Connection::Impl::opening_priority(Stream* s, std::span<const Field> fields) {
+    // RFC 9218 §5: the request's Priority field (its lines, in order, as one
+    // Dictionary; one that does not parse leaves the defaults, §4).
+    Priority p{};
+    for (const Field& f : fields) {
+        if (f.name.size() != 8 || f.name != "priority") continue;
+        const std::optional<Priority> q = parse_priority(f.value, p);
+        if (!q) {
+            p = Priority{};
+            break;
+        }
+        p = *q;
+    }
+    // §7.1: a PRIORITY_UPDATE received before the request overrides it.
+    // Updates for lower ids are for streams now closed (RFC 9113 §5.1.1).
+    if (!idle_priorities.empty()) [[unlikely]] {
+        std::size_t kept = 0;
+        for (const IdlePriority& e : idle_priorities) {
+            if (e.id == s->id) p = e.priority;
+            else if (e.id > s->id) idle_priorities[kept++] = e;
+        }
+        idle_priorities.resize(kept);
+    }
+    s->set_priority(p);
+    return p;
 }
 
 void Connection::Impl::count_empty_frame() {
@@ -609,6 +681,7 @@ void Connection::Impl::on_settings(const frame::Settings& f) {
     if (f.entries.empty()) count_empty_frame();
     else ++useful_frames;
     if (closed) return;
+    const bool first = !peer_settings_seen;
     peer_settings_seen = true;
     // RFC 9113 §6.5.3: values are processed in the order they appear. A
     // change of SETTINGS_INITIAL_WINDOW_SIZE reaches every stream, so the
@@ -628,6 +701,16 @@ void Connection::Impl::on_settings(const frame::Settings& f) {
             window_max = window_changed ? std::max(window_max, s.value) : s.value;
             window_last = s.value;
             window_changed = true;
+            break;
+        case SettingId::no_rfc7540_priorities:
+            // RFC 9218 §2.1: said in the first SETTINGS or never; a receiver
+            // that sees it change MAY treat that as a PROTOCOL_ERROR.
+            if (!first && (s.value != 0) != peer.no_rfc7540_priorities) {
+                if (window_changed) apply_peer_initial_window(window_last, window_max);
+                if (!closed) connection_error(ErrorCode::protocol_error, "SETTINGS_NO_RFC7540_PRIORITIES changed");
+                return;
+            }
+            peer.apply(s);
             break;
         case SettingId::enable_connect_protocol:
             // RFC 8441 §3: once 1, it MUST NOT go back to 0.

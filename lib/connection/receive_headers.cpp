@@ -329,8 +329,9 @@ bool Connection::Impl::deliver_request(Stream* s, std::span<const Field> fields)
     if (info.is_connect) s->set(sf::connect | sf::tunnel | sf::no_length_check);
     s->set(sf::announced);  // the application knows it now: StreamClosed follows, once
     s->announced_at = static_cast<std::uint32_t>(events.size());
+    const Priority priority = opening_priority(s, fields);
     report(RequestReceived{s->id, fields, info.method, info.scheme, info.authority, info.path, info.protocol,
-                           block.end_stream, s->user_data});
+                           block.end_stream, s->user_data, priority});
     if (block.end_stream) peer_end_stream(s);
     return true;
 }

@@ -374,6 +374,66 @@ Submitted Connection::Impl::submit_request(std::span<const Field> headers, bool 
     return {id, ApiError::none};
 }
 
+// --- priorities (RFC 9218) ------------------------------------------------------
+
+std::span<const Field> Connection::Impl::with_priority(std::span<const Field> headers, Priority p,
+                                                      PriorityText& text) {
+    // RFC 9218 §4: the defaults need no field.
+    if (p == Priority{}) return headers;
+    text = format_priority(p);
+    send_fields.assign(headers.begin(), headers.end());
+    send_fields.push_back(Field{"priority", text.view()});
+    return send_fields;
+}
+
+ApiError Connection::Impl::set_priority(std::uint32_t id, Priority p) {
+    if (p.urgency > max_urgency) return ApiError::invalid_argument;
+    Stream* s = find(id);
+    if (!s || s->state == StreamState::closed) return ApiError::invalid_stream;
+    change_priority(s, p);
+    // A server's choice stands against the client's later signals.
+    if (!is_client()) s->prio |= detail::prio_pinned;
+    return ApiError::none;
+}
+
+ApiError Connection::Impl::reprioritize(std::uint32_t id, Priority p) {
+    if (!is_client()) return ApiError::wrong_role;  // RFC 9218 §7.1: servers MUST NOT send it
+    if (closed) return ApiError::connection_closed;
+    if (p.urgency > max_urgency) return ApiError::invalid_argument;
+    Stream* s = find(id);
+    if (!s || !s->has(sf::local) || s->has(sf::pushed)) return ApiError::invalid_stream;
+    // §7.1: for a stream whose response may still come.
+    if (s->state == StreamState::closed || s->state == StreamState::half_closed_remote)
+        return ApiError::stream_closed;
+    change_priority(s, p);
+    // §2.1.1: once the server's SETTINGS came without
+    // SETTINGS_NO_RFC7540_PRIORITIES = 1, it likely ignores the frame.
+    if (peer_settings_seen && !peer.no_rfc7540_priorities) return ApiError::unsupported_by_peer;
+    if (s->state == StreamState::idle) {
+        // Still queued for a stream slot: the update follows its HEADERS.
+        s->prio |= detail::prio_update_owed;
+        return ApiError::none;
+    }
+    if (ctrl_frames >= cfg.limits.max_queued_control_frames) return ApiError::too_many_queued;
+    const PriorityText text = format_priority(p);
+    const frame::PriorityUpdate f{id, text.view()};
+    const std::size_t size = frame::encoded_size(f);
+    frame::write(std::span<std::uint8_t>(ctrl_room(size), size), f);
+    ++ctrl_frames;
+    return ApiError::none;
+}
+
+void Connection::Impl::send_owed_priority_update(Stream* s) {
+    s->prio &= static_cast<std::uint8_t>(~detail::prio_update_owed);
+    const PriorityText text = format_priority(s->priority());
+    const frame::PriorityUpdate f{s->id, text.view()};
+    const std::size_t size = frame::encoded_size(f);
+    const std::size_t from = out.buf.size();
+    frame::write(std::span<std::uint8_t>(out.buf.grow(size), size), f);
+    out.note_buf(from);
+    account_sent(out.buf.data() + from, size);
+}
+
 ApiError Connection::Impl::submit_response(std::uint32_t id, std::span<const Field> headers, bool end_stream) {
     if (is_client()) return ApiError::wrong_role;
     ApiError err;

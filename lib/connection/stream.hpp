@@ -111,10 +111,17 @@ inline constexpr std::uint32_t pull = 1u << 17;            // a body source to a
 inline constexpr std::uint32_t want_space = 1u << 18;      // send_data refused or cut short: StreamWritable owed
 inline constexpr std::uint32_t sourced = 1u << 19;         // a body source is attached (Stream::body_state)
 inline constexpr std::uint32_t announced = 1u << 20;       // the application knows it: StreamClosed is due
+inline constexpr std::uint32_t finishing = 1u << 21;       // in_ready with only its end to send (Impl::finishing)
 // Bits 24-31 count the 1xx responses received (Limits::max_informational_responses).
 inline constexpr unsigned informational_shift = 24;
 inline constexpr std::uint32_t informational_one = 1u << informational_shift;
 }  // namespace stream_flag
+
+// Stream::prio: the urgency (0-7) and these flags.
+inline constexpr std::uint8_t prio_urgency = 0x07;
+inline constexpr std::uint8_t prio_incremental = 0x08;
+inline constexpr std::uint8_t prio_pinned = 0x10;         // set by the server application: the client's signals no longer apply
+inline constexpr std::uint8_t prio_update_owed = 0x20;    // client: PRIORITY_UPDATE to send once the HEADERS went out
 
 struct Stream {
     std::uint32_t id = 0;
@@ -136,8 +143,11 @@ struct Stream {
     // side of the last END_STREAM).
     ErrorCode close_code = ErrorCode::no_error;
     Initiator close_by = Initiator::local;
+    // RFC 9218 priority: urgency in bits 0-2, then the prio_* flags.
+    std::uint8_t prio = default_urgency;
     void* user_data = nullptr;         // the application's (Connection::set_stream_user_data)
     std::uint32_t announced_at = 0;    // index in Impl::events of its RequestReceived / PushPromiseReceived
+    std::uint32_t heap_pos = 0;        // place in ReadySet's heap (non-incremental, in_ready)
 
     // RFC 9113 §8.1.1: declared content-length of the peer's message, -1 if none.
     std::int64_t content_length = -1;
@@ -175,6 +185,7 @@ struct Stream {
         unconsumed = queued_owned = 0;
         close_code = ErrorCode::no_error;
         close_by = Initiator::local;
+        prio = default_urgency;
         user_data = nullptr;
         content_length = -1;
         data_received = 0;
@@ -182,6 +193,16 @@ struct Stream {
         open_block = nullptr;
         queued = inflight = 0;
         ready_prev = ready_next = nullptr;
+    }
+
+    unsigned urgency() const noexcept { return prio & prio_urgency; }
+    bool incremental() const noexcept { return (prio & prio_incremental) != 0; }
+    Priority priority() const noexcept { return Priority{static_cast<std::uint8_t>(urgency()), incremental()}; }
+    /// Sets urgency and incremental, keeping the other prio_* flags (the
+    /// caller takes the stream out of the ReadySet first).
+    void set_priority(Priority p) noexcept {
+        prio = static_cast<std::uint8_t>((prio & ~(prio_urgency | prio_incremental)) | (p.urgency & prio_urgency) |
+                                         (p.incremental ? prio_incremental : 0));
     }
 
     /// The body source's state, or null.

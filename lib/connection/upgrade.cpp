@@ -281,8 +281,9 @@ ApiError Connection::upgrade_server(std::string_view http2_settings, std::span<c
     const CopiedRequest copy = copy_request(c.upgrade, c.mr, request, body);
     c.upgrade.expire_after_two_receives();
     detail::extract_request(copy.fields, info);
+    const Priority priority = c.opening_priority(s, copy.fields);
     c.report(RequestReceived{1, copy.fields, info.method, info.scheme, info.authority, info.path, info.protocol,
-                             copy.body.empty()});
+                             copy.body.empty(), nullptr, priority});
     if (!copy.body.empty()) c.report(DataReceived{1, copy.body, 0, true});
     c.report(StreamEnded{1});
     return ApiError::none;

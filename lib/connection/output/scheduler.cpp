@@ -9,8 +9,11 @@
 //      block HEADERS+CONTINUATION back to back;
 //   4. client requests, in stream id order, while the peer's
 //      SETTINGS_MAX_CONCURRENT_STREAMS leaves a slot;
-//   5. DATA, one frame per turn round robin over ready streams, within the
-//      stream and connection send windows; trailers after a stream's DATA.
+//   5. trailers and empty END_STREAM DATA of streams with nothing else
+//      left to send;
+//   6. DATA, one frame per turn, by priority (ready_set.hpp: RFC 9218 §10),
+//      within the stream and connection send windows; trailers right after
+//      a stream's last DATA.
 // Header blocks are HPACK-encoded here, as they are written, so the encoder's
 // dynamic table follows the wire order whatever order the application
 // submitted them in.
@@ -259,7 +262,8 @@ void Connection::Impl::build_requests() {
         s->clear(sf::in_fifo);
         --queued_requests;
         highest_local_sent = s->id;
-        send_leading_blocks(s);
+        const bool update = (s->prio & detail::prio_update_owed) != 0;
+        if (send_leading_blocks(s) && update) send_owed_priority_update(s);
     }
 }
 
@@ -319,54 +323,73 @@ void Connection::Impl::make_ready(Stream* s) {
         return;
     }
     s->set(sf::in_ready);
-    ++ready_count;
-    if (!ready) {
-        ready = s->ready_next = s->ready_prev = s;
+    if (s->queued == 0 && !s->has(sf::pull)) {
+        // Only trailers or an empty END_STREAM DATA: a few octets that need
+        // no window, sent ahead of the DATA whatever the priorities.
+        s->set(sf::finishing);
+        if (!finishing) {
+            finishing = s->ready_next = s->ready_prev = s;
+            return;
+        }
+        s->ready_next = finishing;
+        s->ready_prev = finishing->ready_prev;
+        finishing->ready_prev->ready_next = s;
+        finishing->ready_prev = s;
         return;
     }
-    // Insert before `ready`: the tail of the round robin.
-    s->ready_next = ready;
-    s->ready_prev = ready->ready_prev;
-    ready->ready_prev->ready_next = s;
-    ready->ready_prev = s;
+    ready.insert(s);
 }
 
 void Connection::Impl::unready(Stream* s) {
     if (!s->has(sf::in_ready)) return;
     s->clear(sf::in_ready);
-    --ready_count;
+    if (!s->has(sf::finishing)) {
+        ready.remove(s);
+        return;
+    }
+    s->clear(sf::finishing);
     if (s->ready_next == s) {
-        ready = nullptr;
+        finishing = nullptr;
     } else {
         s->ready_prev->ready_next = s->ready_next;
         s->ready_next->ready_prev = s->ready_prev;
-        if (ready == s) ready = s->ready_next;
+        if (finishing == s) finishing = s->ready_next;
     }
     s->ready_next = s->ready_prev = nullptr;
+}
+
+void Connection::Impl::change_priority(Stream* s, Priority p) {
+    if (s->priority() == p) return;
+    // RFC 9218 §6: a new priority applies from the next frame on, also in the
+    // middle of a body.
+    const bool scheduled = s->has(sf::in_ready) && !s->has(sf::finishing);
+    if (scheduled) ready.remove(s);
+    s->set_priority(p);
+    if (scheduled) ready.insert(s);
 }
 
 void Connection::Impl::build_data(bool copy_data) {
     const std::size_t budget = copy_data ? copy_budget() : budget_vectors;
     const std::uint32_t frame_cap = std::min(peer.max_frame_size, max_data_frame);
-    std::uint32_t stuck = 0;  // streams in a row that could not send
+    // Streams with nothing but their end to send leave the set in one turn.
+    while (finishing && out.pending < budget) send_one(finishing, copy_data);
     // The middle-frame paths count their frames but do not trace them: with
     // a trace attached, send_one() takes every turn.
     const bool middle = !copy_data && !tracer;
-    while (ready && out.pending < budget && stuck < ready_count) {
-        Stream* s = ready;
-        const Stream* next = s->ready_next;
+    while (out.pending < budget) {
+        Stream* s = ready.next();
+        if (!s) break;
+        const unsigned urgency = s->urgency();
+        const bool incremental = s->incremental();
         if (middle && send_middle_frame(s, frame_cap)) {
-            // Alone on the round robin: its turns follow one another.
-            if (next == s) send_middle_burst(s, frame_cap, budget);
-            stuck = 0;
-        } else if (send_one(s, copy_data)) {
-            stuck = 0;
-        } else {
-            ++stuck;
+            // Its turns would follow one another: take them in one go.
+            if (ready.alone(s)) send_middle_burst(s, frame_cap, budget);
+        } else if (!send_one(s, copy_data)) {
+            // No connection window (or, for a source that copies, no room in
+            // the output): nothing else with DATA can go either.
+            break;
         }
-        // Rotate: the stream that just had its turn goes to the back (if it
-        // was removed, `ready` has already moved on).
-        if (ready == s) ready = const_cast<Stream*>(next);
+        ready.turn_taken(s, urgency, incremental);
     }
 }
 
@@ -565,19 +588,12 @@ void Connection::Impl::send_trailers_now(Stream* s) {
 bool Connection::Impl::wants_write() const noexcept {
     if (!out.empty() || !ctrl.empty()) return true;
     if (closed) return false;
-    if (!header_fifo.empty() || !wu_fifo.empty()) return true;
+    if (!header_fifo.empty() || !wu_fifo.empty() || finishing) return true;
     if (detail::update_due(conn_credit, conn_recv_target)) return true;
     if (!open_fifo.empty() && active_local < peer_max_concurrent()) return true;
-    if (!ready) return false;
-    if (conn_send_window > 0) return true;
-    // Without connection window only trailers and empty END_STREAM DATA can
-    // go (a body source is asked only with window).
-    const Stream* s = ready;
-    do {
-        if (s->queued == 0 && !s->has(sf::pull)) return true;
-        s = s->ready_next;
-    } while (s != ready);
-    return false;
+    // What is left in the set needs connection window (trailers and empty
+    // END_STREAM DATA are `finishing`).
+    return !ready.empty() && conn_send_window > 0;
 }
 
 }  // namespace h2wire
