@@ -2,6 +2,8 @@
 // server's RFC 9218 scheduler puts what the page needs first (issue 16 §6).
 // h2wire and nghttp2 serve the same page to the same client driver.
 //
+//   build/bench/h2wire-bench --benchmark_filter=page_load
+//
 //   page_load/<impl>/signal:<how>
 //       25 requests arrive at once, in one read (the client preface, its
 //       SETTINGS and the 25 HEADERS): one HTML document (u=0, 100 KiB), two
@@ -315,6 +317,9 @@ public:
                     break;
             }
         }
+        // The window is whole at the start of every flight: the last one's
+        // DATA came back with the WINDOW_UPDATE below.
+        if (received > window_per_trip) die("driver: the server sent more DATA than the connection window");
         if (received > 0) {
             Bytes p;
             wire::u32(p, received);
