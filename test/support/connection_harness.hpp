@@ -241,6 +241,7 @@ struct Request {
     Hdrs headers;
     std::string method, scheme, authority, path, protocol;
     bool end_stream = false;
+    Priority priority;
 };
 struct Response {
     std::uint32_t stream = 0;
@@ -283,6 +284,7 @@ struct PushPromise {
 struct PriorityUpdated {
     std::uint32_t stream = 0;
     std::string field_value;
+    std::optional<Priority> priority;
 };
 struct Altsvc {
     std::uint32_t stream = 0;
@@ -333,7 +335,8 @@ inline Ev own(const Event& e) {
                                    std::string(x.authority),
                                    std::string(x.path),
                                    std::string(x.protocol),
-                                   x.end_stream};
+                                   x.end_stream,
+                                   x.priority};
             },
             [](const ResponseReceived& x) -> Ev {
                 return ev::Response{x.stream, x.status, owned(x.headers), x.end_stream};
@@ -361,7 +364,7 @@ inline Ev own(const Event& e) {
                 return ev::PushPromise{x.stream, x.promised_stream, owned(x.headers)};
             },
             [](const PriorityUpdated& x) -> Ev {
-                return ev::PriorityUpdated{x.stream, std::string(x.field_value)};
+                return ev::PriorityUpdated{x.stream, std::string(x.field_value), x.priority};
             },
             [](const AltsvcReceived& x) -> Ev {
                 return ev::Altsvc{x.stream, std::string(x.origin), std::string(x.field_value)};
@@ -564,6 +567,9 @@ struct WireFrame {
     std::array<std::uint8_t, 8> opaque{};
     // WINDOW_UPDATE
     std::uint32_t increment = 0;
+    // PRIORITY_UPDATE
+    std::uint32_t prioritized = 0;
+    std::string priority_value;
 
     Type type() const { return header.type; }
     std::uint32_t stream() const { return header.stream_id; }
@@ -601,6 +607,8 @@ struct WireFrame {
                 return "WINDOW_UPDATE" + s + " +" + num(increment);
             case Type::priority:
                 return "PRIORITY" + s;
+            case Type::priority_update:
+                return "PRIORITY_UPDATE s=" + num(prioritized) + " " + priority_value;
             default:
                 return std::string(to_string(type())) + s + " len=" + num(header.length);
         }
@@ -1041,6 +1049,11 @@ private:
                        },
                        [&](const frame::Unknown& f) {
                            w.data.assign(f.payload.begin(), f.payload.end());
+                           frames_.push_back(std::move(w));
+                       },
+                       [&](const frame::PriorityUpdate& f) {
+                           w.prioritized = f.prioritized_stream_id;
+                           w.priority_value = std::string(f.field_value);
                            frames_.push_back(std::move(w));
                        },
                        [&](const auto&) { frames_.push_back(std::move(w)); },
