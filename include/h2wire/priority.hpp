@@ -23,8 +23,9 @@ struct Priority {
     friend bool operator==(const Priority&, const Priority&) = default;
 };
 
-/// The default urgency and the least urgent one (RFC 9218 §4.1).
+/// The default urgency (RFC 9218 §4.1).
 inline constexpr std::uint8_t default_urgency = 3;
+/// The least urgent one, for background work (RFC 9218 §4.1).
 inline constexpr std::uint8_t max_urgency = 7;
 
 /// Parses a Priority field value: a Structured Field Dictionary (RFC 8941
@@ -37,17 +38,21 @@ inline constexpr std::uint8_t max_urgency = 7;
 /// (RFC 8941 §3.2). Returns nullopt when the value is not a valid
 /// Dictionary; the caller then treats the field as absent.
 ///
-/// Several field lines form one value joined by commas (RFC 9110 §5.3);
-/// parsing them in order, each with the previous result as `base`, gives
-/// the same parameters when every line parses.
+/// Several field lines form one value joined by commas (RFC 9110 §5.3).
+/// Parsing them in order, each with the previous result as `base` (what the
+/// connection does), gives the same parameters as the joined value when
+/// every line parses, except in one corner: when a later line's `u` or `i`
+/// is ignored (out of range, wrong type), the joined value falls back to
+/// `base` while line by line keeps the earlier line's value.
 ///
 /// Bounded work: one pass over `value`, no allocation.
 H2WIRE_API std::optional<Priority> parse_priority(std::string_view value, Priority base = {}) noexcept;
 
 /// A Priority field value, formatted in place.
 struct PriorityText {
-    char data[8] = {};
-    std::uint8_t size = 0;
+    char data[8] = {};       ///< the characters ("u=5, i" is the longest)
+    std::uint8_t size = 0;   ///< how many of `data` are used
+    /// The value as a string view into `data`.
     std::string_view view() const noexcept { return {data, size}; }
 };
 
