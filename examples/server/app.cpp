@@ -199,7 +199,9 @@ ServerSession::~ServerSession() = default;
 
 h2wire::ApiError ServerSession::upgrade(std::string_view http2_settings, std::span<const h2wire::Field> request,
                                         std::span<const std::uint8_t> body) {
-    return conn_.upgrade_server(http2_settings, request, body);
+    const h2wire::ApiError e = conn_.upgrade_server(http2_settings, request, body);
+    upgrade_unreported_ = e == h2wire::ApiError::none;
+    return e;
 }
 
 void ServerSession::shutdown() {
@@ -211,11 +213,26 @@ bool ServerSession::finished() const {
 }
 
 void ServerSession::receive(std::span<const std::uint8_t> bytes) {
-    for (const h2wire::Event& ev : conn_.receive(bytes)) {
+    upgrade_unreported_ = false;
+    handle(conn_.receive(bytes));
+    pump();
+}
+
+void ServerSession::handle(std::span<const h2wire::Event> events) {
+    for (const h2wire::Event& ev : events) {
         std::visit(overloaded{
                        [&](const h2wire::RequestReceived& r) {
+                           if (cfg_.log) logged_[r.stream] = {std::string(r.path.substr(0, 256)), r.priority};
                            if (r.method == "CONNECT") return on_connect(r);  // WebSocket (issue 6)
                            on_request(r.stream, r.headers, r.method, r.path, r.end_stream);
+                       },
+                       [&](const h2wire::PriorityUpdated& u) {
+                           // The scheduler applies the update; the log follows it.
+                           const auto it = logged_.find(u.stream);
+                           if (it != logged_.end() && u.priority) it->second.priority = *u.priority;
+                       },
+                       [&](const h2wire::StreamClosed& c) {
+                           if (cfg_.log) log_closed(c);
                        },
                        [&](const h2wire::DataReceived& d) {
                            if (const auto it = websockets_.find(d.stream); it != websockets_.end()) {
@@ -240,7 +257,24 @@ void ServerSession::receive(std::span<const std::uint8_t> bytes) {
                    },
                    ev);
     }
-    pump();
+}
+
+// --log: "stream 5 done: /style.css u=1 i=0 (#2 on c1, NO_ERROR)", as the
+// stream closes: once the output holds no more of it, so on one connection
+// the lines come in the order the responses' last octets were written.
+void ServerSession::log_closed(const h2wire::StreamClosed& c) {
+    const auto it = logged_.find(c.stream);
+    if (it == logged_.end()) return;
+    if (log_connection_ == 0) {
+        static std::atomic<unsigned> connections{0};  // loops on several threads (--threads)
+        log_connection_ = ++connections;
+    }
+    const Logged& l = it->second;
+    std::fprintf(stderr, "stream %u done: %.*s u=%u i=%d (#%u on c%u, %.*s)\n", c.stream,
+                 static_cast<int>(l.path.size()), l.path.data(), unsigned{l.priority.urgency},
+                 l.priority.incremental ? 1 : 0, ++log_finished_, log_connection_,
+                 static_cast<int>(h2wire::to_string(c.code).size()), h2wire::to_string(c.code).data());
+    logged_.erase(it);
 }
 
 std::span<const h2wire::OutputChunk> ServerSession::output() {
@@ -250,6 +284,10 @@ std::span<const h2wire::OutputChunk> ServerSession::output() {
 
 void ServerSession::written(std::size_t n) {
     conn_.consume_output(n);
+    // Streams that ended as their last octets went out (StreamClosed), at
+    // once rather than with the next input. Not while the request of an h2c
+    // upgrade waits for the first receive() (see prelude.cpp).
+    if (!upgrade_unreported_) handle(conn_.take_events());
     pump();
 }
 
@@ -270,6 +308,7 @@ std::size_t ServerSession::memory_used() const {
         if (s->spare) n += cfg_.file_chunk;
     }
     for (const auto& [id, t] : websockets_) n += sizeof(ws::Tunnel) + t->memory();
+    for (const auto& [id, l] : logged_) n += sizeof(Logged) + l.path.capacity();
     return n;
 }
 

@@ -87,7 +87,10 @@ struct ServerConfig {
     /// The loop's cache of small files (server/file_cache.hpp); null: every
     /// request opens its file.
     FileCache* file_cache = nullptr;
-    bool log = false;      ///< one line per request on stderr
+    /// One line per request on stderr, and one per response as its stream
+    /// closes: the priority it was sent by (RFC 9218) and the order in which
+    /// the connection's responses finished.
+    bool log = false;
     bool verbose = false;  ///< -v: every frame, through h2wire::FrameTrace (common/trace.hpp)
 };
 
@@ -163,6 +166,7 @@ private:
     HeldBody* find_held(std::uint32_t id);
     void serve_held(std::uint32_t id, std::span<const h2wire::Field> headers, std::shared_ptr<const ServedFile> file);
     void finish_held(std::uint32_t id);
+    void handle(std::span<const h2wire::Event> events);
     void on_request(std::uint32_t id, std::span<const h2wire::Field> headers, std::string_view method,
                     std::string_view path, bool end_stream);
     void on_data(std::uint32_t id, std::span<const std::uint8_t> data, std::uint32_t flow_controlled);
@@ -178,6 +182,19 @@ private:
     void on_connect(const h2wire::RequestReceived& r);
     std::map<std::uint32_t, std::unique_ptr<ws::Tunnel>> websockets_;
     std::map<std::uint32_t, Progress> ws_progress_;
+
+    // --log: what the line at the end of each response says. One entry per
+    // stream the connection reported, gone at its StreamClosed (which comes
+    // exactly once for each), so the streams the library admits bound it.
+    struct Logged {
+        std::string path;  // at most 256 octets of it
+        h2wire::Priority priority;
+    };
+    void log_closed(const h2wire::StreamClosed& c);
+    std::map<std::uint32_t, Logged> logged_;
+    unsigned log_connection_ = 0;      // this connection's number in the log
+    unsigned log_finished_ = 0;        // responses finished so far
+    bool upgrade_unreported_ = false;  // upgrade()'s request comes with the first receive()
 
     ServerConfig cfg_;
     // Declared before conn_: the connection may still refer to borrowed file

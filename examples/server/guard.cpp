@@ -122,6 +122,8 @@ std::optional<std::size_t> parse_size(std::string_view v) {
 int usage(const char* program) {
     std::fprintf(stderr,
                  "usage: %s [--root DIR] [--host ADDR] [--port N] [--log] [-v] [--tls --cert FILE --key FILE]\n"
+                 "  --log  a line per request, and per response as it finishes: its priority (RFC 9218)\n"
+                 "         and its place in the order its connection's responses finished\n"
                  "  -v  every frame sent and received, nghttp -v style (h2wire::FrameTrace)\n"
                  "  timeouts (seconds, or NNNms):\n"
                  "    --settings-timeout 10   preface + SETTINGS ACK (and TLS handshake, h2c request)\n"
