@@ -717,13 +717,24 @@ void ServerSession::pump() {
     for (const auto& [id, s] : streams_)
         if (s->kind == Stream::Kind::echo) echo_slack_total += echo_slack(id, *s);
     echo_held_.set(echo_slack_total);
+    // Files first, the most urgent first (RFC 9218): they share one read
+    // budget, and read in id order the less urgent ones could fill it and be
+    // all the connection has to send.
+    file_order_.clear();
+    for (const auto& [id, s] : streams_)
+        if (s->kind == Stream::Kind::file)
+            file_order_.emplace_back(conn_.priority(id).value_or(h2wire::Priority{}).urgency, id);
+    std::sort(file_order_.begin(), file_order_.end());
+    for (const auto& [urgency, id] : file_order_) {
+        const auto it = streams_.find(id);
+        if (pump_file(id, *it->second)) drop(it);
+    }
     for (auto it = streams_.begin(); it != streams_.end();) {
         Stream& s = *it->second;
         bool done = false;
         switch (s.kind) {
             case Stream::Kind::file:
-                done = pump_file(it->first, s);
-                break;
+                break;  // (pumped above)
             case Stream::Kind::echo:
                 done = pump_echo(it->first, s, echo_slack_total);
                 echo_held_.set(echo_slack_total);

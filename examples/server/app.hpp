@@ -200,6 +200,7 @@ private:
     // Declared before conn_: the connection may still refer to borrowed file
     // buffers (and body sources) while it is destroyed, so they outlive it.
     std::map<std::uint32_t, std::unique_ptr<Stream>> streams_;
+    std::vector<std::pair<unsigned, std::uint32_t>> file_order_;  // (urgency, id) of file streams, each pump()
     std::vector<HeldBody> held_;  // by stream id, ascending
     std::unique_ptr<HeldReader> held_reader_;
     std::unique_ptr<HeldLender> held_lender_;
