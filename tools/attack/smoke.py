@@ -93,6 +93,10 @@ HARDENED = BASIC + [
     ('h2c-upgrade-bodies', [growth_under(96)]),          # 40 connections
     ('binary-garbage', [answers('GOAWAY PROTOCOL_ERROR')]),
     ('junk-after-goaway', [junk_closed(1.5)]),
+    # RFC 9218: updates are empty frames; updates for idle streams are
+    # bounded by SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9218 §7.1)
+    ('priority-update-sending', [goaway('ENHANCE_YOUR_CALM'), growth_under(16)]),
+    ('priority-update-idle', [goaway('PROTOCOL_ERROR'), growth_under(16)]),
 ]
 
 
