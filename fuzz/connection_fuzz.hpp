@@ -313,7 +313,7 @@ private:
         std::array<Field, 5> big{Field{":status", "200"}, Field{"x-big", big_value()}, Field{"x-big2", big_value()},
                                  Field{"x-big3", big_value()}, Field{"x-big4", big_value()}};
         const auto body = std::span<const std::uint8_t>(body_.data(), std::size_t{arg} * 257 % body_.size());
-        switch (which % 19) {
+        switch (which % 20) {
         case 0: conn.submit_response(id, response, arg & 1); break;
         case 1: conn.submit_response(id, informational, false); break;
         case 2: conn.send_data(id, body, arg & 1); break;
@@ -352,6 +352,15 @@ private:
             (void)conn.wants_write();
             break;
         case 17: conn.trim(); break;  // between any two calls, whatever is in progress
+        case 18: {
+            // RFC 9218: any urgency (past 7 refused), either kind, either role.
+            const Priority p{static_cast<std::uint8_t>(arg % 9), (arg & 0x10) != 0};
+            if (arg & 0x20) conn.reprioritize(id, p);
+            else if (arg & 0x40) conn.submit_request(get, arg & 1, p);
+            else conn.set_priority(id, p);
+            (void)conn.priority(id);
+            break;
+        }
         default: feed(conn, {}); break;
         }
     }
