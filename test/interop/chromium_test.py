@@ -18,7 +18,6 @@ import html
 import json
 import os
 import re
-import signal
 import sys
 
 sys.dont_write_bytecode = True
@@ -85,24 +84,6 @@ def make_site(root):
     return css_widths, js_marks, img_widths, data
 
 
-def kill_leftovers(marker):
-    """Chromium helpers that escaped the process group (none should): any
-    process whose command line names our profile directory."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read()
-        except OSError:
-            continue
-        if marker.encode() in cmd:
-            h.log(f"killing leftover Chromium process {pid}")
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
 
 def main():
     ap = argparse.ArgumentParser()
@@ -129,7 +110,7 @@ def main():
                               "--disable-extensions", "--ignore-certificate-errors", "--user-data-dir=" + profile,
                               "--virtual-time-budget=30000", "--dump-dom", url], timeout=90, env=env)
     finally:
-        kill_leftovers(profile)
+        h.kill_leftovers(profile)
     dom = out.decode("utf-8", "replace")
     check.equal(rc, 0, "chromium exit status")
     m = re.search(r"RESULT(.*?)END", dom, re.S)

@@ -164,6 +164,25 @@ def _kill_group(proc, grace):
         pass
 
 
+def kill_leftovers(marker):
+    """Processes that escaped their process group (Chromium helpers; none
+    should): any whose command line names `marker` (a profile directory)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if marker.encode() in cmd:
+            log(f"killing leftover process {pid}")
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def stop_all():
     while _children:
         _kill_group(_children.pop(), grace=3)

@@ -45,7 +45,6 @@ import html
 import json
 import os
 import re
-import signal
 import socket
 import struct
 import sys
@@ -400,23 +399,6 @@ window.addEventListener('load', async () => {
     h.write_file(os.path.join(root, "page/index.html"), page.encode())
 
 
-def kill_leftovers(marker):
-    """Chromium helpers that escaped the process group (none should)."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read()
-        except OSError:
-            continue
-        if marker.encode() in cmd:
-            h.log(f"killing leftover Chromium process {pid}")
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
 
 def load_page(exe, binary, root, tls, tmp, attempt):
     """One page load by Chromium from a fresh server: (the page's report,
@@ -433,7 +415,7 @@ def load_page(exe, binary, root, tls, tmp, attempt):
                               "--virtual-time-budget=30000", "--dump-dom", server.url("/page/index.html", "https")],
                              timeout=90, env=env)
     finally:
-        kill_leftovers(profile)
+        h.kill_leftovers(profile)
     m = re.search(r"RESULT(.*?)END", out.decode("utf-8", "replace"), re.S)
     report = json.loads(html.unescape(m.group(1))) if rc == 0 and m else None
     if report is None:

@@ -1169,17 +1169,24 @@ def priority_update_flood(ctx):
     c = Conn(ctx.port, client_settings=[(S_INITIAL_WINDOW_SIZE, 0)])
     handshake(c)
     opened = open_streams(c, 100) or list(range(1, 201, 2))
-    rng = random.Random(9218)
-    batches = [b''.join(priority_update(rng.choice(opened), b'u=%d%s' % (rng.randint(0, 7),
-                                                                      b', i' if rng.random() < 0.5 else b''))
+    send_priority_updates(ctx, c, opened, 9218)
+    c.drain(0.3)
+    return result(ctx, [c], 'frames')
+
+
+def send_priority_updates(ctx, c, streams, seed):
+    """Until the deadline or the server closes: writes of 2,000
+    PRIORITY_UPDATEs for random `streams`, random urgencies, half of them
+    incremental."""
+    rng = random.Random(seed)
+    batches = [b''.join(priority_update(rng.choice(streams), b'u=%d%s' % (rng.randint(0, 7),
+                                                                       b', i' if rng.random() < 0.5 else b''))
                         for _ in range(2000)) for _ in range(8)]
     i = 0
     while ctx.running() and c.alive():
         c.send(batches[i % len(batches)], frames=2000, units=2000)
         i += 1
         c.pump()
-    c.drain(0.3)
-    return result(ctx, [c], 'frames')
 
 
 @attack('priority-update-sending', 'PRIORITY_UPDATE flood over 100 streams whose responses are flowing',
@@ -1191,15 +1198,7 @@ def priority_update_sending(ctx):
     c = Conn(ctx.port)
     handshake(c)
     opened = open_streams(c, 100) or list(range(1, 201, 2))
-    rng = random.Random(92180)
-    batches = [b''.join(priority_update(rng.choice(opened), b'u=%d%s' % (rng.randint(0, 7),
-                                                                      b', i' if rng.random() < 0.5 else b''))
-                        for _ in range(2000)) for _ in range(8)]
-    i = 0
-    while ctx.running() and c.alive():
-        c.send(batches[i % len(batches)], frames=2000, units=2000)
-        i += 1
-        c.pump()
+    send_priority_updates(ctx, c, opened, 92180)
     c.drain(0.3)
     ctx.notes.append(f'{fmt(c.data_bytes)} octets of DATA received')
     return result(ctx, [c], 'frames')

@@ -29,6 +29,35 @@
 
 namespace h2wire::detail {
 
+/// Circular lists of streams through ready_next / ready_prev, `head` the
+/// next to go: push() adds at the tail (just before the head), erase()
+/// unlinks. Both O(1).
+struct StreamRing {
+    static void push(Stream*& head, Stream* s) noexcept {
+        if (!head) {
+            head = s->ready_next = s->ready_prev = s;
+            return;
+        }
+        s->ready_next = head;
+        s->ready_prev = head->ready_prev;
+        head->ready_prev->ready_next = s;
+        head->ready_prev = s;
+    }
+    /// True when `s` was the last one (the ring is now empty).
+    static bool erase(Stream*& head, Stream* s) noexcept {
+        const bool last = s->ready_next == s;
+        if (last) {
+            head = nullptr;
+        } else {
+            s->ready_prev->ready_next = s->ready_next;
+            s->ready_next->ready_prev = s->ready_prev;
+            if (head == s) head = s->ready_next;
+        }
+        s->ready_next = s->ready_prev = nullptr;
+        return last;
+    }
+};
+
 class ReadySet {
 public:
     explicit ReadySet(std::pmr::memory_resource* mr) : heap_(mr) {}
@@ -41,17 +70,8 @@ public:
         ++count_;
         const unsigned u = s->urgency();
         if (s->incremental()) {
-            Stream*& head = rings_[u];
-            if (!head) {
-                head = s->ready_next = s->ready_prev = s;
-                ring_mask_ |= static_cast<std::uint8_t>(1u << u);
-                return;
-            }
-            // Before the head: the tail of the round robin.
-            s->ready_next = head;
-            s->ready_prev = head->ready_prev;
-            head->ready_prev->ready_next = s;
-            head->ready_prev = s;
+            StreamRing::push(rings_[u], s);  // the tail of the round robin
+            ring_mask_ |= static_cast<std::uint8_t>(1u << u);
             return;
         }
         s->heap_pos = static_cast<std::uint32_t>(heap_.size());
@@ -64,16 +84,7 @@ public:
         --count_;
         const unsigned u = s->urgency();
         if (s->incremental()) {
-            Stream*& head = rings_[u];
-            if (s->ready_next == s) {
-                head = nullptr;
-                ring_mask_ &= static_cast<std::uint8_t>(~(1u << u));
-            } else {
-                s->ready_prev->ready_next = s->ready_next;
-                s->ready_next->ready_prev = s->ready_prev;
-                if (head == s) head = s->ready_next;
-            }
-            s->ready_next = s->ready_prev = nullptr;
+            if (StreamRing::erase(rings_[u], s)) ring_mask_ &= static_cast<std::uint8_t>(~(1u << u));
             return;
         }
         const std::uint32_t at = s->heap_pos;

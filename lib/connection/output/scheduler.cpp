@@ -327,14 +327,7 @@ void Connection::Impl::make_ready(Stream* s) {
         // Only trailers or an empty END_STREAM DATA: a few octets that need
         // no window, sent ahead of the DATA whatever the priorities.
         s->set(sf::finishing);
-        if (!finishing) {
-            finishing = s->ready_next = s->ready_prev = s;
-            return;
-        }
-        s->ready_next = finishing;
-        s->ready_prev = finishing->ready_prev;
-        finishing->ready_prev->ready_next = s;
-        finishing->ready_prev = s;
+        detail::StreamRing::push(finishing, s);
         return;
     }
     ready.insert(s);
@@ -348,14 +341,7 @@ void Connection::Impl::unready(Stream* s) {
         return;
     }
     s->clear(sf::finishing);
-    if (s->ready_next == s) {
-        finishing = nullptr;
-    } else {
-        s->ready_prev->ready_next = s->ready_next;
-        s->ready_next->ready_prev = s->ready_prev;
-        if (finishing == s) finishing = s->ready_next;
-    }
-    s->ready_next = s->ready_prev = nullptr;
+    detail::StreamRing::erase(finishing, s);
 }
 
 void Connection::Impl::change_priority(Stream* s, Priority p) {
