@@ -18,6 +18,24 @@
 
 namespace h2wire::detail {
 
+/// The most of something in use at once lately: the peak of this epoch and
+/// of the one before (Connection::Impl::end_epoch()). What a burst grew is
+/// given back once recent() no longer covers it, a couple of epochs later.
+template <class T>
+struct RecentPeak {
+    T cur{};   // this epoch
+    T prev{};  // the one before
+    void note(T n) noexcept { cur = std::max(cur, n); }
+    T recent() const noexcept { return std::max(cur, prev); }
+    /// Ends an epoch. The next one starts from `floor` (what is in use now)
+    /// or, with `halve`, from half this epoch's peak if that is more: a
+    /// load whose rounds span several epochs keeps what a round uses.
+    void roll(T floor = T{}, bool halve = false) noexcept {
+        prev = cur;
+        cur = std::max(halve ? static_cast<T>(cur / 2) : T{}, floor);
+    }
+};
+
 /// memcpy for the short strings of header fields: up to 32 octets with
 /// two overlapping loads and stores (no call), longer ones by memcpy.
 inline void copy_bytes(void* dst, const void* src, std::size_t n) noexcept {
@@ -147,7 +165,7 @@ public:
     /// A buffer of at least `need` octets; its size in `cap` (a power of
     /// two: buffers of a load's usual size fit each other's needs).
     std::uint8_t* take(std::size_t need, std::size_t& cap) {
-        peak_ = std::max(peak_, ++in_use_);
+        peak_.note(++in_use_);
         if (head_ && head_->cap >= need) {
             Spare* s = head_;
             head_ = s->next;
@@ -162,15 +180,14 @@ public:
     /// most in use at once lately (this epoch's peak and the last one's,
     /// halved each epoch) are freed.
     void end_epoch() noexcept {
-        const std::size_t allowed = std::max(peak_, peak_prev_);
+        const std::size_t allowed = peak_.recent();
         while (head_ && count_ > allowed) {
             Spare* s = head_;
             head_ = s->next;
             --count_;
             mr_->deallocate(s, s->cap, 8);
         }
-        peak_prev_ = peak_;
-        peak_ = std::max(peak_ / 2, in_use_);
+        peak_.roll(in_use_, true);
     }
     /// Frees every spare buffer.
     void trim() noexcept {
@@ -201,9 +218,8 @@ private:
     std::pmr::memory_resource* mr_;
     Spare* head_ = nullptr;
     std::size_t count_ = 0;
-    std::size_t in_use_ = 0;     // buffers taken and not given back
-    std::size_t peak_ = 0;       // the most at once, this epoch
-    std::size_t peak_prev_ = 0;  // and the one before
+    std::size_t in_use_ = 0;      // buffers taken and not given back
+    RecentPeak<std::size_t> peak_;  // of in_use_
 };
 
 /// Bump allocator over a list of chunks. Allocations stay where they are
@@ -260,9 +276,8 @@ public:
     /// of them when neither used any). A burst's chunks outlive it by an
     /// epoch or two; a steady load allocates none.
     void end_epoch() noexcept {
-        const std::size_t keep = std::max(peak_, peak_prev_);
-        peak_prev_ = peak_;
-        peak_ = 0;
+        const std::size_t keep = peak_.recent();
+        peak_.roll();
         if (!head_) return;
         if (keep == 0) {  // unused for two epochs: none stays
             trim();
@@ -367,7 +382,7 @@ private:
             n += c->size;
             if (c == cur_) break;
         }
-        peak_ = std::max(peak_, n);
+        peak_.note(n);
     }
 
     void drop_after(Chunk* last) noexcept {
@@ -406,8 +421,7 @@ private:
     Chunk* cur_ = nullptr;
     std::size_t used_ = 0;
     std::size_t total_ = 0;  // octets of all chunks
-    std::size_t peak_ = 0;       // the most octets of chunks a use reached, this epoch
-    std::size_t peak_prev_ = 0;  // and the one before
+    RecentPeak<std::size_t> peak_;  // octets of chunks a use reached
 };
 
 }  // namespace h2wire::detail

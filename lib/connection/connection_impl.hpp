@@ -378,23 +378,13 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     // several epochs are covered because the peaks decay by half an epoch.
     static constexpr std::uint32_t epoch_calls = 256;
     /// The most of something used at once in this epoch and the one before.
-    struct RecentPeak {
-        std::size_t cur = 0, prev = 0;
-        void note(std::size_t n) noexcept { cur = std::max(cur, n); }
-        std::size_t recent() const noexcept { return std::max(cur, prev); }
-        void roll() noexcept {
-            prev = cur;
-            cur = 0;
-        }
-    };
-    RecentPeak out_peak;       // octets of the output buffer (or its chunk list), at the end of a build
-    RecentPeak deferred_peak;  // events of API calls collected at once
-    RecentPeak events_peak;    // events of one receive()
+    detail::RecentPeak<std::size_t> out_peak;       // octets of the output buffer (or its chunk list), at the end of a build
+    detail::RecentPeak<std::size_t> deferred_peak;  // events of API calls collected at once
+    detail::RecentPeak<std::size_t> events_peak;    // events of one receive()
     std::uint32_t epoch_left = epoch_calls;
-    std::uint32_t streams_peak = 0;       // live streams at most, this epoch
-    std::uint32_t streams_peak_prev = 0;  // and the one before
+    detail::RecentPeak<std::uint32_t> streams_peak;  // live streams
     void note_streams_peak() noexcept {
-        streams_peak = std::max(streams_peak, static_cast<std::uint32_t>(std::min<std::size_t>(streams.size(), UINT32_MAX / 2)));
+        streams_peak.note(static_cast<std::uint32_t>(std::min<std::size_t>(streams.size(), UINT32_MAX / 2)));
     }
     void release_idle_output() noexcept;
     void end_epoch() noexcept;
@@ -408,12 +398,12 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
             epoch_left = epoch_calls;
             end_epoch();
         }
-        const std::uint32_t keep = std::max({16u, streams_peak, streams_peak_prev});
+        const std::uint32_t keep = std::max(16u, streams_peak.recent());
         if (free_count > 2 * keep) [[unlikely]] shed_streams(keep);
     }
     /// Empties an event list, noting how many it held (end_epoch() gives
     /// the memory of a list a burst grew back).
-    void shed_events(std::pmr::vector<Event>& v, RecentPeak& peak) noexcept {
+    void shed_events(std::pmr::vector<Event>& v, detail::RecentPeak<std::size_t>& peak) noexcept {
         peak.note(v.size());
         v.clear();
     }

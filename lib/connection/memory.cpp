@@ -30,7 +30,7 @@ void BlockPool::release_unused_slabs() noexcept {
 }
 
 void BlockPool::end_epoch() noexcept {
-    const std::uint64_t allowed = std::max(peak_, peak_prev_);
+    const std::uint64_t allowed = peak_.recent();
     // The largest sizes go first: fewest frees for the octets.
     for (unsigned size = sizes; size-- > 0 && spare_octets_ > allowed;) {
         while (Block* b = free_[size]) {
@@ -43,12 +43,10 @@ void BlockPool::end_epoch() noexcept {
             mr_->deallocate(b, Block::footprint(cap), alignof(Block));
         }
     }
-    peak_prev_ = peak_;
-    peak_ = std::max(peak_ / 2, in_use_);
+    peak_.roll(in_use_, true);
     // Slabs of segments: all of them once none was used for two epochs.
-    if (std::max(seg_peak_, seg_peak_prev_) <= 64 && seg_slabs_.size() > 1) release_unused_slabs();
-    seg_peak_prev_ = seg_peak_;
-    seg_peak_ = segs_in_use_;
+    if (seg_peak_.recent() <= 64 && seg_slabs_.size() > 1) release_unused_slabs();
+    seg_peak_.roll(segs_in_use_);
 }
 
 }  // namespace h2wire::detail
@@ -92,7 +90,6 @@ void Connection::Impl::shed_streams(std::uint32_t keep) noexcept {
 }
 
 void Connection::Impl::release_idle_output() noexcept {
-    scratch.release();
     if (out.pending == 0 && out.head == out.chunks.size()) {
         out.buf.release();
         decltype(out.chunks)(mr).swap(out.chunks);
@@ -108,9 +105,7 @@ void Connection::Impl::release_idle_output() noexcept {
 void Connection::Impl::end_epoch() noexcept {
     // The peaks decay by half an epoch: a load whose rounds span several
     // epochs keeps what a round uses.
-    streams_peak_prev = streams_peak;
-    streams_peak = std::max(streams_peak / 2,
-                            static_cast<std::uint32_t>(std::min<std::size_t>(streams.size(), UINT32_MAX / 2)));
+    streams_peak.roll(static_cast<std::uint32_t>(std::min<std::size_t>(streams.size(), UINT32_MAX / 2)), true);
     pool.end_epoch();
     buffers.end_epoch();
     // Buffers and lists grown for a burst, four times what the last two
@@ -136,7 +131,7 @@ void Connection::Impl::end_epoch() noexcept {
     // Field lists: only one grown for a block of many fields.
     if (!block.active && block_fields.capacity() > 256) std::pmr::vector<Field>(mr).swap(block_fields);
     if (send_fields.capacity() > 256) std::pmr::vector<Field>(mr).swap(send_fields);
-    if (streams.capacity() > 64 && std::max<std::size_t>(streams_peak, streams_peak_prev) * 8 < streams.capacity())
+    if (streams.capacity() > 64 && std::size_t{streams_peak.recent()} * 8 < streams.capacity())
         streams.shrink();
     // The priority heap of a burst, once it is over.
     ready.release_idle();
@@ -174,6 +169,7 @@ void Connection::trim() noexcept {
 
     // Output buffers with nothing in them.
     if (c.ctrl.empty()) c.ctrl.release();
+    c.scratch.release();
     c.release_idle_output();
 }
 

@@ -54,7 +54,7 @@ Block* BlockPool::get(std::size_t want) {
         b->cap = cap;
     }
     in_use_ += cap;
-    peak_ = std::max(peak_, in_use_);
+    peak_.note(in_use_);
     b->refs = 1;
     b->used = 0;
     b->next_free = nullptr;
@@ -89,7 +89,7 @@ SendSeg* BlockPool::get_seg() {
         for (int i = 63; i >= 0; --i) put_seg(new (slab + i) SendSeg);
         segs_in_use_ += 64;
     }
-    seg_peak_ = std::max(seg_peak_, ++segs_in_use_);
+    seg_peak_.note(++segs_in_use_);
     SendSeg* s = free_segs_;
     free_segs_ = s->next;
     *s = SendSeg{};

@@ -87,11 +87,9 @@ private:
     std::array<Block*, sizes> free_{};
     std::uint32_t spare_full_ = 0;    // spare full blocks
     std::uint64_t in_use_ = 0;        // octets of the blocks handed out
-    std::uint64_t peak_ = 0;          // the most of them at once, this epoch
-    std::uint64_t peak_prev_ = 0;     // and the one before
+    RecentPeak<std::uint64_t> peak_;  // of in_use_
     std::size_t segs_in_use_ = 0;
-    std::size_t seg_peak_ = 0;        // the most segments in use at once, this epoch
-    std::size_t seg_peak_prev_ = 0;   // and the one before
+    RecentPeak<std::size_t> seg_peak_;  // of segs_in_use_
     SendSeg* free_segs_ = nullptr;
     std::pmr::vector<void*> seg_slabs_;
 };
