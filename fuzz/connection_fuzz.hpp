@@ -41,18 +41,12 @@
 #include "h2wire/connection.hpp"
 #include "h2wire/frame.hpp"
 #include "h2wire/hpack.hpp"
+#include "fuzz_check.hpp"
 
 namespace h2wire_fuzz {
 
 using namespace h2wire;
 
-#define H2W_CHECK(cond)                                                                   \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            std::abort();                                                                 \
-        }                                                                                 \
-    } while (0)
 
 /// Counts what is allocated through it and aborts past `limit` octets.
 class CountingResource : public std::pmr::memory_resource {

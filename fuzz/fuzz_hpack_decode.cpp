@@ -29,17 +29,12 @@
 
 #include "h2wire/hpack.hpp"
 
+#include "fuzz_check.hpp"
+
 namespace {
 
 namespace hpack = h2wire::hpack;
 
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            std::abort();                                                                 \
-        }                                                                                 \
-    } while (0)
 
 class Reader {
 public:
@@ -87,20 +82,20 @@ struct Side {
         auto on = [this](const h2wire::Field& f) { on_field(f); };
         const hpack::Error e = decoder.decode(copy, end, on);
         // header_list_too_large only ends a block.
-        CHECK(end || e != hpack::Error::header_list_too_large);
+        H2W_CHECK(end || e != hpack::Error::header_list_too_large);
         check_table();
         return e;
     }
     void on_field(const h2wire::Field& f) {
         const hpack::DecoderLimits& l = decoder.limits();
-        CHECK(f.name.size() + f.value.size() <= l.max_field_size);
+        H2W_CHECK(f.name.size() + f.value.size() <= l.max_field_size);
         list_size += f.name.size() + f.value.size() + 32;
-        CHECK(list_size <= l.max_header_list_size);
+        H2W_CHECK(list_size <= l.max_header_list_size);
         fields.push_back({std::string(f.name), std::string(f.value), f.sensitive});
     }
     void check_table() const {
-        CHECK(decoder.table_size() <= decoder.table_max_size());
-        CHECK(decoder.table_entries() * 32 <= decoder.table_size());
+        H2W_CHECK(decoder.table_size() <= decoder.table_max_size());
+        H2W_CHECK(decoder.table_entries() * 32 <= decoder.table_size());
     }
 };
 
@@ -162,33 +157,33 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             const bool last = i + 1 == fragments.size();
             e_pieces = pieces.feed(fragments[i], last && !(flags & 4));
             if (e_pieces == hpack::Error::none && !(last && !(flags & 4))) {
-                CHECK(pieces.decoder.in_block());
+                H2W_CHECK(pieces.decoder.in_block());
                 if (flags & 2) e_pieces = pieces.feed({}, false);
             }
         }
         if (e_pieces == hpack::Error::none && (fragments.empty() || (flags & 4))) e_pieces = pieces.feed({}, true);
 
         // Cutting a block into fragments changes nothing a caller can see.
-        CHECK(e_whole == e_pieces);
-        CHECK(whole.fields == pieces.fields);
+        H2W_CHECK(e_whole == e_pieces);
+        H2W_CHECK(whole.fields == pieces.fields);
 
         if (hpack::is_fatal(e_whole)) {
             // A fatal error sticks.
-            auto ignore = [](const h2wire::Field&) { CHECK(false); };
-            CHECK(whole.decoder.decode({}, true, ignore) == e_whole);
-            CHECK(pieces.decoder.decode({}, false, ignore) == e_pieces);
+            auto ignore = [](const h2wire::Field&) { H2W_CHECK(false); };
+            H2W_CHECK(whole.decoder.decode({}, true, ignore) == e_whole);
+            H2W_CHECK(pieces.decoder.decode({}, false, ignore) == e_pieces);
             break;
         }
         for (const Side* s : {&whole, &pieces}) {
-            CHECK(!s->decoder.in_block());
+            H2W_CHECK(!s->decoder.in_block());
             // A completed block leaves the table within the current limit
             // (RFC 7541 §4.2: a lowered limit forces a size update).
-            CHECK(s->decoder.table_max_size() <= limit);
-            CHECK(s->decoder.table_max_size() <= highest_limit);
+            H2W_CHECK(s->decoder.table_max_size() <= limit);
+            H2W_CHECK(s->decoder.table_max_size() <= highest_limit);
         }
-        CHECK(whole.decoder.table_size() == pieces.decoder.table_size());
-        CHECK(whole.decoder.table_entries() == pieces.decoder.table_entries());
-        CHECK(whole.decoder.table_max_size() == pieces.decoder.table_max_size());
+        H2W_CHECK(whole.decoder.table_size() == pieces.decoder.table_size());
+        H2W_CHECK(whole.decoder.table_entries() == pieces.decoder.table_entries());
+        H2W_CHECK(whole.decoder.table_max_size() == pieces.decoder.table_max_size());
     }
     return 0;
 }

@@ -31,17 +31,12 @@
 
 #include "h2wire/hpack.hpp"
 
+#include "fuzz_check.hpp"
+
 namespace {
 
 namespace hpack = h2wire::hpack;
 
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            std::abort();                                                                 \
-        }                                                                                 \
-    } while (0)
 
 class Reader {
 public:
@@ -108,15 +103,15 @@ void round_trip(hpack::Encoder& encoder, hpack::Decoder& decoder, std::span<cons
     // Exactly max_encoded_size bytes of heap, so ASan catches an overrun.
     std::vector<std::uint8_t> out(hpack::Encoder::max_encoded_size(fields));
     const std::size_t n = encoder.encode(fields, out.data());
-    CHECK(n <= out.size());
-    CHECK(encoder.table_size() <= encoder.table_max_size());
+    H2W_CHECK(n <= out.size());
+    H2W_CHECK(encoder.table_size() <= encoder.table_max_size());
 
     std::vector<std::string> storage;  // the decoder's views die with the call
     std::vector<Pair> got;
     storage.reserve(2 * fields.size());
     got.reserve(fields.size());
     auto on_field = [&](const h2wire::Field& f) {
-        CHECK(got.size() < fields.size());
+        H2W_CHECK(got.size() < fields.size());
         storage.emplace_back(f.name);
         const std::string_view name = storage.back();
         storage.emplace_back(f.value);
@@ -132,20 +127,20 @@ void round_trip(hpack::Encoder& encoder, hpack::Decoder& decoder, std::span<cons
     }
     if (err != hpack::Error::none) {
         std::fprintf(stderr, "decoder error: %s\n", std::string(hpack::to_string(err)).c_str());
-        CHECK(err == hpack::Error::none);
+        H2W_CHECK(err == hpack::Error::none);
     }
 
-    CHECK(got.size() == fields.size());
+    H2W_CHECK(got.size() == fields.size());
     for (std::size_t i = 0; i < fields.size(); ++i) {
-        CHECK(got[i].name == fields[i].name);
-        CHECK(got[i].value == fields[i].value);
+        H2W_CHECK(got[i].name == fields[i].name);
+        H2W_CHECK(got[i].value == fields[i].value);
         // Sensitive in, sensitive out; otherwise only the always-sensitive.
-        CHECK(got[i].sensitive == (fields[i].sensitive || always_sensitive(fields[i].name, fields[i].value)));
+        H2W_CHECK(got[i].sensitive == (fields[i].sensitive || always_sensitive(fields[i].name, fields[i].value)));
     }
     // Both ends hold the same table.
-    CHECK(decoder.table_max_size() == encoder.table_max_size());
-    CHECK(decoder.table_size() == encoder.table_size());
-    CHECK(decoder.table_entries() == encoder.table_entries());
+    H2W_CHECK(decoder.table_max_size() == encoder.table_max_size());
+    H2W_CHECK(decoder.table_size() == encoder.table_size());
+    H2W_CHECK(decoder.table_entries() == encoder.table_entries());
 }
 
 }  // namespace
@@ -173,7 +168,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const unsigned op = in.u8();
         if (op % 8 == 0) {
             round_trip(encoder, decoder, fields, fragments);
-            CHECK(encoder.table_max_size() <= std::min(peer, options.max_table_size));
+            H2W_CHECK(encoder.table_max_size() <= std::min(peer, options.max_table_size));
             fields.clear();
             strings.clear();
             ++blocks;

@@ -23,15 +23,10 @@
 
 #include "h2wire/priority.hpp"
 
+#include "fuzz_check.hpp"
+
 namespace {
 
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            std::abort();                                                                 \
-        }                                                                                 \
-    } while (0)
 
 using h2wire::Priority;
 
@@ -47,11 +42,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::optional<Priority> results[std::size(bases)];
     for (std::size_t b = 0; b < std::size(bases); ++b) {
         results[b] = h2wire::parse_priority(value, bases[b]);
-        CHECK(results[b].has_value() == results[0].has_value());
-        if (results[b]) CHECK(results[b]->urgency <= h2wire::max_urgency);
+        H2W_CHECK(results[b].has_value() == results[0].has_value());
+        if (results[b]) H2W_CHECK(results[b]->urgency <= h2wire::max_urgency);
     }
     if (!results[0]) {
-        CHECK(!h2wire::parse_priority(" " + std::string(value) + " "));
+        H2W_CHECK(!h2wire::parse_priority(" " + std::string(value) + " "));
         return 0;
     }
 
@@ -61,21 +56,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const bool urgency_set = !(a.urgency == bases[0].urgency && b.urgency == bases[1].urgency);
     const bool incremental_set = !(a.incremental == bases[0].incremental && b.incremental == bases[1].incremental);
     if (urgency_set) {
-        CHECK(a.urgency == b.urgency && b.urgency == c.urgency);
+        H2W_CHECK(a.urgency == b.urgency && b.urgency == c.urgency);
     } else {
-        CHECK(c.urgency == bases[2].urgency);
+        H2W_CHECK(c.urgency == bases[2].urgency);
     }
     if (incremental_set) {
-        CHECK(a.incremental == b.incremental && b.incremental == c.incremental);
+        H2W_CHECK(a.incremental == b.incremental && b.incremental == c.incremental);
     } else {
-        CHECK(c.incremental == bases[2].incremental);
+        H2W_CHECK(c.incremental == bases[2].incremental);
     }
 
-    CHECK(h2wire::parse_priority(" " + std::string(value) + " ", bases[1]) == b);
+    H2W_CHECK(h2wire::parse_priority(" " + std::string(value) + " ", bases[1]) == b);
 
     for (const Priority& p : {a, b, c}) {
         const h2wire::PriorityText text = h2wire::format_priority(p);
-        CHECK(h2wire::parse_priority(text.view()) == p);  // defaults omitted: parsed over the defaults
+        H2W_CHECK(h2wire::parse_priority(text.view()) == p);  // defaults omitted: parsed over the defaults
     }
     return 0;
 }
