@@ -511,22 +511,29 @@ void Connection::Impl::patch_user_data(std::uint32_t id, void* user_data, std::s
 
 void* Connection::stream_user_data(std::uint32_t stream) const noexcept { return impl_->user_data_of(stream); }
 
-Submitted Connection::submit_request(std::span<const Field> headers, bool end_stream, Priority p, void* user_data) {
-    impl_->last_invalid = {};
+namespace {
+// A request with priority `p`: its field added to `headers` for `submit`,
+// the new stream scheduled by it.
+template <class Submit>
+Submitted submit_prioritized(Connection::Impl& c, std::span<const Field> headers, Priority p, Submit&& submit) {
+    c.last_invalid = {};
     if (p.urgency > max_urgency) return {0, ApiError::invalid_argument};
     PriorityText text;
-    const Submitted r = impl_->submit_request(impl_->with_priority(headers, p, text), end_stream, user_data);
-    if (r) impl_->set_priority(r.stream, p);
+    const Submitted r = submit(c.with_priority(headers, p, text));
+    if (r) c.set_priority(r.stream, p);
     return r;
+}
+}  // namespace
+
+Submitted Connection::submit_request(std::span<const Field> headers, bool end_stream, Priority p, void* user_data) {
+    return submit_prioritized(*impl_, headers, p, [&](std::span<const Field> h) {
+        return impl_->submit_request(h, end_stream, user_data);
+    });
 }
 
 Submitted Connection::submit_request(std::span<const Field> headers, BodySource& body, Priority p, void* user_data) {
-    impl_->last_invalid = {};
-    if (p.urgency > max_urgency) return {0, ApiError::invalid_argument};
-    PriorityText text;
-    const Submitted r = impl_->submit_request(impl_->with_priority(headers, p, text), body, user_data);
-    if (r) impl_->set_priority(r.stream, p);
-    return r;
+    return submit_prioritized(*impl_, headers, p,
+                              [&](std::span<const Field> h) { return impl_->submit_request(h, body, user_data); });
 }
 
 ApiError Connection::set_priority(std::uint32_t stream, Priority p) { return impl_->set_priority(stream, p); }
