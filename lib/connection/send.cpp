@@ -2,6 +2,8 @@
 // reset_stream, push_promise) and the stream lifecycle behind it: creation
 // from the pool, state changes with their counters, release.
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <new>
 
 #include "connection/connection_impl.hpp"
@@ -376,6 +378,21 @@ Submitted Connection::Impl::submit_request(std::span<const Field> headers, bool 
 
 // --- priorities (RFC 9218) ------------------------------------------------------
 
+namespace {
+// A PRIORITY_UPDATE frame (RFC 9218 §7.1), built where the caller copies it
+// from: 9 + 4 + at most 8 octets of field value.
+struct PriorityUpdateFrame {
+    std::array<std::uint8_t, 24> bytes{};
+    std::size_t encode(std::uint32_t id, Priority p) noexcept {
+        const PriorityText text = format_priority(p);
+        const frame::PriorityUpdate f{id, text.view()};
+        const std::size_t n = frame::encoded_size(f);
+        frame::write(std::span<std::uint8_t>(bytes.data(), n), f);
+        return n;
+    }
+};
+}  // namespace
+
 std::span<const Field> Connection::Impl::with_priority(std::span<const Field> headers, Priority p,
                                                       PriorityText& text) {
     // RFC 9218 §4: the defaults need no field.
@@ -405,33 +422,33 @@ ApiError Connection::Impl::reprioritize(std::uint32_t id, Priority p) {
     // §7.1: for a stream whose response may still come.
     if (s->state == StreamState::closed || s->state == StreamState::half_closed_remote)
         return ApiError::stream_closed;
+    const bool frame_now = s->state != StreamState::idle && (!peer_settings_seen || peer.no_rfc7540_priorities);
+    // (Refused before anything changes.)
+    if (frame_now && ctrl_frames >= cfg.limits.max_queued_control_frames) return ApiError::too_many_queued;
     change_priority(s, p);
     // §2.1.1: once the server's SETTINGS came without
     // SETTINGS_NO_RFC7540_PRIORITIES = 1, it likely ignores the frame.
     if (peer_settings_seen && !peer.no_rfc7540_priorities) return ApiError::unsupported_by_peer;
-    if (s->state == StreamState::idle) {
+    if (!frame_now) {
         // Still queued for a stream slot: the update follows its HEADERS.
         s->prio |= detail::prio_update_owed;
         return ApiError::none;
     }
-    if (ctrl_frames >= cfg.limits.max_queued_control_frames) return ApiError::too_many_queued;
-    const PriorityText text = format_priority(p);
-    const frame::PriorityUpdate f{id, text.view()};
-    const std::size_t size = frame::encoded_size(f);
-    frame::write(std::span<std::uint8_t>(ctrl_room(size), size), f);
+    PriorityUpdateFrame f;
+    const std::size_t n = f.encode(id, p);
+    std::memcpy(ctrl_room(n), f.bytes.data(), n);
     ++ctrl_frames;
     return ApiError::none;
 }
 
 void Connection::Impl::send_owed_priority_update(Stream* s) {
     s->prio &= static_cast<std::uint8_t>(~detail::prio_update_owed);
-    const PriorityText text = format_priority(s->priority());
-    const frame::PriorityUpdate f{s->id, text.view()};
-    const std::size_t size = frame::encoded_size(f);
+    PriorityUpdateFrame f;
+    const std::size_t n = f.encode(s->id, s->priority());
     const std::size_t from = out.buf.size();
-    frame::write(std::span<std::uint8_t>(out.buf.grow(size), size), f);
+    out.buf.append(f.bytes.data(), n);
     out.note_buf(from);
-    account_sent(out.buf.data() + from, size);
+    account_sent(out.buf.data() + from, n);
 }
 
 ApiError Connection::Impl::submit_response(std::uint32_t id, std::span<const Field> headers, bool end_stream) {

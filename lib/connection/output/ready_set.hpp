@@ -62,12 +62,10 @@ class ReadySet {
 public:
     explicit ReadySet(std::pmr::memory_resource* mr) : heap_(mr) {}
 
-    bool empty() const noexcept { return count_ == 0; }
-    std::uint32_t size() const noexcept { return count_; }
+    bool empty() const noexcept { return heap_.empty() && ring_mask_ == 0; }
 
     /// Adds `s` (not in the set) under its current priority.
     void insert(Stream* s) {
-        ++count_;
         const unsigned u = s->urgency();
         if (s->incremental()) {
             StreamRing::push(rings_[u], s);  // the tail of the round robin
@@ -81,7 +79,6 @@ public:
 
     /// Removes `s` (in the set).
     void remove(Stream* s) noexcept {
-        --count_;
         const unsigned u = s->urgency();
         if (s->incremental()) {
             if (StreamRing::erase(rings_[u], s)) ring_mask_ &= static_cast<std::uint8_t>(~(1u << u));
@@ -191,7 +188,6 @@ private:
 
     std::pmr::vector<Stream*> heap_;    // non-incremental, min-heap by (urgency, id)
     std::array<Stream*, 8> rings_{};    // incremental, per urgency: the next to go
-    std::uint32_t count_ = 0;
     std::uint8_t ring_mask_ = 0;        // urgencies with incremental streams
     std::uint8_t ring_turn_ = 0;        // urgencies whose next turn is an incremental stream's
 };
