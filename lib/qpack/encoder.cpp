@@ -1,0 +1,1 @@
+// QPACK (RFC 9204): in progress
