@@ -21,8 +21,9 @@
 namespace h2wire::qpack {
 
 /// What went wrong, by the stream it came from. Every error is fatal to the
-/// connection (RFC 9204 §2.2.3, §6) except `section_too_large`, which only
-/// refuses one message. error_code() gives the HTTP/3 error code.
+/// connection (RFC 9204 §2.2.3, §6) except `section_too_large` and
+/// `field_too_large`, which only refuse one message (see is_fatal).
+/// error_code() gives the HTTP/3 error code.
 enum class Error : std::uint8_t {
     none = 0,
 
@@ -78,8 +79,12 @@ constexpr std::uint64_t error_code(Error e) noexcept {
     return kDecoderStreamError;
 }
 
-/// True for errors after which the connection must close.
-constexpr bool is_fatal(Error e) noexcept { return e != Error::none && e != Error::section_too_large; }
+/// True for errors after which the connection must close. The two limits of
+/// one section (`section_too_large`, `field_too_large`) refuse that message
+/// only (RFC 9204 §7.4: a stream error); the section is still acknowledged.
+constexpr bool is_fatal(Error e) noexcept {
+    return e != Error::none && e != Error::section_too_large && e != Error::field_too_large;
+}
 
 /// Called once per decoded field line, in section order; the views are valid
 /// only during the call. The same sink type as HPACK's (the memo byte is a
@@ -248,7 +253,7 @@ private:
 
     DecoderLimits limits_;
     std::pmr::memory_resource* mr_;
-    void* table_ = nullptr;  // hpack::detail::DynamicTable, made with the first capacity
+    hpack::detail::DynamicTable* table_ = nullptr;  // made with the first capacity
     std::uint64_t acked_inserts_ = 0;  // what the encoder knows we received (§2.1.4)
     std::uint64_t insert_count_ = 0;
     std::uint32_t capacity_ = 0;
@@ -258,6 +263,7 @@ private:
     std::pmr::vector<std::uint8_t> pending_;  // an incomplete encoder-stream instruction
     std::pmr::vector<std::uint8_t> output_;   // decoder-stream instructions not yet taken
     std::pmr::vector<std::uint8_t> scratch_;  // Huffman-decoded names and values
+    std::size_t first_room_ = 0;  // scratch_ octets the first string of a pair may use
     Error fatal_ = Error::none;
 };
 
@@ -272,6 +278,9 @@ struct EncoderOptions {
     std::uint32_t max_blocked_streams = 100;
     /// Huffman-code strings when that makes them shorter.
     bool huffman = true;
+    /// Sections referencing the dynamic table that may wait for the peer's
+    /// acknowledgment at once; past it, sections do without the table.
+    std::uint32_t max_unacknowledged_sections = 1024;
 };
 
 /// The QPACK encoder (RFC 9204 §2.1).
@@ -292,9 +301,11 @@ struct EncoderOptions {
 ///   (the insert serves later sections);
 /// - otherwise a literal, naming a static entry, or a dynamic one under the
 ///   same rule as exact matches, or with a literal name.
-/// An entry referenced from the oldest quarter of the table (the next to be
-/// evicted) is first copied to the newest end with Duplicate (§4.3.4) when
-/// there is room, so that the table keeps what is used.
+/// Sections are written with Base equal to the insert count when the
+/// section starts, so the section's own inserts are post-Base references.
+/// Once `max_unacknowledged_sections` sections wait for acknowledgment (a
+/// peer that never acknowledges), new sections use the static table and
+/// literals only, which keeps the bookkeeping bounded.
 class Encoder {
 public:
     /// An encoder whose memory all comes from `mr`, which must outlive it.
@@ -371,17 +382,18 @@ private:
         std::uint64_t required;  // Required Insert Count
         std::uint64_t lowest;    // the oldest entry it references
     };
+    struct Lookup;
     bool may_block(std::uint64_t stream_id) const noexcept;
-    bool can_insert(std::size_t entry_size) const noexcept;
-    std::uint64_t lowest_referenced() const noexcept;
-    std::uint64_t insert(const Field& f, std::uint32_t static_name, std::uint64_t dynamic_name, bool dynamic_name_found);
+    bool can_insert(std::uint64_t entry_size, std::uint64_t protect) const noexcept;
+    std::uint64_t insert(const Field& f, const Lookup& l);
 
     EncoderOptions options_;
     std::pmr::memory_resource* mr_;
-    void* table_ = nullptr;  // hpack::detail::DynamicTable
+    hpack::detail::DynamicTable* table_ = nullptr;
     Index* index_ = nullptr;
     std::uint64_t known_received_ = 0;
     std::uint32_t capacity_ = 0;
+    std::uint32_t peer_max_capacity_ = 0;  // MaxTableCapacity of §4.5.1.1
     std::uint32_t peer_blocked_ = 0;
     std::pmr::vector<Unacked> unacked_;
     std::pmr::vector<std::uint8_t> output_;  // encoder-stream instructions not yet taken

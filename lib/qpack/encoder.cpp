@@ -1,1 +1,335 @@
-// QPACK (RFC 9204): in progress
+// QPACK encoding (RFC 9204 §2.1, §4.3, §4.4, §4.5): field sections, the
+// encoder-stream inserts they rely on, and the peer's acknowledgments.
+#include <algorithm>
+#include <cstring>
+#include <memory_resource>
+
+#include "hpack/dynamic_table.hpp"
+#include "qpack/common.hpp"
+
+namespace h2wire::qpack {
+
+using hpack::detail::DynamicTable;
+
+namespace {
+
+constexpr std::uint32_t kEntryOverhead = 32;  // RFC 9204 §3.2.1
+/// Room kept in front of a section's field lines for its prefix (§4.5.1):
+/// two integers of up to 10 octets.
+constexpr std::size_t kPrefixRoom = 20;
+
+enum NamePolicy : std::uint8_t {
+    kSecret = 1,       ///< never indexed, whatever the value
+    kShortSecret = 2,  ///< never indexed when the value is under 20 octets (cookies)
+    kUnique = 4,       ///< values rarely repeat: not inserted
+};
+
+/// The policy of a name, by its first static index + 1 (0: not in the
+/// static table: none).
+constexpr std::array<std::uint8_t, wire::kStaticTableSize + 1> kNamePolicy = [] {
+    std::array<std::uint8_t, wire::kStaticTableSize + 1> policy{};
+    for (std::size_t i = 0; i < wire::kStaticTableSize; ++i) {
+        const std::string_view name = detail::kStaticTable[i].name;
+        std::uint8_t p = 0;
+        if (name == "authorization") p = kSecret;
+        if (name == "cookie") p = kShortSecret;
+        if (name == "age" || name == "etag" || name == ":path" || name == "content-length" ||
+            name == "if-modified-since" || name == "if-none-match" || name == "last-modified" ||
+            name == "date" || name == "location" || name == "range")
+            p = kUnique;
+        policy[i + 1] = p;
+    }
+    return policy;
+}();
+
+bool is_sensitive(const Field& f, std::uint32_t static_name) noexcept {
+    if (f.sensitive) return true;
+    // proxy-authorization is not in QPACK's static table.
+    if (static_name == 0) return detail::same(f.name, "proxy-authorization");
+    const std::uint8_t p = kNamePolicy[static_name];
+    return (p & kSecret) != 0 || ((p & kShortSecret) != 0 && f.value.size() < 20);
+}
+
+}  // namespace
+
+/// Finds dynamic entries by name + value and by name: two arrays of buckets,
+/// each holding the id + 1 of the newest entry whose hash fell there (0:
+/// none). A newer entry takes the bucket over; an entry found is checked on
+/// its bytes and against eviction, so a stale or shared bucket only costs a
+/// miss, never a wrong reference.
+struct Encoder::Index {
+    explicit Index(std::size_t buckets, std::pmr::memory_resource* mr)
+        : full(buckets, 0, mr), name(buckets, 0, mr), mask(buckets - 1) {}
+    std::pmr::vector<std::uint64_t> full;
+    std::pmr::vector<std::uint64_t> name;
+    std::uint64_t mask;
+};
+
+/// What the encoder knows of one field before choosing its representation.
+struct Encoder::Lookup {
+    std::uint64_t name_hash = 0;
+    std::uint64_t full_hash = 0;
+    std::uint32_t static_full = 0;  // static index + 1 of an exact match, or 0
+    std::uint32_t static_name = 0;  // static index + 1 of the first entry with the name, or 0
+    std::uint64_t dynamic_full = 0;  // id + 1 of the newest live exact match, or 0
+    std::uint64_t dynamic_name = 0;  // id + 1 of the newest live entry with the name, or 0
+};
+
+Encoder::Encoder(const EncoderOptions& options, std::pmr::memory_resource* mr)
+    : options_(options), mr_(mr), unacked_(mr), output_(mr), pending_(mr) {}
+
+Encoder::~Encoder() {
+    std::pmr::polymorphic_allocator<> alloc(mr_);
+    if (index_ != nullptr) alloc.delete_object(index_);
+    if (table_ != nullptr) alloc.delete_object(table_);
+}
+
+std::uint32_t Encoder::capacity() const noexcept { return capacity_; }
+std::uint32_t Encoder::table_size() const noexcept { return table_ != nullptr ? table_->size() : 0; }
+std::size_t Encoder::table_entries() const noexcept { return table_ != nullptr ? table_->count() : 0; }
+std::uint64_t Encoder::insert_count() const noexcept { return table_ != nullptr ? table_->next_id() : 0; }
+
+void Encoder::consume_encoder_stream_output(std::size_t n) noexcept {
+    n = std::min(n, output_.size());
+    output_.erase(output_.begin(), output_.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+void Encoder::set_peer_settings(std::uint32_t max_table_capacity, std::uint32_t blocked_streams, bool assume_set) {
+    if (table_ != nullptr) return;  // settings come once (RFC 9114 §7.2.4)
+    peer_max_capacity_ = max_table_capacity;
+    peer_blocked_ = std::min(blocked_streams, options_.max_blocked_streams);
+    capacity_ = std::min(max_table_capacity, options_.max_table_capacity);
+    // §3.2.3: 0 entries fit under 32 octets: no table at all then.
+    if (capacity_ < kEntryOverhead) capacity_ = 0;
+    if (capacity_ == 0) return;
+    std::pmr::polymorphic_allocator<> alloc(mr_);
+    table_ = alloc.new_object<DynamicTable>(capacity_, mr_);
+    std::size_t buckets = 16;
+    while (buckets < 2 * (capacity_ / kEntryOverhead)) buckets <<= 1;
+    index_ = alloc.new_object<Index>(buckets, mr_);
+    if (!assume_set) {  // §4.3.1 Set Dynamic Table Capacity: 001 capacity(5+)
+        std::uint8_t buf[10];
+        const std::uint8_t* const end = detail::put_integer(buf, capacity_, 5, 0x20);
+        output_.insert(output_.end(), static_cast<const std::uint8_t*>(buf), end);
+    }
+}
+
+std::size_t Encoder::max_encoded_size(std::span<const Field> fields) noexcept {
+    // Per field, the longest representation: a literal name and value, each
+    // with a length of up to 10 octets, not Huffman-coded.
+    std::size_t n = kPrefixRoom;
+    for (const Field& f : fields) n += detail::string_room(f.name.size()) + detail::string_room(f.value.size());
+    return n;
+}
+
+bool Encoder::may_block(std::uint64_t stream_id) const noexcept {
+    // §2.1.2: a stream already blocking costs nothing more; else only while
+    // fewer than the allowed streams block.
+    for (const Unacked& u : unacked_)
+        if (u.stream_id == stream_id && u.required > known_received_) return true;
+    return blocked_streams() < peer_blocked_;
+}
+
+std::size_t Encoder::blocked_streams() const noexcept {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < unacked_.size(); ++i) {
+        const Unacked& u = unacked_[i];
+        if (u.required <= known_received_) continue;
+        bool counted = false;  // one count per stream
+        for (std::size_t j = 0; j < i && !counted; ++j)
+            counted = unacked_[j].stream_id == u.stream_id && unacked_[j].required > known_received_;
+        if (!counted) ++n;
+    }
+    return n;
+}
+
+bool Encoder::can_insert(std::uint64_t entry_size, std::uint64_t protect) const noexcept {
+    // §2.1.1: evict only entries whose insert was acknowledged and that no
+    // unacknowledged section (nor the one being written: ids from `protect`
+    // on) references.
+    if (entry_size > capacity_) return false;
+    std::uint64_t limit = std::min(known_received_, protect);
+    for (const Unacked& u : unacked_) limit = std::min(limit, u.lowest);
+    std::uint64_t free = capacity_ - table_->size();
+    for (std::uint64_t id = table_->first_id(); free < entry_size; ++id) {
+        if (id >= limit) return false;
+        free += table_->name_of(id).size() + table_->value_of(id).size() + kEntryOverhead;
+    }
+    return true;
+}
+
+std::uint64_t Encoder::insert(const Field& f, const Lookup& l) {
+    const std::uint64_t next = table_->next_id();
+    const std::size_t old = output_.size();
+    // At most: 10 octets of name index or length, the name, 10 of value length.
+    output_.resize(old + detail::string_room(f.name.size()) + detail::string_room(f.value.size()));
+    std::uint8_t* out = output_.data() + old;
+    if (l.static_name != 0) {  // §4.3.2 Insert with Name Reference, static: 11 index(6+)
+        out = detail::put_integer(out, l.static_name - 1, 6, 0xc0);
+    } else if (l.dynamic_name != 0) {  // dynamic, by relative index: 10 index(6+)
+        out = detail::put_integer(out, next - l.dynamic_name, 6, 0x80);
+    } else {  // §4.3.3 Insert with Literal Name: 01 H len(5+)
+        out = detail::put_string(out, f.name, 5, 0x40, options_.huffman);
+    }
+    out = detail::put_string(out, f.value, 7, 0x00, options_.huffman);
+    output_.resize(static_cast<std::size_t>(out - output_.data()));
+    table_->insert(f.name, f.value);
+    index_->full[l.full_hash & index_->mask] = next + 1;
+    index_->name[l.name_hash & index_->mask] = next + 1;
+    return next;
+}
+
+std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fields, std::uint8_t* const out) {
+    std::uint8_t* o = out + kPrefixRoom;
+    const bool dynamic = table_ != nullptr && unacked_.size() < options_.max_unacknowledged_sections;
+    const std::uint64_t base = dynamic ? table_->next_id() : 0;
+    const bool can_block = dynamic && may_block(stream_id);
+    // Entries this section may reference: acknowledged ones, or all of them
+    // when it may block (§2.1.2).
+    std::uint64_t highest = 0;           // largest id referenced + 1: the Required Insert Count
+    std::uint64_t lowest = ~std::uint64_t{0};  // the oldest id referenced
+    const auto usable = [&](std::uint64_t id) { return id < known_received_ || can_block; };
+    const auto live = [&](std::uint64_t slot) { return slot != 0 && slot - 1 >= table_->first_id(); };
+    const auto reference = [&](std::uint64_t id) {
+        highest = std::max(highest, id + 1);
+        lowest = std::min(lowest, id);
+    };
+
+    for (const Field& f : fields) {
+        Lookup l;
+        l.name_hash = detail::hash_bytes(f.name);
+        l.full_hash = detail::hash_bytes(f.value, l.name_hash);
+        l.static_name = detail::static_name(f.name, l.name_hash);
+        const bool secret = is_sensitive(f, l.static_name);
+        if (!secret) {
+            l.static_full = detail::static_full(f.name, f.value, l.full_hash);
+            if (l.static_full != 0) {  // §4.5.2 Indexed Field Line, static: 11 index(6+)
+                o = detail::put_integer(o, l.static_full - 1, 6, 0xc0);
+                continue;
+            }
+        }
+        if (dynamic) {
+            const std::uint64_t full = index_->full[l.full_hash & index_->mask];
+            if (!secret && live(full) && table_->holds(full - 1, f.name, f.value)) l.dynamic_full = full;
+            const std::uint64_t name = index_->name[l.name_hash & index_->mask];
+            if (live(name) && detail::same(table_->name_of(name - 1), f.name)) l.dynamic_name = name;
+            if (l.dynamic_name == 0 && l.dynamic_full != 0) l.dynamic_name = l.dynamic_full;
+        }
+        if (l.dynamic_full != 0 && usable(l.dynamic_full - 1)) {
+            const std::uint64_t id = l.dynamic_full - 1;
+            reference(id);
+            if (id < base)  // §4.5.2 Indexed Field Line, dynamic: 10 index(6+)
+                o = detail::put_integer(o, base - 1 - id, 6, 0x80);
+            else  // §4.5.3 Post-Base Index: 0001 index(4+)
+                o = detail::put_integer(o, id - base, 4, 0x10);
+            continue;
+        }
+        if (dynamic && !secret && l.dynamic_full == 0 && (kNamePolicy[l.static_name] & kUnique) == 0) {
+            const std::uint64_t entry = std::uint64_t{f.name.size()} + f.value.size() + kEntryOverhead;
+            // Protect what this section referenced, and the name this insert
+            // refers to, from the insert's evictions.
+            std::uint64_t protect = lowest;
+            if (l.static_name == 0 && l.dynamic_name != 0) protect = std::min(protect, l.dynamic_name - 1);
+            if (can_insert(entry, protect)) {
+                if (l.static_name != 0) l.dynamic_name = 0;
+                const std::uint64_t id = insert(f, l);
+                if (can_block) {  // §4.5.3 Post-Base Index: 0001 index(4+)
+                    reference(id);
+                    o = detail::put_integer(o, id - base, 4, 0x10);
+                    continue;
+                }
+                l.dynamic_name = id + 1;
+            }
+        }
+        // A literal (§4.5.4-§4.5.6); N, the never-indexed bit, for secrets.
+        const auto n = static_cast<std::uint8_t>(secret ? 1 : 0);
+        if (l.static_name != 0) {  // 01 N 1 index(4+)
+            o = detail::put_integer(o, l.static_name - 1, 4, static_cast<std::uint8_t>(0x50 | n << 5));
+        } else if (dynamic && live(l.dynamic_name) && usable(l.dynamic_name - 1)) {
+            const std::uint64_t id = l.dynamic_name - 1;
+            reference(id);
+            if (id < base)  // 01 N 0 index(4+)
+                o = detail::put_integer(o, base - 1 - id, 4, static_cast<std::uint8_t>(0x40 | n << 5));
+            else  // §4.5.5 Post-Base Name Reference: 0000 N index(3+)
+                o = detail::put_integer(o, id - base, 3, static_cast<std::uint8_t>(n << 3));
+        } else {  // §4.5.6 Literal with Literal Name: 001 N H len(3+)
+            o = detail::put_string(o, f.name, 3, static_cast<std::uint8_t>(0x20 | n << 4), options_.huffman);
+        }
+        o = detail::put_string(o, f.value, 7, 0x00, options_.huffman);
+    }
+
+    // §4.5.1 prefix, written in front of the field lines.
+    std::uint8_t prefix[kPrefixRoom];
+    std::uint8_t* p = prefix;
+    if (highest == 0) {
+        *p++ = 0;
+        *p++ = 0;
+    } else {
+        // §4.5.1.1: Encoded Required Insert Count.
+        const std::uint64_t max_entries = peer_max_capacity_ / kEntryOverhead;
+        p = detail::put_integer(p, highest % (2 * max_entries) + 1, 8, 0x00);
+        // §4.5.1.2: Base relative to it, with the sign bit.
+        if (base >= highest)
+            p = detail::put_integer(p, base - highest, 7, 0x00);
+        else
+            p = detail::put_integer(p, highest - base - 1, 7, 0x80);
+        unacked_.push_back({stream_id, highest, lowest});
+    }
+    const auto plen = static_cast<std::size_t>(p - prefix);
+    const auto flen = static_cast<std::size_t>(o - (out + kPrefixRoom));
+    std::memmove(out + plen, out + kPrefixRoom, flen);
+    std::memcpy(out, prefix, plen);
+    return plen + flen;
+}
+
+void Encoder::forget_stream(std::uint64_t stream_id) noexcept {
+    std::erase_if(unacked_, [&](const Unacked& u) { return u.stream_id == stream_id; });
+}
+
+Error Encoder::read_decoder_stream(std::span<const std::uint8_t> bytes) {
+    if (fatal_ != Error::none) return fatal_;
+    // Decoder instructions are one integer each (at most 10 octets): an
+    // incomplete one is held in pending_ and completed octet by octet.
+    const std::uint8_t* p = bytes.data();
+    const std::uint8_t* const end = p + bytes.size();
+    while (p != end) {
+        const std::uint8_t* q = p;
+        const std::uint8_t* qend = end;
+        if (!pending_.empty()) {
+            pending_.push_back(*p++);
+            q = pending_.data();
+            qend = q + pending_.size();
+        }
+        const std::uint8_t b = *q;
+        const int prefix_bits = (b & 0x80) ? 7 : 6;
+        std::uint64_t v = 0;
+        const int k = detail::get_integer(q, qend, prefix_bits, v);
+        if (k < 0) return fatal_ = Error::decoder_integer_overflow;
+        if (k == 0) {
+            if (pending_.empty()) {
+                pending_.assign(p, end);
+                p = end;
+            }
+            continue;
+        }
+        if (pending_.empty())
+            p += k;
+        else
+            pending_.clear();
+        if (b & 0x80) {  // §4.4.1 Section Acknowledgment: the stream's oldest unacknowledged section
+            const auto it =
+                std::find_if(unacked_.begin(), unacked_.end(), [&](const Unacked& u) { return u.stream_id == v; });
+            if (it == unacked_.end()) return fatal_ = Error::ack_without_section;
+            known_received_ = std::max(known_received_, it->required);  // §2.1.4
+            unacked_.erase(it);
+        } else if (b & 0x40) {  // §4.4.2 Stream Cancellation
+            forget_stream(v);
+        } else {  // §4.4.3 Insert Count Increment
+            if (v == 0 || v > insert_count() - known_received_) return fatal_ = Error::increment_invalid;
+            known_received_ += v;
+        }
+    }
+    return Error::none;
+}
+
+}  // namespace h2wire::qpack
