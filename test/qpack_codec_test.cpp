@@ -7,6 +7,7 @@
 // section decodes to exactly what was encoded.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -437,4 +438,194 @@ TEST_CASE("qpack: an encoder with the table off writes nothing on the encoder st
         CHECK(to_hex(std::span(section).first(2)) == "0000");
         CHECK(e.capacity() == 0);
     }
+}
+
+namespace {
+
+/// One simulated HTTP/3 connection's QPACK traffic in one direction: the
+/// encoder stream, the request streams and the decoder stream each deliver
+/// late, in random pieces, and the request streams in any order among
+/// themselves (QUIC orders bytes within a stream only). Some streams are
+/// reset before their section is read.
+struct ModelRun {
+    std::uint32_t capacity;
+    std::uint32_t blocked;
+    std::uint64_t seed;
+    int ack_delay;  // decoder-stream bytes reach the encoder after this many steps (-1: never)
+};
+
+struct InFlight {
+    std::uint64_t stream_id;
+    Bytes section;
+    Headers want;
+    std::unique_ptr<qpack::Section> reader;
+    bool started = false;
+};
+
+void run_model(const ModelRun& m) {
+    CAPTURE(m.capacity);
+    CAPTURE(m.blocked);
+    CAPTURE(m.seed);
+    CAPTURE(m.ack_delay);
+    Prng rng(m.seed);
+    qpack::Encoder enc;
+    enc.set_peer_settings(m.capacity, m.blocked);
+    qpack::Decoder dec(limits_with(m.capacity, m.blocked));
+
+    static const char* const names[] = {"x-a", "x-b", "user-agent", "accept", ":path", "cookie", "x-long-name-c",
+                                        "content-type", "x-d", "via"};
+    static const char* const values[] = {"1", "text/html", "some value", "another, longer value of the field",
+                                         "*/*", "gzip", "z", ""};
+    Bytes encoder_stream;  // written, not yet delivered
+    std::deque<std::pair<int, Bytes>> decoder_stream;  // (step due, bytes)
+    std::vector<InFlight> flights;
+    std::size_t decoded = 0;
+
+    const auto deliver_encoder_stream = [&](std::size_t n) {
+        REQUIRE(dec.read_encoder_stream(std::span(encoder_stream).first(n)) == Error::none);
+        encoder_stream.erase(encoder_stream.begin(), encoder_stream.begin() + static_cast<std::ptrdiff_t>(n));
+        while (qpack::Section* s = dec.next_unblocked()) {
+            auto it = std::find_if(flights.begin(), flights.end(), [&](const InFlight& f) { return f.reader.get() == s; });
+            REQUIRE(it != flights.end());
+            Headers got;
+            const qpack::Decoded r = dec.decode(*s, {}, true, [&](const Field& f) {
+                got.push_back({std::string(f.name), std::string(f.value), f.sensitive});
+            });
+            REQUIRE(r.error == Error::none);
+            REQUIRE(r.status == qpack::Status::done);
+            CHECK(got == it->want);
+            ++decoded;
+            flights.erase(it);
+        }
+    };
+    const auto deliver_section = [&](std::size_t i) {
+        InFlight& f = flights[i];
+        f.started = true;
+        const SectionResult r = feed_section(dec, *f.reader, f.section, rng.one_in(2) ? Split::random : Split::whole,
+                                             rng.next());
+        REQUIRE(r.error == Error::none);
+        if (r.status == qpack::Status::blocked) return;
+        REQUIRE(r.status == qpack::Status::done);
+        CHECK(r.headers == f.want);
+        ++decoded;
+        flights.erase(flights.begin() + static_cast<std::ptrdiff_t>(i));
+    };
+
+    for (int step = 0; step < 300; ++step) {
+        // A new section on a new stream.
+        std::vector<Field> fields;
+        Headers want;
+        std::vector<std::string> unique;
+        unique.reserve(12);
+        const std::size_t count = 1 + rng.below(10);
+        for (std::size_t k = 0; k < count; ++k) {
+            Field f{names[rng.below(std::size(names))], values[rng.below(std::size(values))]};
+            if (rng.one_in(6)) {
+                unique.push_back("v" + std::to_string(rng.next() % 100000));
+                f.value = unique.back();
+            }
+            f.sensitive = rng.one_in(15);
+            fields.push_back(f);
+            const bool secret = f.sensitive || (f.name == "cookie" && f.value.size() < 20);
+            want.push_back({std::string(f.name), std::string(f.value), secret});
+        }
+        const std::uint64_t id = 4 * static_cast<std::uint64_t>(step);
+        Bytes section;
+        enc.encode(id, fields, section);
+        CHECK(enc.blocked_streams() <= m.blocked);
+        const auto out = enc.encoder_stream_output();
+        encoder_stream.insert(encoder_stream.end(), out.begin(), out.end());
+        enc.consume_encoder_stream_output(out.size());
+        flights.push_back({id, std::move(section), std::move(want), std::make_unique<qpack::Section>(id)});
+
+        // Deliveries, in random order and amounts.
+        if (!encoder_stream.empty() && rng.one_in(2)) deliver_encoder_stream(rng.below(encoder_stream.size() + 1));
+        for (int k = 0; k < 2 && !flights.empty(); ++k) {
+            const std::size_t i = rng.below(flights.size());
+            if (!flights[i].started && rng.one_in(2)) deliver_section(i);
+        }
+        // Now and then a stream is reset before or while its section waits.
+        if (!flights.empty() && rng.one_in(20)) {
+            const std::size_t i = rng.below(flights.size());
+            dec.cancel(*flights[i].reader);
+            flights.erase(flights.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+        // The decoder stream, late.
+        const auto back = dec.decoder_stream_output();
+        if (!back.empty()) {
+            decoder_stream.emplace_back(step + m.ack_delay, Bytes(back.begin(), back.end()));
+            dec.consume_decoder_stream_output(back.size());
+        }
+        while (m.ack_delay >= 0 && !decoder_stream.empty() && decoder_stream.front().first <= step) {
+            REQUIRE(feed_decoder_stream(enc, decoder_stream.front().second, Split::random, rng.next()) == Error::none);
+            decoder_stream.pop_front();
+        }
+    }
+    // Everything arrives in the end.
+    deliver_encoder_stream(encoder_stream.size());
+    while (!flights.empty()) {
+        REQUIRE_FALSE(flights.front().started);
+        deliver_section(0);
+    }
+    CHECK(dec.blocked_sections() == 0);
+    CHECK(decoded > 200);
+    if (m.capacity >= 256 && m.ack_delay >= 0) CHECK(enc.table_entries() > 0);
+}
+
+}  // namespace
+
+TEST_CASE("qpack: model: reordered streams, late and missing acknowledgments, resets") {
+    for (const std::uint32_t capacity : {0u, 64u, 256u, 4096u})
+        for (const std::uint32_t blocked : {0u, 1u, 100u})
+            for (const int ack_delay : {0, 3, 40, -1})
+                for (std::uint64_t seed = 1; seed <= 3; ++seed) run_model({capacity, blocked, seed, ack_delay});
+}
+
+TEST_CASE("qpack: the encoder evicts only acknowledged, unreferenced entries (§2.1.1)") {
+    // Room for one entry of 32 + 3 + 10 = 45 octets in a capacity of 64.
+    qpack::Encoder enc;
+    enc.set_peer_settings(64, 0);
+    qpack::Decoder dec(limits_with(64, 0));
+    REQUIRE(dec.read_encoder_stream(enc.encoder_stream_output()) == Error::none);
+    enc.consume_encoder_stream_output(enc.encoder_stream_output().size());
+    const auto encode = [&](std::uint64_t stream, std::string_view value) {
+        Bytes section;
+        const Field f{"x-a", value};
+        enc.encode(stream, std::span(&f, 1), section);
+        return section;
+    };
+    encode(0, "0123456789");
+    CHECK(enc.insert_count() == 1);
+    // Not acknowledged: a second value may not evict it, and goes as a literal.
+    encode(4, "abcdefghij");
+    CHECK(enc.insert_count() == 1);
+    // The decoder receives the insert and says so (Insert Count Increment).
+    REQUIRE(dec.read_encoder_stream(enc.encoder_stream_output()) == Error::none);
+    enc.consume_encoder_stream_output(enc.encoder_stream_output().size());
+    REQUIRE(enc.read_decoder_stream(dec.decoder_stream_output()) == Error::none);
+    dec.consume_decoder_stream_output(dec.decoder_stream_output().size());
+    CHECK(enc.known_received_count() == 1);
+    // Acknowledged now, it is referenced; while that section is unacknowledged,
+    // the entry stays.
+    const Bytes referencing = encode(8, "0123456789");
+    CHECK(enc.unacknowledged_sections() == 1);
+    // A new value may not evict it; it goes as a literal naming the entry,
+    // which references it too.
+    const Bytes naming = encode(12, "klmnopqrst");
+    CHECK(enc.insert_count() == 1);
+    CHECK(enc.unacknowledged_sections() == 2);
+    qpack::Section s(8), t(12);
+    SectionResult r = feed_section(dec, s, referencing, Split::whole);
+    REQUIRE(r.error == Error::none);
+    CHECK(r.headers == Headers{{"x-a", "0123456789"}});
+    r = feed_section(dec, t, naming, Split::whole);
+    REQUIRE(r.error == Error::none);
+    CHECK(r.headers == Headers{{"x-a", "klmnopqrst"}});
+    CHECK(to_hex(dec.decoder_stream_output()) == "888c");
+    REQUIRE(enc.read_decoder_stream(dec.decoder_stream_output()) == Error::none);
+    CHECK(enc.unacknowledged_sections() == 0);
+    // Acknowledged and unreferenced: the next new value replaces it.
+    encode(16, "uvwxyz0123");
+    CHECK(enc.insert_count() == 2);
+    CHECK(enc.table_entries() == 1);
 }
