@@ -226,12 +226,17 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
         }
         if (dynamic && !secret && l.dynamic_full == 0 && (kNamePolicy[l.static_name] & kUnique) == 0) {
             const std::uint64_t entry = std::uint64_t{f.name.size()} + f.value.size() + kEntryOverhead;
-            // Protect what this section referenced, and the name this insert
-            // refers to, from the insert's evictions.
-            std::uint64_t protect = lowest;
-            if (l.static_name == 0 && l.dynamic_name != 0) protect = std::min(protect, l.dynamic_name - 1);
-            if (can_insert(entry, protect)) {
-                if (l.static_name != 0) l.dynamic_name = 0;
+            // What this section referenced may not be evicted by the insert;
+            // nor may the entry it names, or else the insert spells the name
+            // out (a new value of a name taking its old value's place).
+            if (l.static_name != 0) l.dynamic_name = 0;
+            bool fits = false;
+            if (l.dynamic_name != 0) fits = can_insert(entry, std::min(lowest, l.dynamic_name - 1));
+            if (!fits) {
+                fits = can_insert(entry, lowest);
+                if (fits) l.dynamic_name = 0;
+            }
+            if (fits) {
                 const std::uint64_t id = insert(f, l);
                 if (can_block) {  // §4.5.3 Post-Base Index: 0001 index(4+)
                     reference(id);
