@@ -624,8 +624,11 @@ TEST_CASE("qpack: the encoder evicts only acknowledged, unreferenced entries (§
     CHECK(to_hex(dec.decoder_stream_output()) == "888c");
     REQUIRE(enc.read_decoder_stream(dec.decoder_stream_output()) == Error::none);
     CHECK(enc.unacknowledged_sections() == 0);
-    // Acknowledged and unreferenced: the next new value replaces it.
+    // Acknowledged and unreferenced: a new value replaces it, the second
+    // time it is seen (a value seen once does not push entries out).
     encode(16, "uvwxyz0123");
+    CHECK(enc.insert_count() == 1);
+    encode(20, "uvwxyz0123");
     CHECK(enc.insert_count() == 2);
     CHECK(enc.table_entries() == 1);
 }
