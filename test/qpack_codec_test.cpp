@@ -622,12 +622,15 @@ TEST_CASE("qpack: the encoder evicts only acknowledged, unreferenced entries (§
     REQUIRE(r.error == Error::none);
     CHECK(r.headers == Headers{{"x-a", "klmnopqrst"}});
     CHECK(to_hex(dec.decoder_stream_output()) == "888c");
-    REQUIRE(enc.read_decoder_stream(dec.decoder_stream_output()) == Error::none);
+    REQUIRE(enc.read_decoder_stream(output_of(dec)) == Error::none);
     CHECK(enc.unacknowledged_sections() == 0);
     // Acknowledged and unreferenced: a new value replaces it, the second
     // time it is seen (a value seen once does not push entries out).
-    encode(16, "uvwxyz0123");
+    const Bytes first = encode(16, "uvwxyz0123");
     CHECK(enc.insert_count() == 1);
+    qpack::Section u(16);  // it named the entry: acknowledge it, as a peer would
+    REQUIRE(feed_section(dec, u, first, Split::whole).error == Error::none);
+    REQUIRE(enc.read_decoder_stream(dec.decoder_stream_output()) == Error::none);
     encode(20, "uvwxyz0123");
     CHECK(enc.insert_count() == 2);
     CHECK(enc.table_entries() == 1);
