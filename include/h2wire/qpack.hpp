@@ -386,6 +386,8 @@ private:
     bool may_block(std::uint64_t stream_id) const noexcept;
     bool can_insert(std::uint64_t entry_size, std::uint64_t protect) const noexcept;
     std::uint64_t insert(const Field& f, const Lookup& l);
+    std::uint64_t duplicate(const Field& f, const Lookup& l, std::uint64_t id);
+    std::uint64_t draining_below() const noexcept;
 
     EncoderOptions options_;
     std::pmr::memory_resource* mr_;

@@ -33,10 +33,7 @@ constexpr std::array<std::uint8_t, wire::kStaticTableSize + 1> kNamePolicy = [] 
         std::uint8_t p = 0;
         if (name == "authorization") p = kSecret;
         if (name == "cookie") p = kShortSecret;
-        if (name == "age" || name == "etag" || name == ":path" || name == "content-length" ||
-            name == "if-modified-since" || name == "if-none-match" || name == "last-modified" ||
-            name == "date" || name == "location" || name == "range")
-            p = kUnique;
+        if (name == "age" || name == "etag" || name == ":path" || name == "content-length") p = kUnique;
         policy[i + 1] = p;
     }
     return policy;
@@ -59,9 +56,12 @@ bool is_sensitive(const Field& f, std::uint32_t static_name) noexcept {
 /// miss, never a wrong reference.
 struct Encoder::Index {
     explicit Index(std::size_t buckets, std::pmr::memory_resource* mr)
-        : full(buckets, 0, mr), name(buckets, 0, mr), mask(buckets - 1) {}
+        : full(buckets, 0, mr), name(buckets, 0, mr), seen(buckets, 0, mr), mask(buckets - 1) {}
     std::pmr::vector<std::uint64_t> full;
     std::pmr::vector<std::uint64_t> name;
+    /// Hashes of fields sent as literals recently (a field is inserted the
+    /// second time it is seen: one-off values never take table room).
+    std::pmr::vector<std::uint64_t> seen;
     std::uint64_t mask;
 };
 
@@ -179,11 +179,35 @@ std::uint64_t Encoder::insert(const Field& f, const Lookup& l) {
     return next;
 }
 
+std::uint64_t Encoder::duplicate(const Field& f, const Lookup& l, std::uint64_t id) {
+    const std::uint64_t next = table_->next_id();
+    std::uint8_t buf[10];  // §4.3.4 Duplicate: 000 relative index(5+)
+    const std::uint8_t* const end = detail::put_integer(buf, next - 1 - id, 5, 0x00);
+    output_.insert(output_.end(), static_cast<const std::uint8_t*>(buf), end);
+    table_->insert(f.name, f.value);
+    index_->full[l.full_hash & index_->mask] = next + 1;
+    index_->name[l.name_hash & index_->mask] = next + 1;
+    return next;
+}
+
+std::uint64_t Encoder::draining_below() const noexcept {
+    // The entries the next capacity/4 octets of inserts would evict.
+    std::uint64_t free = capacity_ - table_->size();
+    std::uint64_t id = table_->first_id();
+    for (; id != table_->next_id() && free < capacity_ / 4; ++id)
+        free += table_->name_of(id).size() + table_->value_of(id).size() + kEntryOverhead;
+    return id;
+}
+
 std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fields, std::uint8_t* const out) {
     std::uint8_t* o = out + kPrefixRoom;
     const bool dynamic = table_ != nullptr && unacked_.size() < options_.max_unacknowledged_sections;
     const std::uint64_t base = dynamic ? table_->next_id() : 0;
     const bool can_block = dynamic && may_block(stream_id);
+    // Entries about to be evicted are not referenced: a reference would keep
+    // them, and so every newer entry, from being evicted until the section
+    // is acknowledged. A field matching one is duplicated instead.
+    const std::uint64_t draining = dynamic ? draining_below() : 0;
     // Entries this section may reference: acknowledged ones, or all of them
     // when it may block (§2.1.2).
     std::uint64_t highest = 0;           // largest id referenced + 1: the Required Insert Count
@@ -215,6 +239,17 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
             if (live(name) && detail::same(table_->name_of(name - 1), f.name)) l.dynamic_name = name;
             if (l.dynamic_name == 0 && l.dynamic_full != 0) l.dynamic_name = l.dynamic_full;
         }
+        if (l.dynamic_full != 0 && l.dynamic_full - 1 < draining &&
+            can_insert(std::uint64_t{f.name.size()} + f.value.size() + kEntryOverhead,
+                       std::min(lowest, l.dynamic_full - 1))) {
+            const std::uint64_t id = duplicate(f, l, l.dynamic_full - 1);
+            if (usable(id)) {
+                reference(id);  // §4.5.3 Post-Base Index: 0001 index(4+)
+                o = detail::put_integer(o, id - base, 4, 0x10);
+                continue;
+            }
+            l.dynamic_full = 0;
+        }
         if (l.dynamic_full != 0 && usable(l.dynamic_full - 1)) {
             const std::uint64_t id = l.dynamic_full - 1;
             reference(id);
@@ -224,14 +259,29 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
                 o = detail::put_integer(o, id - base, 4, 0x10);
             continue;
         }
+        // Worth inserting: a field seen before, or any field while the table
+        // has room to spare (no eviction); a one-off value never pushes out
+        // an entry that is in use.
+        bool worth = false;
         if (dynamic && !secret && l.dynamic_full == 0 && (kNamePolicy[l.static_name] & kUnique) == 0) {
+            std::uint64_t& seen = index_->seen[(l.full_hash >> 20) & index_->mask];
             const std::uint64_t entry = std::uint64_t{f.name.size()} + f.value.size() + kEntryOverhead;
-            // Protect what this section referenced, and the name this insert
-            // refers to, from the insert's evictions.
-            std::uint64_t protect = lowest;
-            if (l.static_name == 0 && l.dynamic_name != 0) protect = std::min(protect, l.dynamic_name - 1);
-            if (can_insert(entry, protect)) {
-                if (l.static_name != 0) l.dynamic_name = 0;
+            worth = seen == l.full_hash || capacity_ - table_->size() >= entry;
+            seen = l.full_hash;
+        }
+        if (worth) {
+            const std::uint64_t entry = std::uint64_t{f.name.size()} + f.value.size() + kEntryOverhead;
+            // What this section referenced may not be evicted by the insert;
+            // nor may the entry it names, or else the insert spells the name
+            // out (a new value of a name taking its old value's place).
+            if (l.static_name != 0) l.dynamic_name = 0;
+            bool fits = false;
+            if (l.dynamic_name != 0) fits = can_insert(entry, std::min(lowest, l.dynamic_name - 1));
+            if (!fits) {
+                fits = can_insert(entry, lowest);
+                if (fits) l.dynamic_name = 0;
+            }
+            if (fits) {
                 const std::uint64_t id = insert(f, l);
                 if (can_block) {  // §4.5.3 Post-Base Index: 0001 index(4+)
                     reference(id);
