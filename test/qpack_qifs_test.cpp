@@ -476,3 +476,121 @@ TEST_CASE("qpack decoder: RFC 9204 Appendix B decoder-stream instructions") {
         CHECK(output() == "88");
     }
 }
+
+namespace {
+
+// `n` octets 0x00 Huffman-coded (13 bits each, RFC 7541 Appendix B), padded
+// with ones: a valid string 13/8 times longer than its text.
+Bytes huffman_zeros(std::size_t n) {
+    Bytes out;
+    std::uint64_t bits = 0;
+    int count = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        bits = bits << 13 | 0x1ff8;
+        count += 13;
+        while (count >= 8) {
+            count -= 8;
+            out.push_back(static_cast<std::uint8_t>(bits >> count));
+        }
+    }
+    if (count > 0) out.push_back(static_cast<std::uint8_t>(bits << (8 - count) | ((1u << (8 - count)) - 1)));
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("qpack decoder: an insert whose Huffman strings outgrow their text reads the same whatever the cuts") {
+    // Insert With Literal Name (§4.3.3), both strings Huffman-coded: 490 + 490
+    // octets of text, within max_field_size 1000, but 797 + 797 octets on the
+    // wire. Read whole it is a valid insert; the same bytes split must be too.
+    const Bytes name = huffman_zeros(490), value = huffman_zeros(490);
+    Bytes insert(20);
+    insert.resize(static_cast<std::size_t>(qpack::wire::encode_integer(insert.data(), name.size(), 5, 0x60) - insert.data()));
+    insert.insert(insert.end(), name.begin(), name.end());
+    Bytes length(10);
+    length.resize(static_cast<std::size_t>(qpack::wire::encode_integer(length.data(), value.size(), 7, 0x80) - length.data()));
+    insert.insert(insert.end(), length.begin(), length.end());
+    insert.insert(insert.end(), value.begin(), value.end());
+    REQUIRE(name.size() == 797);
+
+    qpack::DecoderLimits limits;
+    limits.max_field_size = 1000;
+    struct Outcome {
+        qpack::Error error;
+        std::uint64_t inserts;
+        std::uint32_t size;
+        bool operator==(const Outcome&) const = default;
+    };
+    auto read = [&](Split split) {
+        qpack::Decoder d(limits);
+        d.assume_capacity(4096);
+        Cutter cutter(split, 9);
+        qpack::Error e = qpack::Error::none;
+        for (const auto piece : cutter.cut(insert))
+            if (e == qpack::Error::none) e = d.read_encoder_stream(piece);
+        return Outcome{e, d.insert_count(), d.table_size()};
+    };
+    const Outcome whole = read(Split::whole);
+    CHECK(whole.error == qpack::Error::none);
+    CHECK(whole.inserts == 1);
+    CHECK(whole.size == 490 + 490 + 32);
+    for (const Split split : {Split::byte_by_byte, Split::random}) {
+        CAPTURE(to_string(split));
+        const Outcome cut = read(split);
+        CHECK(cut.error == whole.error);
+        CHECK(cut.inserts == whole.inserts);
+        CHECK(cut.size == whole.size);
+    }
+}
+
+TEST_CASE("qpack decoder: a section whose Huffman strings outgrow their text decodes the same whatever the cuts") {
+    // Literal Field Line with Literal Name (§4.5.6), both strings
+    // Huffman-coded: 950 + 950 octets of text, so 1,932 under
+    // max_field_section_size 2000; 3,096 octets on the wire. Whole, it
+    // decodes; the same section in pieces must too.
+    const Bytes name = huffman_zeros(950), value = huffman_zeros(950);
+    Bytes section = {0x00, 0x00};
+    Bytes prefix(10);
+    prefix.resize(static_cast<std::size_t>(qpack::wire::encode_integer(prefix.data(), name.size(), 3, 0x28) - prefix.data()));
+    section.insert(section.end(), prefix.begin(), prefix.end());
+    section.insert(section.end(), name.begin(), name.end());
+    prefix.assign(10, 0);
+    prefix.resize(static_cast<std::size_t>(qpack::wire::encode_integer(prefix.data(), value.size(), 7, 0x80) - prefix.data()));
+    section.insert(section.end(), prefix.begin(), prefix.end());
+    section.insert(section.end(), value.begin(), value.end());
+
+    qpack::DecoderLimits limits;
+    limits.max_field_section_size = 2000;
+    struct Outcome {
+        qpack::Error error;
+        qpack::Status status;
+        std::size_t fields, octets;
+        bool operator==(const Outcome&) const = default;
+    };
+    auto decode = [&](Split split) {
+        qpack::Decoder d(limits);
+        qpack::Section s(4);
+        Cutter cutter(split, 11);
+        const auto pieces = cutter.cut(section);
+        Outcome o{qpack::Error::none, qpack::Status::partial, 0, 0};
+        for (std::size_t i = 0; i < pieces.size() && o.error == qpack::Error::none; ++i) {
+            const qpack::Decoded r = d.decode(s, pieces[i], i + 1 == pieces.size(), [&](const Field& f) {
+                ++o.fields;
+                o.octets += f.name.size() + f.value.size();
+            });
+            o.error = r.error;
+            o.status = r.status;
+        }
+        return o;
+    };
+    const Outcome whole = decode(Split::whole);
+    MESSAGE("whole: " << qpack::to_string(whole.error) << ", " << whole.fields << " field(s)");
+    for (const Split split : {Split::byte_by_byte, Split::random}) {
+        CAPTURE(to_string(split));
+        const Outcome cut = decode(split);
+        CHECK(cut.error == whole.error);
+        CHECK(cut.status == whole.status);
+        CHECK(cut.fields == whole.fields);
+        CHECK(cut.octets == whole.octets);
+    }
+}

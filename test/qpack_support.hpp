@@ -188,7 +188,7 @@ inline std::optional<FileParams> parse_file_name(std::string_view name) {
 /// How each block's data is cut before it reaches the decoder.
 enum class Split : std::uint8_t { whole, byte_by_byte, random };
 
-inline const char* to_string(Split s) {
+inline std::string to_string(Split s) {
     switch (s) {
         case Split::whole:
             return "whole";
