@@ -328,7 +328,9 @@ TEST_CASE("qifs: the error files") {
             {"err9", {":authority", ""}},
             {"err10", {"x-xss-protection", "1; mode=block"}},
         };
-        for (const auto& [name, field] : valid) {
+        for (const auto& one : valid) {
+            const std::string name = one.first;
+            const QifField field = one.second;
             CAPTURE(name);
             const auto blocks = read_encoded(dir + name);
             REQUIRE(blocks.has_value());
