@@ -164,6 +164,7 @@ private:
     }
 
     void drain() {
+        if (fatal_ != qpack::Error::none) return;  // the connection is closing
         while (qpack::Section* s = decoder_.next_unblocked()) {
             const std::size_t slot = s->stream_id();
             H2W_CHECK(slot < kSlots && slots_[slot].get() == s);

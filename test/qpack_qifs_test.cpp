@@ -596,3 +596,28 @@ TEST_CASE("qpack decoder: a section whose Huffman strings outgrow their text dec
         CHECK(cut.octets == whole.octets);
     }
 }
+
+TEST_CASE("qpack decoder: a section unblocked by a read that then fails is handed back once") {
+    // A section waiting for insert 1; the encoder stream brings the insert,
+    // then an invalid Duplicate (fatal). The loop of Decoder::next_unblocked's
+    // doc, `while ((s = next_unblocked())) decode(*s, {}, true, sink)`, must
+    // end: decode() says what happened, and the section is not handed back
+    // again.
+    qpack::Decoder d;
+    d.assume_capacity(4096);
+    qpack::Section s(4);
+    const qpack::Decoded blocked = d.decode(s, unhex("020080"), true, [](const Field&) {});
+    REQUIRE(blocked.status == qpack::Status::blocked);
+    // Insert With Literal Name a: b, then Duplicate of relative index 5.
+    const qpack::Error e = d.read_encoder_stream(unhex("4161016205"));
+    CHECK(e == qpack::Error::encoder_dynamic_index_invalid);
+    CHECK(d.insert_count() == 1);
+    int handed = 0;
+    while (qpack::Section* u = d.next_unblocked()) {
+        if (++handed > 3) break;
+        CHECK(u == &s);
+        const qpack::Decoded r = d.decode(*u, {}, true, [](const Field&) {});
+        CHECK(r.error == e);
+    }
+    CHECK(handed <= 1);
+}
