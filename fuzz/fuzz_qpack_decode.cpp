@@ -227,9 +227,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             }
             side->take_output();
         }
-        // The same state, whatever the cuts.
-        H2W_CHECK(qpack::error_code(whole.fatal()) == qpack::error_code(bytes.fatal()));
-        if (whole.fatal() != qpack::Error::none) break;
+        // The same state, whatever the cuts. One exception: a blocked
+        // section is decoded as soon as its inserts are in when the encoder
+        // stream comes byte by byte, but after the whole record otherwise,
+        // so a hostile encoder that evicts what it references, or that
+        // errs later in the same record, can make the two sides differ on
+        // a section error (0x200).
+        if (whole.fatal() != qpack::Error::none || bytes.fatal() != qpack::Error::none) {
+            if (qpack::error_code(whole.fatal()) != qpack::error_code(bytes.fatal()))
+                H2W_CHECK(qpack::error_code(whole.fatal()) == qpack::kDecompressionFailed ||
+                          qpack::error_code(bytes.fatal()) == qpack::kDecompressionFailed);
+            break;
+        }
         H2W_CHECK(whole.decoder().insert_count() == bytes.decoder().insert_count());
         H2W_CHECK(whole.decoder().capacity() == bytes.decoder().capacity());
         H2W_CHECK(whole.decoder().table_size() == bytes.decoder().table_size());
