@@ -52,7 +52,9 @@ namespace qifs = h2wire::qifs;
     std::exit(1);
 }
 
-std::string qifs_dir() { return std::string(H2WIRE_SHARED_DIR) + "/testdata/qifs"; }
+std::string qifs_dir() {
+    return std::string(H2WIRE_SHARED_DIR) + "/testdata/qifs";
+}
 
 struct EncodedFile {
     std::string name;  // <encoder>/<file>
@@ -97,7 +99,8 @@ std::size_t decode_h2wire(const EncodedFile& f, Sink sink) {
         if (b.stream_id == 0) {
             if (decoder.read_encoder_stream(b.data) != qpack::Error::none) return SIZE_MAX;
             while (qpack::Section* s = decoder.next_unblocked())
-                if (decoder.decode(*s, {}, true, on_field(s->stream_id())).status != qpack::Status::done) return SIZE_MAX;
+                if (decoder.decode(*s, {}, true, on_field(s->stream_id())).status != qpack::Status::done)
+                    return SIZE_MAX;
             while (!sections.empty() && !sections.front().blocked()) sections.pop_front();
         } else {
             qpack::Section& s = sections.emplace_back(b.stream_id);
@@ -280,10 +283,10 @@ struct Data {
 };
 
 const char* const kFiles[] = {
-    "f5/fb-resp-hq.out.4096.100.0",      // blocked sections
-    "proxygen/fb-req-hq.out.4096.100.1", // blocked sections
+    "f5/fb-resp-hq.out.4096.100.0",       // blocked sections
+    "proxygen/fb-req-hq.out.4096.100.1",  // blocked sections
     "nghttp3/netbsd-hq.out.4096.0.1",
-    "ls-qpack/netbsd-hq.out.0.0.0",      // static table only
+    "ls-qpack/netbsd-hq.out.0.0.0",  // static table only
 };
 const char* const kQifs[] = {"fb-req-hq", "fb-resp-hq", "netbsd-hq"};
 
@@ -356,9 +359,11 @@ void check_encoders(const Data& d) {
                 qifs::HeaderList got;
                 qpack::Section s(4 * k);
                 ok = ok && decoder.read_encoder_stream(enc) == qpack::Error::none;
-                ok = ok && decoder.decode(s, section, true, [&](const h2wire::Field& f) {
-                                   got.push_back({std::string(f.name), std::string(f.value)});
-                               }).status == qpack::Status::done;
+                ok = ok && decoder.decode(s, section, true,
+                                          [&](const h2wire::Field& f) {
+                                              got.push_back({std::string(f.name), std::string(f.value)});
+                                          })
+                                   .status == qpack::Status::done;
                 ok = ok && got == q.lists[k];
             };
             std::vector<std::uint8_t> buf(q.max_bound + 16);

@@ -29,9 +29,8 @@
 #include <string>
 #include <vector>
 
-#include "h2wire/qpack.hpp"
-
 #include "fuzz_check.hpp"
+#include "h2wire/qpack.hpp"
 
 namespace {
 
@@ -155,7 +154,8 @@ private:
         auto& s = slots_[slot];
         if (d.error != qpack::Error::none || d.status == qpack::Status::done) {
             H2W_CHECK(!s->blocked());
-            log_[slot] += d.error == qpack::Error::none ? "done]" : "error " + std::to_string(qpack::error_code(d.error)) + "]";
+            log_[slot] +=
+                d.error == qpack::Error::none ? "done]" : "error " + std::to_string(qpack::error_code(d.error)) + "]";
             s.reset();
         } else if (d.status == qpack::Status::blocked) {
             H2W_CHECK(s->blocked());

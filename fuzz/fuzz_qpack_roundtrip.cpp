@@ -39,9 +39,8 @@
 #include <string_view>
 #include <vector>
 
-#include "h2wire/qpack.hpp"
-
 #include "fuzz_check.hpp"
+#include "h2wire/qpack.hpp"
 
 namespace {
 
@@ -69,10 +68,26 @@ private:
 };
 
 constexpr std::array<std::string_view, 20> common_names = {
-    ":method",       ":path",          ":authority",          ":scheme", ":status",      "accept",
-    "accept-encoding", "authorization", "proxy-authorization", "cookie",  "set-cookie",   "content-type",
-    "content-length", "user-agent",     "cache-control",       "x-request-id", "age",   "etag",
-    "referer",       "x",
+    ":method",
+    ":path",
+    ":authority",
+    ":scheme",
+    ":status",
+    "accept",
+    "accept-encoding",
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "content-type",
+    "content-length",
+    "user-agent",
+    "cache-control",
+    "x-request-id",
+    "age",
+    "etag",
+    "referer",
+    "x",
 };
 constexpr std::array<std::string_view, 12> common_values = {
     "GET", "/",         "200", "gzip, deflate",      "",         "https", "text/html; charset=utf-8",
@@ -107,7 +122,8 @@ public:
         const std::size_t n = encoder_.encode(stream, fields, section.data());
         H2W_CHECK(n <= section.size());
         section.resize(n);
-        const std::vector<std::uint8_t> enc(encoder_.encoder_stream_output().begin(), encoder_.encoder_stream_output().end());
+        const std::vector<std::uint8_t> enc(encoder_.encoder_stream_output().begin(),
+                                            encoder_.encoder_stream_output().end());
         encoder_.consume_encoder_stream_output(enc.size());
         H2W_CHECK(encoder_.blocked_streams() <= peer_blocked());
         if (decoder_.limits().max_table_capacity == 0) H2W_CHECK(enc.empty());
@@ -135,7 +151,8 @@ public:
     }
 
     void acknowledge(bool bytewise) {
-        const std::vector<std::uint8_t> out(decoder_.decoder_stream_output().begin(), decoder_.decoder_stream_output().end());
+        const std::vector<std::uint8_t> out(decoder_.decoder_stream_output().begin(),
+                                            decoder_.decoder_stream_output().end());
         decoder_.consume_decoder_stream_output(out.size());
         if (bytewise) {
             for (std::size_t i = 0; i < out.size(); ++i)
@@ -231,7 +248,6 @@ private:
             if (p.section.get() == s) return &p;
         return nullptr;
     }
-
 
     qpack::Encoder encoder_;
     qpack::Decoder decoder_;

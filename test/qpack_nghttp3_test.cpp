@@ -24,7 +24,9 @@ using namespace h2wire::qifs;
 
 namespace {
 
-std::string qif_path(const std::string& name) { return std::string(H2WIRE_SHARED_DIR) + "/testdata/qifs/qifs/" + name + ".qif"; }
+std::string qif_path(const std::string& name) {
+    return std::string(H2WIRE_SHARED_DIR) + "/testdata/qifs/qifs/" + name + ".qif";
+}
 
 const char* const kQifs[] = {"netbsd", "netbsd-hq", "fb-req", "fb-req-hq", "fb-resp", "fb-resp-hq", "draft-examples"};
 
@@ -103,7 +105,8 @@ public:
 
     bool section(std::uint64_t stream_id, std::span<const std::uint8_t> bytes) {
         Stream& s = streams_[stream_id];
-        REQUIRE(nghttp3_qpack_stream_context_new(&s.ctx, static_cast<std::int64_t>(stream_id), nghttp3_mem_default()) == 0);
+        REQUIRE(nghttp3_qpack_stream_context_new(&s.ctx, static_cast<std::int64_t>(stream_id), nghttp3_mem_default()) ==
+                0);
         s.rest.assign(bytes.begin(), bytes.end());
         if (!feed(stream_id, s)) return false;
         if (s.done) {
@@ -277,8 +280,10 @@ struct Config {
 std::string describe(const Config& c) {
     std::ostringstream os;
     os << "capacity " << c.capacity << ", blocked " << c.blocked << ", ack "
-       << (c.ack == Ack::immediate ? "immediate" : c.ack == Ack::every_7 ? "every 7" : "never") << ", feedback from "
-       << (c.feedback == Feedback::ours ? "h2wire" : "nghttp3") << ", "
+       << (c.ack == Ack::immediate ? "immediate"
+           : c.ack == Ack::every_7 ? "every 7"
+                                   : "never")
+       << ", feedback from " << (c.feedback == Feedback::ours ? "h2wire" : "nghttp3") << ", "
        << (c.order == Order::encoder_first ? "encoder stream first" : "section first");
     return os.str();
 }
@@ -318,15 +323,18 @@ Outcome round_trip(const std::vector<HeaderList>& lists, const Config& c) {
 
         auto deliver_encoder = [&] {
             if (const qpack::Error e = ours.read_encoder(enc); e != qpack::Error::none)
-                problem("list " + std::to_string(k) + ": h2wire decoder, encoder stream: " + std::string(qpack::to_string(e)));
-            if (!theirs.read_encoder(enc)) problem("list " + std::to_string(k) + ": nghttp3 decoder: " + theirs.error());
+                problem("list " + std::to_string(k) +
+                        ": h2wire decoder, encoder stream: " + std::string(qpack::to_string(e)));
+            if (!theirs.read_encoder(enc))
+                problem("list " + std::to_string(k) + ": nghttp3 decoder: " + theirs.error());
         };
         auto deliver_section = [&] {
             bool blocked = false;
             if (const qpack::Error e = ours.section(stream, section, &blocked); e != qpack::Error::none)
                 problem("list " + std::to_string(k) + ": h2wire decoder: " + std::string(qpack::to_string(e)));
             if (blocked && c.blocked == 0) problem("list " + std::to_string(k) + ": blocked with blocked streams 0");
-            if (!theirs.section(stream, section)) problem("list " + std::to_string(k) + ": nghttp3 decoder: " + theirs.error());
+            if (!theirs.section(stream, section))
+                problem("list " + std::to_string(k) + ": nghttp3 decoder: " + theirs.error());
         };
         if (c.order == Order::encoder_first) {
             deliver_encoder();
@@ -362,11 +370,15 @@ Outcome round_trip(const std::vector<HeaderList>& lists, const Config& c) {
     if (ours.not_done() != 0) problem("h2wire decoder: a section did not finish");
     for (std::size_t k = 0; k < lists.size(); ++k) {
         const auto a = ours.done().find(4 * k);
-        if (a != ours.done().end() && a->second == lists[k]) ++o.ours_ok;
-        else problem("list " + std::to_string(k) + ": h2wire decoder got another list");
+        if (a != ours.done().end() && a->second == lists[k])
+            ++o.ours_ok;
+        else
+            problem("list " + std::to_string(k) + ": h2wire decoder got another list");
         const auto b = theirs.done().find(4 * k);
-        if (b != theirs.done().end() && b->second == lists[k]) ++o.nghttp3_ok;
-        else problem("list " + std::to_string(k) + ": nghttp3 decoder got another list");
+        if (b != theirs.done().end() && b->second == lists[k])
+            ++o.nghttp3_ok;
+        else
+            problem("list " + std::to_string(k) + ": nghttp3 decoder got another list");
     }
     return o;
 }
@@ -433,8 +445,10 @@ Outcome nghttp3_round_trip(const std::vector<HeaderList>& lists, std::uint32_t c
     nghttp3_qpack_encoder_del(enc);
     for (std::size_t k = 0; k < lists.size(); ++k) {
         const auto a = ours.done().find(4 * k);
-        if (a != ours.done().end() && a->second == lists[k]) ++o.ours_ok;
-        else problem("list " + std::to_string(k) + ": h2wire decoder got another list from nghttp3's encoder");
+        if (a != ours.done().end() && a->second == lists[k])
+            ++o.ours_ok;
+        else
+            problem("list " + std::to_string(k) + ": h2wire decoder got another list from nghttp3's encoder");
         const auto b = theirs.done().find(4 * k);
         if (b != theirs.done().end() && b->second == lists[k]) ++o.nghttp3_ok;
     }
@@ -487,7 +501,8 @@ TEST_CASE("qpack sizes: h2wire's encoder against nghttp3's on the same lists") {
                 CAPTURE(name);
                 CAPTURE(capacity);
                 CAPTURE(blocked);
-                const Outcome a = round_trip(qif(name), Config{capacity, blocked, Ack::immediate, Feedback::ours, Order::encoder_first});
+                const Outcome a = round_trip(
+                    qif(name), Config{capacity, blocked, Ack::immediate, Feedback::ours, Order::encoder_first});
                 const Outcome b = nghttp3_round_trip(qif(name), capacity, blocked);
                 CHECK(a.why == "");
                 CHECK(b.why == "");
@@ -500,7 +515,8 @@ TEST_CASE("qpack sizes: h2wire's encoder against nghttp3's on the same lists") {
                           << b.bytes;
             }
             table << "\n  all 7 QIFs, capacity " << capacity << ", blocked " << blocked << ": " << ours_total << " / "
-                  << theirs_total << " (" << (theirs_total ? 100.0 * static_cast<double>(ours_total) / static_cast<double>(theirs_total) : 0.0)
+                  << theirs_total << " ("
+                  << (theirs_total ? 100.0 * static_cast<double>(ours_total) / static_cast<double>(theirs_total) : 0.0)
                   << "%)";
         }
     MESSAGE(table.str());

@@ -23,7 +23,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string qifs_dir() { return std::string(H2WIRE_SHARED_DIR) + "/testdata/qifs"; }
+std::string qifs_dir() {
+    return std::string(H2WIRE_SHARED_DIR) + "/testdata/qifs";
+}
 
 std::string hex(std::span<const std::uint8_t> b) {
     static const char* digits = "0123456789abcdef";
@@ -87,8 +89,9 @@ std::size_t matching_lists(const FileDecode& r, const std::vector<HeaderList>& w
         if (i < got.size() && got[i].second == want[i]) {
             ++ok;
         } else if (why.empty()) {
-            why = "list " + std::to_string(i) + (i < got.size() ? " (stream " + std::to_string(got[i].first) + ")" : "") +
-                  ": got " + (i < got.size() ? describe(got[i].second) : std::string("nothing")) + ", expected " +
+            why = "list " + std::to_string(i) +
+                  (i < got.size() ? " (stream " + std::to_string(got[i].first) + ")" : "") + ": got " +
+                  (i < got.size() ? describe(got[i].second) : std::string("nothing")) + ", expected " +
                   describe(want[i]);
         }
     }
@@ -162,7 +165,10 @@ TEST_CASE("qifs: file names and formats") {
     Bytes file;
     append_block(file, 0, Bytes{1, 2, 3});
     append_block(file, 0x0102030405060708u, Bytes{});
-    CHECK(hex(file) == "000000000000000000000003010203" "0102030405060708" "00000000");
+    CHECK(hex(file) ==
+          "000000000000000000000003010203"
+          "0102030405060708"
+          "00000000");
     const auto blocks = parse_encoded(file);
     REQUIRE(blocks.has_value());
     REQUIRE(blocks->size() == 2);
@@ -393,8 +399,9 @@ TEST_CASE("qpack decoder: RFC 9204 Appendix B decoder-stream instructions") {
         return h;
     };
     auto decode = [&d](qpack::Section& s, std::string_view bytes, HeaderList& got) {
-        return d.decode(s, unhex(bytes), true,
-                        [&](const Field& f) { got.push_back({std::string(f.name), std::string(f.value)}); });
+        return d.decode(s, unhex(bytes), true, [&](const Field& f) {
+            got.push_back({std::string(f.name), std::string(f.value)});
+        });
     };
 
     // B.1: a static name reference; no table, no instruction.
@@ -507,10 +514,12 @@ TEST_CASE("qpack decoder: an insert whose Huffman strings outgrow their text rea
     // wire. Read whole it is a valid insert; the same bytes split must be too.
     const Bytes name = huffman_zeros(490), value = huffman_zeros(490);
     Bytes insert(20);
-    insert.resize(static_cast<std::size_t>(qpack::wire::encode_integer(insert.data(), name.size(), 5, 0x60) - insert.data()));
+    insert.resize(
+        static_cast<std::size_t>(qpack::wire::encode_integer(insert.data(), name.size(), 5, 0x60) - insert.data()));
     insert.insert(insert.end(), name.begin(), name.end());
     Bytes length(10);
-    length.resize(static_cast<std::size_t>(qpack::wire::encode_integer(length.data(), value.size(), 7, 0x80) - length.data()));
+    length.resize(
+        static_cast<std::size_t>(qpack::wire::encode_integer(length.data(), value.size(), 7, 0x80) - length.data()));
     insert.insert(insert.end(), length.begin(), length.end());
     insert.insert(insert.end(), value.begin(), value.end());
     REQUIRE(name.size() == 797);
@@ -553,11 +562,13 @@ TEST_CASE("qpack decoder: a section whose Huffman strings outgrow their text dec
     const Bytes name = huffman_zeros(950), value = huffman_zeros(950);
     Bytes section = {0x00, 0x00};
     Bytes prefix(10);
-    prefix.resize(static_cast<std::size_t>(qpack::wire::encode_integer(prefix.data(), name.size(), 3, 0x28) - prefix.data()));
+    prefix.resize(
+        static_cast<std::size_t>(qpack::wire::encode_integer(prefix.data(), name.size(), 3, 0x28) - prefix.data()));
     section.insert(section.end(), prefix.begin(), prefix.end());
     section.insert(section.end(), name.begin(), name.end());
     prefix.assign(10, 0);
-    prefix.resize(static_cast<std::size_t>(qpack::wire::encode_integer(prefix.data(), value.size(), 7, 0x80) - prefix.data()));
+    prefix.resize(
+        static_cast<std::size_t>(qpack::wire::encode_integer(prefix.data(), value.size(), 7, 0x80) - prefix.data()));
     section.insert(section.end(), prefix.begin(), prefix.end());
     section.insert(section.end(), value.begin(), value.end());
 

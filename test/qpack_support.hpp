@@ -89,7 +89,8 @@ inline std::optional<std::vector<HeaderList>> read_qif(const std::string& path) 
 
 /// QIF text for `lists`, each preceded by a `# stream N` comment (as the
 /// upstream interop decoders write) when `stream_ids` is given.
-inline std::string write_qif(const std::vector<HeaderList>& lists, const std::vector<std::uint64_t>* stream_ids = nullptr) {
+inline std::string write_qif(const std::vector<HeaderList>& lists,
+                             const std::vector<std::uint64_t>* stream_ids = nullptr) {
     std::string out;
     for (std::size_t i = 0; i < lists.size(); ++i) {
         if (stream_ids != nullptr) out += "# stream " + std::to_string((*stream_ids)[i]) + "\n";
@@ -238,13 +239,13 @@ struct FileDecode {
     qpack::Error error = qpack::Error::none;
     std::size_t error_block = 0;  ///< index of the block that gave `error`
     std::uint64_t error_stream = 0;
-    std::size_t blocked_at_end = 0;      ///< sections still blocked after the last block
-    std::size_t max_blocked = 0;         ///< most sections blocked at once
-    std::size_t sections_blocked = 0;    ///< sections that blocked at some point
-    bool partial_after_end = false;      ///< decode() said `partial` after the last piece
-    bool blocked_but_reported = false;   ///< fields reported for a section that then said blocked
-    bool unblocked_not_done = false;     ///< a section from next_unblocked() did not finish
-    Bytes decoder_stream;                ///< every decoder-stream octet the decoder wrote
+    std::size_t blocked_at_end = 0;     ///< sections still blocked after the last block
+    std::size_t max_blocked = 0;        ///< most sections blocked at once
+    std::size_t sections_blocked = 0;   ///< sections that blocked at some point
+    bool partial_after_end = false;     ///< decode() said `partial` after the last piece
+    bool blocked_but_reported = false;  ///< fields reported for a section that then said blocked
+    bool unblocked_not_done = false;    ///< a section from next_unblocked() did not finish
+    Bytes decoder_stream;               ///< every decoder-stream octet the decoder wrote
 
     /// The lists sorted by stream id (stable).
     std::vector<std::pair<std::uint64_t, HeaderList>> sorted() const {
@@ -295,8 +296,9 @@ inline FileDecode decode_blocks(const std::vector<Block>& blocks, const qpack::D
                 }
                 while (qpack::Section* s = decoder.next_unblocked()) {
                     Pending& p = *static_cast<Pending*>(s->user());
-                    const qpack::Decoded d =
-                        decoder.decode(*s, {}, true, [&](const Field& f) { p.fields.push_back({std::string(f.name), std::string(f.value)}); });
+                    const qpack::Decoded d = decoder.decode(*s, {}, true, [&](const Field& f) {
+                        p.fields.push_back({std::string(f.name), std::string(f.value)});
+                    });
                     if (d.error != qpack::Error::none) {
                         fail(d.error, b, s->stream_id());
                         break;
@@ -319,8 +321,9 @@ inline FileDecode decode_blocks(const std::vector<Block>& blocks, const qpack::D
         qpack::Decoded d;
         bool was_blocked = false;
         for (std::size_t i = 0; i < pieces.size(); ++i) {
-            d = decoder.decode(*p.section, pieces[i], i + 1 == pieces.size(),
-                               [&](const Field& f) { p.fields.push_back({std::string(f.name), std::string(f.value)}); });
+            d = decoder.decode(*p.section, pieces[i], i + 1 == pieces.size(), [&](const Field& f) {
+                p.fields.push_back({std::string(f.name), std::string(f.value)});
+            });
             if (d.error != qpack::Error::none) break;
             if (d.status == qpack::Status::blocked) was_blocked = true;
         }

@@ -130,9 +130,9 @@ int decode(const std::string& in, const std::string& out, std::uint32_t capacity
     qifs::Cutter whole(qifs::Split::whole);
     const qifs::FileDecode r = qifs::decode_blocks(*blocks, decoder_limits(capacity, blocked), capacity, whole);
     if (r.error != qpack::Error::none)
-        return failure("decode", "block " + std::to_string(r.error_block) + " (stream " + std::to_string(r.error_stream) +
-                                     "): " + std::string(qpack::to_string(r.error)) + " (HTTP/3 error " +
-                                     hex_code(qpack::error_code(r.error)) + ")");
+        return failure("decode", "block " + std::to_string(r.error_block) + " (stream " +
+                                     std::to_string(r.error_stream) + "): " + std::string(qpack::to_string(r.error)) +
+                                     " (HTTP/3 error " + hex_code(qpack::error_code(r.error)) + ")");
     if (r.blocked_at_end != 0)
         return failure("decode", std::to_string(r.blocked_at_end) + " section(s) still blocked at the end of the file");
     if (r.partial_after_end || r.unblocked_not_done) return failure("decode", "a section did not finish");
