@@ -173,6 +173,7 @@ private:
             note(d.error);
             H2W_CHECK(d.status == qpack::Status::done);
             finish(slot, d);
+            if (fatal_ != qpack::Error::none) return;
         }
     }
 
