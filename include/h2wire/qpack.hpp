@@ -293,12 +293,19 @@ struct EncoderOptions {
 /// - an exact match in the static table is referenced;
 /// - an exact match in the dynamic table is referenced if the decoder has
 ///   acknowledged it, or if this section may block: it may when the stream is
-///   already blocking or fewer than the allowed streams block;
+///   already blocking or fewer than the allowed streams block. A match in
+///   the oldest quarter of the table (the next to be evicted) is first copied
+///   to the newest end with Duplicate (§4.3.4) when that fits: a reference
+///   would keep it, and so every newer entry, from being evicted until the
+///   section is acknowledged;
 /// - otherwise the field is inserted when it fits without evicting an entry
-///   that is unacknowledged or still referenced, and its value is likely to
-///   repeat (not `:path`, `age`, `etag`, `content-length`, ...); it is
-///   referenced at once if the section may block, else sent as a literal
-///   (the insert serves later sections);
+///   that is unacknowledged or still referenced, is at most 3/4 of the
+///   capacity, its name's values are not unique by nature (`:path`, `age`,
+///   `etag`, `content-length`, `if-modified-since`, `if-none-match`,
+///   `location`, `set-cookie`), and it is likely to be used again: it was
+///   seen recently, or the table has room to spare, or entries of its name
+///   keep being used again. It is referenced at once if the section may
+///   block, else sent as a literal (the insert serves later sections);
 /// - otherwise a literal, naming a static entry, or a dynamic one under the
 ///   same rule as exact matches, or with a literal name.
 /// Sections are written with Base equal to the insert count when the
