@@ -48,7 +48,7 @@ struct Decoder::Prefix {
 };
 
 Decoder::Decoder(const DecoderLimits& limits, std::pmr::memory_resource* mr)
-    : limits_(limits), mr_(mr), pending_(mr), output_(mr), scratch_(mr) {}
+    : limits_(limits), mr_(mr), pending_(mr), output_(mr), scratch_(mr), copy_credit_(limits.copy_allowance) {}
 
 Decoder::~Decoder() {
     // Sections still blocked forget us; their octets go back to mr_ now.
@@ -167,6 +167,7 @@ Error Decoder::read_instruction(const std::uint8_t* p, const std::uint8_t* end, 
 
     Error error = Error::none;
     if (b & 0x80) {  // §4.3.2 Insert with Name Reference: 1 T index(6+) value
+        std::size_t copies = 0;  // octets of a dynamic name, paid once the instruction is whole
         const int k = integer(6);
         if (k <= 0) return k < 0 ? Error::encoder_integer_overflow : Error::none;
         std::string_view name;
@@ -175,11 +176,14 @@ Error Decoder::read_instruction(const std::uint8_t* p, const std::uint8_t* end, 
             name = detail::kStaticTable[v].name;
         } else if (!dynamic_entry(v, name, nullptr)) {
             return Error::encoder_dynamic_index_invalid;
+        } else {
+            copies = name.size();
         }
         if (p == end) return Error::none;
         std::string_view value;
         const int s = string(7, true, value, error);
         if (s <= 0) return error;
+        if (!pay_copy(copies)) return Error::excessive_copying;
         used = static_cast<std::size_t>(p - start);
         // The name may lie in an entry this insertion evicts: the table copies
         // it before evicting (RFC 9204 §3.2.2 allows the reference).
@@ -211,6 +215,7 @@ Error Decoder::read_instruction(const std::uint8_t* p, const std::uint8_t* end, 
     std::string_view name;
     std::string_view value;
     if (!dynamic_entry(v, name, &value)) return Error::encoder_dynamic_index_invalid;
+    if (!pay_copy(name.size() + value.size())) return Error::excessive_copying;
     used = static_cast<std::size_t>(p - start);
     // The table may move or overwrite the entry while inserting its copy:
     // copy the value out first (the name may stay, as for a name reference).
@@ -219,8 +224,18 @@ Error Decoder::read_instruction(const std::uint8_t* p, const std::uint8_t* end, 
     return insert(name, {reinterpret_cast<const char*>(scratch_.data()), value.size()});
 }
 
+bool Decoder::pay_copy(std::size_t n) noexcept {
+    // Paid once per instruction, when it is whole.
+    if (n > copy_credit_) return false;
+    copy_credit_ -= n;
+    return true;
+}
+
 Error Decoder::read_encoder_stream(std::span<const std::uint8_t> bytes) {
     if (fatal_ != Error::none) return fatal_;
+    // One octet of copying earned per octet read, up to the allowance.
+    copy_credit_ = std::min<std::uint64_t>(copy_credit_ + bytes.size(),
+                                           std::uint64_t{limits_.copy_allowance} + bytes.size());
     const std::uint8_t* p = bytes.data();
     const std::uint8_t* const end = p + bytes.size();
     const std::size_t bound = instruction_bound(limits_.max_field_size);
