@@ -122,11 +122,12 @@ struct DecoderLimits {
     std::uint32_t max_field_size = 64 * 1024;
     /// Encoded octets held, over all blocked sections at once.
     std::uint32_t max_blocked_octets = 256 * 1024;
-    /// Table octets that Duplicates and dynamic name references may copy,
-    /// beyond one per octet of encoder stream read: a Duplicate is one octet
-    /// that copies a whole entry. Past it: excessive_copying. A conformant
-    /// encoder duplicates an entry only after newer inserts pushed it to
-    /// the old end of the table, which brings the octets to pay for it.
+    /// Table octets that Duplicates and dynamic name references may copy
+    /// ahead of the encoder stream: each octet of it read earns one octet of
+    /// copying, up to this much saved; a Duplicate is one octet that copies a
+    /// whole entry. Past it: excessive_copying. A conformant encoder
+    /// duplicates an entry only after newer inserts pushed it to the old end
+    /// of the table, which brings the octets to pay for it.
     std::uint32_t copy_allowance = 64 * 1024;
 };
 
@@ -262,7 +263,7 @@ private:
     Error read_instruction(const std::uint8_t* p, const std::uint8_t* end, std::size_t& used);
     Error insert(std::string_view name, std::string_view value);
     bool hold(Section& section, const std::uint8_t* p, std::size_t n);
-    bool pay_copy(std::size_t n) noexcept;
+    bool pay_copy(std::size_t octets, std::size_t copies) noexcept;
     void unlink(Section& section) noexcept;
     void put_instruction(std::uint64_t value, int prefix_bits, std::uint8_t first);
     std::string_view decode_string(const std::uint8_t* p, std::size_t n, bool huffman, bool second, Error& error);

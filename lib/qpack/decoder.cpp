@@ -183,8 +183,8 @@ Error Decoder::read_instruction(const std::uint8_t* p, const std::uint8_t* end, 
         std::string_view value;
         const int s = string(7, true, value, error);
         if (s <= 0) return error;
-        if (!pay_copy(copies)) return Error::excessive_copying;
         used = static_cast<std::size_t>(p - start);
+        if (!pay_copy(used, copies)) return Error::excessive_copying;
         // The name may lie in an entry this insertion evicts: the table copies
         // it before evicting (RFC 9204 §3.2.2 allows the reference).
         return insert(name, value);
@@ -199,6 +199,7 @@ Error Decoder::read_instruction(const std::uint8_t* p, const std::uint8_t* end, 
         if (s <= 0) return error;
         if (name_in_scratch) name = {reinterpret_cast<const char*>(scratch_.data()), name.size()};
         used = static_cast<std::size_t>(p - start);
+        pay_copy(used, 0);
         return insert(name, value);
     }
     if (b & 0x20) {  // §4.3.1 Set Dynamic Table Capacity: 001 capacity(5+)
@@ -215,8 +216,8 @@ Error Decoder::read_instruction(const std::uint8_t* p, const std::uint8_t* end, 
     std::string_view name;
     std::string_view value;
     if (!dynamic_entry(v, name, &value)) return Error::encoder_dynamic_index_invalid;
-    if (!pay_copy(name.size() + value.size())) return Error::excessive_copying;
     used = static_cast<std::size_t>(p - start);
+    if (!pay_copy(used, name.size() + value.size())) return Error::excessive_copying;
     // The table may move or overwrite the entry while inserting its copy:
     // copy the value out first (the name may stay, as for a name reference).
     if (scratch_.size() < value.size()) scratch_.resize(std::max<std::size_t>(value.size(), 64));
@@ -224,18 +225,17 @@ Error Decoder::read_instruction(const std::uint8_t* p, const std::uint8_t* end, 
     return insert(name, {reinterpret_cast<const char*>(scratch_.data()), value.size()});
 }
 
-bool Decoder::pay_copy(std::size_t n) noexcept {
-    // Paid once per instruction, when it is whole.
-    if (n > copy_credit_) return false;
-    copy_credit_ -= n;
+bool Decoder::pay_copy(std::size_t octets, std::size_t copies) noexcept {
+    // Settled once per instruction, when it is whole: its own octets are
+    // earned (up to the allowance), then its copies paid.
+    copy_credit_ = std::min<std::uint64_t>(copy_credit_ + octets, limits_.copy_allowance);
+    if (copies > copy_credit_) return false;
+    copy_credit_ -= copies;
     return true;
 }
 
 Error Decoder::read_encoder_stream(std::span<const std::uint8_t> bytes) {
     if (fatal_ != Error::none) return fatal_;
-    // One octet of copying earned per octet read, up to the allowance.
-    copy_credit_ = std::min<std::uint64_t>(copy_credit_ + bytes.size(),
-                                           std::uint64_t{limits_.copy_allowance} + bytes.size());
     const std::uint8_t* p = bytes.data();
     const std::uint8_t* const end = p + bytes.size();
     const std::size_t bound = instruction_bound(limits_.max_field_size);
