@@ -635,3 +635,123 @@ TEST_CASE("qpack: the encoder evicts only acknowledged, unreferenced entries (§
     CHECK(enc.insert_count() == 2);
     CHECK(enc.table_entries() == 1);
 }
+
+// ---------------------------------------------------------------------------
+// Hostile encoders: memory stays within what the limits imply, whatever the
+// input and however it is split.
+
+#include "support/counting_resource.hpp"
+
+namespace {
+
+qpack::DecoderLimits small_limits() {
+    qpack::DecoderLimits l;
+    l.max_table_capacity = 4096;
+    l.max_blocked_streams = 100;
+    l.max_field_section_size = 16 * 1024;
+    l.max_field_size = 8 * 1024;
+    l.max_blocked_octets = 32 * 1024;
+    return l;
+}
+
+/// The most a decoder with `l` may hold: the table (at most twice its
+/// capacity, plus a descriptor per entry), Huffman scratch for two strings,
+/// one incomplete instruction plus a slice of input, blocked sections, and
+/// the decoder-stream output of the sections (a few octets each).
+std::size_t decoder_bound(const qpack::DecoderLimits& l, std::size_t sections) {
+    const std::size_t table = 2 * l.max_table_capacity + 16 * (l.max_table_capacity / 32 + 8) * 2;
+    const std::size_t scratch = 2 * (l.max_field_size * 8 / 5 + 4) * 2;
+    const std::size_t pending = 2 * (l.max_field_size + 30 + 4096);
+    return table + scratch + pending + 2 * l.max_blocked_octets + 16 * sections + 4096;
+}
+
+}  // namespace
+
+TEST_CASE("qpack attack: inserts of the largest entries, evicting each other") {
+    test_support::CountingResource mr;
+    const qpack::DecoderLimits l = small_limits();
+    {
+        qpack::Decoder d(l, &mr);
+        Bytes stream = hex("3fe11f");  // capacity 4096
+        std::uint8_t buf[10];
+        for (int i = 0; i < 300; ++i) {
+            // Insert with Literal Name: 10-octet name, 4000-octet value.
+            stream.insert(stream.end(), buf, qpack::wire::encode_integer(buf, 10, 5, 0x40));
+            const std::string name = "x-big-" + std::to_string(1000 + i);
+            stream.insert(stream.end(), name.begin(), name.end());
+            stream.insert(stream.end(), buf, qpack::wire::encode_integer(buf, 4000, 7, 0));
+            stream.insert(stream.end(), 4000, static_cast<std::uint8_t>('a' + i % 26));
+        }
+        REQUIRE(feed_encoder_stream(d, stream, Split::random) == Error::none);
+        CHECK(d.insert_count() == 300);
+        CHECK(d.table_entries() == 1);
+        CHECK(mr.peak <= decoder_bound(l, 0));
+    }
+    CHECK(mr.live == 0);
+}
+
+TEST_CASE("qpack attack: Duplicate flood of the largest entry") {
+    test_support::CountingResource mr;
+    const qpack::DecoderLimits l = small_limits();
+    qpack::Decoder d(l, &mr);
+    Bytes stream = hex("3fe11f 5f00");  // capacity 4096; Insert with Literal Name, name length 31
+    stream.insert(stream.end(), 31, 'n');
+    std::uint8_t buf[10];
+    stream.insert(stream.end(), buf, qpack::wire::encode_integer(buf, 4000, 7, 0));
+    stream.insert(stream.end(), 4000, 'v');
+    REQUIRE(d.read_encoder_stream(stream) == Error::none);
+    // Duplicate of the newest entry, 100,000 times: each one octet that
+    // copies 4,031. The copies the stream has not paid for end it.
+    const Bytes dups(100000, 0x00);
+    const Error e = feed_encoder_stream(d, dups, Split::random);
+    CHECK(e == Error::excessive_copying);
+    CHECK(qpack::error_code(e) == 0x107);  // H3_EXCESSIVE_LOAD
+    // About (allowance + octets read) / entry: 64 KiB + 4 KiB over 4,031.
+    CHECK(d.insert_count() < 1 + (l.copy_allowance + 4100 + 100) / 4031 + 1);
+    CHECK(d.table_entries() == 1);
+    CHECK(mr.peak <= decoder_bound(l, 0));
+}
+
+TEST_CASE("qpack attack: as many blocked sections as allowed, each as large as allowed") {
+    test_support::CountingResource mr;
+    const qpack::DecoderLimits l = small_limits();
+    qpack::Decoder d(l, &mr);
+    REQUIRE(d.read_encoder_stream(hex("3fe11f")) == Error::none);
+    // Sections that need inserts that never come, padded with static references.
+    Bytes section = hex("6500");  // Required Insert Count 100 (encoded 101): the inserts never come
+    section.resize(1000, 0xd1);
+    std::deque<qpack::Section> sections;
+    Error last = Error::none;
+    for (std::uint64_t i = 0; i < 200 && last == Error::none; ++i) {
+        sections.emplace_back(4 * i);
+        const SectionResult r = feed_section(d, sections.back(), section, i % 2 ? Split::random : Split::whole);
+        last = r.error;
+        if (last == Error::none) CHECK(r.status == qpack::Status::blocked);
+    }
+    // 32 sections of 1,000 octets fit the 32 KiB of blocked octets; the 33rd does not.
+    CHECK(last == Error::blocked_octets_over_limit);
+    CHECK(sections.size() == 33);
+    CHECK(mr.peak <= decoder_bound(l, 200));
+}
+
+TEST_CASE("qpack attack: sections in pieces on many streams, never ended") {
+    test_support::CountingResource mr;
+    const qpack::DecoderLimits l = small_limits();
+    qpack::Decoder d(l, &mr);
+    std::deque<qpack::Section> sections;
+    const Bytes piece(1000, 0xd1);
+    for (std::uint64_t i = 0; i < 20; ++i) {
+        sections.emplace_back(4 * i);
+        for (int k = 0; k < 16; ++k) {
+            const qpack::Decoded r = d.decode(sections.back(), piece, false, [](const Field&) {});
+            CHECK(r.error == Error::none);
+            CHECK(r.status == qpack::Status::partial);
+        }
+        // The 17th piece passes max_field_section_size (16 KiB): refused, not fatal.
+        CHECK(d.decode(sections.back(), piece, false, [](const Field&) {}).error == Error::section_too_large);
+    }
+    // What a caller's streams hold is theirs to bound (one section each);
+    // once released, nothing stays.
+    sections.clear();
+    CHECK(mr.live <= decoder_bound(l, 0));
+}

@@ -57,26 +57,35 @@ enum class Error : std::uint8_t {
     decoder_integer_overflow = 64,  ///< an integer past 2^62 - 1 or longer than 10 octets
     ack_without_section,            ///< Section Acknowledgment for a stream with nothing to acknowledge (§4.4.1)
     increment_invalid,              ///< Insert Count Increment of 0 or past the inserts sent (§4.4.3)
+
+    // Valid input that costs too much: H3_EXCESSIVE_LOAD (RFC 9114 §8.1).
+    /// Duplicates and name references copying more table octets than the
+    /// encoder stream has brought (see DecoderLimits): a Duplicate of a 4 KB
+    /// entry is one octet of input.
+    excessive_copying = 96,
 };
 
 /// A short English description of `e`, for logs.
 H2WIRE_API std::string_view to_string(Error e) noexcept;
 
-/// RFC 9204 §6 error codes.
+/// RFC 9204 §6 error codes, and RFC 9114's H3_EXCESSIVE_LOAD.
 inline constexpr std::uint64_t kDecompressionFailed = 0x200;
 inline constexpr std::uint64_t kEncoderStreamError = 0x201;
 inline constexpr std::uint64_t kDecoderStreamError = 0x202;
+inline constexpr std::uint64_t kExcessiveLoad = 0x107;
 
 /// The HTTP/3 error code of `e`: 0x200, 0x201 or 0x202 by the stream the
-/// error came from; 0 for `none`. `section_too_large` maps to 0x200 too, but
-/// an HTTP/3 endpoint answers it per message (e.g. 431) rather than closing
-/// the connection.
+/// error came from, 0x107 for `excessive_copying`; 0 for `none`.
+/// `section_too_large` and `field_too_large` map to 0x200 too, but an HTTP/3
+/// endpoint answers them per message (e.g. 431) rather than closing the
+/// connection.
 constexpr std::uint64_t error_code(Error e) noexcept {
     const auto v = static_cast<std::uint8_t>(e);
     if (v == 0) return 0;
     if (v < 32) return kDecompressionFailed;
     if (v < 64) return kEncoderStreamError;
-    return kDecoderStreamError;
+    if (v < 96) return kDecoderStreamError;
+    return kExcessiveLoad;
 }
 
 /// True for errors after which the connection must close. The two limits of
@@ -113,6 +122,13 @@ struct DecoderLimits {
     std::uint32_t max_field_size = 64 * 1024;
     /// Encoded octets held, over all blocked sections at once.
     std::uint32_t max_blocked_octets = 256 * 1024;
+    /// Table octets that Duplicates and dynamic name references may copy
+    /// ahead of the encoder stream: each octet of it read earns one octet of
+    /// copying, up to this much saved; a Duplicate is one octet that copies a
+    /// whole entry. Past it: excessive_copying. A conformant encoder
+    /// duplicates an entry only after newer inserts pushed it to the old end
+    /// of the table, which brings the octets to pay for it.
+    std::uint32_t copy_allowance = 64 * 1024;
 };
 
 class Decoder;
@@ -247,6 +263,7 @@ private:
     Error read_instruction(const std::uint8_t* p, const std::uint8_t* end, std::size_t& used);
     Error insert(std::string_view name, std::string_view value);
     bool hold(Section& section, const std::uint8_t* p, std::size_t n);
+    bool pay_copy(std::size_t octets, std::size_t copies) noexcept;
     void unlink(Section& section) noexcept;
     void put_instruction(std::uint64_t value, int prefix_bits, std::uint8_t first);
     std::string_view decode_string(const std::uint8_t* p, std::size_t n, bool huffman, bool second, Error& error);
@@ -264,6 +281,7 @@ private:
     std::pmr::vector<std::uint8_t> output_;   // decoder-stream instructions not yet taken
     std::pmr::vector<std::uint8_t> scratch_;  // Huffman-decoded names and values
     std::size_t first_room_ = 0;  // scratch_ octets the first string of a pair may use
+    std::uint64_t copy_credit_ = 0;  // octets of table Duplicates and name references may still copy
     Error fatal_ = Error::none;
 };
 
@@ -293,12 +311,19 @@ struct EncoderOptions {
 /// - an exact match in the static table is referenced;
 /// - an exact match in the dynamic table is referenced if the decoder has
 ///   acknowledged it, or if this section may block: it may when the stream is
-///   already blocking or fewer than the allowed streams block;
+///   already blocking or fewer than the allowed streams block. A match in
+///   the oldest quarter of the table (the next to be evicted) is first copied
+///   to the newest end with Duplicate (§4.3.4) when that fits: a reference
+///   would keep it, and so every newer entry, from being evicted until the
+///   section is acknowledged;
 /// - otherwise the field is inserted when it fits without evicting an entry
-///   that is unacknowledged or still referenced, and its value is likely to
-///   repeat (not `:path`, `age`, `etag`, `content-length`, ...); it is
-///   referenced at once if the section may block, else sent as a literal
-///   (the insert serves later sections);
+///   that is unacknowledged or still referenced, is at most 3/4 of the
+///   capacity, its name's values are not unique by nature (`:path`, `age`,
+///   `etag`, `content-length`, `if-modified-since`, `if-none-match`,
+///   `location`, `set-cookie`), and it is likely to be used again: it was
+///   seen recently, or the table has room to spare, or entries of its name
+///   keep being used again. It is referenced at once if the section may
+///   block, else sent as a literal (the insert serves later sections);
 /// - otherwise a literal, naming a static entry, or a dynamic one under the
 ///   same rule as exact matches, or with a literal name.
 /// Sections are written with Base equal to the insert count when the

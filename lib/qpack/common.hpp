@@ -65,6 +65,15 @@ inline int get_integer(const std::uint8_t* p, const std::uint8_t* end, int prefi
 /// Room a string literal of `n` octets takes at most, length prefix included.
 constexpr std::size_t string_room(std::size_t n) noexcept { return 10 + n; }
 
+/// Octets put_integer() takes for `value` with an N-bit prefix.
+inline std::size_t integer_size(std::uint64_t value, int prefix_bits) noexcept {
+    const std::uint64_t mask = (std::uint64_t{1} << prefix_bits) - 1;
+    if (value < mask) return 1;
+    std::size_t n = 2;
+    for (value -= mask; value >= 128; value >>= 7) ++n;
+    return n;
+}
+
 /// A string literal whose length has an N-bit prefix (§4.1.2): the Huffman
 /// flag is the bit just above the prefix, `first` holds the bits above that.
 /// Huffman-coded when `huffman` and shorter. Room: string_room(s.size()).
@@ -72,8 +81,20 @@ inline std::uint8_t* put_string(std::uint8_t* out, std::string_view s, int prefi
                                 bool huffman) noexcept {
     const auto h = static_cast<std::uint8_t>(1u << prefix_bits);
     if (huffman && s.size() > 1) {
-        const std::size_t coded = hpack::wire::huffman_encoded_size(s);
-        if (coded < s.size()) {
+        if (s.size() < (std::size_t{1} << 20)) {
+            // One pass: code after room for the plain length (the coded one
+            // is shorter, so its length takes no more room), giving up once
+            // it is not shorter; that writes at most 3 octets past s.size()
+            // from there, within string_room() as the room is at most 4.
+            const std::size_t room = integer_size(s.size(), prefix_bits);
+            if (std::uint8_t* end = hpack::detail::huffman_encode_shorter(out + room, s, s.size())) {
+                const auto len = static_cast<std::size_t>(end - out - room);
+                const std::size_t lp = integer_size(len, prefix_bits);
+                if (lp != room) std::memmove(out + lp, out + room, len);
+                put_integer(out, len, prefix_bits, static_cast<std::uint8_t>(first | h));
+                return out + lp + len;
+            }
+        } else if (const std::size_t coded = hpack::wire::huffman_encoded_size(s); coded < s.size()) {
             out = put_integer(out, coded, prefix_bits, static_cast<std::uint8_t>(first | h));
             return hpack::wire::huffman_encode(out, s);
         }

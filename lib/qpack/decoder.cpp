@@ -48,7 +48,7 @@ struct Decoder::Prefix {
 };
 
 Decoder::Decoder(const DecoderLimits& limits, std::pmr::memory_resource* mr)
-    : limits_(limits), mr_(mr), pending_(mr), output_(mr), scratch_(mr) {}
+    : limits_(limits), mr_(mr), pending_(mr), output_(mr), scratch_(mr), copy_credit_(limits.copy_allowance) {}
 
 Decoder::~Decoder() {
     // Sections still blocked forget us; their octets go back to mr_ now.
@@ -167,6 +167,7 @@ Error Decoder::read_instruction(const std::uint8_t* p, const std::uint8_t* end, 
 
     Error error = Error::none;
     if (b & 0x80) {  // §4.3.2 Insert with Name Reference: 1 T index(6+) value
+        std::size_t copies = 0;  // octets of a dynamic name, paid once the instruction is whole
         const int k = integer(6);
         if (k <= 0) return k < 0 ? Error::encoder_integer_overflow : Error::none;
         std::string_view name;
@@ -175,12 +176,15 @@ Error Decoder::read_instruction(const std::uint8_t* p, const std::uint8_t* end, 
             name = detail::kStaticTable[v].name;
         } else if (!dynamic_entry(v, name, nullptr)) {
             return Error::encoder_dynamic_index_invalid;
+        } else {
+            copies = name.size();
         }
         if (p == end) return Error::none;
         std::string_view value;
         const int s = string(7, true, value, error);
         if (s <= 0) return error;
         used = static_cast<std::size_t>(p - start);
+        if (!pay_copy(used, copies)) return Error::excessive_copying;
         // The name may lie in an entry this insertion evicts: the table copies
         // it before evicting (RFC 9204 §3.2.2 allows the reference).
         return insert(name, value);
@@ -195,6 +199,7 @@ Error Decoder::read_instruction(const std::uint8_t* p, const std::uint8_t* end, 
         if (s <= 0) return error;
         if (name_in_scratch) name = {reinterpret_cast<const char*>(scratch_.data()), name.size()};
         used = static_cast<std::size_t>(p - start);
+        pay_copy(used, 0);
         return insert(name, value);
     }
     if (b & 0x20) {  // §4.3.1 Set Dynamic Table Capacity: 001 capacity(5+)
@@ -212,11 +217,21 @@ Error Decoder::read_instruction(const std::uint8_t* p, const std::uint8_t* end, 
     std::string_view value;
     if (!dynamic_entry(v, name, &value)) return Error::encoder_dynamic_index_invalid;
     used = static_cast<std::size_t>(p - start);
+    if (!pay_copy(used, name.size() + value.size())) return Error::excessive_copying;
     // The table may move or overwrite the entry while inserting its copy:
     // copy the value out first (the name may stay, as for a name reference).
     if (scratch_.size() < value.size()) scratch_.resize(std::max<std::size_t>(value.size(), 64));
     if (!value.empty()) std::memcpy(scratch_.data(), value.data(), value.size());
     return insert(name, {reinterpret_cast<const char*>(scratch_.data()), value.size()});
+}
+
+bool Decoder::pay_copy(std::size_t octets, std::size_t copies) noexcept {
+    // Settled once per instruction, when it is whole: its own octets are
+    // earned (up to the allowance), then its copies paid.
+    copy_credit_ = std::min<std::uint64_t>(copy_credit_ + octets, limits_.copy_allowance);
+    if (copies > copy_credit_) return false;
+    copy_credit_ -= copies;
+    return true;
 }
 
 Error Decoder::read_encoder_stream(std::span<const std::uint8_t> bytes) {

@@ -33,7 +33,9 @@ constexpr std::array<std::uint8_t, wire::kStaticTableSize + 1> kNamePolicy = [] 
         std::uint8_t p = 0;
         if (name == "authorization") p = kSecret;
         if (name == "cookie") p = kShortSecret;
-        if (name == "age" || name == "etag" || name == ":path" || name == "content-length") p = kUnique;
+        if (name == "age" || name == "etag" || name == ":path" || name == "content-length" ||
+            name == "if-modified-since" || name == "if-none-match" || name == "location" || name == "set-cookie")
+            p = kUnique;
         policy[i + 1] = p;
     }
     return policy;
@@ -49,20 +51,67 @@ bool is_sensitive(const Field& f, std::uint32_t static_name) noexcept {
 
 }  // namespace
 
-/// Finds dynamic entries by name + value and by name: two arrays of buckets,
-/// each holding the id + 1 of the newest entry whose hash fell there (0:
-/// none). A newer entry takes the bucket over; an entry found is checked on
-/// its bytes and against eviction, so a stale or shared bucket only costs a
-/// miss, never a wrong reference.
+/// Finds dynamic entries by name + value and by name: two hash tables of
+/// chains. A bucket holds the id + 1 of the newest entry whose hash fell
+/// there (0: none), and each entry the id + 1 of the next older one in its
+/// bucket, in a ring indexed like the table's own. Chains run newest to
+/// oldest, so a walk stops at the first evicted id; matches are checked on
+/// the bytes, so a shared bucket costs a comparison, never a wrong reference.
 struct Encoder::Index {
-    explicit Index(std::size_t buckets, std::pmr::memory_resource* mr)
-        : full(buckets, 0, mr), name(buckets, 0, mr), seen(buckets, 0, mr), mask(buckets - 1) {}
+    Index(std::size_t buckets, std::size_t slots, std::pmr::memory_resource* mr)
+        : full(buckets, 0, mr), name(buckets, 0, mr), seen(4 * buckets, 0, mr), full_next(slots, 0, mr),
+          name_next(slots, 0, mr), mask(buckets - 1), slot_mask(slots - 1) {}
     std::pmr::vector<std::uint64_t> full;
     std::pmr::vector<std::uint64_t> name;
     /// Hashes of fields sent as literals recently (a field is inserted the
-    /// second time it is seen: one-off values never take table room).
+    /// second time it is seen, unless the table has room to spare: one-off
+    /// values do not push out entries in use).
     std::pmr::vector<std::uint64_t> seen;
+    std::pmr::vector<std::uint64_t> full_next;
+    std::pmr::vector<std::uint64_t> name_next;
     std::uint64_t mask;
+    std::uint64_t slot_mask;
+    /// Per name (by hash, direct-mapped), whether its entries tend to be
+    /// used again: +1 when an entry is referenced by a later section, -1
+    /// when one is evicted unused.
+    struct NameScore {
+        std::uint64_t hash = 0;
+        std::int8_t score = 0;
+    };
+    std::array<NameScore, 64> names{};
+    std::int8_t& score(std::uint64_t name_hash) noexcept {
+        NameScore& n = names[(name_hash >> 32) & (names.size() - 1)];
+        if (n.hash != name_hash) n = {name_hash, 0};
+        return n.score;
+    }
+    void adjust(std::uint64_t name_hash, int by) noexcept {
+        std::int8_t& s = score(name_hash);
+        s = static_cast<std::int8_t>(std::clamp(s + by, -4, 4));
+    }
+
+    void add(std::uint64_t id, std::uint64_t full_hash, std::uint64_t name_hash) noexcept {
+        std::uint64_t& f = full[full_hash & mask];
+        full_next[id & slot_mask] = f;
+        f = id + 1;
+        std::uint64_t& n = name[name_hash & mask];
+        name_next[id & slot_mask] = n;
+        n = id + 1;
+    }
+    /// id + 1 of the newest live entry `n`: `v` (hash `h`), or 0.
+    std::uint64_t find_full(const DynamicTable& t, std::uint64_t h, std::string_view n, std::string_view v) const
+        noexcept {
+        for (std::uint64_t slot = full[h & mask]; slot != 0 && slot - 1 >= t.first_id();
+             slot = full_next[(slot - 1) & slot_mask])
+            if (t.holds(slot - 1, n, v)) return slot;
+        return 0;
+    }
+    /// id + 1 of the newest live entry named `n` (hash `h`), or 0.
+    std::uint64_t find_name(const DynamicTable& t, std::uint64_t h, std::string_view n) const noexcept {
+        for (std::uint64_t slot = name[h & mask]; slot != 0 && slot - 1 >= t.first_id();
+             slot = name_next[(slot - 1) & slot_mask])
+            if (detail::same(t.name_of(slot - 1), n)) return slot;
+        return 0;
+    }
 };
 
 /// What the encoder knows of one field before choosing its representation.
@@ -104,9 +153,11 @@ void Encoder::set_peer_settings(std::uint32_t max_table_capacity, std::uint32_t 
     if (capacity_ == 0) return;
     std::pmr::polymorphic_allocator<> alloc(mr_);
     table_ = alloc.new_object<DynamicTable>(capacity_, mr_);
-    std::size_t buckets = 16;
-    while (buckets < 2 * (capacity_ / kEntryOverhead)) buckets <<= 1;
-    index_ = alloc.new_object<Index>(buckets, mr_);
+    // Buckets and chain slots: a power of two at least the most entries
+    // the table can hold (capacity / 32).
+    std::size_t slots = 8;
+    while (slots < capacity_ / kEntryOverhead + 1) slots <<= 1;
+    index_ = alloc.new_object<Index>(slots, slots, mr_);
     if (!assume_set) {  // §4.3.1 Set Dynamic Table Capacity: 001 capacity(5+)
         std::uint8_t buf[10];
         const std::uint8_t* const end = detail::put_integer(buf, capacity_, 5, 0x20);
@@ -173,9 +224,19 @@ std::uint64_t Encoder::insert(const Field& f, const Lookup& l) {
     }
     out = detail::put_string(out, f.value, 7, 0x00, options_.huffman);
     output_.resize(static_cast<std::size_t>(out - output_.data()));
+    {
+        // The entries this insert evicts: those never used again count
+        // against their names.
+        std::uint64_t free = capacity_ - table_->size();
+        const std::uint64_t need = f.name.size() + f.value.size() + kEntryOverhead;
+        for (std::uint64_t id = table_->first_id(); free < need && id != table_->next_id(); ++id) {
+            const std::string_view nm = table_->name_of(id);
+            if (table_->memo_of(id) == 0) index_->adjust(detail::hash_bytes(nm), -1);
+            free += nm.size() + table_->value_of(id).size() + kEntryOverhead;
+        }
+    }
     table_->insert(f.name, f.value);
-    index_->full[l.full_hash & index_->mask] = next + 1;
-    index_->name[l.name_hash & index_->mask] = next + 1;
+    index_->add(next, l.full_hash, l.name_hash);
     return next;
 }
 
@@ -185,16 +246,16 @@ std::uint64_t Encoder::duplicate(const Field& f, const Lookup& l, std::uint64_t 
     const std::uint8_t* const end = detail::put_integer(buf, next - 1 - id, 5, 0x00);
     output_.insert(output_.end(), static_cast<const std::uint8_t*>(buf), end);
     table_->insert(f.name, f.value);
-    index_->full[l.full_hash & index_->mask] = next + 1;
-    index_->name[l.name_hash & index_->mask] = next + 1;
+    index_->add(next, l.full_hash, l.name_hash);
     return next;
 }
 
 std::uint64_t Encoder::draining_below() const noexcept {
     // The entries the next capacity/4 octets of inserts would evict.
+    const std::uint64_t zone = capacity_ / 4;
     std::uint64_t free = capacity_ - table_->size();
     std::uint64_t id = table_->first_id();
-    for (; id != table_->next_id() && free < capacity_ / 4; ++id)
+    for (; id != table_->next_id() && free < zone; ++id)
         free += table_->name_of(id).size() + table_->value_of(id).size() + kEntryOverhead;
     return id;
 }
@@ -218,11 +279,35 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
         highest = std::max(highest, id + 1);
         lowest = std::min(lowest, id);
     };
+    // A full match used by a later section than its insert's: its name's
+    // values repeat.
+    const auto reused = [&](std::uint64_t id, std::uint64_t name_hash) {
+        if (id < base && table_->memo_of(id) == 0) {
+            table_->memo_of(id) = 1;
+            index_->adjust(name_hash, +1);
+        }
+    };
 
     for (const Field& f : fields) {
         Lookup l;
         l.name_hash = detail::hash_bytes(f.name);
         l.full_hash = detail::hash_bytes(f.value, l.name_hash);
+        // The common case first: a field the dynamic table holds, usable and
+        // not draining. Neither a static match nor a field that is secret by
+        // policy is ever inserted, so the static lookups can wait.
+        if (dynamic && !f.sensitive) {
+            const std::uint64_t full = index_->find_full(*table_, l.full_hash, f.name, f.value);
+            if (full > draining && usable(full - 1)) {
+                const std::uint64_t id = full - 1;
+                reference(id);
+                reused(id, l.name_hash);
+                if (id < base)  // §4.5.2 Indexed Field Line, dynamic: 10 index(6+)
+                    o = detail::put_integer(o, base - 1 - id, 6, 0x80);
+                else  // §4.5.3 Post-Base Index: 0001 index(4+)
+                    o = detail::put_integer(o, id - base, 4, 0x10);
+                continue;
+            }
+        }
         l.static_name = detail::static_name(f.name, l.name_hash);
         const bool secret = is_sensitive(f, l.static_name);
         if (!secret) {
@@ -233,10 +318,8 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
             }
         }
         if (dynamic) {
-            const std::uint64_t full = index_->full[l.full_hash & index_->mask];
-            if (!secret && live(full) && table_->holds(full - 1, f.name, f.value)) l.dynamic_full = full;
-            const std::uint64_t name = index_->name[l.name_hash & index_->mask];
-            if (live(name) && detail::same(table_->name_of(name - 1), f.name)) l.dynamic_name = name;
+            if (!secret) l.dynamic_full = index_->find_full(*table_, l.full_hash, f.name, f.value);
+            l.dynamic_name = index_->find_name(*table_, l.name_hash, f.name);
             if (l.dynamic_name == 0 && l.dynamic_full != 0) l.dynamic_name = l.dynamic_full;
         }
         if (l.dynamic_full != 0 && l.dynamic_full - 1 < draining &&
@@ -259,14 +342,17 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
                 o = detail::put_integer(o, id - base, 4, 0x10);
             continue;
         }
-        // Worth inserting: a field seen before, or any field while the table
-        // has room to spare (no eviction); a one-off value never pushes out
-        // an entry that is in use.
+        // Worth inserting: a field seen before, any field while the table
+        // has room to spare (no eviction), or any field of a name whose
+        // entries keep being used again; so one-off values (ids, dates,
+        // digests) do not push out entries in use. Never an entry over 3/4
+        // of the capacity: it would empty the table.
         bool worth = false;
         if (dynamic && !secret && l.dynamic_full == 0 && (kNamePolicy[l.static_name] & kUnique) == 0) {
-            std::uint64_t& seen = index_->seen[(l.full_hash >> 20) & index_->mask];
+            std::uint64_t& seen = index_->seen[(l.full_hash >> 20) & (index_->seen.size() - 1)];
             const std::uint64_t entry = std::uint64_t{f.name.size()} + f.value.size() + kEntryOverhead;
-            worth = seen == l.full_hash || capacity_ - table_->size() >= entry;
+            worth = (seen == l.full_hash || capacity_ - table_->size() >= entry || index_->score(l.name_hash) > 2) &&
+                    entry <= capacity_ / 4 * 3;
             seen = l.full_hash;
         }
         if (worth) {

@@ -30,6 +30,7 @@ std::string_view to_string(Error e) noexcept {
     case Error::decoder_integer_overflow: return "integer overflow on the decoder stream";
     case Error::ack_without_section: return "Section Acknowledgment with no section to acknowledge";
     case Error::increment_invalid: return "invalid Insert Count Increment";
+    case Error::excessive_copying: return "Duplicates and name references copying too much";
     }
     return "unknown QPACK error";
 }

@@ -12,12 +12,14 @@ public:
     std::size_t allocations = 0;  ///< calls of allocate()
     std::size_t bytes = 0;        ///< octets ever allocated
     std::size_t live = 0;         ///< octets allocated and not yet given back
+    std::size_t peak = 0;         ///< the most `live` has been
 
 private:
     void* do_allocate(std::size_t n, std::size_t align) override {
         ++allocations;
         bytes += n;
         live += n;
+        if (live > peak) peak = live;
         return std::pmr::new_delete_resource()->allocate(n, align);
     }
     void do_deallocate(void* p, std::size_t n, std::size_t align) override {
