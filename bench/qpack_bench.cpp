@@ -26,13 +26,17 @@
 #include <benchmark/benchmark.h>
 #include <nghttp3/nghttp3.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "h2wire/qpack.hpp"
