@@ -636,29 +636,34 @@ TEST_CASE("qpack decoder: a section unblocked by a read that then fails is hande
 TEST_CASE("qpack decoder: a blocked section keeps the Required Insert Count it was read with") {
     // RFC 9204 §4.5.1.1 decodes the Required Insert Count when the prefix is
     // read. Capacity 220: MaxEntries 6, FullRange 12. `03 81 10 11` at insert
-    // count 0 is Required Insert Count 2, and blocks. Thirteen inserts then
-    // arrive at once (evicting entries 0 and 1, which no compliant encoder
-    // would do while the section is unacknowledged; a hostile one may).
-    // next_unblocked() hands the section back, so it "can now decode":
-    // decode() must finish it. Entries 0 and 1 are gone, so it is
-    // QPACK_DECOMPRESSION_FAILED. Read again at insert count 13, the same
-    // prefix would mean Required Insert Count 14.
-    qpack::DecoderLimits limits;
-    limits.max_table_capacity = 220;
-    qpack::Decoder d(limits);
-    d.assume_capacity(220);
-    qpack::Section s(4);
-    REQUIRE(d.decode(s, unhex("03811011"), true, [](const Field&) {}).status == qpack::Status::blocked);
-    CHECK(s.required_insert_count() == 2);
-    std::string inserts;
-    for (int i = 0; i < 13; ++i) inserts += "41610162";  // Insert With Literal Name a: b
-    REQUIRE(d.read_encoder_stream(unhex(inserts)) == qpack::Error::none);
-    REQUIRE(d.insert_count() == 13);
-    qpack::Section* u = d.next_unblocked();
-    REQUIRE(u == &s);
-    std::size_t fields = 0;
-    const qpack::Decoded r = d.decode(*u, {}, true, [&](const Field&) { ++fields; });
-    CHECK(r.status == qpack::Status::done);
-    CHECK(r.error == qpack::Error::dynamic_index_invalid);
-    CHECK(fields == 0);
+    // count 0 is Required Insert Count 2, Base 0, then post-Base indices 0
+    // and 1; it blocks. 13 or 14 inserts then arrive at once (evicting
+    // entries 0 and 1, which no compliant encoder would do while the section
+    // is unacknowledged; a hostile one may). next_unblocked() hands the
+    // section back, so it "can now decode": decode() must finish it, and
+    // since entries 0 and 1 are gone, with QPACK_DECOMPRESSION_FAILED. Read
+    // again at insert count 13 or 14, the same prefix would mean Required
+    // Insert Count 14 and Base 12: blocked again at 13, and at 14 two fields
+    // from entries 12 and 13 that the encoder never referenced.
+    for (const int inserts : {13, 14}) {
+        CAPTURE(inserts);
+        qpack::DecoderLimits limits;
+        limits.max_table_capacity = 220;
+        qpack::Decoder d(limits);
+        d.assume_capacity(220);
+        qpack::Section s(4);
+        REQUIRE(d.decode(s, unhex("03811011"), true, [](const Field&) {}).status == qpack::Status::blocked);
+        CHECK(s.required_insert_count() == 2);
+        std::string bytes;
+        for (int i = 0; i < inserts; ++i) bytes += "41610162";  // Insert With Literal Name a: b
+        REQUIRE(d.read_encoder_stream(unhex(bytes)) == qpack::Error::none);
+        REQUIRE(d.insert_count() == static_cast<std::uint64_t>(inserts));
+        qpack::Section* u = d.next_unblocked();
+        REQUIRE(u == &s);
+        std::size_t fields = 0;
+        const qpack::Decoded r = d.decode(*u, {}, true, [&](const Field&) { ++fields; });
+        CHECK(r.status == qpack::Status::done);
+        CHECK(r.error == qpack::Error::dynamic_index_invalid);
+        CHECK(fields == 0);
+    }
 }
