@@ -773,3 +773,23 @@ TEST_CASE("h3 reader: split invariance on long mixed streams") {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("h3 reader: a reader moved mid-frame goes on where it was") {
+    const Vec w = cat({frame(HEADERS, str("abcdef")), frame(DATA, str("xyz"))});
+    Reader a(opts(StreamKind::request));
+    CHECK(a.read(Bytes(w).first(4)).status == ReadStatus::need_input);
+    Reader b(std::move(a));
+    const ReadResult x = b.read(Bytes(w).subspan(4));
+    REQUIRE(x.status == ReadStatus::frame);
+    CHECK(std::get<Headers>(x.frame).field_section.size() == 6);
+    Reader c;
+    c = std::move(b);
+    const ReadResult y = c.read(Bytes(w).subspan(4 + x.consumed));
+    REQUIRE(y.status == ReadStatus::data);
+    CHECK(text(y.data.data) == "xyz");
+    CHECK(c.at_frame_boundary());
+}
+
+}  // namespace

@@ -403,6 +403,14 @@ public:
     /// is allocated until a buffered frame arrives split across reads.
     H2WIRE_API explicit Reader(const ReaderOptions& options = {},
                                std::pmr::memory_resource* mr = std::pmr::get_default_resource());
+    /// Takes over `other`'s state and buffers; a moved-from reader may only
+    /// be destroyed or assigned to.
+    Reader(Reader&& other) = default;
+    /// As the move constructor; the buffers move only between readers of
+    /// the same memory resource, else they are copied.
+    Reader& operator=(Reader&& other) = default;
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
 
     /// Consumes a prefix of `input` and returns the next item. With
     /// need_input, all of `input` was consumed. After an error every call
