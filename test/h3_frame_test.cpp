@@ -793,3 +793,23 @@ TEST_CASE("h3 reader: a reader moved mid-frame goes on where it was") {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("h3 reader: limits are clamped to max_buffer_limit") {
+    ReaderOptions o = opts(StreamKind::request);
+    o.max_field_section = ~std::uint64_t{0};
+    o.max_frame_payload = max_varint;
+    test_support::CountingResource mr;
+    Reader r(o, &mr);
+    CHECK(r.options().max_field_section == max_buffer_limit);
+    CHECK(r.options().max_frame_payload == max_buffer_limit);
+    const Vec huge = cat({varint(HEADERS), varint(max_buffer_limit + 1)});
+    CHECK(r.read(huge).error.code == LOAD);
+    Reader pp(o, &mr);
+    const Vec promise = cat({varint(PUSH_PROMISE), varint(max_varint)});
+    CHECK(pp.read(promise).error.code == LOAD);
+    CHECK(mr.allocations == 0);
+}
+
+}  // namespace

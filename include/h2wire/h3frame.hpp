@@ -313,6 +313,10 @@ enum class StreamKind : std::uint8_t {
               ///< CANCEL_PUSH, GOAWAY, MAX_PUSH_ID
 };
 
+/// The largest value Reader accepts for ReaderOptions::max_frame_payload
+/// and max_field_section (1 GiB); larger ones are clamped to it.
+inline constexpr std::uint64_t max_buffer_limit = std::uint64_t{1} << 30;
+
 /// Reader configuration.
 struct ReaderOptions {
     /// The stream read.
@@ -401,6 +405,7 @@ class Reader {
 public:
     /// A reader whose buffers come from `mr`, which must outlive it. Nothing
     /// is allocated until a buffered frame arrives split across reads.
+    /// `options` is copied, its limits clamped to max_buffer_limit.
     H2WIRE_API explicit Reader(const ReaderOptions& options = {},
                                std::pmr::memory_resource* mr = std::pmr::get_default_resource());
     /// Takes over `other`'s state and buffers; a moved-from reader may only
@@ -434,7 +439,7 @@ public:
     /// unless the last message frame was the first HEADERS.
     H2WIRE_API void interim_response() noexcept;
 
-    /// The options in force.
+    /// The options in force, limits as clamped.
     const ReaderOptions& options() const noexcept { return options_; }
     /// True after an error.
     bool failed() const noexcept { return state_ == State::failed; }

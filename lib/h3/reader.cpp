@@ -33,7 +33,10 @@ bool single_varint(Bytes payload, std::uint64_t& v) noexcept {
 }  // namespace
 
 Reader::Reader(const ReaderOptions& options, std::pmr::memory_resource* mr)
-    : options_(options), buffer_(mr), settings_(mr), ids_(mr) {}
+    : options_(options), buffer_(mr), settings_(mr), ids_(mr) {
+    options_.max_frame_payload = std::min(options_.max_frame_payload, max_buffer_limit);
+    options_.max_field_section = std::min(options_.max_field_section, max_buffer_limit);
+}
 
 void Reader::interim_response() noexcept {
     if (phase_ == Phase::headers) phase_ = Phase::start;
@@ -148,7 +151,7 @@ std::optional<Error> Reader::check_header() {
             if (options_.peer == PeerRole::client)
                 return conn(ErrorCode::h3_frame_unexpected, "PUSH_PROMISE from a client");
             if (len == 0) return conn(ErrorCode::h3_frame_error, "PUSH_PROMISE without Push ID");
-            if (len > options_.max_field_section + 8)
+            if (len > 8 && len - 8 > options_.max_field_section)
                 return conn(ErrorCode::h3_excessive_load, "PUSH_PROMISE over the field section limit");
             break;
     }
