@@ -79,8 +79,8 @@ std::string reread(const h3::Frame& f, h3::ReaderOptions o) {
     return summary(x.frame);
 }
 
-std::vector<std::string> run(std::span<const std::uint8_t> input, h3::ReaderOptions o, bool prefix,
-                             std::uint32_t seed, bool split) {
+std::vector<std::string> run(std::span<const std::uint8_t> input, h3::ReaderOptions o, bool prefix, std::uint32_t seed,
+                             bool split) {
     std::vector<std::string> items;
     std::optional<h3::Reader> reader;
     if (!prefix) reader.emplace(o);
@@ -150,8 +150,8 @@ std::vector<std::string> run(std::span<const std::uint8_t> input, h3::ReaderOpti
             switch (r.status) {
                 case h3::ReadStatus::data:
                     H2W_CHECK(r.header.type == 0);
-                    H2W_CHECK(r.data.data.empty() ||
-                              (r.data.data.data() >= base && r.data.data.data() + r.data.data.size() <= base + r.consumed));
+                    H2W_CHECK(r.data.data.empty() || (r.data.data.data() >= base &&
+                                                      r.data.data.data() + r.data.data.size() <= base + r.consumed));
                     if (r.data.first) data.clear(), data_length = 0;
                     data.append(reinterpret_cast<const char*>(r.data.data.data()), r.data.data.size());
                     data_length += r.data.data.size();

@@ -56,8 +56,8 @@ Vec written(const F& f) {
     return out;
 }
 
-constexpr std::uint64_t DATA = 0x0, HEADERS = 0x1, CANCEL_PUSH = 0x3, SETTINGS = 0x4, PUSH_PROMISE = 0x5,
-                        GOAWAY = 0x7, MAX_PUSH_ID = 0xd;
+constexpr std::uint64_t DATA = 0x0, HEADERS = 0x1, CANCEL_PUSH = 0x3, SETTINGS = 0x4, PUSH_PROMISE = 0x5, GOAWAY = 0x7,
+                        MAX_PUSH_ID = 0xd;
 
 ReaderOptions opts(StreamKind k, PeerRole p = PeerRole::unknown) {
     ReaderOptions o;
@@ -171,8 +171,8 @@ Transcript run_all_splits(const Vec& input, const ReaderOptions& o = {}, int see
 // --- varints ----------------------------------------------------------------
 
 TEST_CASE("h3 varint: sizes and boundaries round trip (RFC 9000 §16)") {
-    const std::uint64_t values[] = {0,       63,          64,          16383,         16384, (1u << 30) - 1,
-                                    1u << 30, max_varint - 1, max_varint, 494878333, 15293};
+    const std::uint64_t values[] = {0,          63,        64,   16383, 16384, (1u << 30) - 1, 1u << 30, max_varint - 1,
+                                    max_varint, 494878333, 15293};
     for (std::uint64_t v : values) {
         CAPTURE(v);
         const Vec w = varint(v);
@@ -300,9 +300,9 @@ TEST_CASE("h3 writers: control stream frames read back, split anywhere") {
 
 TEST_CASE("h3 writers: request stream frames read back, split anywhere") {
     const Vec body(3000, 'b');
-    Vec wire = cat({written(Headers{str("qpack-block")}), written(PushPromise{7, str("promised")}),
-                    written(Data{str("hello")}), written(Data{}), written(Data{body}),
-                    written(Unknown{0x21, str("x")})});
+    Vec wire =
+        cat({written(Headers{str("qpack-block")}), written(PushPromise{7, str("promised")}),
+             written(Data{str("hello")}), written(Data{}), written(Data{body}), written(Unknown{0x21, str("x")})});
     // Zero copy DATA: header, then the payload sent separately.
     Vec hdr(data_header_size(4));
     CHECK(write_data_header(hdr, 4).size == hdr.size());
@@ -310,8 +310,15 @@ TEST_CASE("h3 writers: request stream frames read back, split anywhere") {
     const Transcript t = run_all_splits(wire, opts(StreamKind::request, PeerRole::server), 20, true);
     CHECK_FALSE(t.error);
     const std::vector<std::string> want = {
-        "HEADERS qpack-block", "PUSH_PROMISE 7 promised", "DATA hello", "DATA ", "DATA " + std::string(body.begin(), body.end()),
-        "UNKNOWN 33 1",        "DATA tail",               "HEADERS trailers", "PUSH_PROMISE 8 ",
+        "HEADERS qpack-block",
+        "PUSH_PROMISE 7 promised",
+        "DATA hello",
+        "DATA ",
+        "DATA " + std::string(body.begin(), body.end()),
+        "UNKNOWN 33 1",
+        "DATA tail",
+        "HEADERS trailers",
+        "PUSH_PROMISE 8 ",
     };
     CHECK(t.items == want);
 }
@@ -492,8 +499,8 @@ std::vector<Rule> rules() {
         {"SETTINGS id 0x5", ctl, settings({{0x5, 16384}}), SETTINGS_ERR},
         {"SETTINGS duplicate", ctl, settings({{0x6, 1}, {0x1, 0}, {0x6, 1}}), SETTINGS_ERR},
         {"SETTINGS duplicate grease", ctl, settings({{0x21, 1}, {0x21, 2}}), SETTINGS_ERR},
-        {"SETTINGS duplicate, non-minimal encoding",
-         ctl, frame(SETTINGS, cat({varint(6), varint(0), varint_n(6, 8), varint(0)})), SETTINGS_ERR},
+        {"SETTINGS duplicate, non-minimal encoding", ctl,
+         frame(SETTINGS, cat({varint(6), varint(0), varint_n(6, 8), varint(0)})), SETTINGS_ERR},
         // RFC 9114 §5.2, §7.2.7: identifiers.
         {"GOAWAY id not a request stream, from a server", opts(StreamKind::control, PeerRole::server),
          cat({s0, frame(GOAWAY, varint(2))}), ID},
@@ -561,8 +568,8 @@ TEST_CASE("h3 reader: accepted on the edge") {
     // Without the message check, DATA may come first and HEADERS repeat.
     ReaderOptions loose = opts(StreamKind::request);
     loose.check_message = false;
-    const Vec any = cat({frame(DATA, str("x")), frame(HEADERS, {}), frame(HEADERS, {}), frame(HEADERS, {}),
-                         frame(DATA, {})});
+    const Vec any =
+        cat({frame(DATA, str("x")), frame(HEADERS, {}), frame(HEADERS, {}), frame(HEADERS, {}), frame(DATA, {})});
     CHECK_FALSE(run_all_splits(any, loose, 3, true).error);
 }
 
@@ -589,7 +596,7 @@ TEST_CASE("h3 reader: interim responses (RFC 9114 §4.1)") {
     Reader late(opts(StreamKind::request));
     const Vec hd = cat({h, d});
     CHECK(late.read(hd).status == ReadStatus::frame);
-    late.interim_response();  // ok: back to before HEADERS
+    late.interim_response();                                                    // ok: back to before HEADERS
     CHECK(late.read(Bytes(hd).subspan(h.size())).status == ReadStatus::error);  // DATA before HEADERS
 }
 
@@ -611,7 +618,10 @@ TEST_CASE("h3 reader: finish() at the end of the stream") {
         {"request cut in DATA", opts(StreamKind::request), cat({h, Vec{0x00, 0x05, 'a'}}), FRAME, C},
         {"request cut in HEADERS", opts(StreamKind::request), Vec{0x01, 0x05, 'a'}, FRAME, C},
         {"request cut in an unknown frame", opts(StreamKind::request), cat({h, Vec{0x21, 0x05, 'a'}}), FRAME, C},
-        {"empty request from a client", opts(StreamKind::request, PeerRole::client), {}, ErrorCode::h3_request_incomplete,
+        {"empty request from a client",
+         opts(StreamKind::request, PeerRole::client),
+         {},
+         ErrorCode::h3_request_incomplete,
          S},
         {"request of grease only", opts(StreamKind::request, PeerRole::client), frame(0x21, {}),
          ErrorCode::h3_request_incomplete, S},
@@ -760,8 +770,9 @@ TEST_CASE("h3 reader: split invariance on long mixed streams") {
             const Vec payload(std::uniform_int_distribution<std::size_t>(0, 300)(rng), static_cast<std::uint8_t>(i));
             if (pick == 0) req = cat({req, frame(DATA, payload)});
             if (pick == 1) req = cat({req, frame(PUSH_PROMISE, cat({varint(static_cast<std::uint64_t>(i)), payload}))});
-            if (pick == 2) req = cat({req, frame(grease_value(static_cast<std::uint64_t>(i)), payload)}),
-                           ctl = cat({ctl, frame(0x21, payload)});
+            if (pick == 2)
+                req = cat({req, frame(grease_value(static_cast<std::uint64_t>(i)), payload)}),
+                ctl = cat({ctl, frame(0x21, payload)});
             if (pick == 3) ctl = cat({ctl, frame(CANCEL_PUSH, varint(static_cast<std::uint64_t>(i) << 20))});
         }
         req = cat({req, frame(HEADERS, str("trailers"))});

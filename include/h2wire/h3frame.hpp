@@ -159,23 +159,23 @@ H2WIRE_API std::string_view to_string(SettingId id) noexcept;
 /// An HTTP/3 or QPACK error code (RFC 9114 §8.1, RFC 9204 §6), as sent in
 /// QUIC CONNECTION_CLOSE, RESET_STREAM and STOP_SENDING. Open enumeration.
 enum class ErrorCode : std::uint64_t {
-    h3_no_error = 0x100,                ///< no error; graceful close
-    h3_general_protocol_error = 0x101,  ///< no more specific code applies
-    h3_internal_error = 0x102,          ///< an internal error
-    h3_stream_creation_error = 0x103,   ///< a stream that was not acceptable
-    h3_closed_critical_stream = 0x104,  ///< a required stream was closed
-    h3_frame_unexpected = 0x105,        ///< a frame not permitted here
-    h3_frame_error = 0x106,             ///< a frame's layout or size is wrong
-    h3_excessive_load = 0x107,          ///< the peer generates excessive load
-    h3_id_error = 0x108,                ///< an identifier used incorrectly
-    h3_settings_error = 0x109,          ///< an error in the SETTINGS payload
-    h3_missing_settings = 0x10a,        ///< no SETTINGS first on the control stream
-    h3_request_rejected = 0x10b,        ///< request not processed at all
-    h3_request_cancelled = 0x10c,       ///< request or response cancelled
-    h3_request_incomplete = 0x10d,      ///< the stream ended before the message did
-    h3_message_error = 0x10e,           ///< a malformed message
-    h3_connect_error = 0x10f,           ///< a CONNECT tunnel was reset or closed
-    h3_version_fallback = 0x110,        ///< retry over HTTP/1.1
+    h3_no_error = 0x100,                 ///< no error; graceful close
+    h3_general_protocol_error = 0x101,   ///< no more specific code applies
+    h3_internal_error = 0x102,           ///< an internal error
+    h3_stream_creation_error = 0x103,    ///< a stream that was not acceptable
+    h3_closed_critical_stream = 0x104,   ///< a required stream was closed
+    h3_frame_unexpected = 0x105,         ///< a frame not permitted here
+    h3_frame_error = 0x106,              ///< a frame's layout or size is wrong
+    h3_excessive_load = 0x107,           ///< the peer generates excessive load
+    h3_id_error = 0x108,                 ///< an identifier used incorrectly
+    h3_settings_error = 0x109,           ///< an error in the SETTINGS payload
+    h3_missing_settings = 0x10a,         ///< no SETTINGS first on the control stream
+    h3_request_rejected = 0x10b,         ///< request not processed at all
+    h3_request_cancelled = 0x10c,        ///< request or response cancelled
+    h3_request_incomplete = 0x10d,       ///< the stream ended before the message did
+    h3_message_error = 0x10e,            ///< a malformed message
+    h3_connect_error = 0x10f,            ///< a CONNECT tunnel was reset or closed
+    h3_version_fallback = 0x110,         ///< retry over HTTP/1.1
     qpack_decompression_failed = 0x200,  ///< RFC 9204 §6
     qpack_encoder_stream_error = 0x201,  ///< RFC 9204 §6
     qpack_decoder_stream_error = 0x202,  ///< RFC 9204 §6
@@ -530,7 +530,7 @@ H2WIRE_API std::string_view to_string(WriteError e) noexcept;
 /// What a checked writer did: `size` octets written, or an error and nothing
 /// written.
 struct WriteResult {
-    std::size_t size = 0;                ///< octets written at the start of `out`
+    std::size_t size = 0;                 ///< octets written at the start of `out`
     WriteError error = WriteError::none;  ///< WriteError::none on success
     /// True when the frame was written.
     explicit operator bool() const noexcept { return error == WriteError::none; }

@@ -12,11 +12,20 @@ std::size_t write_varint(std::span<std::uint8_t> out, std::uint64_t v) noexcept 
 std::size_t write_varint(std::span<std::uint8_t> out, std::uint64_t v, std::size_t size) noexcept {
     std::uint8_t prefix = 0;
     switch (size) {
-        case 1: prefix = 0x00; break;
-        case 2: prefix = 0x40; break;
-        case 4: prefix = 0x80; break;
-        case 8: prefix = 0xc0; break;
-        default: return 0;
+        case 1:
+            prefix = 0x00;
+            break;
+        case 2:
+            prefix = 0x40;
+            break;
+        case 4:
+            prefix = 0x80;
+            break;
+        case 8:
+            prefix = 0xc0;
+            break;
+        default:
+            return 0;
     }
     // RFC 9000 §16: 8 * size - 2 usable bits.
     if (size < 8 && v >> (8 * size - 2) != 0) return 0;
