@@ -384,6 +384,13 @@ TEST_CASE("h3 writers: refusals") {
     const Setting dup[] = {{0x6, 1}, {0x1, 0}, {0x6, 2}};
     const Setting big[] = {{0x6, max_varint + 1}};
     const Setting ok[] = {{0x6, 1}};
+    const Setting datagram2[] = {{0x33, 2}};
+    const Setting connect7[] = {{0x8, 7}};
+    CHECK(write(buf, Settings{datagram2, std::nullopt}).error == WriteError::invalid_setting);
+    CHECK(write(buf, Settings{connect7, std::nullopt}).error == WriteError::invalid_setting);
+    CHECK(is_valid_setting_value(0x6, max_varint));
+    CHECK(is_valid_setting_value(0x33, 1));
+    CHECK_FALSE(is_valid_setting_value(0x33, 2));
     CHECK(write(buf, Settings{h2, std::nullopt}).error == WriteError::invalid_setting);
     CHECK(write(buf, Settings{zero, std::nullopt}).error == WriteError::invalid_setting);
     CHECK(write(buf, Settings{dup, std::nullopt}).error == WriteError::invalid_setting);
@@ -497,6 +504,9 @@ std::vector<Rule> rules() {
         {"SETTINGS id 0x3", ctl, settings({{0x3, 100}}), SETTINGS_ERR},
         {"SETTINGS id 0x4", ctl, settings({{0x4, 65535}}), SETTINGS_ERR},
         {"SETTINGS id 0x5", ctl, settings({{0x5, 16384}}), SETTINGS_ERR},
+        // RFC 9297 §2.1.1, RFC 9220 §3: 0 or 1.
+        {"SETTINGS_H3_DATAGRAM 2", ctl, settings({{0x33, 2}}), SETTINGS_ERR},
+        {"SETTINGS_ENABLE_CONNECT_PROTOCOL 2", ctl, settings({{0x8, 2}}), SETTINGS_ERR},
         {"SETTINGS duplicate", ctl, settings({{0x6, 1}, {0x1, 0}, {0x6, 1}}), SETTINGS_ERR},
         {"SETTINGS duplicate grease", ctl, settings({{0x21, 1}, {0x21, 2}}), SETTINGS_ERR},
         {"SETTINGS duplicate, non-minimal encoding", ctl,

@@ -152,6 +152,16 @@ enum class SettingId : std::uint64_t {
 constexpr bool is_http2_setting(std::uint64_t id) noexcept {
     return id == 0x0 || (id >= 0x2 && id <= 0x5);
 }
+/// True when `value` is allowed for `id`: SETTINGS_ENABLE_CONNECT_PROTOCOL
+/// (RFC 9220 §3, RFC 8441 §3) and SETTINGS_H3_DATAGRAM (RFC 9297 §2.1.1) are
+/// 0 or 1; any other value of any identifier is allowed. A receiver treats a
+/// failure as H3_SETTINGS_ERROR.
+constexpr bool is_valid_setting_value(std::uint64_t id, std::uint64_t value) noexcept {
+    if (id == static_cast<std::uint64_t>(SettingId::enable_connect_protocol) ||
+        id == static_cast<std::uint64_t>(SettingId::h3_datagram))
+        return value <= 1;
+    return true;
+}
 /// "SETTINGS_QPACK_MAX_TABLE_CAPACITY", ..., "SETTINGS_H3_DATAGRAM";
 /// "RESERVED_H2", "GREASE" or "UNKNOWN".
 H2WIRE_API std::string_view to_string(SettingId id) noexcept;
@@ -247,9 +257,9 @@ struct CancelPush {
 };
 /// SETTINGS (RFC 9114 §7.2.4); first frame of the control stream, once.
 struct Settings {
-    /// In frame order. Received entries have no duplicate identifier and no
-    /// HTTP/2 one; unknown and grease identifiers are kept (the caller
-    /// ignores them, RFC 9114 §7.2.4).
+    /// In frame order. Received entries have no duplicate identifier, no
+    /// HTTP/2 one, and pass is_valid_setting_value(); unknown and grease
+    /// identifiers are kept (the caller ignores them, RFC 9114 §7.2.4).
     std::span<const Setting> entries{};
     /// Writing only: a grease setting (is_grease(id) must hold) written after
     /// the entries (RFC 9114 §7.2.4.1). Never set by the reader.
@@ -521,7 +531,8 @@ enum class WriteError : std::uint8_t {
     none = 0,          ///< the frame was written
     buffer_too_small,  ///< `out` is smaller than encoded_size()
     value_too_large,   ///< a value (id, length) over max_varint
-    invalid_setting,   ///< an HTTP/2 or duplicate identifier, or a grease setting whose id is not grease
+    invalid_setting,   ///< an HTTP/2 or duplicate identifier, a value is_valid_setting_value() rejects,
+                       ///< or a grease setting whose id is not grease
     known_type,        ///< Unknown with a FrameType or HTTP/2 type (use write_raw)
 };
 /// A short English description of `e`.
@@ -562,7 +573,8 @@ H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Headers& f) noex
 /// CANCEL_PUSH (RFC 9114 §7.2.3).
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const CancelPush& f) noexcept;
 /// SETTINGS (RFC 9114 §7.2.4): no HTTP/2 identifier, no duplicate, values at
-/// most max_varint; then `grease`, if set, whose id must be grease.
+/// most max_varint that pass is_valid_setting_value(); then `grease`, if
+/// set, whose id must be grease.
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const Settings& f) noexcept;
 /// PUSH_PROMISE (RFC 9114 §7.2.5).
 H2WIRE_API WriteResult write(std::span<std::uint8_t> out, const PushPromise& f) noexcept;

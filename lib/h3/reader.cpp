@@ -215,6 +215,9 @@ void Reader::finish_frame(ReadResult& r, Bytes payload) {
                 pos += a + b;
                 // RFC 9114 §7.2.4.1: the HTTP/2 identifiers are reserved.
                 if (is_http2_setting(s.id)) return failed(ErrorCode::h3_settings_error, "HTTP/2 setting identifier");
+                // RFC 9297 §2.1.1, RFC 9220 §3 (RFC 8441 §3): 0 or 1.
+                if (!is_valid_setting_value(s.id, s.value))
+                    return failed(ErrorCode::h3_settings_error, "setting value not 0 or 1");
                 if (settings_.size() == options_.max_settings)
                     return failed(ErrorCode::h3_excessive_load, "too many SETTINGS entries");
                 settings_.push_back(s);

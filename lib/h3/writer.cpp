@@ -126,7 +126,8 @@ WriteResult write(std::span<std::uint8_t> out, const Settings& f) noexcept {
     // RFC 9114 §7.2.4.1: no HTTP/2 identifier, none twice. Quadratic in the
     // caller's own list, which is short.
     for (std::size_t i = 0; i < f.entries.size(); ++i) {
-        if (is_http2_setting(f.entries[i].id)) return {0, WriteError::invalid_setting};
+        if (is_http2_setting(f.entries[i].id) || !is_valid_setting_value(f.entries[i].id, f.entries[i].value))
+            return {0, WriteError::invalid_setting};
         for (std::size_t j = 0; j < i; ++j)
             if (f.entries[j].id == f.entries[i].id) return {0, WriteError::invalid_setting};
     }
