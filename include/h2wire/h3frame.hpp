@@ -551,13 +551,21 @@ struct WriteResult {
 /// Octets the frame takes on the wire, type and length included, with
 /// shortest varints. 0 when a value cannot be encoded.
 //@{
+/// DATA: type, length and payload.
 H2WIRE_API std::size_t encoded_size(const Data& f) noexcept;
+/// HEADERS: type, length and field section.
 H2WIRE_API std::size_t encoded_size(const Headers& f) noexcept;
+/// CANCEL_PUSH: type, length and Push ID.
 H2WIRE_API std::size_t encoded_size(const CancelPush& f) noexcept;
+/// SETTINGS: type, length and every entry, grease included.
 H2WIRE_API std::size_t encoded_size(const Settings& f) noexcept;
+/// PUSH_PROMISE: type, length, Push ID and field section.
 H2WIRE_API std::size_t encoded_size(const PushPromise& f) noexcept;
+/// GOAWAY: type, length and id.
 H2WIRE_API std::size_t encoded_size(const Goaway& f) noexcept;
+/// MAX_PUSH_ID: type, length and Push ID.
 H2WIRE_API std::size_t encoded_size(const MaxPushId& f) noexcept;
+/// An unknown frame: type, length and payload.
 H2WIRE_API std::size_t encoded_size(const Unknown& f) noexcept;
 //@}
 
