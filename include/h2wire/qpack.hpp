@@ -68,10 +68,13 @@ enum class Error : std::uint8_t {
 /// A short English description of `e`, for logs.
 H2WIRE_API std::string_view to_string(Error e) noexcept;
 
-/// RFC 9204 §6 error codes, and RFC 9114's H3_EXCESSIVE_LOAD.
+/// QPACK_DECOMPRESSION_FAILED (RFC 9204 §6): a field section.
 inline constexpr std::uint64_t kDecompressionFailed = 0x200;
+/// QPACK_ENCODER_STREAM_ERROR (RFC 9204 §6): the peer's encoder stream.
 inline constexpr std::uint64_t kEncoderStreamError = 0x201;
+/// QPACK_DECODER_STREAM_ERROR (RFC 9204 §6): the peer's decoder stream.
 inline constexpr std::uint64_t kDecoderStreamError = 0x202;
+/// H3_EXCESSIVE_LOAD (RFC 9114 §8.1).
 inline constexpr std::uint64_t kExcessiveLoad = 0x107;
 
 /// The HTTP/3 error code of `e`: 0x200, 0x201 or 0x202 by the stream the
@@ -153,7 +156,9 @@ public:
     Section(const Section&) = delete;
     Section& operator=(const Section&) = delete;
 
+    /// The stream given at construction.
     std::uint64_t stream_id() const noexcept { return stream_id_; }
+    /// The caller's pointer given at construction.
     void* user() const noexcept { return user_; }
     /// Waiting for inserts: Decoder::next_unblocked() hands it back when they
     /// have arrived.
@@ -187,8 +192,8 @@ enum class Status : std::uint8_t {
 
 /// Result of Decoder::decode().
 struct Decoded {
-    Status status = Status::done;
-    Error error = Error::none;
+    Status status = Status::done;  ///< what became of the section
+    Error error = Error::none;     ///< why it failed, if it did (with Status::done)
 };
 
 /// The QPACK decoder (RFC 9204 §2.2): the dynamic table the peer's encoder
@@ -243,16 +248,19 @@ public:
     /// files, whose encoders assume it; HTTP/3 starts at 0.
     H2WIRE_API void assume_capacity(std::uint32_t capacity);
 
+    /// The limits in force.
     const DecoderLimits& limits() const noexcept { return limits_; }
     /// Inserts (and Duplicates) read from the encoder stream so far.
     H2WIRE_API std::uint64_t insert_count() const noexcept;
-    /// The table's capacity set by the peer, its size (name + value + 32 per
-    /// entry) and its entries.
+    /// The table's capacity, as the peer set it.
     H2WIRE_API std::uint32_t capacity() const noexcept;
+    /// The table's size: name + value + 32 per entry (§3.2.1).
     H2WIRE_API std::uint32_t table_size() const noexcept;
+    /// Entries in the table.
     H2WIRE_API std::size_t table_entries() const noexcept;
-    /// Sections blocked now, and the encoded octets they hold.
+    /// Sections blocked now.
     std::size_t blocked_sections() const noexcept { return blocked_count_; }
+    /// Encoded octets the blocked sections hold.
     std::size_t blocked_octets() const noexcept { return blocked_octets_; }
 
 private:
@@ -385,13 +393,16 @@ public:
     /// Drops the first `n` octets of encoder_stream_output().
     H2WIRE_API void consume_encoder_stream_output(std::size_t n) noexcept;
 
-    /// The capacity in use, the table's size and entries.
+    /// The capacity in use.
     H2WIRE_API std::uint32_t capacity() const noexcept;
+    /// The table's size: name + value + 32 per entry (§3.2.1).
     H2WIRE_API std::uint32_t table_size() const noexcept;
+    /// Entries in the table.
     H2WIRE_API std::size_t table_entries() const noexcept;
-    /// Inserts written so far, and how many of them the decoder has
-    /// acknowledged (the Known Received Count, §2.1.4).
+    /// Inserts (and Duplicates) written so far.
     H2WIRE_API std::uint64_t insert_count() const noexcept;
+    /// How many of them the decoder has acknowledged: the Known Received
+    /// Count (§2.1.4).
     std::uint64_t known_received_count() const noexcept { return known_received_; }
     /// Streams whose unacknowledged sections reference entries the decoder
     /// may not have yet (§2.1.2).
