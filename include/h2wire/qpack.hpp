@@ -117,9 +117,10 @@ struct DecoderLimits {
     std::uint32_t max_blocked_streams = 100;
     /// Our SETTINGS_MAX_FIELD_SECTION_SIZE (RFC 9114 §4.2.2): the sum of
     /// name + value + 32 over a section's fields. A section past it gives
-    /// section_too_large (the fields decoded so far were reported). Also
-    /// bounds the encoded octets of one section held while it arrives in
-    /// pieces.
+    /// section_too_large (the fields decoded so far were reported). A
+    /// section that arrives in pieces is held up to 4 times this plus 20
+    /// octets: no section within the limit encodes longer (a Huffman code is
+    /// at most 30 bits per octet, and each field counts 32 octets).
     std::uint32_t max_field_section_size = 64 * 1024;
     /// Largest name + value of one field, in a section or an insert.
     std::uint32_t max_field_size = 64 * 1024;
@@ -163,7 +164,8 @@ public:
     /// Waiting for inserts: Decoder::next_unblocked() hands it back when they
     /// have arrived.
     bool blocked() const noexcept { return blocked_; }
-    /// The Required Insert Count, once the prefix has been read (else 0).
+    /// The Required Insert Count of a blocked section (0 otherwise: a
+    /// section is read in one go once it is whole and unblocked).
     std::uint64_t required_insert_count() const noexcept { return required_; }
 
 private:
@@ -177,6 +179,8 @@ private:
     std::uint32_t size_ = 0;
     std::uint32_t cap_ = 0;
     std::uint64_t required_ = 0;
+    std::uint64_t base_ = 0;         // of a blocked section: its prefix is read once (§4.5.1)
+    std::uint32_t prefix_size_ = 0;  // octets of that prefix
     Section* prev_ = nullptr;  // the decoder's list of blocked sections
     Section* next_ = nullptr;
     bool blocked_ = false;
@@ -227,7 +231,9 @@ public:
     H2WIRE_API Decoded decode(Section& section, std::span<const std::uint8_t> piece, bool end, FieldSink on_field);
 
     /// A blocked section that the inserts read since can now decode, or
-    /// nullptr. The caller decodes it with decode(*s, {}, true, sink).
+    /// nullptr (always nullptr after a fatal error). The caller decodes it
+    /// with decode(*s, {}, true, sink) or drops it with cancel(); until then
+    /// it is returned again.
     H2WIRE_API Section* next_unblocked() noexcept;
 
     /// The stream of `section` was reset or its reading abandoned: drops the
@@ -242,6 +248,11 @@ public:
     H2WIRE_API std::span<const std::uint8_t> decoder_stream_output();
     /// Drops the first `n` octets of decoder_stream_output().
     H2WIRE_API void consume_decoder_stream_output(std::size_t n) noexcept;
+
+    /// Octets of an incomplete encoder-stream instruction held for the next
+    /// read_encoder_stream(); 0 when the stream so far ends on an
+    /// instruction boundary (as it must when the stream ends).
+    std::size_t encoder_stream_pending() const noexcept { return pending_.size(); }
 
     /// Starts the table at `capacity` (at most max_table_capacity) as if the
     /// peer had sent Set Dynamic Table Capacity. Only for offline interop
@@ -267,6 +278,8 @@ private:
     friend class Section;
     struct Prefix;
     Decoded decode_whole(Section& section, const std::uint8_t* p, const std::uint8_t* end, FieldSink& on_field);
+    Decoded finish(Section& section, const Prefix& prefix, const std::uint8_t* p, const std::uint8_t* end,
+                   FieldSink& on_field);
     Error decode_fields(const Prefix& prefix, const std::uint8_t* p, const std::uint8_t* end, FieldSink& on_field);
     Error read_instruction(const std::uint8_t* p, const std::uint8_t* end, std::size_t& used);
     Error insert(std::string_view name, std::string_view value);

@@ -322,7 +322,8 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
             l.dynamic_name = index_->find_name(*table_, l.name_hash, f.name);
             if (l.dynamic_name == 0 && l.dynamic_full != 0) l.dynamic_name = l.dynamic_full;
         }
-        if (l.dynamic_full != 0 && l.dynamic_full - 1 < draining &&
+        // (Only when the section may block: the copy is not acknowledged yet.)
+        if (can_block && l.dynamic_full != 0 && l.dynamic_full - 1 < draining &&
             can_insert(std::uint64_t{f.name.size()} + f.value.size() + kEntryOverhead,
                        std::min(lowest, l.dynamic_full - 1))) {
             const std::uint64_t id = duplicate(f, l, l.dynamic_full - 1);
