@@ -157,7 +157,7 @@ void Encoder::set_peer_settings(std::uint32_t max_table_capacity, std::uint32_t 
     // the table can hold (capacity / 32).
     std::size_t slots = 8;
     while (slots < capacity_ / kEntryOverhead + 1) slots <<= 1;
-    index_ = alloc.new_object<Index>(slots, slots, mr_);
+    index_ = alloc.new_object<Index>(2 * slots, slots, mr_);
     if (!assume_set) {  // §4.3.1 Set Dynamic Table Capacity: 001 capacity(5+)
         std::uint8_t buf[10];
         const std::uint8_t* const end = detail::put_integer(buf, capacity_, 5, 0x20);
