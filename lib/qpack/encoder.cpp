@@ -251,8 +251,9 @@ std::uint64_t Encoder::duplicate(const Field& f, const Lookup& l, std::uint64_t 
 }
 
 std::uint64_t Encoder::draining_below() const noexcept {
-    // The entries the next capacity/4 octets of inserts would evict.
-    const std::uint64_t zone = capacity_ / 4;
+    // The entries the next capacity/4 octets of inserts would evict; in a
+    // small table (a few entries) half of it, up to 128 octets.
+    const std::uint64_t zone = std::max<std::uint64_t>(capacity_ / 4, std::min<std::uint64_t>(capacity_ / 2, 128));
     std::uint64_t free = capacity_ - table_->size();
     std::uint64_t id = table_->first_id();
     for (; id != table_->next_id() && free < zone; ++id)
@@ -352,7 +353,10 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
         if (dynamic && !secret && l.dynamic_full == 0 && (kNamePolicy[l.static_name] & kUnique) == 0) {
             std::uint64_t& seen = index_->seen[(l.full_hash >> 20) & (index_->seen.size() - 1)];
             const std::uint64_t entry = std::uint64_t{f.name.size()} + f.value.size() + kEntryOverhead;
-            worth = (seen == l.full_hash || capacity_ - table_->size() >= entry || index_->score(l.name_hash) > 2) &&
+            // (A section that may not block pays twice for an insert, which
+            // it must also send as a literal: then only the first two reasons.)
+            worth = (seen == l.full_hash || capacity_ - table_->size() >= entry ||
+                     (can_block && index_->score(l.name_hash) > 3)) &&
                     entry <= capacity_ / 4 * 3;
             seen = l.full_hash;
         }
