@@ -66,7 +66,7 @@ struct Encoder::Index {
     /// Hashes of fields sent as literals recently (a field is inserted the
     /// second time it is seen, unless the table has room to spare: one-off
     /// values do not push out entries in use).
-    std::pmr::vector<std::uint64_t> seen;
+    std::pmr::vector<std::uint32_t> seen;
     std::pmr::vector<std::uint64_t> full_next;
     std::pmr::vector<std::uint64_t> name_next;
     std::uint64_t mask;
@@ -351,14 +351,14 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
         // of the capacity: it would empty the table.
         bool worth = false;
         if (dynamic && !secret && l.dynamic_full == 0 && (kNamePolicy[l.static_name] & kUnique) == 0) {
-            std::uint64_t& seen = index_->seen[(l.full_hash >> 20) & (index_->seen.size() - 1)];
+            std::uint32_t& seen = index_->seen[(l.full_hash >> 20) & (index_->seen.size() - 1)];
             const std::uint64_t entry = std::uint64_t{f.name.size()} + f.value.size() + kEntryOverhead;
             // (A section that may not block pays twice for an insert, which
             // it must also send as a literal: then only the first two reasons.)
-            worth = (seen == l.full_hash || capacity_ - table_->size() >= entry ||
+            worth = (seen == static_cast<std::uint32_t>(l.full_hash >> 32) || capacity_ - table_->size() >= entry ||
                      (can_block && index_->score(l.name_hash) > 3)) &&
                     entry <= capacity_ / 4 * 3;
-            seen = l.full_hash;
+            seen = static_cast<std::uint32_t>(l.full_hash >> 32);
         }
         if (worth) {
             const std::uint64_t entry = std::uint64_t{f.name.size()} + f.value.size() + kEntryOverhead;
