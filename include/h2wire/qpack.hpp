@@ -68,10 +68,13 @@ enum class Error : std::uint8_t {
 /// A short English description of `e`, for logs.
 H2WIRE_API std::string_view to_string(Error e) noexcept;
 
-/// RFC 9204 §6 error codes, and RFC 9114's H3_EXCESSIVE_LOAD.
+/// QPACK_DECOMPRESSION_FAILED (RFC 9204 §6): a field section.
 inline constexpr std::uint64_t kDecompressionFailed = 0x200;
+/// QPACK_ENCODER_STREAM_ERROR (RFC 9204 §6): the peer's encoder stream.
 inline constexpr std::uint64_t kEncoderStreamError = 0x201;
+/// QPACK_DECODER_STREAM_ERROR (RFC 9204 §6): the peer's decoder stream.
 inline constexpr std::uint64_t kDecoderStreamError = 0x202;
+/// H3_EXCESSIVE_LOAD (RFC 9114 §8.1).
 inline constexpr std::uint64_t kExcessiveLoad = 0x107;
 
 /// The HTTP/3 error code of `e`: 0x200, 0x201 or 0x202 by the stream the
@@ -114,9 +117,10 @@ struct DecoderLimits {
     std::uint32_t max_blocked_streams = 100;
     /// Our SETTINGS_MAX_FIELD_SECTION_SIZE (RFC 9114 §4.2.2): the sum of
     /// name + value + 32 over a section's fields. A section past it gives
-    /// section_too_large (the fields decoded so far were reported). Also
-    /// bounds the encoded octets of one section held while it arrives in
-    /// pieces.
+    /// section_too_large (the fields decoded so far were reported). A
+    /// section that arrives in pieces is held up to 4 times this plus 20
+    /// octets: no section within the limit encodes longer (a Huffman code is
+    /// at most 30 bits per octet, and each field counts 32 octets).
     std::uint32_t max_field_section_size = 64 * 1024;
     /// Largest name + value of one field, in a section or an insert.
     std::uint32_t max_field_size = 64 * 1024;
@@ -153,12 +157,15 @@ public:
     Section(const Section&) = delete;
     Section& operator=(const Section&) = delete;
 
+    /// The stream given at construction.
     std::uint64_t stream_id() const noexcept { return stream_id_; }
+    /// The caller's pointer given at construction.
     void* user() const noexcept { return user_; }
     /// Waiting for inserts: Decoder::next_unblocked() hands it back when they
     /// have arrived.
     bool blocked() const noexcept { return blocked_; }
-    /// The Required Insert Count, once the prefix has been read (else 0).
+    /// The Required Insert Count of a blocked section (0 otherwise: a
+    /// section is read in one go once it is whole and unblocked).
     std::uint64_t required_insert_count() const noexcept { return required_; }
 
 private:
@@ -172,6 +179,8 @@ private:
     std::uint32_t size_ = 0;
     std::uint32_t cap_ = 0;
     std::uint64_t required_ = 0;
+    std::uint64_t base_ = 0;         // of a blocked section: its prefix is read once (§4.5.1)
+    std::uint32_t prefix_size_ = 0;  // octets of that prefix
     Section* prev_ = nullptr;  // the decoder's list of blocked sections
     Section* next_ = nullptr;
     bool blocked_ = false;
@@ -187,8 +196,8 @@ enum class Status : std::uint8_t {
 
 /// Result of Decoder::decode().
 struct Decoded {
-    Status status = Status::done;
-    Error error = Error::none;
+    Status status = Status::done;  ///< what became of the section
+    Error error = Error::none;     ///< why it failed, if it did (with Status::done)
 };
 
 /// The QPACK decoder (RFC 9204 §2.2): the dynamic table the peer's encoder
@@ -222,7 +231,9 @@ public:
     H2WIRE_API Decoded decode(Section& section, std::span<const std::uint8_t> piece, bool end, FieldSink on_field);
 
     /// A blocked section that the inserts read since can now decode, or
-    /// nullptr. The caller decodes it with decode(*s, {}, true, sink).
+    /// nullptr (always nullptr after a fatal error). The caller decodes it
+    /// with decode(*s, {}, true, sink) or drops it with cancel(); until then
+    /// it is returned again.
     H2WIRE_API Section* next_unblocked() noexcept;
 
     /// The stream of `section` was reset or its reading abandoned: drops the
@@ -238,27 +249,37 @@ public:
     /// Drops the first `n` octets of decoder_stream_output().
     H2WIRE_API void consume_decoder_stream_output(std::size_t n) noexcept;
 
+    /// Octets of an incomplete encoder-stream instruction held for the next
+    /// read_encoder_stream(); 0 when the stream so far ends on an
+    /// instruction boundary (as it must when the stream ends).
+    std::size_t encoder_stream_pending() const noexcept { return pending_.size(); }
+
     /// Starts the table at `capacity` (at most max_table_capacity) as if the
     /// peer had sent Set Dynamic Table Capacity. Only for offline interop
     /// files, whose encoders assume it; HTTP/3 starts at 0.
     H2WIRE_API void assume_capacity(std::uint32_t capacity);
 
+    /// The limits in force.
     const DecoderLimits& limits() const noexcept { return limits_; }
     /// Inserts (and Duplicates) read from the encoder stream so far.
     H2WIRE_API std::uint64_t insert_count() const noexcept;
-    /// The table's capacity set by the peer, its size (name + value + 32 per
-    /// entry) and its entries.
+    /// The table's capacity, as the peer set it.
     H2WIRE_API std::uint32_t capacity() const noexcept;
+    /// The table's size: name + value + 32 per entry (§3.2.1).
     H2WIRE_API std::uint32_t table_size() const noexcept;
+    /// Entries in the table.
     H2WIRE_API std::size_t table_entries() const noexcept;
-    /// Sections blocked now, and the encoded octets they hold.
+    /// Sections blocked now.
     std::size_t blocked_sections() const noexcept { return blocked_count_; }
+    /// Encoded octets the blocked sections hold.
     std::size_t blocked_octets() const noexcept { return blocked_octets_; }
 
 private:
     friend class Section;
     struct Prefix;
     Decoded decode_whole(Section& section, const std::uint8_t* p, const std::uint8_t* end, FieldSink& on_field);
+    Decoded finish(Section& section, const Prefix& prefix, const std::uint8_t* p, const std::uint8_t* end,
+                   FieldSink& on_field);
     Error decode_fields(const Prefix& prefix, const std::uint8_t* p, const std::uint8_t* end, FieldSink& on_field);
     Error read_instruction(const std::uint8_t* p, const std::uint8_t* end, std::size_t& used);
     Error insert(std::string_view name, std::string_view value);
@@ -385,13 +406,16 @@ public:
     /// Drops the first `n` octets of encoder_stream_output().
     H2WIRE_API void consume_encoder_stream_output(std::size_t n) noexcept;
 
-    /// The capacity in use, the table's size and entries.
+    /// The capacity in use.
     H2WIRE_API std::uint32_t capacity() const noexcept;
+    /// The table's size: name + value + 32 per entry (§3.2.1).
     H2WIRE_API std::uint32_t table_size() const noexcept;
+    /// Entries in the table.
     H2WIRE_API std::size_t table_entries() const noexcept;
-    /// Inserts written so far, and how many of them the decoder has
-    /// acknowledged (the Known Received Count, §2.1.4).
+    /// Inserts (and Duplicates) written so far.
     H2WIRE_API std::uint64_t insert_count() const noexcept;
+    /// How many of them the decoder has acknowledged: the Known Received
+    /// Count (§2.1.4).
     std::uint64_t known_received_count() const noexcept { return known_received_; }
     /// Streams whose unacknowledged sections reference entries the decoder
     /// may not have yet (§2.1.2).

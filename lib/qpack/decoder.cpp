@@ -16,11 +16,17 @@ namespace {
 
 constexpr std::uint32_t kEntryOverhead = 32;  // RFC 9204 §3.2.1
 
-/// Octets read past an instruction's start before giving up on it: its
-/// largest string, two strings' length prefixes and the instruction's own.
+/// Octets read past an instruction's start before giving up on it: two
+/// strings of the largest encoded length and three integers.
 constexpr std::size_t instruction_bound(std::uint32_t max_field_size) {
-    return std::size_t{max_field_size} + 3 * 10;
+    return 2 * std::size_t{max_field_size} + 3 * 10;
 }
+
+/// Encoded octets of a section held while it arrives in pieces: no section
+/// within `max_size` (RFC 9114 §4.2.2) encodes longer. Per field, at most
+/// 30 bits per octet of name and value, three integers, against 32 + name +
+/// value counted; plus the prefix.
+constexpr std::size_t held_section_bound(std::uint32_t max_size) { return 4 * std::size_t{max_size} + 20; }
 
 }  // namespace
 
@@ -36,7 +42,8 @@ void Section::release() noexcept {
     owner_ = nullptr;
     bytes_ = nullptr;
     size_ = cap_ = 0;
-    required_ = 0;
+    required_ = base_ = 0;
+    prefix_size_ = 0;
     blocked_ = ended_ = false;
 }
 
@@ -275,11 +282,12 @@ Error Decoder::read_encoder_stream(std::span<const std::uint8_t> bytes) {
 
 bool Decoder::hold(Section& s, const std::uint8_t* p, std::size_t n) {
     if (n == 0) return true;
-    if (std::size_t{s.size_} + n > limits_.max_field_section_size) return false;
+    if (std::size_t{s.size_} + n > held_section_bound(limits_.max_field_section_size)) return false;
     const auto need = static_cast<std::uint32_t>(s.size_ + n);
     if (need > s.cap_) {
-        const std::uint32_t cap = std::min<std::uint32_t>(std::max<std::uint32_t>({need, 2 * s.cap_, 64}),
-                                                          std::max(need, limits_.max_field_section_size));
+        const auto cap = static_cast<std::uint32_t>(std::min<std::size_t>(
+            std::max<std::size_t>({need, 2 * std::size_t{s.cap_}, 64}),
+            std::max<std::size_t>(need, held_section_bound(limits_.max_field_section_size))));
         auto* b = static_cast<std::uint8_t*>(mr_->allocate(cap, 1));
         if (s.size_ != 0) std::memcpy(b, s.bytes_, s.size_);
         if (s.bytes_ != nullptr) mr_->deallocate(s.bytes_, s.cap_, 1);
@@ -305,6 +313,7 @@ void Decoder::unlink(Section& s) noexcept {
 }
 
 Section* Decoder::next_unblocked() noexcept {
+    if (fatal_ != Error::none) return nullptr;
     for (Section* s = blocked_head_; s != nullptr; s = s->next_)
         if (s->required_ <= insert_count_) return s;
     return nullptr;
@@ -324,7 +333,10 @@ void Decoder::cancel(Section& s) noexcept {
 }
 
 Decoded Decoder::decode(Section& s, std::span<const std::uint8_t> piece, bool end, FieldSink on_field) {
-    if (fatal_ != Error::none) return {Status::done, fatal_};
+    if (fatal_ != Error::none) {
+        s.release();
+        return {Status::done, fatal_};
+    }
     if (!s.ended_) {
         if (end && s.size_ == 0) return decode_whole(s, piece.data(), piece.data() + piece.size(), on_field);
         if (!hold(s, piece.data(), piece.size())) {
@@ -337,6 +349,13 @@ Decoded Decoder::decode(Section& s, std::span<const std::uint8_t> piece, bool en
     if (s.blocked_) {
         if (s.required_ > insert_count_) return {Status::blocked, Error::none};
         unlink(s);
+        // §4.5.1: the prefix was read when the section arrived; read again
+        // now, after more inserts, it could mean another Required Insert
+        // Count (the encoding wraps).
+        Prefix prefix;
+        prefix.required = s.required_;
+        prefix.base = s.base_;
+        return finish(s, prefix, s.bytes_ + s.prefix_size_, s.bytes_ + s.size_, on_field);
     }
     return decode_whole(s, s.bytes_, s.bytes_ + s.size_, on_field);
 }
@@ -389,6 +408,8 @@ Decoded Decoder::decode_whole(Section& s, const std::uint8_t* p, const std::uint
         if (p != s.bytes_ && !hold(s, p, static_cast<std::size_t>(end - p))) return fail(Error::section_too_large);
         if (blocked_octets_ + s.size_ > limits_.max_blocked_octets) return fail(Error::blocked_octets_over_limit);
         s.required_ = prefix.required;
+        s.base_ = prefix.base;
+        s.prefix_size_ = static_cast<std::uint32_t>(q - p);
         s.ended_ = true;
         s.blocked_ = true;
         s.owner_ = this;
@@ -401,8 +422,17 @@ Decoded Decoder::decode_whole(Section& s, const std::uint8_t* p, const std::uint
         return {Status::blocked, Error::none};
     }
 
+    return finish(s, prefix, q, end, on_field);
+}
+
+Decoded Decoder::finish(Section& s, const Prefix& prefix, const std::uint8_t* q, const std::uint8_t* end,
+                        FieldSink& on_field) {
     const Error e = decode_fields(prefix, q, end, on_field);
-    if (is_fatal(e)) return fail(e);
+    if (is_fatal(e)) {
+        s.release();
+        fatal_ = e;
+        return Decoded{Status::done, e};
+    }
     // §4.4.1: acknowledge a section that referenced the dynamic table; this
     // also tells the encoder those inserts arrived (§2.1.4). The two limits
     // of one section still count as processing it.

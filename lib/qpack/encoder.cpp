@@ -66,7 +66,7 @@ struct Encoder::Index {
     /// Hashes of fields sent as literals recently (a field is inserted the
     /// second time it is seen, unless the table has room to spare: one-off
     /// values do not push out entries in use).
-    std::pmr::vector<std::uint64_t> seen;
+    std::pmr::vector<std::uint32_t> seen;
     std::pmr::vector<std::uint64_t> full_next;
     std::pmr::vector<std::uint64_t> name_next;
     std::uint64_t mask;
@@ -157,7 +157,7 @@ void Encoder::set_peer_settings(std::uint32_t max_table_capacity, std::uint32_t 
     // the table can hold (capacity / 32).
     std::size_t slots = 8;
     while (slots < capacity_ / kEntryOverhead + 1) slots <<= 1;
-    index_ = alloc.new_object<Index>(slots, slots, mr_);
+    index_ = alloc.new_object<Index>(2 * slots, slots, mr_);
     if (!assume_set) {  // §4.3.1 Set Dynamic Table Capacity: 001 capacity(5+)
         std::uint8_t buf[10];
         const std::uint8_t* const end = detail::put_integer(buf, capacity_, 5, 0x20);
@@ -251,8 +251,9 @@ std::uint64_t Encoder::duplicate(const Field& f, const Lookup& l, std::uint64_t 
 }
 
 std::uint64_t Encoder::draining_below() const noexcept {
-    // The entries the next capacity/4 octets of inserts would evict.
-    const std::uint64_t zone = capacity_ / 4;
+    // The entries the next capacity/4 octets of inserts would evict; in a
+    // small table (a few entries) half of it, up to 128 octets.
+    const std::uint64_t zone = std::max<std::uint64_t>(capacity_ / 4, std::min<std::uint64_t>(capacity_ / 2, 128));
     std::uint64_t free = capacity_ - table_->size();
     std::uint64_t id = table_->first_id();
     for (; id != table_->next_id() && free < zone; ++id)
@@ -322,7 +323,8 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
             l.dynamic_name = index_->find_name(*table_, l.name_hash, f.name);
             if (l.dynamic_name == 0 && l.dynamic_full != 0) l.dynamic_name = l.dynamic_full;
         }
-        if (l.dynamic_full != 0 && l.dynamic_full - 1 < draining &&
+        // (Only when the section may block: the copy is not acknowledged yet.)
+        if (can_block && l.dynamic_full != 0 && l.dynamic_full - 1 < draining &&
             can_insert(std::uint64_t{f.name.size()} + f.value.size() + kEntryOverhead,
                        std::min(lowest, l.dynamic_full - 1))) {
             const std::uint64_t id = duplicate(f, l, l.dynamic_full - 1);
@@ -349,11 +351,14 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
         // of the capacity: it would empty the table.
         bool worth = false;
         if (dynamic && !secret && l.dynamic_full == 0 && (kNamePolicy[l.static_name] & kUnique) == 0) {
-            std::uint64_t& seen = index_->seen[(l.full_hash >> 20) & (index_->seen.size() - 1)];
+            std::uint32_t& seen = index_->seen[(l.full_hash >> 20) & (index_->seen.size() - 1)];
             const std::uint64_t entry = std::uint64_t{f.name.size()} + f.value.size() + kEntryOverhead;
-            worth = (seen == l.full_hash || capacity_ - table_->size() >= entry || index_->score(l.name_hash) > 2) &&
+            // (A section that may not block pays twice for an insert, which
+            // it must also send as a literal: then only the first two reasons.)
+            worth = (seen == static_cast<std::uint32_t>(l.full_hash >> 32) || capacity_ - table_->size() >= entry ||
+                     (can_block && index_->score(l.name_hash) > 3)) &&
                     entry <= capacity_ / 4 * 3;
-            seen = l.full_hash;
+            seen = static_cast<std::uint32_t>(l.full_hash >> 32);
         }
         if (worth) {
             const std::uint64_t entry = std::uint64_t{f.name.size()} + f.value.size() + kEntryOverhead;
