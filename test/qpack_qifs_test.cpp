@@ -106,6 +106,9 @@ std::string failure_of(const FileDecode& r) {
         s += "error " + std::string(qpack::to_string(r.error)) + " at block " + std::to_string(r.error_block) +
              " (stream " + std::to_string(r.error_stream) + "); ";
     if (r.blocked_at_end) s += std::to_string(r.blocked_at_end) + " sections still blocked at the end; ";
+    // README step 3: no encoder-stream bytes left over at the end.
+    if (r.error == qpack::Error::none && r.pending_at_end)
+        s += std::to_string(r.pending_at_end) + " encoder-stream octets of an unfinished instruction at the end; ";
     if (r.partial_after_end) s += "a section said partial after its last piece; ";
     if (r.blocked_but_reported) s += "a section reported fields and then said blocked; ";
     if (r.unblocked_not_done) s += "a section from next_unblocked() did not finish; ";
@@ -360,6 +363,8 @@ TEST_CASE("qifs: the error files") {
 }
 
 TEST_CASE("qifs: err12, an insert naming static entry 68,719,476,671, fails on the encoder stream") {
+    // Rejected as soon as the index is read, or left pending at the end of
+    // the file (README: either is the failure).
     const auto blocks = read_encoded(qifs_dir() + "/encoded/errors/err12");
     REQUIRE(blocks.has_value());
     REQUIRE(blocks->size() == 1);
@@ -372,11 +377,11 @@ TEST_CASE("qifs: err12, an insert naming static entry 68,719,476,671, fails on t
         for (const auto piece : cutter.cut((*blocks)[0].data))
             if (e == qpack::Error::none) e = d.read_encoder_stream(piece);
         if (e == qpack::Error::none) {
-            // The decoder waits for the whole instruction. The README counts a
-            // file that ends inside an instruction as the failure; the API has
-            // no getter for a pending instruction, so complete it (an empty
-            // value) and see that it was pending and is rejected then.
+            // The decoder waits for the whole instruction: the file ends
+            // inside it, which the README counts as the failure. Completing
+            // it (an empty value) must then be rejected.
             MESSAGE("err12 (" << to_string(split) << "): no error until the instruction is complete");
+            CHECK(d.encoder_stream_pending() > 0);
             e = d.read_encoder_stream(Bytes{0x00});
         }
         CHECK(qpack::error_code(e) == qpack::kEncoderStreamError);
@@ -666,4 +671,20 @@ TEST_CASE("qpack decoder: a blocked section keeps the Required Insert Count it w
         CHECK(r.error == qpack::Error::dynamic_index_invalid);
         CHECK(fields == 0);
     }
+}
+
+TEST_CASE("qpack decoder: encoder_stream_pending() counts the octets of an unfinished instruction") {
+    // RFC 9204 Appendix B.2's encoder stream, cut after every octet: pending
+    // only inside an instruction, 0 on each boundary (after 3, 20 and 34).
+    const Bytes stream = unhex("3fbd01c00f7777772e6578616d706c652e636f6dc10c2f73616d706c652f70617468");
+    qpack::DecoderLimits limits;
+    limits.max_table_capacity = 220;
+    qpack::Decoder d(limits);
+    std::vector<std::size_t> boundaries;
+    for (std::size_t i = 0; i < stream.size(); ++i) {
+        REQUIRE(d.read_encoder_stream({&stream[i], 1}) == qpack::Error::none);
+        if (d.encoder_stream_pending() == 0) boundaries.push_back(i + 1);
+    }
+    CHECK(boundaries == std::vector<std::size_t>{3, 20, 34});
+    CHECK(d.insert_count() == 2);
 }

@@ -240,6 +240,7 @@ struct FileDecode {
     std::size_t error_block = 0;  ///< index of the block that gave `error`
     std::uint64_t error_stream = 0;
     std::size_t blocked_at_end = 0;     ///< sections still blocked after the last block
+    std::size_t pending_at_end = 0;     ///< encoder-stream octets of an unfinished instruction at the end
     std::size_t max_blocked = 0;        ///< most sections blocked at once
     std::size_t sections_blocked = 0;   ///< sections that blocked at some point
     bool partial_after_end = false;     ///< decode() said `partial` after the last piece
@@ -345,6 +346,7 @@ inline FileDecode decode_blocks(const std::vector<Block>& blocks, const qpack::D
         while (!sections.empty() && !sections.front().section) sections.pop_front();
     }
     result.blocked_at_end = decoder.blocked_sections();
+    result.pending_at_end = decoder.encoder_stream_pending();
     take_output();
     return result;
 }
