@@ -71,6 +71,13 @@ struct Encoder::Index {
     std::pmr::vector<std::uint64_t> name_next;
     std::uint64_t mask;
     std::uint64_t slot_mask;
+    /// What the field at each position of the last sections resolved to:
+    /// id + 1 of a dynamic entry, kStaticMark | static index, or 0. Requests
+    /// (and responses) of one peer repeat their fields in the same order, so
+    /// the next section's field at that position is first compared with it,
+    /// which skips hashing and lookups.
+    static constexpr std::uint64_t kStaticMark = std::uint64_t{1} << 63;
+    std::array<std::uint64_t, 32> by_position{};
     /// Per name (by hash, direct-mapped), whether its entries tend to be
     /// used again: +1 when an entry is referenced by a later section, -1
     /// when one is evicted unused.
@@ -289,7 +296,32 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
         }
     };
 
+    std::size_t position = 0;
     for (const Field& f : fields) {
+        std::uint64_t* const remembered =
+            dynamic && position < index_->by_position.size() ? &index_->by_position[position] : nullptr;
+        ++position;
+        if (remembered != nullptr && *remembered != 0 && !f.sensitive) {
+            const std::uint64_t r = *remembered;
+            if ((r & Index::kStaticMark) != 0) {
+                const detail::StaticEntry& e = detail::kStaticTable[r & 0xff];
+                if (detail::same(e.value, f.value) && detail::same(e.name, f.name)) {
+                    o = detail::put_integer(o, r & 0xff, 6, 0xc0);  // §4.5.2, static
+                    continue;
+                }
+            } else if (r > draining && usable(r - 1) && r - 1 >= table_->first_id() &&
+                       table_->holds(r - 1, f.name, f.value)) {
+                const std::uint64_t id = r - 1;
+                reference(id);
+                if (table_->memo_of(id) == 0) reused(id, detail::hash_bytes(f.name));
+                if (id < base)  // §4.5.2 Indexed Field Line, dynamic: 10 index(6+)
+                    o = detail::put_integer(o, base - 1 - id, 6, 0x80);
+                else  // §4.5.3 Post-Base Index: 0001 index(4+)
+                    o = detail::put_integer(o, id - base, 4, 0x10);
+                continue;
+            }
+        }
+        if (remembered != nullptr) *remembered = 0;
         Lookup l;
         l.name_hash = detail::hash_bytes(f.name);
         l.full_hash = detail::hash_bytes(f.value, l.name_hash);
@@ -302,6 +334,7 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
                 const std::uint64_t id = full - 1;
                 reference(id);
                 reused(id, l.name_hash);
+                if (remembered != nullptr) *remembered = full;
                 if (id < base)  // §4.5.2 Indexed Field Line, dynamic: 10 index(6+)
                     o = detail::put_integer(o, base - 1 - id, 6, 0x80);
                 else  // §4.5.3 Post-Base Index: 0001 index(4+)
@@ -314,6 +347,7 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
         if (!secret) {
             l.static_full = detail::static_full(f.name, f.value, l.full_hash);
             if (l.static_full != 0) {  // §4.5.2 Indexed Field Line, static: 11 index(6+)
+                if (remembered != nullptr) *remembered = Index::kStaticMark | (l.static_full - 1);
                 o = detail::put_integer(o, l.static_full - 1, 6, 0xc0);
                 continue;
             }
