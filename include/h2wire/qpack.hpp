@@ -342,9 +342,12 @@ struct EncoderOptions {
 ///   capacity, its name's values are not unique by nature (`:path`, `age`,
 ///   `etag`, `content-length`, `if-modified-since`, `if-none-match`,
 ///   `location`, `set-cookie`), and it is likely to be used again: it was
-///   seen recently, or the table has room to spare, or entries of its name
-///   keep being used again. It is referenced at once if the section may
-///   block, else sent as a literal (the insert serves later sections);
+///   seen recently, or the table has room to spare, or (when the section
+///   may block) its name's values repeat within a connection by nature
+///   (`:authority`, `referer`, `user-agent`, `origin`, `accept-language`)
+///   or entries of its name keep being used again. It is referenced at once
+///   if the section may block, else sent as a literal (the insert serves
+///   later sections);
 /// - otherwise a literal, naming a static entry, or a dynamic one under the
 ///   same rule as exact matches, or with a literal name.
 /// Sections are written with Base equal to the insert count when the

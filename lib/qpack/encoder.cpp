@@ -22,6 +22,7 @@ enum NamePolicy : std::uint8_t {
     kSecret = 1,       ///< never indexed, whatever the value
     kShortSecret = 2,  ///< never indexed when the value is under 20 octets (cookies)
     kUnique = 4,       ///< values rarely repeat: not inserted
+    kRepeat = 8,       ///< values repeat within a connection (a client's host, referer, agent): inserted at once
 };
 
 /// The policy of a name, by its first static index + 1 (0: not in the
@@ -36,6 +37,9 @@ constexpr std::array<std::uint8_t, wire::kStaticTableSize + 1> kNamePolicy = [] 
         if (name == "age" || name == "etag" || name == ":path" || name == "content-length" ||
             name == "if-modified-since" || name == "if-none-match" || name == "location" || name == "set-cookie")
             p = kUnique;
+        if (name == ":authority" || name == "referer" || name == "user-agent" || name == "origin" ||
+            name == "accept-language")
+            p = kRepeat;
         policy[i + 1] = p;
     }
     return policy;
@@ -390,7 +394,7 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
             // (A section that may not block pays twice for an insert, which
             // it must also send as a literal: then only the first two reasons.)
             worth = (seen == static_cast<std::uint32_t>(l.full_hash >> 32) || capacity_ - table_->size() >= entry ||
-                     (can_block && index_->score(l.name_hash) > 3)) &&
+                     (can_block && ((kNamePolicy[l.static_name] & kRepeat) != 0 || index_->score(l.name_hash) > 3))) &&
                     entry <= capacity_ / 4 * 3;
             seen = static_cast<std::uint32_t>(l.full_hash >> 32);
         }
