@@ -36,26 +36,7 @@ namespace {
 namespace hpack = h2wire::hpack;
 
 
-class Reader {
-public:
-    explicit Reader(std::span<const std::uint8_t> in) : in_(in) {}
-    std::uint8_t u8() { return pos_ < in_.size() ? in_[pos_++] : 0; }
-    std::uint16_t u16() {
-        const unsigned hi = u8();
-        return static_cast<std::uint16_t>(hi << 8 | u8());
-    }
-    std::span<const std::uint8_t> bytes(std::size_t n) {
-        n = std::min(n, in_.size() - pos_);
-        const auto out = in_.subspan(pos_, n);
-        pos_ += n;
-        return out;
-    }
-    bool empty() const { return pos_ >= in_.size(); }
-
-private:
-    std::span<const std::uint8_t> in_;
-    std::size_t pos_ = 0;
-};
+using Reader = FuzzInput;
 
 std::uint32_t limit_from(std::uint16_t v) {
     return v == 0xffff ? 1u << 20 : v;

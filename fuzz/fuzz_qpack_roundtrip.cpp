@@ -46,53 +46,8 @@ namespace {
 
 namespace qpack = h2wire::qpack;
 
-class Reader {
-public:
-    explicit Reader(std::span<const std::uint8_t> in) : in_(in) {}
-    std::uint8_t u8() { return pos_ < in_.size() ? in_[pos_++] : 0; }
-    std::uint16_t u16() {
-        const unsigned hi = u8();
-        return static_cast<std::uint16_t>(hi << 8 | u8());
-    }
-    std::string bytes(std::size_t n) {
-        n = std::min(n, in_.size() - pos_);
-        std::string out(reinterpret_cast<const char*>(in_.data() + pos_), n);
-        pos_ += n;
-        return out;
-    }
-    bool empty() const { return pos_ >= in_.size(); }
+using Reader = FuzzInput;
 
-private:
-    std::span<const std::uint8_t> in_;
-    std::size_t pos_ = 0;
-};
-
-constexpr std::array<std::string_view, 20> common_names = {
-    ":method",
-    ":path",
-    ":authority",
-    ":scheme",
-    ":status",
-    "accept",
-    "accept-encoding",
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-    "content-type",
-    "content-length",
-    "user-agent",
-    "cache-control",
-    "x-request-id",
-    "age",
-    "etag",
-    "referer",
-    "x",
-};
-constexpr std::array<std::string_view, 12> common_values = {
-    "GET", "/",         "200", "gzip, deflate",      "",         "https", "text/html; charset=utf-8",
-    "0",   "max-age=0", "a=b", "Basic dXNlcjpwYXNz", "no-cache",
-};
 
 struct Got {
     std::string name, value;
@@ -289,10 +244,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             std::string_view name;
             switch ((op >> 3) & 3) {
                 case 0:
-                    name = common_names[in.u8() % common_names.size()];
+                    name = kFuzzNames[in.u8() % kFuzzNames.size()];
                     break;
                 case 1:
-                    name = strings.emplace_back(in.bytes(in.u8()));
+                    name = strings.emplace_back(in.text(in.u8()));
                     break;
                 case 2:
                     name = fields.empty() ? std::string_view() : fields.back().name;
@@ -302,9 +257,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             }
             std::string_view value;
             if (op & 0x80)
-                value = common_values[in.u8() % common_values.size()];
+                value = kFuzzValues[in.u8() % kFuzzValues.size()];
             else
-                value = strings.emplace_back(in.bytes(op & 0x20 ? in.u16() % 5001u : in.u8()));
+                value = strings.emplace_back(in.text(op & 0x20 ? in.u16() % 5001u : in.u8()));
             fields.push_back(h2wire::Field{name, value, (op & 0x40) != 0});
         }
     }
