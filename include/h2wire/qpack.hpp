@@ -440,6 +440,7 @@ private:
     std::uint64_t insert(const Field& f, const Lookup& l);
     std::uint64_t duplicate(const Field& f, const Lookup& l, std::uint64_t id);
     std::uint64_t draining_below() const noexcept;
+    std::uint64_t evicted_below(std::uint64_t room) const noexcept;
 
     EncoderOptions options_;
     std::pmr::memory_resource* mr_;

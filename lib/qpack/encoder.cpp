@@ -205,6 +205,15 @@ std::size_t Encoder::blocked_streams() const noexcept {
     return n;
 }
 
+std::uint64_t Encoder::evicted_below(std::uint64_t room) const noexcept {
+    // Oldest first, until `room` octets (at most the capacity) are free.
+    std::uint64_t free = capacity_ - table_->size();
+    std::uint64_t id = table_->first_id();
+    for (; free < room && id != table_->next_id(); ++id)
+        free += table_->name_of(id).size() + table_->value_of(id).size() + kEntryOverhead;
+    return id;
+}
+
 bool Encoder::can_insert(std::uint64_t entry_size, std::uint64_t protect) const noexcept {
     // §2.1.1: evict only entries whose insert was acknowledged and that no
     // unacknowledged section (nor the one being written: ids from `protect`
@@ -212,12 +221,7 @@ bool Encoder::can_insert(std::uint64_t entry_size, std::uint64_t protect) const 
     if (entry_size > capacity_) return false;
     std::uint64_t limit = std::min(known_received_, protect);
     for (const Unacked& u : unacked_) limit = std::min(limit, u.lowest);
-    std::uint64_t free = capacity_ - table_->size();
-    for (std::uint64_t id = table_->first_id(); free < entry_size; ++id) {
-        if (id >= limit) return false;
-        free += table_->name_of(id).size() + table_->value_of(id).size() + kEntryOverhead;
-    }
-    return true;
+    return evicted_below(entry_size) <= limit;
 }
 
 std::uint64_t Encoder::insert(const Field& f, const Lookup& l) {
@@ -235,17 +239,11 @@ std::uint64_t Encoder::insert(const Field& f, const Lookup& l) {
     }
     out = detail::put_string(out, f.value, 7, 0x00, options_.huffman);
     output_.resize(static_cast<std::size_t>(out - output_.data()));
-    {
-        // The entries this insert evicts: those never used again count
-        // against their names.
-        std::uint64_t free = capacity_ - table_->size();
-        const std::uint64_t need = f.name.size() + f.value.size() + kEntryOverhead;
-        for (std::uint64_t id = table_->first_id(); free < need && id != table_->next_id(); ++id) {
-            const std::string_view nm = table_->name_of(id);
-            if (table_->memo_of(id) == 0) index_->adjust(detail::hash_bytes(nm), -1);
-            free += nm.size() + table_->value_of(id).size() + kEntryOverhead;
-        }
-    }
+    // The entries this insert evicts: those never used again count against
+    // their names.
+    const std::uint64_t evicted = evicted_below(std::uint64_t{f.name.size()} + f.value.size() + kEntryOverhead);
+    for (std::uint64_t id = table_->first_id(); id != evicted; ++id)
+        if (table_->memo_of(id) == 0) index_->adjust(detail::hash_bytes(table_->name_of(id)), -1);
     table_->insert(f.name, f.value);
     index_->add(next, l.full_hash, l.name_hash);
     return next;
@@ -264,12 +262,7 @@ std::uint64_t Encoder::duplicate(const Field& f, const Lookup& l, std::uint64_t 
 std::uint64_t Encoder::draining_below() const noexcept {
     // The entries the next capacity/4 octets of inserts would evict; in a
     // small table (a few entries) half of it, up to 128 octets.
-    const std::uint64_t zone = std::max<std::uint64_t>(capacity_ / 4, std::min<std::uint64_t>(capacity_ / 2, 128));
-    std::uint64_t free = capacity_ - table_->size();
-    std::uint64_t id = table_->first_id();
-    for (; id != table_->next_id() && free < zone; ++id)
-        free += table_->name_of(id).size() + table_->value_of(id).size() + kEntryOverhead;
-    return id;
+    return evicted_below(std::max<std::uint64_t>(capacity_ / 4, std::min<std::uint64_t>(capacity_ / 2, 128)));
 }
 
 std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fields, std::uint8_t* const out) {
