@@ -249,7 +249,7 @@ enum class Kind : std::uint8_t {
 struct Connection::Impl {
     struct Stream {
         Stream(std::uint64_t stream_id, Kind k, std::pmr::memory_resource* mr)
-            : id(stream_id), kind(k), out(mr), section(stream_id), held(mr) {}
+            : id(stream_id), kind(k), out(mr), section(stream_id, this), held(mr) {}
         std::uint64_t id;
         Kind kind;
         void* user = nullptr;
@@ -282,15 +282,16 @@ struct Connection::Impl {
         : config(c),
           counting(c.memory),
           mr(&counting),
+          stream_mem(mr),
           pool(mr),
           arena(mr),
           events(mr),
           api_events(mr),
-          streams(mr),
+          streams(&stream_mem),
           ready(mr),
           commands(mr),
           scratch_fields(mr),
-          retired(mr),
+          retired(&stream_mem),
           peer_bidi(0, mr),
           peer_uni(c.role == Role::server ? 2 : 3, mr),
           decoder(qpack::DecoderLimits{c.settings.qpack_max_table_capacity, c.settings.qpack_blocked_streams,
@@ -323,6 +324,10 @@ struct Connection::Impl {
     ConnectionConfig config;
     CountingResource counting;
     std::pmr::memory_resource* mr;
+    /// Streams, their map nodes and their buffers: recycled, so that a warm
+    /// connection allocates nothing per request; it keeps what the most
+    /// streams open at once used.
+    std::pmr::unsynchronized_pool_resource stream_mem;
     detail::BufferPool pool;
     detail::Arena arena;  // fields and texts of this call's events
     std::pmr::vector<Event> events;      // handed out by the last call that returns events
@@ -395,15 +400,15 @@ struct Connection::Impl {
         return it == streams.end() ? nullptr : it->second;
     }
     Stream* make(std::uint64_t id, Kind kind) {
-        std::pmr::polymorphic_allocator<Stream> alloc(mr);
-        Stream* s = alloc.new_object<Stream>(id, kind, mr);
+        std::pmr::polymorphic_allocator<Stream> alloc(&stream_mem);
+        Stream* s = alloc.new_object<Stream>(id, kind, &stream_mem);
         streams.emplace(id, s);
         if (kind == Kind::request) ++request_streams;
         return s;
     }
     void destroy(Stream* s) {
         s->out.clear(pool);
-        std::pmr::polymorphic_allocator<Stream> alloc(mr);
+        std::pmr::polymorphic_allocator<Stream> alloc(&stream_mem);
         alloc.delete_object(s);
     }
     void forget(Stream* s) {
@@ -454,7 +459,7 @@ struct Connection::Impl {
             decoder.cancel(s->section);  // a Stream Cancellation, when the encoder may hold references (§4.4.2)
         }
         held_total -= s->held.size() - std::min<std::size_t>(s->held.size(), s->held_consumed);
-        s->held = std::pmr::vector<std::uint8_t>(mr);
+        s->held = std::pmr::vector<std::uint8_t>(&stream_mem);
         s->held_consumed = 0;
         if (send_commands) {
             if (!s->send_done) command(CommandKind::reset_stream, s->id, code);
@@ -866,7 +871,7 @@ struct Connection::Impl {
         if (closed || s->recv_done || s->blocked) return;
         // The held bytes are read in place: the buffer is retired (kept until
         // the next call) since events point into it.
-        std::pmr::vector<std::uint8_t> buf(mr);
+        std::pmr::vector<std::uint8_t> buf(&stream_mem);
         buf.swap(s->held);
         const std::size_t start = s->held_consumed;
         s->held_consumed = 0;
@@ -1499,7 +1504,7 @@ std::size_t Connection::buffered(std::uint64_t stream) const noexcept {
     return s == nullptr ? 0 : s->out.pending();
 }
 std::size_t Connection::held_input() const noexcept { return impl_->held_total; }
-std::size_t Connection::memory_used() const noexcept { return impl_->counting.used; }
+std::size_t Connection::memory_used() const noexcept { return impl_->counting.used + sizeof(Impl); }
 InvalidHeader Connection::last_invalid_header() const noexcept { return impl_->last_invalid; }
 
 }  // namespace h2wire::h3
