@@ -74,6 +74,12 @@ public:
         const std::uint64_t i = (id - base_) / 4;
         return i / 64 < bits_.size() && (bits_[i / 64] >> (i % 64) & 1) != 0;
     }
+    /// Every id below `end` was taken.
+    bool all_taken_below(std::uint64_t end) const noexcept {
+        for (std::uint64_t id = base_; id < end; id += 4)
+            if (!taken(id)) return false;
+        return true;
+    }
     /// Marks `id` taken; false when it lies past the window.
     bool take(std::uint64_t id) {
         if (id < base_) return true;
@@ -355,6 +361,7 @@ struct Connection::Impl {
     std::uint64_t next_local_bidi = 0;     // client: the lowest request stream id not yet used
     std::uint64_t goaway_sent = kMaxClientBidi + 4;  // server: requests at or above are refused
     std::uint64_t goaway_received = ~std::uint64_t{0};
+    std::uint64_t peer_bidi_next = 0;  // server: one past the highest request stream taken up
     std::size_t peer_requests = 0;  // peer request streams held (server)
     std::size_t held_total = 0;
     std::size_t request_streams = 0;
@@ -451,7 +458,7 @@ struct Connection::Impl {
     }
 
     /// Abandons a request stream both ways.
-    void abort(Stream* s, ErrorCode code, Initiator by, bool send_commands) {
+    void abort(Stream* s, ErrorCode code, Initiator by, bool send_commands, bool stop = true) {
         if (s->blocked) {
             decoder.cancel(s->section);
             s->blocked = false;
@@ -463,7 +470,7 @@ struct Connection::Impl {
         s->held_consumed = 0;
         if (send_commands) {
             if (!s->send_done) command(CommandKind::reset_stream, s->id, code);
-            if (!s->recv_done) command(CommandKind::stop_sending, s->id, code);
+            if (!s->recv_done && stop) command(CommandKind::stop_sending, s->id, code);
         }
         s->out.clear(pool);
         s->send_done = s->recv_done = true;
@@ -518,7 +525,11 @@ struct Connection::Impl {
     void fail(const Error& e) { fail(e.code, e.reason); }
 
     void maybe_finish_shutdown() {
-        if (shutting_down && !closed && request_streams == 0) terminate(ErrorCode::h3_no_error, Initiator::local, "graceful shutdown completed");
+        if (!shutting_down || closed || request_streams != 0) return;
+        // A server waits for the requests below its GOAWAY id that have not
+        // arrived yet (QUIC may deliver a later stream first).
+        if (server() && !peer_bidi.all_taken_below(goaway_sent)) return;
+        terminate(ErrorCode::h3_no_error, Initiator::local, "graceful shutdown completed");
     }
 
     // -- Output of our unidirectional streams ------------------------------
@@ -647,7 +658,8 @@ struct Connection::Impl {
                 fail(ErrorCode::h3_id_error, "request stream id far beyond the open ones");
                 return nullptr;
             }
-            if (id >= goaway_sent || peer_requests >= config.limits.max_peer_requests || shutting_down) {
+            if (id < goaway_sent) peer_bidi_next = std::max(peer_bidi_next, id + 4);
+            if (id >= goaway_sent || peer_requests >= config.limits.max_peer_requests) {
                 // RFC 9114 §5.2, §4.1.1: not processed, safe to retry.
                 command(CommandKind::reset_stream, id, ErrorCode::h3_request_rejected);
                 command(CommandKind::stop_sending, id, ErrorCode::h3_request_rejected);
@@ -1123,6 +1135,8 @@ std::span<const Event> Connection::receive(std::uint64_t stream, std::span<const
     Impl& c = *impl_;
     c.begin_call();
     if (!c.closed && stream <= max_varint) c.receive(stream, bytes, fin);
+    if (!c.closed && c.counting.used + sizeof(Impl) > c.config.limits.max_connection_memory)
+        c.fail(ErrorCode::h3_excessive_load, "connection memory limit reached");
     return c.end_call();
 }
 
@@ -1159,9 +1173,9 @@ std::span<const Event> Connection::stream_reset(std::uint64_t stream, std::uint6
             r.user_data = s->user;
             c.emit(r);
         }
-        s->recv_done = false;
-        c.abort(s, ecode, Initiator::peer, false);
-        // Our sending side goes with it, unless it already ended.
+        // Our sending side goes with it (H3_REQUEST_CANCELLED), unless it
+        // already ended; their side is over, so no STOP_SENDING.
+        c.abort(s, ecode, Initiator::peer, true, false);
         break;
     case Kind::peer_new:
         c.forget(s);
@@ -1458,13 +1472,7 @@ ApiError Connection::shutdown() {
     // a client, which allows no push, names push id 0.
     std::uint64_t id = 0;
     if (c.server()) {
-        std::uint64_t highest_plus = 0;
-        for (auto& [sid, s] : c.streams)
-            if (s->kind == Kind::request) highest_plus = std::max(highest_plus, sid + 4);
-        // Requests already on their way (ids the window took up) count too.
-        for (std::uint64_t probe = highest_plus; c.peer_bidi.taken(probe) && probe <= kMaxClientBidi; probe += 4)
-            highest_plus = probe + 4;
-        id = highest_plus;
+        id = c.peer_bidi_next;  // one past the highest request stream that arrived
         c.goaway_sent = id;
     }
     std::array<std::uint8_t, 16> buf{};

@@ -157,6 +157,7 @@ struct H3Pair {
     };
     struct Direction {
         std::map<std::uint64_t, Flight> streams;  // in flight towards the receiver
+        std::map<std::uint64_t, std::string> log;  // every octet ever written, per stream
         std::deque<std::pair<std::uint64_t, std::pair<h3::CommandKind, std::uint64_t>>> commands;
     };
 
@@ -206,6 +207,7 @@ struct H3Pair {
             for (const OutputChunk& c : out->chunks) {
                 const std::size_t k = std::min(left, c.size);
                 f.bytes.append(reinterpret_cast<const char*>(c.data), k);
+                dir.log[out->stream].append(reinterpret_cast<const char*>(c.data), k);
                 left -= k;
                 if (left == 0) break;
             }
