@@ -255,3 +255,23 @@ TEST_CASE("h3 connection: input whole, byte by byte and split anywhere, streams 
         CHECK(run(2, seed) == whole);
     }
 }
+
+TEST_CASE("h3 attack: a receive() full of one-octet DATA frames is stopped before its events outgrow the limit") {
+    h3::ConnectionConfig c;
+    c.limits.max_connection_memory = 1024 * 1024;
+    Target t(c);
+    const std::vector<Field> post = {{":method", "POST"}, {":scheme", "https"}, {":authority", "a"}, {":path", "/"}};
+    std::string flood = raw(0x1, literal_section(post));
+    for (int i = 0; i < 300000; ++i) flood += raw(0x0, "x");
+    t.feed(0, flood);
+    CHECK(t.terminated(H3Code::h3_excessive_load));
+    MESSAGE("peak " << t.mem.peak << " octets for " << flood.size() << " octets in one receive()");
+    CHECK(t.mem.peak <= c.limits.max_connection_memory + 64 * 1024);
+    // Empty DATA frames report nothing at all.
+    Target u;
+    std::string empties = raw(0x1, literal_section(post));
+    for (int i = 0; i < 300000; ++i) empties += raw(0x0, "");
+    u.feed(0, empties);
+    CHECK_FALSE(u.terminated());
+    CHECK(u.events.size() < 10);
+}

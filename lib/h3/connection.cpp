@@ -373,6 +373,9 @@ struct Connection::Impl {
     bool failing = false;
 
     bool server() const noexcept { return config.role == Role::server; }
+    /// Events one receive() may report: a quarter of the memory limit's worth
+    /// (the list may grow to twice its size as it doubles).
+    const std::size_t max_events = std::max<std::size_t>(config.limits.max_connection_memory / (4 * sizeof(Event)), 64);
 
     // -- Events ------------------------------------------------------------
 
@@ -501,7 +504,7 @@ struct Connection::Impl {
         if (closed) return;
         closed = true;
         // Every stream still held ends with the connection.
-        std::vector<Stream*> all;
+        std::pmr::vector<Stream*> all(mr);
         all.reserve(streams.size());
         for (auto& [id, s] : streams) all.push_back(s);
         std::sort(all.begin(), all.end(), [](const Stream* a, const Stream* b) { return a->id < b->id; });
@@ -830,9 +833,10 @@ struct Connection::Impl {
     void on_goaway(std::uint64_t id) {
         emit(GoawayReceived{id});
         if (server()) return;  // a client's GOAWAY carries a push id: we push nothing
+        if (id >= goaway_received) return;  // the same again: nothing more refused (ids only go down)
         goaway_received = id;
         // Our requests at or above `id` were not processed (RFC 9114 §5.2).
-        std::vector<Stream*> refused;
+        std::pmr::vector<Stream*> refused(mr);
         for (auto& [sid, s] : streams)
             if (s->kind == Kind::request && sid >= id) refused.push_back(s);
         std::sort(refused.begin(), refused.end(), [](const Stream* a, const Stream* b) { return a->id < b->id; });
@@ -894,7 +898,7 @@ struct Connection::Impl {
         const std::uint64_t id = s->id;
         std::span<const std::uint8_t> rest(buf.data() + start, n);
         retired.push_back(std::move(buf));
-        emit(InputConsumed{id, n});
+        if (n != 0) emit(InputConsumed{id, n});
         read_request(s, rest, fin, true);
     }
 
@@ -1032,7 +1036,14 @@ struct Connection::Impl {
                     }
                     s->content_left -= static_cast<std::int64_t>(r.data.data.size());
                 }
-                if (r.data.data.empty() && !(r.data.first && r.data.last)) continue;
+                if (r.data.data.empty()) continue;  // an empty DATA frame carries nothing
+                // One event per DATA piece: a peer that sends tiny frames in
+                // one large input is stopped before the list outgrows the
+                // memory limit.
+                if (events.size() >= max_events) {
+                    fail(ErrorCode::h3_excessive_load, "too many DATA frames in one receive()");
+                    return;
+                }
                 emit(DataReceived{id, r.data.data, fin && bytes.empty() && r.data.last, s->user});
                 continue;
             }
