@@ -604,3 +604,21 @@ TEST_CASE("h3 connection: a warm exchange allocates nothing per request, and mem
     CHECK(p.client.conn.memory_used() == cm.live);
     CHECK(p.server.conn.memory_used() == sm.live);
 }
+
+TEST_CASE("h3 connection: a reserved stream type from us is ignored by the peer, and its STOP_SENDING by us") {
+    H3Pair p;
+    serve(p, "fine");
+    p.bind();
+    CHECK(p.client.conn.open_grease_stream(0) == ApiError::invalid_stream);  // bidirectional
+    CHECK(p.client.conn.open_grease_stream(3) == ApiError::invalid_stream);  // the server's
+    CHECK(p.client.conn.open_grease_stream(6) == ApiError::invalid_stream);  // the encoder stream
+    REQUIRE(p.client.conn.open_grease_stream(14) == ApiError::none);
+    CHECK(p.client.conn.open_grease_stream(18) == ApiError::too_late);
+    REQUIRE(p.client.conn.submit_request(0, kGet, true));
+    p.shuffle = true;
+    p.pump();
+    CHECK(p.to_server.log.count(14) == 1);
+    CHECK_FALSE(p.client.terminated());
+    CHECK_FALSE(p.server.terminated());
+    CHECK(p.client.body[0] == "fine");
+}

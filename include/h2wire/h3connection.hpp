@@ -303,6 +303,13 @@ public:
     H2WIRE_API ApiError bind_local_streams(std::uint64_t control, std::uint64_t qpack_encoder,
                                            std::uint64_t qpack_decoder);
 
+    /// Optional, after bind_local_streams(): a fourth unidirectional stream
+    /// the caller opened, on which the connection sends a reserved stream
+    /// type, a few octets and FIN (RFC 9114 §6.2.3), so that peers that fail
+    /// on unknown stream types are found. Open it only when the peer's
+    /// unidirectional stream limit leaves room. too_late: one was sent.
+    H2WIRE_API ApiError open_grease_stream(std::uint64_t stream);
+
     // -- Input from the QUIC stack ------------------------------------------
 
     /// Octets received on `stream`, in order, `fin` when the stream's data

@@ -244,6 +244,7 @@ enum class Kind : std::uint8_t {
     local_control,  // our unidirectional streams
     local_encoder,
     local_decoder,
+    local_grease,  // a stream of reserved type (RFC 9114 §6.2.3), written once and ended
     peer_new,  // a peer's unidirectional stream whose type is not read yet
     peer_control,
     peer_encoder,
@@ -310,7 +311,8 @@ struct Connection::Impl {
           encoder(qpack::EncoderOptions{kEncoderCapacity, kEncoderBlocked, true, 1024}, mr),
           control(~std::uint64_t{0}, Kind::local_control, mr),
           enc_stream(~std::uint64_t{0}, Kind::local_encoder, mr),
-          dec_stream(~std::uint64_t{0}, Kind::local_decoder, mr) {
+          dec_stream(~std::uint64_t{0}, Kind::local_decoder, mr),
+          grease_stream(~std::uint64_t{0}, Kind::local_grease, mr) {
         peer_settings.max_field_section_size = max_varint;  // RFC 9114 §7.2.4.1: unlimited by default
         peer_settings.qpack_max_table_capacity = 0;         // RFC 9204 §5
         peer_settings.qpack_blocked_streams = 0;
@@ -321,9 +323,7 @@ struct Connection::Impl {
     }
     ~Impl() {
         for (auto& [id, s] : streams) destroy(s);
-        control.out.clear(pool);
-        enc_stream.out.clear(pool);
-        dec_stream.out.clear(pool);
+        for (Stream* l : locals()) l->out.clear(pool);
         free_retired();
     }
 
@@ -353,6 +353,19 @@ struct Connection::Impl {
     Stream control;
     Stream enc_stream;
     Stream dec_stream;
+    Stream grease_stream;
+    bool grease_bound = false;
+    /// Our unidirectional stream `id`, once bound, or null.
+    Stream* local(std::uint64_t id) noexcept {
+        if (!bound) return nullptr;
+        if (id == control.id) return &control;
+        if (id == enc_stream.id) return &enc_stream;
+        if (id == dec_stream.id) return &dec_stream;
+        if (grease_bound && id == grease_stream.id) return &grease_stream;
+        return nullptr;
+    }
+    /// Our unidirectional streams, in the order their output goes.
+    std::array<Stream*, 4> locals() noexcept { return {&control, &enc_stream, &dec_stream, &grease_stream}; }
     Stream* peer_control = nullptr;
     Stream* peer_encoder = nullptr;
     Stream* peer_decoder = nullptr;
@@ -1142,6 +1155,27 @@ ApiError Connection::bind_local_streams(std::uint64_t control, std::uint64_t qpa
     return ApiError::none;
 }
 
+ApiError Connection::open_grease_stream(std::uint64_t stream) {
+    Impl& c = *impl_;
+    if (c.closed) return ApiError::connection_closed;
+    if (!c.bound) return ApiError::invalid_stream;
+    if (c.grease_bound) return ApiError::too_late;
+    if (stream > max_varint || is_bidi(stream) || client_initiated(stream) != (c.config.role == Role::client) ||
+        c.local(stream) != nullptr)
+        return ApiError::invalid_stream;
+    // RFC 9114 §6.2.3: a reserved type, a few octets, FIN; the peer must
+    // ignore it.
+    c.grease_stream.id = stream;
+    c.grease_bound = true;
+    std::array<std::uint8_t, 8> prefix{};
+    const WriteResult r = write_stream_header(prefix, grease_value(stream % 1024));
+    c.put(c.grease_stream, std::span(prefix.data(), r.size));
+    static constexpr std::uint8_t payload[] = {'g', 'r', 'e', 'a', 's', 'e'};
+    c.put(c.grease_stream, payload);
+    c.grease_stream.fin_queued = true;
+    return ApiError::none;
+}
+
 std::span<const Event> Connection::receive(std::uint64_t stream, std::span<const std::uint8_t> bytes, bool fin) {
     Impl& c = *impl_;
     c.begin_call();
@@ -1203,8 +1237,8 @@ std::span<const Event> Connection::stop_sending(std::uint64_t stream, std::uint6
     Impl& c = *impl_;
     c.begin_call();
     if (c.closed) return c.end_call();
-    if (stream == c.control.id || stream == c.enc_stream.id || stream == c.dec_stream.id) {
-        c.critical_closed();  // RFC 9114 §6.2.1
+    if (Impl::Stream* l = c.local(stream)) {
+        if (l != &c.grease_stream) c.critical_closed();  // RFC 9114 §6.2.1
         return c.end_call();
     }
     Impl::Stream* s = c.find(stream);
@@ -1271,8 +1305,9 @@ std::optional<StreamOutput> Connection::next_output() {
         if (k == 0 && !o.fin) return std::nullopt;
         return o;
     };
-    for (Impl::Stream* s : {&c.control, &c.enc_stream, &c.dec_stream})
-        if (auto o = offer(*s)) return o;
+    for (Impl::Stream* s : c.locals())
+        if (s != &c.grease_stream || c.grease_bound)
+            if (auto o = offer(*s)) return o;
     // Request streams in turn (round robin from where the last one left).
     const std::size_t n = c.ready.size();
     for (std::size_t i = 0; i < n; ++i) {
@@ -1288,17 +1323,14 @@ std::optional<StreamOutput> Connection::next_output() {
 
 ApiError Connection::consume_output(std::uint64_t stream, std::size_t n) {
     Impl& c = *impl_;
-    Impl::Stream* s = nullptr;
-    if (c.bound && stream == c.control.id) s = &c.control;
-    else if (c.bound && stream == c.enc_stream.id) s = &c.enc_stream;
-    else if (c.bound && stream == c.dec_stream.id) s = &c.dec_stream;
-    else s = c.find(stream);
+    Impl::Stream* s = c.local(stream);
+    if (s == nullptr) s = c.find(stream);
     if (s == nullptr) return n == 0 ? ApiError::none : ApiError::invalid_stream;
     if (n > s->out.pending()) return ApiError::invalid_argument;
     const bool all = n == s->out.pending();
     s->out.written(n, c.config.retain_until_acked, c.pool);
-    if (s->kind != Kind::request) return ApiError::none;
     if (all && s->fin_queued && !s->send_done) s->send_done = true;
+    if (s->kind != Kind::request) return ApiError::none;
     if (s->out.pending() == 0 && s->ready && (s->send_done || !s->fin_queued)) {
         // Leaves the turn; comes back with its next output.
         auto it = std::find(c.ready.begin(), c.ready.end(), s);
@@ -1317,11 +1349,8 @@ ApiError Connection::consume_output(std::uint64_t stream, std::size_t n) {
 void Connection::acknowledged(std::uint64_t stream, std::size_t n) {
     Impl& c = *impl_;
     if (!c.config.retain_until_acked) return;
-    Impl::Stream* s = nullptr;
-    if (c.bound && stream == c.control.id) s = &c.control;
-    else if (c.bound && stream == c.enc_stream.id) s = &c.enc_stream;
-    else if (c.bound && stream == c.dec_stream.id) s = &c.dec_stream;
-    else s = c.find(stream);
+    Impl::Stream* s = c.local(stream);
+    if (s == nullptr) s = c.find(stream);
     if (s == nullptr) return;
     s->out.release(n, c.pool);
     c.maybe_close(s);
@@ -1329,15 +1358,13 @@ void Connection::acknowledged(std::uint64_t stream, std::size_t n) {
 
 void Connection::block_stream(std::uint64_t stream) noexcept {
     Impl& c = *impl_;
-    for (Impl::Stream* s : {&c.control, &c.enc_stream, &c.dec_stream})
-        if (c.bound && s->id == stream) s->flow_blocked = true;
+    if (Impl::Stream* s = c.local(stream)) s->flow_blocked = true;
     if (Impl::Stream* s = c.find(stream)) s->flow_blocked = true;
 }
 
 void Connection::unblock_stream(std::uint64_t stream) noexcept {
     Impl& c = *impl_;
-    for (Impl::Stream* s : {&c.control, &c.enc_stream, &c.dec_stream})
-        if (c.bound && s->id == stream) s->flow_blocked = false;
+    if (Impl::Stream* s = c.local(stream)) s->flow_blocked = false;
     if (Impl::Stream* s = c.find(stream)) s->flow_blocked = false;
 }
 
@@ -1355,8 +1382,8 @@ bool Connection::wants_write() const noexcept {
     Impl& c = *impl_;
     if (c.commands_next < c.commands.size()) return true;
     if (!c.bound) return false;
-    for (const Impl::Stream* s : {&c.control, &c.enc_stream, &c.dec_stream})
-        if (s->out.pending() != 0) return true;
+    for (const Impl::Stream* s : c.locals())
+        if (s->out.pending() != 0 || (s->fin_queued && !s->send_done)) return true;
     for (const Impl::Stream* s : c.ready)
         if (s->out.pending() != 0 || (s->fin_queued && !s->send_done)) return true;
     return false;
