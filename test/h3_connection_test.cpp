@@ -138,6 +138,7 @@ TEST_CASE("h3 connection: GET exchanges, whole and split anywhere with streams i
             CHECK(p.client.body[4 * i] == std::string(3000 + seed * 100, 'x'));
             CHECK(p.client.of("closed", 4 * i)[0].code == H3Code::h3_no_error);
             CHECK(p.client.of("closed", 4 * i)[0].user == reinterpret_cast<void*>(i + 1));
+            CHECK(p.client.of("closed", 4 * i)[0].by == Initiator::peer);  // the server's FIN came last
             const auto st = types(p.server.events, 4 * i);
             REQUIRE(st.size() >= 3);
             CHECK(st.front() == "request");

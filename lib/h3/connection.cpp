@@ -1109,7 +1109,7 @@ struct Connection::Impl {
             return;
         }
         s->recv_done = true;
-        if (s->close_by != Initiator::peer || !s->send_done) s->close_by = Initiator::peer;
+        s->close_by = s->send_done ? Initiator::peer : Initiator::local;  // whose FIN comes last
         emit(StreamEnded{s->id, s->user});
         maybe_close(s);
     }
