@@ -351,16 +351,16 @@ void ServerSession::on_request(std::uint32_t id, std::span<const h2wire::Field> 
         s.kind = Stream::Kind::echo;
         s.trailers = trailers;
         const h2wire::Field resp[] = {{":status", "200"}, {"content-type", r.content_type}};
-        conn_.submit_response(id, resp, false);
+        conn_.submit_response(id, with_alt_svc(resp), false);
     } else {
         std::shared_ptr<const ServedFile> file = r.file;
         const h2wire::Field resp[] = {
             {":status", "200"}, {"content-type", file->type}, {"content-length", file->content_length()}};
         const bool empty = head || (file->size == 0 && !trailers);
         if (!empty && !trailers && file->held()) {
-            serve_held(id, resp, std::move(file));
+            serve_held(id, with_alt_svc(resp), std::move(file));
             if (!end_stream) add_stream(id, false).ended = true;
-        } else if (conn_.submit_response(id, resp, empty); empty) {
+        } else if (conn_.submit_response(id, with_alt_svc(resp), empty); empty) {
             if (!end_stream) add_stream(id, false).ended = true;
         } else {
             Stream& s = add_stream(id, end_stream);
@@ -424,12 +424,19 @@ void ServerSession::trim() {
     if (held_.empty()) std::vector<HeldBody>().swap(held_);
 }
 
+std::span<const h2wire::Field> ServerSession::with_alt_svc(std::span<const h2wire::Field> fields) {
+    if (cfg_.alt_svc.empty() || fields.size() >= alt_fields_.size()) return fields;
+    std::copy(fields.begin(), fields.end(), alt_fields_.begin());
+    alt_fields_[fields.size()] = {"alt-svc", cfg_.alt_svc};
+    return std::span(alt_fields_.data(), fields.size() + 1);
+}
+
 void ServerSession::respond_simple(std::uint32_t id, bool end_stream, int status, std::string_view body, bool head) {
     const std::string st = std::to_string(status);
     const std::string length = std::to_string(body.size());
     const h2wire::Field resp[] = {
         {":status", st}, {"content-type", "text/plain; charset=utf-8"}, {"content-length", length}};
-    conn_.submit_response(id, resp, head);
+    conn_.submit_response(id, with_alt_svc(resp), head);
     // The bodies are string literals: lent, never copied.
     if (!head)
         conn_.send_data_borrowed(id, std::span(reinterpret_cast<const std::uint8_t*>(body.data()), body.size()), true);

@@ -30,6 +30,7 @@
 //                    (RFC 6455 framing in websocket/); other CONNECTs: 501.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -92,6 +93,9 @@ struct ServerConfig {
     /// the connection's responses finished.
     bool log = false;
     bool verbose = false;  ///< -v: every frame, through h2wire::FrameTrace (common/trace.hpp)
+    /// --alt-svc: an Alt-Svc field value (RFC 7838 §3) added to every
+    /// response, e.g. h3=":4433" to point clients at the HTTP/3 server.
+    std::string alt_svc;
 };
 
 /// One HTTP/2 connection's application state.
@@ -172,6 +176,10 @@ private:
     void on_data(std::uint32_t id, std::span<const std::uint8_t> data, std::uint32_t flow_controlled);
     Stream& add_stream(std::uint32_t id, bool input_done);
     void respond_simple(std::uint32_t id, bool end_stream, int status, std::string_view body, bool head);
+    /// `fields` with the Alt-Svc field added when configured (views into
+    /// alt_fields_, valid until the next call).
+    std::span<const h2wire::Field> with_alt_svc(std::span<const h2wire::Field> fields);
+    std::array<h2wire::Field, 8> alt_fields_{};
     void pump();
     bool pump_file(std::uint32_t id, Stream& s);
     bool pump_echo(std::uint32_t id, Stream& s, std::uint64_t& connection_slack);

@@ -125,6 +125,8 @@ int usage(const char* program) {
                  "  --log  a line per request, and per response as it finishes: its priority (RFC 9218)\n"
                  "         and its place in the order its connection's responses finished\n"
                  "  -v  every frame sent and received, nghttp -v style (h2wire::FrameTrace)\n"
+                 "  --alt-svc VALUE  an Alt-Svc field on every response (RFC 7838), e.g. 'h3=\":4433\"' for\n"
+                 "         the HTTP/3 server (h2wire-h3-server) on that UDP port\n"
                  "  timeouts (seconds, or NNNms):\n"
                  "    --settings-timeout 10   preface + SETTINGS ACK (and TLS handshake, h2c request)\n"
                  "    --idle-timeout 60       no stream, no traffic\n"
@@ -194,6 +196,8 @@ bool parse_server_args(int argc, char** argv, const char* program, ServerOptions
         };
         if (a == "--root")
             opt.app.root = v;
+        else if (a == "--alt-svc")
+            opt.app.alt_svc = v;
         else if (a == "--host")
             opt.host = v;
         else if (a == "--port") {

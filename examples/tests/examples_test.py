@@ -259,6 +259,17 @@ def variant_checks(tag, server_bin, client_bin, root, work, servers, flags):
     check(tag + "server exits 0 on SIGTERM", srv.stop() == 0)
 
 
+def alt_svc_checks(server_bin, client_bin, root, servers):
+    """--alt-svc: every response names the HTTP/3 server (RFC 7838 §3)."""
+    srv = Server(server_bin, root, ["--alt-svc", 'h3=":4433"; ma=60'])
+    servers.append(srv)
+    base = "http://127.0.0.1:%d" % srv.port
+    for path in ("/index.html", "/missing.txt", "/echo"):
+        rc, out, err = client(client_bin, base + path)
+        check("alt-svc on " + path, rc == 0 and 'alt-svc: h3=":4433"; ma=60' in err, err)
+    check("alt-svc: server exits 0 on SIGTERM", srv.stop() == 0)
+
+
 def main():
     args = sys.argv[1:]
     server_bin, client_bin = args[0], args[1]
@@ -305,6 +316,7 @@ def main():
             # borrowed file chunk, held file).
             variant_checks("write-max 1000: ", server_bin, client_bin, root, work, servers, ["--write-max", "1000"])
             file_cache_checks("", server_bin, client_bin, work, servers)
+            alt_svc_checks(server_bin, client_bin, root, servers)
             if asio:
                 variant_checks("asio threads 2: ", asio, client_bin, root, work, servers, ["--threads", "2"])
                 variant_checks("asio write-max 1000: ", asio, client_bin, root, work, servers, ["--write-max", "1000"])
