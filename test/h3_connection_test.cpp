@@ -623,3 +623,72 @@ TEST_CASE("h3 connection: a reserved stream type from us is ignored by the peer,
     CHECK_FALSE(p.server.terminated());
     CHECK(p.client.body[0] == "fine");
 }
+
+TEST_CASE("h3 connection: resets in every state end the stream exactly once on both sides") {
+    // Who resets, and when: 0 before anything was written, 1 after the
+    // request went, 2 after the response headers, 3 in the middle of the
+    // response body, 4 after everything.
+    static const std::string body(100000, 'r');
+    for (int who = 0; who < 2; ++who)
+        for (int when = 0; when < 5; ++when)
+            for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+                if (who == 1 && when == 0) {  // the server has no stream to reset before the request comes
+                    h3::Connection server(H3Pair::with_role({}, Role::server));
+                    CHECK(server.reset_stream(0) == ApiError::invalid_stream);
+                    continue;
+                }
+                CAPTURE(who);
+                CAPTURE(when);
+                CAPTURE(seed);
+                H3Pair p({}, {}, seed);
+                p.shuffle = seed > 1;
+                int phase = 0;
+                p.server.on_event = [&](const h3::Event& e) {
+                    if (const auto* r = std::get_if<h3::RequestReceived>(&e)) {
+                        phase = 1;
+                        if (when >= 2) {
+                            REQUIRE(p.server.conn.submit_response(r->stream, kOk, false) == ApiError::none);
+                            REQUIRE(p.server.conn.send_data(r->stream, as_bytes(std::string_view(body).substr(0, 50000)),
+                                                            when >= 4) == ApiError::none);
+                            if (when >= 4) return;
+                            phase = 2;
+                        }
+                    }
+                };
+                p.bind();
+                REQUIRE(p.client.conn.submit_request(0, kGet, true));
+                if (when > 0) p.pump();
+                h3::Connection& c = who == 0 ? p.client.conn : p.server.conn;
+                const ApiError e = c.reset_stream(0, H3Code::h3_request_cancelled);
+                if (when == 4) CHECK(e == ApiError::invalid_stream);  // over and forgotten
+                else REQUIRE(e == ApiError::none);
+                p.pump();
+                // Exactly one StreamClosed on each side that saw the stream.
+                CHECK(p.client.of("closed", 0).size() == 1);
+                if (when > 0) CHECK(p.server.of("closed", 0).size() == 1);
+                CHECK(p.client.conn.open_streams() == 0);
+                CHECK(p.server.conn.open_streams() == 0);
+                CHECK_FALSE(p.client.terminated());
+                CHECK_FALSE(p.server.terminated());
+                if (when == 4) {
+                    CHECK(p.client.of("closed", 0)[0].code == H3Code::h3_no_error);  // it was over already
+                } else if (who == 0) {
+                    CHECK(p.client.of("closed", 0)[0].by == Initiator::local);
+                    if (when > 0) {
+                        REQUIRE(p.server.of("reset", 0).size() == 1);
+                        CHECK(p.server.of("reset", 0)[0].by == Initiator::peer);
+                    }
+                } else if (when > 0) {
+                    REQUIRE(p.client.of("reset", 0).size() == 1);
+                    CHECK(p.client.of("reset", 0)[0].code == H3Code::h3_request_cancelled);
+                    CHECK(p.client.of("closed", 0)[0].by == Initiator::peer);
+                }
+                (void)phase;
+                // The connection goes on: another request completes.
+                p.server.on_event = nullptr;
+                serve(p, "after");
+                REQUIRE(p.client.conn.submit_request(4, kGet, true));
+                p.pump();
+                CHECK(p.client.body[4] == "after");
+            }
+}

@@ -1254,17 +1254,17 @@ std::span<const Event> Connection::stop_sending(std::uint64_t stream, std::uint6
         // response goes on.
         return c.end_call();
     }
+    // What we were sending was cut off: the application hears of it.
+    if (s->seen) {
+        StreamReset r;
+        r.stream = s->id;
+        r.code = ecode;
+        r.by = Initiator::peer;
+        r.safe_to_retry = ecode == ErrorCode::h3_request_rejected;
+        r.user_data = s->user;
+        c.emit(r);
+    }
     if (!s->recv_done) {
-        if (s->seen) {
-            StreamReset r;
-            r.stream = s->id;
-            r.code = ecode;
-            r.by = Initiator::peer;
-            r.safe_to_retry = ecode == ErrorCode::h3_request_rejected;
-            r.user_data = s->user;
-            c.emit(r);
-        }
-        s->send_done = true;
         c.abort(s, ecode, Initiator::peer, true);
     } else {
         s->close_code = ecode;
