@@ -1254,8 +1254,10 @@ std::span<const Event> Connection::stop_sending(std::uint64_t stream, std::uint6
         // response goes on.
         return c.end_call();
     }
-    // What we were sending was cut off: the application hears of it.
-    if (s->seen) {
+    // What we were sending was cut off: the application hears of it
+    // (unless it is the request body a complete response made moot).
+    const bool moot = !c.server() && ecode == ErrorCode::h3_no_error;
+    if (s->seen && !moot) {
         StreamReset r;
         r.stream = s->id;
         r.code = ecode;
@@ -1267,8 +1269,10 @@ std::span<const Event> Connection::stop_sending(std::uint64_t stream, std::uint6
     if (!s->recv_done) {
         c.abort(s, ecode, Initiator::peer, true);
     } else {
-        s->close_code = ecode;
-        s->close_by = Initiator::peer;
+        if (!moot) {
+            s->close_code = ecode;
+            s->close_by = Initiator::peer;
+        }
         c.maybe_close(s);
     }
     c.flush_decoder();
