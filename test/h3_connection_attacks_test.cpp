@@ -275,3 +275,21 @@ TEST_CASE("h3 attack: a receive() full of one-octet DATA frames is stopped befor
     CHECK_FALSE(u.terminated());
     CHECK(u.events.size() < 10);
 }
+
+TEST_CASE("h3 attack: unidirectional streams that never finish their type are capped") {
+    h3::ConnectionConfig c;
+    c.limits.max_unknown_streams = 4;
+    Target t(c);
+    const std::size_t before = t.mem.live;
+    // The first octet of a two-octet varint, and nothing more, on many streams.
+    for (std::uint64_t id = 6; id < 6 + 4 * 1000; id += 4) t.feed(id, std::string(1, '\x40'));
+    CHECK_FALSE(t.terminated());
+    MESSAGE("live before " << before << ", after 1,000 half-typed streams " << t.mem.live);
+    CHECK(t.mem.live <= before + 4 * 2048);
+    // The control stream of a peer that splits its type octet by octet still works.
+    Target u;
+    u.feed(6, std::string(1, '\x40'));
+    u.feed(6, std::string(1, '\x02'));  // 0x4002: QPACK encoder stream type 2 as a two-octet varint
+    u.feed(6, std::string("\x3f\xe1\x1f", 3));  // Set Dynamic Table Capacity 4096
+    CHECK_FALSE(u.terminated());
+}

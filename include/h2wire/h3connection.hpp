@@ -70,9 +70,11 @@ struct ConnectionLimits {
     /// stream is rejected with H3_REQUEST_REJECTED (RFC 9114 §4.1.1) and not
     /// reported.
     std::size_t max_peer_requests = 100;
-    /// Unidirectional streams of unknown or reserved type (RFC 9114 §6.2,
-    /// §9) the peer may have open at once; each is read and discarded (after
-    /// STOP_SENDING). Past it: STOP_SENDING without reading.
+    /// The peer's unidirectional streams whose type has not arrived whole
+    /// yet (RFC 9114 §6.2), held at once; past it a new one is stopped
+    /// (STOP_SENDING H3_STREAM_CREATION_ERROR) unread. Streams of unknown or
+    /// reserved type are stopped and forgotten as soon as their type is
+    /// read, and cost nothing after.
     std::size_t max_unknown_streams = 16;
     /// The largest frame on the control stream (SETTINGS, GOAWAY, ...), and
     /// the most SETTINGS entries / 16; past it H3_EXCESSIVE_LOAD.

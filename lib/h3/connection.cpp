@@ -376,6 +376,7 @@ struct Connection::Impl {
     std::uint64_t goaway_received = ~std::uint64_t{0};
     std::uint64_t peer_bidi_next = 0;  // server: one past the highest request stream taken up
     std::size_t peer_requests = 0;  // peer request streams held (server)
+    std::size_t pending_uni = 0;    // peer unidirectional streams whose type is not read yet
     std::size_t held_total = 0;
     std::size_t request_streams = 0;
     InvalidHeader last_invalid{};
@@ -435,6 +436,7 @@ struct Connection::Impl {
         alloc.delete_object(s);
     }
     void forget(Stream* s) {
+        if (s->kind == Kind::peer_new) --pending_uni;
         if (s->kind == Kind::request) {
             --request_streams;
             if (server()) --peer_requests;
@@ -533,7 +535,7 @@ struct Connection::Impl {
         ready.clear();
         ready_next = 0;
         peer_control = peer_encoder = peer_decoder = nullptr;
-        request_streams = peer_requests = 0;
+        request_streams = peer_requests = pending_uni = 0;
         held_total = 0;
         emit(ConnectionTerminated{code, by, reason});
     }
@@ -691,7 +693,12 @@ struct Connection::Impl {
             fail(ErrorCode::h3_id_error, "unidirectional stream id far beyond the open ones");
             return nullptr;
         }
+        if (pending_uni >= config.limits.max_unknown_streams) {
+            command(CommandKind::stop_sending, id, ErrorCode::h3_stream_creation_error);
+            return nullptr;
+        }
         Stream* s = make(id, Kind::peer_new);
+        ++pending_uni;
         s->type_reader = StreamHeaderReader(server() ? PeerRole::client : PeerRole::server);
         return s;
     }
@@ -757,6 +764,7 @@ struct Connection::Impl {
             }
             slot = s;
             s->kind = kind;
+            --pending_uni;  // a critical stream now
             return false;
         };
         switch (static_cast<StreamType>(type)) {
