@@ -278,7 +278,6 @@ struct Connection::Impl {
         bool seen = false;           // the application knows the stream
         bool final_in = false;       // final response (client) or request (server) header section read
         bool final_out = false;      // final response sent (server)
-        bool trailers_in = false;    // the section being read is trailers
         bool head = false;           // our request was HEAD: the response has no content (client)
         bool tunnel = false;         // a CONNECT that got a 2xx: content-length does not apply
         bool ready = false;          // in ready_
@@ -716,7 +715,7 @@ struct Connection::Impl {
                 hold(s, bytes, fin);
                 return;
             }
-            read_request(s, bytes, fin, false);
+            read_request(s, bytes, fin);
             return;
         case Kind::peer_new:
             read_uni_type(s, bytes, fin);
@@ -920,7 +919,7 @@ struct Connection::Impl {
         std::span<const std::uint8_t> rest(buf.data() + start, n);
         retired.push_back(std::move(buf));
         if (n != 0) emit(InputConsumed{id, n});
-        read_request(s, rest, fin, true);
+        read_request(s, rest, fin);
     }
 
     /// Decodes the header section of `s`: a whole HEADERS payload, or (after
@@ -954,8 +953,10 @@ struct Connection::Impl {
         }
         Field* fields = arena.allocate_array<Field>(scratch_fields.size());
         std::copy(scratch_fields.begin(), scratch_fields.end(), fields);
+        const std::uint64_t id = s->id;
         on_section(s, std::span<const Field>(fields, scratch_fields.size()));
-        return find(s->id) == s && !s->recv_done;
+        const Stream* now = find(id);  // a malformed message may have ended it
+        return now != nullptr && !now->recv_done;
     }
 
     /// A decoded header section on a request stream.
@@ -973,7 +974,6 @@ struct Connection::Impl {
                 reset_for_peer(s, ErrorCode::h3_message_error, "content-length larger than the content");
                 return;
             }
-            s->trailers_in = true;
             emit(TrailersReceived{s->id, fields, s->user});
             return;
         }
@@ -1034,8 +1034,7 @@ struct Connection::Impl {
     }
 
     /// Reads a request stream's octets: frames, sections, DATA.
-    void read_request(Stream* s, std::span<const std::uint8_t> bytes, bool fin, bool from_held) {
-        (void)from_held;
+    void read_request(Stream* s, std::span<const std::uint8_t> bytes, bool fin) {
         const std::uint64_t id = s->id;
         while (!closed) {
             const ReadResult r = s->reader->read(bytes);
