@@ -11,6 +11,7 @@
 
 #include "common/trace.hpp"
 #include "server/file_cache.hpp"
+#include "server/route.hpp"
 #include "websocket/h2_tunnel.hpp"
 
 namespace example {
@@ -24,55 +25,6 @@ struct overloaded : F... {
 template <class... F>
 overloaded(F...) -> overloaded<F...>;  // clang 14 has no aggregate deduction
 
-int hex(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/// The request path (without query) percent-decoded, or empty if it is not
-/// a safe path below the root: must start with '/', no NUL, no ".." segment.
-std::string safe_path(std::string_view target) {
-    target = target.substr(0, target.find('?'));
-    if (target.empty() || target[0] != '/') return {};
-    std::string p;
-    for (std::size_t i = 0; i < target.size(); ++i) {
-        char c = target[i];
-        if (c == '%') {
-            if (i + 2 >= target.size() || hex(target[i + 1]) < 0 || hex(target[i + 2]) < 0) return {};
-            c = static_cast<char>(hex(target[i + 1]) * 16 + hex(target[i + 2]));
-            i += 2;
-        }
-        if (c == '\0' || c == '\\') return {};
-        p += c;
-    }
-    for (std::size_t at = 0; at < p.size();) {
-        const std::size_t end = std::min(p.find('/', at + 1), p.size());
-        const std::string_view seg = std::string_view(p).substr(at + 1, end - at - 1);
-        if (seg == "..") return {};
-        at = end;
-    }
-    return p;
-}
-
-bool has_query_flag(std::string_view target, std::string_view flag) {
-    const std::size_t q = target.find('?');
-    if (q == std::string_view::npos) return false;
-    std::string_view query = target.substr(q + 1);
-    while (!query.empty()) {
-        const std::size_t amp = std::min(query.find('&'), query.size());
-        if (query.substr(0, amp) == flag) return true;
-        query.remove_prefix(std::min(amp + 1, query.size()));
-    }
-    return false;
-}
-
-/// FNV-1a, 64 bits: a cheap body checksum for the trailers.
-std::uint64_t fnv1a(std::uint64_t h, std::span<const std::uint8_t> data) {
-    for (const std::uint8_t b : data) h = (h ^ b) * 0x100000001b3ULL;
-    return h;
-}
 constexpr std::uint64_t fnv_basis = 0xcbf29ce484222325ULL;
 
 }  // namespace
@@ -388,40 +340,20 @@ ServerSession::Stream& ServerSession::add_stream(std::uint32_t id, bool input_do
 
 void ServerSession::on_request(std::uint32_t id, std::span<const h2wire::Field> headers, std::string_view method,
                                std::string_view target, bool end_stream) {
-    bool te_trailers = false;
-    std::string_view req_type = "application/octet-stream";
-    for (const h2wire::Field& f : headers) {
-        if (f.name == "te" && f.value.find("trailers") != std::string_view::npos) te_trailers = true;
-        if (f.name == "content-type") req_type = f.value;
-    }
-    const bool trailers = te_trailers && has_query_flag(target, "trailers=1");
-    const std::string path = safe_path(target);
-    const bool head = method == "HEAD";
-    int status = 200;
-
-    if (path == "/echo") {
-        if (method != "POST") {
-            status = 405;
-            respond_simple(id, end_stream, status, "POST only\n", head);
-        } else {
-            Stream& s = add_stream(id, end_stream);
-            s.kind = Stream::Kind::echo;
-            s.trailers = trailers;
-            const h2wire::Field resp[] = {{":status", "200"}, {"content-type", req_type}};
-            conn_.submit_response(id, resp, false);
-        }
-    } else if (method != "GET" && !head) {
-        status = 405;
-        respond_simple(id, end_stream, status, "GET, HEAD or POST /echo\n", false);
-    } else if (path.empty()) {
-        status = 400;
-        respond_simple(id, end_stream, status, "bad path\n", head);
-    } else if (std::shared_ptr<const ServedFile> file = cfg_.file_cache ? cfg_.file_cache->open(cfg_.root, path)
-                                                                        : FileCache::load(cfg_.root, path, small_file);
-               !file) {
-        status = 404;
-        respond_simple(id, end_stream, status, "not found\n", head);
+    const Route r = route_request(headers, method, target, cfg_.root, cfg_.file_cache, small_file);
+    const bool head = r.head;
+    const bool trailers = r.trailers;
+    const int status = r.status;
+    if (r.kind == Route::Kind::simple) {
+        respond_simple(id, end_stream, r.status, r.text, head);
+    } else if (r.kind == Route::Kind::echo) {
+        Stream& s = add_stream(id, end_stream);
+        s.kind = Stream::Kind::echo;
+        s.trailers = trailers;
+        const h2wire::Field resp[] = {{":status", "200"}, {"content-type", r.content_type}};
+        conn_.submit_response(id, resp, false);
     } else {
+        std::shared_ptr<const ServedFile> file = r.file;
         const h2wire::Field resp[] = {
             {":status", "200"}, {"content-type", file->type}, {"content-length", file->content_length()}};
         const bool empty = head || (file->size == 0 && !trailers);

@@ -7,6 +7,7 @@
 #include "h2wire/events.hpp"
 #include "h2wire/frame.hpp"
 #include "h2wire/h2c.hpp"
+#include "h2wire/h3connection.hpp"
 #include "h2wire/h3frame.hpp"
 #include "h2wire/header.hpp"
 #include "h2wire/hpack.hpp"

@@ -88,6 +88,11 @@ struct ConnectionLimits {
     std::size_t max_buffered_per_stream = 256 * 1024;
     /// The largest field (name + value) the QPACK decoder accepts.
     std::uint32_t max_field_size = 64 * 1024;
+    /// What the connection may hold from its memory resource (memory_used()):
+    /// input that takes it past this ends the connection with
+    /// H3_EXCESSIVE_LOAD. Checked after each receive(), which adds at most one
+    /// frame buffer (max_field_section_size x 4) beyond what it was given.
+    std::size_t max_connection_memory = 16 * 1024 * 1024;
 };
 
 /// Connection configuration.

@@ -74,6 +74,12 @@ public:
         const std::uint64_t i = (id - base_) / 4;
         return i / 64 < bits_.size() && (bits_[i / 64] >> (i % 64) & 1) != 0;
     }
+    /// Every id below `end` was taken.
+    bool all_taken_below(std::uint64_t end) const noexcept {
+        for (std::uint64_t id = base_; id < end; id += 4)
+            if (!taken(id)) return false;
+        return true;
+    }
     /// Marks `id` taken; false when it lies past the window.
     bool take(std::uint64_t id) {
         if (id < base_) return true;
@@ -249,7 +255,7 @@ enum class Kind : std::uint8_t {
 struct Connection::Impl {
     struct Stream {
         Stream(std::uint64_t stream_id, Kind k, std::pmr::memory_resource* mr)
-            : id(stream_id), kind(k), out(mr), section(stream_id), held(mr) {}
+            : id(stream_id), kind(k), out(mr), section(stream_id, this), held(mr) {}
         std::uint64_t id;
         Kind kind;
         void* user = nullptr;
@@ -282,15 +288,16 @@ struct Connection::Impl {
         : config(c),
           counting(c.memory),
           mr(&counting),
+          stream_mem(mr),
           pool(mr),
           arena(mr),
           events(mr),
           api_events(mr),
-          streams(mr),
+          streams(&stream_mem),
           ready(mr),
           commands(mr),
           scratch_fields(mr),
-          retired(mr),
+          retired(&stream_mem),
           peer_bidi(0, mr),
           peer_uni(c.role == Role::server ? 2 : 3, mr),
           decoder(qpack::DecoderLimits{c.settings.qpack_max_table_capacity, c.settings.qpack_blocked_streams,
@@ -323,6 +330,10 @@ struct Connection::Impl {
     ConnectionConfig config;
     CountingResource counting;
     std::pmr::memory_resource* mr;
+    /// Streams, their map nodes and their buffers: recycled, so that a warm
+    /// connection allocates nothing per request; it keeps what the most
+    /// streams open at once used.
+    std::pmr::unsynchronized_pool_resource stream_mem;
     detail::BufferPool pool;
     detail::Arena arena;  // fields and texts of this call's events
     std::pmr::vector<Event> events;      // handed out by the last call that returns events
@@ -350,6 +361,7 @@ struct Connection::Impl {
     std::uint64_t next_local_bidi = 0;     // client: the lowest request stream id not yet used
     std::uint64_t goaway_sent = kMaxClientBidi + 4;  // server: requests at or above are refused
     std::uint64_t goaway_received = ~std::uint64_t{0};
+    std::uint64_t peer_bidi_next = 0;  // server: one past the highest request stream taken up
     std::size_t peer_requests = 0;  // peer request streams held (server)
     std::size_t held_total = 0;
     std::size_t request_streams = 0;
@@ -361,6 +373,9 @@ struct Connection::Impl {
     bool failing = false;
 
     bool server() const noexcept { return config.role == Role::server; }
+    /// Events one receive() may report: a quarter of the memory limit's worth
+    /// (the list may grow to twice its size as it doubles).
+    const std::size_t max_events = std::max<std::size_t>(config.limits.max_connection_memory / (4 * sizeof(Event)), 64);
 
     // -- Events ------------------------------------------------------------
 
@@ -395,15 +410,15 @@ struct Connection::Impl {
         return it == streams.end() ? nullptr : it->second;
     }
     Stream* make(std::uint64_t id, Kind kind) {
-        std::pmr::polymorphic_allocator<Stream> alloc(mr);
-        Stream* s = alloc.new_object<Stream>(id, kind, mr);
+        std::pmr::polymorphic_allocator<Stream> alloc(&stream_mem);
+        Stream* s = alloc.new_object<Stream>(id, kind, &stream_mem);
         streams.emplace(id, s);
         if (kind == Kind::request) ++request_streams;
         return s;
     }
     void destroy(Stream* s) {
         s->out.clear(pool);
-        std::pmr::polymorphic_allocator<Stream> alloc(mr);
+        std::pmr::polymorphic_allocator<Stream> alloc(&stream_mem);
         alloc.delete_object(s);
     }
     void forget(Stream* s) {
@@ -446,7 +461,7 @@ struct Connection::Impl {
     }
 
     /// Abandons a request stream both ways.
-    void abort(Stream* s, ErrorCode code, Initiator by, bool send_commands) {
+    void abort(Stream* s, ErrorCode code, Initiator by, bool send_commands, bool stop = true) {
         if (s->blocked) {
             decoder.cancel(s->section);
             s->blocked = false;
@@ -454,11 +469,11 @@ struct Connection::Impl {
             decoder.cancel(s->section);  // a Stream Cancellation, when the encoder may hold references (§4.4.2)
         }
         held_total -= s->held.size() - std::min<std::size_t>(s->held.size(), s->held_consumed);
-        s->held = std::pmr::vector<std::uint8_t>(mr);
+        s->held = std::pmr::vector<std::uint8_t>(&stream_mem);
         s->held_consumed = 0;
         if (send_commands) {
             if (!s->send_done) command(CommandKind::reset_stream, s->id, code);
-            if (!s->recv_done) command(CommandKind::stop_sending, s->id, code);
+            if (!s->recv_done && stop) command(CommandKind::stop_sending, s->id, code);
         }
         s->out.clear(pool);
         s->send_done = s->recv_done = true;
@@ -489,7 +504,7 @@ struct Connection::Impl {
         if (closed) return;
         closed = true;
         // Every stream still held ends with the connection.
-        std::vector<Stream*> all;
+        std::pmr::vector<Stream*> all(mr);
         all.reserve(streams.size());
         for (auto& [id, s] : streams) all.push_back(s);
         std::sort(all.begin(), all.end(), [](const Stream* a, const Stream* b) { return a->id < b->id; });
@@ -513,7 +528,11 @@ struct Connection::Impl {
     void fail(const Error& e) { fail(e.code, e.reason); }
 
     void maybe_finish_shutdown() {
-        if (shutting_down && !closed && request_streams == 0) terminate(ErrorCode::h3_no_error, Initiator::local, "graceful shutdown completed");
+        if (!shutting_down || closed || request_streams != 0) return;
+        // A server waits for the requests below its GOAWAY id that have not
+        // arrived yet (QUIC may deliver a later stream first).
+        if (server() && !peer_bidi.all_taken_below(goaway_sent)) return;
+        terminate(ErrorCode::h3_no_error, Initiator::local, "graceful shutdown completed");
     }
 
     // -- Output of our unidirectional streams ------------------------------
@@ -642,7 +661,8 @@ struct Connection::Impl {
                 fail(ErrorCode::h3_id_error, "request stream id far beyond the open ones");
                 return nullptr;
             }
-            if (id >= goaway_sent || peer_requests >= config.limits.max_peer_requests || shutting_down) {
+            if (id < goaway_sent) peer_bidi_next = std::max(peer_bidi_next, id + 4);
+            if (id >= goaway_sent || peer_requests >= config.limits.max_peer_requests) {
                 // RFC 9114 §5.2, §4.1.1: not processed, safe to retry.
                 command(CommandKind::reset_stream, id, ErrorCode::h3_request_rejected);
                 command(CommandKind::stop_sending, id, ErrorCode::h3_request_rejected);
@@ -813,9 +833,10 @@ struct Connection::Impl {
     void on_goaway(std::uint64_t id) {
         emit(GoawayReceived{id});
         if (server()) return;  // a client's GOAWAY carries a push id: we push nothing
+        if (id >= goaway_received) return;  // the same again: nothing more refused (ids only go down)
         goaway_received = id;
         // Our requests at or above `id` were not processed (RFC 9114 §5.2).
-        std::vector<Stream*> refused;
+        std::pmr::vector<Stream*> refused(mr);
         for (auto& [sid, s] : streams)
             if (s->kind == Kind::request && sid >= id) refused.push_back(s);
         std::sort(refused.begin(), refused.end(), [](const Stream* a, const Stream* b) { return a->id < b->id; });
@@ -866,7 +887,7 @@ struct Connection::Impl {
         if (closed || s->recv_done || s->blocked) return;
         // The held bytes are read in place: the buffer is retired (kept until
         // the next call) since events point into it.
-        std::pmr::vector<std::uint8_t> buf(mr);
+        std::pmr::vector<std::uint8_t> buf(&stream_mem);
         buf.swap(s->held);
         const std::size_t start = s->held_consumed;
         s->held_consumed = 0;
@@ -877,7 +898,7 @@ struct Connection::Impl {
         const std::uint64_t id = s->id;
         std::span<const std::uint8_t> rest(buf.data() + start, n);
         retired.push_back(std::move(buf));
-        emit(InputConsumed{id, n});
+        if (n != 0) emit(InputConsumed{id, n});
         read_request(s, rest, fin, true);
     }
 
@@ -1015,7 +1036,14 @@ struct Connection::Impl {
                     }
                     s->content_left -= static_cast<std::int64_t>(r.data.data.size());
                 }
-                if (r.data.data.empty() && !(r.data.first && r.data.last)) continue;
+                if (r.data.data.empty()) continue;  // an empty DATA frame carries nothing
+                // One event per DATA piece: a peer that sends tiny frames in
+                // one large input is stopped before the list outgrows the
+                // memory limit.
+                if (events.size() >= max_events) {
+                    fail(ErrorCode::h3_excessive_load, "too many DATA frames in one receive()");
+                    return;
+                }
                 emit(DataReceived{id, r.data.data, fin && bytes.empty() && r.data.last, s->user});
                 continue;
             }
@@ -1118,6 +1146,8 @@ std::span<const Event> Connection::receive(std::uint64_t stream, std::span<const
     Impl& c = *impl_;
     c.begin_call();
     if (!c.closed && stream <= max_varint) c.receive(stream, bytes, fin);
+    if (!c.closed && c.counting.used + sizeof(Impl) > c.config.limits.max_connection_memory)
+        c.fail(ErrorCode::h3_excessive_load, "connection memory limit reached");
     return c.end_call();
 }
 
@@ -1154,9 +1184,9 @@ std::span<const Event> Connection::stream_reset(std::uint64_t stream, std::uint6
             r.user_data = s->user;
             c.emit(r);
         }
-        s->recv_done = false;
-        c.abort(s, ecode, Initiator::peer, false);
-        // Our sending side goes with it, unless it already ended.
+        // Our sending side goes with it (H3_REQUEST_CANCELLED), unless it
+        // already ended; their side is over, so no STOP_SENDING.
+        c.abort(s, ecode, Initiator::peer, true, false);
         break;
     case Kind::peer_new:
         c.forget(s);
@@ -1453,13 +1483,7 @@ ApiError Connection::shutdown() {
     // a client, which allows no push, names push id 0.
     std::uint64_t id = 0;
     if (c.server()) {
-        std::uint64_t highest_plus = 0;
-        for (auto& [sid, s] : c.streams)
-            if (s->kind == Kind::request) highest_plus = std::max(highest_plus, sid + 4);
-        // Requests already on their way (ids the window took up) count too.
-        for (std::uint64_t probe = highest_plus; c.peer_bidi.taken(probe) && probe <= kMaxClientBidi; probe += 4)
-            highest_plus = probe + 4;
-        id = highest_plus;
+        id = c.peer_bidi_next;  // one past the highest request stream that arrived
         c.goaway_sent = id;
     }
     std::array<std::uint8_t, 16> buf{};
@@ -1499,7 +1523,7 @@ std::size_t Connection::buffered(std::uint64_t stream) const noexcept {
     return s == nullptr ? 0 : s->out.pending();
 }
 std::size_t Connection::held_input() const noexcept { return impl_->held_total; }
-std::size_t Connection::memory_used() const noexcept { return impl_->counting.used; }
+std::size_t Connection::memory_used() const noexcept { return impl_->counting.used + sizeof(Impl); }
 InvalidHeader Connection::last_invalid_header() const noexcept { return impl_->last_invalid; }
 
 }  // namespace h2wire::h3

@@ -304,7 +304,10 @@ ReadResult Reader::read(Bytes input) {
                     return done();
                 }
                 buffer_.clear();
-                buffer_.reserve(static_cast<std::size_t>(len));
+                // Room grows with what arrives, not with what is declared: a
+                // peer that declares a large frame and sends little makes us
+                // hold little (at most twice what it sent, past 512 octets).
+                buffer_.reserve(std::min<std::size_t>(static_cast<std::size_t>(len), std::max<std::size_t>(size - pos, 512)));
                 state_ = State::payload;
                 [[fallthrough]];
             }
