@@ -17,8 +17,14 @@
 //       items/s = completed requests/s.
 //   h3_exchange_data/<impl>/<shape>
 //       The same with a body in every response: 1x64MiB (one request) or
-//       100x1MiB. bytes/s = body octets delivered to the client. Zero-copy
-//       on both sides:
+//       100x1MiB. bytes/s = body octets delivered to the client. With
+//       everything delivered whole the body is one DATA frame handed over
+//       as one view, so the cost is per request, not per octet; the
+//       /packets:1200 shapes make the transport take at most 1,200 octets
+//       per write (next_output() / writev_stream() asked again each time,
+//       consume_output() / add_write_offset() of what was taken) and deliver
+//       each piece as one input, as a QUIC stack does packet by packet.
+//       Zero-copy on both sides:
 //         h2wire   send_data_borrowed() with the whole body; next_output()
 //                  lends it back as a chunk, which is handed to the peer's
 //                  receive() as is;
@@ -94,13 +100,16 @@ constexpr std::size_t response_field_count = 8;
 constexpr std::uint32_t max_requests = 100;
 constexpr std::size_t table_capacity = 4096;
 constexpr std::size_t blocked_streams = 100;
+/// The STREAM frame payload of a full-size QUIC packet, roughly.
+constexpr std::size_t packet = 1200;
 
 constexpr std::string_view cookie_value =
     "sid=7f3a9c2e41b8d05a6c1e9f2b7d4a8e31; theme=dark; lang=en-US; csrftoken=Zx81Qp4LmN72Wc";
 
 struct Shape {
     std::uint32_t streams = 0;
-    std::size_t body = 0;  // octets per response; 0: header-only
+    std::size_t body = 0;   // octets per response; 0: header-only
+    std::size_t piece = 0;  // octets the transport takes per write (a packet's worth); 0: all there is
 };
 
 nghttp3_nv to_nv(const h2wire::Field& f) {
@@ -385,13 +394,19 @@ private:
             const nghttp3_ssize n = nghttp3_conn_writev_stream(from, &stream, &fin, vec.data(), vec.size());
             if (n < 0) die(std::string("nghttp3: writev_stream: ") + nghttp3_strerror(static_cast<int>(n)));
             if (stream < 0) break;
+            std::size_t size = 0;
+            for (nghttp3_ssize i = 0; i < n; ++i) size += vec[static_cast<std::size_t>(i)].len;
+            // A packet's worth (or all of it), FIN only with the last octet.
+            const std::size_t take = shape_.piece == 0 ? size : std::min(size, shape_.piece);
+            if (take < size) fin = 0;
             std::size_t total = 0;
-            for (nghttp3_ssize i = 0; i < n; ++i) {
-                const bool last = fin != 0 && i + 1 == n;
-                read(to, stream, vec[static_cast<std::size_t>(i)].base, vec[static_cast<std::size_t>(i)].len, last);
-                total += vec[static_cast<std::size_t>(i)].len;
+            for (nghttp3_ssize i = 0; i < n && total < take; ++i) {
+                const nghttp3_vec& v = vec[static_cast<std::size_t>(i)];
+                const std::size_t part = std::min(v.len, take - total);
+                total += part;
+                read(to, stream, v.base, part, fin != 0 && total == take);
             }
-            if (n == 0 && fin != 0) read(to, stream, nullptr, 0, true);
+            if (take == 0 && fin != 0) read(to, stream, nullptr, 0, true);
             if (nghttp3_conn_add_write_offset(from, stream, total) != 0 ||
                 nghttp3_conn_add_ack_offset(from, stream, total) != 0)
                 die("nghttp3: add_write_offset / add_ack_offset");
@@ -580,16 +595,19 @@ private:
         std::size_t moved = 0;
         while (const std::optional<h3::StreamOutput> out = from.next_output()) {
             const std::uint64_t stream = out->stream;
-            const std::size_t size = out->size;
-            const bool fin = out->fin;
+            // A packet's worth (or all of it), FIN only with the last octet.
+            const std::size_t size = shape_.piece == 0 ? out->size : std::min(out->size, shape_.piece);
+            const bool fin = out->fin && size == out->size;
             // `out` lives until the next non-const call on `from`: the peer's
             // calls below do not touch it.
-            for (std::size_t i = 0; i < out->chunks.size(); ++i) {
+            std::size_t total = 0;
+            for (std::size_t i = 0; i < out->chunks.size() && total < size; ++i) {
                 const h2wire::OutputChunk& c = out->chunks[i];
-                const bool last = fin && i + 1 == out->chunks.size();
-                for (const h3::Event& e : to.receive(stream, {c.data, c.size}, last)) on_event(to, e);
+                const std::size_t part = std::min(c.size, size - total);
+                total += part;
+                for (const h3::Event& e : to.receive(stream, {c.data, part}, fin && total == size)) on_event(to, e);
             }
-            if (out->chunks.empty() && fin)
+            if (size == 0 && fin)
                 for (const h3::Event& e : to.receive(stream, {}, true)) on_event(to, e);
             if (from.consume_output(stream, size) != h2wire::ApiError::none) die("h2wire: consume_output");
             from.acknowledged(stream, size);
@@ -751,8 +769,12 @@ void register_all() {
         fixed_iterations(benchmark::RegisterBenchmark(
             name.c_str(), [name, impl, shape](benchmark::State& s) { exchange_bench(s, name, impl, shape); }));
     }
-    const std::pair<const char*, Shape> bodies[] = {{"1x64MiB", {1, std::size_t{64} << 20}},
-                                                     {"100x1MiB", {100, std::size_t{1} << 20}}};
+    const std::pair<const char*, Shape> bodies[] = {
+        {"1x64MiB", {1, std::size_t{64} << 20, 0}},
+        {"100x1MiB", {100, std::size_t{1} << 20, 0}},
+        {"1x64MiB/packets:1200", {1, std::size_t{64} << 20, packet}},
+        {"100x1MiB/packets:1200", {100, std::size_t{1} << 20, packet}},
+    };
     for (const auto& [label, shape] : bodies) {
         for (const Impl impl : impls) {
             const std::string name = std::string("h3_exchange_data/") + impl_name(impl) + "/" + label;
