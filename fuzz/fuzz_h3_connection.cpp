@@ -41,8 +41,10 @@
 //
 // Checked after every step: no crash (sanitizers); memory through
 // ConnectionConfig::memory within a bound derived from the limits and what
-// the input and the application handed over (and memory_used() equal to
-// what that resource counts); held_input() <= limits.max_held_input; no
+// the input and the application handed over (and memory_used() at most
+// what that resource counts); the peak during one receive() within
+// max_connection_memory plus what its documentation allows;
+// held_input() <= limits.max_held_input; no
 // event after ConnectionTerminated, and at most one ConnectionTerminated;
 // StreamClosed at most once per stream, and no event of a stream after its
 // StreamClosed; consume_output() past what is pending refused
@@ -75,10 +77,13 @@ using h3::ErrorCode;
 class CountingResource : public std::pmr::memory_resource {
 public:
     std::size_t in_use() const { return in_use_; }
+    std::size_t peak() const { return peak_; }
+    void reset_peak() { peak_ = in_use_; }
 
 private:
     void* do_allocate(std::size_t n, std::size_t align) override {
         in_use_ += n;
+        peak_ = std::max(peak_, in_use_);
         return std::pmr::new_delete_resource()->allocate(n, align);
     }
     void do_deallocate(void* p, std::size_t n, std::size_t align) override {
@@ -89,6 +94,7 @@ private:
     bool do_is_equal(const std::pmr::memory_resource& o) const noexcept override { return this == &o; }
 
     std::size_t in_use_ = 0;
+    std::size_t peak_ = 0;
 };
 
 constexpr std::array<std::uint64_t, 3> kClientUni = {2, 6, 10};
@@ -98,10 +104,12 @@ constexpr bool is_bidi(std::uint64_t id) { return (id & 2) == 0; }
 
 /// One side: its connection and what the checks remember about it.
 struct Side {
-    Side(const h3::ConnectionConfig& config, CountingResource* mr) : memory(mr), conn(config), limits(config.limits) {}
+    Side(const h3::ConnectionConfig& config, CountingResource* mr)
+        : memory(mr), conn(config), limits(config.limits), settings(config.settings) {}
     CountingResource* memory;
     h3::Connection conn;
     h3::ConnectionLimits limits;
+    h3::ConnectionSettings settings;
     bool terminated = false;       // ConnectionTerminated seen
     bool app_closed = false;       // close() or transport_closed() called
     bool peer_told = false;        // the peer got transport_closed() for our end
@@ -167,6 +175,7 @@ private:
             c.limits.max_held_input = 4096;
             c.limits.max_buffered_per_stream = 2000;
             c.limits.max_field_size = 1024;
+            c.limits.max_connection_memory = 128 * 1024;
         }
         if (setup & 16) c.settings.qpack_max_table_capacity = 0;
         return c;
@@ -275,7 +284,21 @@ private:
         // ASan sees any view kept longer.
         std::vector<std::uint8_t> copy(bytes.begin(), bytes.end());
         s.input_octets += copy.size();
+        const std::size_t before = s.memory->in_use();
+        s.memory->reset_peak();
         on_events(s, s.conn.receive(stream, copy, fin));
+        // ConnectionLimits::max_connection_memory: one receive() adds at most
+        // one frame buffer (max_field_section_size x 4) beyond what it was
+        // given, and events (up to a quarter of the limit, the list growing
+        // to twice that), before the check that ends the connection.
+        const std::size_t mfss = static_cast<std::size_t>(std::min<std::uint64_t>(s.settings.max_field_section_size, 1u << 30));
+        const std::size_t allowed = std::max(before, s.limits.max_connection_memory) + 4 * mfss + 2 * copy.size() +
+                                    s.limits.max_connection_memory / 2 + (std::size_t{64} << 10);
+        if (s.memory->peak() > allowed) {
+            std::fprintf(stderr, "receive() peak %zu over %zu (before %zu, %zu octets in)\n", s.memory->peak(), allowed,
+                         before, copy.size());
+            std::abort();
+        }
     }
 
     void raw(Side& s, std::size_t n) {
