@@ -778,7 +778,7 @@ void register_all() {
     for (const auto& [label, shape] : bodies) {
         for (const Impl impl : impls) {
             const std::string name = std::string("h3_exchange_data/") + impl_name(impl) + "/" + label;
-            fixed_iterations(benchmark::RegisterBenchmark(name.c_str(), [name, impl, shape](benchmark::State& s) {
+            fixed_iterations(benchmark::RegisterBenchmark(name.c_str(), [name, impl, shape = shape](benchmark::State& s) {
                 exchange_bench(s, name, impl, shape);
             }))->Unit(benchmark::kMillisecond);
         }
