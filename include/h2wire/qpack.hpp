@@ -447,6 +447,10 @@ private:
     hpack::detail::DynamicTable* table_ = nullptr;
     Index* index_ = nullptr;
     std::uint64_t known_received_ = 0;
+    /// At least the largest Required Insert Count of any unacknowledged
+    /// section (never lowered): while Known Received Count reaches it, no
+    /// section can block and the per-section walks are skipped.
+    std::uint64_t max_required_ = 0;
     std::uint32_t capacity_ = 0;
     std::uint32_t peer_max_capacity_ = 0;  // MaxTableCapacity of §4.5.1.1
     std::uint32_t peer_blocked_ = 0;

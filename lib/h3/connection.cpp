@@ -384,6 +384,7 @@ struct Connection::Impl {
     bool shutting_down = false;
     bool closed = false;
     bool failing = false;
+    bool decoder_dirty = false;  // decoder_stream_output() may have something
 
     bool server() const noexcept { return config.role == Role::server; }
     /// Events one receive() may report: a quarter of the memory limit's worth
@@ -419,9 +420,17 @@ struct Connection::Impl {
     // -- Streams -----------------------------------------------------------
 
     Stream* find(std::uint64_t id) const noexcept {
+        // The stream of the last lookup first: a packet's input, its
+        // output and its acknowledgment usually name the same one.
+        if (id == last_id && last != nullptr) return last;
         auto it = streams.find(id);
-        return it == streams.end() ? nullptr : it->second;
+        if (it == streams.end()) return nullptr;
+        last_id = id;
+        last = it->second;
+        return last;
     }
+    mutable std::uint64_t last_id = ~std::uint64_t{0};
+    mutable Stream* last = nullptr;
     Stream* make(std::uint64_t id, Kind kind) {
         std::pmr::polymorphic_allocator<Stream> alloc(&stream_mem);
         Stream* s = alloc.new_object<Stream>(id, kind, &stream_mem);
@@ -450,6 +459,7 @@ struct Connection::Impl {
             }
         }
         streams.erase(s->id);
+        if (last == s) last = nullptr;
         destroy(s);
     }
 
@@ -467,7 +477,10 @@ struct Connection::Impl {
         if (s->kind != Kind::request || s->closing) return;
         if (!s->send_done || !s->recv_done || s->out.retained() != 0 || s->out.pending() != 0) return;
         s->closing = true;
-        if (s->blocked) decoder.cancel(s->section);
+        if (s->blocked) {
+            decoder.cancel(s->section);
+            decoder_dirty = true;
+        }
         if (s->seen) emit(StreamClosed{s->id, s->close_code, s->close_by, s->user});
         forget(s);
         flush_decoder();
@@ -479,8 +492,10 @@ struct Connection::Impl {
         if (s->blocked) {
             decoder.cancel(s->section);
             s->blocked = false;
+            decoder_dirty = true;
         } else if (!s->recv_done) {
             decoder.cancel(s->section);  // a Stream Cancellation, when the encoder may hold references (§4.4.2)
+            decoder_dirty = true;
         }
         held_total -= s->held.size() - std::min<std::size_t>(s->held.size(), s->held_consumed);
         s->held = std::pmr::vector<std::uint8_t>(&stream_mem);
@@ -526,10 +541,14 @@ struct Connection::Impl {
             if (s->kind == Kind::request && s->seen)
                 emit(StreamClosed{s->id, code == ErrorCode::h3_no_error ? ErrorCode::h3_request_cancelled : code, by,
                                   s->user});
-            if (s->blocked) decoder.cancel(s->section);
+            if (s->blocked) {
+                decoder.cancel(s->section);
+                decoder_dirty = true;
+            }
             s->kind = Kind::peer_new;  // no more bookkeeping for it
             streams.erase(s->id);
             destroy(s);
+            last = nullptr;
         }
         ready.clear();
         ready_next = 0;
@@ -562,7 +581,10 @@ struct Connection::Impl {
         encoder.consume_encoder_stream_output(out.size());
     }
     void flush_decoder() {
-        if (closed) return;
+        // Only after something that may have queued decoder instructions
+        // (a section decoded or cancelled, inserts read): DATA alone does not.
+        if (closed || !decoder_dirty) return;
+        decoder_dirty = false;
         const auto out = decoder.decoder_stream_output();
         if (out.empty()) return;
         put(dec_stream, out);
@@ -873,6 +895,7 @@ struct Connection::Impl {
     }
 
     void read_encoder(Stream*, std::span<const std::uint8_t> bytes, bool fin) {
+        decoder_dirty = true;  // an Insert Count Increment is due
         if (const qpack::Error e = decoder.read_encoder_stream(bytes); e != qpack::Error::none) {
             fail(static_cast<ErrorCode>(qpack::error_code(e)), qpack::to_string(e));
             return;
@@ -934,6 +957,7 @@ struct Connection::Impl {
             scratch_fields.push_back(copy);
         };
         const qpack::Decoded d = decoder.decode(s->section, payload, end, sink);
+        decoder_dirty = true;
         if (d.status == qpack::Status::blocked) {
             s->blocked = true;
             return false;

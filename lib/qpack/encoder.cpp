@@ -185,6 +185,8 @@ std::size_t Encoder::max_encoded_size(std::span<const Field> fields) noexcept {
 }
 
 bool Encoder::may_block(std::uint64_t stream_id) const noexcept {
+    // Every insert referenced so far is acknowledged: nothing blocks.
+    if (max_required_ <= known_received_) return peer_blocked_ > 0;
     // §2.1.2: a stream already blocking costs nothing more; else only while
     // fewer than the allowed streams block.
     for (const Unacked& u : unacked_)
@@ -193,6 +195,7 @@ bool Encoder::may_block(std::uint64_t stream_id) const noexcept {
 }
 
 std::size_t Encoder::blocked_streams() const noexcept {
+    if (max_required_ <= known_received_) return 0;
     std::size_t n = 0;
     for (std::size_t i = 0; i < unacked_.size(); ++i) {
         const Unacked& u = unacked_[i];
@@ -446,6 +449,7 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
         else
             p = detail::put_integer(p, highest - base - 1, 7, 0x80);
         unacked_.push_back({stream_id, highest, lowest});
+        max_required_ = std::max(max_required_, highest);
     }
     const auto plen = static_cast<std::size_t>(p - prefix);
     const auto flen = static_cast<std::size_t>(o - (out + kPrefixRoom));
