@@ -79,10 +79,21 @@ constexpr std::size_t huffman_capacity(std::uint32_t encoded) { return wire::huf
 
 // The dynamic table is made when it is first needed (an insertion, or a
 // limit below its maximum, RFC 7541 §4.2): a decoder that has decoded no
-// indexed field (an idle connection's) holds none. Until then its maximum is
-// kept in required_update_max_, which means nothing else while no update is
-// required, and none can be without a table (set_max_table_size makes it).
+// indexed field (an idle connection's) holds none. Until then table_ points
+// at an empty table shared by all (so a lookup needs no test), and the
+// maximum is kept in required_update_max_, which means nothing else while no
+// update is required, and none can be without a table (set_max_table_size
+// makes it).
 namespace {
+detail::DynamicTable* no_table() {
+    // Never inserted into, and never destroyed (a decoder destroyed at exit
+    // still compares with it).
+    alignas(detail::DynamicTable) static unsigned char storage[sizeof(detail::DynamicTable)];
+    static detail::DynamicTable* const empty =
+        ::new (storage) detail::DynamicTable(0, std::pmr::null_memory_resource());
+    return empty;
+}
+
 detail::DynamicTable* make_table(std::uint32_t max_size, std::pmr::memory_resource* mr) {
     return std::pmr::polymorphic_allocator<>(mr).new_object<detail::DynamicTable>(max_size, mr);
 }
@@ -90,7 +101,7 @@ detail::DynamicTable* make_table(std::uint32_t max_size, std::pmr::memory_resour
 
 Decoder::Decoder(const DecoderLimits& limits, std::pmr::memory_resource* mr)
     : limits_(limits),
-      table_(nullptr),
+      table_(no_table()),
       pending_(mr),
       scratch_(mr),
       // RFC 9113 §6.5.2: the table starts at SETTINGS_HEADER_TABLE_SIZE's
@@ -98,7 +109,8 @@ Decoder::Decoder(const DecoderLimits& limits, std::pmr::memory_resource* mr)
       required_update_max_(std::min<std::uint32_t>(limits.max_table_size, 4096)) {}
 
 Decoder::~Decoder() {
-    if (table_ != nullptr) std::pmr::polymorphic_allocator<>(pending_.get_allocator()).delete_object(table_);
+    if (table_ != nullptr && table_ != no_table())
+        std::pmr::polymorphic_allocator<>(pending_.get_allocator()).delete_object(table_);
 }
 
 Decoder::Decoder(Decoder&& o) noexcept
@@ -123,16 +135,18 @@ Decoder& Decoder::operator=(Decoder&& o) noexcept {
     return *this;
 }
 
-std::uint32_t Decoder::table_size() const noexcept { return table_ ? table_->size() : 0; }
-std::uint32_t Decoder::table_max_size() const noexcept { return table_ ? table_->max_size() : required_update_max_; }
-std::size_t Decoder::table_entries() const noexcept { return table_ ? table_->count() : 0; }
+std::uint32_t Decoder::table_size() const noexcept { return table_->size(); }
+std::uint32_t Decoder::table_max_size() const noexcept {
+    return table_ == no_table() ? required_update_max_ : table_->max_size();
+}
+std::size_t Decoder::table_entries() const noexcept { return table_->count(); }
 
 void Decoder::set_max_table_size(std::uint32_t limit) {
     limits_.max_table_size = limit;
     // RFC 7541 §4.2: after the limit drops below the table's maximum, the next
     // block must start with an update to at most the smallest limit set.
     if (limit < table_max_size()) {
-        if (table_ == nullptr) table_ = make_table(required_update_max_, pending_.get_allocator().resource());
+        if (table_ == no_table()) table_ = make_table(required_update_max_, pending_.get_allocator().resource());
         required_update_max_ = update_required_ ? std::min(required_update_max_, limit) : limit;
         update_required_ = true;
     }
@@ -160,7 +174,7 @@ inline bool Decoder::lookup(std::uint32_t index, std::string_view& name, std::st
         return true;
     }
     const std::size_t d = index - detail::kStaticTableSize - 1;
-    if (table_ == nullptr || d >= table_->count()) return false;
+    if (d >= table_->count()) return false;
     name = table_->name(d);
     value = table_->value(d);
     memo = &table_->memo(d);
@@ -208,7 +222,7 @@ Decoder::Status Decoder::decode_one(const std::uint8_t* const p, const std::uint
         // §6.3: above the limit set by SETTINGS_HEADER_TABLE_SIZE is an error.
         if (index > limits_.max_table_size) return failed(Error::table_size_over_limit);
         if (update_required_ && index <= required_update_max_) update_required_ = false;
-        if (table_ != nullptr)
+        if (table_ != no_table())
             table_->set_max_size(index);
         else
             required_update_max_ = index;  // (no update can be required without a table)
@@ -271,7 +285,7 @@ Decoder::Status Decoder::decode_one(const std::uint8_t* const p, const std::uint
     std::uint8_t memo = 0;  // a new field: nothing known of it yet
     if (const Error e = emit(name, value, never_indexed, memo, on_field); e != Error::none) return failed(e);
     if (indexing) {  // §6.2.1
-        if (table_ == nullptr) [[unlikely]]
+        if (table_ == no_table()) [[unlikely]]
             table_ = make_table(required_update_max_, pending_.get_allocator().resource());
         table_->insert(name, value, memo);
     }

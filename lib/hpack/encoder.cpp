@@ -483,7 +483,12 @@ std::uint8_t* Encoder::encode_pending_updates(std::uint8_t* out) {
 }
 
 void Encoder::lookup(std::span<const Field> fields, std::uint8_t* memos) {
-    if (index_ == nullptr) [[unlikely]] index_ = make_index<Index>(*table_);
+    if (index_ == nullptr) [[unlikely]] {
+        // No block looked up or encoded yet: an empty lookup (a caller
+        // forgetting an earlier one) has nothing to do and allocates nothing.
+        if (fields.empty()) return;
+        index_ = make_index<Index>(*table_);
+    }
     Index& ix = *index_;
     detail::DynamicTable& table = *table_;
     const std::size_t n = fields.size();
