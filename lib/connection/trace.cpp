@@ -101,9 +101,10 @@ std::string_view to_string(Limit l) noexcept {
 // --- attaching -------------------------------------------------------------------
 
 void Connection::Impl::set_trace(FrameTrace* t) {
-    if (!t || !t->wants_headers()) drop_trace_decoder();
-    // Kept once made (a tracer may be detached from inside its own callback,
-    // which reads trace_state->in): given back with the connection.
+    // Detached: what the trace needed goes back (on_frame() may not detach
+    // it, so nothing of it is in use).
+    if (!t) drop_trace_state();
+    if (t && !t->wants_headers()) drop_trace_decoder();
     if (t && !trace_state) {
         void* at = mr->allocate(sizeof(detail::TraceState), alignof(detail::TraceState));
         trace_state = ::new (at) detail::TraceState(mr);
