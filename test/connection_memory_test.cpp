@@ -484,7 +484,7 @@ TEST_CASE("connection memory: an idle handshaken connection holds at most 4 KiB"
         client.trim();
         server.trim();
         MESSAGE("after a PING, a SETTINGS change and a request, trimmed: client " << client_mem.live << ", server "
-                                                                                 << server_mem.live);
+                                                                                  << server_mem.live);
         CHECK(client_mem.live <= 4096 + 1024);  // (the HPACK tables hold the request now)
         CHECK(server_mem.live <= 4096 + 1024);
     }

@@ -105,7 +105,8 @@ Connection::Impl::Impl(const Config& config)
             // memcpy, not std::copy from char to uint8_t: in the clang fuzz
             // build that copy, instantiated in another translation unit too,
             // wrote nothing here (not understood; memcpy is plain).
-            std::memcpy(ctrl_room(frame::client_preface.size()), frame::client_preface.data(), frame::client_preface.size());
+            std::memcpy(ctrl_room(frame::client_preface.size()), frame::client_preface.data(),
+                        frame::client_preface.size());
             preface_in_ctrl = true;  // not a frame: the output's count skips it
         }
         queue_settings(initial_local_settings(), nullptr);
@@ -660,7 +661,9 @@ ApiError Connection::update_settings(const Settings& settings) {
 }
 
 Role Connection::role() const noexcept { return impl_->cfg.role; }
-bool Connection::settings_ack_pending() const noexcept { return !impl_->pending_settings.empty(); }
+bool Connection::settings_ack_pending() const noexcept {
+    return !impl_->pending_settings.empty();
+}
 const Settings& Connection::local_settings() const noexcept { return impl_->local; }
 const Settings& Connection::peer_settings() const noexcept { return impl_->peer; }
 std::size_t Connection::open_streams() const noexcept { return impl_->active_local + impl_->active_peer; }

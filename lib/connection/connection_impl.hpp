@@ -147,12 +147,12 @@ private:
 /// tracer is attached (trace.cpp): an untraced connection holds none of it.
 struct TraceState {
     explicit TraceState(std::pmr::memory_resource* mr) : store(mr), lengths(mr), fields(mr) {}
-    TracedFrame in{};                  // the received frame being traced
-    hpack::Decoder* decoder = nullptr;  // sent header blocks, decoded for the tracer
-    ByteBuffer store;                  // names and values of the sent block being decoded
+    TracedFrame in{};                         // the received frame being traced
+    hpack::Decoder* decoder = nullptr;        // sent header blocks, decoded for the tracer
+    ByteBuffer store;                         // names and values of the sent block being decoded
     std::pmr::vector<std::uint32_t> lengths;  // name, value lengths in `store`
     std::pmr::vector<Field> fields;
-    bool block_broken = false;         // the sent block could not be decoded
+    bool block_broken = false;  // the sent block could not be decoded
 };
 
 /// What happens to the header block being received.

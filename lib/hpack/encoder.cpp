@@ -411,8 +411,7 @@ Index* make_index(const detail::DynamicTable& table) {
 }
 }  // namespace
 
-Encoder::Encoder(const EncoderOptions& options, std::pmr::memory_resource* mr)
-    : options_(options), index_(nullptr) {
+Encoder::Encoder(const EncoderOptions& options, std::pmr::memory_resource* mr) : options_(options), index_(nullptr) {
     const std::uint32_t initial = std::min<std::uint32_t>(4096, options_.max_table_size);
     table_ = std::pmr::polymorphic_allocator<>(mr).new_object<detail::DynamicTable>(initial, mr);
     // RFC 9113 §6.5.2: the peer's table starts at 4096; announce a smaller cap.
@@ -506,7 +505,8 @@ void Encoder::lookup(std::span<const Field> fields, std::uint8_t* memos) {
 
 std::size_t Encoder::encode(std::span<const Field> fields, std::uint8_t* out, const std::uint8_t* memos) {
     std::uint8_t* const start = out;
-    if (index_ == nullptr) [[unlikely]] index_ = make_index<Index>(*table_);
+    if (index_ == nullptr) [[unlikely]]
+        index_ = make_index<Index>(*table_);
     Index& ix = *index_;
     const bool reuse = ix.probed && ix.probed_data == fields.data() && ix.probed_size == fields.size();
     ix.probed = false;
