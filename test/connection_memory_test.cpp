@@ -416,3 +416,76 @@ TEST_CASE("connection memory: a stream stalled on a zero window with a small bod
     MESSAGE("a stalled stream's 100-octet body: " << server_mem.live - before << " octets");
     CHECK(server_mem.live - before <= 256);
 }
+
+// Issue 15: an idle, handshaken connection holds at most 4 KiB from its
+// memory resource (the connection object included), client and server, with
+// the default configuration and with the benchmark's (16 MiB windows, 1,000
+// streams). The memory bench reports the same figure.
+namespace {
+
+/// Client and server handshake, each side's whole output handed to the
+/// other at once, until nothing moves.
+void handshake(Connection& client, Connection& server) {
+    for (int round = 0; round < 10; ++round) {
+        std::size_t moved = 0;
+        for (auto [from, to] : {std::pair{&client, &server}, std::pair{&server, &client}}) {
+            const auto out = from->pending_output();
+            const Bytes piece(out.begin(), out.end());
+            from->consume_output(piece.size());
+            moved += piece.size();
+            if (!piece.empty()) (void)to->receive(piece);
+        }
+        if (moved == 0) return;
+    }
+    FAIL("the handshake does not settle");
+}
+
+}  // namespace
+
+TEST_CASE("connection memory: an idle handshaken connection holds at most 4 KiB") {
+    for (const bool bench_config : {false, true}) {
+        CAPTURE(bench_config);
+        LiveResource client_mem, server_mem;
+        Config cc, sc;
+        cc.memory = &client_mem;
+        sc.memory = &server_mem;
+        if (bench_config) {
+            for (Config* c : {&cc, &sc}) {
+                c->settings.initial_window_size = 16 << 20;
+                c->connection_window_size = 16 << 20;
+                c->limits.max_concurrent_streams = 1000;
+            }
+        }
+        Connection client(make_config(Role::client, cc));
+        Connection server(make_config(Role::server, sc));
+        handshake(client, server);
+        REQUIRE_FALSE(client.settings_ack_pending());
+        REQUIRE_FALSE(server.settings_ack_pending());
+        MESSAGE("idle live octets: client " << client_mem.live << ", server " << server_mem.live);
+        CHECK(client_mem.live <= 4096);
+        CHECK(server_mem.live <= 4096);
+        // What was left out until needed comes when it is needed, and goes
+        // again: a PING round trip, a SETTINGS change, a request.
+        const std::array<std::uint8_t, 8> data{1, 2, 3, 4, 5, 6, 7, 8};
+        REQUIRE(client.ping(data) == ApiError::none);
+        Settings s = client.local_settings();
+        s.header_table_size = 1024;
+        REQUIRE(client.update_settings(s) == ApiError::none);
+        REQUIRE(client.settings_ack_pending());
+        handshake(client, server);
+        CHECK_FALSE(client.settings_ack_pending());
+        CHECK(client.local_settings().header_table_size == 1024);
+        const auto f = fields(get("/idle"));
+        const Submitted sub = client.submit_request(f, true);
+        REQUIRE(sub);
+        handshake(client, server);
+        CHECK(server.counters().received.frames_of(frame::Type::headers) == 1);
+        CHECK(client.counters().received.frames_of(frame::Type::ping) == 1);
+        client.trim();
+        server.trim();
+        MESSAGE("after a PING, a SETTINGS change and a request, trimmed: client " << client_mem.live << ", server "
+                                                                                  << server_mem.live);
+        CHECK(client_mem.live <= 4096 + 1024);  // (the HPACK tables hold the request now)
+        CHECK(server_mem.live <= 4096 + 1024);
+    }
+}

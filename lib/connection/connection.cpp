@@ -3,6 +3,7 @@
 #include "h2wire/connection.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -93,35 +94,44 @@ Connection::Impl::Impl(const Config& config)
       space_waiters(mr) {
     cfg.memory = account.upstream();
     account.add_external(sizeof(Impl));
-    out.pool = &pool;
-    pool.on_lend_released(&Impl::lend_hook, this);
-    // RFC 9113 §3.4: the client's preface is the magic string then SETTINGS;
-    // the server's is SETTINGS. Both go out first.
-    if (is_client()) {
-        // memcpy, not std::copy from char to uint8_t: in the clang fuzz
-        // build that copy, instantiated in another translation unit too,
-        // wrote nothing here (not understood; memcpy is plain).
-        std::memcpy(ctrl_room(frame::client_preface.size()), frame::client_preface.data(), frame::client_preface.size());
-        preface_in_ctrl = true;  // not a frame: the output's count skips it
+    // What the members hold goes back with them; the blocks of the small
+    // queues are given back by hand (see ~Impl).
+    try {
+        out.pool = &pool;
+        pool.on_lend_released(&Impl::lend_hook, this);
+        // RFC 9113 §3.4: the client's preface is the magic string then SETTINGS;
+        // the server's is SETTINGS. Both go out first.
+        if (is_client()) {
+            // memcpy, not std::copy from char to uint8_t: in the clang fuzz
+            // build that copy, instantiated in another translation unit too,
+            // wrote nothing here (not understood; memcpy is plain).
+            std::memcpy(ctrl_room(frame::client_preface.size()), frame::client_preface.data(),
+                        frame::client_preface.size());
+            preface_in_ctrl = true;  // not a frame: the output's count skips it
+        }
+        queue_settings(initial_local_settings(), nullptr);
+        // RFC 9113 §6.9.2: the connection window starts at 65,535 and only a
+        // WINDOW_UPDATE on stream 0 raises it.
+        conn_recv_target = std::max<std::uint64_t>(cfg.connection_window_size, 65535);
+        if (conn_recv_target > 65535) {
+            conn_recv_target = std::min<std::uint64_t>(conn_recv_target, max_window_size);
+            std::uint8_t* p = ctrl_room(frame::header_size + 4);
+            frame::write(std::span<std::uint8_t>(p, frame::header_size + 4),
+                         frame::WindowUpdate{0, static_cast<std::uint32_t>(conn_recv_target - 65535)});
+            conn_recv_window = static_cast<std::int64_t>(conn_recv_target);
+        }
+        if (cfg.trace) set_trace(cfg.trace);
+    } catch (...) {
+        pending_settings.release(mr);
+        drop_trace_state();
+        throw;
     }
-    queue_settings(initial_local_settings(), nullptr);
-    // RFC 9113 §6.9.2: the connection window starts at 65,535 and only a
-    // WINDOW_UPDATE on stream 0 raises it.
-    conn_recv_target = std::max<std::uint64_t>(cfg.connection_window_size, 65535);
-    if (conn_recv_target > 65535) {
-        conn_recv_target = std::min<std::uint64_t>(conn_recv_target, max_window_size);
-        std::uint8_t* p = ctrl_room(frame::header_size + 4);
-        frame::write(std::span<std::uint8_t>(p, frame::header_size + 4),
-                     frame::WindowUpdate{0, static_cast<std::uint32_t>(conn_recv_target - 65535)});
-        conn_recv_window = static_cast<std::int64_t>(conn_recv_target);
-    }
-    if (cfg.trace) set_trace(cfg.trace);
 }
 
 Connection::Impl::~Impl() {
     // Body sources are not called from here on (lends come back silently).
     dying = true;
-    drop_trace_decoder();
+    drop_trace_state();
     // Output chunks and streams hold block references: give them back before
     // the pool goes.
     out.consume(out.pending, [](Stream*, std::size_t) {});
@@ -144,6 +154,8 @@ Connection::Impl::~Impl() {
         mr->deallocate(s, sizeof(Stream), alignof(Stream));
     }
     free_body_pools();
+    pending_settings.release(mr);
+    pings.release(mr);
 }
 
 Settings Connection::Impl::initial_local_settings() const noexcept {
@@ -188,18 +200,17 @@ void Connection::Impl::queue_settings(const Settings& target, const Settings* pr
     const std::size_t size = frame::encoded_size(f);
     std::uint8_t* p = ctrl_room(size);
     frame::write(std::span<std::uint8_t>(p, size), f);
-    pending_settings[pending_settings_count++] = target;
+    pending_settings.push_back(mr, target);
     local_sent = target;
 }
 
 void Connection::Impl::on_settings_ack() {
     // RFC 9113 §6.5.3: our values apply to the peer's frames from now on.
-    if (pending_settings_count == 0) return;  // unsolicited ACK: nothing to apply
+    if (pending_settings.empty()) return;  // unsolicited ACK: nothing to apply
     const Settings old = local;
     local = pending_settings[0];
-    std::move(pending_settings.begin() + 1, pending_settings.begin() + static_cast<std::ptrdiff_t>(pending_settings_count),
-              pending_settings.begin());
-    --pending_settings_count;
+    pending_settings.erase(0);
+    pending_settings.release_if_empty(mr);
     reader.set_max_frame_size(local.max_frame_size);
     decoder.set_max_table_size(local.header_table_size);
     decoder.set_max_header_list_size(std::min(local.max_header_list_size, cfg.limits.max_header_list_size));
@@ -248,6 +259,13 @@ std::uint8_t* Connection::Impl::ctrl_room(std::size_t n) {
     const std::size_t used = ctrl.size() + n;
     const std::size_t need = used <= small_queue ? used : used + goaway_room;
     if (need > ctrl.capacity()) [[unlikely]] {
+        // A drained output buffer takes the frame rather than a second
+        // buffer: build() hands it back to the output, and a connection
+        // that only answers the odd SETTINGS or PING holds one buffer.
+        if (ctrl.empty() && out.pending == 0 && out.buf.empty() && out.buf.capacity() >= need) {
+            ctrl.swap(out.buf);
+            return ctrl.grow(n);
+        }
         const std::size_t want = std::max<std::size_t>({need, ctrl.capacity() * 2, 256});
         if (memory_tripped || !account.fits(want)) {  // the old buffer lives until the copy is done
             memory_tripped = true;
@@ -260,7 +278,11 @@ std::uint8_t* Connection::Impl::ctrl_room(std::size_t n) {
 }
 
 bool Connection::Impl::grow_events() {
-    const std::size_t want = std::max<std::size_t>(4, events.capacity() * 2);
+    // Three at first: room for the events of a handshake's receive()
+    // (SettingsReceived, SettingsAcknowledged) and the slot report() keeps
+    // behind them, which is what an idle connection holds. Then powers of
+    // two, as a burst's lists have always grown.
+    const std::size_t want = events.capacity() == 0 ? 3 : std::bit_ceil(events.capacity() * 2);
     if (memory_tripped || !account.fits(want * sizeof(Event))) {  // old and new side by side while moving
         memory_tripped = true;
         // One slot for ConnectionTerminated.
@@ -581,11 +603,8 @@ ApiError Connection::ping(std::span<const std::uint8_t, 8> data) {
     std::copy(data.begin(), data.end(), d.begin());
     // The last max_pings payloads are remembered for PingAcknowledged; an
     // ACK of an older one is ignored.
-    if (c.ping_count == Impl::max_pings) {
-        std::move(c.pings.begin() + 1, c.pings.end(), c.pings.begin());
-        --c.ping_count;
-    }
-    c.pings[c.ping_count++] = d;
+    if (c.pings.full()) c.pings.erase(0);
+    c.pings.push_back(c.mr, d);
     c.queue_ping(false, d);
     return ApiError::none;
 }
@@ -626,7 +645,7 @@ ApiError Connection::goaway(ErrorCode code, std::string_view debug) {
 ApiError Connection::update_settings(const Settings& settings) {
     Impl& c = *impl_;
     if (c.closed) return ApiError::connection_closed;
-    if (c.pending_settings_count == Impl::max_pending_settings) return ApiError::too_many_queued;
+    if (c.pending_settings.full()) return ApiError::too_many_queued;
     Settings target = settings;
     target.max_concurrent_streams = std::min(target.max_concurrent_streams, c.cfg.limits.max_concurrent_streams);
     target.max_header_list_size = std::min(target.max_header_list_size, c.cfg.limits.max_header_list_size);
@@ -642,7 +661,9 @@ ApiError Connection::update_settings(const Settings& settings) {
 }
 
 Role Connection::role() const noexcept { return impl_->cfg.role; }
-bool Connection::settings_ack_pending() const noexcept { return impl_->pending_settings_count > 0; }
+bool Connection::settings_ack_pending() const noexcept {
+    return !impl_->pending_settings.empty();
+}
 const Settings& Connection::local_settings() const noexcept { return impl_->local; }
 const Settings& Connection::peer_settings() const noexcept { return impl_->peer; }
 std::size_t Connection::open_streams() const noexcept { return impl_->active_local + impl_->active_peer; }

@@ -9,7 +9,9 @@
 #pragma once
 
 #include <array>
+#include <cassert>
 #include <cstdint>
+#include <cstring>
 #include <memory_resource>
 #include <span>
 #include <string_view>
@@ -96,6 +98,63 @@ private:
     std::size_t live_ = 0;
 };
 
+/// Up to N trivially copyable values, oldest first, in a block taken from the
+/// connection's memory resource when the first one arrives: state that is
+/// needed now and then (SETTINGS awaiting their ACK, PINGs awaiting theirs)
+/// costs an idle connection a pointer and a count. The owner gives the block
+/// back (release()) when it sees fit and before it goes.
+template <class T, std::size_t N>
+class SmallQueue {
+    static_assert(std::is_trivially_copyable_v<T> && N <= 255);
+
+public:
+    SmallQueue() = default;
+    SmallQueue(const SmallQueue&) = delete;
+    SmallQueue& operator=(const SmallQueue&) = delete;
+    ~SmallQueue() { assert(items_ == nullptr); }
+
+    std::size_t size() const noexcept { return count_; }
+    bool empty() const noexcept { return count_ == 0; }
+    bool full() const noexcept { return count_ == N; }
+    const T& operator[](std::size_t i) const noexcept { return items_[i]; }
+    /// Appends `v`; the queue must not be full.
+    void push_back(std::pmr::memory_resource* mr, const T& v) {
+        if (items_ == nullptr) items_ = static_cast<T*>(mr->allocate(N * sizeof(T), alignof(T)));
+        items_[count_++] = v;
+    }
+    /// Removes entry `i`, keeping the order of the others.
+    void erase(std::size_t i) noexcept {
+        std::memmove(items_ + i, items_ + i + 1, (count_ - i - 1) * sizeof(T));
+        --count_;
+    }
+    /// Gives the block back (entries included).
+    void release(std::pmr::memory_resource* mr) noexcept {
+        if (items_ != nullptr) mr->deallocate(items_, N * sizeof(T), alignof(T));
+        items_ = nullptr;
+        count_ = 0;
+    }
+    /// Gives the block back when it holds nothing.
+    void release_if_empty(std::pmr::memory_resource* mr) noexcept {
+        if (count_ == 0) release(mr);
+    }
+
+private:
+    T* items_ = nullptr;
+    std::uint8_t count_ = 0;
+};
+
+/// What a FrameTrace needs beyond the pointer to it, allocated when the first
+/// tracer is attached (trace.cpp): an untraced connection holds none of it.
+struct TraceState {
+    explicit TraceState(std::pmr::memory_resource* mr) : store(mr), lengths(mr), fields(mr) {}
+    TracedFrame in{};                         // the received frame being traced
+    hpack::Decoder* decoder = nullptr;        // sent header blocks, decoded for the tracer
+    ByteBuffer store;                         // names and values of the sent block being decoded
+    std::pmr::vector<std::uint32_t> lengths;  // name, value lengths in `store`
+    std::pmr::vector<Field> fields;
+    bool block_broken = false;  // the sent block could not be decoded
+};
+
 /// What happens to the header block being received.
 enum class BlockFate : std::uint8_t {
     deliver,  ///< decode, check, report
@@ -152,8 +211,9 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     Settings local;       // ours, in force (ACKed by the peer)
     Settings local_sent;  // ours, as last sent
     static constexpr std::size_t max_pending_settings = 8;
-    std::array<Settings, max_pending_settings> pending_settings{};  // sent, not ACKed, oldest first
-    std::size_t pending_settings_count = 0;
+    // Sent, not ACKed, oldest first; the block goes back once all are ACKed
+    // (SETTINGS are rare: an idle connection holds none).
+    detail::SmallQueue<Settings, max_pending_settings> pending_settings;
     Settings peer;        // the peer's, in force
     bool peer_settings_seen = false;
     std::uint8_t preface_matched = 0;  // server: octets of the client preface seen
@@ -267,8 +327,9 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     std::uint32_t goaway_last_received = frame::max_stream_id;
     bool closed = false;  // no more input; only control frames go out
     static constexpr std::size_t max_pings = 16;
-    std::array<std::array<std::uint8_t, 8>, max_pings> pings{};
-    std::size_t ping_count = 0;
+    // Payloads of our PINGs not ACKed yet; the block is kept while PINGs go
+    // out and given back by trim() or at the end of an epoch once empty.
+    detail::SmallQueue<std::array<std::uint8_t, 8>, max_pings> pings;
     static constexpr std::array<std::uint8_t, 8> shutdown_ping = {'h', '2', 'w', 'g', 'o', 'a', 'w', 'y'};
 
     // ---- h2c upgrade (upgrade.cpp, RFC 7540 §3.2) ---------------------------------
@@ -279,15 +340,10 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     ConnectionCounters counters{};
     FrameTrace* tracer = nullptr;
     bool trace_headers_in = false;    // the tracer wants received header lists
-    bool trace_owed = false;          // trace_in waits for its header block's end (decode_fragment)
+    bool trace_owed = false;          // trace_state->in waits for its header block's end (decode_fragment)
     bool preface_in_ctrl = false;     // client: the preface still opens `ctrl` (not a frame)
     bool block_committed = false;     // a header block was encoded into `ctrl` (commit_block)
-    TracedFrame trace_in{};           // the received frame being traced
-    hpack::Decoder* trace_decoder = nullptr;  // sent header blocks, decoded for the tracer
-    detail::ByteBuffer trace_store{mr};  // names and values of the sent block being decoded
-    std::pmr::vector<std::uint32_t> trace_lengths{mr};  // name, value lengths in trace_store
-    std::pmr::vector<Field> trace_fields{mr};
-    bool trace_block_broken = false;  // the sent block could not be decoded
+    detail::TraceState* trace_state = nullptr;  // from the first set_trace() with a tracer on
 
     void count_received(std::uint8_t type, std::uint32_t length) noexcept {
         const std::size_t b = frame_type_bucket(type);
@@ -302,6 +358,7 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
     void trip(Limit l) noexcept { ++counters.limits_tripped[static_cast<std::size_t>(l)]; }
     void set_trace(FrameTrace* t);
     void drop_trace_decoder() noexcept;
+    void drop_trace_state() noexcept;  // the decoder too
     /// A received frame: its trace, now or (`trace_owed`, the end of a header
     /// block when headers are wanted) once the block is decoded. `f`: the
     /// parsed frame, when there is one, for the fields a log wants.

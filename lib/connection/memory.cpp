@@ -136,6 +136,7 @@ void Connection::Impl::end_epoch() noexcept {
     // The priority heap of a burst, once it is over.
     ready.release_idle();
     if (idle_priorities.empty() && idle_priorities.capacity() > 0) std::pmr::vector<IdlePriority>(mr).swap(idle_priorities);
+    pings.release_if_empty(mr);
 }
 
 void Connection::trim() noexcept {
@@ -166,6 +167,7 @@ void Connection::trim() noexcept {
     c.buffers.trim();
     c.pool.trim();
     c.free_body_pools();
+    c.pings.release_if_empty(c.mr);
 
     // Output buffers with nothing in them.
     if (c.ctrl.empty()) c.ctrl.release();

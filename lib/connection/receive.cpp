@@ -757,11 +757,9 @@ void Connection::Impl::on_ping(const frame::Ping& f) {
         maybe_finish_shutdown();
         return;
     }
-    for (std::size_t i = 0; i < ping_count; ++i) {
+    for (std::size_t i = 0; i < pings.size(); ++i) {
         if (pings[i] != f.opaque_data) continue;
-        std::move(pings.begin() + static_cast<std::ptrdiff_t>(i) + 1,
-                  pings.begin() + static_cast<std::ptrdiff_t>(ping_count), pings.begin() + static_cast<std::ptrdiff_t>(i));
-        --ping_count;
+        pings.erase(i);
         report(PingAcknowledged{f.opaque_data});
         return;
     }

@@ -101,24 +101,31 @@ std::string_view to_string(Limit l) noexcept {
 // --- attaching -------------------------------------------------------------------
 
 void Connection::Impl::set_trace(FrameTrace* t) {
-    if (!t || !t->wants_headers()) drop_trace_decoder();
+    // Detached: what the trace needed goes back (on_frame() may not detach
+    // it, so nothing of it is in use).
+    if (!t) drop_trace_state();
+    if (t && !t->wants_headers()) drop_trace_decoder();
+    if (t && !trace_state) {
+        void* at = mr->allocate(sizeof(detail::TraceState), alignof(detail::TraceState));
+        trace_state = ::new (at) detail::TraceState(mr);
+    }
     // Sent header lists need a decoder in step with our encoder: one that
     // has seen every block, so only before the first one goes out.
     const bool fresh = !block_committed && counters.sent.frames[frame_type_bucket(0x1)] == 0 &&
                        counters.sent.frames[frame_type_bucket(0x5)] == 0;
-    if (t && t->wants_headers() && !trace_decoder && fresh) {
+    if (t && t->wants_headers() && !trace_state->decoder && fresh) {
         hpack::DecoderLimits limits;
         limits.max_table_size = cfg.encoder_table_size;
         limits.max_header_list_size = UINT32_MAX;
         limits.max_field_size = UINT32_MAX;
         void* at = mr->allocate(sizeof(hpack::Decoder), alignof(hpack::Decoder));
         try {
-            trace_decoder = ::new (at) hpack::Decoder(limits, mr);
+            trace_state->decoder = ::new (at) hpack::Decoder(limits, mr);
         } catch (...) {
             mr->deallocate(at, sizeof(hpack::Decoder), alignof(hpack::Decoder));
             throw;
         }
-        trace_block_broken = false;
+        trace_state->block_broken = false;
     }
     tracer = t;
     reader_idle = false;  // the fast paths skip the trace (receive.cpp, read_frame())
@@ -127,18 +134,28 @@ void Connection::Impl::set_trace(FrameTrace* t) {
 }
 
 void Connection::Impl::drop_trace_decoder() noexcept {
-    if (!trace_decoder) return;
-    trace_decoder->~Decoder();
-    mr->deallocate(trace_decoder, sizeof(hpack::Decoder), alignof(hpack::Decoder));
-    trace_decoder = nullptr;
-    trace_store.release();
-    trace_lengths = std::pmr::vector<std::uint32_t>(mr);
-    trace_fields = std::pmr::vector<Field>(mr);
+    if (!trace_state || !trace_state->decoder) return;
+    detail::TraceState& ts = *trace_state;
+    ts.decoder->~Decoder();
+    mr->deallocate(ts.decoder, sizeof(hpack::Decoder), alignof(hpack::Decoder));
+    ts.decoder = nullptr;
+    ts.store.release();
+    ts.lengths = std::pmr::vector<std::uint32_t>(mr);
+    ts.fields = std::pmr::vector<Field>(mr);
+}
+
+void Connection::Impl::drop_trace_state() noexcept {
+    if (!trace_state) return;
+    drop_trace_decoder();
+    trace_state->~TraceState();
+    mr->deallocate(trace_state, sizeof(detail::TraceState), alignof(detail::TraceState));
+    trace_state = nullptr;
 }
 
 // --- received frames ----------------------------------------------------------------
 
 void Connection::Impl::trace_received(const frame::FrameHeader& h, const frame::Frame* f) {
+    TracedFrame& trace_in = trace_state->in;
     trace_in = from_header(h, Direction::received);
     if (f) {
         std::visit(
@@ -167,6 +184,7 @@ void Connection::Impl::trace_received(const frame::FrameHeader& h, const frame::
 void Connection::Impl::finish_received_trace(std::span<const Field> fields, bool decoded) {
     trace_owed = false;
     if (!tracer) return;
+    TracedFrame& trace_in = trace_state->in;
     trace_in.has_headers = decoded;
     trace_in.headers = decoded ? fields : std::span<const Field>{};
     tracer->on_frame(trace_in);
@@ -222,7 +240,8 @@ void Connection::Impl::trace_sent(const std::uint8_t* header, const std::uint8_t
     const auto type = t.frame_type();
     const bool in_block =
         type == frame::Type::headers || type == frame::Type::push_promise || type == frame::Type::continuation;
-    if (in_block && trace_decoder && payload) {
+    detail::TraceState& ts = *trace_state;
+    if (in_block && ts.decoder && payload) {
         // The fragment: past Pad Length and the priority fields (HEADERS) or
         // the promised stream (PUSH_PROMISE), before the padding.
         std::size_t skip = 0, pad = 0;
@@ -236,40 +255,41 @@ void Connection::Impl::trace_sent(const std::uint8_t* header, const std::uint8_t
             const bool end = t.has(frame::flags::end_headers);
             trace_sent_block_fragment({payload + skip, t.length - skip - pad}, end);
             if (end) {
-                t.has_headers = !trace_block_broken;
-                if (t.has_headers) t.headers = trace_fields;
-                trace_block_broken = false;
+                t.has_headers = !ts.block_broken;
+                if (t.has_headers) t.headers = ts.fields;
+                ts.block_broken = false;
             }
         }
-    } else if (in_block && trace_decoder) {
-        trace_block_broken = true;  // (never: header blocks are built whole into `buf`)
+    } else if (in_block && ts.decoder) {
+        ts.block_broken = true;  // (never: header blocks are built whole into `buf`)
     }
     tracer->on_frame(t);
 }
 
 void Connection::Impl::trace_sent_block_fragment(std::span<const std::uint8_t> fragment, bool end) {
-    if (trace_lengths.empty()) trace_store.clear();  // a new block
-    const hpack::Error e = trace_decoder->decode(fragment, end, [&](const Field& f) {
-        trace_store.append(f.name.data(), f.name.size());
-        trace_store.append(f.value.data(), f.value.size());
-        trace_lengths.push_back(static_cast<std::uint32_t>(f.name.size()));
-        trace_lengths.push_back(static_cast<std::uint32_t>(f.value.size()) | (f.sensitive ? 0x80000000u : 0));
+    detail::TraceState& ts = *trace_state;
+    if (ts.lengths.empty()) ts.store.clear();  // a new block
+    const hpack::Error e = ts.decoder->decode(fragment, end, [&](const Field& f) {
+        ts.store.append(f.name.data(), f.name.size());
+        ts.store.append(f.value.data(), f.value.size());
+        ts.lengths.push_back(static_cast<std::uint32_t>(f.name.size()));
+        ts.lengths.push_back(static_cast<std::uint32_t>(f.value.size()) | (f.sensitive ? 0x80000000u : 0));
     });
-    if (e != hpack::Error::none) trace_block_broken = true;
+    if (e != hpack::Error::none) ts.block_broken = true;
     if (!end) return;
     // The views are made once the block is whole (the store may have moved).
-    trace_fields.clear();
-    const char* base = reinterpret_cast<const char*>(trace_store.data());
+    ts.fields.clear();
+    const char* base = reinterpret_cast<const char*>(ts.store.data());
     std::size_t at = 0;
-    for (std::size_t i = 0; i + 1 < trace_lengths.size(); i += 2) {
-        const std::size_t nn = trace_lengths[i], nv = trace_lengths[i + 1] & 0x7fffffffu;
-        Field& f = trace_fields.emplace_back();
+    for (std::size_t i = 0; i + 1 < ts.lengths.size(); i += 2) {
+        const std::size_t nn = ts.lengths[i], nv = ts.lengths[i + 1] & 0x7fffffffu;
+        Field& f = ts.fields.emplace_back();
         f.name = std::string_view(base + at, nn);
         f.value = std::string_view(base + at + nn, nv);
-        f.sensitive = (trace_lengths[i + 1] & 0x80000000u) != 0;
+        f.sensitive = (ts.lengths[i + 1] & 0x80000000u) != 0;
         at += nn + nv;
     }
-    trace_lengths.clear();
+    ts.lengths.clear();
 }
 
 }  // namespace h2wire

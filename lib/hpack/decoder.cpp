@@ -77,17 +77,40 @@ constexpr std::size_t huffman_capacity(std::uint32_t encoded) { return wire::huf
 
 }  // namespace
 
+// The dynamic table is made when it is first needed (an insertion, or a
+// limit below its maximum, RFC 7541 §4.2): a decoder that has decoded no
+// indexed field (an idle connection's) holds none. Until then table_ points
+// at an empty table shared by all (so a lookup needs no test), and the
+// maximum is kept in required_update_max_, which means nothing else while no
+// update is required, and none can be without a table (set_max_table_size
+// makes it).
+namespace {
+detail::DynamicTable* no_table() {
+    // Never inserted into, and never destroyed (a decoder destroyed at exit
+    // still compares with it).
+    alignas(detail::DynamicTable) static unsigned char storage[sizeof(detail::DynamicTable)];
+    static detail::DynamicTable* const empty =
+        ::new (storage) detail::DynamicTable(0, std::pmr::null_memory_resource());
+    return empty;
+}
+
+detail::DynamicTable* make_table(std::uint32_t max_size, std::pmr::memory_resource* mr) {
+    return std::pmr::polymorphic_allocator<>(mr).new_object<detail::DynamicTable>(max_size, mr);
+}
+}  // namespace
+
 Decoder::Decoder(const DecoderLimits& limits, std::pmr::memory_resource* mr)
     : limits_(limits),
+      table_(no_table()),
+      pending_(mr),
+      scratch_(mr),
       // RFC 9113 §6.5.2: the table starts at SETTINGS_HEADER_TABLE_SIZE's
       // initial 4096 (or our limit, if lower); only size updates change it.
-      table_(std::pmr::polymorphic_allocator<>(mr).new_object<detail::DynamicTable>(
-          std::min<std::uint32_t>(limits.max_table_size, 4096), mr)),
-      pending_(mr),
-      scratch_(mr) {}
+      required_update_max_(std::min<std::uint32_t>(limits.max_table_size, 4096)) {}
 
 Decoder::~Decoder() {
-    if (table_ != nullptr) std::pmr::polymorphic_allocator<>(pending_.get_allocator()).delete_object(table_);
+    if (table_ != nullptr && table_ != no_table())
+        std::pmr::polymorphic_allocator<>(pending_.get_allocator()).delete_object(table_);
 }
 
 Decoder::Decoder(Decoder&& o) noexcept
@@ -113,14 +136,17 @@ Decoder& Decoder::operator=(Decoder&& o) noexcept {
 }
 
 std::uint32_t Decoder::table_size() const noexcept { return table_->size(); }
-std::uint32_t Decoder::table_max_size() const noexcept { return table_->max_size(); }
+std::uint32_t Decoder::table_max_size() const noexcept {
+    return table_ == no_table() ? required_update_max_ : table_->max_size();
+}
 std::size_t Decoder::table_entries() const noexcept { return table_->count(); }
 
 void Decoder::set_max_table_size(std::uint32_t limit) {
     limits_.max_table_size = limit;
     // RFC 7541 §4.2: after the limit drops below the table's maximum, the next
     // block must start with an update to at most the smallest limit set.
-    if (limit < table_->max_size()) {
+    if (limit < table_max_size()) {
+        if (table_ == no_table()) table_ = make_table(required_update_max_, pending_.get_allocator().resource());
         required_update_max_ = update_required_ ? std::min(required_update_max_, limit) : limit;
         update_required_ = true;
     }
@@ -196,7 +222,10 @@ Decoder::Status Decoder::decode_one(const std::uint8_t* const p, const std::uint
         // §6.3: above the limit set by SETTINGS_HEADER_TABLE_SIZE is an error.
         if (index > limits_.max_table_size) return failed(Error::table_size_over_limit);
         if (update_required_ && index <= required_update_max_) update_required_ = false;
-        table_->set_max_size(index);
+        if (table_ != no_table())
+            table_->set_max_size(index);
+        else
+            required_update_max_ = index;  // (no update can be required without a table)
         return {Status::done, Error::none, std::size_t(q - p)};
     }
 
@@ -255,7 +284,11 @@ Decoder::Status Decoder::decode_one(const std::uint8_t* const p, const std::uint
     saw_field_ = true;
     std::uint8_t memo = 0;  // a new field: nothing known of it yet
     if (const Error e = emit(name, value, never_indexed, memo, on_field); e != Error::none) return failed(e);
-    if (indexing) table_->insert(name, value, memo);  // §6.2.1
+    if (indexing) {  // §6.2.1
+        if (table_ == no_table()) [[unlikely]]
+            table_ = make_table(required_update_max_, pending_.get_allocator().resource());
+        table_->insert(name, value, memo);
+    }
     return {Status::done, Error::none, std::size_t(q - p)};
 }
 

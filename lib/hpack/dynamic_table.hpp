@@ -31,6 +31,7 @@ public:
     DynamicTable& operator=(const DynamicTable&) = delete;
 
     /// RFC 7541 §4.1 size: the sum of name + value + 32 over the entries.
+    std::pmr::memory_resource* resource() const noexcept { return mr_; }
     std::uint32_t size() const noexcept { return size_; }
     std::uint32_t max_size() const noexcept { return max_size_; }
     std::size_t count() const noexcept { return static_cast<std::size_t>(next_id_ - first_id_); }

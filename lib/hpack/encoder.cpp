@@ -401,11 +401,19 @@ struct Encoder::Index {
     std::array<std::uint8_t, detail::kStaticTableSize> static_memo{};  // memos of the static entries
 };
 
-Encoder::Encoder(const EncoderOptions& options, std::pmr::memory_resource* mr) : options_(options) {
-    std::pmr::polymorphic_allocator<> alloc(mr);
+namespace {
+// The index is made at the first lookup() or encode(): an encoder that has
+// not encoded a block (an idle connection's) holds only its table's header.
+// Its maps grow with the table's entries.
+template <class Index>
+Index* make_index(const detail::DynamicTable& table) {
+    return std::pmr::polymorphic_allocator<>(table.resource()).new_object<Index>(table.resource());
+}
+}  // namespace
+
+Encoder::Encoder(const EncoderOptions& options, std::pmr::memory_resource* mr) : options_(options), index_(nullptr) {
     const std::uint32_t initial = std::min<std::uint32_t>(4096, options_.max_table_size);
-    table_ = alloc.new_object<detail::DynamicTable>(initial, mr);
-    index_ = alloc.new_object<Index>(mr);  // its maps grow with the table's entries
+    table_ = std::pmr::polymorphic_allocator<>(mr).new_object<detail::DynamicTable>(initial, mr);
     // RFC 9113 §6.5.2: the peer's table starts at 4096; announce a smaller cap.
     min_since_block_ = initial;
     update_pending_ = initial != announced_;
@@ -413,9 +421,9 @@ Encoder::Encoder(const EncoderOptions& options, std::pmr::memory_resource* mr) :
 
 Encoder::~Encoder() {
     if (table_ == nullptr) return;
-    std::pmr::polymorphic_allocator<> alloc(index_->entries.get_allocator());
+    std::pmr::polymorphic_allocator<> alloc(table_->resource());
+    if (index_ != nullptr) alloc.delete_object(index_);
     alloc.delete_object(table_);
-    alloc.delete_object(index_);
 }
 
 Encoder::Encoder(Encoder&& o) noexcept
@@ -444,7 +452,7 @@ void Encoder::set_peer_max_table_size(std::uint32_t size) {
     const std::uint32_t effective = std::min(size, options_.max_table_size);
     min_since_block_ = update_pending_ ? std::min(min_since_block_, effective) : effective;
     update_pending_ = true;  // encode_pending_updates() works out what, if anything, to send
-    index_->probed = false;
+    if (index_ != nullptr) index_->probed = false;
 }
 
 std::size_t Encoder::max_encoded_size(std::span<const Field> fields) noexcept {
@@ -474,6 +482,12 @@ std::uint8_t* Encoder::encode_pending_updates(std::uint8_t* out) {
 }
 
 void Encoder::lookup(std::span<const Field> fields, std::uint8_t* memos) {
+    if (index_ == nullptr) [[unlikely]] {
+        // No block looked up or encoded yet: an empty lookup (a caller
+        // forgetting an earlier one) has nothing to do and allocates nothing.
+        if (fields.empty()) return;
+        index_ = make_index<Index>(*table_);
+    }
     Index& ix = *index_;
     detail::DynamicTable& table = *table_;
     const std::size_t n = fields.size();
@@ -491,6 +505,8 @@ void Encoder::lookup(std::span<const Field> fields, std::uint8_t* memos) {
 
 std::size_t Encoder::encode(std::span<const Field> fields, std::uint8_t* out, const std::uint8_t* memos) {
     std::uint8_t* const start = out;
+    if (index_ == nullptr) [[unlikely]]
+        index_ = make_index<Index>(*table_);
     Index& ix = *index_;
     const bool reuse = ix.probed && ix.probed_data == fields.data() && ix.probed_size == fields.size();
     ix.probed = false;
