@@ -231,8 +231,10 @@ bool Connection::init_tls(const ConnectionSetup& setup, std::string& err) {
             err = std::string("gnutls_server_name_set: ") + gnutls_strerror(rv);
             return false;
         }
-        // Checks the chain and that the certificate names server_name.
-        if (setup.verify_peer) gnutls_session_set_verify_cert(tls_, setup.server_name.c_str(), 0);
+        // Checks the chain and that the certificate names server_name
+        // (GnuTLS keeps the pointer: the string lives in the connection).
+        server_name_ = setup.server_name;
+        if (setup.verify_peer) gnutls_session_set_verify_cert(tls_, server_name_.c_str(), 0);
     }
     conn_ref_.get_conn = get_conn;
     conn_ref_.user_data = this;

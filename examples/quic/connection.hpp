@@ -197,6 +197,7 @@ private:
     bool handshake_reported_ = false;
     std::string alpn_;
     std::string wanted_alpn_;
+    std::string server_name_;  // client: the name the certificate must carry
     const std::uint8_t* reset_secret_ = nullptr;
     std::size_t reset_secret_len_ = 0;
     std::optional<std::uint64_t> close_requested_;

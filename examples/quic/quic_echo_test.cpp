@@ -41,7 +41,12 @@ int failures = 0;
 // exceeds the stream window it was given.
 class EchoHandler final : public QuicStreamHandler {
 public:
-    explicit EchoHandler(QuicConnection& conn, std::vector<CloseInfo>& closes) : conn_(conn), closes_(closes) {}
+    /// What the handlers of one server saw (they die with their connections).
+    struct Record {
+        std::vector<CloseInfo> closes;
+        std::uint64_t max_buffered = 0;  // octets one stream held at most
+    };
+    EchoHandler(QuicConnection& conn, Record& record) : conn_(conn), record_(record) {}
 
     void on_handshake_completed() override {}
 
@@ -50,7 +55,7 @@ public:
         if (!data.empty()) s.chunks.emplace_back(data.begin(), data.end());
         s.received += data.size();
         s.fin_received |= fin;
-        max_buffered = std::max(max_buffered, s.received - s.acked);
+        record_.max_buffered = std::max(record_.max_buffered, s.received - s.acked);
     }
     void on_stream_reset(std::int64_t id, std::uint64_t app_error) override {
         conn_.reset_stream(id, app_error);  // echo the reset too
@@ -72,7 +77,7 @@ public:
     void on_stream_writable(std::int64_t id) override {
         if (const auto it = streams_.find(id); it != streams_.end()) it->second.blocked = false;
     }
-    void on_connection_closed(const CloseInfo& info) override { closes_.push_back(info); }
+    void on_connection_closed(const CloseInfo& info) override { record_.closes.push_back(info); }
 
     std::optional<StreamWrite> next_write() override {
         for (auto& [id, s] : streams_) {
@@ -102,8 +107,6 @@ public:
     }
     void blocked(std::int64_t id) override { streams_[id].blocked = true; }
 
-    std::uint64_t max_buffered = 0;
-
 private:
     struct Stream {
         std::deque<std::vector<std::uint8_t>> chunks;  // [base, received)
@@ -112,7 +115,7 @@ private:
         bool fin_received = false, fin_written = false, blocked = false, dead = false;
     };
     QuicConnection& conn_;
-    std::vector<CloseInfo>& closes_;
+    Record& record_;
     std::map<std::int64_t, Stream> streams_;
     std::vector<std::span<const std::uint8_t>> pieces_;
 };
@@ -140,6 +143,7 @@ public:
 
     void on_handshake_completed() override {
         handshake = true;
+        handshake_at = std::chrono::steady_clock::now();
         open_streams();
     }
     void on_streams_available() override {
@@ -177,7 +181,10 @@ public:
     void on_stream_writable(std::int64_t id) override {
         if (const auto it = streams_.find(id); it != streams_.end()) it->second.blocked = false;
     }
-    void on_connection_closed(const CloseInfo& info) override { closed = info; }
+    void on_connection_closed(const CloseInfo& info) override {
+        closed = info;
+        closed_at = std::chrono::steady_clock::now();
+    }
 
     std::optional<StreamWrite> next_write() override {
         for (auto& [id, s] : streams_) {
@@ -205,6 +212,7 @@ public:
     std::uint64_t bytes_echoed = 0, bytes_acked = 0;
     int errors = 0;
     std::optional<CloseInfo> closed;
+    std::chrono::steady_clock::time_point handshake_at, closed_at;
 
 private:
     struct Stream {
@@ -229,6 +237,16 @@ private:
     std::span<const std::uint8_t> piece_;
 };
 
+std::string describe(const std::optional<CloseInfo>& info) {
+    if (!info) return "open";
+    static const char* const kinds[] = {"application", "transport", "idle", "handshake timeout", "dropped"};
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s %s code 0x%llx%s%s", info->by_peer ? "peer" : "local",
+                  kinds[static_cast<int>(info->kind)], static_cast<unsigned long long>(info->code),
+                  info->reason.empty() ? "" : " ", info->reason.c_str());
+    return buf;
+}
+
 std::unique_ptr<QuicClient> connect(std::uint16_t port, EchoClient& handler, ClientConfig config) {
     config.port = port;
     std::string err;
@@ -249,21 +267,14 @@ std::chrono::steady_clock::time_point in(std::chrono::milliseconds d) {
 // empty one among them), verifying the server's certificate; another at
 // the same time with 40 streams, more than the server lets it open at once.
 bool echo_test(const std::string& cert, const std::string& key) {
-    std::vector<CloseInfo> server_closes;
-    std::vector<EchoHandler*> handlers;
+    EchoHandler::Record record;
     ServerConfig sc;
     sc.cert_file = cert;
     sc.key_file = key;
     sc.limits.max_streams_bidi = 16;
     std::string err;
     auto server = QuicServer::create(
-        sc,
-        [&](QuicConnection& c) {
-            auto h = std::make_unique<EchoHandler>(c, server_closes);
-            handlers.push_back(h.get());
-            return h;
-        },
-        err);
+        sc, [&](QuicConnection& c) { return std::make_unique<EchoHandler>(c, record); }, err);
     if (!server) {
         std::fprintf(stderr, "server: %s\n", err.c_str());
         return false;
@@ -290,6 +301,9 @@ bool echo_test(const std::string& cert, const std::string& key) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
     CHECK(done);
     for (EchoClient* c : {&big, &many}) {
+        if (c->errors || !c->closed || c->closed->kind != CloseInfo::Kind::application) {
+            std::fprintf(stderr, "client: %s, %d errors\n", describe(c->closed).c_str(), c->errors);
+        }
         CHECK(c->handshake);
         CHECK(c->errors == 0);
         CHECK(c->streams_done == c->total_streams());
@@ -297,17 +311,15 @@ bool echo_test(const std::string& cert, const std::string& key) {
               c->closed->code == h3_no_error);
     }
     CHECK(big.bytes_acked == big.bytes_echoed);
-    CHECK(server_closes.size() == 2);
-    for (const CloseInfo& info : server_closes) {
+    CHECK(record.closes.size() == 2);
+    for (const CloseInfo& info : record.closes) {
         CHECK(info.by_peer && info.kind == CloseInfo::Kind::application && info.code == h3_no_error);
     }
-    std::uint64_t max_buffered = 0;
-    for (EchoHandler* h : handlers) max_buffered = std::max(max_buffered, h->max_buffered);
-    CHECK(max_buffered <= sc.limits.stream_window);
+    CHECK(record.max_buffered <= sc.limits.stream_window);
     std::printf("echo: %llu + %llu octets on %zu + %zu streams in %lld ms (server buffered at most %llu per stream)\n",
                 static_cast<unsigned long long>(big.bytes_echoed), static_cast<unsigned long long>(many.bytes_echoed),
                 big.total_streams(), many.total_streams(), static_cast<long long>(ms.count()),
-                static_cast<unsigned long long>(max_buffered));
+                static_cast<unsigned long long>(record.max_buffered));
     loop.remove(*c1);
     loop.remove(*c2);
     return done;
@@ -317,14 +329,14 @@ bool echo_test(const std::string& cert, const std::string& key) {
 // CONNECTION_REFUSED; a client that wants h2 gets no_application_protocol;
 // an idle connection ends by itself on both sides.
 bool limits_test(const std::string& cert, const std::string& key) {
-    std::vector<CloseInfo> server_closes;
+    EchoHandler::Record record;
     ServerConfig sc;
     sc.cert_file = cert;
     sc.key_file = key;
     sc.max_connections = 1;
     std::string err;
     auto server = QuicServer::create(
-        sc, [&](QuicConnection& c) { return std::make_unique<EchoHandler>(c, server_closes); }, err);
+        sc, [&](QuicConnection& c) { return std::make_unique<EchoHandler>(c, record); }, err);
     if (!server) {
         std::fprintf(stderr, "server: %s\n", err.c_str());
         return false;
@@ -357,12 +369,10 @@ bool limits_test(const std::string& cert, const std::string& key) {
 
     // Idle: the first connection, silent since its handshake, times out
     // after about a second on both ends (the smaller idle timeout wins).
-    const auto idle_start = std::chrono::steady_clock::now();
     CHECK(loop.run_until([&] { return c1->finished() && server->connection_count() == 0; }, in(5s)));
-    const auto idle_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - idle_start);
+    const auto idle_ms = std::chrono::duration_cast<std::chrono::milliseconds>(first.closed_at - first.handshake_at);
     CHECK(first.closed && first.closed->kind == CloseInfo::Kind::idle);
-    CHECK(server_closes.size() == 1 && server_closes[0].kind == CloseInfo::Kind::idle);
+    CHECK(record.closes.size() == 1 && record.closes[0].kind == CloseInfo::Kind::idle);
     CHECK(idle_ms >= 500ms && idle_ms <= 4s);
     loop.remove(*c1);
     c1.reset();
