@@ -360,6 +360,14 @@ void Connection::write_streams(Timestamp ts) {
     int refusals = 0;
     std::array<ngtcp2_vec, 16> vecs{};
     paced_ = false;
+    // While a packet is being coalesced (NGTCP2_WRITE_STREAM_FLAG_MORE),
+    // ngtcp2 allows no other call on the connection: the handler's calls
+    // back into it are refused until the loop ends.
+    writing_ = true;
+    struct Done {
+        bool& flag;
+        ~Done() { flag = false; }
+    } done{writing_};
     for (;;) {
         if (sent >= budget) {
             paced_ = true;
@@ -506,32 +514,32 @@ void Connection::report_close(CloseInfo info) {
 
 std::optional<std::int64_t> Connection::open_bidi_stream() {
     std::int64_t id = -1;
-    if (state_ != State::open || ngtcp2_conn_open_bidi_stream(conn_, &id, nullptr) != 0) return std::nullopt;
+    if (!usable() || ngtcp2_conn_open_bidi_stream(conn_, &id, nullptr) != 0) return std::nullopt;
     return id;
 }
 
 std::optional<std::int64_t> Connection::open_uni_stream() {
     std::int64_t id = -1;
-    if (state_ != State::open || ngtcp2_conn_open_uni_stream(conn_, &id, nullptr) != 0) return std::nullopt;
+    if (!usable() || ngtcp2_conn_open_uni_stream(conn_, &id, nullptr) != 0) return std::nullopt;
     return id;
 }
 
 bool Connection::reset_stream(std::int64_t stream, std::uint64_t app_error) {
-    return state_ == State::open && ngtcp2_conn_shutdown_stream_write(conn_, stream, app_error) == 0;
+    return usable() && ngtcp2_conn_shutdown_stream_write(conn_, stream, app_error) == 0;
 }
 
 bool Connection::stop_sending(std::int64_t stream, std::uint64_t app_error) {
-    return state_ == State::open && ngtcp2_conn_shutdown_stream_read(conn_, stream, app_error) == 0;
+    return usable() && ngtcp2_conn_shutdown_stream_read(conn_, stream, app_error) == 0;
 }
 
 void Connection::consumed(std::int64_t stream, std::uint64_t n) {
-    if (state_ != State::open || n == 0) return;
+    if (!usable() || n == 0) return;
     ngtcp2_conn_extend_max_stream_offset(conn_, stream, n);  // fails harmlessly once the stream is gone
     ngtcp2_conn_extend_max_offset(conn_, n);
 }
 
 void Connection::consumed_connection(std::uint64_t n) {
-    if (state_ == State::open && n) ngtcp2_conn_extend_max_offset(conn_, n);
+    if (usable() && n) ngtcp2_conn_extend_max_offset(conn_, n);
 }
 
 void Connection::close(std::uint64_t app_error, std::string_view reason) {
@@ -541,7 +549,7 @@ void Connection::close(std::uint64_t app_error, std::string_view reason) {
 }
 
 std::uint64_t Connection::streams_bidi_left() const {
-    return state_ == State::open ? ngtcp2_conn_get_streams_bidi_left(conn_) : 0;
+    return usable() ? ngtcp2_conn_get_streams_bidi_left(conn_) : 0;
 }
 
 // ---- ngtcp2 callbacks ----

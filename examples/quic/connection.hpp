@@ -162,6 +162,7 @@ private:
     bool send_packet(const ngtcp2_path& path, std::size_t len);
     void write_streams(Timestamp now);
     void after_events();  // runs what callbacks deferred (handshake done, ALPN check)
+    bool usable() const { return state_ == State::open && !writing_; }
 
     // ngtcp2 callbacks (user_data is the Connection).
     static int on_handshake_completed(ngtcp2_conn*, void* user);
@@ -192,6 +193,7 @@ private:
     State state_ = State::open;
     Timestamp state_deadline_ = no_expiry;  // end of the closing or draining period
     bool paced_ = false;                    // stopped at the send quantum: write again soon
+    bool writing_ = false;                  // inside write_streams(): ngtcp2 takes no other call
     Timestamp paced_at_ = 0;
     bool handshake_done_ = false;  // set in the callback, reported after it
     bool handshake_reported_ = false;

@@ -61,7 +61,11 @@ struct CloseInfo {
 };
 
 /// What a handler may ask of its connection. The methods may be called from
-/// inside any handler callback; close() takes effect at the next write.
+/// the handler's on_* callbacks and from outside (then call the endpoint's
+/// flush()), but not from next_write(), wrote() or blocked(): while a
+/// packet is being filled ngtcp2 takes no other call, so there they fail
+/// (nullopt, false, or nothing done), except close(), which always waits
+/// for the next write.
 class QuicConnection {
 public:
     /// A new locally initiated stream, or nothing while the peer's stream

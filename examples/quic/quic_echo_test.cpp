@@ -129,8 +129,12 @@ std::uint8_t pattern(std::size_t stream_index, std::size_t i) {
 class EchoClient final : public QuicStreamHandler {
 public:
     /// Sends one stream per size; closes with H3_NO_ERROR once all are back
-    /// (unless `stay_open`).
-    explicit EchoClient(std::vector<std::size_t> sizes, bool stay_open = false) : stay_open_(stay_open) {
+    /// (unless `stay_open`). The stream at `reset_index` is abandoned once
+    /// its first kilobyte is acknowledged (RESET_STREAM and STOP_SENDING):
+    /// the echo server must answer with a reset of its own.
+    explicit EchoClient(std::vector<std::size_t> sizes, bool stay_open = false,
+                        std::optional<std::size_t> reset_index = std::nullopt)
+        : stay_open_(stay_open), reset_index_(reset_index) {
         for (std::size_t k = 0; k < sizes.size(); ++k) {
             Stream s;
             s.index = k;
@@ -166,16 +170,34 @@ public:
         bytes_echoed += data.size();
         conn_->consumed(id, data.size());  // checked and dropped
         if (fin) {
-            if (s.echoed != s.payload.size()) ++errors;
-            ++streams_done;
-            if (streams_done == total_streams() && !stay_open_) conn_->close(h3_no_error, "done");
+            if (s.echoed != s.payload.size() || s.reset) ++errors;
+            stream_done();
         }
     }
-    void on_stream_reset(std::int64_t, std::uint64_t) override { ++errors; }
-    void on_stop_sending(std::int64_t, std::uint64_t) override { ++errors; }
+    void on_stream_reset(std::int64_t id, std::uint64_t app_error) override {
+        const auto it = streams_.find(id);
+        if (it == streams_.end() || !it->second.reset || app_error != echo_test_reset) {
+            ++errors;
+            return;
+        }
+        ++resets_echoed;
+        stream_done();
+    }
+    void on_stop_sending(std::int64_t id, std::uint64_t) override {
+        // Allowed only on the stream we reset (the peer may answer with both frames).
+        const auto it = streams_.find(id);
+        if (it == streams_.end() || !it->second.reset) ++errors;
+    }
     void on_stream_acked(std::int64_t id, std::uint64_t octets) override {
-        if (const auto it = streams_.find(id); it != streams_.end()) it->second.acked += octets;
         bytes_acked += octets;
+        const auto it = streams_.find(id);
+        if (it == streams_.end()) return;
+        Stream& s = it->second;
+        s.acked += octets;
+        if (reset_index_ == s.index && s.acked >= 1000 && !s.fin_sent && !s.reset) {
+            s.reset = true;
+            if (!conn_->reset_stream(id, echo_test_reset) || !conn_->stop_sending(id, echo_test_reset)) ++errors;
+        }
     }
     void on_stream_closed(std::int64_t, std::uint64_t) override { ++streams_closed; }
     void on_stream_writable(std::int64_t id) override {
@@ -188,7 +210,7 @@ public:
 
     std::optional<StreamWrite> next_write() override {
         for (auto& [id, s] : streams_) {
-            if (s.blocked || s.fin_sent) continue;
+            if (s.blocked || s.fin_sent || s.reset) continue;
             piece_ = std::span<const std::uint8_t>(s.payload).subspan(s.sent);
             return StreamWrite{id, {&piece_, 1}, true};
         }
@@ -208,7 +230,7 @@ public:
     std::size_t total_streams() const { return streams_.size() + pending_.size(); }
 
     bool handshake = false;
-    std::size_t streams_done = 0, streams_closed = 0, blocked_count = 0;
+    std::size_t streams_done = 0, streams_closed = 0, blocked_count = 0, resets_echoed = 0;
     std::uint64_t bytes_echoed = 0, bytes_acked = 0;
     int errors = 0;
     std::optional<CloseInfo> closed;
@@ -220,8 +242,12 @@ private:
         std::vector<std::uint8_t> payload;
         std::size_t sent = 0, echoed = 0;
         std::uint64_t acked = 0;
-        bool fin_sent = false, blocked = false;
+        bool fin_sent = false, blocked = false, reset = false;
     };
+    void stream_done() {
+        ++streams_done;
+        if (streams_done == total_streams() && !stay_open_) conn_->close(h3_no_error, "done");
+    }
     void open_streams() {
         while (!pending_.empty()) {
             const auto id = conn_->open_bidi_stream();
@@ -232,6 +258,7 @@ private:
     }
     QuicConnection* conn_ = nullptr;
     bool stay_open_;
+    std::optional<std::size_t> reset_index_;
     std::deque<Stream> pending_;
     std::map<std::int64_t, Stream> streams_;
     std::span<const std::uint8_t> piece_;
@@ -288,19 +315,22 @@ bool echo_test(const std::string& cert, const std::string& key) {
     std::vector<std::size_t> small_sizes(40);
     for (std::size_t i = 0; i < small_sizes.size(); ++i) small_sizes[i] = 1000 + 997 * i;
     EchoClient many(small_sizes);
+    EchoClient resetting({50'000, 200'000, 50'000}, false, 1);
     ClientConfig insecure;
     insecure.insecure = true;
     const auto start = std::chrono::steady_clock::now();
     auto c1 = connect(server->port(), big, verified);
     auto c2 = connect(server->port(), many, insecure);
-    if (!c1 || !c2) return false;
+    auto c3 = connect(server->port(), resetting, insecure);
+    if (!c1 || !c2 || !c3) return false;
     loop.add(*c1);
     loop.add(*c2);
-    const bool done =
-        loop.run_until([&] { return c1->finished() && c2->finished() && server->connection_count() == 0; }, in(15s));
+    loop.add(*c3);
+    const bool done = loop.run_until(
+        [&] { return c1->finished() && c2->finished() && c3->finished() && server->connection_count() == 0; }, in(15s));
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
     CHECK(done);
-    for (EchoClient* c : {&big, &many}) {
+    for (EchoClient* c : {&big, &many, &resetting}) {
         if (c->errors || !c->closed || c->closed->kind != CloseInfo::Kind::application) {
             std::fprintf(stderr, "client: %s, %d errors\n", describe(c->closed).c_str(), c->errors);
         }
@@ -311,17 +341,21 @@ bool echo_test(const std::string& cert, const std::string& key) {
               c->closed->code == h3_no_error);
     }
     CHECK(big.bytes_acked == big.bytes_echoed);
-    CHECK(record.closes.size() == 2);
+    CHECK(resetting.resets_echoed == 1);
+    CHECK(record.closes.size() == 3);
     for (const CloseInfo& info : record.closes) {
         CHECK(info.by_peer && info.kind == CloseInfo::Kind::application && info.code == h3_no_error);
     }
     CHECK(record.max_buffered <= sc.limits.stream_window);
-    std::printf("echo: %llu + %llu octets on %zu + %zu streams in %lld ms (server buffered at most %llu per stream)\n",
-                static_cast<unsigned long long>(big.bytes_echoed), static_cast<unsigned long long>(many.bytes_echoed),
-                big.total_streams(), many.total_streams(), static_cast<long long>(ms.count()),
-                static_cast<unsigned long long>(record.max_buffered));
+    std::printf(
+        "echo: %llu + %llu octets on %zu + %zu streams, one reset stream, in %lld ms (server buffered at most %llu per "
+        "stream)\n",
+        static_cast<unsigned long long>(big.bytes_echoed), static_cast<unsigned long long>(many.bytes_echoed),
+        big.total_streams(), many.total_streams(), static_cast<long long>(ms.count()),
+        static_cast<unsigned long long>(record.max_buffered));
     loop.remove(*c1);
     loop.remove(*c2);
+    loop.remove(*c3);
     return done;
 }
 
