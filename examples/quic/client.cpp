@@ -42,6 +42,7 @@ std::unique_ptr<QuicClient> QuicClient::create(const ClientConfig& config, QuicS
         return nullptr;
     }
     if (!impl->socket.connect(config.host, config.port, err)) return nullptr;
+    impl->socket.set_tx_loss(config.test_tx_loss);
     detail::ConnectionSetup setup;
     setup.server = false;
     setup.limits = config.limits;

@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,8 @@ public:
     /// Retries the held datagram; true when nothing is held any more.
     bool flush_held();
     bool holding() const { return held_len_ != 0; }
+    /// Tests: drops this share of outgoing datagrams, as a lossy path would.
+    void set_tx_loss(double ratio) { tx_loss_ = ratio; }
 
     /// One datagram, or -1 when none is there (or on error).
     ssize_t receive(std::uint8_t* buf, std::size_t len, sockaddr_storage& from, socklen_t& from_len);
@@ -60,6 +63,8 @@ private:
     sockaddr_storage remote_{};
     socklen_t remote_len_ = 0;
     bool connected_ = false;
+    double tx_loss_ = 0;
+    std::minstd_rand loss_rng_{20260407};
     std::array<std::uint8_t, NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE> held_{};
     std::size_t held_len_ = 0;
     sockaddr_storage held_to_{};

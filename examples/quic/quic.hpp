@@ -160,6 +160,7 @@ struct ServerConfig {
     std::string alpn = "h3";
     std::size_t max_connections = 64;  ///< beyond: CONNECTION_CLOSE(CONNECTION_REFUSED) to new clients
     Limits limits;
+    double test_tx_loss = 0;  ///< tests only: share of outgoing datagrams dropped on purpose
 };
 
 struct ClientConfig {
@@ -170,6 +171,7 @@ struct ClientConfig {
     std::string ca_file;    ///< trusted CAs (PEM); empty: the system store
     bool insecure = false;  ///< skip certificate verification (tests)
     Limits limits;
+    double test_tx_loss = 0;  ///< tests only: share of outgoing datagrams dropped on purpose
 };
 
 /// Something EventLoop drives: one UDP socket and its connections.

@@ -7,6 +7,10 @@
 //   quic-echo-test --handshake HOST PORT handshake only against another
 //                                        server (ALPN h3), then close
 //                                        with H3_NO_ERROR
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -359,6 +363,47 @@ bool echo_test(const std::string& cert, const std::string& key) {
     return done;
 }
 
+// Loss: 5% of the datagrams of both sides dropped, so that retransmission
+// (the PTO and loss timers, ngtcp2_conn_handle_expiry) carries the echo.
+bool loss_test(const std::string& cert, const std::string& key) {
+    EchoHandler::Record record;
+    ServerConfig sc;
+    sc.cert_file = cert;
+    sc.key_file = key;
+    sc.test_tx_loss = 0.05;
+    std::string err;
+    auto server = QuicServer::create(
+        sc, [&](QuicConnection& c) { return std::make_unique<EchoHandler>(c, record); }, err);
+    if (!server) {
+        std::fprintf(stderr, "server: %s\n", err.c_str());
+        return false;
+    }
+    EventLoop loop;
+    loop.add(*server);
+    ClientConfig lossy;
+    lossy.insecure = true;
+    lossy.test_tx_loss = 0.05;
+    EchoClient client({300'000, 20'000, 1, 0, 5000});
+    const auto start = std::chrono::steady_clock::now();
+    auto c = connect(server->port(), client, lossy);
+    if (!c) return false;
+    loop.add(*c);
+    const bool done = loop.run_until([&] { return c->finished() && server->connection_count() == 0; }, in(15s));
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    CHECK(done);
+    if (client.errors || !client.closed || client.closed->kind != CloseInfo::Kind::application) {
+        std::fprintf(stderr, "lossy client: %s, %d errors\n", describe(client.closed).c_str(), client.errors);
+    }
+    CHECK(client.errors == 0);
+    CHECK(client.streams_done == client.total_streams());
+    CHECK(client.closed && client.closed->kind == CloseInfo::Kind::application && client.closed->code == h3_no_error);
+    std::printf("loss: %llu octets on %zu streams with 5%% of datagrams dropped each way, in %lld ms\n",
+                static_cast<unsigned long long>(client.bytes_echoed), client.total_streams(),
+                static_cast<long long>(ms.count()));
+    loop.remove(*c);
+    return done;
+}
+
 // Limits: a server that takes one connection refuses the second with
 // CONNECTION_REFUSED; a client that wants h2 gets no_application_protocol;
 // an idle connection ends by itself on both sides.
@@ -440,8 +485,35 @@ bool limits_test(const std::string& cert, const std::string& key) {
     CHECK(fourth.closed && !fourth.closed->by_peer && fourth.closed->kind == CloseInfo::Kind::transport &&
           (fourth.closed->code & 0xff00) == 0x100);  // a TLS alert (bad_certificate and kin)
     loop.remove(*c4);
-    std::printf("limits: refused 1 over the cap, idle close after %lld ms, ALPN and certificate name enforced\n",
-                static_cast<long long>(idle_ms.count()));
+    // Handshake timeout: a port where a socket is open but nobody answers;
+    // the client sends its Initial again and again (PTO), then gives up.
+    const int silent = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t addr_len = sizeof addr;
+    CHECK(silent >= 0 && ::bind(silent, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+          ::getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &addr_len) == 0);
+    ClientConfig impatient;
+    impatient.insecure = true;
+    impatient.limits.handshake_timeout = 1500ms;
+    EchoClient fifth({100});
+    auto c5 = connect(ntohs(addr.sin_port), fifth, impatient);
+    if (!c5) return false;
+    loop.add(*c5);
+    const auto hs_start = std::chrono::steady_clock::now();
+    CHECK(loop.run_until([&] { return c5->finished(); }, in(5s)));
+    const auto hs_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - hs_start);
+    CHECK(fifth.closed && fifth.closed->kind == CloseInfo::Kind::handshake_timeout);
+    CHECK(hs_ms >= 1s && hs_ms <= 3s);
+    loop.remove(*c5);
+    ::close(silent);
+
+    std::printf(
+        "limits: refused 1 over the cap, idle close after %lld ms, ALPN and certificate name enforced, "
+        "handshake timeout after %lld ms\n",
+        static_cast<long long>(idle_ms.count()), static_cast<long long>(hs_ms.count()));
     return true;
 }
 
@@ -494,6 +566,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     echo_test(cert, key);
+    loss_test(cert, key);
     limits_test(cert, key);
     if (failures) std::fprintf(stderr, "%d check(s) failed\n", failures);
     return failures ? 1 : 0;

@@ -136,6 +136,7 @@ std::unique_ptr<QuicServer> QuicServer::create(const ServerConfig& config, Handl
         return nullptr;
     }
     if (!impl->socket.bind(config.host, config.port, err)) return nullptr;
+    impl->socket.set_tx_loss(config.test_tx_loss);
     return std::unique_ptr<QuicServer>(new QuicServer(std::move(impl)));
 }
 

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <random>
 
 #include "quic/connection.hpp"
 
@@ -85,6 +86,7 @@ std::uint16_t UdpSocket::local_port() const {
 
 UdpSocket::Send UdpSocket::send(const std::uint8_t* data, std::size_t len, const sockaddr* to, socklen_t to_len) {
     if (holding()) return Send::held;  // keeps the order; the caller stops until flush_held()
+    if (tx_loss_ > 0 && std::uniform_real_distribution<double>(0, 1)(loss_rng_) < tx_loss_) return Send::sent;
     ssize_t n;
     do {
         n = connected_ ? ::send(fd_, data, len, 0) : ::sendto(fd_, data, len, 0, to, to_len);
