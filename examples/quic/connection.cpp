@@ -29,8 +29,7 @@ constexpr const char* tls_priority =
     "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
     "%DISABLE_TLS13_COMPAT_MODE";
 
-constexpr std::size_t cid_len = 16;  // our connection IDs (the server finds its connections by them)
-constexpr int max_refusals = 64;     // blocked offers per write() before we stop asking the handler
+constexpr int max_refusals = 64;  // blocked offers per write() before we stop asking the handler
 constexpr std::uint64_t tls_no_application_protocol = 120;  // RFC 8446 §6.2 alert
 
 bool random_bytes(std::uint8_t* dest, std::size_t len) {

@@ -19,6 +19,10 @@
 
 namespace example::quic::detail {
 
+/// Length of the connection IDs we choose; the server reads the
+/// destination connection ID of short-header packets with it.
+inline constexpr std::size_t cid_len = 16;
+
 /// A non-blocking UDP socket. When the kernel refuses a datagram (EAGAIN),
 /// the socket keeps that one and nothing more: writers stop until it is
 /// sent (the loop waits for POLLOUT), so no queue grows.

@@ -119,7 +119,9 @@ public:
     /// `stream` (acknowledgements arrive in stream order): those may be freed.
     virtual void on_stream_acked(std::int64_t stream, std::uint64_t octets) = 0;
     /// The stream is gone in both directions (`app_error`: 0 if none was
-    /// given). Everything written on it may be freed.
+    /// given). Everything written on it may be freed. Received octets the
+    /// handler held and never passed to consumed() still count against the
+    /// connection's window: give them back with consumed_connection().
     virtual void on_stream_closed(std::int64_t stream, std::uint64_t app_error) = 0;
     /// The peer raised the stream's flow-control limit (MAX_STREAM_DATA)
     /// after blocked(): offer the stream again.

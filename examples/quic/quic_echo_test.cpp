@@ -77,7 +77,13 @@ public:
         }
         conn_.consumed(id, octets);  // freed: the peer may send as much again
     }
-    void on_stream_closed(std::int64_t id, std::uint64_t) override { streams_.erase(id); }
+    void on_stream_closed(std::int64_t id, std::uint64_t) override {
+        const auto it = streams_.find(id);
+        if (it == streams_.end()) return;
+        // A reset stream leaves unechoed octets: free them for the connection.
+        conn_.consumed_connection(it->second.received - std::min(it->second.acked, it->second.received));
+        streams_.erase(it);
+    }
     void on_stream_writable(std::int64_t id) override {
         if (const auto it = streams_.find(id); it != streams_.end()) it->second.blocked = false;
     }

@@ -44,7 +44,7 @@ void ServerImpl::datagram(const std::uint8_t* data, std::size_t len, const socka
                           socklen_t from_len, Timestamp ts) {
     const auto* from = reinterpret_cast<const sockaddr*>(&from_storage);
     ngtcp2_version_cid vc{};
-    const int rv = ngtcp2_pkt_decode_version_cid(&vc, data, len, 16);
+    const int rv = ngtcp2_pkt_decode_version_cid(&vc, data, len, cid_len);
     if (rv == NGTCP2_ERR_VERSION_NEGOTIATION) {
         // RFC 9000 §6.1: only to datagrams as large as an Initial must be
         // (no amplification).
