@@ -7,6 +7,12 @@
 //   quic-echo-test --handshake HOST PORT handshake only against another
 //                                        server (ALPN h3), then close
 //                                        with H3_NO_ERROR
+//   quic-echo-test --serve --cert C --key K
+//                                        an echo server for another
+//                                        client: prints its port, reports
+//                                        the first connection's handshake
+//                                        and close, exits when it is gone
+//                                        (or after 15 s)
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -49,10 +55,15 @@ public:
     struct Record {
         std::vector<CloseInfo> closes;
         std::uint64_t max_buffered = 0;  // octets one stream held at most
+        std::size_t handshakes = 0;
+        std::string alpn;
     };
     EchoHandler(QuicConnection& conn, Record& record) : conn_(conn), record_(record) {}
 
-    void on_handshake_completed() override {}
+    void on_handshake_completed() override {
+        ++record_.handshakes;
+        record_.alpn = conn_.alpn();
+    }
 
     void on_stream_data(std::int64_t id, std::span<const std::uint8_t> data, bool fin) override {
         Stream& s = streams_[id];
@@ -547,14 +558,40 @@ bool handshake_test(const std::string& host, std::uint16_t port) {
     return failures == 0;
 }
 
+// An echo server for one connection of another implementation's client.
+bool serve(const std::string& cert, const std::string& key) {
+    EchoHandler::Record record;
+    ServerConfig sc;
+    sc.cert_file = cert;
+    sc.key_file = key;
+    std::string err;
+    auto server = QuicServer::create(
+        sc, [&](QuicConnection& c) { return std::make_unique<EchoHandler>(c, record); }, err);
+    if (!server) {
+        std::fprintf(stderr, "server: %s\n", err.c_str());
+        return false;
+    }
+    std::printf("port %u\n", server->port());
+    std::fflush(stdout);
+    EventLoop loop;
+    loop.add(*server);
+    loop.run_until([&] { return !record.closes.empty() && server->connection_count() == 0; }, in(15s));
+    std::printf("handshakes %zu alpn %s\n", record.handshakes, record.alpn.c_str());
+    for (const CloseInfo& info : record.closes) std::printf("closed: %s\n", describe(info).c_str());
+    return record.handshakes == 1 && record.alpn == "h3";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     std::string cert, key, host;
     std::uint16_t port = 0;
+    bool serving = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--cert" && i + 1 < argc) {
+        if (a == "--serve") {
+            serving = true;
+        } else if (a == "--cert" && i + 1 < argc) {
             cert = argv[++i];
         } else if (a == "--key" && i + 1 < argc) {
             key = argv[++i];
@@ -562,7 +599,7 @@ int main(int argc, char** argv) {
             host = argv[++i];
             port = static_cast<std::uint16_t>(std::stoi(argv[++i]));
         } else {
-            std::fprintf(stderr, "usage: %s --cert FILE --key FILE | --handshake HOST PORT\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--serve] --cert FILE --key FILE | --handshake HOST PORT\n", argv[0]);
             return 2;
         }
     }
@@ -571,6 +608,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s: --cert and --key are needed\n", argv[0]);
         return 2;
     }
+    if (serving) return serve(cert, key) ? 0 : 1;
     echo_test(cert, key);
     loss_test(cert, key);
     limits_test(cert, key);

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Runs the QUIC transport's tests (quic-echo-test) with a throwaway
-self-signed certificate, and, when Debian's ngtcp2-server is installed,
-a handshake of our client with its gtlsserver (HTTP/3 over ngtcp2 and
-GnuTLS).
+self-signed certificate and, when Debian's ngtcp2-server and ngtcp2-client
+are installed, handshakes with their HTTP/3 programs (ngtcp2 and GnuTLS):
+our client with gtlsserver, and gtlsclient with our echo server.
 
-usage: quic_test.py QUIC_ECHO_TEST --openssl OPENSSL [--gtlsserver GTLSSERVER]
+usage: quic_test.py QUIC_ECHO_TEST --openssl OPENSSL [--gtlsserver PATH] [--gtlsclient PATH]
 """
 import argparse
 import os
@@ -51,11 +51,35 @@ def gtlsserver_handshake(test, gtlsserver, cert, key, directory):
             server.wait()
 
 
+def gtlsclient_handshake(test, gtlsclient, cert, key):
+    """gtlsclient's GET comes back echoed, which it rejects as HTTP/3 (fine:
+    only the handshake and the close are checked here)."""
+    server = subprocess.Popen([test, "--serve", "--cert", cert, "--key", key],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        port = server.stdout.readline().split()[1]
+        client = subprocess.run([gtlsclient, "--exit-on-all-streams-close", "--timeout=3s",
+                                 "127.0.0.1", port, "https://localhost/"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=20)
+        out, _ = server.communicate(timeout=20)
+        print(out, end="")
+        ok = (server.returncode == 0 and "QUIC handshake has completed" in client.stdout
+              and "Negotiated ALPN is h3" in client.stdout and "closed: peer application code 0x100" in out)
+        if not ok:
+            print(client.stdout[-3000:], file=sys.stderr)
+        return ok
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("test")
     parser.add_argument("--openssl", required=True)
     parser.add_argument("--gtlsserver")
+    parser.add_argument("--gtlsclient")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         cert, key = make_certificate(args.openssl, directory)
@@ -64,6 +88,10 @@ def main():
         if args.gtlsserver:
             interop = gtlsserver_handshake(args.test, args.gtlsserver, cert, key, directory)
             print("handshake with gtlsserver:", "ok" if interop else "FAILED")
+            ok = ok and interop
+        if args.gtlsclient:
+            interop = gtlsclient_handshake(args.test, args.gtlsclient, cert, key)
+            print("handshake of gtlsclient with our server:", "ok" if interop else "FAILED")
             ok = ok and interop
     return 0 if ok else 1
 
