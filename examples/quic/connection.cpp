@@ -405,7 +405,7 @@ void Connection::write_streams(Timestamp ts) {
                 case NGTCP2_ERR_STREAM_SHUT_WR:
                 case NGTCP2_ERR_STREAM_NOT_FOUND:
                     ++refusals;
-                    handler_->blocked(w->stream);
+                    if (w) handler_->blocked(w->stream);
                     continue;
                 default:
                     fail(static_cast<int>(n), ts);
