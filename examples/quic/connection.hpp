@@ -56,6 +56,8 @@ public:
     bool holding() const { return held_len_ != 0; }
     /// Tests: drops this share of outgoing datagrams, as a lossy path would.
     void set_tx_loss(double ratio) { tx_loss_ = ratio; }
+    /// Tests: every `n`th send fails with EAGAIN (0: never).
+    void set_hold_every(unsigned n) { hold_every_ = n; }
 
     /// One datagram, or -1 when none is there (or on error).
     ssize_t receive(std::uint8_t* buf, std::size_t len, sockaddr_storage& from, socklen_t& from_len);
@@ -68,6 +70,8 @@ private:
     socklen_t remote_len_ = 0;
     bool connected_ = false;
     double tx_loss_ = 0;
+    unsigned hold_every_ = 0;
+    std::uint64_t sends_ = 0;
     std::minstd_rand loss_rng_{20260407};
     std::array<std::uint8_t, NGTCP2_MAX_PMTUD_UDP_PAYLOAD_SIZE> held_{};
     std::size_t held_len_ = 0;

@@ -162,7 +162,8 @@ struct ServerConfig {
     std::string alpn = "h3";
     std::size_t max_connections = 64;  ///< beyond: CONNECTION_CLOSE(CONNECTION_REFUSED) to new clients
     Limits limits;
-    double test_tx_loss = 0;  ///< tests only: share of outgoing datagrams dropped on purpose
+    double test_tx_loss = 0;         ///< tests only: share of outgoing datagrams dropped on purpose
+    unsigned test_eagain_every = 0;  ///< tests only: every nth send fails with EAGAIN (0: never)
 };
 
 struct ClientConfig {

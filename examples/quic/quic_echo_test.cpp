@@ -381,13 +381,16 @@ bool echo_test(const std::string& cert, const std::string& key) {
 }
 
 // Loss: 5% of the datagrams of both sides dropped, so that retransmission
-// (the PTO and loss timers, ngtcp2_conn_handle_expiry) carries the echo.
+// (the PTO and loss timers, ngtcp2_conn_handle_expiry) carries the echo;
+// and every 5th send of the server refused with EAGAIN, so that its socket
+// holds a datagram and the loop waits for POLLOUT.
 bool loss_test(const std::string& cert, const std::string& key) {
     EchoHandler::Record record;
     ServerConfig sc;
     sc.cert_file = cert;
     sc.key_file = key;
     sc.test_tx_loss = 0.05;
+    sc.test_eagain_every = 5;
     std::string err;
     auto server = QuicServer::create(
         sc, [&](QuicConnection& c) { return std::make_unique<EchoHandler>(c, record); }, err);
@@ -414,9 +417,11 @@ bool loss_test(const std::string& cert, const std::string& key) {
     CHECK(client.errors == 0);
     CHECK(client.streams_done == client.total_streams());
     CHECK(client.closed && client.closed->kind == CloseInfo::Kind::application && client.closed->code == h3_no_error);
-    std::printf("loss: %llu octets on %zu streams with 5%% of datagrams dropped each way, in %lld ms\n",
-                static_cast<unsigned long long>(client.bytes_echoed), client.total_streams(),
-                static_cast<long long>(ms.count()));
+    std::printf(
+        "loss: %llu octets on %zu streams with 5%% of datagrams dropped each way and EAGAIN on every 5th "
+        "server send, in %lld ms\n",
+        static_cast<unsigned long long>(client.bytes_echoed), client.total_streams(),
+        static_cast<long long>(ms.count()));
     loop.remove(*c);
     return done;
 }

@@ -137,6 +137,7 @@ std::unique_ptr<QuicServer> QuicServer::create(const ServerConfig& config, Handl
     }
     if (!impl->socket.bind(config.host, config.port, err)) return nullptr;
     impl->socket.set_tx_loss(config.test_tx_loss);
+    impl->socket.set_hold_every(config.test_eagain_every);
     return std::unique_ptr<QuicServer>(new QuicServer(std::move(impl)));
 }
 

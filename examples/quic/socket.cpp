@@ -87,10 +87,14 @@ std::uint16_t UdpSocket::local_port() const {
 UdpSocket::Send UdpSocket::send(const std::uint8_t* data, std::size_t len, const sockaddr* to, socklen_t to_len) {
     if (holding()) return Send::held;  // keeps the order; the caller stops until flush_held()
     if (tx_loss_ > 0 && std::uniform_real_distribution<double>(0, 1)(loss_rng_) < tx_loss_) return Send::sent;
-    ssize_t n;
-    do {
-        n = connected_ ? ::send(fd_, data, len, 0) : ::sendto(fd_, data, len, 0, to, to_len);
-    } while (n < 0 && errno == EINTR);
+    ssize_t n = -1;
+    if (hold_every_ && data != held_.data() && ++sends_ % hold_every_ == 0) {
+        errno = EAGAIN;  // a test: as if the kernel's buffer were full
+    } else {
+        do {
+            n = connected_ ? ::send(fd_, data, len, 0) : ::sendto(fd_, data, len, 0, to, to_len);
+        } while (n < 0 && errno == EINTR);
+    }
     if (n >= 0) return Send::sent;
     if ((errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) && len <= held_.size()) {
         std::memmove(held_.data(), data, len);  // (flush_held() passes held_ itself)
