@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . tools/scripts/deps.sh
 install_packages meson ninja-build g++ pkg-config cmake doxygen groff-base doctest-dev libbenchmark-dev libnghttp2-dev libnghttp3-dev \
+    libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev ngtcp2-server ngtcp2-client \
     python3 python3-hpack python3-h2 \
     libssl-dev openssl libasio-dev libuv1-dev curl nghttp2-client nghttp2-server nodejs chromium
 
