@@ -115,7 +115,10 @@ int main(int argc, char** argv) {
         void on_stream_writable(std::int64_t s) override { to->on_stream_writable(s); }
         void on_streams_available() override { to->on_streams_available(); }
         void on_connection_closed(const example::quic::CloseInfo& i) override { to->on_connection_closed(i); }
-        std::optional<example::quic::StreamWrite> next_write() override { return to->next_write(); }
+        // (create() sends the first Initial before the session exists.)
+        std::optional<example::quic::StreamWrite> next_write() override {
+            return to != nullptr ? to->next_write() : std::nullopt;
+        }
         void wrote(std::int64_t s, std::size_t n, bool fin) override { to->wrote(s, n, fin); }
         void blocked(std::int64_t s) override { to->blocked(s); }
     } forward;

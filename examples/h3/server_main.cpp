@@ -7,7 +7,7 @@
 //                    [--root DIR] [--max-connections N] [--idle-timeout S]
 //                    [--log]
 //
-// Prints "listening on udp HOST:PORT" once bound (port 0: one the kernel
+// Prints "listening on HOST:PORT (udp)" once bound (port 0: one the kernel
 // picks). SIGTERM or SIGINT: every connection is closed with H3_NO_ERROR,
 // then the server exits.
 #include <csignal>
@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "h2wire-h3-server: %s\n", err.c_str());
         return 1;
     }
-    std::printf("listening on udp %s:%u\n", qc.host.c_str(), static_cast<unsigned>(server->port()));
+    std::printf("listening on %s:%u (udp)\n", qc.host.c_str(), static_cast<unsigned>(server->port()));
     std::fflush(stdout);
 
     std::signal(SIGTERM, on_signal);

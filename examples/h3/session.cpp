@@ -92,6 +92,7 @@ void Bridge::hold_credit(std::int64_t stream, std::uint64_t n) {
 }
 
 void Bridge::release_credit(std::int64_t stream) {
+    if (writing_) return;  // the transport takes no call while it fills a packet: later
     const auto it = withheld_.find(stream);
     if (it == withheld_.end()) return;
     quic_.consumed(stream, it->second);
@@ -99,6 +100,7 @@ void Bridge::release_credit(std::int64_t stream) {
 }
 
 void Bridge::commands() {
+    if (writing_) return;  // as above: the next callback sends them
     while (auto c = conn_.next_command()) {
         const auto s = static_cast<std::int64_t>(c->stream);
         const auto code = static_cast<std::uint64_t>(c->code);
@@ -155,8 +157,14 @@ std::optional<quic::StreamWrite> Bridge::next_write() {
 }
 
 void Bridge::wrote(std::int64_t stream, std::size_t octets, bool) {
+    // Inside the transport's packet building: only the HTTP/3 connection is
+    // touched (more body may be queued); events and commands wait for the
+    // next callback (with retain_until_acked a stream closes on an
+    // acknowledgment, which is one).
     conn_.consume_output(static_cast<std::uint64_t>(stream), octets);
-    dispatch(conn_.take_events());
+    writing_ = true;
+    pump();
+    writing_ = false;
 }
 
 void Bridge::blocked(std::int64_t stream) { conn_.block_stream(static_cast<std::uint64_t>(stream)); }
@@ -183,6 +191,9 @@ h3::ConnectionConfig server_h3_config(const H3ServerConfig& c) {
     h.role = h2wire::Role::server;
     h.retain_until_acked = true;  // ngtcp2 retransmits from our buffers
     h.settings.enable_connect_protocol = true;  // RFC 9220: WebSocket at /ws
+    // An echo holds at most echo_buffer plus one QUIC stream window (what
+    // the client may send after its credit stops coming back).
+    h.limits.max_buffered_per_stream = std::max<std::size_t>(h.limits.max_buffered_per_stream, c.echo_buffer + 1024 * 1024);
     return h;
 }
 }  // namespace
@@ -479,10 +490,10 @@ void H3ClientSession::handle(std::span<const h3::Event> events) {
         } else if (const auto* t = std::get_if<h3::TrailersReceived>(&e)) {
             if (H3Request* q = request(t->stream))
                 for (const h2wire::Field& f : t->headers) q->trailers.emplace_back(f.name, f.value);
-        } else if (const auto* r = std::get_if<h3::StreamReset>(&e)) {
-            if (H3Request* q = request(r->stream)) {
+        } else if (const auto* rs = std::get_if<h3::StreamReset>(&e)) {
+            if (H3Request* q = request(rs->stream)) {
                 q->reset = true;
-                q->reset_code = static_cast<std::uint64_t>(r->code);
+                q->reset_code = static_cast<std::uint64_t>(rs->code);
             }
         } else if (const auto* c = std::get_if<h3::StreamClosed>(&e)) {
             if (H3Request* q = request(c->stream)) q->done = true;

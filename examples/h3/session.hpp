@@ -88,6 +88,7 @@ private:
     std::int64_t credit_stream_ = -1;                 // the stream whose input is being handled
     std::uint64_t credit_owed_ = 0;                   // octets of it to hand back after handle()
     bool finished_ = false;
+    bool writing_ = false;  // inside wrote(): no calls into the transport
 };
 
 struct H3ServerConfig {
