@@ -458,6 +458,23 @@ public:
     /// Octets the payload buffer holds room for (tests of the memory bound).
     std::size_t buffer_capacity() const noexcept { return buffer_.capacity(); }
 
+    /// The fast path of a DATA frame's payload: when the reader is inside
+    /// one and `input` is not empty, takes what read() would (the next piece
+    /// of the payload, from the front of `input`, which is advanced past it)
+    /// into `chunk` and returns true. Otherwise takes nothing and returns
+    /// false: call read(). The same result as read(), without building a
+    /// ReadResult.
+    bool read_data(Bytes& input, DataChunk& chunk) noexcept {
+        if (state_ != State::data || input.empty() || remaining_ == 0) return false;
+        const std::size_t take = remaining_ < input.size() ? static_cast<std::size_t>(remaining_) : input.size();
+        chunk = DataChunk{input.first(take), data_first_, take == remaining_};
+        data_first_ = false;
+        remaining_ -= take;
+        input = input.subspan(take);
+        if (remaining_ == 0) state_ = State::type;
+        return true;
+    }
+
 private:
     enum class State : std::uint8_t {
         type,     // reading the Type varint

@@ -422,7 +422,11 @@ struct Connection::Impl {
     Stream* find(std::uint64_t id) const noexcept {
         // The stream of the last lookup first: a packet's input, its
         // output and its acknowledgment usually name the same one.
-        if (id == last_id && last != nullptr) return last;
+        if (id == last_id && last != nullptr) [[likely]]
+            return last;
+        return find_in_map(id);
+    }
+    [[gnu::noinline]] Stream* find_in_map(std::uint64_t id) const noexcept {
         auto it = streams.find(id);
         if (it == streams.end()) return nullptr;
         last_id = id;
@@ -583,7 +587,10 @@ struct Connection::Impl {
     void flush_decoder() {
         // Only after something that may have queued decoder instructions
         // (a section decoded or cancelled, inserts read): DATA alone does not.
-        if (closed || !decoder_dirty) return;
+        if (decoder_dirty && !closed) [[unlikely]]
+            flush_decoder_now();
+    }
+    [[gnu::noinline]] void flush_decoder_now() {
         decoder_dirty = false;
         const auto out = decoder.decoder_stream_output();
         if (out.empty()) return;
@@ -1060,7 +1067,36 @@ struct Connection::Impl {
     /// Reads a request stream's octets: frames, sections, DATA.
     void read_request(Stream* s, std::span<const std::uint8_t> bytes, bool fin) {
         const std::uint64_t id = s->id;
+        // A DATA piece: checked, then reported as a view of the input.
+        const auto on_data = [&](const DataChunk& chunk) {
+            if (!s->final_in) {  // DATA after interim responses only: the reader lets it by
+                reset_for_peer(s, ErrorCode::h3_frame_unexpected, "DATA before the final response");
+                return false;
+            }
+            if (s->content_left >= 0) {
+                if (chunk.data.size() > static_cast<std::uint64_t>(s->content_left)) {
+                    reset_for_peer(s, ErrorCode::h3_message_error, "more content than content-length");
+                    return false;
+                }
+                s->content_left -= static_cast<std::int64_t>(chunk.data.size());
+            }
+            if (chunk.data.empty()) return true;  // an empty DATA frame carries nothing
+            // One event per DATA piece: a peer that sends tiny frames in one
+            // large input is stopped before the list outgrows the memory limit.
+            if (events.size() >= max_events) {
+                fail(ErrorCode::h3_excessive_load, "too many DATA frames in one receive()");
+                return false;
+            }
+            emit(DataReceived{id, chunk.data, fin && bytes.empty() && chunk.last, s->user});
+            return true;
+        };
         while (!closed) {
+            // Inside a DATA payload (most input of a body): no ReadResult.
+            if (DataChunk chunk; s->reader->read_data(bytes, chunk)) {
+                if (!on_data(chunk)) return;
+                continue;
+            }
+            if (bytes.empty()) break;  // read() would only say need_input
             const ReadResult r = s->reader->read(bytes);
             bytes = bytes.subspan(r.consumed);
             if (r.status == ReadStatus::need_input) break;
@@ -1069,26 +1105,7 @@ struct Connection::Impl {
                 return;
             }
             if (r.status == ReadStatus::data) {
-                if (!s->final_in) {  // DATA after interim responses only: the reader lets it by
-                    reset_for_peer(s, ErrorCode::h3_frame_unexpected, "DATA before the final response");
-                    return;
-                }
-                if (s->content_left >= 0) {
-                    if (r.data.data.size() > static_cast<std::uint64_t>(s->content_left)) {
-                        reset_for_peer(s, ErrorCode::h3_message_error, "more content than content-length");
-                        return;
-                    }
-                    s->content_left -= static_cast<std::int64_t>(r.data.data.size());
-                }
-                if (r.data.data.empty()) continue;  // an empty DATA frame carries nothing
-                // One event per DATA piece: a peer that sends tiny frames in
-                // one large input is stopped before the list outgrows the
-                // memory limit.
-                if (events.size() >= max_events) {
-                    fail(ErrorCode::h3_excessive_load, "too many DATA frames in one receive()");
-                    return;
-                }
-                emit(DataReceived{id, r.data.data, fin && bytes.empty() && r.data.last, s->user});
+                if (!on_data(r.data)) return;
                 continue;
             }
             if (r.status != ReadStatus::frame) continue;  // unknown and reserved frames are ignored (§9)
@@ -1326,32 +1343,34 @@ std::span<const Event> Connection::take_events() {
 std::optional<StreamOutput> Connection::next_output() {
     Impl& c = *impl_;
     if (!c.bound) return std::nullopt;
+    const auto wants = [](const Impl::Stream& s) {
+        return !s.flow_blocked && (s.out.pending() != 0 || (s.fin_queued && !s.send_done));
+    };
     const auto offer = [&](Impl::Stream& s) -> std::optional<StreamOutput> {
-        if (s.flow_blocked) return std::nullopt;
-        const bool fin = s.fin_queued && !s.send_done;
-        if (s.out.pending() == 0 && !fin) return std::nullopt;
-        StreamOutput o;
-        o.stream = s.id;
         std::size_t total = 0;
         const std::size_t k = s.out.chunks(c.chunk_out.data(), c.chunk_out.size(), total);
-        o.chunks = std::span<const OutputChunk>(c.chunk_out.data(), k);
-        o.size = total;
-        o.fin = fin && total == s.out.pending();
-        if (k == 0 && !o.fin) return std::nullopt;
-        return o;
+        const bool fin = s.fin_queued && !s.send_done && total == s.out.pending();
+        if (k == 0 && !fin) return std::nullopt;
+        return StreamOutput{s.id, std::span<const OutputChunk>(c.chunk_out.data(), k), total, fin};
     };
-    for (Impl::Stream* s : c.locals())
-        if (s != &c.grease_stream || c.grease_bound)
+    // Our unidirectional streams first: QPACK inserts before the sections
+    // that need them, SETTINGS before anything.
+    for (Impl::Stream* s : {&c.control, &c.enc_stream, &c.dec_stream})
+        if (wants(*s))
             if (auto o = offer(*s)) return o;
+    if (c.grease_bound && wants(c.grease_stream))
+        if (auto o = offer(c.grease_stream)) return o;
     // Request streams in turn (round robin from where the last one left).
     const std::size_t n = c.ready.size();
+    std::size_t at = c.ready_next < n ? c.ready_next : 0;
     for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t at = (c.ready_next + i) % n;
         Impl::Stream* s = c.ready[at];
-        if (auto o = offer(*s)) {
-            c.ready_next = at;
-            return o;
-        }
+        if (wants(*s))
+            if (auto o = offer(*s)) {
+                c.ready_next = at;
+                return o;
+            }
+        if (++at == n) at = 0;
     }
     return std::nullopt;
 }
@@ -1375,7 +1394,7 @@ ApiError Connection::consume_output(std::uint64_t stream, std::size_t n) {
         if (c.ready_next >= c.ready.size()) c.ready_next = 0;
         s->ready = false;
     } else if (s->ready) {
-        c.ready_next = c.ready.empty() ? 0 : (c.ready_next + 1) % c.ready.size();
+        if (++c.ready_next >= c.ready.size()) c.ready_next = 0;
     }
     c.maybe_close(s);
     return ApiError::none;
