@@ -834,3 +834,54 @@ TEST_CASE("h3 reader: limits are clamped to max_buffer_limit") {
 }
 
 }  // namespace
+
+TEST_CASE("h3 reader: read_data() gives the same DATA pieces as read(), whatever the splits") {
+    // HEADERS, DATA of several sizes (one empty), a reserved frame, DATA.
+    Vec in;
+    const auto add = [&](std::uint64_t type, std::size_t n, char fill) {
+        Vec payload(n, static_cast<std::uint8_t>(fill));
+        Vec frame(n + 20);
+        frame.resize(write_raw(frame, type, n, payload));
+        in.insert(in.end(), frame.begin(), frame.end());
+    };
+    add(0x1, 5, 'h');
+    add(0x0, 3000, 'a');
+    add(0x0, 0, 'e');
+    add(grease_value(4), 17, 'g');
+    add(0x0, 70000, 'b');
+    add(0x1, 4, 't');
+    const auto pieces = [&](bool fast, std::uint64_t seed) {
+        Reader r;
+        std::mt19937_64 rng(seed);
+        std::vector<std::string> out;
+        std::size_t at = 0;
+        while (at < in.size()) {
+            const std::size_t n = std::min<std::size_t>(in.size() - at, 1 + rng() % 5000);
+            Bytes input(in.data() + at, n);
+            at += n;
+            for (;;) {
+                DataChunk chunk;
+                if (fast && r.read_data(input, chunk)) {
+                    out.push_back("data " + std::to_string(chunk.data.size()) + (chunk.first ? " first" : "") +
+                                  (chunk.last ? " last" : ""));
+                    continue;
+                }
+                const ReadResult res = r.read(input);
+                input = input.subspan(res.consumed);
+                if (res.status == ReadStatus::need_input) break;
+                REQUIRE(res.status != ReadStatus::error);
+                if (res.status == ReadStatus::data)
+                    out.push_back("data " + std::to_string(res.data.data.size()) + (res.data.first ? " first" : "") +
+                                  (res.data.last ? " last" : ""));
+                else
+                    out.push_back("frame " + std::to_string(res.header.type));
+            }
+        }
+        CHECK(r.at_frame_boundary());
+        return out;
+    };
+    for (std::uint64_t seed = 1; seed <= 100; ++seed) {
+        CAPTURE(seed);
+        CHECK(pieces(true, seed) == pieces(false, seed));
+    }
+}
