@@ -248,59 +248,8 @@ constexpr bool is_bidi(std::uint64_t id) { return (id & 2) == 0; }
 // ---------------------------------------------------------------------------
 // nghttp3
 
-/// An nghttp3_mem counting into `stats` (the size in a header in front of
-/// each block, as bench_support::CountingNghttp2Mem does).
-class CountingNghttp3Mem {
-public:
-    explicit CountingNghttp3Mem(AllocStats& stats) noexcept
-        : mem_{&stats, &CountingNghttp3Mem::malloc_cb, &CountingNghttp3Mem::free_cb, &CountingNghttp3Mem::calloc_cb,
-               &CountingNghttp3Mem::realloc_cb} {}
-    const nghttp3_mem* get() const noexcept { return &mem_; }
-
-private:
-    static constexpr std::size_t header = alignof(std::max_align_t);
-    static AllocStats& stats(void* user) noexcept { return *static_cast<AllocStats*>(user); }
-    static void* user_ptr(void* base) noexcept { return static_cast<unsigned char*>(base) + header; }
-    static void* base_ptr(void* user) noexcept { return static_cast<unsigned char*>(user) - header; }
-    static std::size_t size_of(void* user) noexcept {
-        std::size_t n;
-        std::memcpy(&n, base_ptr(user), sizeof n);
-        return n;
-    }
-    static void* finish(void* base, std::size_t n) noexcept {
-        std::memcpy(base, &n, sizeof n);
-        return user_ptr(base);
-    }
-    static void* malloc_cb(std::size_t n, void* user) {
-        void* base = std::malloc(n + header);
-        if (base == nullptr) return nullptr;
-        stats(user).on_alloc(n);
-        return finish(base, n);
-    }
-    static void free_cb(void* p, void* user) {
-        if (p == nullptr) return;
-        stats(user).on_free(size_of(p));
-        std::free(base_ptr(p));
-    }
-    static void* calloc_cb(std::size_t count, std::size_t size, void* user) {
-        const std::size_t n = count * size;
-        void* base = std::calloc(1, n + header);
-        if (base == nullptr) return nullptr;
-        stats(user).on_alloc(n);
-        return finish(base, n);
-    }
-    static void* realloc_cb(void* p, std::size_t n, void* user) {
-        if (p == nullptr) return malloc_cb(n, user);
-        const std::size_t old = size_of(p);
-        void* base = std::realloc(base_ptr(p), n + header);
-        if (base == nullptr) return nullptr;
-        stats(user).on_free(old);
-        stats(user).on_alloc(n);
-        return finish(base, n);
-    }
-
-    nghttp3_mem mem_;
-};
+/// nghttp3's allocator hooks, counting (bench/support/alloc_count.hpp).
+using CountingNghttp3Mem = bench_support::CountingCMem<nghttp3_mem>;
 
 class Nghttp3Pair {
 public:

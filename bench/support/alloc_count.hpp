@@ -64,14 +64,16 @@ private:
     AllocStats& stats_;
 };
 
-/// An nghttp2_mem counting into `stats`. Each block carries its size in a
-/// header in front of it (nghttp2's free() does not say the size).
-class CountingNghttp2Mem {
+/// An nghttp2_mem or nghttp3_mem (the same five members) counting into
+/// `stats`. Each block carries its size in a header in front of it (the
+/// libraries' free() does not say the size).
+template <class Mem>
+class CountingCMem {
 public:
-    explicit CountingNghttp2Mem(AllocStats& stats) noexcept
-        : mem_{&stats, &CountingNghttp2Mem::malloc_cb, &CountingNghttp2Mem::free_cb, &CountingNghttp2Mem::calloc_cb,
-               &CountingNghttp2Mem::realloc_cb} {}
-    nghttp2_mem* get() noexcept { return &mem_; }
+    explicit CountingCMem(AllocStats& stats) noexcept
+        : mem_{&stats, &CountingCMem::malloc_cb, &CountingCMem::free_cb, &CountingCMem::calloc_cb,
+               &CountingCMem::realloc_cb} {}
+    Mem* get() noexcept { return &mem_; }
 
 private:
     static constexpr std::size_t header = alignof(std::max_align_t);
@@ -117,7 +119,8 @@ private:
         return finish(base, n);
     }
 
-    nghttp2_mem mem_;
+    Mem mem_;
 };
+using CountingNghttp2Mem = CountingCMem<nghttp2_mem>;
 
 }  // namespace bench_support

@@ -650,10 +650,6 @@ struct Connection::Impl {
         flush_encoder();
         mark_ready(s);
     }
-    void queue_data_header(Stream* s, std::size_t n) {
-        std::uint8_t* p = s->out.append(data_header_size(n), pool);
-        write_data_header(std::span(p, data_header_size(n)), n);
-    }
     void queue_fin(Stream* s) {
         s->fin_queued = true;
         mark_ready(s);
@@ -663,6 +659,29 @@ struct Connection::Impl {
     ApiError refuse_header(std::span<const Field> fields, detail::MessageKind kind, HeaderError e) {
         last_invalid = detail::locate_invalid(fields, kind, e);
         return ApiError::invalid_header;
+    }
+
+    /// send_data() (a copy, `lend` false) and send_data_borrowed().
+    ApiError send_body(std::uint64_t stream, std::span<const std::uint8_t> data, bool end_stream, bool lend) {
+        if (closed) return ApiError::connection_closed;
+        Stream* s = find(stream);
+        if (const ApiError e = data_checks(s); e != ApiError::none) return e;
+        if (!lend && s->out.pending() + data.size() > config.limits.max_buffered_per_stream)
+            return ApiError::buffer_full;
+        if (!data.empty()) {
+            const std::size_t h = data_header_size(data.size());
+            if (lend) {  // the frame header in our block, the payload as lent
+                write_data_header(std::span(s->out.append(h, pool), h), data.size());
+                s->out.lend(data.data(), data.size());
+            } else {  // header and copy in one piece
+                std::uint8_t* p = s->out.append(h + data.size(), pool);
+                write_data_header(std::span(p, h), data.size());
+                std::memcpy(p + h, data.data(), data.size());
+            }
+            mark_ready(s);
+        }
+        if (end_stream) queue_fin(s);
+        return ApiError::none;
     }
 
     /// May body or trailers go on `s` now.
@@ -1502,34 +1521,11 @@ ApiError Connection::submit_response(std::uint64_t stream, std::span<const Field
 
 
 ApiError Connection::send_data(std::uint64_t stream, std::span<const std::uint8_t> data, bool end_stream) {
-    Impl& c = *impl_;
-    if (c.closed) return ApiError::connection_closed;
-    Impl::Stream* s = c.find(stream);
-    if (const ApiError e = c.data_checks(s); e != ApiError::none) return e;
-    if (s->out.pending() + data.size() > c.config.limits.max_buffered_per_stream) return ApiError::buffer_full;
-    if (!data.empty()) {
-        const std::size_t h = data_header_size(data.size());
-        std::uint8_t* p = s->out.append(h + data.size(), c.pool);
-        write_data_header(std::span(p, h), data.size());
-        std::memcpy(p + h, data.data(), data.size());
-        c.mark_ready(s);
-    }
-    if (end_stream) c.queue_fin(s);
-    return ApiError::none;
+    return impl_->send_body(stream, data, end_stream, false);
 }
 
 ApiError Connection::send_data_borrowed(std::uint64_t stream, std::span<const std::uint8_t> data, bool end_stream) {
-    Impl& c = *impl_;
-    if (c.closed) return ApiError::connection_closed;
-    Impl::Stream* s = c.find(stream);
-    if (const ApiError e = c.data_checks(s); e != ApiError::none) return e;
-    if (!data.empty()) {
-        c.queue_data_header(s, data.size());
-        s->out.lend(data.data(), data.size());
-        c.mark_ready(s);
-    }
-    if (end_stream) c.queue_fin(s);
-    return ApiError::none;
+    return impl_->send_body(stream, data, end_stream, true);
 }
 
 ApiError Connection::send_trailers(std::uint64_t stream, std::span<const Field> trailers) {
