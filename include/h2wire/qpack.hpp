@@ -2,6 +2,7 @@
 /// QPACK (RFC 9204): field compression for HTTP/3, usable on its own.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory_resource>
@@ -99,8 +100,9 @@ constexpr bool is_fatal(Error e) noexcept {
 }
 
 /// Called once per decoded field line, in section order; the views are valid
-/// only during the call. The same sink type as HPACK's (the memo byte is a
-/// scratch byte here: QPACK keeps none).
+/// only during the call. The same sink type as HPACK's: a field line that is
+/// a whole static or dynamic entry (an Indexed Field Line) comes with that
+/// entry's memo byte, kept for its next use; other lines with a scratch byte.
 using FieldSink = hpack::FieldSink;
 
 /// Decoder limits: each bounds what a hostile encoder can make us hold or do.
@@ -303,6 +305,10 @@ private:
     std::pmr::vector<std::uint8_t> scratch_;  // Huffman-decoded names and values
     std::size_t first_room_ = 0;  // scratch_ octets the first string of a pair may use
     std::uint64_t copy_credit_ = 0;  // octets of table Duplicates and name references may still copy
+    /// The sink's memo bytes of the 99 static entries (dynamic entries keep
+    /// theirs in the table): what a caller worked out about a field, kept
+    /// for its next use, as in HPACK.
+    std::array<std::uint8_t, 99> static_memo_{};
     Error fatal_ = Error::none;
 };
 
@@ -436,6 +442,7 @@ private:
     };
     struct Lookup;
     bool may_block(std::uint64_t stream_id) const noexcept;
+    void refresh_blocking() const noexcept;
     bool can_insert(std::uint64_t entry_size, std::uint64_t protect) const noexcept;
     std::uint64_t insert(const Field& f, const Lookup& l);
     std::uint64_t duplicate(const Field& f, const Lookup& l, std::uint64_t id);
@@ -455,6 +462,13 @@ private:
     std::uint32_t peer_max_capacity_ = 0;  // MaxTableCapacity of §4.5.1.1
     std::uint32_t peer_blocked_ = 0;
     std::pmr::vector<Unacked> unacked_;
+    /// The streams with a section that may block (Required Insert Count
+    /// above Known Received Count), sorted, as of `blocking_known_`; rebuilt
+    /// from unacked_ when that count moved or a section left, kept up to
+    /// date as sections are added. Makes may_block() O(log n).
+    mutable std::pmr::vector<std::uint64_t> blocking_;
+    mutable std::uint64_t blocking_known_ = 0;
+    mutable bool blocking_valid_ = true;
     std::pmr::vector<std::uint8_t> output_;  // encoder-stream instructions not yet taken
     std::pmr::vector<std::uint8_t> pending_;  // an incomplete decoder-stream instruction
     Error fatal_ = Error::none;

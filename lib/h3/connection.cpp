@@ -975,12 +975,21 @@ struct Connection::Impl {
     /// unblocking) what the section holds. False when the stream went.
     bool decode_section(Stream* s, std::span<const std::uint8_t> payload, bool end) {
         scratch_fields.clear();
-        auto sink = [&](const Field& f) {
+        // The message checks run field by field as the section decodes; a
+        // field that is a whole table entry brings the entry's memo, so a
+        // field checked once is not checked again (as in HTTP/2).
+        const detail::MessageKind kind = s->final_in ? detail::MessageKind::trailers
+                                         : server()  ? detail::MessageKind::request
+                                                     : detail::MessageKind::response;
+        detail::MessageScan scan(kind);
+        const bool validate = config.validate_messages;
+        auto sink = [&](const Field& f, std::uint8_t& memo) {
             Field copy;
             copy.name = std::string_view(arena.copy(f.name.data(), f.name.size()), f.name.size());
             copy.value = std::string_view(arena.copy(f.value.data(), f.value.size()), f.value.size());
             copy.sensitive = f.sensitive;
             scratch_fields.push_back(copy);
+            if (validate) scan.add(copy.name, copy.value, memo);
         };
         const qpack::Decoded d = decoder.decode(s->section, payload, end, sink);
         decoder_dirty = true;
@@ -1004,17 +1013,17 @@ struct Connection::Impl {
         Field* fields = arena.allocate_array<Field>(scratch_fields.size());
         std::copy(scratch_fields.begin(), scratch_fields.end(), fields);
         const std::uint64_t id = s->id;
-        on_section(s, std::span<const Field>(fields, scratch_fields.size()));
+        on_section(s, std::span<const Field>(fields, scratch_fields.size()), scan);
         const Stream* now = find(id);  // a malformed message may have ended it
         return now != nullptr && !now->recv_done;
     }
 
     /// A decoded header section on a request stream.
-    void on_section(Stream* s, std::span<const Field> fields) {
+    void on_section(Stream* s, std::span<const Field> fields, const detail::MessageScan& scan) {
         const bool validate = config.validate_messages;
         if (s->final_in) {  // trailers (RFC 9114 §4.1)
             if (validate) {
-                if (const HeaderError e = detail::check_trailers(fields); e != HeaderError::none) {
+                if (const HeaderError e = scan.finish_trailers(); e != HeaderError::none) {
                     reset_for_peer(s, ErrorCode::h3_message_error, "malformed trailers",
                                    detail::locate_invalid(fields, detail::MessageKind::trailers, e));
                     return;
@@ -1032,7 +1041,7 @@ struct Connection::Impl {
             if (validate) {
                 detail::RequestRules rules;
                 rules.connect_protocol = config.settings.enable_connect_protocol;
-                if (const HeaderError e = detail::check_request(fields, rules, info); e != HeaderError::none) {
+                if (const HeaderError e = scan.finish_request(rules, info); e != HeaderError::none) {
                     // RFC 9114 §4.1.2: malformed, H3_MESSAGE_ERROR. Not
                     // reported: the application never saw the request.
                     last_invalid = detail::locate_invalid(fields, detail::MessageKind::request, e);
@@ -1060,7 +1069,7 @@ struct Connection::Impl {
         }
         detail::ResponseInfo info;
         if (validate) {
-            if (const HeaderError e = detail::check_response(fields, info); e != HeaderError::none) {
+            if (const HeaderError e = scan.finish_response(info); e != HeaderError::none) {
                 reset_for_peer(s, ErrorCode::h3_message_error, "malformed response",
                                detail::locate_invalid(fields, detail::MessageKind::response, e));
                 return;

@@ -475,17 +475,23 @@ Error Decoder::decode_fields(const Prefix& prefix, const std::uint8_t* p, const 
         return true;
     };
 
+    static_assert(std::tuple_size_v<decltype(static_memo_)> == wire::kStaticTableSize);
     while (p != end) {
         const std::uint8_t b = *p;
         Field f;
+        std::uint8_t scratch_memo = 0;
+        std::uint8_t* memo = &scratch_memo;  // the entry's, for a whole entry
         if (b & 0x80) {  // §4.5.2 Indexed Field Line: 1 T index(6+)
             if (const Error e = integer(6); e != Error::none) return e;
             if (b & 0x40) {
                 if (v >= wire::kStaticTableSize) return Error::static_index_invalid;
                 f.name = detail::kStaticTable[v].name;
                 f.value = detail::kStaticTable[v].value;
+                memo = &static_memo_[v];
             } else if (v >= prefix.base || !dynamic(prefix.base - 1 - v, f.name, &f.value)) {
                 return Error::dynamic_index_invalid;
+            } else {
+                memo = &table_->memo_of(prefix.base - 1 - v);
             }
         } else if (b & 0x40) {  // §4.5.4 Literal with Name Reference: 01 N T index(4+) value
             f.sensitive = (b & 0x20) != 0;
@@ -508,6 +514,7 @@ Error Decoder::decode_fields(const Prefix& prefix, const std::uint8_t* p, const 
         } else if (b & 0x10) {  // §4.5.3 Indexed Field Line with Post-Base Index: 0001 index(4+)
             if (const Error e = integer(4); e != Error::none) return e;
             if (!dynamic(prefix.base + v, f.name, &f.value)) return Error::dynamic_index_invalid;
+            memo = &table_->memo_of(prefix.base + v);
         } else {  // §4.5.5 Literal with Post-Base Name Reference: 0000 N index(3+) value
             f.sensitive = (b & 0x08) != 0;
             if (const Error e = integer(3); e != Error::none) return e;
@@ -519,7 +526,7 @@ Error Decoder::decode_fields(const Prefix& prefix, const std::uint8_t* p, const 
         // RFC 9114 §4.2.2: name + value + 32 per field.
         list_size += f.name.size() + f.value.size() + kEntryOverhead;
         if (list_size > limits_.max_field_section_size) return Error::section_too_large;
-        on_field(f);
+        on_field(f, *memo);
     }
     // §2.2.1: the Required Insert Count must be the least that decodes the
     // section; a larger one MAY be refused, and is (it would make a conformant

@@ -136,7 +136,7 @@ struct Encoder::Lookup {
 };
 
 Encoder::Encoder(const EncoderOptions& options, std::pmr::memory_resource* mr)
-    : options_(options), mr_(mr), unacked_(mr), output_(mr), pending_(mr) {}
+    : options_(options), mr_(mr), unacked_(mr), blocking_(mr), output_(mr), pending_(mr) {}
 
 Encoder::~Encoder() {
     std::pmr::polymorphic_allocator<> alloc(mr_);
@@ -184,28 +184,31 @@ std::size_t Encoder::max_encoded_size(std::span<const Field> fields) noexcept {
     return n;
 }
 
+void Encoder::refresh_blocking() const noexcept {
+    if (blocking_valid_ && blocking_known_ == known_received_) return;
+    blocking_.clear();
+    for (const Unacked& u : unacked_)
+        if (u.required > known_received_) blocking_.push_back(u.stream_id);
+    std::sort(blocking_.begin(), blocking_.end());
+    blocking_.erase(std::unique(blocking_.begin(), blocking_.end()), blocking_.end());
+    blocking_known_ = known_received_;
+    blocking_valid_ = true;
+}
+
 bool Encoder::may_block(std::uint64_t stream_id) const noexcept {
     // Every insert referenced so far is acknowledged: nothing blocks.
     if (max_required_ <= known_received_) return peer_blocked_ > 0;
     // §2.1.2: a stream already blocking costs nothing more; else only while
     // fewer than the allowed streams block.
-    for (const Unacked& u : unacked_)
-        if (u.stream_id == stream_id && u.required > known_received_) return true;
-    return blocked_streams() < peer_blocked_;
+    refresh_blocking();
+    if (std::binary_search(blocking_.begin(), blocking_.end(), stream_id)) return true;
+    return blocking_.size() < peer_blocked_;
 }
 
 std::size_t Encoder::blocked_streams() const noexcept {
     if (max_required_ <= known_received_) return 0;
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < unacked_.size(); ++i) {
-        const Unacked& u = unacked_[i];
-        if (u.required <= known_received_) continue;
-        bool counted = false;  // one count per stream
-        for (std::size_t j = 0; j < i && !counted; ++j)
-            counted = unacked_[j].stream_id == u.stream_id && unacked_[j].required > known_received_;
-        if (!counted) ++n;
-    }
-    return n;
+    refresh_blocking();
+    return blocking_.size();
 }
 
 std::uint64_t Encoder::evicted_below(std::uint64_t room) const noexcept {
@@ -450,6 +453,10 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
             p = detail::put_integer(p, highest - base - 1, 7, 0x80);
         unacked_.push_back({stream_id, highest, lowest});
         max_required_ = std::max(max_required_, highest);
+        if (highest > known_received_ && blocking_valid_ && blocking_known_ == known_received_) {
+            const auto at = std::lower_bound(blocking_.begin(), blocking_.end(), stream_id);
+            if (at == blocking_.end() || *at != stream_id) blocking_.insert(at, stream_id);
+        }
     }
     const auto plen = static_cast<std::size_t>(p - prefix);
     const auto flen = static_cast<std::size_t>(o - (out + kPrefixRoom));
@@ -459,7 +466,8 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
 }
 
 void Encoder::forget_stream(std::uint64_t stream_id) noexcept {
-    std::erase_if(unacked_, [&](const Unacked& u) { return u.stream_id == stream_id; });
+    if (std::erase_if(unacked_, [&](const Unacked& u) { return u.stream_id == stream_id; }) != 0)
+        blocking_valid_ = false;
 }
 
 Error Encoder::read_decoder_stream(std::span<const std::uint8_t> bytes) {
@@ -498,6 +506,7 @@ Error Encoder::read_decoder_stream(std::span<const std::uint8_t> bytes) {
             if (it == unacked_.end()) return fatal_ = Error::ack_without_section;
             known_received_ = std::max(known_received_, it->required);  // §2.1.4
             unacked_.erase(it);
+            blocking_valid_ = false;
         } else if (b & 0x40) {  // §4.4.2 Stream Cancellation
             forget_stream(v);
         } else {  // §4.4.3 Insert Count Increment
