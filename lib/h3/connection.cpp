@@ -298,6 +298,7 @@ struct Connection::Impl {
           commands(mr),
           scratch_fields(mr),
           retired(&stream_mem),
+          spare(&stream_mem),
           peer_bidi(0, mr),
           peer_uni(c.role == Role::server ? 2 : 3, mr),
           decoder(qpack::DecoderLimits{c.settings.qpack_max_table_capacity, c.settings.qpack_blocked_streams,
@@ -322,6 +323,10 @@ struct Connection::Impl {
     }
     ~Impl() {
         for (auto& [id, s] : streams) destroy(s);
+        for (Stream* s : spare) {
+            std::pmr::polymorphic_allocator<Stream> alloc(&stream_mem);
+            alloc.delete_object(s);
+        }
         for (Stream* l : locals()) l->out.clear(pool);
         free_retired();
     }
@@ -345,6 +350,7 @@ struct Connection::Impl {
     std::size_t commands_next = 0;
     std::pmr::vector<Field> scratch_fields;
     std::pmr::vector<std::pmr::vector<std::uint8_t>> retired;  // held input whose views this call's events use
+    std::pmr::vector<Stream*> spare;  // stream objects kept for reuse (destroy())
     IdWindow peer_bidi;
     IdWindow peer_uni;
     qpack::Decoder decoder;
@@ -436,17 +442,47 @@ struct Connection::Impl {
     mutable std::uint64_t last_id = ~std::uint64_t{0};
     mutable Stream* last = nullptr;
     Stream* make(std::uint64_t id, Kind kind) {
-        std::pmr::polymorphic_allocator<Stream> alloc(&stream_mem);
-        Stream* s = alloc.new_object<Stream>(id, kind, &stream_mem);
+        Stream* s = nullptr;
+        if (!spare.empty()) {  // a stream object of an earlier stream, cleared
+            s = spare.back();
+            spare.pop_back();
+            s->id = id;
+            s->kind = kind;
+            s->section.~Section();
+            ::new (&s->section) qpack::Section(id, s);
+        } else {
+            std::pmr::polymorphic_allocator<Stream> alloc(&stream_mem);
+            s = alloc.new_object<Stream>(id, kind, &stream_mem);
+        }
         streams.emplace(id, s);
         if (kind == Kind::request) ++request_streams;
         return s;
     }
+    /// Gives a stream object back: kept for the next stream (up to
+    /// kMaxSpareStreams, its buffers' capacity with it), or freed.
     void destroy(Stream* s) {
         s->out.clear(pool);
+        if (spare.size() < kMaxSpareStreams && !closed) {
+            s->section.~Section();  // unblocks; nothing of the stream stays in the decoder
+            ::new (&s->section) qpack::Section(0, s);
+            s->reader.reset();
+            s->type_reader = StreamHeaderReader();
+            if (s->held.capacity() > 4096) s->held = std::pmr::vector<std::uint8_t>(&stream_mem);  // a blocked burst's
+            s->held.clear();
+            s->held_consumed = 0;
+            s->user = nullptr;
+            s->content_left = -1;
+            s->close_code = ErrorCode::h3_no_error;
+            s->close_by = Initiator::local;
+            s->fin_queued = s->send_done = s->recv_done = s->held_fin = s->blocked = s->flow_blocked = false;
+            s->seen = s->final_in = s->final_out = s->head = s->tunnel = s->ready = s->closing = false;
+            spare.push_back(s);
+            return;
+        }
         std::pmr::polymorphic_allocator<Stream> alloc(&stream_mem);
         alloc.delete_object(s);
     }
+    static constexpr std::size_t kMaxSpareStreams = 128;
     void forget(Stream* s) {
         if (s->kind == Kind::peer_new) --pending_uni;
         if (s->kind == Kind::request) {
@@ -695,7 +731,8 @@ struct Connection::Impl {
     // -- Input -------------------------------------------------------------
 
     /// A request stream's or the control stream's reader.
-    Reader make_reader(StreamKind kind) {
+    /// The options of our readers (the same for every stream of a kind).
+    ReaderOptions reader_options(StreamKind kind) const {
         ReaderOptions o;
         o.stream = kind;
         o.peer = server() ? PeerRole::client : PeerRole::server;
@@ -705,7 +742,13 @@ struct Connection::Impl {
         // most 4 times it plus a prefix (qpack::DecoderLimits).
         o.max_field_section = std::min<std::uint64_t>(config.settings.max_field_section_size, max_buffer_limit / 4) * 4 + 20;
         o.check_message = true;
-        return Reader(o, mr);
+        return o;
+    }
+    const ReaderOptions request_options = reader_options(StreamKind::request);
+    /// A fresh reader for a stream of `kind`, built in place.
+    void start_reader(Stream* s, StreamKind kind) {
+        if (kind == StreamKind::request) s->reader.emplace(request_options, &stream_mem);
+        else s->reader.emplace(reader_options(kind), &stream_mem);
     }
 
     /// A stream the peer opened: takes it up, or says to ignore it.
@@ -731,7 +774,7 @@ struct Connection::Impl {
                 return nullptr;
             }
             Stream* s = make(id, Kind::request);
-            s->reader.emplace(make_reader(StreamKind::request));
+            start_reader(s, StreamKind::request);
             ++peer_requests;
             return s;
         }
@@ -817,7 +860,7 @@ struct Connection::Impl {
         switch (static_cast<StreamType>(type)) {
         case StreamType::control:
             if (duplicate(peer_control, Kind::peer_control)) return;
-            s->reader.emplace(make_reader(StreamKind::control));
+            start_reader(s, StreamKind::control);
             read_control(s, bytes, fin);
             return;
         case StreamType::qpack_encoder:
@@ -1492,7 +1535,7 @@ SubmittedRequest Connection::submit_request(std::uint64_t stream, std::span<cons
     }
     c.next_local_bidi = stream + 4;
     Impl::Stream* s = c.make(stream, Kind::request);
-    s->reader.emplace(c.make_reader(StreamKind::request));
+    c.start_reader(s, StreamKind::request);
     s->user = user_data;
     s->seen = true;
     s->head = info.is_head;
