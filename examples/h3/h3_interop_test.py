@@ -9,9 +9,11 @@ at run time, every process stopped at the end:
             h2wire-h3-server, forced onto QUIC for that origin, with the test
             certificate's SPKI trusted; the page checks nextHopProtocol h3.
   self      h2wire-h3-client against h2wire-h3-server: GET, POST /echo of
-            2 MB, trailers, and WebSocket over HTTP/3 (RFC 9220).
+            2 MB, trailers, and WebSocket over HTTP/3 (RFC 9220); with
+            --h2-server, h2wire-server --h3-port serving both protocols from
+            one process, its HTTP/2 responses advertising h3 (Alt-Svc).
 
-  h3_interop_test.py [--parts ngtcp2,chromium,self] H3_SERVER H3_CLIENT
+  h3_interop_test.py [--parts ngtcp2,chromium,self] [--h2-server BIN] H3_SERVER H3_CLIENT
 """
 
 import argparse
@@ -128,6 +130,33 @@ def self_checks(check, server_bin, client_bin, root, files, key, cert, tmp):
     check.equal(server.stop(), 0, "self: the server exits 0 on SIGTERM")
 
 
+def dual_checks(check, h2_server_bin, client_bin, root, files, key, cert):
+    """h2wire-server --h3-port: one process serves HTTP/2 over TLS and HTTP/3,
+    from the same routing, and its HTTP/2 responses name the HTTP/3 port in
+    Alt-Svc (RFC 7838)."""
+    server = h.Server("h2wire-server --h3-port", [h2_server_bin, "--tls", "--cert", cert, "--key", key, "--port", "0",
+                                                  "--h3-port", "0", "--root", root])
+    deadline = time.monotonic() + 10
+    h3_port = None
+    while h3_port is None and time.monotonic() < deadline:
+        m = re.search(r"http/3 on udp 127\.0\.0\.1:(\d+)", server.output())
+        h3_port = int(m.group(1)) if m else None
+        time.sleep(0.05)
+    if not check.expect(h3_port is not None, "dual: the server reports its HTTP/3 port"):
+        server.stop()
+        return
+    curl = h.require("curl")
+    rc, out, err = h.run([curl, "-sk", "--http2", "-D", "-", "-o", "/dev/null",
+                          f"https://127.0.0.1:{server.port}/index.html"], timeout=30)
+    check.expect(rc == 0 and f'alt-svc: h3=":{h3_port}"' in out.decode(errors="replace"),
+                 f"dual: HTTP/2 response advertises h3 on {h3_port} ({out[:300]!r})")
+    rc, out, err = h.run([client_bin, "--insecure", f"https://localhost:{h3_port}/index.html",
+                          f"https://localhost:{h3_port}/big.bin"], timeout=60)
+    check.expect(rc == 0 and out == files["index.html"] + files["big.bin"],
+                 "dual: the same files over HTTP/3 from the HTTP/2 server's process")
+    check.equal(server.stop(), 0, "dual: the server exits 0 on SIGTERM")
+
+
 def chromium_checks(check, server_bin, root, key, cert, tmp):
     exe = h.require("chromium")
     # The page loads four subresources and reports how each came.
@@ -188,6 +217,7 @@ def main():
     ap.add_argument("server")
     ap.add_argument("client")
     ap.add_argument("--parts", default="ngtcp2,chromium,self")
+    ap.add_argument("--h2-server", help="h2wire-server built with HTTP/3 (--h3-port), for the dual part")
     opts = ap.parse_args()
     parts = opts.parts.split(",")
     check = h.Checker("h3 interop")
@@ -200,6 +230,8 @@ def main():
     key, cert = h.self_signed_cert(tmp)
     if "self" in parts:
         self_checks(check, server_bin, client_bin, root, files, key, cert, tmp)
+    if "self" in parts and opts.h2_server:
+        dual_checks(check, h.require_binary(opts.h2_server, "h2wire-server"), client_bin, root, files, key, cert)
     if "ngtcp2" in parts:
         ngtcp2_checks(check, server_bin, client_bin, root, files, key, cert, tmp)
     if "chromium" in parts:

@@ -127,6 +127,8 @@ int usage(const char* program) {
                  "  -v  every frame sent and received, nghttp -v style (h2wire::FrameTrace)\n"
                  "  --alt-svc VALUE  an Alt-Svc field on every response (RFC 7838), e.g. 'h3=\":4433\"' for\n"
                  "         the HTTP/3 server (h2wire-h3-server) on that UDP port\n"
+                 "  --h3-port N  also serve HTTP/3 on UDP port N (0: any; with --tls --cert --key, when\n"
+                 "         built with ngtcp2), advertised with Alt-Svc\n"
                  "  timeouts (seconds, or NNNms):\n"
                  "    --settings-timeout 10   preface + SETTINGS ACK (and TLS handshake, h2c request)\n"
                  "    --idle-timeout 60       no stream, no traffic\n"
@@ -198,6 +200,12 @@ bool parse_server_args(int argc, char** argv, const char* program, ServerOptions
             opt.app.root = v;
         else if (a == "--alt-svc")
             opt.app.alt_svc = v;
+        else if (a == "--h3-port") {
+            unsigned p = 0;
+            const auto r = std::from_chars(v.data(), v.data() + v.size(), p);
+            ok = r.ec == std::errc{} && r.ptr == v.data() + v.size() && p <= 65535;
+            opt.h3_port = static_cast<int>(p);
+        }
         else if (a == "--host")
             opt.host = v;
         else if (a == "--port") {

@@ -135,6 +135,9 @@ struct ServerOptions {
     std::uint16_t port = 8080;
     bool tls = false;
     std::string cert, key;
+    /// --h3-port N: also serve HTTP/3 on UDP port N (0: any) with the same
+    /// certificate, and advertise it with Alt-Svc (builds with ngtcp2 only).
+    int h3_port = -1;
 };
 
 /// Parses the command line into `opt`; on an unknown flag or a bad value

@@ -49,6 +49,10 @@
 
 #include "common/net.hpp"
 #include "server/app.hpp"
+#ifdef H2WIRE_EXAMPLES_H3
+#include "h3/session.hpp"
+#include "quic/quic.hpp"
+#endif
 #include "server/file_cache.hpp"
 #include "server/guard.hpp"
 #include "server/poller.hpp"
@@ -588,9 +592,82 @@ void LoopRunner::run() {
 
 }  // namespace
 
+#ifdef H2WIRE_EXAMPLES_H3
+// --h3-port: HTTP/3 on its own thread, with its own QUIC event loop and file
+// cache, answering with the same routing (server/route.cpp) as the HTTP/2
+// loops; it stops when they do.
+struct Http3Side {
+    std::unique_ptr<example::quic::QuicServer> server;
+    std::unique_ptr<example::FileCache> cache;
+    example::h3ex::H3ServerConfig config;
+    std::atomic<bool> stop{false};
+    std::thread thread;
+
+    bool start(const example::ServerOptions& opt) {
+        example::quic::ServerConfig qc;
+        qc.host = opt.host;
+        qc.port = static_cast<std::uint16_t>(opt.h3_port);
+        qc.cert_file = opt.cert;
+        qc.key_file = opt.key;
+        qc.max_connections = std::max<std::size_t>(opt.budget.max_connections, 1);
+        qc.limits.idle_timeout = opt.guard.idle_timeout;
+        cache = std::make_unique<example::FileCache>(opt.file_cache);
+        config.root = opt.app.root;
+        config.file_cache = opt.file_cache.max_bytes != 0 ? cache.get() : nullptr;
+        config.log = opt.app.log;
+        std::string err;
+        server = example::quic::QuicServer::create(
+            qc,
+            [this](example::quic::QuicConnection& q) -> std::unique_ptr<example::quic::QuicStreamHandler> {
+                return std::make_unique<example::h3ex::H3ServerSession>(q, config);
+            },
+            err);
+        if (!server) {
+            std::fprintf(stderr, "h2wire-server: HTTP/3: %s\n", err.c_str());
+            return false;
+        }
+        return true;
+    }
+    void run() {
+        thread = std::thread([this] {
+            example::quic::EventLoop loop;
+            loop.add(*server);
+            while (!stop.load()) {
+                cache->set_time(std::chrono::steady_clock::now());
+                if (!loop.run_once(std::chrono::milliseconds(100))) break;
+            }
+            server->close_all(0x100);  // H3_NO_ERROR (RFC 9114 §8.1)
+            server->flush(example::quic::now());
+            loop.remove(*server);
+        });
+    }
+    void finish() {
+        stop = true;
+        if (thread.joinable()) thread.join();
+    }
+};
+#endif
+
 int main(int argc, char** argv) {
     example::ServerOptions opt;
     if (!example::parse_server_args(argc, argv, "h2wire-server", opt)) return 2;
+#ifdef H2WIRE_EXAMPLES_H3
+    Http3Side h3;
+    if (opt.h3_port >= 0) {
+        if (!opt.tls) {
+            std::fprintf(stderr, "h2wire-server: --h3-port needs --tls --cert FILE --key FILE\n");
+            return 2;
+        }
+        if (!h3.start(opt)) return 1;
+        // RFC 7838 §3: the same origin over HTTP/3 on this UDP port.
+        if (opt.app.alt_svc.empty()) opt.app.alt_svc = "h3=\":" + std::to_string(h3.server->port()) + "\"";
+    }
+#else
+    if (opt.h3_port >= 0) {
+        std::fprintf(stderr, "h2wire-server: built without HTTP/3 (ngtcp2 and GnuTLS were not found)\n");
+        return 2;
+    }
+#endif
     const unsigned loops = std::min(opt.threads, max_loops);
     std::vector<Loop> loop(loops);
     std::shared_ptr<example::TlsContext> tls;  // null: plain
@@ -630,6 +707,12 @@ int main(int argc, char** argv) {
     ::sigaction(SIGTERM, &sa, nullptr);
     ::sigaction(SIGUSR1, &sa, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
+#ifdef H2WIRE_EXAMPLES_H3
+    if (h3.server) {  // (before the "listening on" line that scripts wait for)
+        std::printf("http/3 on udp %s:%u\n", opt.host.c_str(), static_cast<unsigned>(h3.server->port()));
+        h3.run();
+    }
+#endif
     std::printf("listening on %s:%u\n", opt.host.c_str(), opt.port);
     std::fflush(stdout);
 
@@ -639,5 +722,8 @@ int main(int argc, char** argv) {
     for (unsigned i = 1; i < loops; ++i) threads.emplace_back([&loop, i] { LoopRunner(loop[i]).run(); });
     LoopRunner(loop[0]).run();
     for (std::thread& t : threads) t.join();
+#ifdef H2WIRE_EXAMPLES_H3
+    h3.finish();
+#endif
     return 0;
 }
