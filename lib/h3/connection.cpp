@@ -297,7 +297,6 @@ struct Connection::Impl {
           ready(mr),
           commands(mr),
           scratch_fields(mr),
-          retired(&stream_mem),
           spare(&stream_mem),
           peer_bidi(0, mr),
           peer_uni(c.role == Role::server ? 2 : 3, mr),
@@ -328,7 +327,6 @@ struct Connection::Impl {
             alloc.delete_object(s);
         }
         for (Stream* l : locals()) l->out.clear(pool);
-        free_retired();
     }
 
     ConnectionConfig config;
@@ -349,7 +347,6 @@ struct Connection::Impl {
     std::pmr::vector<StreamCommand> commands;
     std::size_t commands_next = 0;
     std::pmr::vector<Field> scratch_fields;
-    std::pmr::vector<std::pmr::vector<std::uint8_t>> retired;  // held input whose views this call's events use
     std::pmr::vector<Stream*> spare;  // stream objects kept for reuse (destroy())
     IdWindow peer_bidi;
     IdWindow peer_uni;
@@ -405,7 +402,6 @@ struct Connection::Impl {
     void begin_call() {
         events.clear();
         arena.reset();
-        free_retired();
         events.swap(api_events);
         in_input = true;
     }
@@ -414,9 +410,6 @@ struct Connection::Impl {
     std::span<const Event> end_call() {
         in_input = false;
         return events;
-    }
-    void free_retired() {
-        retired.clear();
     }
     template <class E>
     void emit(E&& e) {
@@ -997,19 +990,19 @@ struct Connection::Impl {
     /// Reads held input of `s` once its section is decoded.
     void resume_held(Stream* s) {
         if (closed || s->recv_done || s->blocked) return;
-        // The held bytes are read in place: the buffer is retired (kept until
-        // the next call) since events point into it.
-        std::pmr::vector<std::uint8_t> buf(&stream_mem);
-        buf.swap(s->held);
+        // The held bytes go to the call's arena (kept until the next call,
+        // since events point into them), and the stream's buffer is emptied
+        // (a stream may end, and be reused, within this call).
         const std::size_t start = s->held_consumed;
         s->held_consumed = 0;
         const bool fin = s->held_fin;
         s->held_fin = false;
-        const std::size_t n = buf.size() - start;
+        const std::size_t n = s->held.size() - start;
         held_total -= n;
         const std::uint64_t id = s->id;
-        std::span<const std::uint8_t> rest(buf.data() + start, n);
-        retired.push_back(std::move(buf));
+        const auto* kept = reinterpret_cast<const std::uint8_t*>(arena.copy(s->held.data() + start, n));
+        std::span<const std::uint8_t> rest(kept, n);
+        s->held.clear();
         if (n != 0) emit(InputConsumed{id, n});
         read_request(s, rest, fin);
     }
