@@ -509,6 +509,9 @@ TEST_CASE("qpack sizes: h2wire's encoder against nghttp3's on the same lists") {
                 CHECK(b.why == "");
                 CHECK(b.ours_ok == b.lists);
                 CHECK(b.nghttp3_ok == b.lists);
+                // At the benchmark's settings (capacity 4096, 100 blocked
+                // streams), no QIF's encoding is larger than nghttp3's.
+                if (capacity == 4096 && blocked == 100) CHECK(a.bytes <= b.bytes);
                 ours_total += a.bytes;
                 theirs_total += b.bytes;
                 if (name.starts_with("fb-") || name == "netbsd-hq")

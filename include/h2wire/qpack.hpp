@@ -339,10 +339,11 @@ struct EncoderOptions {
 /// - an exact match in the dynamic table is referenced if the decoder has
 ///   acknowledged it, or if this section may block: it may when the stream is
 ///   already blocking or fewer than the allowed streams block. A match in
-///   the oldest quarter of the table (the next to be evicted) is first copied
-///   to the newest end with Duplicate (§4.3.4) when that fits: a reference
-///   would keep it, and so every newer entry, from being evicted until the
-///   section is acknowledged;
+///   the oldest fifth of the table (the next to be evicted, as the table
+///   stands after the section's earlier inserts) is first copied to the
+///   newest end with Duplicate (§4.3.4) when that fits, evicting the old copy
+///   if need be but no newer entry: a reference would keep it, and so every
+///   newer entry, from being evicted until the section is acknowledged;
 /// - otherwise the field is inserted when it fits without evicting an entry
 ///   that is unacknowledged or still referenced, is at most 3/4 of the
 ///   capacity, its name's values are not unique by nature (`:path`, `age`,
@@ -350,12 +351,14 @@ struct EncoderOptions {
 ///   `location`, `set-cookie`), and it is likely to be used again: it was
 ///   seen recently, or the table has room to spare, or (when the section
 ///   may block) its name's values repeat within a connection by nature
-///   (`:authority`, `referer`, `user-agent`, `origin`, `accept-language`)
-///   or entries of its name keep being used again. It is referenced at once
-///   if the section may block, else sent as a literal (the insert serves
-///   later sections);
+///   (`:authority`, `referer`, `user-agent`, `origin`, `accept-language`;
+///   entries up to 1/8 of the capacity) or entries of its name keep being
+///   used again. It is referenced at once if the section may block, else
+///   sent as a literal (the insert serves later sections);
 /// - otherwise a literal, naming a static entry, or a dynamic one under the
 ///   same rule as exact matches, or with a literal name.
+/// A name is referenced in the static table unless its index there takes an
+/// octet more than an (acknowledged) dynamic entry's with the same name.
 /// Sections are written with Base equal to the insert count when the
 /// section starts, so the section's own inserts are post-Base references.
 /// Once `max_unacknowledged_sections` sections wait for acknowledgment (a
@@ -446,7 +449,6 @@ private:
     bool can_insert(std::uint64_t entry_size, std::uint64_t protect) const noexcept;
     std::uint64_t insert(const Field& f, const Lookup& l);
     std::uint64_t duplicate(const Field& f, const Lookup& l, std::uint64_t id);
-    std::uint64_t draining_below() const noexcept;
     std::uint64_t evicted_below(std::uint64_t room) const noexcept;
 
     EncoderOptions options_;

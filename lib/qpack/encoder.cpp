@@ -17,6 +17,9 @@ constexpr std::uint32_t kEntryOverhead = 32;  // RFC 9204 §3.2.1
 /// Room kept in front of a section's field lines for its prefix (§4.5.1):
 /// two integers of up to 10 octets.
 constexpr std::size_t kPrefixRoom = 20;
+/// Below this capacity the table holds a few entries: Duplicate keeps its
+/// source.
+constexpr std::uint32_t kSmallTable = 512;
 
 enum NamePolicy : std::uint8_t {
     kSecret = 1,       ///< never indexed, whatever the value
@@ -236,10 +239,10 @@ std::uint64_t Encoder::insert(const Field& f, const Lookup& l) {
     // At most: 10 octets of name index or length, the name, 10 of value length.
     output_.resize(old + detail::string_room(f.name.size()) + detail::string_room(f.value.size()));
     std::uint8_t* out = output_.data() + old;
-    if (l.static_name != 0) {  // §4.3.2 Insert with Name Reference, static: 11 index(6+)
-        out = detail::put_integer(out, l.static_name - 1, 6, 0xc0);
-    } else if (l.dynamic_name != 0) {  // dynamic, by relative index: 10 index(6+)
+    if (l.dynamic_name != 0) {  // §4.3.2 Insert with Name Reference, dynamic, by relative index: 10 index(6+)
         out = detail::put_integer(out, next - l.dynamic_name, 6, 0x80);
+    } else if (l.static_name != 0) {  // static: 11 index(6+)
+        out = detail::put_integer(out, l.static_name - 1, 6, 0xc0);
     } else {  // §4.3.3 Insert with Literal Name: 01 H len(5+)
         out = detail::put_string(out, f.name, 5, 0x40, options_.huffman);
     }
@@ -265,12 +268,6 @@ std::uint64_t Encoder::duplicate(const Field& f, const Lookup& l, std::uint64_t 
     return next;
 }
 
-std::uint64_t Encoder::draining_below() const noexcept {
-    // The entries the next capacity/4 octets of inserts would evict; in a
-    // small table (a few entries) half of it, up to 128 octets.
-    return evicted_below(std::max<std::uint64_t>(capacity_ / 4, std::min<std::uint64_t>(capacity_ / 2, 128)));
-}
-
 std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fields, std::uint8_t* const out) {
     std::uint8_t* o = out + kPrefixRoom;
     const bool dynamic = table_ != nullptr && unacked_.size() < options_.max_unacknowledged_sections;
@@ -278,8 +275,32 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
     const bool can_block = dynamic && may_block(stream_id);
     // Entries about to be evicted are not referenced: a reference would keep
     // them, and so every newer entry, from being evicted until the section
-    // is acknowledged. A field matching one is duplicated instead.
-    const std::uint64_t draining = dynamic ? draining_below() : 0;
+    // is acknowledged. A field matching one is duplicated instead. Those
+    // are the ids below `draining`: the entries the next capacity/5 octets
+    // of inserts would evict (in a small table of a few entries, half of
+    // it, up to 128 octets), as the table stands after each insert.
+    // `drain_free` is the free octets plus the sizes of the live entries
+    // below `draining`, so that an insert moves the boundary on from where
+    // it was.
+    const std::uint64_t drain_room =
+        std::max<std::uint64_t>(capacity_ / 5, std::min<std::uint64_t>(capacity_ / 2, 128));
+    std::uint64_t draining = 0;
+    std::uint64_t drain_free = 0;
+    const auto drain_from = [&](std::uint64_t id, std::uint64_t free) {
+        for (; free < drain_room && id != table_->next_id(); ++id)
+            free += table_->name_of(id).size() + table_->value_of(id).size() + kEntryOverhead;
+        draining = id;
+        drain_free = free;
+    };
+    // After an insert of `entry` octets: what it evicted lay below the
+    // boundary unless the boundary itself went.
+    const auto drain_after_insert = [&](std::uint64_t entry) {
+        if (draining < table_->first_id())
+            drain_from(table_->first_id(), capacity_ - table_->size());
+        else
+            drain_from(draining, drain_free - entry);
+    };
+    if (dynamic) drain_from(table_->first_id(), capacity_ - table_->size());
     // Entries this section may reference: acknowledged ones, or all of them
     // when it may block (§2.1.2).
     std::uint64_t highest = 0;           // largest id referenced + 1: the Required Insert Count
@@ -361,10 +382,14 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
             if (l.dynamic_name == 0 && l.dynamic_full != 0) l.dynamic_name = l.dynamic_full;
         }
         // (Only when the section may block: the copy is not acknowledged yet.)
+        // The copy may evict its own source (RFC 9204 §3.2.2, §4.3.4), but
+        // no newer entry; in a table of a few entries (under 512 octets) it
+        // must fit beside its source, or copies would churn the whole table.
         if (can_block && l.dynamic_full != 0 && l.dynamic_full - 1 < draining &&
             can_insert(std::uint64_t{f.name.size()} + f.value.size() + kEntryOverhead,
-                       std::min(lowest, l.dynamic_full - 1))) {
+                       std::min(lowest, l.dynamic_full - (capacity_ < kSmallTable ? 1 : 0)))) {
             const std::uint64_t id = duplicate(f, l, l.dynamic_full - 1);
+            drain_after_insert(std::uint64_t{f.name.size()} + f.value.size() + kEntryOverhead);
             if (usable(id)) {
                 reference(id);  // §4.5.3 Post-Base Index: 0001 index(4+)
                 o = detail::put_integer(o, id - base, 4, 0x10);
@@ -393,7 +418,8 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
             // (A section that may not block pays twice for an insert, which
             // it must also send as a literal: then only the first two reasons.)
             worth = (seen == static_cast<std::uint32_t>(l.full_hash >> 32) || capacity_ - table_->size() >= entry ||
-                     (can_block && ((kNamePolicy[l.static_name] & kRepeat) != 0 || index_->score(l.name_hash) > 3))) &&
+                     (can_block && (((kNamePolicy[l.static_name] & kRepeat) != 0 && entry <= capacity_ / 8) ||
+                                    index_->score(l.name_hash) > 3))) &&
                     entry <= capacity_ / 4 * 3;
             seen = static_cast<std::uint32_t>(l.full_hash >> 32);
         }
@@ -402,7 +428,11 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
             // What this section referenced may not be evicted by the insert;
             // nor may the entry it names, or else the insert spells the name
             // out (a new value of a name taking its old value's place).
-            if (l.static_name != 0) l.dynamic_name = 0;
+            // The static name is used unless its index takes a second octet
+            // (from 63) where the dynamic entry's relative index does not.
+            if (l.static_name != 0 &&
+                !(l.static_name > 63 && live(l.dynamic_name) && table_->next_id() - l.dynamic_name < 63))
+                l.dynamic_name = 0;
             bool fits = false;
             if (l.dynamic_name != 0) fits = can_insert(entry, std::min(lowest, l.dynamic_name - 1));
             if (!fits) {
@@ -411,6 +441,7 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
             }
             if (fits) {
                 const std::uint64_t id = insert(f, l);
+                drain_after_insert(entry);
                 if (can_block) {  // §4.5.3 Post-Base Index: 0001 index(4+)
                     reference(id);
                     o = detail::put_integer(o, id - base, 4, 0x10);
@@ -421,6 +452,13 @@ std::size_t Encoder::encode(std::uint64_t stream_id, std::span<const Field> fiel
         }
         // A literal (§4.5.4-§4.5.6); N, the never-indexed bit, for secrets.
         const auto n = static_cast<std::uint8_t>(secret ? 1 : 0);
+        // A static name index from 15 takes a second octet: an acknowledged
+        // dynamic entry with the name is named instead when its index fits
+        // in one.
+        if (l.static_name > 15 && dynamic && live(l.dynamic_name) && l.dynamic_name - 1 < known_received_) {
+            const std::uint64_t id = l.dynamic_name - 1;
+            if ((id < base && base - 1 - id < 15) || (id >= base && id - base < 7)) l.static_name = 0;
+        }
         if (l.static_name != 0) {  // 01 N 1 index(4+)
             o = detail::put_integer(o, l.static_name - 1, 4, static_cast<std::uint8_t>(0x50 | n << 5));
         } else if (dynamic && live(l.dynamic_name) && usable(l.dynamic_name - 1)) {
