@@ -66,13 +66,15 @@ bool is_sensitive(const Field& f, std::uint32_t static_name) noexcept {
 /// the bytes, so a shared bucket costs a comparison, never a wrong reference.
 struct Encoder::Index {
     Index(std::size_t buckets, std::size_t slots, std::pmr::memory_resource* mr)
-        : full(buckets, 0, mr), name(buckets, 0, mr), seen(4 * buckets, 0, mr), full_next(slots, 0, mr),
+        : full(buckets, 0, mr), name(buckets, 0, mr), seen(buckets, 0, mr), full_next(slots, 0, mr),
           name_next(slots, 0, mr), mask(buckets - 1), slot_mask(slots - 1) {}
     std::pmr::vector<std::uint64_t> full;
     std::pmr::vector<std::uint64_t> name;
     /// Hashes of fields sent as literals recently (a field is inserted the
     /// second time it is seen, unless the table has room to spare: one-off
-    /// values do not push out entries in use).
+    /// values do not push out entries in use). Direct-mapped, one per
+    /// bucket: about twice as many as the table holds entries, so "recently"
+    /// scales with the capacity.
     std::pmr::vector<std::uint32_t> seen;
     std::pmr::vector<std::uint64_t> full_next;
     std::pmr::vector<std::uint64_t> name_next;
