@@ -509,9 +509,12 @@ TEST_CASE("qpack sizes: h2wire's encoder against nghttp3's on the same lists") {
                 CHECK(b.why == "");
                 CHECK(b.ours_ok == b.lists);
                 CHECK(b.nghttp3_ok == b.lists);
-                // At the benchmark's settings (capacity 4096, 100 blocked
-                // streams), no QIF's encoding is larger than nghttp3's.
-                if (capacity == 4096 && blocked == 100) CHECK(a.bytes <= b.bytes);
+                // With 100 blocked streams (the benchmark's settings are
+                // 4096 and 100) no QIF's encoding is larger than nghttp3's.
+                // With none, inserting a value only the second time it is
+                // seen costs up to 3.6% at 4096 (fb-resp-hq) and saves 27%
+                // at 256.
+                if (blocked == 100) CHECK(a.bytes <= b.bytes);
                 ours_total += a.bytes;
                 theirs_total += b.bytes;
                 if (name.starts_with("fb-") || name == "netbsd-hq")
