@@ -377,16 +377,14 @@ struct Connection::Impl {
     std::uint64_t goaway_sent = kMaxClientBidi + 4;  // server: requests at or above are refused
     std::uint64_t goaway_received = ~std::uint64_t{0};
     std::uint64_t peer_bidi_next = 0;  // server: one past the highest request stream taken up
-    std::size_t peer_requests = 0;  // peer request streams held (server)
     std::size_t pending_uni = 0;    // peer unidirectional streams whose type is not read yet
     std::size_t held_total = 0;
-    std::size_t request_streams = 0;
+    std::size_t request_streams = 0;  // on a server, all of them the peer's
     InvalidHeader last_invalid{};
     bool bound = false;
     bool settings_in = false;
     bool shutting_down = false;
     bool closed = false;
-    bool failing = false;
     bool decoder_dirty = false;  // decoder_stream_output() may have something
 
     bool server() const noexcept { return config.role == Role::server; }
@@ -478,10 +476,7 @@ struct Connection::Impl {
     static constexpr std::size_t kMaxSpareStreams = 128;
     void forget(Stream* s) {
         if (s->kind == Kind::peer_new) --pending_uni;
-        if (s->kind == Kind::request) {
-            --request_streams;
-            if (server()) --peer_requests;
-        }
+        if (s->kind == Kind::request) --request_streams;
         held_total -= s->held.size() - std::min<std::size_t>(s->held.size(), s->held_consumed);
         if (s->ready) {
             auto it = std::find(ready.begin(), ready.end(), s);
@@ -586,7 +581,7 @@ struct Connection::Impl {
         ready.clear();
         ready_next = 0;
         peer_control = peer_encoder = peer_decoder = nullptr;
-        request_streams = peer_requests = pending_uni = 0;
+        request_streams = pending_uni = 0;
         held_total = 0;
         emit(ConnectionTerminated{code, by, reason});
     }
@@ -760,7 +755,7 @@ struct Connection::Impl {
                 return nullptr;
             }
             if (id < goaway_sent) peer_bidi_next = std::max(peer_bidi_next, id + 4);
-            if (id >= goaway_sent || peer_requests >= config.limits.max_peer_requests) {
+            if (id >= goaway_sent || request_streams >= config.limits.max_peer_requests) {
                 // RFC 9114 §5.2, §4.1.1: not processed, safe to retry.
                 command(CommandKind::reset_stream, id, ErrorCode::h3_request_rejected);
                 command(CommandKind::stop_sending, id, ErrorCode::h3_request_rejected);
@@ -768,7 +763,6 @@ struct Connection::Impl {
             }
             Stream* s = make(id, Kind::request);
             start_reader(s, StreamKind::request);
-            ++peer_requests;
             return s;
         }
         if (peer_uni.taken(id)) return nullptr;
