@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "connection/buffers.hpp"
+#include "connection/memory_account.hpp"
 #include "connection/message_validation.hpp"
 #include "h2wire/qpack.hpp"
 
@@ -38,26 +39,6 @@ constexpr std::uint32_t kEncoderBlocked = 100;
 constexpr std::size_t kMaxChunks = 16;
 // Smallest pooled output block: a HEADERS frame and a DATA header fit.
 constexpr std::size_t kMinBlock = 256;
-
-/// A counting memory resource: memory_used() of the connection.
-class CountingResource final : public std::pmr::memory_resource {
-public:
-    explicit CountingResource(std::pmr::memory_resource* upstream) noexcept : upstream_(upstream) {}
-    std::size_t used = 0;
-
-private:
-    void* do_allocate(std::size_t n, std::size_t align) override {
-        void* p = upstream_->allocate(n, align);
-        used += n;
-        return p;
-    }
-    void do_deallocate(void* p, std::size_t n, std::size_t align) override {
-        used -= n;
-        upstream_->deallocate(p, n, align);
-    }
-    bool do_is_equal(const std::pmr::memory_resource& o) const noexcept override { return this == &o; }
-    std::pmr::memory_resource* upstream_;
-};
 
 /// Which of a role's streams ids have been taken up, for ids that arrive in
 /// any order (QUIC orders bytes within a stream only): every id below
@@ -286,8 +267,8 @@ struct Connection::Impl {
 
     explicit Impl(const ConnectionConfig& c)
         : config(c),
-          counting(c.memory),
-          mr(&counting),
+          account(c.memory, c.limits.max_connection_memory),
+          mr(&account),
           stream_mem(mr),
           pool(mr),
           arena(mr),
@@ -312,6 +293,7 @@ struct Connection::Impl {
           enc_stream(~std::uint64_t{0}, Kind::local_encoder, mr),
           dec_stream(~std::uint64_t{0}, Kind::local_decoder, mr),
           grease_stream(~std::uint64_t{0}, Kind::local_grease, mr) {
+        account.add_external(sizeof(Impl));
         peer_settings.max_field_section_size = max_varint;  // RFC 9114 §7.2.4.1: unlimited by default
         peer_settings.qpack_max_table_capacity = 0;         // RFC 9204 §5
         peer_settings.qpack_blocked_streams = 0;
@@ -330,8 +312,8 @@ struct Connection::Impl {
     }
 
     ConnectionConfig config;
-    CountingResource counting;
-    std::pmr::memory_resource* mr;
+    detail::MemoryAccount account;  // memory_used(), Limits::max_connection_memory
+    std::pmr::memory_resource* mr;  // &account
     /// Streams, their map nodes and their buffers: recycled, so that a warm
     /// connection allocates nothing per request; it keeps what the most
     /// streams open at once used.
@@ -1286,7 +1268,7 @@ std::span<const Event> Connection::receive(std::uint64_t stream, std::span<const
     Impl& c = *impl_;
     c.begin_call();
     if (!c.closed && stream <= max_varint) c.receive(stream, bytes, fin);
-    if (!c.closed && c.counting.used + sizeof(Impl) > c.config.limits.max_connection_memory)
+    if (!c.closed && c.account.over())
         c.fail(ErrorCode::h3_excessive_load, "connection memory limit reached");
     return c.end_call();
 }
@@ -1639,7 +1621,7 @@ std::size_t Connection::buffered(std::uint64_t stream) const noexcept {
     return s == nullptr ? 0 : s->out.pending();
 }
 std::size_t Connection::held_input() const noexcept { return impl_->held_total; }
-std::size_t Connection::memory_used() const noexcept { return impl_->counting.used + sizeof(Impl); }
+std::size_t Connection::memory_used() const noexcept { return impl_->account.live(); }
 InvalidHeader Connection::last_invalid_header() const noexcept { return impl_->last_invalid; }
 
 }  // namespace h2wire::h3
