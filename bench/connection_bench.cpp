@@ -6,8 +6,9 @@
 //   exchange_headers/<impl>/streams:100
 //       One long-lived connection (set up before timing). Each iteration the
 //       client submits 100 header-only GETs (10 fields, one an 85-octet
-//       cookie), the server answers each with 8 fields and END_STREAM, and the
-//       client sees all 100 responses end. items/s = completed requests/s.
+//       cookie; support/exchange_fields.hpp), the server answers each with 8
+//       fields and END_STREAM, and the client sees all 100 responses end.
+//       items/s = completed requests/s.
 //   exchange_headers_queued/<impl>/streams:1000/concurrent:100
 //       The same with 1,000 requests submitted at once while the server
 //       allows 100 streams at a time: 900 wait in the client's queue and go
@@ -121,6 +122,7 @@
 #include "h2wire/connection.hpp"
 #include "h2wire/events.hpp"
 #include "support/alloc_count.hpp"
+#include "support/exchange_fields.hpp"
 
 // ---------------------------------------------------------------------------
 // Calls of the global operator new, to catch allocations that bypass the
@@ -161,6 +163,10 @@ namespace {
 using bench_support::AllocStats;
 using bench_support::CountingNghttp2Mem;
 using bench_support::CountingResource;
+using bench_support::request_field_count;
+using bench_support::request_fields;
+using bench_support::response_field_count;
+using bench_support::response_fields;
 
 /// Memory for the harness's own containers: malloc, not the global operator
 /// new, so the untracked-allocation counts see only the libraries.
@@ -181,13 +187,6 @@ std::pmr::memory_resource* harness_memory() {
 constexpr std::uint32_t window_size = 16u << 20;
 constexpr std::uint32_t exchange_max_streams = 100;
 constexpr std::uint32_t memory_max_streams = 1000;
-
-constexpr std::string_view cookie_value =
-    "sid=7f3a9c2e41b8d05a6c1e9f2b7d4a8e31; theme=dark; lang=en-US; csrftoken=Zx81Qp4LmN72Wc";
-static_assert(cookie_value.size() >= 80 && cookie_value.size() <= 90);
-
-constexpr std::size_t request_field_count = 10;
-constexpr std::size_t response_field_count = 8;
 
 enum class Body : std::uint8_t { none, zero_copy, copy, push, lend };
 
@@ -228,18 +227,6 @@ std::array<nghttp2_nv, N> to_nvs(const std::array<h2wire::Field, N>& fields) {
     return out;
 }
 
-std::array<h2wire::Field, response_field_count> response_fields(std::string_view content_type,
-                                                                  std::string_view length) {
-    return {{{":status", "200"},
-             {"content-type", content_type},
-             {"content-length", length},
-             {"date", "Mon, 01 Jul 2024 12:00:00 GMT"},
-             {"server", "bench/1.0"},
-             {"cache-control", "public, max-age=3600"},
-             {"etag", "\"5d8c72a5edda8-1f4\""},
-             {"vary", "accept-encoding"}}};
-}
-
 Workload& workload() {
     static Workload w = [] {
         Workload x;
@@ -248,18 +235,7 @@ Workload& workload() {
         for (std::uint32_t i = 0; i < slots; ++i)
             x.paths.push_back("/assets/js/app-" + std::to_string(i) + ".js?v=20240701");
         for (std::uint32_t i = 0; i < slots; ++i) {
-            std::array<h2wire::Field, request_field_count> f = {{
-                {":method", "GET"},
-                {":scheme", "https"},
-                {":authority", "www.example.com"},
-                {":path", x.paths[i]},
-                {"user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"},
-                {"accept", "*/*"},
-                {"accept-encoding", "gzip, deflate, br"},
-                {"accept-language", "en-US,en;q=0.5"},
-                {"referer", "https://www.example.com/"},
-                {"cookie", cookie_value},
-            }};
+            const std::array<h2wire::Field, request_field_count> f = request_fields(x.paths[i]);
             x.requests.push_back(f);
             x.ng_requests.push_back(to_nvs(f));
         }

@@ -12,8 +12,9 @@
 //       warm. Each iteration the client submits 100 header-only GETs (10
 //       fields: 4 pseudo-headers, user-agent, accept, accept-encoding,
 //       accept-language, referer and an 85-octet cookie; the same fields as
-//       the HTTP/2 exchange_headers), the server answers each with a 200 and
-//       7 more fields and FIN, and the client sees all 100 responses end.
+//       the HTTP/2 exchange_headers, from support/exchange_fields.hpp), the
+//       server answers each with a 200 and 7 more fields and FIN, and the
+//       client sees all 100 responses end.
 //       items/s = completed requests/s.
 //   h3_exchange_data/<impl>/<shape>
 //       The same with a body in every response: 1x64MiB (one request) or
@@ -80,12 +81,17 @@
 
 #include "h2wire/h3connection.hpp"
 #include "support/alloc_count.hpp"
+#include "support/exchange_fields.hpp"
 
 namespace {
 
 namespace h3 = h2wire::h3;
 using bench_support::AllocStats;
 using bench_support::CountingResource;
+using bench_support::request_field_count;
+using bench_support::request_fields;
+using bench_support::response_field_count;
+using bench_support::response_fields;
 
 [[noreturn]] void die(const std::string& what) {
     std::fprintf(stderr, "h3_bench: %s\n", what.c_str());
@@ -95,16 +101,11 @@ using bench_support::CountingResource;
 // ---------------------------------------------------------------------------
 // The workload
 
-constexpr std::size_t request_field_count = 10;
-constexpr std::size_t response_field_count = 8;
 constexpr std::uint32_t max_requests = 100;
 constexpr std::size_t table_capacity = 4096;
 constexpr std::size_t blocked_streams = 100;
 /// The STREAM frame payload of a full-size QUIC packet, roughly.
 constexpr std::size_t packet = 1200;
-
-constexpr std::string_view cookie_value =
-    "sid=7f3a9c2e41b8d05a6c1e9f2b7d4a8e31; theme=dark; lang=en-US; csrftoken=Zx81Qp4LmN72Wc";
 
 struct Shape {
     std::uint32_t streams = 0;
@@ -126,18 +127,6 @@ std::array<nghttp3_nv, N> to_nvs(const std::array<h2wire::Field, N>& fields) {
     return out;
 }
 
-std::array<h2wire::Field, response_field_count> response_fields(std::string_view content_type,
-                                                                  std::string_view length) {
-    return {{{":status", "200"},
-             {"content-type", content_type},
-             {"content-length", length},
-             {"date", "Mon, 01 Jul 2024 12:00:00 GMT"},
-             {"server", "bench/1.0"},
-             {"cache-control", "public, max-age=3600"},
-             {"etag", "\"5d8c72a5edda8-1f4\""},
-             {"vary", "accept-encoding"}}};
-}
-
 /// Header fields (as strings that live for the whole run) in both
 /// libraries' forms, and the body buffer.
 struct Workload {
@@ -157,18 +146,7 @@ const Workload& workload() {
         for (std::uint32_t i = 0; i < max_requests; ++i)
             x.paths.push_back("/assets/js/app-" + std::to_string(i) + ".js?v=20240701");
         for (std::uint32_t i = 0; i < max_requests; ++i) {
-            const std::array<h2wire::Field, request_field_count> f = {{
-                {":method", "GET"},
-                {":scheme", "https"},
-                {":authority", "www.example.com"},
-                {":path", x.paths[i]},
-                {"user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"},
-                {"accept", "*/*"},
-                {"accept-encoding", "gzip, deflate, br"},
-                {"accept-language", "en-US,en;q=0.5"},
-                {"referer", "https://www.example.com/"},
-                {"cookie", cookie_value},
-            }};
+            const std::array<h2wire::Field, request_field_count> f = request_fields(x.paths[i]);
             x.requests.push_back(f);
             x.ng_requests.push_back(to_nvs(f));
         }

@@ -47,37 +47,6 @@ namespace h2wire_fuzz {
 
 using namespace h2wire;
 
-
-/// Counts what is allocated through it and aborts past `limit` octets.
-class CountingResource : public std::pmr::memory_resource {
-public:
-    explicit CountingResource(std::size_t limit) : limit_(limit) {}
-    void set_limit(std::size_t limit) { limit_ = limit; }
-    std::size_t in_use() const { return in_use_; }
-    std::size_t peak() const { return peak_; }
-
-private:
-    void* do_allocate(std::size_t n, std::size_t align) override {
-        in_use_ += n;
-        peak_ = std::max(peak_, in_use_);
-        if (in_use_ > limit_) {
-            std::fprintf(stderr, "memory bound exceeded: %zu > %zu\n", in_use_, limit_);
-            std::abort();
-        }
-        return std::pmr::new_delete_resource()->allocate(n, align);
-    }
-    void do_deallocate(void* p, std::size_t n, std::size_t align) override {
-        H2W_CHECK(n <= in_use_);
-        in_use_ -= n;
-        std::pmr::new_delete_resource()->deallocate(p, n, align);
-    }
-    bool do_is_equal(const std::pmr::memory_resource& o) const noexcept override { return this == &o; }
-
-    std::size_t limit_;
-    std::size_t in_use_ = 0;
-    std::size_t peak_ = 0;
-};
-
 class Input {
 public:
     Input(const std::uint8_t* p, std::size_t n) : p_(p), n_(n) {}

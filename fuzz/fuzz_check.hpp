@@ -1,6 +1,7 @@
 // The fuzz targets' invariant check: on failure, says where and aborts, so
 // libFuzzer (or the replay runner) reports the input. Active in every build
-// type, unlike assert().
+// type, unlike assert(). Also what several targets share: an input reader,
+// a counting memory resource, field names and values.
 #pragma once
 
 #include <algorithm>
@@ -9,6 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <array>
+#include <limits>
+#include <memory_resource>
 #include <span>
 #include <string>
 #include <string_view>
@@ -47,6 +50,39 @@ public:
 private:
     std::span<const std::uint8_t> in_;
     std::size_t pos_ = 0;
+};
+
+/// Counts what is allocated through it (the octets asked for) and aborts
+/// past `limit` octets in use.
+class CountingResource : public std::pmr::memory_resource {
+public:
+    explicit CountingResource(std::size_t limit = std::numeric_limits<std::size_t>::max()) : limit_(limit) {}
+    void set_limit(std::size_t limit) { limit_ = limit; }
+    std::size_t in_use() const { return in_use_; }
+    std::size_t peak() const { return peak_; }
+    /// The peak from here on starts at what is in use now.
+    void reset_peak() { peak_ = in_use_; }
+
+private:
+    void* do_allocate(std::size_t n, std::size_t align) override {
+        in_use_ += n;
+        peak_ = std::max(peak_, in_use_);
+        if (in_use_ > limit_) {
+            std::fprintf(stderr, "memory bound exceeded: %zu > %zu\n", in_use_, limit_);
+            std::abort();
+        }
+        return std::pmr::new_delete_resource()->allocate(n, align);
+    }
+    void do_deallocate(void* p, std::size_t n, std::size_t align) override {
+        H2W_CHECK(n <= in_use_);
+        in_use_ -= n;
+        std::pmr::new_delete_resource()->deallocate(p, n, align);
+    }
+    bool do_is_equal(const std::pmr::memory_resource& o) const noexcept override { return this == &o; }
+
+    std::size_t limit_;
+    std::size_t in_use_ = 0;
+    std::size_t peak_ = 0;
 };
 
 /// Field names and values the round-trip targets draw from besides random

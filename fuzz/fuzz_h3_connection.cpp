@@ -73,30 +73,6 @@ namespace {
 using namespace h2wire;
 using h3::ErrorCode;
 
-/// Counts what is allocated through it.
-class CountingResource : public std::pmr::memory_resource {
-public:
-    std::size_t in_use() const { return in_use_; }
-    std::size_t peak() const { return peak_; }
-    void reset_peak() { peak_ = in_use_; }
-
-private:
-    void* do_allocate(std::size_t n, std::size_t align) override {
-        in_use_ += n;
-        peak_ = std::max(peak_, in_use_);
-        return std::pmr::new_delete_resource()->allocate(n, align);
-    }
-    void do_deallocate(void* p, std::size_t n, std::size_t align) override {
-        H2W_CHECK(n <= in_use_);
-        in_use_ -= n;
-        std::pmr::new_delete_resource()->deallocate(p, n, align);
-    }
-    bool do_is_equal(const std::pmr::memory_resource& o) const noexcept override { return this == &o; }
-
-    std::size_t in_use_ = 0;
-    std::size_t peak_ = 0;
-};
-
 constexpr std::array<std::uint64_t, 3> kClientUni = {2, 6, 10};
 constexpr std::array<std::uint64_t, 3> kServerUni = {3, 7, 11};
 
