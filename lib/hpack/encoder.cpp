@@ -87,8 +87,9 @@ bool sensitive(const Field& f, std::uint32_t name_index) noexcept {
 constexpr std::size_t kOnePassBelow = 127 + 128 * 128;
 
 /// §5.2 string literal, Huffman-coded only when that is shorter. The output
-/// has room for 6 + s.size() bytes.
-std::uint8_t* write_string(std::uint8_t* out, std::string_view s, bool huffman) noexcept {
+/// has room for 6 + s.size() bytes. Inline where a field's value is written
+/// (once per literal), out of line for the rarer literal names.
+[[gnu::always_inline]] inline std::uint8_t* put_string(std::uint8_t* out, std::string_view s, bool huffman) noexcept {
     if (huffman && !s.empty() && s.size() < kOnePassBelow) {
         // The coded length is below s.size(), so its length prefix is no
         // longer than that of s.size(): code straight after room for that,
@@ -122,6 +123,10 @@ std::uint8_t* write_string(std::uint8_t* out, std::string_view s, bool huffman) 
     out = put_integer(out, static_cast<std::uint32_t>(s.size()), 7, 0);
     detail::move_bytes(reinterpret_cast<char*>(out), s.data(), s.size());
     return out + s.size();
+}
+
+[[gnu::noinline]] std::uint8_t* write_string(std::uint8_t* out, std::string_view s, bool huffman) noexcept {
+    return put_string(out, s, huffman);
 }
 
 }  // namespace
@@ -277,16 +282,16 @@ struct Encoder::Index {
     /// (kNamePolicy) are neither full matches in the static table
     /// (kStaticValues) nor ever inserted.
     ///
-    /// `p` holds what the previous looked-up block found at this position (or
+    /// `p` holds what the previous block found at this position (or
     /// no match): header blocks of a connection tend to repeat their fields in
     /// the same order, so that match is tried first, compared byte for byte.
     /// If it is still a full match, the rest of `p` still describes `f` (it
     /// was worked out for the same name and value) and stays as it is. If
     /// there was no match, under a static name that is never indexed, and
     /// `f` has that name, only the static values are looked at again.
-    /// Anything else goes to probe_fresh(), which encode() without a
-    /// lookup() calls directly.
-    std::uint8_t probe(detail::DynamicTable& table, const Field& f, Probe& p) const noexcept {
+    /// Anything else goes to probe_fresh(). encode() without a lookup()
+    /// probes the same way, just before encoding each field.
+    [[gnu::always_inline]] std::uint8_t probe(detail::DynamicTable& table, const Field& f, Probe& p) const noexcept {
         if (!f.sensitive) {
             if (p.static_index != 0) {
                 const detail::StaticEntry& e = detail::kStaticTable[p.static_index - 1];
@@ -369,7 +374,7 @@ struct Encoder::Index {
         else if (index_it) out = put_integer(out, name_index, 6, 0x40);  // §6.2.1 incremental indexing
         else out = put_integer(out, name_index, 4, 0x00);  // §6.2.2 without indexing
         if (name_index == 0) out = write_string(out, f.name, huffman);
-        out = write_string(out, f.value, huffman);
+        out = put_string(out, f.value, huffman);
 
         if (index_it) {
             hash(f, p);
@@ -391,7 +396,7 @@ struct Encoder::Index {
 
     // What lookup() found, for the encode() of the same span that follows;
     // after that encode(), what the block's fields were found or inserted as,
-    // the hints of the next lookup()'s probes.
+    // the hints of the next block's probes.
     std::pmr::vector<Probe> probes;  // grows to the longest block, never shrinks
     const Field* probed_data = nullptr;
     std::size_t probed_size = 0;
@@ -459,8 +464,17 @@ std::size_t Encoder::max_encoded_size(std::span<const Field> fields) noexcept {
     // Two size updates; per field a representation byte, then the name and the
     // value, each at most one length integer longer than itself.
     std::size_t n = 2 * kMaxIntegerBytes + fields.size() * (1 + 2 * kMaxIntegerBytes);
-    for (const Field& f : fields) n += f.name.size() + f.value.size();
-    return n;
+    // Two sums, so that the additions of consecutive fields do not wait on
+    // each other.
+    std::size_t m = 0;
+    const Field* f = fields.data();
+    const Field* const end = f + fields.size();
+    for (; end - f >= 2; f += 2) {
+        n += f[0].name.size() + f[0].value.size();
+        m += f[1].name.size() + f[1].value.size();
+    }
+    if (f != end) n += f->name.size() + f->value.size();
+    return n + m;
 }
 
 std::uint8_t* Encoder::encode_pending_updates(std::uint8_t* out) {
@@ -519,13 +533,13 @@ std::size_t Encoder::encode(std::span<const Field> fields, std::uint8_t* out, co
     } else if (reuse) {
         for (std::size_t i = 0; i < n; ++i) out = ix.encode_field(table, fields[i], ix.probes[i], true, out, 0, huffman);
     } else {
-        // No hint from an earlier block here: on blocks that do not repeat
-        // (the raw-data stories) keeping hints for encode() alone cost more
-        // time than they saved; the connection calls lookup() first.
+        // The previous block's probe at each position is the hint, as in
+        // lookup(): the probe is checked against the table as it is now.
+        if (ix.probes.size() < n) ix.probes.resize(n);
+        Index::Probe* const probes = ix.probes.data();
         for (std::size_t i = 0; i < n; ++i) {
-            Index::Probe p;
-            ix.probe_fresh(table, fields[i], p);
-            out = ix.encode_field(table, fields[i], p, false, out, memos != nullptr ? memos[i] : 0, huffman);
+            ix.probe(table, fields[i], probes[i]);
+            out = ix.encode_field(table, fields[i], probes[i], false, out, memos != nullptr ? memos[i] : 0, huffman);
         }
     }
     return static_cast<std::size_t>(out - start);
