@@ -216,16 +216,16 @@ struct Encoder::Index {
     }
 
     /// Walks the chain from `head` (a bucket of `heads`) through the live
-    /// entries, newest first, for one whose key is `h` and for which
-    /// `match(id)` holds. `Full`: the full-match chains, else the name chains.
+    /// entries from id `first` on, newest first, for one whose key is `h` and
+    /// for which `match(id)` holds. `Full`: the full-match chains, else the
+    /// name chains.
     template <bool Full, class Match>
-    bool find(std::uint32_t head, std::uint64_t h, const detail::DynamicTable& table, Match&& match,
-              std::uint64_t& id) const noexcept {
-        const std::uint64_t first = table.first_id();
+    bool find(std::uint32_t head, std::uint64_t h, std::uint64_t first, const detail::DynamicTable& table,
+              Match&& match, std::uint64_t& id) const noexcept {
         const auto first32 = static_cast<std::uint32_t>(first);
         const Entry* const ring = entries.data();
         const std::size_t mask = entry_mask;
-        auto limit = static_cast<std::uint32_t>(table.count());  // at most max_size / 32
+        auto limit = static_cast<std::uint32_t>(table.next_id() - first);  // at most max_size / 32
         for (std::uint32_t v = head;;) {
             const std::uint32_t age = v - first32;  // its distance from the oldest entry
             if (age >= limit) return false;         // evicted, or not younger than the last one
@@ -239,17 +239,18 @@ struct Encoder::Index {
         }
     }
     /// The table must not be empty (then neither is `entries`).
-    bool find_full(std::uint64_t h, const detail::DynamicTable& table, const Field& f,
+    /// Only entries from id `first` (at least table.first_id()) on.
+    bool find_full(std::uint64_t h, const detail::DynamicTable& table, const Field& f, std::uint64_t first,
                    std::uint64_t& id) const noexcept {
         const auto holds = [&](std::uint64_t c) { return table.holds(c, f.name, f.value); };
-        return find<true>(heads[h & bucket_mask], h, table, holds, id);
+        return find<true>(heads[h & bucket_mask], h, first, table, holds, id);
     }
     /// The table must not be empty (then neither is `entries`).
     bool find_name(std::uint64_t h, const detail::DynamicTable& table, const Field& f,
                    std::uint64_t& id) const noexcept {
         h |= 1;  // as add() keys name chains
         const auto named = [&](std::uint64_t c) { return detail::same(table.name_of(c), f.name); };
-        return find<false>(heads[bucket_mask + 1 + (h & bucket_mask)], h, table, named, id);
+        return find<false>(heads[bucket_mask + 1 + (h & bucket_mask)], h, table.first_id(), table, named, id);
     }
 
     /// Sets `p`'s hashes, if not yet done.
@@ -264,15 +265,12 @@ struct Encoder::Index {
     /// sensitive, `p.name_index` set). Fields whose names are never indexed
     /// (kNamePolicy: `:path`, `content-length`, secrets, ...) cannot be in the
     /// table, which holds only what this encoder inserted, and need no lookup.
-    bool find_dynamic(const detail::DynamicTable& table, const Field& f, Probe& p) const noexcept {
+    /// Only entries from id `since` on, if that is later than the oldest.
+    bool find_dynamic(const detail::DynamicTable& table, const Field& f, Probe& p,
+                      std::uint64_t since = 0) const noexcept {
         if (table.count() == 0 || (kNamePolicy[p.name_index] & (kUnique | kSecret)) != 0) return false;
-        return find_hashed(table, f, p);
-    }
-
-    /// find_dynamic() by the full-match key (the table is not empty).
-    bool find_hashed(const detail::DynamicTable& table, const Field& f, Probe& p) const noexcept {
         hash(f, p);
-        return find_full(p.full_hash, table, f, p.id);
+        return find_full(p.full_hash, table, f, std::max(since, table.first_id()), p.id);
     }
 
     /// Looks `f` up: its name in the static table, then its full match, first
@@ -343,9 +341,12 @@ struct Encoder::Index {
         }
         if (recheck && !f.sensitive) {
             // The match may have been evicted, or a field inserted where there
-            // was none.
+            // was none. Only the entries inserted since lookup() can hold it:
+            // lookup() found none of the older ones (or the one it found was
+            // the only one, as the encoder never inserts a field it has a
+            // full match for).
             if (p.dynamic ? p.id < table.first_id() : table.next_id() != probed_next_id)
-                p.dynamic = find_dynamic(table, f, p);
+                p.dynamic = find_dynamic(table, f, p, probed_next_id);
         }
         if (p.dynamic) {  // §6.1, a dynamic entry
             table.memo_of(p.id) |= memo;
