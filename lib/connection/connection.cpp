@@ -425,6 +425,7 @@ ApiError Connection::consume_output(std::size_t n) {
     });
     if (waiting && (impl_->account.live() < live || impl_->pool.spare_octets() > spare)) [[unlikely]]
         impl_->wake_space_waiters();
+    if (impl_->out.pending == 0 && impl_->streams.size() == 0 && !impl_->in_receive) impl_->end_round();
     return ApiError::none;
 }
 

@@ -444,6 +444,18 @@ struct __attribute__((visibility("hidden"))) Connection::Impl {
         streams_peak.note(static_cast<std::uint32_t>(std::min<std::size_t>(streams.size(), UINT32_MAX / 2)));
     }
     void release_idle_output() noexcept;
+    // ---- rounds (memory.cpp) ----
+    // A round ends when no stream is left and all output was consumed
+    // (consume_output()): nothing refers to a stream object, a send block or
+    // the output buffers any more, only to the events (the arena, the event
+    // lists), which stay. A connection that goes quiet after a burst may
+    // never call receive() again, so the epochs would never give back what
+    // the burst grew: a round that needed more than twice the stream objects
+    // of any round before it gives back its spares at once. A steady load
+    // regrows them in its second round and from then on keeps them (its
+    // rounds are alike).
+    std::uint32_t round_streams = 0;  // the largest round's stream objects (its peak)
+    void end_round() noexcept;
     void end_epoch() noexcept;
     /// Frees stream objects kept for reuse past `keep`. Amortized: what the
     /// lists it cleans hold is paid for by the releases that made them stale.

@@ -139,6 +139,42 @@ void Connection::Impl::end_epoch() noexcept {
     pings.release_if_empty(mr);
 }
 
+// The end of a round (connection_impl.hpp): every stream object is spare
+// now, so free_count is the most streams alive at once since the objects
+// were last shed. A round more than twice as large as any before it (a
+// burst: rounds of a steady load vary less) gives back what only it
+// needed: spare stream objects past 16 (or the largest earlier round's
+// need), spare send blocks, segments, body records and header-store
+// buffers, the output's octets, the stream map's slots and the priority
+// heap, which hold nothing now. What the events of the last receive() or
+// take_events() point at (the arena, the event lists) stays, as trim()
+// would not take it either. The largest round so far is never forgotten
+// here (rounds with nothing in them come between any two, from a PING's
+// ACK on); the epochs give back what a load that shrank no longer needs.
+// After a shed, a round larger than every one since allocates what it
+// needs beyond them: in all, at most what the shed gave back.
+void Connection::Impl::end_round() noexcept {
+    const std::uint32_t need = free_count;
+    const std::uint32_t keep = std::max(16u, round_streams);
+    if (need <= 2 * keep) return;
+    round_streams = need;
+    shed_streams(keep);
+    streams.shrink();
+    ready.release_idle();
+    buffers.trim();
+    pool.trim();
+    free_body_pools();
+    if (ctrl.empty()) ctrl.release();
+    scratch.release();
+    // The output's octets (nothing is pending: no chunk points into them).
+    // Its lists of chunks stay: their length follows how the rounds' frames
+    // interleave, which a steady load's rounds do not repeat exactly, and
+    // a list regrown piecemeal would allocate in rounds long after.
+    out.buf.release();
+    out.flat.release();
+    if (send_fields.capacity() > 0) std::pmr::vector<Field>(mr).swap(send_fields);
+}
+
 void Connection::trim() noexcept {
     Impl& c = *impl_;
     if (c.in_receive) return;
